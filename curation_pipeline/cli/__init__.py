@@ -1,0 +1,25 @@
+"""The ``curation`` command line: dataset, stream and curator operations from a shell.
+
+Library errors are translated into one-line messages and non-zero exit codes
+here, at the boundary, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import click
+
+from curation_pipeline import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="curation")
+def main() -> None:
+    """Curate production ML data into versioned datasets."""
+
+
+def _register() -> None:
+    # Sub-groups live in their own modules; importing them here keeps one entry point.
+    pass
+
+
+_register()

@@ -1,0 +1,7 @@
+"""The code location's single wiring point: every Dagster definition is merged here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+defs = dg.Definitions()
