@@ -1,0 +1,202 @@
+"""Selectors: which records a curator picks from an interval, as Gantry defines them.
+
+A :class:`Selector` is a sampling ``method``, a ``limit`` and filters. Filters
+(``filters`` and ``tags``) are AND-ed; several selectors on one curator are
+OR-ed by the selection engine. Every class here is an immutable, validated
+value; construction errors raise :class:`CuratorConfigError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from curation_pipeline.curators.errors import from_validation_error
+
+MAX_LIMIT = 10_000
+TIME_FIELD = "__time"
+RECORD_ID_FIELD = "record_id"
+
+BoundValue = Union[int, float, dt.datetime]
+EqualsValue = Union[bool, int, float, str]
+
+
+class SpecModel(BaseModel):
+    """Base of every spec value: frozen, no unknown fields, errors as CuratorConfigError."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise from_validation_error(error, field_prefix=None) from None
+
+
+def _non_empty(value: str, what: str) -> str:
+    if not value or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    return value
+
+
+# --- filters -----------------------------------------------------------------
+
+
+class BoundsFilter(SpecModel):
+    """Keep records whose ``field`` lies within bounds.
+
+    ``upper``/``lower`` are exclusive bounds, ``inclusive_upper``/``inclusive_lower``
+    inclusive ones. At least one bound is required, and one side may not have
+    both an exclusive and an inclusive bound.
+    """
+
+    type: Literal["bounds"] = "bounds"
+    field: str
+    upper: BoundValue | None = None
+    inclusive_upper: BoundValue | None = None
+    lower: BoundValue | None = None
+    inclusive_lower: BoundValue | None = None
+
+    _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> BoundsFilter:
+        if self.upper is not None and self.inclusive_upper is not None:
+            raise ValueError("give either upper or inclusive_upper, not both")
+        if self.lower is not None and self.inclusive_lower is not None:
+            raise ValueError("give either lower or inclusive_lower, not both")
+        if self.upper_bound is None and self.lower_bound is None:
+            raise ValueError("at least one of upper, inclusive_upper, lower, inclusive_lower is required")
+        if self.upper_bound is not None and self.lower_bound is not None:
+            _check_ordered(self.lower_bound, self.upper_bound)
+        return self
+
+    @property
+    def upper_bound(self) -> BoundValue | None:
+        """The upper bound, whichever kind was given."""
+        return self.upper if self.upper is not None else self.inclusive_upper
+
+    @property
+    def lower_bound(self) -> BoundValue | None:
+        """The lower bound, whichever kind was given."""
+        return self.lower if self.lower is not None else self.inclusive_lower
+
+
+def _check_ordered(lower: BoundValue, upper: BoundValue) -> None:
+    if isinstance(lower, dt.datetime) != isinstance(upper, dt.datetime):
+        raise ValueError("lower and upper bounds must both be numbers or both be datetimes")
+    if isinstance(lower, dt.datetime) and (lower.tzinfo is None) != (upper.tzinfo is None):
+        raise ValueError("lower and upper bounds must both be timezone-aware or both naive")
+    if lower > upper:
+        raise ValueError(f"lower bound {lower!r} is above upper bound {upper!r}")
+
+
+class EqualsFilter(SpecModel):
+    """Keep records whose ``field`` equals ``equals``."""
+
+    type: Literal["equals"] = "equals"
+    field: str
+    equals: EqualsValue
+
+    _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
+
+
+class ContainsFilter(SpecModel):
+    """Keep records whose string ``field`` contains the substring ``contains``."""
+
+    type: Literal["contains"] = "contains"
+    field: str
+    contains: str
+
+    _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
+
+
+class TagFilter(SpecModel):
+    """Keep records whose tag ``name`` (column ``tags.<name>``) equals ``value``."""
+
+    name: str
+    value: str
+
+    _check_name = field_validator("name")(lambda cls, v: _non_empty(v, "tag name"))
+
+    @property
+    def field(self) -> str:
+        """The stream column this tag lives in."""
+        return f"tags.{self.name}"
+
+
+Filter = Annotated[Union[BoundsFilter, EqualsFilter, ContainsFilter], Field(discriminator="type")]
+
+
+# --- sampling methods ----------------------------------------------------------
+
+
+class StratificationMode(str, Enum):
+    """How a stratified sampler shares the limit among strata."""
+
+    proportional = "proportional"
+    strict = "strict"
+    balanced = "balanced"
+
+
+class UniformSampler(SpecModel):
+    """Every record in the interval has the same chance of being picked."""
+
+    type: Literal["uniform"] = "uniform"
+
+
+class OrderedSampler(SpecModel):
+    """Pick the first ``limit`` records ordered by ``field`` (ties broken by ``record_id``)."""
+
+    type: Literal["ordered"] = "ordered"
+    field: str = TIME_FIELD
+    sort: Literal["ascending", "descending"] = "descending"
+
+    _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
+
+
+class StratifiedSampler(SpecModel):
+    """Share the limit among the distinct values (strata) of ``field``."""
+
+    type: Literal["stratified"] = "stratified"
+    field: str
+    mode: StratificationMode = StratificationMode.proportional
+
+    _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
+
+
+Sampler = Annotated[Union[UniformSampler, OrderedSampler, StratifiedSampler], Field(discriminator="type")]
+
+# Tags pydantic adds to error locations inside discriminated unions.
+UNION_TAGS = frozenset({"bounds", "equals", "contains", "uniform", "ordered", "stratified"})
+
+
+class Selector(SpecModel):
+    """A sampling ``method`` applied to the records that pass every filter, up to ``limit``.
+
+    The default method orders by ``__time``, newest first. ``limit`` is 1 to 10,000.
+    """
+
+    method: Sampler = Field(default_factory=lambda: OrderedSampler(field=TIME_FIELD, sort="descending"))
+    limit: int = Field(ge=1, le=MAX_LIMIT)
+    filters: tuple[Filter, ...] = ()
+    tags: tuple[TagFilter, ...] = ()
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _strict_int_limit(cls, value: Any) -> Any:
+        # A bool is an int to Python; a limit of True is a typo, not 1.
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"limit must be a whole number, got {value!r}")
+        return value
+
+    def fields(self) -> frozenset[str]:
+        """Every stream column this selector reads (filters, tags and ranking)."""
+        names = {f.field for f in self.filters} | {t.field for t in self.tags}
+        method_field = getattr(self.method, "field", None)
+        if method_field:
+            names.add(method_field)
+        return frozenset(names)
