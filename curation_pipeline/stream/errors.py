@@ -1,0 +1,37 @@
+"""The stream layer's exceptions: one base class, specific subclasses.
+
+Each subclass also inherits the builtin it resembles, so callers that only
+know Python's vocabulary (``except ValueError``) still catch it.
+"""
+
+from __future__ import annotations
+
+from curation_pipeline.names import InvalidNameError
+
+
+class StreamError(Exception):
+    """Base class of every error raised by :mod:`curation_pipeline.stream`."""
+
+
+class InvalidApplicationNameError(StreamError, InvalidNameError):
+    """An application name breaks the shared naming rule."""
+
+
+class InvalidRecordsError(StreamError, ValueError):
+    """A batch of records does not follow the record format; nothing was written."""
+
+
+class InvalidWindowError(StreamError, ValueError):
+    """A time window is malformed (for example ``end`` before ``start``)."""
+
+
+class InvalidStoreUrlError(StreamError, ValueError):
+    """A store URL has a scheme or shape this layer cannot use."""
+
+
+class StreamStorageError(StreamError, OSError):
+    """The store could not be read or written (missing bucket, permissions, network...)."""
+
+
+class CorruptStreamFileError(StreamStorageError):
+    """A file under the stream layout is unreadable or breaks the record format."""

@@ -1,0 +1,160 @@
+"""Parquet files of the stream: writing one atomically, listing folders, reading footers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from curation_pipeline.stream.errors import CorruptStreamFileError
+from curation_pipeline.stream.filesystems import Store, storage_errors
+from curation_pipeline.stream.layout import TIME, is_data_file
+
+# Rows per row group, chosen with benchmarks/stream_rowgroup_bench.py (see the
+# README): small enough that a one-hour read of a day skips most of the file,
+# large enough that a full scan does not drown in per-group overhead.
+ROW_GROUP_SIZE = 65_536
+COMPRESSION = "zstd"
+
+# Listing folders and reading footers is latency-bound on S3; a few threads hide it.
+_IO_THREADS = 16
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def encode_parquet(table: pa.Table) -> pa.Buffer:
+    """``table`` (already sorted by ``__time``) as Parquet bytes, with statistics for pruning."""
+    sink = pa.BufferOutputStream()
+    sorting = [pq.SortingColumn(table.column_names.index(TIME))] if TIME in table.column_names else None
+    pq.write_table(
+        table,
+        sink,
+        row_group_size=ROW_GROUP_SIZE,
+        compression=COMPRESSION,
+        write_statistics=True,
+        sorting_columns=sorting,
+    )
+    return sink.getvalue()
+
+
+def put_file(store: Store, path: str, data: pa.Buffer) -> None:
+    """Write ``data`` at ``path`` so readers see either nothing or the whole file.
+
+    Locally: a hidden temp file in the same folder, then a rename (atomic on
+    one filesystem; readers skip dot-files). On S3 an object appears only when
+    its upload completes, so the bytes go straight to their key.
+    """
+    folder, _, name = path.rpartition("/")
+    with storage_errors(f"cannot write {store.uri(path)}"):
+        if not store.is_local:
+            with store.filesystem.open_output_stream(path) as out:
+                out.write(data)
+            return
+        store.filesystem.create_dir(folder, recursive=True)
+        temp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+        try:
+            with store.filesystem.open_output_stream(temp) as out:
+                out.write(data)
+            store.filesystem.move(temp, path)
+        except BaseException:
+            delete_quietly(store, [temp])
+            raise
+
+
+def delete_quietly(store: Store, paths: Iterable[str]) -> None:
+    """Best-effort removal used to roll back a partly written batch."""
+    for path in paths:
+        try:
+            store.filesystem.delete_file(path)
+        except (OSError, pa.ArrowException):
+            pass
+
+
+def list_dir(store: Store, folder: str) -> list[pafs.FileInfo]:
+    """Entries directly inside ``folder``; a missing folder is empty, not an error."""
+    with storage_errors(f"cannot list {store.uri(folder)}"):
+        return store.filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+
+
+def list_data_files(store: Store, folders: Sequence[str]) -> list[str]:
+    """Parquet data files directly inside ``folders`` (one listing per folder), sorted."""
+    listings = parallel_map(lambda folder: list_dir(store, folder), folders)
+    return sorted(
+        info.path
+        for infos in listings
+        for info in infos
+        if info.type == pafs.FileType.File and is_data_file(info.base_name)
+    )
+
+
+@dataclass(frozen=True)
+class Footer:
+    """What a file's Parquet footer tells without reading data."""
+
+    path: str
+    schema: pa.Schema
+    rows: int
+    max_time: datetime | None  # from __time statistics; None when absent
+
+
+def read_footer(store: Store, path: str) -> Footer:
+    """Read the footer of ``path``; an unreadable file raises CorruptStreamFileError."""
+    with storage_errors(f"cannot read {store.uri(path)}", CorruptStreamFileError):
+        with store.filesystem.open_input_file(path) as source:
+            parquet = pq.ParquetFile(source)
+            schema, metadata = parquet.schema_arrow, parquet.metadata
+    return Footer(path, schema, metadata.num_rows, _max_time(schema, metadata))
+
+
+def read_footers(store: Store, paths: Sequence[str]) -> list[Footer]:
+    return parallel_map(lambda path: read_footer(store, path), paths)
+
+
+def _to_micros(value: int, unit: str) -> int:
+    return value // 1_000 if unit == "ns" else value * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
+
+
+def _max_time(schema: pa.Schema, metadata: pq.FileMetaData) -> datetime | None:
+    index = schema.get_field_index(TIME)
+    if index < 0 or not pa.types.is_timestamp(schema.field(index).type) or metadata.num_rows == 0:
+        return None
+    column = _leaf_index(metadata, TIME)
+    if column is None:
+        return None
+    best = None
+    for group in range(metadata.num_row_groups):
+        if metadata.row_group(group).num_rows == 0:
+            continue
+        stats = metadata.row_group(group).column(column).statistics
+        # Naive and zoned timestamps are both stored as UTC-based integers.
+        if stats is None or not stats.has_min_max or stats.physical_type != "INT64":
+            return None
+        best = stats.max_raw if best is None else max(best, stats.max_raw)
+    if best is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(
+        microseconds=_to_micros(best, schema.field(index).type.unit)
+    )
+
+
+def _leaf_index(metadata: pq.FileMetaData, name: str) -> int | None:
+    for i in range(metadata.num_columns):
+        if metadata.schema.column(i).path == name:
+            return i
+    return None
+
+
+def parallel_map(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[function(x) for x in items]`` on a few threads, keeping order and the first error."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(_IO_THREADS, len(items))) as pool:
+        return list(pool.map(function, items))

@@ -1,0 +1,150 @@
+"""Reading the stream: one time window as a lazy dataset, plus cheap stream statistics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timezone
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from curation_pipeline.names import NAME_PATTERN
+from curation_pipeline.stream.errors import CorruptStreamFileError, InvalidWindowError
+from curation_pipeline.stream.filesystems import Store, open_store, storage_errors
+from curation_pipeline.stream.layout import (
+    STREAMS_DIR,
+    TIME,
+    check_application,
+    date_dir,
+    days_overlapping,
+    parse_date_dir,
+    stream_dir,
+)
+from curation_pipeline.stream.parquet_files import Footer, list_data_files, list_dir, read_footers
+from curation_pipeline.stream.schema import unify_stream_schema
+
+
+def read_window(
+    application: str, start: datetime, end: datetime, store_url: str | None = None
+) -> ds.Dataset:
+    """The records of ``application`` with ``start <= __time < end``, as a lazy dataset.
+
+    Only the ``date=`` folders overlapping the window are listed and only
+    their footers are read here; rows are read when the dataset is scanned,
+    skipping row groups outside the window by their ``__time`` statistics.
+    Naive ``start``/``end`` are taken as UTC. Files from other writers are
+    accepted and put on one schema (see :mod:`curation_pipeline.stream.schema`);
+    a stream without data gives an empty dataset with ``record_id`` and ``__time``.
+
+    Raises:
+        InvalidApplicationNameError: bad ``application``.
+        InvalidWindowError: ``start``/``end`` are not datetimes, or ``end < start``.
+        CorruptStreamFileError: a file in the window is unreadable or lacks ``__time``.
+        StreamStorageError: the store could not be listed or read.
+    """
+    application = check_application(application)
+    start, end = _utc(start, "start"), _utc(end, "end")
+    if end < start:
+        raise InvalidWindowError(f"window end {end.isoformat()} is before start {start.isoformat()}")
+    store = open_store(store_url)
+    folders = [date_dir(store.root, application, day) for day in days_overlapping(start, end)]
+    dataset = _dataset(store, read_footers(store, list_data_files(store, folders)))
+    time_type = dataset.schema.field(TIME).type
+    return dataset.filter(
+        (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
+    )
+
+
+def _utc(value: object, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidWindowError(f"window {name} must be a datetime, got {type(value).__name__}")
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    # A plain datetime, also for pandas Timestamps (whose nanoseconds Arrow would refuse).
+    return datetime(*value.timetuple()[:6], value.microsecond, tzinfo=timezone.utc)
+
+
+def _dataset(store: Store, footers: list[Footer]) -> ds.Dataset:
+    schema = unify_stream_schema([(store.uri(f.path), f.schema) for f in footers])
+    with storage_errors("cannot open the stream files"):
+        return ds.dataset(
+            [f.path for f in footers], schema=schema, format="parquet", filesystem=store.filesystem
+        )
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """A summary of one application's stream, from listings and footers only."""
+
+    application: str
+    files: int
+    rows: int
+    first_date: date | None
+    last_date: date | None
+    latest_time: datetime | None  # the newest __time in the stream
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-friendly values (dates and times as ISO-8601 strings)."""
+        return {
+            key: value.isoformat() if isinstance(value, (date, datetime)) else value
+            for key, value in asdict(self).items()
+        }
+
+
+def stream_stats(application: str, store_url: str | None = None) -> StreamStats:
+    """Files, rows and the newest record time of ``application``'s stream.
+
+    Rows come from Parquet footers and the newest time from ``__time``
+    statistics of the last day holding rows; a file without statistics there
+    costs one read of its ``__time`` column. An unknown application has zero
+    files and rows.
+    """
+    application = check_application(application)
+    store = open_store(store_url)
+    days = sorted(
+        (day, info.path)
+        for info in list_dir(store, stream_dir(store.root, application))
+        if info.type == pafs.FileType.Directory and (day := parse_date_dir(info.base_name)) is not None
+    )
+    footers = read_footers(store, list_data_files(store, [path for _, path in days]))
+    return StreamStats(
+        application=application,
+        files=len(footers),
+        rows=sum(f.rows for f in footers),
+        first_date=days[0][0] if days else None,
+        last_date=days[-1][0] if days else None,
+        latest_time=_latest_time(store, footers),
+    )
+
+
+def _latest_time(store: Store, footers: list[Footer]) -> datetime | None:
+    with_rows = [f for f in footers if f.rows]
+    if not with_rows:
+        return None
+    # Paths sort by date folder, so the last file with rows is on the newest day.
+    newest_day = with_rows[-1].path.rpartition("/")[0]
+    latest = None
+    for footer in (f for f in with_rows if f.path.rpartition("/")[0] == newest_day):
+        value = footer.max_time if footer.max_time is not None else _scan_max_time(store, footer.path)
+        latest = value if latest is None else max(latest, value)
+    return latest
+
+
+def _scan_max_time(store: Store, path: str) -> datetime:
+    with storage_errors(f"cannot read {store.uri(path)}", CorruptStreamFileError):
+        times = pq.read_table(path, columns=[TIME], filesystem=store.filesystem).column(TIME)
+    stamp = pc.max(times.cast(pa.timestamp(times.type.unit, tz="UTC"))).as_py()
+    return datetime(*stamp.timetuple()[:6], stamp.microsecond, tzinfo=timezone.utc)
+
+
+def list_applications(store_url: str | None = None) -> list[str]:
+    """Names of the applications with a stream folder in the store, sorted."""
+    store = open_store(store_url)
+    return sorted(
+        info.base_name
+        for info in list_dir(store, f"{store.root}/{STREAMS_DIR}")
+        if info.type == pafs.FileType.Directory and NAME_PATTERN.match(info.base_name)
+    )
+

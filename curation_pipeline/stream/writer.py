@@ -1,0 +1,99 @@
+"""``log_records``: append a batch of records to an application's stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation_pipeline.stream.filesystems import Store, open_store
+from curation_pipeline.stream.layout import TIME, check_application, date_dir, new_file_name
+from curation_pipeline.stream.parquet_files import delete_quietly, encode_parquet, put_file
+from curation_pipeline.stream.records import Records, to_record_table
+
+_MICROS_PER_DAY = 86_400_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class LogResult:
+    """What one call wrote: rows, the files (URIs), and the span of ``__time`` covered."""
+
+    application: str
+    rows: int
+    files: tuple[str, ...]
+    first_time: datetime | None  # earliest __time written (None when nothing was written)
+    last_time: datetime | None  # latest __time written, inclusive
+
+
+def log_records(application: str, records: Records, store_url: str | None = None) -> LogResult:
+    """Validate ``records`` and append them to the stream of ``application``.
+
+    ``records`` is a list of dicts, a pandas DataFrame or a pyarrow Table with
+    columns ``record_id``, ``__time`` and ``inputs.*``/``outputs.*``/
+    ``feedback.*``/``tags.*``. Missing ids (column absent or null values) get
+    uuid4 strings; a missing ``__time`` column means now. ``__time`` may be
+    timestamps of any unit or zone (naive = UTC) or ISO-8601 strings; it is
+    stored as ``timestamp[us, tz=UTC]``. The batch is split by UTC day into one
+    new, uniquely named file per day. An empty batch writes nothing and returns
+    a result with ``rows == 0``.
+
+    Raises:
+        InvalidApplicationNameError: ``application`` breaks the naming rule.
+        InvalidRecordsError: the batch breaks the record format; nothing is written.
+        StreamStorageError: the store failed; files of this call already
+            written are removed again (best effort).
+    """
+    application = check_application(application)
+    table = to_record_table(records)
+    store = open_store(store_url)
+    days = split_by_day(table)
+    return write_day_files(store, application, days, lambda day: new_file_name())
+
+
+def split_by_day(table: pa.Table) -> list[tuple[date, pa.Table]]:
+    """``table`` sorted by ``__time`` and cut into one slice per UTC day."""
+    if table.num_rows == 0:
+        return []
+    table = table.sort_by(TIME)
+    micros = pc.cast(table.column(TIME), pa.int64()).to_numpy()
+    day_numbers = micros // _MICROS_PER_DAY  # floor division: correct before 1970 too
+    cuts = np.flatnonzero(np.diff(day_numbers)) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [table.num_rows]))
+    return [
+        ((_EPOCH + timedelta(days=int(day_numbers[s]))).date(), table.slice(s, e - s))
+        for s, e in zip(starts, ends)
+    ]
+
+
+def write_day_files(
+    store: Store,
+    application: str,
+    days: Sequence[tuple[date, pa.Table]],
+    file_name: Callable[[date], str],
+) -> LogResult:
+    """Write each day's table to ``date=<day>/<file_name(day)>``, all or nothing."""
+    written: list[str] = []
+    try:
+        for day, table in days:
+            path = f"{date_dir(store.root, application, day)}/{file_name(day)}"
+            put_file(store, path, encode_parquet(table))
+            written.append(path)
+    except BaseException:
+        # A batch is one unit: do not leave the days already written behind.
+        delete_quietly(store, written)
+        raise
+    rows = sum(table.num_rows for _, table in days)
+    first = _utc(days[0][1].column(TIME)[0]) if days else None
+    last = _utc(days[-1][1].column(TIME)[-1]) if days else None
+    return LogResult(application, rows, tuple(store.uri(p) for p in written), first, last)
+
+
+def _utc(value: pa.TimestampScalar) -> datetime:
+    # Arrow hands out ZoneInfo("UTC"); results use the plain datetime.timezone.utc.
+    return value.as_py().astimezone(timezone.utc)
