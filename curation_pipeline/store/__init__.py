@@ -1,0 +1,80 @@
+"""The versioned dataset store: content-addressed objects, manifests and HEAD refs.
+
+Layout under one root (a local folder or ``s3://bucket/prefix``)::
+
+    datasets/<name>/objects/<sha[:2]>/<sha[2:]>   file contents, by sha256
+    datasets/<name>/versions/<version_id>.json    one manifest per version
+    datasets/<name>/HEAD                          the latest version id
+
+Start with :meth:`DatasetStore.open`. This package does not import Dagster.
+"""
+
+from curation_pipeline.store.backends import LocalBackend, ObjectBackend, S3Backend
+from curation_pipeline.store.commit import CommitResult, RetryPolicy
+from curation_pipeline.store.dataset import Dataset
+from curation_pipeline.store.diff import FileDiff, VersionDiff
+from curation_pipeline.store.errors import (
+    AmbiguousVersionError,
+    CommitConflictError,
+    CorruptObjectError,
+    DatasetDeletedError,
+    DatasetExistsError,
+    DatasetHeadOutOfDateError,
+    DatasetNotDeletedError,
+    DatasetNotFoundError,
+    InvalidDatasetNameError,
+    InvalidManifestError,
+    InvalidStoreUrlError,
+    KeyNotFoundError,
+    LocalChangesError,
+    MissingObjectError,
+    NotFoundError,
+    PathNotFoundError,
+    StoreAccessError,
+    StoreError,
+    UnsafePathError,
+    VersionNotFoundError,
+    WorkingCopyError,
+    WriteConflictError,
+)
+from curation_pipeline.store.gc import GcReport
+from curation_pipeline.store.manifest import FileEntry, Manifest, Version
+from curation_pipeline.store.store import DatasetStore
+
+__all__ = [
+    "AmbiguousVersionError",
+    "CommitConflictError",
+    "CommitResult",
+    "CorruptObjectError",
+    "Dataset",
+    "DatasetDeletedError",
+    "DatasetExistsError",
+    "DatasetHeadOutOfDateError",
+    "DatasetNotDeletedError",
+    "DatasetNotFoundError",
+    "DatasetStore",
+    "FileDiff",
+    "FileEntry",
+    "GcReport",
+    "InvalidDatasetNameError",
+    "InvalidManifestError",
+    "InvalidStoreUrlError",
+    "KeyNotFoundError",
+    "LocalBackend",
+    "LocalChangesError",
+    "Manifest",
+    "MissingObjectError",
+    "NotFoundError",
+    "ObjectBackend",
+    "PathNotFoundError",
+    "RetryPolicy",
+    "S3Backend",
+    "StoreAccessError",
+    "StoreError",
+    "UnsafePathError",
+    "Version",
+    "VersionDiff",
+    "VersionNotFoundError",
+    "WorkingCopyError",
+    "WriteConflictError",
+]

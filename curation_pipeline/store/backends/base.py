@@ -1,0 +1,123 @@
+"""The interface every storage backend implements.
+
+Keys are ``/``-separated strings relative to the store root (for example
+``datasets/reviews/HEAD``). Backends know nothing about datasets or
+manifests: they move bytes and offer two conditional writes, which is all the
+commit protocol needs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import NewType
+
+#: An opaque version stamp of a ref, returned by :meth:`ObjectBackend.read_ref`
+#: and consumed by :meth:`ObjectBackend.swap_ref` (an ETag on S3).
+RefToken = NewType("RefToken", str)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed key: its key, size in bytes and last modification time (UTC)."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The content of a small mutable key together with its version stamp."""
+
+    data: bytes
+    token: RefToken
+
+
+class ObjectBackend(ABC):
+    """Bytes by key, plus write-once and compare-and-swap writes.
+
+    Implementations translate their own wire errors into the store's error
+    hierarchy: a missing key raises
+    :class:`~curation_pipeline.store.errors.KeyNotFoundError`, a lost
+    conditional write raises
+    :class:`~curation_pipeline.store.errors.WriteConflictError`, anything else
+    raises :class:`~curation_pipeline.store.errors.StoreAccessError`.
+    """
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """The store root as a URL that is safe to show (never holds credentials)."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """Return the content of ``key``; raise ``KeyNotFoundError`` if absent."""
+
+    @abstractmethod
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """Return ``length`` bytes of ``key`` from offset ``start``."""
+
+    @abstractmethod
+    def get_file(self, key: str, dest: Path) -> None:
+        """Stream ``key`` into the file ``dest`` (created or truncated), memory bounded."""
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write ``data`` at ``key``, replacing any previous content atomically."""
+
+    @abstractmethod
+    def put_file(self, key: str, src: Path) -> None:
+        """Upload the file ``src`` to ``key`` (multipart for large files)."""
+
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write ``data`` at ``key`` only if ``key`` does not exist.
+
+        Returns True if this call wrote it, False if the key already existed.
+        """
+
+    @abstractmethod
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Return the key's size and modification time, or None if absent."""
+
+    def exists(self, key: str) -> bool:
+        """Return whether ``key`` exists."""
+        return self.stat(key) is not None
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Yield every key starting with ``prefix`` (no particular order)."""
+
+    @abstractmethod
+    def list_children(self, prefix: str) -> list[str]:
+        """Return the names of the immediate "folders" under ``prefix`` (ending in ``/``)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting an absent key is not an error."""
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete several keys (backends may batch)."""
+        for key in keys:
+            self.delete(key)
+
+    def remove_prefix(self, prefix: str) -> None:
+        """Delete every key under ``prefix``."""
+        self.delete_many([info.key for info in self.list(prefix)])
+
+    @abstractmethod
+    def read_ref(self, key: str) -> Ref | None:
+        """Return the ref at ``key`` with its token, or None if absent."""
+
+    @abstractmethod
+    def swap_ref(self, key: str, data: bytes, expected: RefToken | None) -> RefToken:
+        """Replace the ref at ``key`` only if it is still as read.
+
+        ``expected`` is the token from :meth:`read_ref`, or None to require
+        that the key does not exist yet. Returns the new token; raises
+        ``WriteConflictError`` if the ref changed (or appeared) meanwhile.
+        """

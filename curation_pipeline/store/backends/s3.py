@@ -1,0 +1,242 @@
+"""A store under ``s3://bucket/prefix``.
+
+The only module that talks to boto3: every boto3/botocore error is
+translated here, once, into the store's error hierarchy. A 412
+(PreconditionFailed) or 409 (ConditionalRequestConflict) answer to a
+conditional write is a lost race (:class:`WriteConflictError`), not a
+failure. Files move with boto3's managed transfer (multipart above its
+threshold), so memory stays bounded; small keys use plain put/get.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import boto3.exceptions
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from curation_pipeline.store.backends.base import ObjectBackend, ObjectInfo, Ref, RefToken
+from curation_pipeline.store.errors import (
+    KeyNotFoundError,
+    StoreAccessError,
+    StoreError,
+    WriteConflictError,
+)
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_CONFLICT = {"412", "409", "PreconditionFailed", "ConditionalRequestConflict"}
+_DELETE_BATCH = 1000
+_PUT_IF_ABSENT_TRIES = 5
+
+
+def make_s3_client(
+    *,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    aws_access_key_id: str | None = None,
+    aws_secret_access_key: str | None = None,
+    aws_session_token: str | None = None,
+    profile_name: str | None = None,
+) -> Any:
+    """Build an S3 client from explicit arguments or the usual AWS settings.
+
+    Anything left as None comes from boto3's standard chain (environment,
+    shared config/credentials files, instance roles). Retries use botocore's
+    ``standard`` mode.
+    """
+    session = boto3.session.Session(
+        aws_access_key_id=aws_access_key_id,
+        aws_secret_access_key=aws_secret_access_key,
+        aws_session_token=aws_session_token,
+        region_name=region_name,
+        profile_name=profile_name,
+    )
+    return session.client(
+        "s3", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"})
+    )
+
+
+class S3Backend(ObjectBackend):
+    """Keys live under ``prefix`` in ``bucket``; the client is injected or built."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, client: Any = None, **client_options: Any) -> None:
+        """Use ``bucket``/``prefix`` through ``client``.
+
+        Args:
+            bucket: the bucket name.
+            prefix: the key prefix of the store root ("" for the bucket root).
+            client: a boto3 S3 client; if None one is built by
+                :func:`make_s3_client` from ``client_options`` (``endpoint_url``,
+                ``region_name``, ``aws_access_key_id``, ...).
+
+        Credentials are held only by the client, never by this object.
+        """
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+        self._client = client if client is not None else make_s3_client(**client_options)
+
+    def __repr__(self) -> str:
+        return f"S3Backend({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self._bucket}/{self._prefix}" if self._prefix else f"s3://{self._bucket}"
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client in use."""
+        return self._client
+
+    # -- reads -------------------------------------------------------------
+
+    def get_bytes(self, key: str) -> bytes:
+        with _translate("get", key):
+            return self._client.get_object(Bucket=self._bucket, Key=self._key(key))["Body"].read()
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        byte_range = f"bytes={start}-{start + length - 1}"
+        with _translate("get", key):
+            response = self._client.get_object(Bucket=self._bucket, Key=self._key(key), Range=byte_range)
+            return response["Body"].read()
+
+    def get_file(self, key: str, dest: Path) -> None:
+        with _translate("download", key):
+            self._client.download_file(self._bucket, self._key(key), str(dest))
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            with _translate("head", key):
+                response = self._client.head_object(Bucket=self._bucket, Key=self._key(key))
+        except KeyNotFoundError:
+            return None
+        return ObjectInfo(key, response["ContentLength"], response["LastModified"])
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        with _translate("list", prefix):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)):
+                for item in page.get("Contents", ()):
+                    yield ObjectInfo(self._relative(item["Key"]), item["Size"], item["LastModified"])
+
+    def list_children(self, prefix: str) -> list[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        names: list[str] = []
+        with _translate("list", prefix):
+            pages = paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix), Delimiter="/")
+            for page in pages:
+                for common in page.get("CommonPrefixes", ()):
+                    names.append(self._relative(common["Prefix"])[len(prefix) :].rstrip("/"))
+        return sorted(names)
+
+    # -- writes ------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        with _translate("put", key):
+            self._client.put_object(Bucket=self._bucket, Key=self._key(key), Body=data)
+
+    def put_file(self, key: str, src: Path) -> None:
+        with _translate("upload", key):
+            self._client.upload_file(str(src), self._bucket, self._key(key))
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        for attempt in range(_PUT_IF_ABSENT_TRIES):
+            try:
+                with _translate("put", key):
+                    self._client.put_object(
+                        Bucket=self._bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+                    )
+                return True
+            except WriteConflictError as exc:
+                if not exc.in_flight:
+                    return False
+                # 409: another conditional write to the key is in flight; ask again.
+                time.sleep(0.05 * (attempt + 1))
+        return self.exists(key)
+
+    def delete(self, key: str) -> None:
+        with _translate("delete", key):
+            self._client.delete_object(Bucket=self._bucket, Key=self._key(key))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        batch = [self._key(key) for key in keys]
+        for start in range(0, len(batch), _DELETE_BATCH):
+            chunk = batch[start : start + _DELETE_BATCH]
+            with _translate("delete", chunk[0]):
+                response = self._client.delete_objects(
+                    Bucket=self._bucket,
+                    Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+                )
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StoreAccessError(
+                    f"S3 delete failed for {len(errors)} key(s), first {first.get('Key')}: "
+                    f"{first.get('Code')}"
+                )
+
+    # -- refs --------------------------------------------------------------
+
+    def read_ref(self, key: str) -> Ref | None:
+        try:
+            with _translate("get", key):
+                response = self._client.get_object(Bucket=self._bucket, Key=self._key(key))
+                data = response["Body"].read()
+        except KeyNotFoundError:
+            return None
+        return Ref(data, RefToken(response["ETag"]))
+
+    def swap_ref(self, key: str, data: bytes, expected: RefToken | None) -> RefToken:
+        condition = {"IfNoneMatch": "*"} if expected is None else {"IfMatch": expected}
+        try:
+            with _translate("put", key):
+                response = self._client.put_object(
+                    Bucket=self._bucket, Key=self._key(key), Body=data, **condition
+                )
+        except KeyNotFoundError:
+            # If-Match on a key that no longer exists: it changed under us.
+            raise WriteConflictError(f"ref {key} was removed since it was read") from None
+        return RefToken(response["ETag"])
+
+    # -- helpers -----------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}/{key}" if self._prefix else key
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self._prefix) + 1 :] if self._prefix else full_key
+
+
+@contextlib.contextmanager
+def _translate(operation: str, key: str) -> Iterator[None]:
+    """Map boto3/botocore errors to the store's errors.
+
+    Messages are built from the operation, the key and the S3 error code only,
+    never from the raw exception text, so nothing from the request (such as
+    signing material) can leak into them.
+    """
+    try:
+        yield
+    except StoreError:
+        raise
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        if code in _NOT_FOUND or status == "404":
+            raise KeyNotFoundError(f"no such key: {key}") from None
+        if code in _CONFLICT or status in ("412", "409"):
+            raise WriteConflictError(
+                f"conditional {operation} of {key} lost ({status} {code})",
+                in_flight=code == "ConditionalRequestConflict" or status == "409",
+            ) from None
+        raise StoreAccessError(f"S3 {operation} of {key} failed: {status} {code}".rstrip()) from None
+    except (BotoCoreError, boto3.exceptions.Boto3Error) as exc:
+        raise StoreAccessError(f"S3 {operation} of {key} failed: {type(exc).__name__}") from None

@@ -1,0 +1,242 @@
+"""The commit protocol: upload objects, write the manifest, swap HEAD.
+
+1. Upload the objects that are not already stored (dedup).
+2. Write the manifest, write-once (its key is its own hash).
+3. Compare-and-swap HEAD from the version the manifest names as parent.
+
+A crash before step 3 changes nothing visible (the manifest and objects are
+orphans until ``gc``). On a lost race the change — "put these paths, delete
+those, keep the rest" — is re-applied to the new HEAD's files and retried
+with jittered exponential backoff, unless the caller pinned
+``parent_version_id``: then the lost CAS means the caller's view is stale
+and the commit fails with :class:`DatasetHeadOutOfDateError`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from curation_pipeline.store import layout, objects
+from curation_pipeline.store.backends.base import ObjectBackend
+from curation_pipeline.store.errors import (
+    CommitConflictError,
+    DatasetHeadOutOfDateError,
+    WriteConflictError,
+)
+from curation_pipeline.store.manifest import FileEntry, Manifest
+from curation_pipeline.store.paths import check_path
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a commit retries a lost race for HEAD.
+
+    Attempt ``n`` (from 1) that loses waits a random time in
+    ``[0, min(max_delay, base_delay * 2**n)]`` ("full jitter").
+    """
+
+    max_attempts: int = 20
+    base_delay: float = 0.01
+    max_delay: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("max_attempts must be >= 1 and delays >= 0")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after losing attempt ``attempt``."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a commit does to the files of whatever HEAD it lands on."""
+
+    put: Mapping[str, FileEntry] = field(default_factory=dict)
+    delete: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for path in [*self.put, *self.delete]:
+            check_path(path)
+        both = set(self.put) & self.delete
+        if both:
+            raise ValueError(f"paths both added and deleted: {sorted(both)}")
+        object.__setattr__(self, "put", MappingProxyType(dict(self.put)))
+
+    def apply(self, files: Mapping[str, FileEntry]) -> dict[str, FileEntry]:
+        """Return ``files`` with this change applied (deleting an absent path is a no-op)."""
+        result = {path: entry for path, entry in files.items() if path not in self.delete}
+        result.update(self.put)
+        return result
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """The outcome of a commit.
+
+    ``created`` is False when the commit was a no-op (the files already
+    equalled HEAD's); ``version_id`` is then HEAD and ``parent`` its parent.
+    """
+
+    dataset: str
+    version_id: str
+    parent: str | None
+    created: bool
+    objects_uploaded: int = 0
+    objects_skipped: int = 0
+    bytes_uploaded: int = 0
+    attempts: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "dataset": self.dataset,
+            "version_id": self.version_id,
+            "parent": self.parent,
+            "created": self.created,
+            "objects_uploaded": self.objects_uploaded,
+            "objects_skipped": self.objects_skipped,
+            "bytes_uploaded": self.bytes_uploaded,
+            "attempts": self.attempts,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> CommitResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**value)
+
+
+@dataclass(frozen=True)
+class Landed:
+    """Where the CAS loop landed: the version, its parent, whether new, attempts used."""
+
+    version_id: str
+    parent: str | None
+    created: bool
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CommitRequest:
+    """Everything the manifest needs besides the files."""
+
+    message: str
+    author: str
+    metadata: Mapping[str, Any]
+    parent_version_id: str | None
+
+
+def land(
+    backend: ObjectBackend,
+    dataset: str,
+    change: Change,
+    request: CommitRequest,
+    *,
+    policy: RetryPolicy,
+    load_manifest: Callable[[str], Manifest],
+    check_live: Callable[[], None],
+    now: Callable[[], datetime],
+) -> Landed:
+    """Steps 2 and 3: write the manifest and move HEAD, retrying lost races.
+
+    Objects named by ``change`` must already be stored.
+
+    Raises:
+        DatasetHeadOutOfDateError: ``request.parent_version_id`` is not HEAD
+            (when read, or when the CAS ran).
+        CommitConflictError: every one of ``policy.max_attempts`` attempts lost.
+        DatasetDeletedError: (from ``check_live``) the dataset was soft-deleted.
+    """
+    head_key = layout.head_key(dataset)
+    pinned = request.parent_version_id
+    for attempt in range(1, policy.max_attempts + 1):
+        check_live()
+        ref = backend.read_ref(head_key)
+        head = ref.data.decode("ascii").strip() if ref else None
+        if pinned is not None and head != pinned:
+            raise _out_of_date(dataset, pinned, head)
+        base = load_manifest(head) if head else None
+        files = change.apply(base.files if base else {})
+        if base is not None and files == dict(base.files):
+            return Landed(head, base.parent, False, attempt)  # type: ignore[arg-type]
+        manifest = Manifest(head, request.message, now(), request.author, files, request.metadata)
+        backend.put_if_absent(layout.manifest_key(dataset, manifest.version_id), manifest.to_bytes())
+        try:
+            backend.swap_ref(head_key, manifest.version_id.encode("ascii"), ref.token if ref else None)
+        except WriteConflictError:
+            if pinned is not None:
+                raise _out_of_date(dataset, pinned, None) from None
+            time.sleep(policy.delay(attempt))
+            continue
+        return Landed(manifest.version_id, head, True, attempt)
+    raise CommitConflictError(
+        f"dataset {dataset!r}: commit lost the race for HEAD {policy.max_attempts} times; giving up"
+    )
+
+
+def _out_of_date(dataset: str, pinned: str, head: str | None) -> DatasetHeadOutOfDateError:
+    now_at = f"HEAD is {head}" if head else "HEAD moved"
+    return DatasetHeadOutOfDateError(
+        f"dataset {dataset!r}: parent version {pinned} is no longer HEAD ({now_at}); "
+        "pull the latest version and try again"
+    )
+
+
+def paths_to_delete(delete: Collection[str]) -> frozenset[str]:
+    """Validate and freeze the ``delete`` argument of a commit."""
+    if isinstance(delete, str):
+        raise TypeError("delete must be a collection of paths, not a string")
+    return frozenset(check_path(path) for path in delete)
+
+
+@dataclass(frozen=True)
+class UploadStats:
+    """What step 1 did: objects uploaded, objects already present, bytes sent."""
+
+    uploaded: int = 0
+    skipped: int = 0
+    bytes: int = 0
+
+
+def upload_missing(
+    backend: ObjectBackend,
+    dataset: str,
+    sources: Mapping[str, tuple[FileEntry, bytes | Path]],
+    *,
+    in_head: Collection[str],
+    refresh_before: datetime,
+) -> UploadStats:
+    """Step 1: store every object of ``sources`` that is not already stored.
+
+    ``sources`` maps paths to (entry, content as bytes or a file path).
+    Objects whose sha256 is in ``in_head`` (HEAD's files) are known to be
+    stored and protected from ``gc``. Any other existing object is reused
+    unless it was last written before ``refresh_before``: such an old object
+    may be unreachable and about to be collected, so it is written again,
+    which refreshes its age (see :mod:`curation_pipeline.store.gc`).
+    """
+    uploaded = skipped = sent = 0
+    seen: set[str] = set()
+    for entry, content in sources.values():
+        if entry.sha256 in seen:
+            continue
+        seen.add(entry.sha256)
+        if entry.sha256 in in_head or _is_fresh(backend, dataset, entry, refresh_before):
+            skipped += 1
+            continue
+        objects.upload(backend, dataset, entry, content)
+        uploaded += 1
+        sent += entry.size
+    return UploadStats(uploaded, skipped, sent)
+
+
+def _is_fresh(backend: ObjectBackend, dataset: str, entry: FileEntry, refresh_before: datetime) -> bool:
+    info = backend.stat(layout.object_key(dataset, entry.sha256))
+    return info is not None and info.size == entry.size and info.modified >= refresh_before

@@ -1,0 +1,499 @@
+"""A dataset: its versions, commits, reads, diffs and working copies."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
+
+from curation_pipeline.store import layout, objects
+from curation_pipeline.store.backends.base import ObjectBackend
+from curation_pipeline.store.commit import (
+    Change,
+    CommitRequest,
+    CommitResult,
+    RetryPolicy,
+    land,
+    paths_to_delete,
+    upload_missing,
+)
+from curation_pipeline.store.diff import VersionDiff, diff_files
+from curation_pipeline.store.errors import (
+    AmbiguousVersionError,
+    DatasetDeletedError,
+    DatasetNotFoundError,
+    KeyNotFoundError,
+    PathNotFoundError,
+    VersionNotFoundError,
+)
+from curation_pipeline.store.manifest import FileEntry, Manifest, Version
+from curation_pipeline.store.paths import check_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
+
+AUTHOR_ENV = "CURATION_AUTHOR"
+MIN_PREFIX = 8
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+#: What :meth:`Dataset.commit` accepts as a file's content: bytes, or the path of a local file.
+FileSource = Union[bytes, bytearray, memoryview, "os.PathLike[str]"]
+
+
+def default_author() -> str:
+    """``$CURATION_AUTHOR``, else the OS user name, else ``"unknown"`` (read at call time)."""
+    author = os.environ.get(AUTHOR_ENV)
+    if author:
+        return author
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry / no login name in some containers
+        return "unknown"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Dataset:
+    """A named, versioned set of files in a store.
+
+    Obtain one from :meth:`DatasetStore.get_dataset` or
+    :meth:`DatasetStore.create_dataset`. Instances are cheap and hold no open
+    resources; manifests they read are cached (they are immutable).
+    """
+
+    def __init__(
+        self,
+        backend: ObjectBackend,
+        name: str,
+        *,
+        retry: RetryPolicy | None = None,
+        gc_grace_period: timedelta = timedelta(hours=1),
+        clock: Callable[[], datetime] = _utcnow,
+        workdir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._backend = backend
+        self._name = name
+        self._retry = retry or RetryPolicy()
+        self._grace = gc_grace_period
+        self._clock = clock
+        self._manifests: dict[str, Manifest] = {}
+        self.workdir = Path(workdir) if workdir is not None else None
+
+    def __repr__(self) -> str:
+        return f"Dataset({self._name!r}, store={self._backend.url!r})"
+
+    @property
+    def name(self) -> str:
+        """The dataset name."""
+        return self._name
+
+    @property
+    def store_url(self) -> str:
+        """The store root URL (safe to show: never holds credentials)."""
+        return self._backend.url
+
+    @property
+    def backend(self) -> ObjectBackend:
+        """The storage backend."""
+        return self._backend
+
+    # -- versions ------------------------------------------------------------
+
+    def head(self) -> str | None:
+        """Return the latest version id, or None if the dataset has no version yet."""
+        ref = self._backend.read_ref(layout.head_key(self._name))
+        return ref.data.decode("ascii").strip() if ref else None
+
+    def list_versions(self) -> list[Version]:
+        """Return every version reachable from HEAD, newest first (following parent links).
+
+        Raises:
+            VersionNotFoundError: a manifest in the history is missing.
+        """
+        versions = []
+        version_id = self.head()
+        while version_id is not None:
+            manifest = self._manifest(version_id)
+            versions.append(Version.from_manifest(version_id, manifest))
+            version_id = manifest.parent
+        return versions
+
+    def get_version(self, version_id: str | None = None) -> Version:
+        """Return one version.
+
+        Args:
+            version_id: a full version id, a unique prefix of at least 8 hex
+                characters, or None for HEAD.
+
+        Raises:
+            VersionNotFoundError: no such version (or no version at all).
+            AmbiguousVersionError: the prefix matches several versions.
+            CorruptObjectError: the stored manifest does not match its id.
+        """
+        resolved = self.resolve_version(version_id)
+        return Version.from_manifest(resolved, self._manifest(resolved))
+
+    def resolve_version(self, version_id: str | None = None) -> str:
+        """Return the full id for ``version_id`` (full id, unique prefix, or None for HEAD).
+
+        Raises the same errors as :meth:`get_version`.
+        """
+        if version_id is None:
+            head = self.head()
+            if head is None:
+                raise VersionNotFoundError(f"dataset {self._name!r} has no versions yet")
+            return head
+        version_id = version_id.lower()
+        if not _HEX.match(version_id) or not MIN_PREFIX <= len(version_id) <= 64:
+            raise VersionNotFoundError(
+                f"dataset {self._name!r}: {version_id!r} is not a version id or a prefix of "
+                f"at least {MIN_PREFIX} hex characters"
+            )
+        if len(version_id) == 64:
+            self._manifest(version_id)
+            return version_id
+        prefix = layout.versions_prefix(self._name)
+        matches = sorted(
+            layout.version_from_manifest_key(self._name, info.key)
+            for info in self._backend.list(prefix + version_id)
+            if info.key.endswith(".json")
+        )
+        if not matches:
+            raise VersionNotFoundError(f"dataset {self._name!r} has no version {version_id}")
+        if len(matches) > 1:
+            raise AmbiguousVersionError(
+                f"dataset {self._name!r}: version prefix {version_id} matches {len(matches)} versions"
+            )
+        return matches[0]
+
+    def _manifest(self, version_id: str) -> Manifest:
+        manifest = self._manifests.get(version_id)
+        if manifest is None:
+            try:
+                data = self._backend.get_bytes(layout.manifest_key(self._name, version_id))
+            except KeyNotFoundError:
+                raise VersionNotFoundError(f"dataset {self._name!r} has no version {version_id}") from None
+            manifest = Manifest.from_bytes(data, version_id)
+            self._manifests[version_id] = manifest
+        return manifest
+
+    # -- writing ---------------------------------------------------------------
+
+    def commit(
+        self,
+        files: Mapping[str, FileSource],
+        message: str,
+        metadata: Mapping[str, Any] | None = None,
+        parent_version_id: str | None = None,
+        delete: Collection[str] = (),
+        author: str | None = None,
+    ) -> CommitResult:
+        """Commit a new version: add or replace ``files``, delete ``delete``, keep the rest.
+
+        Args:
+            files: path in the dataset -> content (bytes, or a local file path).
+            message: the commit message.
+            metadata: free JSON metadata stored in the manifest.
+            parent_version_id: if given, the commit only lands if this is HEAD
+                when HEAD is swapped; otherwise it lands on whatever HEAD is,
+                re-applying the change after a lost race.
+            delete: paths to remove (absent paths are ignored).
+            author: defaults to :func:`default_author`.
+
+        Returns:
+            A :class:`CommitResult`; ``created`` is False (and ``version_id``
+            is HEAD) when the resulting files equal HEAD's.
+
+        Raises:
+            UnsafePathError: a path is unsafe.
+            DatasetDeletedError / DatasetNotFoundError: the dataset is soft-deleted / gone.
+            DatasetHeadOutOfDateError: ``parent_version_id`` is not HEAD.
+            CommitConflictError: the race for HEAD was lost too many times.
+            StoreAccessError: the backend failed.
+        """
+        self._check_live()
+        sources = {check_path(path): _hash_source(path, content) for path, content in files.items()}
+        change = Change({path: entry for path, (entry, _) in sources.items()}, paths_to_delete(delete))
+        pinned = self.resolve_version(parent_version_id) if parent_version_id else None
+        base_id = pinned or self.head()
+        in_head = {e.sha256 for e in self._manifest(base_id).files.values()} if base_id else set()
+        stats = upload_missing(
+            self._backend, self._name, sources, in_head=in_head, refresh_before=self._clock() - self._grace / 2
+        )
+        request = CommitRequest(message, author or default_author(), dict(metadata or {}), pinned)
+        landed = land(
+            self._backend,
+            self._name,
+            change,
+            request,
+            policy=self._retry,
+            load_manifest=self._manifest,
+            check_live=self._check_not_deleted,
+            now=self._clock,
+        )
+        return CommitResult(
+            self._name,
+            landed.version_id,
+            landed.parent,
+            landed.created,
+            stats.uploaded,
+            stats.skipped,
+            stats.bytes,
+            landed.attempts,
+        )
+
+    def push_file(
+        self,
+        path_or_fileobj: str | os.PathLike[str] | IO[bytes],
+        filename: str | None = None,
+        message: str | None = None,
+        parent_version_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CommitResult:
+        """Commit one file (added or replaced) as a new version, without a checkout.
+
+        Args:
+            path_or_fileobj: a local path, or a binary file object (copied to
+                a temporary file, so memory stays bounded).
+            filename: its path in the dataset; defaults to the file's base name.
+            message: defaults to ``"Add <filename>"``.
+            parent_version_id, metadata: as for :meth:`commit`.
+
+        Raises:
+            ValueError: no ``filename`` given for an unnamed file object.
+            and everything :meth:`commit` raises.
+        """
+        if isinstance(path_or_fileobj, (str, os.PathLike)):
+            source = Path(path_or_fileobj)
+            name = filename or source.name
+            return self.commit({name: source}, message or f"Add {name}", metadata, parent_version_id)
+        name = filename or Path(str(getattr(path_or_fileobj, "name", ""))).name
+        if not name:
+            raise ValueError("filename is required for a file object without a name")
+        with _spooled_copy(path_or_fileobj) as copy:
+            return self.commit({name: copy}, message or f"Add {name}", metadata, parent_version_id)
+
+    def push_table(
+        self,
+        table: pa.Table,
+        filename: str | None = None,
+        message: str | None = None,
+        parent_version_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CommitResult:
+        """Commit a pyarrow table as one Parquet file.
+
+        ``filename`` defaults to ``data/<first 16 hex of the content sha256>.parquet``,
+        so pushing the same table twice is a no-op and different tables add files.
+        Otherwise as :meth:`push_file`.
+        """
+        import pyarrow.parquet as pq
+
+        with tempfile.TemporaryDirectory(prefix="curation-") as folder:
+            path = Path(folder) / "table.parquet"
+            pq.write_table(table, path)
+            name = filename or f"data/{objects.hash_file(path).sha256[:16]}.parquet"
+            return self.commit({name: path}, message or f"Add {name}", metadata, parent_version_id)
+
+    def push_dataframe(
+        self,
+        df: pd.DataFrame,
+        filename: str | None = None,
+        message: str | None = None,
+        parent_version_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CommitResult:
+        """Commit a pandas DataFrame as one Parquet file; see :meth:`push_table`."""
+        import pyarrow as pa
+
+        return self.push_table(pa.Table.from_pandas(df), filename, message, parent_version_id, metadata)
+
+    def rollback(self, version_id: str, message: str | None = None) -> CommitResult:
+        """Commit a new version whose files equal those of ``version_id``.
+
+        History is never rewritten: the old versions stay, and the new one's
+        parent is the current HEAD. A no-op if HEAD already has those files.
+
+        Raises:
+            VersionNotFoundError / AmbiguousVersionError: ``version_id`` is unknown.
+            and everything :meth:`commit` raises.
+        """
+        target = self.get_version(version_id)
+        head = self.head()
+        current = self._manifest(head).files if head else {}
+        change_message = message or f"Rollback to {target.version_id}"
+        metadata = {"rollback_of": target.version_id}
+        self._check_live()
+        change = Change(dict(target.files), frozenset(current.keys() - target.files.keys()))
+        request = CommitRequest(change_message, default_author(), metadata, None)
+        landed = land(
+            self._backend,
+            self._name,
+            change,
+            request,
+            policy=self._retry,
+            load_manifest=self._manifest,
+            check_live=self._check_not_deleted,
+            now=self._clock,
+        )
+        return CommitResult(
+            self._name, landed.version_id, landed.parent, landed.created, 0, 0, 0, landed.attempts
+        )
+
+    def _check_live(self) -> None:
+        if not self._backend.exists(layout.created_key(self._name)):
+            raise DatasetNotFoundError(f"dataset {self._name!r} does not exist")
+        self._check_not_deleted()
+
+    def _check_not_deleted(self) -> None:
+        if self._backend.exists(layout.deleted_key(self._name)):
+            raise DatasetDeletedError(
+                f"dataset {self._name!r} is deleted; restore_dataset({self._name!r}) to write to it again"
+            )
+
+    # -- reading ---------------------------------------------------------------
+
+    def files(self, version_id: str | None = None) -> Mapping[str, FileEntry]:
+        """Return the files of a version (HEAD by default): path -> (sha256, size)."""
+        return self.get_version(version_id).files
+
+    @contextlib.contextmanager
+    def open_file(self, path: str, version_id: str | None = None) -> Iterator[BinaryIO]:
+        """Open one file of a version for reading (a context manager), verified.
+
+        Raises:
+            PathNotFoundError: the version has no such file.
+            CorruptObjectError: the stored content does not match its hash.
+            VersionNotFoundError: unknown version.
+        """
+        version = self.get_version(version_id)
+        entry = self._entry(version, path)
+        with objects.open_verified(self._backend, self._name, entry, self._where(version, path)) as f:
+            yield f
+
+    def read_file(self, path: str, version_id: str | None = None) -> bytes:
+        """Return the verified content of one file; raises as :meth:`open_file`."""
+        with self.open_file(path, version_id) as f:
+            return f.read()
+
+    def read(self, version_id: str | None = None, columns: list[str] | None = None) -> pa.Table:
+        """Return all Parquet files of a version as one table.
+
+        Files are concatenated in path order; schemas are unified (missing
+        columns become nulls, compatible types are promoted). A version
+        without Parquet files gives an empty table.
+
+        Raises:
+            CorruptObjectError: an object does not match its hash.
+            VersionNotFoundError: unknown version.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        version = self.get_version(version_id)
+        tables = []
+        for path in sorted(p for p in version.files if p.endswith(".parquet")):
+            entry = version.files[path]
+            with objects.open_verified(self._backend, self._name, entry, self._where(version, path)) as f:
+                tables.append(pq.read_table(f, columns=columns))
+        if not tables:
+            return pa.table({})
+        return pa.concat_tables(tables, promote_options="default")
+
+    def read_pandas(self, version_id: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """Return :meth:`read` as a pandas DataFrame."""
+        return self.read(version_id, columns).to_pandas()
+
+    def diff(self, a: str | None, b: str | None = None) -> VersionDiff:
+        """Compare version ``a`` (None: the empty dataset) with ``b`` (None: HEAD).
+
+        Returns a :class:`VersionDiff` listing added, removed and changed
+        files, with row counts of Parquet files read from their footers.
+        """
+        a_id = self.resolve_version(a) if a is not None else None
+        b_id = self.resolve_version(b)
+        a_files = self._manifest(a_id).files if a_id else {}
+        return diff_files(self._backend, self._name, (a_id, a_files), (b_id, self._manifest(b_id).files))
+
+    def _entry(self, version: Version, path: str) -> FileEntry:
+        try:
+            return version.files[path]
+        except KeyError:
+            raise PathNotFoundError(
+                f"dataset {self._name!r} version {version.version_id} has no file {path!r}"
+            ) from None
+
+    def _where(self, version: Version, path: str) -> str:
+        return f"dataset {self._name!r} version {version.version_id} file {path!r}"
+
+    # -- working copy (Gantry's names) ---------------------------------------------
+
+    def working_copy(self, to: str | os.PathLike[str] | None = None) -> WorkingCopy:
+        """The working copy in folder ``to`` (default: :attr:`workdir`, else ``./<name>``)."""
+        from curation_pipeline.store.workingcopy import WorkingCopy
+
+        folder = Path(to) if to is not None else (self.workdir or Path(self._name))
+        return WorkingCopy(self, folder)
+
+    def pull(
+        self,
+        version_id: str | None = None,
+        to: str | os.PathLike[str] | None = None,
+        forced: bool = False,
+    ) -> PullResult:
+        """Download a version (HEAD by default) into a folder; see :meth:`WorkingCopy.pull`."""
+        return self.working_copy(to).pull(version_id, forced=forced)
+
+    def get_diff(self, to: str | os.PathLike[str] | None = None) -> WorkingCopyDiff:
+        """Local changes of the working copy; see :meth:`WorkingCopy.get_diff`."""
+        return self.working_copy(to).get_diff()
+
+    def push_version(
+        self,
+        message: str,
+        to: str | os.PathLike[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CommitResult:
+        """Commit the working copy's changes; see :meth:`WorkingCopy.push_version`."""
+        return self.working_copy(to).push_version(message, metadata=metadata)
+
+    def stash(self, to: str | os.PathLike[str] | None = None) -> StashResult:
+        """Set local changes aside; see :meth:`WorkingCopy.stash`."""
+        return self.working_copy(to).stash()
+
+    def restore(self, to: str | os.PathLike[str] | None = None, forced: bool = False) -> StashResult:
+        """Bring stashed changes back; see :meth:`WorkingCopy.restore`."""
+        return self.working_copy(to).restore(forced=forced)
+
+
+def _hash_source(path: str, content: FileSource) -> tuple[FileEntry, bytes | Path]:
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        data = bytes(content)
+        return objects.hash_bytes(data), data
+    if isinstance(content, os.PathLike):
+        source = Path(content)
+        return objects.hash_file(source), source
+    raise TypeError(
+        f"file {path!r}: content must be bytes or a path (os.PathLike), not {type(content).__name__}"
+    )
+
+
+@contextlib.contextmanager
+def _spooled_copy(fileobj: IO[bytes]) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="curation-") as folder:
+        path = Path(folder) / "upload"
+        with open(path, "wb") as out:
+            shutil.copyfileobj(fileobj, out)
+        yield path

@@ -1,0 +1,62 @@
+"""Where each piece of a dataset lives, relative to the store root.
+
+    datasets/<name>/DATASET                        creation record (JSON)
+    datasets/<name>/DELETED                        soft-delete marker (JSON)
+    datasets/<name>/HEAD                           the latest version id
+    datasets/<name>/versions/<version_id>.json     one manifest per version
+    datasets/<name>/objects/<sha[:2]>/<sha[2:]>    file contents, by sha256
+"""
+
+from __future__ import annotations
+
+DATASETS = "datasets/"
+
+
+def dataset_prefix(name: str) -> str:
+    """The folder holding everything of dataset ``name``."""
+    return f"{DATASETS}{name}/"
+
+
+def created_key(name: str) -> str:
+    """The creation record: a dataset exists iff this key does."""
+    return f"{dataset_prefix(name)}DATASET"
+
+
+def deleted_key(name: str) -> str:
+    """The soft-delete marker."""
+    return f"{dataset_prefix(name)}DELETED"
+
+
+def head_key(name: str) -> str:
+    """The ref holding the latest version id."""
+    return f"{dataset_prefix(name)}HEAD"
+
+
+def versions_prefix(name: str) -> str:
+    """The folder of manifests."""
+    return f"{dataset_prefix(name)}versions/"
+
+
+def manifest_key(name: str, version_id: str) -> str:
+    """The manifest of one version."""
+    return f"{versions_prefix(name)}{version_id}.json"
+
+
+def objects_prefix(name: str) -> str:
+    """The folder of content-addressed objects."""
+    return f"{dataset_prefix(name)}objects/"
+
+
+def object_key(name: str, sha256: str) -> str:
+    """The object holding the content whose sha256 is ``sha256``."""
+    return f"{objects_prefix(name)}{sha256[:2]}/{sha256[2:]}"
+
+
+def sha_from_object_key(name: str, key: str) -> str:
+    """Inverse of :func:`object_key`."""
+    return key[len(objects_prefix(name)) :].replace("/", "", 1)
+
+
+def version_from_manifest_key(name: str, key: str) -> str:
+    """Inverse of :func:`manifest_key`."""
+    return key[len(versions_prefix(name)) :].removesuffix(".json")

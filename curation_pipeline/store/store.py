@@ -1,0 +1,227 @@
+"""The store: a root URL holding named datasets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from curation_pipeline.names import InvalidNameError, check_name
+from curation_pipeline.store import layout
+from curation_pipeline.store.backends.base import ObjectBackend
+from curation_pipeline.store.commit import RetryPolicy
+from curation_pipeline.store.dataset import Dataset, default_author
+from curation_pipeline.store.errors import (
+    DatasetDeletedError,
+    DatasetExistsError,
+    DatasetNotDeletedError,
+    DatasetNotFoundError,
+    InvalidDatasetNameError,
+)
+from curation_pipeline.store.gc import DEFAULT_GRACE_PERIOD, GcReport, collect_dataset
+from curation_pipeline.store.manifest import canonical_json, format_time
+from curation_pipeline.store.url import open_backend
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DatasetStore:
+    """Named, versioned datasets under one root (a local folder or ``s3://bucket/prefix``)."""
+
+    def __init__(
+        self,
+        backend: ObjectBackend,
+        *,
+        retry: RetryPolicy | None = None,
+        gc_grace_period: timedelta = DEFAULT_GRACE_PERIOD,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        """Wrap ``backend``.
+
+        Args:
+            backend: where the bytes live.
+            retry: how commits retry a lost race for HEAD (default 20 attempts).
+            gc_grace_period: unreachable items younger than this are never
+                collected (protects commits in flight; default one hour).
+            clock: returns the current UTC time (for manifests and gc).
+        """
+        if gc_grace_period < timedelta(0):
+            raise ValueError("gc_grace_period must not be negative")
+        self._backend = backend
+        self._retry = retry or RetryPolicy()
+        self._grace = gc_grace_period
+        self._clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        gc_grace_period: timedelta = DEFAULT_GRACE_PERIOD,
+        **backend_options: Any,
+    ) -> DatasetStore:
+        """Open the store at ``url``.
+
+        Args:
+            url: ``s3://bucket/prefix``, ``file:///path`` or a plain path;
+                None means ``$CURATION_STORE_URL``, else ``./.curation``
+                (resolved now, not at import time).
+            retry, gc_grace_period: see :class:`DatasetStore`.
+            backend_options: for S3: ``client`` (a boto3 client),
+                ``endpoint_url``, ``region_name``, ``aws_access_key_id``,
+                ``aws_secret_access_key``, ``aws_session_token``,
+                ``profile_name``; otherwise the usual AWS settings apply.
+
+        Raises:
+            InvalidStoreUrlError: the URL is unsupported or embeds credentials.
+        """
+        return cls(open_backend(url, **backend_options), retry=retry, gc_grace_period=gc_grace_period)
+
+    def __repr__(self) -> str:
+        return f"DatasetStore({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        """The store root URL, safe to show (never holds credentials)."""
+        return self._backend.url
+
+    @property
+    def backend(self) -> ObjectBackend:
+        """The storage backend."""
+        return self._backend
+
+    # -- datasets --------------------------------------------------------------
+
+    def create_dataset(self, name: str, exist_ok: bool = False) -> Dataset:
+        """Create an empty dataset and return it.
+
+        Raises:
+            InvalidDatasetNameError: ``name`` breaks the naming rule.
+            DatasetExistsError: it exists (unless ``exist_ok``).
+            DatasetDeletedError: a soft-deleted dataset has that name (restore or purge it).
+        """
+        _check(name)
+        if self._backend.exists(layout.deleted_key(name)):
+            raise DatasetDeletedError(f"dataset {name!r} exists but is deleted; restore or purge it first")
+        record = canonical_json({"name": name, "created_at": format_time(self._clock()), "author": default_author()})
+        if not self._backend.put_if_absent(layout.created_key(name), record) and not exist_ok:
+            raise DatasetExistsError(f"dataset {name!r} already exists in {self.url}")
+        return self._dataset(name)
+
+    def get_dataset(self, name: str, workdir: str | os.PathLike[str] | None = None) -> Dataset:
+        """Return the dataset ``name``.
+
+        Args:
+            workdir: the default working-copy folder for pull/get_diff/push_version.
+
+        Raises:
+            InvalidDatasetNameError, DatasetNotFoundError,
+            DatasetDeletedError: it is soft-deleted.
+        """
+        _check(name)
+        if not self._backend.exists(layout.created_key(name)):
+            raise DatasetNotFoundError(f"dataset {name!r} not found in {self.url}")
+        if self._backend.exists(layout.deleted_key(name)):
+            raise DatasetDeletedError(f"dataset {name!r} is deleted; restore_dataset({name!r}) to use it")
+        return self._dataset(name, workdir)
+
+    def list_datasets(self, include_deleted: bool = False) -> list[str]:
+        """Return the names of the datasets, sorted; soft-deleted ones only if asked."""
+        names = []
+        for name in self._backend.list_children(layout.DATASETS):
+            try:
+                check_name(name, "dataset")
+            except InvalidNameError:
+                continue  # not ours
+            if not self._backend.exists(layout.created_key(name)):
+                continue
+            if include_deleted or not self._backend.exists(layout.deleted_key(name)):
+                names.append(name)
+        return names
+
+    def delete_dataset(self, name: str) -> None:
+        """Soft-delete ``name``: hidden from listings, refuses writes, recoverable.
+
+        Raises:
+            DatasetNotFoundError: no such dataset.
+        """
+        self._require_exists(name)
+        record = canonical_json({"deleted_at": format_time(self._clock()), "author": default_author()})
+        self._backend.put_if_absent(layout.deleted_key(name), record)
+
+    def restore_dataset(self, name: str) -> Dataset:
+        """Undo :meth:`delete_dataset` (a no-op for a live dataset) and return the dataset.
+
+        Raises:
+            DatasetNotFoundError: no such dataset (or it was purged).
+        """
+        self._require_exists(name)
+        self._backend.delete(layout.deleted_key(name))
+        return self._dataset(name)
+
+    def purge_dataset(self, name: str) -> None:
+        """Remove every object, manifest and ref of a soft-deleted dataset. Irreversible.
+
+        Raises:
+            DatasetNotDeletedError: the dataset is not soft-deleted.
+            DatasetNotFoundError: no such dataset.
+        """
+        _check(name)
+        if not self._backend.exists(layout.deleted_key(name)):
+            self._require_exists(name)
+            raise DatasetNotDeletedError(f"dataset {name!r} is not deleted; delete_dataset() it first")
+        keys = [info.key for info in self._backend.list(layout.dataset_prefix(name))]
+        # The DELETED marker goes last: an interrupted purge stays a deleted dataset and can be re-run.
+        self._backend.delete_many(k for k in keys if k != layout.deleted_key(name))
+        self._backend.delete(layout.deleted_key(name))
+        self._backend.remove_prefix(layout.dataset_prefix(name))
+
+    def gc(
+        self, name: str | None = None, dry_run: bool = False, grace_period: timedelta | None = None
+    ) -> GcReport:
+        """Remove manifests and objects that no version reachable from HEAD needs.
+
+        Args:
+            name: one dataset, or None for every dataset (deleted ones too).
+            dry_run: only report what would be removed.
+            grace_period: override the store's grace period; unreachable
+                items younger than this are kept (they may belong to a commit
+                in flight). See :mod:`curation_pipeline.store.gc`.
+
+        Returns:
+            A :class:`GcReport`.
+        """
+        grace = self._grace if grace_period is None else grace_period
+        if grace < timedelta(0):
+            raise ValueError("grace_period must not be negative")
+        names = [name] if name is not None else self.list_datasets(include_deleted=True)
+        if name is not None:
+            self._require_exists(name)
+        now = self._clock()
+        report = GcReport(dry_run, grace)
+        for dataset in names:
+            report = report + collect_dataset(self._backend, dataset, grace_period=grace, now=now, dry_run=dry_run)
+        return report
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _dataset(self, name: str, workdir: str | os.PathLike[str] | None = None) -> Dataset:
+        return Dataset(
+            self._backend, name, retry=self._retry, gc_grace_period=self._grace, clock=self._clock, workdir=workdir
+        )
+
+    def _require_exists(self, name: str) -> None:
+        _check(name)
+        if not self._backend.exists(layout.created_key(name)):
+            raise DatasetNotFoundError(f"dataset {name!r} not found in {self.url}")
+
+
+def _check(name: str) -> None:
+    try:
+        check_name(name, "dataset")
+    except InvalidNameError as exc:
+        raise InvalidDatasetNameError(str(exc)) from None
