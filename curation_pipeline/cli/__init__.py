@@ -19,7 +19,9 @@ def main() -> None:
 
 def _register() -> None:
     # Sub-groups live in their own modules; importing them here keeps one entry point.
-    pass
+    from curation_pipeline.cli.stream import stream
+
+    main.add_command(stream)
 
 
 _register()

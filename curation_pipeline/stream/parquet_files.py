@@ -30,15 +30,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def encode_parquet(table: pa.Table) -> pa.Buffer:
+def encode_parquet(
+    table: pa.Table, row_group_size: int = ROW_GROUP_SIZE, compression: str = COMPRESSION
+) -> pa.Buffer:
     """``table`` (already sorted by ``__time``) as Parquet bytes, with statistics for pruning."""
     sink = pa.BufferOutputStream()
     sorting = [pq.SortingColumn(table.column_names.index(TIME))] if TIME in table.column_names else None
     pq.write_table(
         table,
         sink,
-        row_group_size=ROW_GROUP_SIZE,
-        compression=COMPRESSION,
+        row_group_size=row_group_size,
+        compression=compression,
         write_statistics=True,
         sorting_columns=sorting,
     )

@@ -1,0 +1,107 @@
+"""How the Parquet row-group size of stream files affects selective reads.
+
+Writes one demo day (1M rows by default, sorted by __time, as log_records
+writes it) at several row-group sizes, then times:
+
+- hour:  one hour (18:00-19:00 UTC, the busiest) x 3 columns, through
+         read_window's path (dataset filter on __time, row groups pruned by
+         their statistics), and the row groups that hour touches;
+- 5 min: the same for 18:00-18:05;
+- day:   the whole day x 3 columns (a full scan, where small groups cost);
+- write: encoding the file.
+
+Run:  .venv/bin/python benchmarks/stream_rowgroup_bench.py [--rows 1000000] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from curation_pipeline.stream.demo import demo_day
+from curation_pipeline.stream.layout import TIME, TIME_TYPE
+from curation_pipeline.stream.parquet_files import encode_parquet
+from curation_pipeline.stream.records import to_record_table
+
+SIZES = (8_192, 16_384, 32_768, 65_536, 131_072, 262_144, 1_048_576)
+DAY = date(2024, 1, 1)
+HOUR = (datetime(2024, 1, 1, 18, tzinfo=timezone.utc), datetime(2024, 1, 1, 19, tzinfo=timezone.utc))
+FIVE_MINUTES = (HOUR[0], datetime(2024, 1, 1, 18, 5, tzinfo=timezone.utc))
+HOUR_COLUMNS = ["record_id", TIME, "outputs.label"]
+DAY_COLUMNS = ["outputs.label", "outputs.confidence", "tags.env"]
+
+
+def median_seconds(function: Callable[[], object], repeat: int) -> float:
+    function()  # warm the page cache and Arrow's allocator
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def window_filter(window: tuple[datetime, datetime]) -> ds.Expression:
+    start, end = (pa.scalar(t, TIME_TYPE) for t in window)
+    return (ds.field(TIME) >= start) & (ds.field(TIME) < end)
+
+
+def read_window(path: Path, window: tuple[datetime, datetime]) -> pa.Table:
+    dataset = ds.dataset(str(path), format="parquet")
+    return dataset.filter(window_filter(window)).to_table(columns=HOUR_COLUMNS)
+
+
+def groups_touched(path: Path, window: tuple[datetime, datetime]) -> int:
+    fragment = next(ds.dataset(str(path), format="parquet").get_fragments())
+    return len(fragment.split_by_row_group(window_filter(window)))
+
+
+def read_day(path: Path) -> pa.Table:
+    return ds.dataset(str(path), format="parquet").to_table(columns=DAY_COLUMNS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--compression", default="zstd")
+    args = parser.parse_args()
+
+    table = to_record_table(demo_day("bench", DAY, args.rows)).sort_by(TIME)
+    hour_rows = None
+    print(f"{args.rows:,} rows, {args.compression}, median of {args.repeat} runs (warm page cache)\n")
+    print("| rows/group | groups | file MB | write s | 1 h: groups read | 1 h x 3 cols ms | 5 min x 3 cols ms | day x 3 cols ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as folder:
+        for size in SIZES:
+            path = Path(folder) / f"rg-{size}.parquet"
+            started = time.perf_counter()
+            path.write_bytes(encode_parquet(table, row_group_size=size, compression=args.compression).to_pybytes())
+            write_s = time.perf_counter() - started
+            groups = pq.ParquetFile(path).metadata.num_row_groups
+            rows = read_window(path, HOUR).num_rows
+            assert hour_rows in (None, rows), "every layout must return the same rows"
+            hour_rows = rows
+            touched = groups_touched(path, HOUR)
+            hour_ms = median_seconds(lambda: read_window(path, HOUR), args.repeat) * 1000
+            five_ms = median_seconds(lambda: read_window(path, FIVE_MINUTES), args.repeat) * 1000
+            day_ms = median_seconds(lambda: read_day(path), args.repeat) * 1000
+            size_mb = path.stat().st_size / 1e6
+            print(
+                f"| {size:,} | {groups} | {size_mb:.1f} | {write_s:.2f} | {touched} "
+                f"| {hour_ms:.1f} | {five_ms:.1f} | {day_ms:.1f} |"
+            )
+    print(f"\nrows in the hour: {hour_rows:,}")
+
+
+if __name__ == "__main__":
+    main()

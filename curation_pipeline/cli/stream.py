@@ -1,0 +1,208 @@
+"""``curation stream ...``: write a demo stream, log records from a file, inspect a stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation_pipeline.stream import (
+    LogResult,
+    StreamError,
+    list_applications,
+    log_records,
+    stream_stats,
+    write_demo_stream,
+)
+from curation_pipeline.stream.filesystems import open_store
+from curation_pipeline.stream.layout import stream_dir
+from curation_pipeline.stream.records import Records, to_record_table
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+store_option = click.option(
+    "--store", "store_url", metavar="URL", default=None,
+    help="Store URL (path, file:// or s3://); default $CURATION_STORE_URL or ./.curation.",
+)
+
+
+@contextmanager
+def _stream_errors() -> Iterator[None]:
+    """Library errors become one line on stderr and exit code 1."""
+    try:
+        yield
+    except StreamError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group("stream")
+def stream() -> None:
+    """Production streams: logged records by application and UTC day."""
+
+
+@stream.command("demo")
+@click.option("--application", default="demo", show_default=True)
+@click.option("--days", type=click.IntRange(min=0), default=7, show_default=True)
+@click.option("--rows-per-day", type=click.IntRange(min=0), default=100_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
+    help="First day NOT written (UTC); default today, so only complete days are written.",
+)
+@store_option
+def demo(application: str, days: int, rows_per_day: int, seed: int, end: datetime | None, store_url: str | None) -> None:
+    """Write a deterministic demo stream (re-running replaces the same days)."""
+    with _stream_errors():
+        result = write_demo_stream(
+            application, days=days, rows_per_day=rows_per_day,
+            end=end.date() if end else None, seed=seed, store_url=store_url,
+        )
+        click.echo(_describe("Wrote demo stream:", result, store_url))
+
+
+@stream.command("log")
+@click.argument("application")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "file_format", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
+              help="Input format; default from the file extension.")
+@click.option("--batch-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Rows read and written at a time.")
+@store_option
+def log(application: str, file: Path, file_format: str | None, batch_rows: int, store_url: str | None) -> None:
+    """Append the records in FILE (JSON lines, CSV or Parquet) to APPLICATION's stream.
+
+    Every batch is validated before the first one is written, so a bad row
+    anywhere leaves the stream untouched. Ids are checked for duplicates
+    within each batch only.
+    """
+    file_format = file_format or FORMATS.get(file.suffix.lower())
+    if file_format is None:
+        raise click.UsageError(f"cannot tell the format of {file.name}; pass --format jsonl|csv|parquet")
+    with _stream_errors():
+        for offset, batch in _batches(file, file_format, batch_rows):
+            with _located(file, offset):
+                to_record_table(batch)
+        results = []
+        for offset, batch in _batches(file, file_format, batch_rows):
+            with _located(file, offset):
+                results.append(log_records(application, batch, store_url))
+        click.echo(_describe(f"Logged {file}:", _combine(application, results), store_url))
+
+
+@stream.command("stats")
+@click.argument("application")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@store_option
+def stats(application: str, as_json: bool, store_url: str | None) -> None:
+    """Files, rows and newest record time of APPLICATION's stream (from Parquet footers)."""
+    with _stream_errors():
+        summary = stream_stats(application, store_url)
+        if as_json:
+            click.echo(json.dumps(summary.to_dict()))
+            return
+        days = f"{summary.first_date} .. {summary.last_date}" if summary.first_date else "-"
+        latest = summary.latest_time.isoformat() if summary.latest_time else "-"
+        click.echo(f"application    {summary.application}")
+        click.echo(f"files          {summary.files:,}")
+        click.echo(f"rows           {summary.rows:,}")
+        click.echo(f"days           {days}")
+        click.echo(f"latest record  {latest}")
+        click.echo(f"location       {_location(application, store_url)}")
+
+
+@stream.command("list")
+@store_option
+def list_(store_url: str | None) -> None:
+    """Applications with a stream in the store."""
+    with _stream_errors():
+        for name in list_applications(store_url):
+            click.echo(name)
+
+
+@contextmanager
+def _located(file: Path, offset: int) -> Iterator[None]:
+    # Row numbers in library messages count from the start of the batch.
+    try:
+        yield
+    except StreamError as exc:
+        where = f"{file}" if offset == 0 else f"{file}, batch starting at data row {offset}"
+        raise click.ClickException(f"{where}: {exc}") from exc
+
+
+def _batches(file: Path, file_format: str, batch_rows: int) -> Iterator[tuple[int, Records]]:
+    """``(first row number, batch)`` pairs; one batch in memory at a time."""
+    readers = {"jsonl": _jsonl_batches, "csv": _csv_batches, "parquet": _parquet_batches}
+    offset = 0
+    try:
+        for batch in readers[file_format](file, batch_rows):
+            yield offset, batch
+            offset += len(batch)
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as exc:
+        if isinstance(exc, StreamError):
+            raise
+        raise click.ClickException(f"cannot read {file} as {file_format}: {exc}") from exc
+
+
+def _jsonl_batches(file: Path, batch_rows: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    with file.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise click.ClickException(f"{file} line {number}: invalid JSON: {exc}") from None
+            if not isinstance(record, dict):
+                raise click.ClickException(f"{file} line {number}: expected a JSON object")
+            batch.append(record)
+            if len(batch) == batch_rows:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _csv_batches(file: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    # Ids stay text even when they look like numbers.
+    with pd.read_csv(file, chunksize=batch_rows, dtype={"record_id": str}) as chunks:
+        yield from chunks
+
+
+def _parquet_batches(file: Path, batch_rows: int) -> Iterator[pa.Table]:
+    for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_rows):
+        yield pa.Table.from_batches([batch])
+
+
+def _combine(application: str, results: list[LogResult]) -> LogResult:
+    firsts = [r.first_time for r in results if r.first_time]
+    lasts = [r.last_time for r in results if r.last_time]
+    return LogResult(
+        application=application,
+        rows=sum(r.rows for r in results),
+        files=tuple(f for r in results for f in r.files),
+        first_time=min(firsts) if firsts else None,
+        last_time=max(lasts) if lasts else None,
+    )
+
+
+def _describe(title: str, result: LogResult, store_url: str | None) -> str:
+    if not result.rows:
+        return f"{title} no records, nothing written."
+    return (
+        f"{title} {result.rows:,} rows in {len(result.files):,} files for '{result.application}', "
+        f"__time {result.first_time.isoformat()} .. {result.last_time.isoformat()}\n"
+        f"under {_location(result.application, store_url)}"
+    )
+
+
+def _location(application: str, store_url: str | None) -> str:
+    store = open_store(store_url)
+    return store.uri(stream_dir(store.root, application))
