@@ -19,9 +19,11 @@ def main() -> None:
 
 def _register() -> None:
     # Sub-groups live in their own modules; importing them here keeps one entry point.
+    from curation_pipeline.cli.curators import curators
     from curation_pipeline.cli.stream import stream
 
     main.add_command(stream)
+    main.add_command(curators)
 
 
 _register()

@@ -1,0 +1,90 @@
+"""``curation curators``: check and list curator catalogues."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+
+import click
+
+from curation_pipeline.curators import Curator, CuratorConfigError, format_interval, load_curators
+
+CURATORS_FILE_ENV = "CURATION_CURATORS_FILE"
+_COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "ENABLED", "DESCRIPTION")
+
+
+@click.group("curators")
+def curators() -> None:
+    """Check and list curator catalogues (YAML files or the built-in demo)."""
+
+
+@curators.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+def validate(file: str) -> None:
+    """Check every curator in FILE; print each problem, exit 1 if any."""
+    found = _load_or_exit(file)
+    click.echo(f"OK: {len(found)} curator{'' if len(found) == 1 else 's'}")
+
+
+@curators.command("list")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the curators as JSON instead of a table.")
+def list_(file: str | None, as_json: bool) -> None:
+    """List the curators of FILE, else of $CURATION_CURATORS_FILE, else the built-in demo catalogue."""
+    if file is None:
+        file = os.environ.get(CURATORS_FILE_ENV) or None
+    found = _load_or_exit(file) if file is not None else _builtin_catalog()
+    if as_json:
+        click.echo(json.dumps([{**c.to_dict(), "description": c.description} for c in found], indent=2))
+        return
+    click.echo(_table([_row(c) for c in found]))
+
+
+def _load_or_exit(file: str) -> list[Curator]:
+    try:
+        return load_curators(file)
+    except CuratorConfigError as error:
+        _fail(str(error))
+
+
+def _builtin_catalog() -> list[Curator]:
+    try:
+        catalog = importlib.import_module("curation_pipeline.catalog")
+    except ImportError:
+        catalog = None
+    loader = getattr(catalog, "demo_curators", None)
+    if loader is None and catalog is not None and hasattr(catalog, "CURATORS"):
+        return list(catalog.CURATORS)
+    if loader is None:
+        _fail(f"no curator file given, {CURATORS_FILE_ENV} is not set, and there is no built-in catalogue")
+    try:
+        return list(loader())
+    except CuratorConfigError as error:
+        _fail(f"the built-in catalogue is invalid: {error}")
+
+
+def _row(curator: Curator) -> tuple[str, ...]:
+    return (
+        curator.name,
+        type(curator).__name__,
+        curator.application_name,
+        curator.curated_dataset_name,
+        format_interval(curator.curation_interval),
+        format_interval(curator.curation_delay),
+        "yes" if curator.enabled else "no",
+        curator.description,
+    )
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
+    # The last column is free text: no padding after it.
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [_COLUMNS, *rows]]
+    return "\n".join(lines)
+
+
+def _fail(message: str) -> None:
+    """Report on stderr and exit 1: library errors end here, at the command line."""
+    click.echo(message, err=True)
+    raise SystemExit(1)
