@@ -1,0 +1,174 @@
+"""Curating one window: read it, select, commit one dataset version. Plain library code.
+
+:func:`curate_window` is what a curator's asset runs for each partition; it
+knows nothing about Dagster's execution context, so notebooks and tests can
+call it too. Library errors pass through unchanged; the asset turns them into
+:class:`dagster.Failure` at its boundary.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation_pipeline.curators import Curator
+from curation_pipeline.defs.partitions import Window, file_safe_key
+from curation_pipeline.selection import SelectionResult, derive_seed, run_selection
+from curation_pipeline.stream import RECORD_ID, TIME, read_window
+
+DATA_DIR = "data"
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """What curating one window did.
+
+    ``version_id`` is None only when nothing was committed because nothing was
+    selected (an empty window). ``created`` is False when the selected rows
+    equalled what the dataset already held: ``version_id`` is then the
+    existing version (HEAD) holding them.
+    """
+
+    curator: str
+    dataset: str
+    partition_key: str
+    window: Window
+    path: str
+    seed: int
+    candidate_rows: int
+    limit: int
+    limit_hit: bool
+    table: pa.Table
+    stream_schema: pa.Schema
+    strata: dict[str, int] | None = None
+    version_id: str | None = None
+    parent: str | None = None
+    created: bool = False
+    message: str = ""
+    manifest_metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def selected_rows(self) -> int:
+        """Rows committed for this window."""
+        return self.table.num_rows
+
+    @property
+    def committed(self) -> bool:
+        """True when a version holds this window's file (new or existing)."""
+        return self.version_id is not None
+
+
+def data_path(partition_key: str) -> str:
+    """Where a window's records live in the dataset: ``data/<key>.parquet``."""
+    return f"{DATA_DIR}/{file_safe_key(partition_key)}.parquet"
+
+
+def commit_message(curator: str, window: Window, selected: int, candidates: int) -> str:
+    """Gantry's wording: ``<curator>: <start> to <end> - N records added from interval of size M``."""
+    return (
+        f"{curator}: {window.start.isoformat()} to {window.end.isoformat()} - "
+        f"{selected} records added from interval of size {candidates}"
+    )
+
+
+def curate_window(curator: Curator, window: Window, partition_key: str, store: Any, store_url: str) -> WindowResult:
+    """Select ``window``'s records for ``curator`` and commit them as ``data/<key>.parquet``.
+
+    Args:
+        curator: the curator.
+        window: the window ``[start, end)`` of ``partition_key``.
+        partition_key: the Dagster partition key (names the file and seeds the selection).
+        store: the :class:`~curation_pipeline.store.DatasetStore` holding the curator's dataset.
+        store_url: where the application's stream is read from.
+
+    Returns:
+        A :class:`WindowResult`. Nothing is committed when no record is selected.
+
+    Raises:
+        StreamError, SelectionError (e.g. ``MissingFieldError``), StoreError: from the libraries.
+    """
+    data = read_window(curator.application_name, window.start, window.end, store_url=store_url)
+    seed = derive_seed(curator.name, partition_key)
+    if data.count_rows() == 0:
+        # Nothing to select from: the stream may not even have the curator's columns yet.
+        return _result(curator, window, partition_key, seed, data.schema, selection=None)
+    selection = run_selection(data, curator.selectors, seed=seed)
+    result = _result(curator, window, partition_key, seed, data.schema, selection=selection)
+    if result.selected_rows == 0:
+        return result
+    dataset = store.create_dataset(curator.dataset_name, exist_ok=True)
+    commit = dataset.commit(
+        {result.path: parquet_bytes(result.table)}, result.message, metadata=result.manifest_metadata
+    )
+    return replace(result, version_id=commit.version_id, parent=commit.parent, created=commit.created)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """``table`` as Parquet, byte-for-byte the same for the same rows (sorted by time, then id)."""
+    ordered = table.sort_by([(TIME, "ascending"), (RECORD_ID, "ascending")])
+    buffer = io.BytesIO()
+    pq.write_table(ordered, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def schema_summary(schema: pa.Schema) -> list[dict[str, str]]:
+    """``[{"name": ..., "type": ...}]`` of a schema, JSON-ready."""
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+def _result(
+    curator: Curator,
+    window: Window,
+    partition_key: str,
+    seed: int,
+    stream_schema: pa.Schema,
+    selection: SelectionResult | None,
+) -> WindowResult:
+    stats = selection.selectors if selection is not None else ()
+    table = selection.table if selection is not None else stream_schema.empty_table()
+    candidates = selection.candidate_rows if selection is not None else 0
+    limit = sum(s.limit for s in curator.selectors)
+    strata = _strata(stats)
+    message = commit_message(curator.name, window, table.num_rows, candidates)
+    manifest_metadata = {
+        "curator": curator.name,
+        "curator_type": type(curator).__name__,
+        "application": curator.application_name,
+        "partition_key": partition_key,
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "seed": seed,
+        "selected_rows": table.num_rows,
+        "candidate_rows": candidates,
+        "limit": limit,
+        "limit_hit": bool(selection is not None and selection.limit_hit),
+        "strata": strata,
+        "schema": schema_summary(table.schema),
+    }
+    return WindowResult(
+        curator=curator.name,
+        dataset=curator.dataset_name,
+        partition_key=partition_key,
+        window=window,
+        path=data_path(partition_key),
+        seed=seed,
+        candidate_rows=candidates,
+        limit=limit,
+        limit_hit=manifest_metadata["limit_hit"],
+        table=table,
+        stream_schema=stream_schema,
+        strata=strata,
+        message=message,
+        manifest_metadata=manifest_metadata,
+    )
+
+
+def _strata(stats: tuple) -> dict[str, int] | None:
+    merged: dict[str, int] = {}
+    for item in stats:
+        for name, count in (item.strata or {}).items():
+            merged[name] = merged.get(name, 0) + count
+    return merged if any(item.strata is not None for item in stats) else None

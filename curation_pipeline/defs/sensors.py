@@ -1,0 +1,125 @@
+"""Sensors of one curator.
+
+* ``<curator>_windows`` (only for grids that fit no cron, i.e. dynamic
+  partitions): registers every window as a partition once it has closed.
+* ``<curator>_catch_up`` (only with ``curate_past_intervals``): launches one
+  asset backfill of every window that is due and was never materialized, so
+  past intervals are curated without anyone clicking. The backfill runs in
+  batches per the asset's ``BackfillPolicy``. Its cursor is the newest window
+  it has handled; windows after it are the schedule's, which the sensor only
+  picks up if they are still missing (say the daemon was down) once due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+
+from curation_pipeline.defs.partitions import UTC, CuratorPartitions, Window
+
+Clock = Callable[[], dt.datetime]
+#: A window becomes the catch-up sensor's only this long after it is due: the schedule goes first.
+SCHEDULE_GRACE = dt.timedelta(minutes=2)
+_ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def utc_now() -> dt.datetime:
+    """The current time, in UTC."""
+    return dt.datetime.now(UTC)
+
+
+def _default_status(enabled: bool) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if enabled else dg.DefaultSensorStatus.STOPPED
+
+
+def build_windows_sensor(
+    *, name: str, partitions: CuratorPartitions, enabled: bool, clock: Clock = utc_now
+) -> dg.SensorDefinition:
+    """Register each closed window of a dynamic grid as a partition."""
+
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=60,
+        default_status=_default_status(enabled),
+        description="Registers each closed window of this curator as a partition.",
+    )
+    def _register_windows(context: dg.SensorEvaluationContext):
+        known = set(context.instance.get_dynamic_partitions(partitions.dynamic_name))
+        new = [key for key in map(partitions.key, partitions.closed_windows(clock())) if key not in known]
+        if not new:
+            return dg.SkipReason("every closed window is registered")
+        return dg.SensorResult(dynamic_partitions_requests=[partitions.partitions_def.build_add_request(new)])
+
+    return _register_windows
+
+
+def missing_windows(
+    *,
+    partitions: CuratorPartitions,
+    delay: dt.timedelta,
+    now: dt.datetime,
+    after_key: str | None,
+    done_keys: set[str],
+) -> tuple[list[Window], str | None]:
+    """Windows due by ``now`` (after ``after_key``) whose key is not in ``done_keys``, and the new cursor."""
+    since = partitions.window(after_key).end if after_key else None
+    due = partitions.closed_windows(now - delay - SCHEDULE_GRACE, since=since)
+    cursor = partitions.key(due[-1]) if due else after_key
+    return [w for w in due if partitions.key(w) not in done_keys], cursor
+
+
+def build_catch_up_sensor(
+    *,
+    name: str,
+    asset_key: dg.AssetKey,
+    job_name: str,
+    partitions: CuratorPartitions,
+    delay: dt.timedelta,
+    enabled: bool,
+    curator_name: str,
+    clock: Clock = utc_now,
+) -> dg.SensorDefinition:
+    """Launch a backfill of every due window of ``asset_key`` that was never materialized."""
+
+    @dg.sensor(
+        name=name,
+        asset_selection=dg.AssetSelection.assets(asset_key),
+        minimum_interval_seconds=120,
+        default_status=_default_status(enabled),
+        description="Backfills every past window of this curator that was never curated.",
+    )
+    def _catch_up(context: dg.SensorEvaluationContext):
+        instance = context.instance
+        done = set(instance.get_materialized_partitions(asset_key)) | _keys_in_flight(instance, job_name)
+        windows, cursor = missing_windows(
+            partitions=partitions, delay=delay, now=clock(), after_key=context.cursor, done_keys=done
+        )
+        if not windows:
+            return dg.SensorResult(skip_reason=dg.SkipReason("no past window is missing"), cursor=cursor)
+        keys = [partitions.key(w) for w in windows]
+        context.log.info(f"backfilling {len(keys)} missing windows of {curator_name}: {keys[0]} to {keys[-1]}")
+        subset = AssetGraphSubset(
+            partitions_subsets_by_asset_key={asset_key: partitions.partitions_def.subset_with_partition_keys(keys)}
+        )
+        registering = []
+        if partitions.is_dynamic:
+            registering = [partitions.partitions_def.build_add_request(keys)]
+        request = dg.RunRequest.for_asset_graph_subset(
+            subset, tags={"curation/curator": curator_name, "curation/trigger": "catch-up"}
+        )
+        return dg.SensorResult(run_requests=[request], dynamic_partitions_requests=registering, cursor=cursor)
+
+    return _catch_up
+
+
+def _keys_in_flight(instance: dg.DagsterInstance, job_name: str) -> set[str]:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=_ACTIVE_STATUSES))
+    return {run.tags["dagster/partition"] for run in runs if "dagster/partition" in run.tags}
