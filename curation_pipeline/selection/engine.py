@@ -1,0 +1,131 @@
+"""The selection engine: selectors in, full records out.
+
+Output order, fixed so that a selection is reproducible byte for byte:
+selectors in the order given; within an ordered selector, its ranking
+(best first, ties by ``record_id``); within a uniform or stratified selector,
+data order (the order rows have in the data; for the stream, by ``__time``).
+The union keeps the first occurrence of each ``record_id``: a record two
+selectors pick appears once, where the earlier selector put it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from curation_pipeline.curators.selectors import (
+    RECORD_ID_FIELD,
+    OrderedSampler,
+    Selector,
+    StratifiedSampler,
+    UniformSampler,
+)
+from curation_pipeline.selection.errors import FieldTypeError, SelectionError
+from curation_pipeline.selection.filters import column_type, selector_expression
+from curation_pipeline.selection.ordered import ordered_picks
+from curation_pipeline.selection.picks import Picks, locate
+from curation_pipeline.selection.result import SelectionResult, SelectorStats
+from curation_pipeline.selection.scan import Source, open_source, ordered_map
+from curation_pipeline.selection.seeds import stream_key
+from curation_pipeline.selection.stratified import stratified_picks
+from curation_pipeline.selection.uniform import sample_positions
+
+
+def select(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: int) -> pa.Table:
+    """The records ``selectors`` pick from ``data``: every column, in the data's column order.
+
+    Same as ``run_selection(data, selectors, seed=seed).table``.
+    """
+    return run_selection(data, selectors, seed=seed).table
+
+
+def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: int) -> SelectionResult:
+    """Apply ``selectors`` (OR-ed) to ``data`` and report what each one did.
+
+    Args:
+        data: a ``pyarrow.Table`` or ``pyarrow.dataset.Dataset``, possibly one
+            returned by ``Dataset.filter`` (the interval's window). It must
+            have a ``record_id`` column.
+        selectors: one or more selectors; their selections are united without
+            duplicate records.
+        seed: drives uniform and stratified sampling; the same data, selectors
+            and seed always give the same rows (see :func:`derive_seed`).
+
+    Returns:
+        The selected full records and per-selector figures.
+
+    Raises:
+        MissingFieldError: a filter, tag, sampling field or ``record_id`` is
+            not a column of the data.
+        FieldTypeError: a filter value or sampling field does not fit its
+            column's type.
+        SelectionError: no selectors, or data of an unsupported kind.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SelectionError(f"seed must be an int, got {seed!r}")
+    if not selectors:
+        raise SelectionError("at least one selector is required")
+    source = open_source(data)
+    schema = source.schema
+    column_type(schema, RECORD_ID_FIELD, "selection")
+    # Check every selector before reading any data: a typo fails fast.
+    expressions = [_checked_expression(selector, schema, f"selector {i}") for i, selector in enumerate(selectors)]
+    tables = []
+    stats = []
+    for index, (selector, expression) in enumerate(zip(selectors, expressions)):
+        picks, figures = _pick(source, selector, expression, seed, index)
+        tables.append(picks.fetch(schema))
+        stats.append(figures)
+    table = _union(tables, schema)
+    return SelectionResult(table=table, candidate_rows=source.count_rows(), selectors=tuple(stats))
+
+
+def _checked_expression(selector: Selector, schema: pa.Schema, where: str) -> ds.Expression | None:
+    if not isinstance(selector, Selector):
+        raise SelectionError(f"{where}: expected a Selector, got {type(selector).__name__}")
+    expression = selector_expression(selector, schema, where)
+    method = selector.method
+    if isinstance(method, (OrderedSampler, StratifiedSampler)):
+        label = f"{where}: {method.type} sampling"
+        type_ = column_type(schema, method.field, label)
+        if pa.types.is_nested(type_):
+            raise FieldTypeError(f"{label} on field {method.field!r}: column type {type_} has no order or strata")
+    return expression
+
+
+def _pick(
+    source: Source, selector: Selector, expression: ds.Expression | None, seed: int, index: int
+) -> tuple[Picks, SelectorStats]:
+    pieces = source.pieces(expression)
+    method = selector.method
+    limit = selector.limit
+    if isinstance(method, UniformSampler):
+        counts = np.fromiter(ordered_map(lambda piece: piece.count(), pieces), dtype=np.int64, count=len(pieces))
+        matched = int(counts.sum())
+        positions = sample_positions(matched, limit, stream_key(seed, index, "uniform"))
+        picks = locate(positions, counts, pieces)
+        return picks, SelectorStats(limit, matched, picks.rows)
+    if isinstance(method, OrderedSampler):
+        picks, matched = ordered_picks(pieces, method.field, method.sort == "descending", limit)
+        return picks, SelectorStats(limit, matched, picks.rows)
+    if isinstance(method, StratifiedSampler):
+        outcome = stratified_picks(pieces, method.field, method.mode, limit, seed, index)
+        return outcome.picks, SelectorStats(limit, outcome.matched, outcome.picks.rows, outcome.strata)
+    raise SelectionError(f"selector {index}: unknown sampling method {type(method).__name__}")
+
+
+def _union(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Concatenate, keeping the first row of each ``record_id``."""
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    if table.num_rows == 0:
+        return table
+    ids = table.column(RECORD_ID_FIELD)
+    if pc.count_distinct(ids, mode="all").as_py() == table.num_rows:
+        return table
+    rows = pa.table({"id": ids, "row": pa.array(np.arange(table.num_rows))})
+    first = rows.group_by("id", use_threads=False).aggregate([("row", "min")]).column("row_min")
+    return table.take(pc.sort_indices(first))

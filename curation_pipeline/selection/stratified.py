@@ -1,0 +1,185 @@
+"""Stratified selection: share the limit among the distinct values of a field.
+
+Two narrow passes over the stratum column. The first counts each stratum's
+rows; the quotas follow from the counts (:func:`stratum_quotas`); each
+stratum's winners are drawn as positions among that stratum's rows. The
+second pass walks the column again in data order and turns those positions
+into ``(piece, offset)`` picks. Memory holds per-stratum counts and at most
+``limit`` positions per stratum, never per-row state for the whole window.
+
+Null values form their own stratum, named ``"__null__"``, so records with a
+missing value keep their share like any other value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation_pipeline.curators.selectors import StratificationMode
+from curation_pipeline.selection.picks import Picks
+from curation_pipeline.selection.scan import Piece, ordered_map
+from curation_pipeline.selection.seeds import stream_key
+from curation_pipeline.selection.uniform import sample_positions
+
+NULL_STRATUM = "__null__"
+_NAN = ("nan",)  # NaN is not equal to itself, so it cannot key a dict as a float.
+
+
+def stratum_quotas(sizes: Sequence[int], limit: int, mode: StratificationMode | str) -> list[int]:
+    """Rows to draw from each stratum, given the strata sizes and the limit.
+
+    - proportional: ``round_half_even(limit * n_s / N)`` capped at ``n_s``; the
+      total may exceed the limit (exact fractions, so 2.5 rounds to 2).
+    - strict: ``floor(limit * n_s / N)`` capped at ``n_s``; the engine then
+      draws the remainder up to ``min(limit, N)`` from the rows not chosen.
+    - balanced: ``min(smallest stratum, limit // number of strata)`` each.
+    """
+    mode = StratificationMode(mode)
+    total = sum(sizes)
+    if total == 0:
+        return [0 for _ in sizes]
+    if mode is StratificationMode.balanced:
+        share = min(min(sizes), limit // len(sizes))
+        return [share for _ in sizes]
+    exact = [Fraction(limit * size, total) for size in sizes]
+    if mode is StratificationMode.proportional:
+        return [min(size, round(value)) for size, value in zip(sizes, exact)]
+    return [min(size, math.floor(value)) for size, value in zip(sizes, exact)]
+
+
+def stratum_name(value: Any) -> str:
+    """How a stratum is named in the selection figures."""
+    if value is None:
+        return NULL_STRATUM
+    if value == _NAN:
+        return "nan"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class StratifiedOutcome:
+    """A stratified selector's picks, matched rows and rows picked per stratum."""
+
+    picks: Picks
+    matched: int
+    strata: dict[str, int]
+
+
+def stratified_picks(
+    pieces: list[Piece], field: str, mode: StratificationMode, limit: int, seed: int, selector_index: int
+) -> StratifiedOutcome:
+    """Run both passes over ``pieces`` and return the picks in data order."""
+    counts: Counter = Counter()
+    for piece_counts in ordered_map(lambda piece: _count_strata(piece, field), pieces):
+        counts.update(piece_counts)
+    strata = sorted(counts, key=_stratum_order)
+    sizes = [counts[s] for s in strata]
+    total = sum(sizes)
+    quotas = stratum_quotas(sizes, limit, mode)
+    chosen = [
+        sample_positions(size, quota, stream_key(seed, selector_index, "stratum", stratum_name(s)))
+        for s, size, quota in zip(strata, sizes, quotas)
+    ]
+    remainder = np.empty(0, dtype=np.int64)
+    if StratificationMode(mode) is StratificationMode.strict:
+        wanted = min(limit, total) - sum(quotas)
+        # The remainder is uniform over the records the quotas did not choose.
+        remainder = sample_positions(total - sum(quotas), wanted, stream_key(seed, selector_index, "remainder"))
+    walker = _Walker(strata, chosen, remainder)
+    index_of = {s: i for i, s in enumerate(strata)}
+    chosen_pieces = []
+    chosen_offsets = []
+    for piece, codes in zip(pieces, ordered_map(lambda piece: _codes(piece, field, index_of), pieces)):
+        offsets = walker.take(codes)
+        if offsets.size:
+            chosen_pieces.append(piece)
+            chosen_offsets.append(offsets)
+    picked = {stratum_name(s): int(q + extra) for s, q, extra in zip(strata, quotas, walker.extra)}
+    return StratifiedOutcome(Picks(tuple(chosen_pieces), tuple(chosen_offsets)), total, picked)
+
+
+class _Walker:
+    """Second pass: which rows of each piece, in data order, hold chosen positions."""
+
+    def __init__(self, strata: list[Any], chosen: list[np.ndarray], remainder: np.ndarray) -> None:
+        self.chosen = chosen
+        self.remainder = remainder
+        self.seen = np.zeros(len(strata), dtype=np.int64)  # rows of each stratum before this piece
+        self.unchosen_seen = 0  # rows not chosen by a quota before this piece
+        self.extra = np.zeros(len(strata), dtype=np.int64)  # remainder rows per stratum
+
+    def take(self, codes: np.ndarray) -> np.ndarray:
+        picked = np.zeros(codes.size, dtype=bool)
+        # A stable sort groups the rows of each stratum and keeps them in data order.
+        rows_by_stratum = np.argsort(codes, kind="stable")
+        present, starts, sizes = np.unique(codes[rows_by_stratum], return_index=True, return_counts=True)
+        for stratum, start, size in zip(present.tolist(), starts.tolist(), sizes.tolist()):
+            rows = rows_by_stratum[start : start + size]
+            ranks = self.seen[stratum] + np.arange(size)
+            picked[rows] = _member(ranks, self.chosen[stratum])
+            self.seen[stratum] += size
+        if self.remainder.size:
+            unchosen = np.flatnonzero(~picked)
+            ranks = self.unchosen_seen + np.arange(unchosen.size)
+            extra = unchosen[_member(ranks, self.remainder)]
+            picked[extra] = True
+            np.add.at(self.extra, codes[extra], 1)
+            self.unchosen_seen += unchosen.size
+        return np.flatnonzero(picked).astype(np.int64)
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``values in sorted_set``, elementwise, by binary search."""
+    if sorted_set.size == 0:
+        return np.zeros(values.size, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
+    return sorted_set[at] == values
+
+
+def _key(value: Any) -> Any:
+    return _NAN if isinstance(value, float) and value != value else value
+
+
+def _stratum_order(value: Any) -> tuple:
+    """Strata sorted by value; NaN, then null, last."""
+    if value is None:
+        return (2, 0)
+    if value == _NAN:
+        return (1, 0)
+    return (0, value)
+
+
+def _count_strata(piece: Piece, field: str) -> Counter:
+    counts: Counter = Counter()
+    for batch in piece.batches([field]):
+        column = batch.column(0)
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        found = pc.value_counts(column)
+        values = found.field("values").to_pylist()
+        for value, count in zip(values, found.field("counts").to_pylist()):
+            counts[_key(value)] += count
+    return counts
+
+
+def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> np.ndarray:
+    """The stratum index of every row of the piece, in order."""
+    parts = []
+    for batch in piece.batches([field]):
+        column = batch.column(0)
+        if not pa.types.is_dictionary(column.type):
+            column = pc.dictionary_encode(column, null_encoding="encode")
+        values = column.dictionary.to_pylist()
+        lookup = np.array([index_of[_key(v)] for v in values] + [index_of.get(None, -1)], dtype=np.int64)
+        indices = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+        parts.append(lookup[indices])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
