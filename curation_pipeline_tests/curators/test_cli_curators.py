@@ -1,0 +1,165 @@
+"""``curation curators validate`` and ``curation curators list``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from curation_pipeline.catalog import demo_curators, demo_start
+from curation_pipeline.cli import main
+from curation_pipeline.curators import (
+    AscendedSortCurator,
+    BalancedStratificationCurator,
+    BoundedRangeCurator,
+    Curator,
+    DescendedSortCurator,
+    EqualityCurator,
+    NewestCurator,
+    OldestCurator,
+    ProportionalStratificationCurator,
+    StrictStratificationCurator,
+    UniformCurator,
+    curator_from_dict,
+)
+
+GOOD = """\
+- {type: UniformCurator, name: sample, application_name: demo, limit: 100}
+- {type: NewestCurator, name: latest, application_name: demo, limit: 5, curation_interval: 6h, enabled: false}
+"""
+BAD = """\
+- {type: UniformCurator, name: sample, application_name: demo, limit: 0}
+- {type: Wrong, name: other, application_name: demo}
+"""
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.delenv("CURATION_CURATORS_FILE", raising=False)
+    return CliRunner()
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    path = tmp_path / "good.yaml"
+    path.write_text(GOOD)
+    return path
+
+
+@pytest.fixture
+def bad(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD)
+    return path
+
+
+def test_validate_ok(runner: CliRunner, good: Path) -> None:
+    result = runner.invoke(main, ["curators", "validate", str(good)])
+    assert result.exit_code == 0
+    assert result.stdout == "OK: 2 curators\n"
+
+
+def test_validate_prints_every_problem_and_fails(runner: CliRunner, bad: Path) -> None:
+    result = runner.invoke(main, ["curators", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{bad}: 2 problems in curator file"
+    assert lines[1] == f"  {bad}:1: curator 'sample', field 'limit': Input should be greater than or equal to 1 (got 0)"
+    assert lines[2].startswith(f"  {bad}:2: curator 'other', field 'type': unknown curator type 'Wrong'; valid types: Curator, ")
+
+
+def test_validate_missing_file(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["curators", "validate", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 1
+    assert "cannot read file: No such file or directory" in result.stderr
+
+
+def test_list_table(runner: CliRunner, good: Path) -> None:
+    result = runner.invoke(main, ["curators", "list", str(good)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "NAME    TYPE            APPLICATION  DATASET  INTERVAL  DELAY  ENABLED  DESCRIPTION",
+        "sample  UniformCurator  demo         sample   1d        0m     yes      100 uniformly random records per 1 day",
+        "latest  NewestCurator   demo         latest   6h        0m     no       5 newest records per 6 hours",
+    ]
+
+
+def test_list_json(runner: CliRunner, good: Path) -> None:
+    result = runner.invoke(main, ["curators", "list", str(good), "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert [item["description"] for item in data] == ["100 uniformly random records per 1 day", "5 newest records per 6 hours"]
+    rebuilt = [curator_from_dict({k: v for k, v in item.items() if k != "description"}) for item in data]
+    assert [c.name for c in rebuilt] == ["sample", "latest"]
+    assert data[1]["curation_interval"] == "6h"
+
+
+def test_list_reads_the_environment_file(runner: CliRunner, good: Path) -> None:
+    result = runner.invoke(main, ["curators", "list"], env={"CURATION_CURATORS_FILE": str(good)})
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == ["sample", "latest"]
+
+
+def test_list_bad_file_fails(runner: CliRunner, bad: Path) -> None:
+    result = runner.invoke(main, ["curators", "list", str(bad)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{bad}: 2 problems in curator file\n")
+
+
+def test_list_defaults_to_the_demo_catalogue(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["curators", "list", "--json"])
+    assert result.exit_code == 0
+    assert [item["name"] for item in json.loads(result.stdout)] == [c.name for c in demo_curators()]
+
+
+def test_list_without_any_catalogue(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "curation_pipeline.catalog", None)  # importing it now fails
+    result = runner.invoke(main, ["curators", "list"])
+    assert result.exit_code == 1
+    assert result.stderr == "no curator file given, CURATION_CURATORS_FILE is not set, and there is no built-in catalogue\n"
+
+
+# --- the demo catalogue ---------------------------------------------------------
+
+
+def test_demo_catalogue_has_one_of_each_type_plus_a_general_curator() -> None:
+    now = dt.datetime(2024, 6, 10, 15, 45, tzinfo=dt.timezone.utc)
+    curators = demo_curators(now)
+    assert [type(c) for c in curators] == [
+        UniformCurator,
+        NewestCurator,
+        OldestCurator,
+        AscendedSortCurator,
+        DescendedSortCurator,
+        BoundedRangeCurator,
+        EqualityCurator,
+        StrictStratificationCurator,
+        ProportionalStratificationCurator,
+        BalancedStratificationCurator,
+        Curator,
+    ]
+    assert {c.application_name for c in curators} == {"demo"}
+    assert all(c.enabled and c.curate_past_intervals for c in curators)
+    assert {c.curation_interval for c in curators} == {dt.timedelta(days=1)}
+    assert {c.start_on for c in curators} == {dt.datetime(2024, 6, 3, tzinfo=dt.timezone.utc)}
+    assert len({c.dataset_name for c in curators}) == 11
+    assert len(curators[-1].selectors) == 2
+
+
+def test_demo_start_is_midnight_utc_seven_days_back() -> None:
+    late_evening_west = dt.datetime(2024, 6, 10, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    assert demo_start(late_evening_west) == dt.datetime(2024, 6, 4, tzinfo=dt.timezone.utc)
+    assert demo_start(dt.datetime(2024, 6, 10)) == dt.datetime(2024, 6, 3, tzinfo=dt.timezone.utc)
+
+
+def test_demo_catalogue_reads_real_demo_columns() -> None:
+    columns = {"record_id", "__time", "inputs.text", "inputs.product_category", "inputs.review_length"}
+    columns |= {"outputs.label", "outputs.confidence", "feedback.label", "tags.env", "tags.model_version"}
+    used = set().union(*(c.fields() for c in demo_curators()))
+    assert used <= columns
