@@ -14,8 +14,6 @@ reports only when something changed (its cursor is the stream's data version)
 and is tested like any sensor.
 """
 
-from __future__ import annotations
-
 import hashlib
 
 import dagster as dg

@@ -1,0 +1,214 @@
+"""A curator as a partitioned asset ``curated/<dataset>``: one dataset version per window.
+
+The asset is thin: for each partition of its run it calls
+:func:`~curation_pipeline.defs.curation.curate_window` and logs what happened.
+
+Ranged runs (backfills batched by the ``BackfillPolicy``) cover several
+windows in one run. Dagster would copy a returned result onto every partition
+of the range, so the asset returns nothing (its output is optional) and logs
+one :class:`dagster.AssetMaterialization` per window instead, each with its
+own partition, metadata and data version (the version id), followed by that
+window's :class:`dagster.AssetCheckEvaluation` events.
+"""
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import dagster as dg
+from dagster import AssetExecutionContext
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation_pipeline.curators import Curator
+from curation_pipeline.defs.checks import build_check_specs, evaluate_checks
+from curation_pipeline.defs.curation import WindowResult, curate_window, data_path
+from curation_pipeline.defs.partitions import CuratorPartitions, Window, python_name
+from curation_pipeline.defs.resources import CurationStore
+from curation_pipeline.defs.stream_assets import stream_asset_key
+from curation_pipeline.selection import MissingFieldError, SelectionError
+from curation_pipeline.store import StoreError
+from curation_pipeline.stream import StreamError, read_window
+
+DATA_VERSION_TAG = "dagster/data_version"
+DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
+PREVIEW_ROWS = 10
+PREVIEW_COLUMNS = 6
+LIBRARY_ERRORS = (StreamError, SelectionError, StoreError)
+T = TypeVar("T")
+
+
+def curated_asset_key(dataset: str) -> dg.AssetKey:
+    """``curated/<dataset>``."""
+    return dg.AssetKey(["curated", dataset])
+
+
+def build_curator_asset(
+    *, curator: Curator, partitions: CuratorPartitions, storage_kind: str, max_partitions_per_run: int
+) -> dg.AssetsDefinition:
+    """The partitioned asset of ``curator`` with its per-partition checks."""
+    key = curated_asset_key(curator.dataset_name)
+    spec = dg.AssetSpec(
+        key,
+        deps=[stream_asset_key(curator.application_name)],
+        group_name=python_name(curator.application_name),
+        description=curator.description,
+        kinds={"parquet", storage_kind},
+        tags={"curation/curator": curator.name, "curation/type": type(curator).__name__},
+        metadata={"curator": dg.MetadataValue.json(curator.to_dict())},
+        skippable=True,
+    )
+
+    @dg.multi_asset(
+        name=f"curate_{python_name(curator.name)}",
+        specs=[spec],
+        check_specs=build_check_specs(key, partitions.partitions_def),
+        can_subset=True,
+        partitions_def=partitions.partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run),
+        op_tags={"curation/curator": curator.name},
+    )
+    def _curate(context: AssetExecutionContext, store: CurationStore):
+        datasets = _at_boundary(curator, None, store.open)
+        selected_checks = set(context.selected_asset_check_keys)
+        for partition_key in context.partition_keys:
+            window = partitions.window(partition_key)
+            if key in context.selected_asset_keys:
+                result = _at_boundary(
+                    curator, partition_key, lambda: curate_window(curator, window, partition_key, datasets, store.url)
+                )
+                context.log_event(materialization(key, result, store))
+                table, stream_schema = _stored_table(datasets, result), result.stream_schema
+            else:  # only checks were selected: check what the dataset holds now
+                table, stream_schema = _at_boundary(
+                    curator, partition_key, lambda: _current_table(curator, window, partition_key, datasets, store.url)
+                )
+            for evaluation in evaluate_checks(
+                asset_key=key,
+                partition_key=partition_key,
+                curator=curator,
+                window=window,
+                table=table,
+                stream_schema=stream_schema,
+            ):
+                if evaluation.asset_check_key in selected_checks:
+                    context.log_event(evaluation)
+        yield from ()
+
+    return _curate
+
+
+def materialization(key: dg.AssetKey, result: WindowResult, store: CurationStore) -> dg.AssetMaterialization:
+    """The materialization event of one window, with its metadata and data version."""
+    tags = {}
+    if result.version_id is not None:
+        tags = {DATA_VERSION_TAG: result.version_id, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
+    return dg.AssetMaterialization(
+        asset_key=key,
+        partition=result.partition_key,
+        description=result.message,
+        metadata=materialization_metadata(result, store),
+        tags=tags,
+    )
+
+
+def materialization_metadata(result: WindowResult, store: CurationStore) -> dict[str, Any]:
+    """Metadata shown for one window in the UI."""
+    if result.version_id is None:
+        status = "empty window: nothing selected, nothing committed"
+    elif result.created:
+        status = "committed a new version"
+    else:
+        status = "unchanged: the dataset already holds these records"
+    metadata: dict[str, Any] = {
+        "status": status,
+        "dataset": result.dataset,
+        "version_id": result.version_id or "",
+        "parent_version": result.parent or "",
+        "new_version": result.created,
+        "path": result.path if result.version_id else "",
+        "rows_selected": result.selected_rows,
+        "candidate_rows": result.candidate_rows,
+        "limit": result.limit,
+        "limit_hit": result.limit_hit,
+        "window_start": dg.MetadataValue.timestamp(result.window.start),
+        "window_end": dg.MetadataValue.timestamp(result.window.end),
+        "seed": str(result.seed),
+        "message": result.message,
+        "preview": dg.MetadataValue.md(preview_markdown(result.table)),
+        "dagster/row_count": result.selected_rows,
+        "dagster/column_schema": table_schema(result.table.schema),
+    }
+    if result.version_id is not None:
+        uri = store.version_uri(result.dataset, result.version_id)
+        metadata["version_uri"] = dg.MetadataValue.url(uri) if uri.startswith("http") else dg.MetadataValue.path(uri)
+    if result.strata is not None:
+        metadata["strata"] = dg.MetadataValue.json(result.strata)
+    return metadata
+
+
+def table_schema(schema: pa.Schema) -> dg.TableSchema:
+    """A pyarrow schema as Dagster's :class:`TableSchema`."""
+    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+
+
+def preview_markdown(table: pa.Table, rows: int = PREVIEW_ROWS, columns: int = PREVIEW_COLUMNS) -> str:
+    """The first ``rows`` records as a markdown table of at most ``columns`` columns."""
+    if table.num_rows == 0:
+        return "*no records*"
+    names = table.column_names[:columns]
+    lines = ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]
+    for record in table.select(names).slice(0, rows).to_pylist():
+        lines.append("| " + " | ".join(_cell(record[name]) for name in names) + " |")
+    if table.num_rows > rows or table.num_columns > columns:
+        lines.append(f"\n{table.num_rows} records, {table.num_columns} columns; first {rows} shown")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _stored_table(datasets: Any, result: WindowResult) -> pa.Table:
+    if result.version_id is None:
+        return result.table
+    return pq.read_table(io.BytesIO(datasets.get_dataset(result.dataset).read_file(result.path, result.version_id)))
+
+
+def _current_table(
+    curator: Curator, window: Window, partition_key: str, datasets: Any, store_url: str
+) -> tuple[pa.Table, pa.Schema]:
+    stream_schema = read_window(curator.application_name, window.start, window.end, store_url=store_url).schema
+    path = data_path(partition_key)
+    try:
+        dataset = datasets.get_dataset(curator.dataset_name)
+        if path in dataset.files():
+            return pq.read_table(io.BytesIO(dataset.read_file(path))), stream_schema
+    except StoreError:
+        pass  # no dataset yet: nothing stored for this window
+    return stream_schema.empty_table(), stream_schema
+
+
+def _at_boundary(curator: Curator, partition_key: str | None, action: Callable[[], T]) -> T:
+    """Run ``action``; a library error becomes a :class:`dagster.Failure` naming the curator and window."""
+    where = f"curator {curator.name!r}" + (f", window {partition_key}" if partition_key else "")
+    try:
+        return action()
+    except MissingFieldError as error:
+        raise dg.Failure(
+            description=(
+                f"{where}: the {curator.application_name!r} stream has no field {error.field!r}, "
+                f"which the curator needs ({error})"
+            ),
+            metadata={"curator": curator.name, "partition": partition_key or "", "field": error.field},
+        ) from error
+    except LIBRARY_ERRORS as error:
+        raise dg.Failure(
+            description=f"{where}: {type(error).__name__}: {error}",
+            metadata={"curator": curator.name, "partition": partition_key or "", "error": type(error).__name__},
+        ) from error

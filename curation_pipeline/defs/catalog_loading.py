@@ -1,0 +1,51 @@
+"""Which curators the code location serves, decided when definitions load.
+
+``CURATION_CURATORS_FILE`` names a YAML catalogue; without it the demo
+catalogue (:func:`curation_pipeline.catalog.demo_curators`) is served. Either
+way the catalogue is validated: a broken curator fails loading with an error
+naming the curator and the field.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from curation_pipeline.curators import Curator, CuratorConfigError, load_curators, validate_catalog
+from curation_pipeline.defs.partitions import python_name
+
+CURATORS_FILE_ENV = "CURATION_CURATORS_FILE"
+
+
+def load_catalog(environ: Mapping[str, str] | None = None) -> list[Curator]:
+    """The curators named by ``$CURATION_CURATORS_FILE``, else the demo catalogue.
+
+    Raises:
+        CuratorConfigError: a curator is invalid, or two curators share a name or a dataset.
+    """
+    environ = os.environ if environ is None else environ
+    path = environ.get(CURATORS_FILE_ENV)
+    if path:
+        curators = list(load_curators(path))
+    else:
+        from curation_pipeline.catalog import demo_curators
+
+        curators = demo_curators()
+    return check_catalog(curators)
+
+
+def check_catalog(curators: Sequence[Curator]) -> list[Curator]:
+    """``curators`` once validated for Dagster: unique names and datasets, also as Dagster names."""
+    validate_catalog(curators)
+    seen: dict[str, str] = {}
+    for curator in curators:
+        dagster_name = python_name(curator.name)
+        if dagster_name in seen:
+            raise CuratorConfigError(
+                f"its Dagster name {dagster_name!r} (jobs and schedules use '_' for '-') clashes with "
+                f"curator {seen[dagster_name]!r}",
+                curator=curator.name,
+                field="name",
+            )
+        seen[dagster_name] = curator.name
+    return list(curators)

@@ -1,0 +1,89 @@
+"""Spec -> Definitions: everything Dagster needs to run one curator, and one application's stream.
+
+:func:`build_curator_defs` is the one factory a catalogue goes through; the
+wiring point (``curation_pipeline/definitions.py``) merges its results over
+every curator and adds the stream of each application once.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from curation_pipeline.curators import Curator
+from curation_pipeline.defs.assets import build_curator_asset, curated_asset_key
+from curation_pipeline.defs.partitions import curator_partitions, python_name
+from curation_pipeline.defs.schedules import build_schedule
+from curation_pipeline.defs.sensors import Clock, build_catch_up_sensor, build_windows_sensor, utc_now
+from curation_pipeline.defs.stream_assets import build_stream_sensor, build_stream_spec
+
+#: Windows curated per run when past windows are backfilled.
+DEFAULT_PARTITIONS_PER_RUN = 10
+
+
+def build_curator_defs(
+    curator: Curator,
+    *,
+    storage_kind: str = "local",
+    max_partitions_per_run: int = DEFAULT_PARTITIONS_PER_RUN,
+    clock: Clock = utc_now,
+) -> dg.Definitions:
+    """The asset (with its checks), job, schedule and sensors of one curator.
+
+    Args:
+        curator: the curator spec.
+        storage_kind: ``"s3"`` or ``"local"``, shown as a kind of the asset.
+        max_partitions_per_run: windows per run of a backfill (``BackfillPolicy.multi_run``).
+        clock: the current time, for the sensors (tests pin it).
+
+    The store resource (key ``store``) is supplied by the caller.
+    """
+    if max_partitions_per_run < 1:
+        raise ValueError(f"max_partitions_per_run must be at least 1, got {max_partitions_per_run}")
+    name = python_name(curator.name)
+    partitions = curator_partitions(start_on=curator.start_on, interval=curator.curation_interval, name=curator.name)
+    asset = build_curator_asset(
+        curator=curator, partitions=partitions, storage_kind=storage_kind, max_partitions_per_run=max_partitions_per_run
+    )
+    job = dg.define_asset_job(
+        name=f"{name}_job",
+        selection=dg.AssetSelection.assets(curated_asset_key(curator.dataset_name)),
+        partitions_def=partitions.partitions_def,
+        executor_def=dg.in_process_executor,
+        description=f"Curate windows of {curator.name!r}: {curator.description}.",
+        tags={"curation/curator": curator.name},
+    )
+    schedule = build_schedule(
+        name=f"{name}_schedule",
+        job=job,
+        partitions=partitions,
+        delay=curator.curation_delay,
+        enabled=curator.enabled,
+        description=f"Curates each window of {curator.name!r} once it has closed plus {curator.curation_delay}.",
+    )
+    sensors = []
+    if partitions.is_dynamic:
+        sensors.append(
+            build_windows_sensor(name=f"{name}_windows", partitions=partitions, enabled=curator.enabled, clock=clock)
+        )
+    if curator.curate_past_intervals:
+        sensors.append(
+            build_catch_up_sensor(
+                name=f"{name}_catch_up",
+                asset_key=curated_asset_key(curator.dataset_name),
+                job_name=job.name,
+                partitions=partitions,
+                delay=curator.curation_delay,
+                enabled=curator.enabled,
+                curator_name=curator.name,
+                clock=clock,
+            )
+        )
+    return dg.Definitions(assets=[asset], jobs=[job], schedules=[schedule], sensors=sensors)
+
+
+def build_application_defs(application: str, *, storage_kind: str = "local") -> dg.Definitions:
+    """The external stream asset of ``application`` and the sensor observing it."""
+    return dg.Definitions(
+        assets=[build_stream_spec(application, storage_kind=storage_kind)],
+        sensors=[build_stream_sensor(application)],
+    )
