@@ -294,6 +294,12 @@ class Curator:
         stock = tuple(self._stock.items())
         return (type(self).__name__, *(getattr(self, f) for f in COMMON_FIELDS), self._selectors, stock)
 
+    def __reduce__(self) -> tuple:
+        # Copies and pickles go through the explicit serialisation: no frozen slot is ever set.
+        from curation_pipeline.curators.serialization import curator_from_dict
+
+        return (curator_from_dict, (self.to_dict(),))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Curator):
             return NotImplemented

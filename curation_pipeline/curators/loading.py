@@ -96,6 +96,9 @@ def load_curators_text(text: str, source: str = "<string>") -> list[Curator]:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         raise CuratorFileError(source, [_syntax_problem(error, source)]) from None
+    except ValueError as error:
+        # PyYAML builds dates itself and lets `2024-02-30` escape as a bare ValueError.
+        raise CuratorFileError(source, [CuratorProblem(f"invalid value: {error}", source)]) from None
     items, item_nodes = _items(data, root, source)
     curators: list[tuple[int, Curator]] = []
     problems: list[CuratorProblem] = []

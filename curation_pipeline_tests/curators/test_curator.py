@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -173,6 +177,13 @@ def test_value_semantics() -> None:
     assert len({a, b}) == 1
 
 
+def test_copies_and_pickles_are_equal_values() -> None:
+    curator = make(selectors=[LOW_CONFIDENCE, BY_FEEDBACK], start_on=dt.datetime(2024, 1, 1))
+    assert copy.deepcopy(curator) == curator
+    assert copy.copy(curator) == curator
+    assert pickle.loads(pickle.dumps(curator)) == curator
+
+
 def test_repr_reads_like_the_constructor() -> None:
     curator = make(selectors=[Selector(method=UniformSampler(), limit=3)])
     assert repr(curator) == (
@@ -242,3 +253,12 @@ def test_validate_catalog_reports_duplicates() -> None:
         "curator 'a', field 'name': duplicate curator name 'a' (also curators[0])",
         "curators[3] is not a Curator: 'c'",
     ]
+
+
+def test_the_curators_package_stays_below_dagster_and_storage() -> None:
+    code = (
+        "import sys, curation_pipeline.curators\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'dagster', 'boto3', 'botocore'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import pickle
 
 import pytest
 
@@ -127,6 +128,7 @@ def test_round_trip_through_dict(cls: type[Curator], stock: dict, selector: Sele
     assert type(again) is cls
     assert again == curator
     assert hash(again) == hash(curator)
+    assert pickle.loads(pickle.dumps(curator)) == curator
 
 
 def test_uniform_to_dict_exactly() -> None:

@@ -219,6 +219,11 @@ def test_wrong_shapes(text: str, problem: str) -> None:
     assert load_problems(text) == [problem]
 
 
+def test_impossible_date_is_a_problem_not_a_crash() -> None:
+    text = "- {type: UniformCurator, name: a, application_name: demo, limit: 5, start_on: 2024-02-30}\n"
+    assert load_problems(text) == ["cat.yaml: invalid value: day is out of range for month"]
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CuratorFileError) as caught:
         load_curators(tmp_path / "nope.yaml")
