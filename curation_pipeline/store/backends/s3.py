@@ -11,6 +11,7 @@ threshold), so memory stays bounded; small keys use plain put/get.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 import boto3
 import boto3.exceptions
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -50,7 +53,10 @@ def make_s3_client(
     shared config/credentials files, instance roles). Retries use botocore's
     ``standard`` mode.
     """
+    botocore_session = botocore.session.get_session()
+    botocore_session.register_component("data_loader", _shared_loader())
     session = boto3.session.Session(
+        botocore_session=botocore_session,
         aws_access_key_id=aws_access_key_id,
         aws_secret_access_key=aws_secret_access_key,
         aws_session_token=aws_session_token,
@@ -60,6 +66,13 @@ def make_s3_client(
     return session.client(
         "s3", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"})
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_loader() -> botocore.loaders.Loader:
+    # A fresh session reloads the service models from disk (about a second);
+    # sharing the loader keeps that to the first client in the process.
+    return botocore.loaders.create_loader()
 
 
 class S3Backend(ObjectBackend):
