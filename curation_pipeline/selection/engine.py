@@ -128,4 +128,4 @@ def _union(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
         return table
     rows = pa.table({"id": ids, "row": pa.array(np.arange(table.num_rows))})
     first = rows.group_by("id", use_threads=False).aggregate([("row", "min")]).column("row_min")
-    return table.take(pc.sort_indices(first))
+    return table.take(pa.array(np.sort(first.to_numpy())))

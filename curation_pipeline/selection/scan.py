@@ -12,9 +12,10 @@ pieces that hold winners.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -34,22 +35,26 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+@functools.cache
 def workers() -> int:
     """Threads scanning pieces at once; pyarrow releases the GIL while decoding."""
     return max(2, min(8, os.cpu_count() or 2))
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, threads: int | None = None) -> Iterator[R]:
+def ordered_map(fn: Callable[[T], R], items: Sequence[T], *, threads: int | None = None) -> Iterator[R]:
     """``map(fn, items)`` on a thread pool, results in order, a bounded number in flight.
 
     Bounding what is in flight bounds memory: at most ``2 * threads`` piece
-    results exist at once, however many pieces the data has.
+    results exist at once, however many pieces the data has. A single item
+    runs inline: starting threads would cost more than it saves.
     """
+    if len(items) <= 1:
+        yield from map(fn, items)
+        return
     threads = threads or workers()
-    iterator = iter(items)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         pending: deque = deque()
-        for item in iterator:
+        for item in items:
             pending.append(pool.submit(fn, item))
             if len(pending) >= 2 * threads:
                 yield pending.popleft().result()
@@ -261,4 +266,6 @@ def _fetch_piece(piece: Piece, offsets: np.ndarray) -> pa.Table:
         start = end
         if start > last:
             break  # Later batches hold no winner; stop reading.
-    return pa.Table.from_batches(parts) if parts else None  # type: ignore[return-value]
+    if not parts:
+        raise SelectionError(f"offsets {offsets.tolist()[:5]} are past the end of a piece: the data changed while read")
+    return pa.Table.from_batches(parts)

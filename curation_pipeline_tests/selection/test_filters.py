@@ -1,0 +1,174 @@
+"""Filters: bounds, equals, contains and tags, alone and AND-ed; nulls never pass."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from curation_pipeline.curators.selectors import (
+    BoundsFilter,
+    ContainsFilter,
+    EqualsFilter,
+    OrderedSampler,
+    Selector,
+    TagFilter,
+)
+from curation_pipeline.selection import FieldTypeError, MissingFieldError, SelectionError, run_selection, select
+from curation_pipeline_tests.selection.records import DAY, ids, records
+
+ALL = 10_000  # the largest limit: every matching row comes back
+
+
+def _pick(data: pa.Table, *filters, tags=()) -> list[str]:
+    selector = Selector(
+        limit=ALL, filters=filters, tags=tags, method=OrderedSampler(field="record_id", sort="ascending")
+    )
+    return ids(select(data, [selector], seed=0))
+
+
+def _numbers() -> pa.Table:
+    return pa.table(
+        {
+            "record_id": [f"r{i}" for i in range(6)],
+            "v": pa.array([1, 2, 3, 4, 5, None], pa.int64()),
+            "f": pa.array([0.5, 1.5, 2.5, None, 3.5, 4.5]),
+            "s": pa.array(["alpha", "beta", None, "alphabet", "gamma", "Alpha"]),
+            "b": pa.array([True, False, None, True, False, True]),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [
+        ({"lower": 2}, ["r2", "r3", "r4"]),
+        ({"inclusive_lower": 2}, ["r1", "r2", "r3", "r4"]),
+        ({"upper": 4}, ["r0", "r1", "r2"]),
+        ({"inclusive_upper": 4}, ["r0", "r1", "r2", "r3"]),
+        ({"lower": 2, "upper": 4}, ["r2"]),
+        ({"inclusive_lower": 2, "inclusive_upper": 4}, ["r1", "r2", "r3"]),
+        ({"inclusive_lower": 3, "inclusive_upper": 3}, ["r2"]),
+        ({"lower": 1.5, "upper": 3.5}, ["r1", "r2"]),
+    ],
+)
+def test_bounds_on_int_column_at_the_boundary(bounds: dict, expected: list[str]) -> None:
+    assert _pick(_numbers(), BoundsFilter(field="v", **bounds)) == expected
+
+
+def test_bounds_on_float_column_with_int_bound() -> None:
+    assert _pick(_numbers(), BoundsFilter(field="f", inclusive_lower=1, upper=3.5)) == ["r1", "r2"]
+
+
+def test_nulls_never_pass_bounds() -> None:
+    assert "r5" not in _pick(_numbers(), BoundsFilter(field="v", inclusive_lower=-(10**9)))
+    assert "r3" not in _pick(_numbers(), BoundsFilter(field="f", upper=10**9))
+
+
+def test_datetime_bounds_on_utc_timestamp_column() -> None:
+    table = records(10)
+    at = DAY + dt.timedelta(seconds=3)
+    assert _pick(table, BoundsFilter(field="__time", inclusive_lower=at, upper=at + dt.timedelta(seconds=2))) == [
+        "rec-0000003",
+        "rec-0000004",
+    ]
+    assert _pick(table, BoundsFilter(field="__time", lower=at, inclusive_upper=at + dt.timedelta(seconds=2))) == [
+        "rec-0000004",
+        "rec-0000005",
+    ]
+
+
+def test_naive_datetime_bounds_mean_utc_and_other_zones_convert() -> None:
+    table = records(10)
+    naive = DAY.replace(tzinfo=None) + dt.timedelta(seconds=8)
+    assert _pick(table, BoundsFilter(field="__time", inclusive_lower=naive)) == ["rec-0000008", "rec-0000009"]
+    paris = dt.timezone(dt.timedelta(hours=2))
+    local = (DAY + dt.timedelta(seconds=8)).astimezone(paris)
+    assert _pick(table, BoundsFilter(field="__time", inclusive_lower=local)) == ["rec-0000008", "rec-0000009"]
+
+
+def test_datetime_bounds_on_naive_timestamp_column() -> None:
+    table = records(10)
+    table = table.set_column(1, "__time", table.column("__time").cast(pa.timestamp("ns")))
+    aware = DAY + dt.timedelta(seconds=8)
+    assert _pick(table, BoundsFilter(field="__time", inclusive_lower=aware)) == ["rec-0000008", "rec-0000009"]
+
+
+def test_equals_on_string_int_and_bool() -> None:
+    table = _numbers()
+    assert _pick(table, EqualsFilter(field="s", equals="alpha")) == ["r0"]
+    assert _pick(table, EqualsFilter(field="v", equals=4)) == ["r3"]
+    assert _pick(table, EqualsFilter(field="b", equals=True)) == ["r0", "r3", "r5"]
+    assert _pick(table, EqualsFilter(field="b", equals=False)) == ["r1", "r4"]
+
+
+def test_contains_is_a_case_sensitive_substring_and_skips_nulls() -> None:
+    assert _pick(_numbers(), ContainsFilter(field="s", contains="alpha")) == ["r0", "r3"]
+    assert _pick(_numbers(), ContainsFilter(field="s", contains="")) == ["r0", "r1", "r3", "r4", "r5"]
+
+
+def test_tags_match_their_column() -> None:
+    table = records(6)
+    assert _pick(table, tags=[TagFilter(name="env", value="staging")]) == ["rec-0000001", "rec-0000003", "rec-0000005"]
+
+
+def test_filters_and_tags_are_anded() -> None:
+    table = records(40)
+    picked = _pick(
+        table,
+        EqualsFilter(field="outputs.label", equals="dog"),
+        BoundsFilter(field="inputs.n", lower=9),
+        tags=[TagFilter(name="env", value="prod")],
+    )
+    expected = [
+        row["record_id"]
+        for row in table.to_pylist()
+        if row["outputs.label"] == "dog" and row["inputs.n"] > 9 and row["tags.env"] == "prod"
+    ]
+    assert picked == expected and picked
+
+
+def test_dictionary_encoded_string_columns_filter_like_strings() -> None:
+    table = _numbers()
+    table = table.set_column(3, "s", table.column("s").dictionary_encode())
+    assert _pick(table, EqualsFilter(field="s", equals="beta")) == ["r1"]
+    assert _pick(table, ContainsFilter(field="s", contains="pha")) == ["r0", "r3", "r5"]
+
+
+def test_missing_field_names_the_field_and_the_columns() -> None:
+    with pytest.raises(MissingFieldError) as caught:
+        _pick(_numbers(), EqualsFilter(field="nope", equals=1))
+    message = str(caught.value)
+    assert "'nope'" in message and "selector 0" in message
+    for column in ("record_id", "v", "f", "s", "b"):
+        assert repr(column) in message
+    assert isinstance(caught.value, LookupError) and isinstance(caught.value, SelectionError)
+
+
+def test_missing_tag_column() -> None:
+    with pytest.raises(MissingFieldError, match="tags.region"):
+        _pick(_numbers(), tags=[TagFilter(name="region", value="eu")])
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        (BoundsFilter(field="s", lower=3), "string"),
+        (BoundsFilter(field="v", lower=dt.datetime(2024, 1, 1)), "int64"),
+        (BoundsFilter(field="__time", lower=3), "timestamp"),
+        (EqualsFilter(field="v", equals="3"), "int64"),
+        (EqualsFilter(field="s", equals=3), "string"),
+        (EqualsFilter(field="v", equals=True), "int64"),
+        (EqualsFilter(field="b", equals=1), "bool"),
+        (ContainsFilter(field="v", contains="1"), "int64"),
+    ],
+)
+def test_type_mismatch_names_selector_field_type_and_value(spec, needle: str) -> None:
+    table = _numbers().append_column("__time", pa.array([DAY] * 6, pa.timestamp("us", tz="UTC")))
+    selector = Selector(limit=5, filters=[spec], method=OrderedSampler(field="v"))
+    with pytest.raises(FieldTypeError) as caught:
+        run_selection(table, [Selector(limit=1, method=OrderedSampler(field="v")), selector], seed=0)
+    message = str(caught.value)
+    assert "selector 1" in message and repr(spec.field) in message and needle in message
+    assert isinstance(caught.value, TypeError)

@@ -1,0 +1,75 @@
+"""Bounded memory: the engine's peak Arrow allocation does not grow with the window.
+
+Measured, not timed: a proxy memory pool records the high-water mark of every
+Arrow allocation the engine makes (Parquet decoding, scans, fetches).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from curation_pipeline.curators.selectors import OrderedSampler, Selector, StratifiedSampler, UniformSampler
+from curation_pipeline.selection import select
+
+ROWS_PER_GROUP = 50_000
+SELECTORS = {
+    "uniform": Selector(method=UniformSampler(), limit=1000),
+    "ordered": Selector(method=OrderedSampler(field="score"), limit=1000),
+    "stratified": Selector(method=StratifiedSampler(field="label", mode="strict"), limit=1000),
+}
+
+
+def _write(folder: Path, rows: int) -> ds.Dataset:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    numbers = pa.array(np.arange(rows)).cast(pa.string())
+    table = pa.table(
+        {
+            "record_id": pc.binary_join_element_wise("rec-", numbers, ""),
+            "score": pa.array(rng.random(rows)),
+            "label": pa.array(np.array(["a", "b", "c", "d"])[rng.integers(0, 4, rows)]),
+            "text": pc.binary_join_element_wise("some logged input text number ", numbers, ""),
+        }
+    )
+    pq.write_table(table, folder / "part-0.parquet", row_group_size=ROWS_PER_GROUP)
+    return ds.dataset(folder, format="parquet")
+
+
+# Buffers allocated through a proxy pool free through it too, possibly after
+# the measurement: the pools must outlive every buffer, so they are never dropped.
+_POOLS: list[pa.MemoryPool] = []
+
+
+def _peak_bytes(dataset: ds.Dataset, selector: Selector) -> int:
+    pool = pa.proxy_memory_pool(pa.default_memory_pool())
+    _POOLS.append(pool)
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        assert select(dataset, [selector], seed=1).num_rows == 1000
+    finally:
+        pa.set_memory_pool(previous)
+    return pool.max_memory()
+
+
+@pytest.fixture(scope="module")
+def streams(tmp_path_factory) -> tuple[ds.Dataset, ds.Dataset]:
+    root = tmp_path_factory.mktemp("memory")
+    return _write(root / "small", 200_000), _write(root / "large", 2_000_000)
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_peak_memory_does_not_grow_with_the_rows(streams, name: str) -> None:
+    small, large = streams
+    small_peak = _peak_bytes(small, SELECTORS[name])
+    large_peak = _peak_bytes(large, SELECTORS[name])
+    # Ten times the rows; proportional growth would be ~10x. Allow 1.5x for
+    # the number of row groups in flight at once.
+    assert large_peak < 1.5 * small_peak, (small_peak, large_peak)

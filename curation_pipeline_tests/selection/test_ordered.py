@@ -1,0 +1,84 @@
+"""Ordered selection: direction, nulls last, ties broken by record_id, statistics pruning."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from curation_pipeline.curators.selectors import BoundsFilter, OrderedSampler, Selector
+from curation_pipeline.selection import run_selection, select
+from curation_pipeline_tests.selection.records import DAY, ids, records, window, write_stream
+
+
+def _ordered(limit: int, field: str = "__time", sort: str = "descending", **kwargs) -> Selector:
+    return Selector(method=OrderedSampler(field=field, sort=sort), limit=limit, **kwargs)
+
+
+def _ties() -> pa.Table:
+    return pa.table(
+        {
+            "record_id": ["e", "b", "d", "a", "c", "f", "g"],
+            "score": pa.array([2.0, 1.0, 2.0, None, 2.0, 3.0, None]),
+        }
+    )
+
+
+def test_newest_first_by_default() -> None:
+    assert ids(select(records(100), [Selector(limit=3)], seed=0)) == ["rec-0000099", "rec-0000098", "rec-0000097"]
+
+
+def test_oldest_first_when_ascending() -> None:
+    assert ids(select(records(100), [_ordered(2, sort="ascending")], seed=0)) == ["rec-0000000", "rec-0000001"]
+
+
+def test_ties_broken_by_record_id_ascending_in_both_directions() -> None:
+    assert ids(select(_ties(), [_ordered(3, "score")], seed=0)) == ["f", "c", "d"]
+    assert ids(select(_ties(), [_ordered(3, "score", "ascending")], seed=0)) == ["b", "c", "d"]
+
+
+def test_nulls_come_last_in_both_directions() -> None:
+    assert ids(select(_ties(), [_ordered(7, "score")], seed=0)) == ["f", "c", "d", "e", "b", "a", "g"]
+    assert ids(select(_ties(), [_ordered(7, "score", "ascending")], seed=0)) == ["b", "c", "d", "e", "f", "a", "g"]
+
+
+def test_ordered_is_independent_of_the_seed() -> None:
+    table = records(500)
+    assert ids(select(table, [_ordered(20, "outputs.confidence")], seed=1)) == ids(
+        select(table, [_ordered(20, "outputs.confidence")], seed=2)
+    )
+
+
+def test_ordered_over_row_groups_matches_a_full_sort(tmp_path) -> None:
+    table = records(5000, seed=3)
+    dataset = write_stream(tmp_path, table, rows_per_group=300, rows_per_file=1700)
+    for field, sort in [("__time", "descending"), ("__time", "ascending"), ("outputs.confidence", "descending")]:
+        expected = table.sort_by([(field, sort), ("record_id", "ascending")]).slice(0, 40)
+        result = run_selection(dataset, [_ordered(40, field, sort)], seed=0)
+        assert ids(result.table) == ids(expected)
+        assert result.table.drop_columns(["date"]).equals(expected)
+        assert result.selectors[0].matched_rows == 5000
+
+
+def test_newest_in_a_window_with_a_filter(tmp_path) -> None:
+    table = records(5000, seed=4)
+    dataset = write_stream(tmp_path, table, rows_per_group=256)
+    start, end = DAY + dt.timedelta(seconds=1000), DAY + dt.timedelta(seconds=3000)
+    selector = _ordered(25, filters=[BoundsFilter(field="outputs.confidence", inclusive_lower=0.5)])
+    result = run_selection(window(dataset, start, end), [selector], seed=0)
+    rows = [
+        row
+        for row in table.to_pylist()
+        if start <= row["__time"] < end and row["outputs.confidence"] >= 0.5
+    ]
+    rows.sort(key=lambda row: row["__time"], reverse=True)
+    assert ids(result.table) == [row["record_id"] for row in rows[:25]]
+    assert result.selectors[0].matched_rows == len(rows)
+    assert result.candidate_rows == 2000
+
+
+def test_in_memory_dataset_gives_the_same_rows_as_the_table() -> None:
+    table = records(3000, seed=5)
+    selector = _ordered(30, "outputs.confidence", "ascending")
+    assert select(ds.dataset(table), [selector], seed=0).equals(select(table, [selector], seed=0))
