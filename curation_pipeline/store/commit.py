@@ -212,6 +212,7 @@ def upload_missing(
     *,
     in_head: Collection[str],
     refresh_before: datetime,
+    progress: Callable[[int, int], None] | None = None,
 ) -> UploadStats:
     """Step 1: store every object of ``sources`` that is not already stored.
 
@@ -221,19 +222,28 @@ def upload_missing(
     unless it was last written before ``refresh_before``: such an old object
     may be unreachable and about to be collected, so it is written again,
     which refreshes its age (see :mod:`curation_pipeline.store.gc`).
+
+    ``progress``, if given, is called as ``progress(done_bytes, total_bytes)``
+    before the first object and after each distinct object, uploaded or reused.
     """
     uploaded = skipped = sent = 0
     seen: set[str] = set()
+    done, total = 0, sum({entry.sha256: entry.size for entry, _ in sources.values()}.values())
+    if progress is not None:
+        progress(0, total)
     for entry, content in sources.values():
         if entry.sha256 in seen:
             continue
         seen.add(entry.sha256)
         if entry.sha256 in in_head or _is_fresh(backend, dataset, entry, refresh_before):
             skipped += 1
-            continue
-        objects.upload(backend, dataset, entry, content)
-        uploaded += 1
-        sent += entry.size
+        else:
+            objects.upload(backend, dataset, entry, content)
+            uploaded += 1
+            sent += entry.size
+        done += entry.size
+        if progress is not None:
+            progress(done, total)
     return UploadStats(uploaded, skipped, sent)
 
 

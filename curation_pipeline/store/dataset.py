@@ -199,6 +199,8 @@ class Dataset:
         parent_version_id: str | None = None,
         delete: Collection[str] = (),
         author: str | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
     ) -> CommitResult:
         """Commit a new version: add or replace ``files``, delete ``delete``, keep the rest.
 
@@ -211,6 +213,8 @@ class Dataset:
                 re-applying the change after a lost race.
             delete: paths to remove (absent paths are ignored).
             author: defaults to :func:`default_author`.
+            progress: called as ``progress(done_bytes, total_bytes)`` before the
+                first upload and after each distinct object (uploaded or already stored).
 
         Returns:
             A :class:`CommitResult`; ``created`` is False (and ``version_id``
@@ -230,7 +234,12 @@ class Dataset:
         base_id = pinned or self.head()
         in_head = {e.sha256 for e in self._manifest(base_id).files.values()} if base_id else set()
         stats = upload_missing(
-            self._backend, self._name, sources, in_head=in_head, refresh_before=self._clock() - self._grace / 2
+            self._backend,
+            self._name,
+            sources,
+            in_head=in_head,
+            refresh_before=self._clock() - self._grace / 2,
+            progress=progress,
         )
         request = CommitRequest(message, author or default_author(), dict(metadata or {}), pinned)
         landed = land(
@@ -452,9 +461,11 @@ class Dataset:
         version_id: str | None = None,
         to: str | os.PathLike[str] | None = None,
         forced: bool = False,
+        *,
+        progress: Callable[[int, int], None] | None = None,
     ) -> PullResult:
         """Download a version (HEAD by default) into a folder; see :meth:`WorkingCopy.pull`."""
-        return self.working_copy(to).pull(version_id, forced=forced)
+        return self.working_copy(to).pull(version_id, forced=forced, progress=progress)
 
     def get_diff(self, to: str | os.PathLike[str] | None = None) -> WorkingCopyDiff:
         """Local changes of the working copy; see :meth:`WorkingCopy.get_diff`."""

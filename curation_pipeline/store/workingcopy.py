@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,13 +163,21 @@ class WorkingCopy:
 
     # -- operations --------------------------------------------------------------
 
-    def pull(self, version_id: str | None = None, forced: bool = False) -> PullResult:
+    def pull(
+        self,
+        version_id: str | None = None,
+        forced: bool = False,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PullResult:
         """Make the folder hold ``version_id`` (HEAD by default), downloading only what differs.
 
         Args:
             version_id: full id, unique prefix (>= 8 hex) or None for HEAD.
             forced: discard local changes (modified, new and deleted files)
                 instead of refusing; the folder then mirrors the version.
+            progress: called as ``progress(done_bytes, total_bytes)`` of the
+                files to download, before the first one and after each.
 
         Returns:
             A :class:`PullResult`.
@@ -194,7 +202,7 @@ class WorkingCopy:
         to_fetch = sorted(p for p, entry in target.items() if local.get(p) != entry)
         to_delete = sorted(local.keys() - target.keys())
         destinations = {p: resolve_inside(self._root, p) for p in to_fetch}
-        staged = self._stage(version.version_id, target, to_fetch)
+        staged = self._stage(version.version_id, target, to_fetch, progress)
         try:
             self._delete(to_delete)
             for path, tmp in staged.items():
@@ -369,18 +377,30 @@ class WorkingCopy:
                 check_path(path)
                 yield path, full
 
-    def _stage(self, version_id: str, target: Mapping[str, FileEntry], paths: list[str]) -> dict[str, Path]:
+    def _stage(
+        self,
+        version_id: str,
+        target: Mapping[str, FileEntry],
+        paths: list[str],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Path]:
         """Download and verify ``paths`` into the staging folder; nothing else is touched."""
         staging = self._state_dir / "staging"
         self._clear_staging()
         staging.mkdir(parents=True)
         staged: dict[str, Path] = {}
+        done, total = 0, sum(target[path].size for path in paths)
+        if progress is not None:
+            progress(0, total)
         try:
             for path in paths:
                 where = f"dataset {self._dataset.name!r} version {version_id} file {path!r}"
                 staged[path] = objects.download_verified(
                     self._dataset.backend, self._dataset.name, target[path], staging, where
                 )
+                done += target[path].size
+                if progress is not None:
+                    progress(done, total)
         except BaseException:
             self._clear_staging()
             raise

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,7 @@ from werkzeug.serving import make_server
 
 from curation_pipeline.store import DatasetStore
 from curation_pipeline_tests.conftest import FAKE_REGION, MotoServer
-
-
-@dataclass(frozen=True)
-class StoreSpec:
-    """How to open one test store (picklable)."""
-
-    kind: str
-    url: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def open(self, **kwargs: Any) -> DatasetStore:
-        """Open a new handle on the store."""
-        return DatasetStore.open(self.url, **self.options, **kwargs)
+from curation_pipeline_tests.store.specs import StoreSpec
 
 
 def _s3_spec(server: MotoServer) -> StoreSpec:

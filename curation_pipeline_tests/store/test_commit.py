@@ -1,0 +1,62 @@
+"""The CAS loop's bounds and its parent pinning, with a backend that always loses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curation_pipeline.store import (
+    CommitConflictError,
+    DatasetHeadOutOfDateError,
+    DatasetStore,
+    LocalBackend,
+    RetryPolicy,
+    WriteConflictError,
+)
+from curation_pipeline.store.backends.base import RefToken
+
+
+class LosingBackend(LocalBackend):
+    """Every compare-and-swap of HEAD loses, as if another writer always got there first."""
+
+    swaps = 0
+
+    def swap_ref(self, key: str, data: bytes, expected: RefToken | None) -> RefToken:
+        self.swaps += 1
+        raise WriteConflictError(f"ref {key} changed")
+
+
+def test_gives_up_after_the_retry_bound(tmp_path: Path) -> None:
+    backend = LosingBackend(tmp_path)
+    store = DatasetStore(backend, retry=RetryPolicy(max_attempts=3, base_delay=0))
+    ds = store.create_dataset("race")
+    with pytest.raises(CommitConflictError, match="3 times") as info:
+        ds.commit({"a": b"1"}, "never lands")
+    assert not isinstance(info.value, DatasetHeadOutOfDateError)
+    assert backend.swaps == 3 and ds.head() is None
+
+
+def test_pinned_parent_fails_on_the_first_lost_swap(tmp_path: Path) -> None:
+    store = DatasetStore(LocalBackend(tmp_path))
+    base = store.create_dataset("pin").commit({"a": b"1"}, "base")
+    backend = LosingBackend(tmp_path)
+    ds = DatasetStore(backend, retry=RetryPolicy(max_attempts=5, base_delay=0)).get_dataset("pin")
+    with pytest.raises(DatasetHeadOutOfDateError, match="pin"):
+        ds.commit({"b": b"2"}, "lost", parent_version_id=base.version_id)
+    assert backend.swaps == 1  # the CAS decided; no re-apply
+
+
+def test_retry_policy_delays_are_bounded() -> None:
+    policy = RetryPolicy(max_attempts=20, base_delay=0.01, max_delay=0.5)
+    assert all(0 <= policy.delay(n) <= 0.5 for n in range(1, 40))
+    with pytest.raises(ValueError):
+        RetryPolicy(max_attempts=0)
+
+
+def test_commit_result_round_trip(tmp_path: Path) -> None:
+    from curation_pipeline.store import CommitResult
+
+    result = DatasetStore(LocalBackend(tmp_path)).create_dataset("r").commit({"a": b"1"}, "one")
+    assert CommitResult.from_dict(result.to_dict()) == result
+    assert result.to_dict()["objects_uploaded"] == 1

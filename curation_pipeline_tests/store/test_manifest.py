@@ -1,0 +1,91 @@
+"""Manifest values: canonical bytes, version ids, explicit (de)serialisation."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import pytest
+
+from curation_pipeline.store import (
+    CorruptObjectError,
+    FileEntry,
+    InvalidManifestError,
+    Manifest,
+    UnsafePathError,
+    Version,
+)
+
+SHA = hashlib.sha256(b"x").hexdigest()
+WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _manifest(**changes: object) -> Manifest:
+    fields: dict[str, object] = {
+        "parent": None,
+        "message": "m",
+        "created_at": WHEN,
+        "author": "ada",
+        "files": {"b": FileEntry(SHA, 1), "a": FileEntry(SHA, 1)},
+        "metadata": {"z": 1, "a": "é"},
+    }
+    fields.update(changes)
+    return Manifest(**fields)  # type: ignore[arg-type]
+
+
+def test_canonical_bytes_and_id() -> None:
+    manifest = _manifest()
+    raw = manifest.to_bytes()
+    assert raw.startswith(b'{"author":"ada","created_at":"2024-05-01T12:00:00.000000Z","files":{"a":')
+    assert "é".encode() in raw
+    assert manifest.version_id == hashlib.sha256(raw).hexdigest()
+    assert Manifest.from_bytes(raw, manifest.version_id) == manifest
+    assert _manifest(files={"a": FileEntry(SHA, 1), "b": FileEntry(SHA, 1)}).version_id == manifest.version_id
+    assert _manifest(message="other").version_id != manifest.version_id
+
+
+def test_tampered_bytes_are_rejected() -> None:
+    raw = _manifest().to_bytes()
+    with pytest.raises(CorruptObjectError):
+        Manifest.from_bytes(raw.replace(b'"m"', b'"n"'), _manifest().version_id)
+
+
+def test_values_are_frozen() -> None:
+    manifest = _manifest()
+    with pytest.raises(AttributeError):
+        manifest.message = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        manifest.files["c"] = FileEntry(SHA, 1)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"metadata": {"x": float("nan")}},
+        {"metadata": {"x": object()}},
+        {"parent": "not-a-sha"},
+        {"created_at": datetime(2024, 1, 1)},
+    ],
+)
+def test_invalid_manifests(changes: dict[str, object]) -> None:
+    with pytest.raises(InvalidManifestError):
+        _manifest(**changes).to_bytes()
+
+
+def test_unsafe_file_paths() -> None:
+    with pytest.raises(UnsafePathError):
+        _manifest(files={"../x": FileEntry(SHA, 1)})
+
+
+def test_bad_entries() -> None:
+    with pytest.raises(InvalidManifestError):
+        FileEntry("abc", 1)
+    with pytest.raises(InvalidManifestError):
+        FileEntry(SHA, -1)
+
+
+def test_version_round_trip() -> None:
+    manifest = _manifest(parent=SHA)
+    version = Version.from_manifest(manifest.version_id, manifest)
+    assert Version.from_dict(version.to_dict()) == version
+    assert version.size == 2
