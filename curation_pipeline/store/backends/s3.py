@@ -243,6 +243,8 @@ def _translate(operation: str, key: str) -> Iterator[None]:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        if code == "NoSuchBucket":
+            raise StoreAccessError(f"S3 {operation} of {key} failed: the bucket does not exist") from None
         if code in _NOT_FOUND or status == "404":
             raise KeyNotFoundError(f"no such key: {key}") from None
         if code in _CONFLICT or status in ("412", "409"):
