@@ -19,6 +19,7 @@ If HEAD's history cannot be read completely, gc raises instead of deleting.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,7 +85,9 @@ def collect_dataset(
     cutoff = now - grace_period
     reachable = _history(backend, name)
     manifest_infos = list(backend.list(layout.versions_prefix(name)))
-    old_manifests, recent_roots = _split_manifests(backend, name, manifest_infos, reachable, cutoff)
+    old_manifests, recent_roots, recent_manifests = _split_manifests(
+        backend, name, manifest_infos, reachable, cutoff
+    )
     needed = {entry.sha256 for m in [*reachable.values(), *recent_roots] for entry in m.files.values()}
     old_objects, recent_objects = _split_objects(backend.list(layout.objects_prefix(name)), name, needed, cutoff)
     doomed = old_manifests + old_objects
@@ -99,7 +102,7 @@ def collect_dataset(
         tuple(sorted(info.key for info in old_manifests)),
         tuple(sorted(info.key for info in old_objects)),
         sum(info.size for info in doomed),
-        len(recent_roots) + recent_objects,
+        recent_manifests + recent_objects,
     )
 
 
@@ -125,9 +128,11 @@ def _split_manifests(
     infos: Iterable[ObjectInfo],
     reachable: dict[str, Manifest],
     cutoff: datetime,
-) -> tuple[list[ObjectInfo], list[Manifest]]:
+) -> tuple[list[ObjectInfo], list[Manifest], int]:
+    """Unreachable manifests: (old ones to remove, readable recent ones, count of recent ones)."""
     old: list[ObjectInfo] = []
     recent: list[Manifest] = []
+    recent_count = 0
     for info in infos:
         version_id = layout.version_from_manifest_key(name, info.key)
         if version_id in reachable:
@@ -135,11 +140,12 @@ def _split_manifests(
         if info.modified <= cutoff:
             old.append(info)
             continue
-        try:  # a young orphan may be a commit in flight: keep what it names
+        recent_count += 1
+        # A young orphan may be a commit in flight: keep what it names. One that
+        # cannot be read names nothing we could keep (its objects are protected by age).
+        with contextlib.suppress(StoreError, ValueError):
             recent.append(Manifest.from_bytes(backend.get_bytes(info.key), version_id))
-        except (StoreError, ValueError):
-            recent.append(Manifest(None, "", info.modified, ""))
-    return old, recent
+    return old, recent, recent_count
 
 
 def _split_objects(

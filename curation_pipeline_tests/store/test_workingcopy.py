@@ -238,3 +238,13 @@ def test_pull_refuses_to_write_through_a_symlink(store: DatasetStore, tmp_path: 
     with pytest.raises(UnsafePathError):
         ds.pull(to=folder, forced=True)
     assert list(outside.iterdir()) == []
+
+
+def test_progress_callbacks_report_bytes(store: DatasetStore, tmp_path: Path) -> None:
+    ds = store.create_dataset("progress")
+    pushed: list[tuple[int, int]] = []
+    ds.commit({"a": b"12345", "b": b"123", "c": b"12345"}, "v1", progress=lambda d, t: pushed.append((d, t)))
+    assert pushed[0] == (0, 8) and pushed[-1] == (8, 8)  # a and c share one object
+    pulled: list[tuple[int, int]] = []
+    ds.pull(to=tmp_path / "wc", progress=lambda d, t: pulled.append((d, t)))
+    assert pulled[0] == (0, 13) and pulled[-1] == (13, 13) and len(pulled) == 4
