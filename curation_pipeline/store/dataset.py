@@ -19,6 +19,7 @@ from curation_pipeline.store.commit import (
     Change,
     CommitRequest,
     CommitResult,
+    Landed,
     RetryPolicy,
     land,
     paths_to_delete,
@@ -241,17 +242,7 @@ class Dataset:
             refresh_before=self._clock() - self._grace / 2,
             progress=progress,
         )
-        request = CommitRequest(message, author or default_author(), dict(metadata or {}), pinned)
-        landed = land(
-            self._backend,
-            self._name,
-            change,
-            request,
-            policy=self._retry,
-            load_manifest=self._manifest,
-            check_live=self._check_not_deleted,
-            now=self._clock,
-        )
+        landed = self._land(change, CommitRequest(message, author or default_author(), dict(metadata or {}), pinned))
         return CommitResult(
             self._name,
             landed.version_id,
@@ -329,25 +320,34 @@ class Dataset:
 
         return self.push_table(pa.Table.from_pandas(df), filename, message, parent_version_id, metadata)
 
-    def rollback(self, version_id: str, message: str | None = None) -> CommitResult:
+    def rollback(self, version_id: str, message: str | None = None, author: str | None = None) -> CommitResult:
         """Commit a new version whose files equal those of ``version_id``.
 
         History is never rewritten: the old versions stay, and the new one's
         parent is the current HEAD. A no-op if HEAD already has those files.
+        The new version's metadata records ``rollback_of``.
 
         Raises:
             VersionNotFoundError / AmbiguousVersionError: ``version_id`` is unknown.
             and everything :meth:`commit` raises.
         """
+        self._check_live()
         target = self.get_version(version_id)
         head = self.head()
         current = self._manifest(head).files if head else {}
-        change_message = message or f"Rollback to {target.version_id}"
-        metadata = {"rollback_of": target.version_id}
-        self._check_live()
+        # The target was committed, so its objects are stored: nothing to upload.
         change = Change(dict(target.files), frozenset(current.keys() - target.files.keys()))
-        request = CommitRequest(change_message, default_author(), metadata, None)
-        landed = land(
+        request = CommitRequest(
+            message or f"Rollback to {target.version_id}",
+            author or default_author(),
+            {"rollback_of": target.version_id},
+            None,
+        )
+        landed = self._land(change, request)
+        return CommitResult(self._name, landed.version_id, landed.parent, landed.created, attempts=landed.attempts)
+
+    def _land(self, change: Change, request: CommitRequest) -> Landed:
+        return land(
             self._backend,
             self._name,
             change,
@@ -357,11 +357,9 @@ class Dataset:
             check_live=self._check_not_deleted,
             now=self._clock,
         )
-        return CommitResult(
-            self._name, landed.version_id, landed.parent, landed.created, 0, 0, 0, landed.attempts
-        )
 
     def _check_live(self) -> None:
+        # Checked before uploading anything; the CAS loop checks soft deletion again per attempt.
         if not self._backend.exists(layout.created_key(self._name)):
             raise DatasetNotFoundError(f"dataset {self._name!r} does not exist")
         self._check_not_deleted()
