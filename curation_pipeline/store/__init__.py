@@ -40,6 +40,7 @@ from curation_pipeline.store.errors import (
 from curation_pipeline.store.gc import GcReport
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.store import DatasetStore
+from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
 
 __all__ = [
     "AmbiguousVersionError",
@@ -67,14 +68,18 @@ __all__ = [
     "NotFoundError",
     "ObjectBackend",
     "PathNotFoundError",
+    "PullResult",
     "RetryPolicy",
     "S3Backend",
+    "StashResult",
     "StoreAccessError",
     "StoreError",
     "UnsafePathError",
     "Version",
     "VersionDiff",
     "VersionNotFoundError",
+    "WorkingCopy",
+    "WorkingCopyDiff",
     "WorkingCopyError",
     "WriteConflictError",
 ]
