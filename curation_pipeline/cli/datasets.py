@@ -1,0 +1,605 @@
+"""``curation datasets ...``: the versioned dataset store from a shell.
+
+One short function per verb calls :mod:`curation_pipeline.store`; store
+errors become one line on stderr and a distinct exit code in one place,
+:meth:`DatasetsGroup.invoke`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from curation_pipeline.curators.intervals import format_interval, parse_interval
+from curation_pipeline.store import (
+    AmbiguousVersionError,
+    CommitConflictError,
+    CorruptObjectError,
+    Dataset,
+    DatasetDeletedError,
+    DatasetExistsError,
+    DatasetNotDeletedError,
+    DatasetStore,
+    FileDiff,
+    InvalidDatasetNameError,
+    InvalidManifestError,
+    InvalidStoreUrlError,
+    LocalChangesError,
+    MissingObjectError,
+    NotFoundError,
+    StoreError,
+    UnsafePathError,
+    Version,
+    WorkingCopyError,
+    WriteConflictError,
+)
+from curation_pipeline.store.paths import STATE_DIR
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
+EXIT_CORRUPT = 5
+EXIT_LOCAL_CHANGES = 6
+
+#: Most specific first: the first matching class decides the exit code.
+EXIT_CODES: tuple[tuple[type[StoreError], int], ...] = (
+    (LocalChangesError, EXIT_LOCAL_CHANGES),
+    (WorkingCopyError, EXIT_LOCAL_CHANGES),
+    (CorruptObjectError, EXIT_CORRUPT),
+    (InvalidManifestError, EXIT_CORRUPT),
+    (MissingObjectError, EXIT_CORRUPT),
+    (CommitConflictError, EXIT_CONFLICT),
+    (WriteConflictError, EXIT_CONFLICT),
+    (DatasetExistsError, EXIT_CONFLICT),
+    (DatasetNotDeletedError, EXIT_CONFLICT),
+    (NotFoundError, EXIT_NOT_FOUND),
+    (DatasetDeletedError, EXIT_NOT_FOUND),
+    (InvalidDatasetNameError, EXIT_USAGE),
+    (InvalidStoreUrlError, EXIT_USAGE),
+    (UnsafePathError, EXIT_USAGE),
+    (AmbiguousVersionError, EXIT_USAGE),
+)
+
+#: Command-line advice replacing the library's Python-API advice (the text after its last "; ").
+_ADVICE: dict[type[StoreError], str] = {
+    DatasetDeletedError: "restore it with 'curation datasets restore {name}'",
+    DatasetNotDeletedError: "delete it first with 'curation datasets delete {name}'",
+    LocalChangesError: "use --force to discard them",
+}
+
+#: Transfers smaller than this finish too quickly to deserve a progress bar.
+PROGRESS_MIN_BYTES = 4 << 20
+SHORT_ID = 12
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  success
+  1  other failure (store unreachable, access denied, ...)
+  2  usage: bad option or argument, invalid dataset name, unsafe path,
+     ambiguous version prefix, malformed store URL
+  3  not found: dataset (or it is deleted), version or file
+  4  conflict: dataset exists, HEAD moved past --parent, commit race lost,
+     purge of a dataset that is not deleted
+  5  integrity: corrupt or missing object, invalid manifest
+  6  local changes: pull would overwrite local edits (use --force), or the
+     folder is a working copy of another dataset"""
+
+
+class StoreFailure(click.ClickException):
+    """A store error, shown as one line on stderr with its own exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Session:
+    """What the verbs share: the store (opened on first use) and the dataset in hand."""
+
+    store_url: str | None
+    dataset_name: str | None = None
+    _store: DatasetStore | None = field(default=None, repr=False)
+
+    @property
+    def store(self) -> DatasetStore:
+        """The store at ``--store``, else ``$CURATION_STORE_URL``, else ``./.curation`` (read now)."""
+        if self._store is None:
+            self._store = DatasetStore.open(self.store_url)
+        return self._store
+
+    def dataset(self, name: str) -> Dataset:
+        """The live dataset ``name``."""
+        self.dataset_name = name
+        return self.store.get_dataset(name)
+
+
+class DatasetsGroup(click.Group):
+    """The ``datasets`` group: translates store errors into exit codes for every verb."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            session = ctx.find_object(Session)
+            raise StoreFailure(_message(exc, session.dataset_name if session else None), exit_code(exc)) from exc
+        except OSError as exc:  # a local file to push or a folder to pull into
+            raise StoreFailure(_one_line(str(exc)), EXIT_FAILURE) from exc
+
+
+def exit_code(exc: StoreError) -> int:
+    """The exit code for a store error (1 if no class in :data:`EXIT_CODES` matches)."""
+    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), EXIT_FAILURE)
+
+
+def _message(exc: StoreError, name: str | None) -> str:
+    text = _one_line(str(exc)) or type(exc).__name__
+    advice = next((a for cls, a in _ADVICE.items() if isinstance(exc, cls)), None)
+    if advice and name and "; " in text:
+        text = f"{text.rsplit('; ', 1)[0]}; {advice.format(name=name)}"
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class IntervalType(click.ParamType):
+    """A duration such as ``0``, ``30m``, ``1h`` or ``PT1H``."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        try:
+            return parse_interval(value, allow_zero=True)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+pass_session = click.make_pass_decorator(Session)
+
+
+@click.group("datasets", cls=DatasetsGroup, epilog=EXIT_CODES_HELP)
+@click.option(
+    "--store", "store_url", metavar="URL", default=None,
+    help="Store URL: s3://bucket/prefix, file:///path or a path. "
+    "Default: $CURATION_STORE_URL, else ./.curation.",
+)
+@click.pass_context
+def datasets(ctx: click.Context, store_url: str | None) -> None:
+    """Versioned datasets: inspect, pull, push, diff, roll back, delete.
+
+    VERSION arguments take a full version id, a unique prefix of at least 8
+    hex characters, or HEAD.
+    """
+    ctx.obj = Session(store_url)
+
+
+# -- reading -------------------------------------------------------------------
+
+
+@datasets.command("list")
+@click.option("--all", "include_deleted", is_flag=True, help="Include soft-deleted datasets.")
+@json_option
+@pass_session
+def list_(session: Session, include_deleted: bool, as_json: bool) -> None:
+    """Datasets in the store, with their latest version."""
+    store = session.store
+    live = store.list_datasets()
+    names = store.list_datasets(include_deleted=True) if include_deleted else live
+    heads = {name: _head(store, name) if name in live else None for name in names}
+    if as_json:
+        rows = [_dataset_summary(n, n not in live, v) for n, v in heads.items()]
+        _echo_json({"store": store.url, "datasets": rows})
+        return
+    if not names:
+        click.echo(f"No datasets in {store.url}")
+        return
+    rows = [
+        (name, _short(v and v.version_id), _time(v and v.created_at), _count(v and len(v.files)), _size(v and v.size))
+        + (("live" if name in live else "deleted",) if include_deleted else ())
+        for name, v in heads.items()
+    ]
+    _echo_table(("NAME", "HEAD", "UPDATED", "FILES", "SIZE", "STATUS")[: len(rows[0])], rows)
+
+
+@datasets.command("versions")
+@click.argument("name")
+@json_option
+@pass_session
+def versions(session: Session, name: str, as_json: bool) -> None:
+    """Versions of NAME reachable from HEAD, newest first."""
+    dataset = session.dataset(name)
+    found = dataset.list_versions()
+    if as_json:
+        _echo_json({"dataset": name, "store": dataset.store_url, "versions": [_version_summary(v) for v in found]})
+        return
+    if not found:
+        click.echo(f"Dataset {name!r} has no versions yet")
+        return
+    rows = [
+        (_short(v.version_id), _time(v.created_at), v.author, _count(len(v.files)), _size(v.size), v.message)
+        for v in found
+    ]
+    _echo_table(("VERSION", "CREATED", "AUTHOR", "FILES", "SIZE", "MESSAGE"), rows)
+
+
+@datasets.command("show")
+@click.argument("name")
+@click.argument("version", required=False)
+@json_option
+@pass_session
+def show(session: Session, name: str, version: str | None, as_json: bool) -> None:
+    """One version of NAME (default HEAD) and its files."""
+    dataset = session.dataset(name)
+    found = dataset.get_version(_version(version))
+    if as_json:
+        _echo_json({"dataset": name, "store": dataset.store_url, **found.to_dict(), "bytes": found.size})
+        return
+    fields = [
+        ("dataset", name),
+        ("version", found.version_id),
+        ("parent", found.parent or "-"),
+        ("created", _time(found.created_at)),
+        ("author", found.author),
+        ("message", found.message),
+        ("files", f"{_count(len(found.files))} ({_size(found.size)})"),
+        *((f"metadata.{k}", json.dumps(v)) for k, v in sorted(found.metadata.items())),
+        ("store", dataset.store_url),
+    ]
+    width = max(len(label) for label, _ in fields)
+    for label, value in fields:
+        click.echo(f"{label.ljust(width)}  {value}")
+    if found.files:
+        click.echo()
+        rows = [(path, _size(e.size), e.sha256[:SHORT_ID]) for path, e in found.files.items()]
+        _echo_table(("PATH", "SIZE", "SHA256"), rows)
+
+
+@datasets.command("diff")
+@click.argument("name")
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="[B]", required=False)
+@json_option
+@pass_session
+def diff(session: Session, name: str, a: str, b: str | None, as_json: bool) -> None:
+    """Changes from version A to version B (default HEAD).
+
+    Lists files added (A), removed (D) and changed (M), with row counts of
+    Parquet files (read from their footers) and sizes of other files.
+    """
+    dataset = session.dataset(name)
+    result = dataset.diff(dataset.resolve_version(_version(a)), _version(b))
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    click.echo(f"{name} {_short(result.a)}..{_short(result.b)}")
+    for mark, files in (("A", result.added), ("D", result.removed), ("M", result.changed)):
+        for f in files:
+            click.echo(f"{mark}  {f.path}  {_change(f)}")
+    counts = (
+        f"{len(result.added)} added, {len(result.removed)} removed, {len(result.changed)} changed, "
+        f"{result.unchanged} unchanged"
+    )
+    files = (*result.added, *result.removed, *result.changed)
+    has_rows = any(f.old_rows is not None or f.new_rows is not None for f in files)
+    click.echo(f"{counts}; rows {result.rows_before:,} -> {result.rows_after:,}" if has_rows else counts)
+
+
+# -- transfers -------------------------------------------------------------------
+
+
+@datasets.command("pull")
+@click.argument("name")
+@click.option("--version", "version", metavar="VERSION", default=None, help="Version to pull (default HEAD).")
+@click.option(
+    "--to", "to", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder to pull into (default ./NAME); only files that differ are downloaded.",
+)
+@click.option("--force", is_flag=True, help="Discard local changes in the folder instead of refusing.")
+@pass_session
+def pull(session: Session, name: str, version: str | None, to: Path | None, force: bool) -> None:
+    """Download a version of NAME into a folder (a working copy)."""
+    dataset = session.dataset(name)
+    folder = to if to is not None else Path(name)
+    with Progress("Downloading") as progress:
+        result = dataset.pull(_version(version), to=folder, forced=force, progress=progress)
+    click.echo(
+        f"Pulled {name} {_short(result.version_id)} into {folder}: {_count(len(result.downloaded))} downloaded "
+        f"({_size(result.bytes_downloaded)}), {result.unchanged} unchanged, {len(result.deleted)} deleted"
+    )
+
+
+@datasets.command("push")
+@click.argument("name")
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-m", "--message", required=True, help="Commit message.")
+@click.option("--to-path", "prefix", metavar="PREFIX", default="", help="Folder in the dataset to put the files under.")
+@click.option(
+    "--parent", "parent", metavar="VERSION", default=None,
+    help="Only commit if HEAD is still VERSION (exit 4 otherwise).",
+)
+@pass_session
+def push(session: Session, name: str, paths: tuple[Path, ...], message: str, prefix: str, parent: str | None) -> None:
+    """Commit files and folders as one new version of NAME.
+
+    A file is stored under its name, a folder's files under their paths
+    relative to it (its .curation/ state folder excepted), all below
+    --to-path. Other files of HEAD are kept. Content equal to HEAD's makes
+    no new version.
+    """
+    files = collect_files(paths, prefix)
+    dataset = session.dataset(name)
+    with Progress("Uploading") as progress:
+        result = dataset.commit(files, message, parent_version_id=_version(parent), progress=progress)
+    stored = (
+        f"{result.objects_uploaded} uploaded ({_size(result.bytes_uploaded)}), "
+        f"{result.objects_skipped} already stored"
+    )
+    if not result.created:
+        click.echo(f"No change: {name} {_short(result.version_id)} already holds these files ({stored})")
+        return
+    click.echo(f"Committed {name} {result.version_id} ({_count(len(files))}: {stored})")
+
+
+def collect_files(paths: Iterable[Path], prefix: str = "") -> dict[str, Path]:
+    """Dataset path -> local file for ``paths`` (files by name, folders recursively), under ``prefix``."""
+    base = "/".join(part for part in prefix.split("/") if part)
+    files: dict[str, Path] = {}
+    for given in paths:
+        for relative, local in _walk(given):
+            key = f"{base}/{relative}" if base else relative
+            if key in files and files[key] != local:
+                raise click.UsageError(f"{files[key]} and {local} would both be stored as {key!r}")
+            files[key] = local
+    if not files:
+        raise click.UsageError("nothing to push: the folders given hold no files")
+    return files
+
+
+def _walk(given: Path) -> Iterable[tuple[str, Path]]:
+    if not given.is_dir():
+        yield given.resolve().name, given
+        return
+    for dirpath, dirnames, filenames in os.walk(given):
+        folder = Path(dirpath)
+        if folder == given and STATE_DIR in dirnames:
+            dirnames.remove(STATE_DIR)  # a working copy's state, never part of a version
+        dirnames.sort()
+        for filename in sorted(filenames):
+            yield (folder / filename).relative_to(given).as_posix(), folder / filename
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+@datasets.command("create")
+@click.argument("name")
+@pass_session
+def create(session: Session, name: str) -> None:
+    """Create the empty dataset NAME."""
+    session.dataset_name = name
+    session.store.create_dataset(name)
+    click.echo(f"Created dataset {name!r} in {session.store.url}")
+
+
+@datasets.command("rollback")
+@click.argument("name")
+@click.argument("version")
+@click.option("-m", "--message", default=None, help="Commit message (default 'Rollback to VERSION').")
+@pass_session
+def rollback(session: Session, name: str, version: str, message: str | None) -> None:
+    """Commit a new version of NAME with VERSION's files.
+
+    History is never rewritten: the versions after VERSION stay reachable.
+    """
+    dataset = session.dataset(name)
+    target = dataset.resolve_version(_version(version))
+    result = dataset.rollback(target, message)
+    if not result.created:
+        click.echo(f"No change: {name} HEAD {_short(result.version_id)} already holds the files of {_short(target)}")
+        return
+    click.echo(f"Rolled back {name} to {_short(target)}: new version {result.version_id}")
+
+
+@datasets.command("delete")
+@click.argument("name")
+@pass_session
+def delete(session: Session, name: str) -> None:
+    """Soft-delete NAME (hidden and read-only until restored)."""
+    session.dataset_name = name
+    session.store.delete_dataset(name)
+    click.echo(f"Deleted dataset {name!r} (undo with 'curation datasets restore {name}')")
+
+
+@datasets.command("restore")
+@click.argument("name")
+@pass_session
+def restore(session: Session, name: str) -> None:
+    """Undo 'delete' for NAME."""
+    session.dataset_name = name
+    session.store.restore_dataset(name)
+    click.echo(f"Restored dataset {name!r}")
+
+
+@datasets.command("purge")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_session
+def purge(session: Session, name: str, yes: bool) -> None:
+    """Remove a deleted dataset NAME and all its versions, for good."""
+    _require_deleted(session, name)
+    if not yes:
+        click.confirm(f"Permanently remove dataset {name!r} and all its versions from {session.store.url}?", abort=True)
+    session.store.purge_dataset(name)
+    click.echo(f"Purged dataset {name!r}")
+
+
+def _require_deleted(session: Session, name: str) -> None:
+    """Fail before asking for confirmation if ``name`` is missing or live."""
+    try:
+        session.dataset(name)
+    except DatasetDeletedError:
+        return
+    raise DatasetNotDeletedError(f"dataset {name!r} is not deleted; delete it first")
+
+
+@datasets.command("gc")
+@click.argument("name", required=False)
+@click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
+@click.option(
+    "--grace-period", type=IntervalType(), default=None,
+    help="Keep unreachable items younger than this (e.g. 0, 30m, 2h; default 1h).",
+)
+@json_option
+@pass_session
+def gc(session: Session, name: str | None, dry_run: bool, grace_period: timedelta | None, as_json: bool) -> None:
+    """Remove unreachable manifests and objects of NAME (default: all datasets).
+
+    Only items no version reachable from HEAD needs, and older than the
+    grace period, are removed: a commit in flight is safe.
+    """
+    session.dataset_name = name
+    report = session.store.gc(name, dry_run=dry_run, grace_period=grace_period)
+    if as_json:
+        _echo_json({"store": session.store.url, **report.to_dict()})
+        return
+    verb, grace = ("Would remove" if dry_run else "Removed"), report.grace_period
+    kept = f"; kept {_count(report.kept_recent, 'unreachable item')} younger than {format_interval(grace)}"
+    click.echo(
+        f"{verb} {_count(len(report.manifests), 'manifest')} and {_count(len(report.objects), 'object')} "
+        f"({_size(report.bytes)}) from {_count(len(report.datasets), 'dataset')}"
+        + (kept if report.kept_recent else "")
+    )
+    for key in (*report.manifests, *report.objects):
+        click.echo(f"  {key}")
+
+
+# -- progress --------------------------------------------------------------------------
+
+
+class Progress:
+    """A byte progress bar on stderr, for the library's ``progress(done, total)`` callback.
+
+    Shown only when stderr is a terminal and the transfer is at least
+    :data:`PROGRESS_MIN_BYTES`; otherwise the callback does nothing.
+    """
+
+    def __init__(self, label: str, *, interactive: Callable[[], bool] | None = None) -> None:
+        self._label = label
+        self._interactive = interactive or _stderr_is_terminal
+        self._bar: Any = None
+        self._done = 0
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc_info)
+            self._bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if done or total < PROGRESS_MIN_BYTES or not self._interactive():
+                return
+            self._bar = click.progressbar(
+                length=total, label=f"{self._label} {_size(total)}", file=sys.stderr, show_pos=False
+            ).__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+
+def _stderr_is_terminal() -> bool:
+    return click.get_text_stream("stderr").isatty()
+
+
+# -- formatting ---------------------------------------------------------------------------
+
+
+def _version(text: str | None) -> str | None:
+    """A VERSION argument for the library: HEAD (any case) and absent mean None."""
+    return None if text is None or text.upper() == "HEAD" else text
+
+
+def _head(store: DatasetStore, name: str) -> Version | None:
+    dataset = store.get_dataset(name)
+    head = dataset.head()
+    return dataset.get_version(head) if head else None
+
+
+def _dataset_summary(name: str, deleted: bool, head: Version | None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "deleted": deleted,
+        "head": head.version_id if head else None,
+        "updated_at": _version_summary(head)["created_at"] if head else None,
+        "files": len(head.files) if head else None,
+        "bytes": head.size if head else None,
+    }
+
+
+def _version_summary(version: Version) -> dict[str, Any]:
+    """A version without its file list (counts instead)."""
+    summary = {k: v for k, v in version.to_dict().items() if k != "files"}
+    return {**summary, "files": len(version.files), "bytes": version.size}
+
+
+def _change(f: FileDiff) -> str:
+    """``10 rows`` for an added or removed Parquet file, ``10 -> 12 rows`` if changed; sizes otherwise."""
+    if f.old_rows is not None or f.new_rows is not None:
+        values = [f"{n:,}" if n is not None else "?" for n in (f.old_rows, f.new_rows)]
+        unit = " rows"
+    else:
+        values = [_size(e.size) if e else "-" for e in (f.old, f.new)]
+        unit = ""
+    if f.old is None:
+        return values[1] + unit
+    if f.new is None:
+        return values[0] + unit
+    return " -> ".join(values) + unit
+
+
+def _short(version_id: str | None) -> str:
+    return version_id[:SHORT_ID] if version_id else "-"
+
+
+def _time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def _count(n: int | None, noun: str = "file") -> str:
+    return "-" if n is None else f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _echo_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(row[i])) for row in [columns, *rows]) for i in range(len(columns))]
+    for row in [columns, *rows]:
+        # The last column is free text: no padding after it.
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
