@@ -23,8 +23,11 @@ from curation_pipeline_tests.daemon.harness import DagsterDev, GraphQLClient
 APPLICATION = "reviews"
 DAYS = 4
 ROWS_PER_DAY = 2_000
-UNIFORM = {"name": "reviews-uniform", "limit": 50}
+UNIFORM = {"name": "reviews-uniform", "limit": 50, "curation_delay": "2h"}
 NEWEST = {"name": "reviews-newest", "limit": 20}
+UNIFORM_KEY = ("curated", UNIFORM["name"])
+NEWEST_KEY = ("curated", NEWEST["name"])
+STREAM_KEY = ("stream", APPLICATION)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class DagsterDevSession:
 
 
 def catalogue_items(start_on: dt.date) -> list[dict]:
-    """The test catalogue: a uniform and a newest-records curator over the test application, daily."""
+    """The test catalogue: a uniform (curated 2 hours after each window) and a newest-records curator, daily."""
     common = {
         "application_name": APPLICATION,
         "start_on": start_on.isoformat(),
@@ -87,6 +90,8 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
+    if report.when == "call":
+        item.failed_call = report.failed  # read by fixtures that keep evidence of failures (screenshots)
     session = getattr(item, "funcargs", {}).get("dagster_dev")
     if report.failed and isinstance(session, DagsterDevSession):
         report.sections.append(("dagster dev log", session.dev.log_tail()))

@@ -619,7 +619,7 @@ class DagsterDev:
         """Live processes of this ``dagster dev``'s session (children re-parented to init included)."""
         return _session_members(self.process.pid) | _alive({self.process.pid})
 
-    def stop(self, grace: float = 20.0, check: bool = True) -> None:
+    def stop(self, grace: float = 30.0, check: bool = True) -> None:
         """SIGTERM the process group, SIGKILL after ``grace`` seconds; raise if a member survives."""
         pgid = self.process.pid
         members = self.group_pids()

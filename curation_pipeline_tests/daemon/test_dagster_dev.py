@@ -1,0 +1,111 @@
+"""The curators served by a real ``dagster dev``: runs, backfills and schedule ticks through GraphQL.
+
+Everything goes through the running instance the way the UI drives it; the
+results are checked against the dataset store the runs committed to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from curation_pipeline.store import DatasetStore
+from curation_pipeline_tests.daemon.conftest import (
+    NEWEST,
+    NEWEST_KEY,
+    ROWS_PER_DAY,
+    STREAM_KEY,
+    UNIFORM,
+    UNIFORM_KEY,
+    DagsterDevSession,
+)
+from curation_pipeline_tests.daemon.harness import PARTITION_TAG
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev")]
+
+UTC = dt.timezone.utc
+DAY = dt.timedelta(days=1)
+
+
+def _midnight(key: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(key).replace(tzinfo=UTC)
+
+
+def _versions_by_id(session: DagsterDevSession, dataset: str) -> dict:
+    versions = DatasetStore.open(session.store_url).get_dataset(dataset).list_versions()
+    return {version.version_id: version for version in versions}
+
+
+def _check_window(metadata: dict, version, key: str) -> None:
+    start = _midnight(key)
+    assert metadata["window_start"] == start.timestamp()
+    assert metadata["window_end"] == (start + DAY).timestamp()
+    assert version.metadata["partition_key"] == key
+    assert version.metadata["window"] == {"start": start.isoformat(), "end": (start + DAY).isoformat()}
+    assert set(version.files) >= {f"data/{key}.parquet"}
+
+
+def test_the_stream_and_both_curators_are_assets(dagster_dev: DagsterDevSession) -> None:
+    keys = set(dagster_dev.client.asset_keys())
+
+    assert {STREAM_KEY, UNIFORM_KEY, NEWEST_KEY} <= keys
+    node = dagster_dev.client.asset_node(UNIFORM_KEY)
+    assert node["isPartitioned"]
+    assert list(node["partitionKeys"]) == list(dagster_dev.partitions)
+
+
+def test_a_single_partition_run_commits_one_version_with_its_metadata(dagster_dev: DagsterDevSession) -> None:
+    client = dagster_dev.client
+    key = dagster_dev.partitions[0]
+
+    run = client.wait_run(client.launch_partition_run(UNIFORM_KEY, key), timeout=240)
+
+    assert {"key": PARTITION_TAG, "value": key} in run["tags"]
+    metadata = client.latest_metadata(UNIFORM_KEY, [key])[key]
+    version = _versions_by_id(dagster_dev, UNIFORM["name"])[metadata["version_id"]]
+    assert metadata["dataset"] == UNIFORM["name"]
+    assert metadata["rows_selected"] == UNIFORM["limit"] == version.metadata["selected_rows"]
+    assert metadata["candidate_rows"] == ROWS_PER_DAY == version.metadata["candidate_rows"]
+    assert metadata["limit_hit"] is True
+    _check_window(metadata, version, key)
+    table = DatasetStore.open(dagster_dev.store_url).get_dataset(UNIFORM["name"]).read(version.version_id)
+    assert table.num_rows >= UNIFORM["limit"]  # this window's file, plus any other window curated meanwhile
+
+
+def test_a_backfill_launched_as_the_ui_does_commits_one_version_per_window(dagster_dev: DagsterDevSession) -> None:
+    client = dagster_dev.client
+    keys = list(dagster_dev.partitions)
+
+    backfill = client.wait_backfill(client.launch_backfill([NEWEST_KEY], keys), timeout=420)
+
+    assert sorted(backfill.partition_names) == keys
+    assert 1 <= len(backfill.runs) < len(keys)  # batched: several windows per run
+    versions = _versions_by_id(dagster_dev, NEWEST["name"])
+    assert len(versions) == len(keys)
+    assert sorted(v.metadata["partition_key"] for v in versions.values()) == keys
+    metadata = client.latest_metadata(NEWEST_KEY, keys)
+    assert sorted(metadata) == keys
+    for key in keys:
+        version = versions[metadata[key]["version_id"]]
+        assert metadata[key]["rows_selected"] == NEWEST["limit"] == version.metadata["selected_rows"]
+        assert metadata[key]["candidate_rows"] == ROWS_PER_DAY
+        _check_window(metadata[key], version, key)
+    # Each commit builds on the previous one: the history is one chain holding every window.
+    head = DatasetStore.open(dagster_dev.store_url).get_dataset(NEWEST["name"]).get_version()
+    assert set(head.files) == {f"data/{key}.parquet" for key in keys}
+
+
+def test_a_schedule_tick_targets_the_window_due_at_its_time(dagster_dev: DagsterDevSession) -> None:
+    client = dagster_dev.client
+    (schedule,) = client.schedules_for_asset(UNIFORM_KEY)
+    key = dagster_dev.partitions[2]
+    due = _midnight(key) + DAY + dt.timedelta(hours=2)  # window end + curation_delay
+
+    requests = client.schedule_dry_run(schedule, due.timestamp())
+    early = client.schedule_dry_run(schedule, (due - dt.timedelta(hours=1)).timestamp())
+
+    assert schedule["scheduleState"]["status"] == "RUNNING"
+    assert schedule["cronSchedule"] == "0 2 * * *"
+    assert [(r.partition_key, r.run_key) for r in requests] == [(key, key)]
+    assert early == []
