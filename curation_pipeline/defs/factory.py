@@ -47,7 +47,6 @@ def build_curator_defs(
     job = dg.define_asset_job(
         name=f"{name}_job",
         selection=dg.AssetSelection.assets(curated_asset_key(curator.dataset_name)),
-        partitions_def=partitions.partitions_def,
         executor_def=dg.in_process_executor,
         description=f"Curate windows of {curator.name!r}: {curator.description}.",
         tags={"curation/curator": curator.name},

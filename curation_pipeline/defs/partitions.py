@@ -104,6 +104,8 @@ class CuratorPartitions:
             start = dt.datetime.strptime(key, self.key_format).replace(tzinfo=UTC)
         except ValueError:
             raise ValueError(f"not a partition key of this curator: {key!r} (expected {self.key_format})") from None
+        if self.key_format == DAY_FORMAT:  # a date names the window starting that day (at the anchor's time)
+            start += self.anchor - self.anchor.replace(hour=0, minute=0)
         window = self.window_containing(start)
         if window is None or window.start != start:
             raise ValueError(f"{key!r} is not the start of a window (every {self.interval} from {self.anchor})")
