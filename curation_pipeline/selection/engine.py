@@ -107,7 +107,10 @@ def _pick(
         counts = np.fromiter(ordered_map(lambda piece: piece.count(), pieces), dtype=np.int64, count=len(pieces))
         matched = int(counts.sum())
         positions = sample_positions(matched, limit, stream_key(seed, index, "uniform"))
-        picks = locate(positions, counts, pieces)
+        found = locate(positions, counts, pieces)
+        # Positions count matches; a piece whose filter drops rows maps them to row indices.
+        rows = tuple(ordered_map(lambda pick: pick[0].rows_of(pick[1]), list(zip(found.pieces, found.offsets))))
+        picks = Picks(found.pieces, rows)
         return picks, SelectorStats(limit, matched, picks.rows)
     if isinstance(method, OrderedSampler):
         picks, matched = ordered_picks(pieces, method.field, method.sort == "descending", limit)

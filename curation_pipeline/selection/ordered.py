@@ -33,17 +33,16 @@ def ordered_picks(pieces: list[Piece], field: str, descending: bool, limit: int)
 
     def top_of(index: int) -> tuple[pa.Table, int]:
         parts = []
-        start = 0
-        for batch in pieces[index].batches(columns):
-            table = pa.Table.from_batches([batch]).select(columns)
-            n = table.num_rows
-            table = table.append_column(_PIECE, pa.array(np.full(n, index, dtype=np.int32)))
-            table = table.append_column(_OFFSET, pa.array(np.arange(start, start + n, dtype=np.int64)))
+        matched = 0
+        for batch, rows in pieces[index].matches(columns):
+            table = pa.Table.from_batches([batch])
+            table = table.append_column(_PIECE, pa.array(np.full(rows.size, index, dtype=np.int32)))
+            table = table.append_column(_OFFSET, pa.array(rows))
             parts.append(_top(table, limit, sort_keys))
-            start += n
+            matched += rows.size
         if not parts:
             return None, 0  # type: ignore[return-value]
-        return _top(pa.concat_tables(parts), limit, sort_keys), start
+        return _top(pa.concat_tables(parts), limit, sort_keys), matched
 
     order = _best_first(pieces, field, descending)
     best: pa.Table | None = None
@@ -78,8 +77,23 @@ def ordered_picks(pieces: list[Piece], field: str, descending: bool, limit: int)
 
 
 def _top(table: pa.Table, limit: int, sort_keys: list[tuple[str, str]]) -> pa.Table:
+    """The best ``limit`` rows of ``table`` (unordered)."""
     if table.num_rows <= limit:
         return table
+    field, direction = sort_keys[0]
+    values = table.column(field)
+    # A first cut on the value alone is cheap; the string tie-breaker only
+    # has to rank the rows at or above the cut.
+    best = values.take(pc.select_k_unstable(values, k=limit, sort_keys=[(field, direction)]))
+    if best.null_count == 0:
+        extremes = pc.min_max(best)
+        if direction == "descending":
+            keep = pc.greater_equal(values, extremes["min"])
+        else:
+            keep = pc.less_equal(values, extremes["max"])
+        table = table.filter(keep)
+        if table.num_rows <= limit:
+            return table
     # select_k_unstable keeps nulls last in either direction, as the ranking wants.
     return table.take(pc.select_k_unstable(table, k=limit, sort_keys=sort_keys))
 

@@ -3,11 +3,13 @@
 A *source* wraps what the caller passed (a table, a Parquet dataset, any other
 dataset) and splits it into *pieces*: one Parquet row group, one slice of a
 table, or, for datasets the engine cannot split, the whole dataset. Pieces
-come in the data's order, and the rows a piece yields under a filter always
-come in the same order, so a row is named by ``(piece, offset)``: its position
-among the rows of that piece that pass the filter. The engine finds winners
-with narrow scans (a column or two), then fetches full records only for the
-pieces that hold winners.
+come in the data's order. A row is named by ``(piece, row)``: its index among
+the rows the piece holds (after the dataset's own filter, before any
+selector's). Narrow scans evaluate the selector's filter as a projected
+boolean column rather than dropping rows, so they know each match's row
+index; the fetch of full records then reads a winner's row group without any
+filter, with string columns kept dictionary-encoded until the few winning
+rows are taken.
 """
 
 from __future__ import annotations
@@ -17,22 +19,26 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from curation_pipeline.curators.selectors import RECORD_ID_FIELD
 from curation_pipeline.selection.errors import SelectionError
 
-# Rows per batch of a scan: a Parquet row group of the stream (128k rows) in one batch.
+# Rows per batch of a scan: a Parquet row group of the stream in one batch.
 BATCH_ROWS = 1 << 17
 # Rows per piece when the data is an in-memory table.
 TABLE_PIECE_ROWS = 1 << 18
+# The projected column holding a selector's filter, row by row.
+_MATCH = "__selection_match"
 
 T = TypeVar("T")
 R = TypeVar("R")
+Matches = tuple[pa.RecordBatch, np.ndarray]
 
 
 @functools.cache
@@ -63,88 +69,178 @@ def ordered_map(fn: Callable[[T], R], items: Sequence[T], *, threads: int | None
 
 
 class Piece(Protocol):
-    """A part of the data with one filter bound to it (the data's own and the selector's)."""
+    """A part of the data with a selector's filter bound to it."""
 
-    def batches(self, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-        """The rows that pass the filter, ``columns`` only (all when None), in a fixed order."""
+    def matches(self, columns: Sequence[str], *, dictionary: bool = False) -> Iterator[Matches]:
+        """Batches of the rows passing the filter (``columns`` only), with their row indices.
+
+        ``dictionary=True`` lets string columns arrive dictionary-encoded (cheaper to
+        decode); callers that ask for it handle both layouts.
+        """
 
     def count(self) -> int:
         """How many rows pass the filter."""
+
+    def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
+        """Row indices of the matches numbered ``ordinals`` (sorted, counted from 0)."""
+
+    def fetch(self, rows: np.ndarray) -> pa.Table:
+        """Every column of the rows at sorted ``rows``, in the data's schema."""
 
     def value_range(self, field: str) -> tuple[Any, Any] | None:
         """``(min, max)`` of the non-null values of ``field`` before filtering, if known."""
 
 
-@dataclass
-class TablePiece:
-    """A slice of an in-memory table."""
+class _ScannedPiece:
+    """Shared logic: matches by a projected filter column over ``_scan(projection)``."""
 
-    table: pa.Table
     filter: ds.Expression | None
 
-    def batches(self, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+    def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+    def matches(self, columns: Sequence[str], *, dictionary: bool = False) -> Iterator[Matches]:
+        projection = {name: pc.field(name) for name in columns}
+        if self.filter is not None:
+            projection[_MATCH] = self.filter
+        start = 0
+        for batch in self._scan(projection, dictionary):
+            n = batch.num_rows
+            if self.filter is None:
+                yield batch, np.arange(start, start + n, dtype=np.int64)
+            else:
+                mask = batch.column(_MATCH).fill_null(False)
+                rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+                if rows.size:
+                    yield batch.select(list(columns)).filter(mask), rows + start
+            start += n
+
+    def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
         if self.filter is None:
-            table = self.table if columns is None else self.table.select(list(columns))
-            yield from table.to_batches()
-            return
-        yield from ds.dataset(self.table).to_batches(columns=columns, filter=self.filter, batch_size=BATCH_ROWS)
+            return ordinals
+        found = np.concatenate([rows for _, rows in self.matches([], dictionary=True)] or [np.empty(0, dtype=np.int64)])
+        return found[ordinals]
+
+
+class TablePiece(_ScannedPiece):
+    """A slice of an in-memory table."""
+
+    def __init__(self, table: pa.Table, filter: ds.Expression | None) -> None:
+        self.table = table
+        self.filter = filter
+
+    def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
+        yield from ds.dataset(self.table).to_batches(columns=projection, batch_size=BATCH_ROWS)
 
     def count(self) -> int:
         if self.filter is None:
             return self.table.num_rows
         return ds.dataset(self.table).count_rows(filter=self.filter)
 
+    def fetch(self, rows: np.ndarray) -> pa.Table:
+        return self.table.take(pa.array(rows))
+
     def value_range(self, field: str) -> tuple[Any, Any] | None:
         return None
 
-    def take(self, offsets: np.ndarray) -> pa.Table | None:
-        """Rows at ``offsets`` without a scan, when no filter shifts the offsets."""
-        return self.table.take(offsets) if self.filter is None else None
 
+class DatasetPiece(_ScannedPiece):
+    """A whole dataset the engine does not split (in-memory, union, non-Parquet).
 
-@dataclass
-class DatasetPiece:
-    """A whole dataset the engine does not split (in-memory, union, non-Parquet)."""
+    Row indices count the rows the dataset yields, after its own filter.
+    """
 
-    dataset: ds.Dataset
-    filter: ds.Expression | None
+    def __init__(self, dataset: ds.Dataset, filter: ds.Expression | None) -> None:
+        self.dataset = dataset
+        self.filter = filter
 
-    def batches(self, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-        # The dataset applies its own filter (Dataset.filter) on top of this one.
-        yield from self.dataset.to_batches(columns=columns, filter=self.filter, batch_size=BATCH_ROWS, use_threads=True)
+    def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
+        yield from self.dataset.to_batches(columns=projection, batch_size=BATCH_ROWS, use_threads=True)
 
     def count(self) -> int:
         return self.dataset.count_rows(filter=self.filter)
 
+    def fetch(self, rows: np.ndarray) -> pa.Table:
+        return _take_rows(self.dataset.to_batches(batch_size=BATCH_ROWS, use_threads=True), rows)
+
     def value_range(self, field: str) -> tuple[Any, Any] | None:
         return None
 
 
-@dataclass
-class RowGroupPiece:
-    """One row group of one Parquet file."""
+class RowGroupPiece(_ScannedPiece):
+    """One row group of one Parquet file; the dataset's own filter is part of ``filter``."""
 
-    fragment: ds.ParquetFileFragment
-    schema: pa.Schema
-    filter: ds.Expression | None
+    def __init__(self, group: ds.ParquetFileFragment, source: ParquetSource, filter: ds.Expression | None) -> None:
+        self.group = group
+        self.source = source
+        self.filter = filter
+        self._dictionary_group: ds.ParquetFileFragment | None = None
 
-    def batches(self, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-        yield from self.fragment.to_batches(
-            schema=self.schema, columns=columns, filter=self.filter, batch_size=BATCH_ROWS, use_threads=True
-        )
+    def _scanner(self, dictionary: bool, **options: Any) -> ds.Scanner:
+        # One thread per piece: pieces already run in parallel, and a row
+        # group's scan is too short to repay pyarrow's own fan-out.
+        options.update(batch_size=BATCH_ROWS, use_threads=False)
+        if dictionary:
+            try:
+                return self.dictionary_group().scanner(schema=self.source.read_schema, **options)
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+                pass  # a filter kernel without a dictionary variant (e.g. substring): read plain strings
+        return self.group.scanner(schema=self.source.schema, **options)
+
+    def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
+        yield from self._scanner(dictionary, columns=projection).to_batches()
 
     def count(self) -> int:
         if self.filter is None:
-            return self.fragment.row_groups[0].num_rows
+            return self.group.row_groups[0].num_rows
         # Parquet answers from the footer when statistics show the filter keeps the whole group.
-        return self.fragment.scanner(schema=self.schema, filter=self.filter, columns=[]).count_rows()
+        return self._scanner(True, columns=[], filter=self.filter).count_rows()
+
+    def dictionary_group(self) -> ds.ParquetFileFragment:
+        """This row group, read with string columns as dictionaries."""
+        if self._dictionary_group is None:
+            self._dictionary_group = self.source.dictionary_format.make_fragment(
+                self.group.path,
+                filesystem=self.group.filesystem,
+                partition_expression=self.group.partition_expression,
+                row_groups=[self.group.row_groups[0].id],
+            )
+        return self._dictionary_group
+
+    def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
+        if self.filter is not None and self.count() == self.group.row_groups[0].num_rows:
+            return ordinals  # the filter keeps every row (the footer said so)
+        return super().rows_of(ordinals)
+
+    def fetch(self, rows: np.ndarray) -> pa.Table:
+        # No filter here (rows are row indices); strings stay dictionaries until taken.
+        batches = self._scanner(True).to_batches()
+        return _take_rows(batches, rows).cast(self.source.schema)
 
     def value_range(self, field: str) -> tuple[Any, Any] | None:
-        stats = self.fragment.row_groups[0].statistics or {}
+        stats = self.group.row_groups[0].statistics or {}
         found = stats.get(field)
         if not found or "min" not in found or "max" not in found:
             return None
         return found["min"], found["max"]
+
+
+def _take_rows(batches: Iterator[pa.RecordBatch], rows: np.ndarray) -> pa.Table:
+    """Rows at sorted indices ``rows`` of a stream of batches; stops reading after the last."""
+    parts = []
+    start = 0
+    last = int(rows[-1])
+    for batch in batches:
+        end = start + batch.num_rows
+        lo, hi = np.searchsorted(rows, [start, end])
+        if hi > lo:
+            parts.append(batch.take(pa.array(rows[lo:hi] - start)))
+        start = end
+        if start > last:
+            break  # later batches hold no winner: stop reading
+    if sum(part.num_rows for part in parts) != rows.size:
+        raise SelectionError("the data changed while it was read: a picked row is gone")
+    return pa.Table.from_batches(parts)
 
 
 class Source(Protocol):
@@ -202,6 +298,26 @@ class ParquetSource:
         self.schema = dataset.schema
         self.data_filter = data_filter
         self.fragments = fragments
+        # Full records are read with string columns as dictionaries (cheap to
+        # decode, cheap to take from) and cast back once only winners remain.
+        # record_id is unique per row: a dictionary would only cost.
+        stored = set(fragments[0].physical_schema.names) if fragments else set()
+        strings = [
+            field.name
+            for field in self.schema
+            if field.name in stored and field.name != RECORD_ID_FIELD and pa.types.is_string(field.type)
+        ]
+        self.read_schema = pa.schema(
+            [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in strings else f for f in self.schema]
+        )
+        options = dataset.format.read_options
+        self.dictionary_format = ds.ParquetFileFormat(
+            read_options=ds.ParquetReadOptions(
+                dictionary_columns=set(options.dictionary_columns) | set(strings),
+                coerce_int96_timestamp_unit=options.coerce_int96_timestamp_unit,
+            ),
+            default_fragment_scan_options=dataset.format.default_fragment_scan_options,
+        )
 
     def pieces(self, selector_filter: ds.Expression | None) -> list[Piece]:
         combined = _and(self.data_filter, selector_filter)
@@ -209,7 +325,7 @@ class ParquetSource:
         for fragment in self.fragments:
             # split_by_row_group drops row groups whose statistics rule the filter out.
             for group in fragment.split_by_row_group(combined, schema=self.schema):
-                pieces.append(RowGroupPiece(group, self.schema, combined))
+                pieces.append(RowGroupPiece(group, self, combined))
         return pieces
 
     def count_rows(self) -> int:
@@ -225,9 +341,9 @@ def open_source(data: pa.Table | ds.Dataset) -> Source:
     if isinstance(data, ds.FileSystemDataset) and isinstance(data.format, ds.ParquetFileFormat):
         try:
             options = getattr(data, "_scan_options", None) or {}
-            data_filter = options.get("filter")
             if set(options) - {"filter"}:
                 return DatasetSource(data)  # a projection or option the pieces would not honour
+            data_filter = options.get("filter")
             fragments = list(data._get_fragments(data_filter))
         except (AttributeError, TypeError):
             return DatasetSource(data)
@@ -244,28 +360,8 @@ def _and(a: ds.Expression | None, b: ds.Expression | None) -> ds.Expression | No
 
 
 def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Table:
-    """Full rows at sorted ``offsets`` of each piece, concatenated in the order given."""
-    tables = list(ordered_map(lambda pick: _fetch_piece(pick[0], pick[1]), picks))
+    """Full rows at sorted row indices of each piece, concatenated in the order given."""
+    tables = list(ordered_map(lambda pick: pick[0].fetch(pick[1]), picks))
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables)
-
-
-def _fetch_piece(piece: Piece, offsets: np.ndarray) -> pa.Table:
-    direct = piece.take(offsets) if isinstance(piece, TablePiece) else None
-    if direct is not None:
-        return direct
-    parts = []
-    start = 0
-    last = int(offsets[-1])
-    for batch in piece.batches(None):
-        end = start + batch.num_rows
-        lo, hi = np.searchsorted(offsets, [start, end])
-        if hi > lo:
-            parts.append(batch.take(pa.array(offsets[lo:hi] - start)))
-        start = end
-        if start > last:
-            break  # Later batches hold no winner; stop reading.
-    if not parts:
-        raise SelectionError(f"offsets {offsets.tolist()[:5]} are past the end of a piece: the data changed while read")
-    return pa.Table.from_batches(parts)

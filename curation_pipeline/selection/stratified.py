@@ -98,11 +98,11 @@ def stratified_picks(
     index_of = {s: i for i, s in enumerate(strata)}
     chosen_pieces = []
     chosen_offsets = []
-    for piece, codes in zip(pieces, ordered_map(lambda piece: _codes(piece, field, index_of), pieces)):
-        offsets = walker.take(codes)
-        if offsets.size:
+    for piece, (codes, rows) in zip(pieces, ordered_map(lambda piece: _codes(piece, field, index_of), pieces)):
+        picked = walker.take(codes)
+        if picked.size:
             chosen_pieces.append(piece)
-            chosen_offsets.append(offsets)
+            chosen_offsets.append(rows[picked])
     picked = {stratum_name(s): int(q + extra) for s, q, extra in zip(strata, quotas, walker.extra)}
     return StratifiedOutcome(Picks(tuple(chosen_pieces), tuple(chosen_offsets)), total, picked)
 
@@ -160,21 +160,29 @@ def _stratum_order(value: Any) -> tuple:
 
 def _count_strata(piece: Piece, field: str) -> Counter:
     counts: Counter = Counter()
-    for batch in piece.batches([field]):
+    for batch, _ in piece.matches([field], dictionary=True):
         column = batch.column(0)
         if pa.types.is_dictionary(column.type):
-            column = column.dictionary_decode()
-        found = pc.value_counts(column)
-        values = found.field("values").to_pylist()
-        for value, count in zip(values, found.field("counts").to_pylist()):
-            counts[_key(value)] += count
+            # Count dictionary codes, not decoded values: a few entries instead of every row.
+            values = column.dictionary.to_pylist() + [None]
+            codes = column.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+            tally = np.bincount(codes, minlength=len(values)).tolist()
+        else:
+            found = pc.value_counts(column)
+            values = found.field("values").to_pylist()
+            tally = found.field("counts").to_pylist()
+        for value, count in zip(values, tally):
+            if count:
+                counts[_key(value)] += count
     return counts
 
 
-def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> np.ndarray:
-    """The stratum index of every row of the piece, in order."""
+def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The stratum index and the row index of every matching row of the piece, in order."""
     parts = []
-    for batch in piece.batches([field]):
+    row_parts = []
+    for batch, rows in piece.matches([field], dictionary=True):
+        row_parts.append(rows)
         column = batch.column(0)
         if not pa.types.is_dictionary(column.type):
             column = pc.dictionary_encode(column, null_encoding="encode")
@@ -182,4 +190,6 @@ def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> np.ndarray:
         lookup = np.array([index_of[_key(v)] for v in values] + [index_of.get(None, -1)], dtype=np.int64)
         indices = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
         parts.append(lookup[indices])
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(parts), np.concatenate(row_parts)

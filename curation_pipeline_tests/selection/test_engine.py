@@ -10,6 +10,7 @@ import pytest
 
 from curation_pipeline.curators.selectors import (
     BoundsFilter,
+    ContainsFilter,
     EqualsFilter,
     OrderedSampler,
     Selector,
@@ -36,6 +37,12 @@ SELECTORS = {
     "proportional": Selector(method=StratifiedSampler(field="outputs.label"), limit=30),
     "strict": Selector(method=StratifiedSampler(field="feedback.label", mode="strict"), limit=25),
     "balanced": Selector(method=StratifiedSampler(field="feedback.label", mode="balanced"), limit=16),
+    "contains_stratified": Selector(
+        method=StratifiedSampler(field="tags.env"), limit=9, filters=[ContainsFilter(field="inputs.text", contains="dog")]
+    ),
+    "contains_uniform": Selector(
+        method=UniformSampler(), limit=11, filters=[ContainsFilter(field="feedback.label", contains="o")]
+    ),
 }
 
 
