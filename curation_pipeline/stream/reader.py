@@ -50,11 +50,32 @@ def read_window(
     if end < start:
         raise InvalidWindowError(f"window end {end.isoformat()} is before start {start.isoformat()}")
     store = open_store(store_url)
-    folders = [date_dir(store.root, application, day) for day in days_overlapping(start, end)]
+    folders = _window_folders(store, application, days_overlapping(start, end))
     dataset = _dataset(store, read_footers(store, list_data_files(store, folders)))
     time_type = dataset.schema.field(TIME).type
     return dataset.filter(
         (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
+    )
+
+
+# Up to this many days, list each day's folder directly; beyond, one listing of
+# the application's folder finds the days that exist, so a window of years
+# costs a few requests rather than one per day.
+_DIRECT_LISTING_DAYS = 7
+
+
+def _window_folders(store: Store, application: str, days: list[date]) -> list[str]:
+    if len(days) <= _DIRECT_LISTING_DAYS:
+        return [date_dir(store.root, application, day) for day in days]
+    return [path for day, path in _date_folders(store, application) if days[0] <= day <= days[-1]]
+
+
+def _date_folders(store: Store, application: str) -> list[tuple[date, str]]:
+    """``(day, path)`` of the application's ``date=`` folders, oldest first."""
+    return sorted(
+        (day, info.path)
+        for info in list_dir(store, stream_dir(store.root, application))
+        if info.type == pafs.FileType.Directory and (day := parse_date_dir(info.base_name)) is not None
     )
 
 
@@ -103,11 +124,7 @@ def stream_stats(application: str, store_url: str | None = None) -> StreamStats:
     """
     application = check_application(application)
     store = open_store(store_url)
-    days = sorted(
-        (day, info.path)
-        for info in list_dir(store, stream_dir(store.root, application))
-        if info.type == pafs.FileType.Directory and (day := parse_date_dir(info.base_name)) is not None
-    )
+    days = _date_folders(store, application)
     footers = read_footers(store, list_data_files(store, [path for _, path in days]))
     return StreamStats(
         application=application,
