@@ -22,7 +22,7 @@ from curation_pipeline.stream import (
     write_demo_stream,
 )
 from curation_pipeline.stream.filesystems import open_store
-from curation_pipeline.stream.layout import stream_dir
+from curation_pipeline.stream.layout import check_application, stream_dir
 from curation_pipeline.stream.records import Records, to_record_table
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -86,6 +86,7 @@ def log(application: str, file: Path, file_format: str | None, batch_rows: int, 
     if file_format is None:
         raise click.UsageError(f"cannot tell the format of {file.name}; pass --format jsonl|csv|parquet")
     with _stream_errors():
+        check_application(application)  # before reading, so the message is about the name alone
         for offset, batch in _batches(file, file_format, batch_rows):
             with _located(file, offset):
                 to_record_table(batch)
