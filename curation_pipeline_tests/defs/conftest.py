@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import warnings
-
 import dagster as dg
 import pytest
 
@@ -16,9 +14,6 @@ from curation_pipeline.stream import log_records
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 1, 1, tzinfo=UTC)
 APP = "shop"
-
-# AssetCheckSpec(partitions_def=...) is a preview feature in Dagster 1.13.
-warnings.filterwarnings("ignore", category=dg.PreviewWarning if hasattr(dg, "PreviewWarning") else Warning)
 
 
 def records(day: int, count: int, *, prefix: str = "r", env_every: int = 2) -> list[dict]:
@@ -55,6 +50,13 @@ def store(store_url) -> CurationStore:
 def instance() -> dg.DagsterInstance:
     """An in-memory instance: runs, event log and schedule storage vanish with the test."""
     return dg.DagsterInstance.ephemeral()
+
+
+@pytest.fixture
+def sqlite_instance():
+    """An instance on disk, for code that needs an instance reference (schedules over dynamic partitions)."""
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
 
 
 def prod_curator(**overrides) -> Curator:
