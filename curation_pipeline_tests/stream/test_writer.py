@@ -178,9 +178,8 @@ BAD_BATCHES = [
 
 @pytest.mark.parametrize("batch, message", BAD_BATCHES)
 def test_bad_batches_are_rejected_and_nothing_is_written(local_store, batch, message):
-    good_and_bad = batch
     with pytest.raises(InvalidRecordsError, match=message) as raised:
-        log_records("app", good_and_bad, local_store)
+        log_records("app", batch, local_store)
 
     assert isinstance(raised.value, (StreamError, ValueError))
     assert stored_files(local_store) == []
