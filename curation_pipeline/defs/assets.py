@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import dagster as dg
-from dagster import AssetExecutionContext
 import pyarrow as pa
 import pyarrow.parquet as pq
+from dagster import AssetExecutionContext
 
 from curation_pipeline.curators import Curator
 from curation_pipeline.defs.checks import build_check_specs, evaluate_checks

@@ -70,7 +70,12 @@ def missing_windows(
     done_keys: set[str],
 ) -> tuple[list[Window], str | None]:
     """Windows due by ``now`` (after ``after_key``) whose key is not in ``done_keys``, and the new cursor."""
-    since = partitions.window(after_key).end if after_key else None
+    since = None
+    if after_key:
+        try:
+            since = partitions.window(after_key).end
+        except ValueError:  # the curator's grid changed since the cursor was written: start over
+            since = None
     due = partitions.closed_windows(now - delay - SCHEDULE_GRACE, since=since)
     cursor = partitions.key(due[-1]) if due else after_key
     return [w for w in due if partitions.key(w) not in done_keys], cursor

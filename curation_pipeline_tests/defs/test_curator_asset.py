@@ -7,7 +7,6 @@ import threading
 
 import dagster as dg
 import pyarrow as pa
-import pytest
 
 from curation_pipeline.defs import curation
 from curation_pipeline.defs.assets import curated_asset_key
@@ -118,7 +117,6 @@ def test_empty_window_commits_nothing_and_says_so(store_url, store, instance):
 
 
 def test_missing_field_fails_the_run_naming_the_field(store, instance):
-    curator = uniform_curator(name="by-color")
     curator = prod_curator(
         name="by-color",
         selectors=[{"limit": 3, "filters": [{"type": "equals", "field": "inputs.color", "equals": "red"}]}],
@@ -222,3 +220,14 @@ def test_checks_alone_evaluate_the_stored_version(store, instance):
     evaluations = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(evaluations) == len(CHECKS)
     assert all(e.event_specific_data.passed for e in evaluations)
+
+
+def test_the_curator_job_curates_a_window_and_runs_its_checks(store, instance):
+    curator = prod_curator()
+    defs = dg.Definitions.merge(build_curator_defs(curator), dg.Definitions(resources={"store": store}))
+    job = defs.resolve_job_def("prod_sample_job")
+    assert job.executor_def.name == "in_process"
+    result = job.execute_in_process(partition_key="2026-01-03", instance=instance)
+    assert result.success
+    assert latest(instance, curator, "2026-01-03").metadata["rows_selected"].value == 5
+    assert check_results(instance, curator, "2026-01-03") == {name: True for name in CHECKS}
