@@ -1,0 +1,328 @@
+"""Push and pull throughput of the dataset store, against plain copies of the same files.
+
+A dataset of ``--total-mb`` MB in ``--files`` files of random (incompressible)
+bytes is generated once into a cache folder under /tmp, then, per backend:
+
+- push:       ``Dataset.commit`` of every file as the first version;
+- pull:       ``Dataset.pull`` into an empty folder;
+- plain:      the same bytes moved without the store: ``shutil.copyfile`` for
+              the local backend (and copy + fsync, the durable equivalent),
+              boto3 ``upload_file``/``download_file`` for S3 (ratio = ours /
+              plain; the better of a run before and a run after ours);
+- re-push:    committing the same content again (target: 0 data bytes sent);
+- 1 changed:  committing with one file replaced (target: that file only);
+- pull 1:     pulling that version into the folder of the first pull.
+
+Bytes sent are taken from ``CommitResult.bytes_uploaded`` and, independently,
+counted where they arrive: request bodies of PUT/POST to object keys on the
+moto server (a WSGI middleware), or bytes written to object keys by a counting
+wrapper of the local backend. S3 runs against a moto server started in this
+process on 127.0.0.1 (a free port) and stopped at the end.
+
+Run:  .venv/bin/python benchmarks/store_bench.py [--total-mb 1024] [--files 200] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import os
+import pstats
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from curation_pipeline.store import Dataset, DatasetStore, LocalBackend
+
+CACHE_ROOT = Path(tempfile.gettempdir()) / "curation-store-bench"
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+MB = 1_000_000
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+def dataset_files(total_mb: int, count: int) -> list[Path]:
+    """``count`` files of random bytes totalling ``total_mb`` MB, generated once and cached."""
+    size = total_mb * MB // count
+    folder = CACHE_ROOT / f"data-{total_mb}mb-{count}"
+    files = [folder / f"part-{i:04d}.bin" for i in range(count)]
+    if not all(f.is_file() and f.stat().st_size == size for f in files):
+        print(f"generating {count} files of {size / MB:.1f} MB in {folder} ...", flush=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            f.write_bytes(os.urandom(size))
+    for f in files:  # warm the page cache: every run then reads from memory
+        with open(f, "rb") as src:
+            while src.read(1 << 24):
+                pass
+    return files
+
+
+# -- byte counters -----------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    """Bytes received by the storage side, split into object data and everything else."""
+
+    data: int = 0
+    other: int = 0
+
+    def add(self, key: str, size: int) -> None:
+        if "/objects/" in key:
+            self.data += size
+        else:
+            self.other += size
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.data, self.other
+
+
+class CountingLocalBackend(LocalBackend):
+    """A local backend that counts the bytes written to each key."""
+
+    def __init__(self, root: Path, sent: Sent) -> None:
+        super().__init__(root)
+        self._sent = sent
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._sent.add(key, len(data))
+        super().put_bytes(key, data)
+
+    def put_file(self, key: str, src: Path) -> None:
+        self._sent.add(key, src.stat().st_size)
+        super().put_file(key, src)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        written = super().put_if_absent(key, data)
+        if written:
+            self._sent.add(key, len(data))
+        return written
+
+
+class CountingWsgi:
+    """WSGI middleware in front of moto: counts PUT/POST body bytes per key."""
+
+    def __init__(self, app: Callable[..., Any], sent: Sent) -> None:
+        self._app = app
+        self._sent = sent
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") in ("PUT", "POST"):
+            # aws-chunked uploads carry the payload size in this header; CONTENT_LENGTH includes framing.
+            size = environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH") or environ.get("CONTENT_LENGTH") or 0
+            with self._lock:
+                self._sent.add(environ.get("PATH_INFO", ""), int(size))
+        return self._app(environ, start_response)
+
+
+@contextmanager
+def moto_server(sent: Sent) -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 and a free port; yields its endpoint URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = CountingWsgi(DomainDispatcherApplication(create_backend_app), sent)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+# -- measurements --------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    backend: str
+    operation: str
+    seconds: float
+    megabytes: float
+    plain_seconds: float | None = None
+    reported: int | None = None
+    observed: int | None = None
+    note: str = ""
+
+
+def timed(function: Callable[[], Any], profile: Path | None = None) -> tuple[float, Any]:
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        result = profiler.runcall(function)
+    else:
+        result = function()
+    elapsed = time.perf_counter() - started
+    if profiler and profile:
+        profiler.dump_stats(profile)
+        pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(18)
+    return elapsed, result
+
+
+def bench_store(
+    backend: str,
+    store: DatasetStore,
+    sent: Sent,
+    files: list[Path],
+    work: Path,
+    plain_push: Callable[[str], None],
+    plain_pull: Callable[[str], None],
+    profile: bool,
+    durable: Callable[[str], None] | None = None,
+) -> list[Row]:
+    total = sum(f.stat().st_size for f in files) / MB
+    dataset: Dataset = store.create_dataset("bench")
+    mapping = {f.name: f for f in files}
+
+    # Plain transfers run before and after ours (the better time counts), so neither side
+    # gains from running first or last (page cache, the moto server's growing memory).
+    plain_up_1, _ = timed(lambda: plain_push("a"))
+    before = sent.snapshot()
+    push_s, first = timed(lambda: dataset.commit(mapping, "bench"), work / f"{backend}-push.prof" if profile else None)
+    push_sent = sent.data - before[0]
+    plain_up = min(plain_up_1, timed(lambda: plain_push("b"))[0])
+    plain_down_1, _ = timed(lambda: plain_pull("a"))
+    pull_s, pulled = timed(
+        lambda: dataset.pull(to=work / "pulled"), work / f"{backend}-pull.prof" if profile else None
+    )
+    plain_down = min(plain_down_1, timed(lambda: plain_pull("b"))[0])
+    durable_note = ""
+    if durable is not None:
+        durable_s = timed(lambda: durable("c"))[0]
+        durable_note = f"copy+fsync {durable_s:.2f} s: ratio {push_s / durable_s:.2f}"
+    assert pulled.bytes_downloaded == first.bytes_uploaded == push_sent, (pulled, first, push_sent)
+
+    before = sent.snapshot()
+    again_s, again = timed(lambda: dataset.commit(mapping, "bench again"))
+    again_data, again_other = sent.data - before[0], sent.other - before[1]
+    assert not again.created
+
+    changed = work / "changed" / files[0].name
+    changed.parent.mkdir(parents=True, exist_ok=True)
+    changed.write_bytes(os.urandom(files[0].stat().st_size))
+    before = sent.snapshot()
+    one_s, one = timed(lambda: dataset.commit({**mapping, files[0].name: changed}, "one changed"))
+    one_data, one_other = sent.data - before[0], sent.other - before[1]
+    pull_one_s, pull_one = timed(lambda: dataset.pull(to=work / "pulled"))
+    size = files[0].stat().st_size / MB
+    return [
+        Row(backend, "push", push_s, total, plain_up, first.bytes_uploaded, push_sent, durable_note),
+        Row(backend, "pull", pull_s, total, plain_down, pulled.bytes_downloaded, None,
+            f"{len(pulled.downloaded)} files, each verified and fsynced"),
+        Row(backend, "re-push unchanged", again_s, total, None, again.bytes_uploaded, again_data,
+            f"+{again_other} B manifest/refs"),
+        Row(backend, "push, 1 file changed", one_s, total, None, one.bytes_uploaded, one_data,
+            f"+{one_other} B manifest/refs; 1 file = {files[0].stat().st_size} B"),
+        Row(backend, "pull, 1 file changed", pull_one_s, size, None, pull_one.bytes_downloaded, None,
+            f"{len(pull_one.downloaded)} file(s) downloaded"),
+    ]
+
+
+def bench_local(files: list[Path], work: Path, profile: bool) -> list[Row]:
+    sent = Sent()
+    store = DatasetStore(CountingLocalBackend(work / "store", sent))
+
+    def plain_push(run: str) -> None:
+        (work / f"plain-up-{run}").mkdir()
+        for f in files:
+            shutil.copyfile(f, work / f"plain-up-{run}" / f.name)
+
+    def plain_pull(run: str) -> None:
+        (work / f"plain-down-{run}").mkdir()
+        for f in files:
+            shutil.copyfile(work / "plain-up-a" / f.name, work / f"plain-down-{run}" / f.name)
+
+    def durable_push(run: str) -> None:
+        (work / f"plain-up-{run}").mkdir()
+        for f in files:
+            target = work / f"plain-up-{run}" / f.name
+            shutil.copyfile(f, target)
+            with open(target, "rb") as copy:
+                os.fsync(copy.fileno())
+
+    return bench_store("local", store, sent, files, work, plain_push, plain_pull, profile, durable_push)
+
+
+def bench_s3(files: list[Path], work: Path, profile: bool) -> list[Row]:
+    sent = Sent()
+    with moto_server(sent) as endpoint:
+        client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
+        for bucket in ("store", "plain"):
+            client.create_bucket(Bucket=bucket)
+        store = DatasetStore.open("s3://store/bench", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
+
+        def plain_push(run: str) -> None:
+            for f in files:
+                client.upload_file(str(f), "plain", f"{run}/{f.name}")
+
+        def plain_pull(run: str) -> None:
+            (work / f"plain-down-{run}").mkdir()
+            for f in files:
+                client.download_file("plain", f"a/{f.name}", str(work / f"plain-down-{run}" / f.name))
+
+        return bench_store("s3 (moto)", store, sent, files, work, plain_push, plain_pull, profile)
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    header = ("backend", "operation", "seconds", "MB/s", "plain s", "ours/plain", "bytes sent (result)",
+              "bytes sent (observed)", "note")
+    lines = [header]
+    for r in rows:
+        lines.append((
+            r.backend,
+            r.operation,
+            f"{r.seconds:.2f}",
+            f"{r.megabytes / r.seconds:.0f}" if r.seconds else "-",
+            f"{r.plain_seconds:.2f}" if r.plain_seconds is not None else "",
+            f"{r.seconds / r.plain_seconds:.2f}" if r.plain_seconds else "",
+            f"{r.reported:,}" if r.reported is not None else "",
+            f"{r.observed:,}" if r.observed is not None else "",
+            r.note,
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    rendered = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
+    rendered.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(rendered)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--total-mb", type=int, default=1024, help="dataset size in MB (10^6 bytes)")
+    parser.add_argument("--files", type=int, default=200, help="number of files")
+    parser.add_argument("--quick", action="store_true", help="64 MB in 20 files")
+    parser.add_argument("--backends", default="local,s3", help="comma-separated: local, s3")
+    parser.add_argument("--profile", action="store_true", help="print cProfile of our push and pull")
+    args = parser.parse_args()
+    total_mb, count = (64, 20) if args.quick else (args.total_mb, args.files)
+    files = dataset_files(total_mb, count)
+    print(f"dataset: {count} files, {total_mb} MB total, cache {files[0].parent}", flush=True)
+    rows: list[Row] = []
+    for backend in args.backends.split(","):
+        with tempfile.TemporaryDirectory(prefix="store-bench-", dir=CACHE_ROOT) as work:
+            bench = {"local": bench_local, "s3": bench_s3}[backend]
+            rows += bench(files, Path(work), args.profile)
+        print(table(rows), flush=True)
+    print()
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
