@@ -162,6 +162,7 @@ class Row:
 
 def timed(function: Callable[[], Any], profile: Path | None = None) -> tuple[float, Any]:
     profiler = cProfile.Profile() if profile else None
+    os.sync()  # start every measurement without dirty pages left by the previous one
     started = time.perf_counter()
     if profiler:
         result = profiler.runcall(function)

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
+from curation_pipeline.config import resolve_store_url
 from curation_pipeline.curators.intervals import format_interval, parse_interval
 from curation_pipeline.store import (
     AmbiguousVersionError,
@@ -76,6 +78,9 @@ _ADVICE: dict[type[StoreError], str] = {
     LocalChangesError: "use --force to discard them",
 }
 
+#: S3 settings shared with the Dagster resource (``curation_pipeline.defs.resources``).
+S3_ENVS = {"endpoint_url": "CURATION_S3_ENDPOINT_URL", "region_name": "CURATION_S3_REGION"}
+
 #: Transfers smaller than this finish too quickly to deserve a progress bar.
 PROGRESS_MIN_BYTES = 4 << 20
 SHORT_ID = 12
@@ -112,9 +117,17 @@ class Session:
 
     @property
     def store(self) -> DatasetStore:
-        """The store at ``--store``, else ``$CURATION_STORE_URL``, else ``./.curation`` (read now)."""
+        """The store at ``--store``, else ``$CURATION_STORE_URL``, else ``./.curation`` (read now).
+
+        For ``s3://`` stores, ``$CURATION_S3_ENDPOINT_URL`` and ``$CURATION_S3_REGION``
+        apply as they do for Dagster; otherwise boto3's usual settings do.
+        """
         if self._store is None:
-            self._store = DatasetStore.open(self.store_url)
+            url = resolve_store_url(self.store_url)
+            options = {}
+            if urlsplit(url).scheme.lower() == "s3":
+                options = {key: os.environ[env] for key, env in S3_ENVS.items() if os.environ.get(env)}
+            self._store = DatasetStore.open(url, **options)
         return self._store
 
     def dataset(self, name: str) -> Dataset:

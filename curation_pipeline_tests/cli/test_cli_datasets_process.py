@@ -14,6 +14,7 @@ from curation_pipeline.cli import datasets as datasets_cli
 from curation_pipeline.cli import main
 from curation_pipeline.store import DatasetStore
 from curation_pipeline_tests.cli.helpers import read_tree, write
+from curation_pipeline_tests.conftest import MotoServer
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("curation")
 
@@ -82,3 +83,13 @@ def test_no_progress_bar_for_small_transfers_or_without_a_terminal(tmp_path: Pat
     with datasets_cli.Progress("Uploading", interactive=lambda: False) as progress:
         progress(0, 1 << 30)
     assert calls == []
+
+
+def test_s3_endpoint_from_the_curation_settings(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CURATION_S3_ENDPOINT_URL / CURATION_S3_REGION serve the CLI as they serve Dagster."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("CURATION_S3_ENDPOINT_URL", aws_env.endpoint_url)
+    monkeypatch.setenv("CURATION_S3_REGION", aws_env.region)
+    url = f"s3://{aws_env.make_bucket('cli')}/root"
+    assert CliRunner().invoke(main, ["datasets", "--store", url, "create", "via-settings"]).exit_code == 0
+    assert DatasetStore.open(url, endpoint_url=aws_env.endpoint_url).list_datasets() == ["via-settings"]
