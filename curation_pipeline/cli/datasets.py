@@ -84,6 +84,7 @@ S3_ENVS = {"endpoint_url": "CURATION_S3_ENDPOINT_URL", "region_name": "CURATION_
 #: Transfers smaller than this finish too quickly to deserve a progress bar.
 PROGRESS_MIN_BYTES = 4 << 20
 SHORT_ID = 12
+GC_KEYS_SHOWN = 20
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -218,12 +219,9 @@ def list_(session: Session, include_deleted: bool, as_json: bool) -> None:
     if not names:
         click.echo(f"No datasets in {store.url}")
         return
-    rows = [
-        (name, _short(v and v.version_id), _time(v and v.created_at), _count(v and len(v.files)), _size(v and v.size))
-        + (("live" if name in live else "deleted",) if include_deleted else ())
-        for name, v in heads.items()
-    ]
-    _echo_table(("NAME", "HEAD", "UPDATED", "FILES", "SIZE", "STATUS")[: len(rows[0])], rows)
+    columns = ("NAME", "HEAD", "UPDATED", "FILES", "SIZE") + (("STATUS",) if include_deleted else ())
+    rows = [_dataset_row(name, head, name in live)[: len(columns)] for name, head in heads.items()]
+    _echo_table(columns, rows)
 
 
 @datasets.command("versions")
@@ -304,8 +302,8 @@ def diff(session: Session, name: str, a: str, b: str | None, as_json: bool) -> N
         f"{len(result.added)} added, {len(result.removed)} removed, {len(result.changed)} changed, "
         f"{result.unchanged} unchanged"
     )
-    files = (*result.added, *result.removed, *result.changed)
-    has_rows = any(f.old_rows is not None or f.new_rows is not None for f in files)
+    differing = (*result.added, *result.removed, *result.changed)
+    has_rows = any(f.old_rows is not None or f.new_rows is not None for f in differing)
     click.echo(f"{counts}; rows {result.rows_before:,} -> {result.rows_after:,}" if has_rows else counts)
 
 
@@ -453,7 +451,8 @@ def purge(session: Session, name: str, yes: bool) -> None:
     """Remove a deleted dataset NAME and all its versions, for good."""
     _require_deleted(session, name)
     if not yes:
-        click.confirm(f"Permanently remove dataset {name!r} and all its versions from {session.store.url}?", abort=True)
+        question = f"Permanently remove dataset {name!r} and all its versions from {session.store.url}?"
+        click.confirm(question, abort=True)
     session.store.purge_dataset(name)
     click.echo(f"Purged dataset {name!r}")
 
@@ -494,8 +493,11 @@ def gc(session: Session, name: str | None, dry_run: bool, grace_period: timedelt
         f"({_size(report.bytes)}) from {_count(len(report.datasets), 'dataset')}"
         + (kept if report.kept_recent else "")
     )
-    for key in (*report.manifests, *report.objects):
+    keys = (*report.manifests, *report.objects)
+    for key in keys[:GC_KEYS_SHOWN]:
         click.echo(f"  {key}")
+    if len(keys) > GC_KEYS_SHOWN:
+        click.echo(f"  ... and {len(keys) - GC_KEYS_SHOWN:,} more (--json lists them all)")
 
 
 # -- progress --------------------------------------------------------------------------
@@ -549,6 +551,12 @@ def _head(store: DatasetStore, name: str) -> Version | None:
     dataset = store.get_dataset(name)
     head = dataset.head()
     return dataset.get_version(head) if head else None
+
+
+def _dataset_row(name: str, head: Version | None, live: bool) -> tuple[str, ...]:
+    if head is None:
+        return (name, "-", "-", "-", "-", "live" if live else "deleted")
+    return (name, _short(head.version_id), _time(head.created_at), _count(len(head.files)), _size(head.size), "live")
 
 
 def _dataset_summary(name: str, deleted: bool, head: Version | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curation_pipeline.cli import datasets as datasets_cli
 from curation_pipeline_tests.cli.helpers import fail, read_tree, run, run_json, version_ids, write
 
 FILES = {"a.txt": b"alpha\n", "sub/b.bin": os.urandom(3000), "sub/deeper/c.txt": b"gamma"}
@@ -118,7 +119,8 @@ def test_push_of_a_pulled_folder_ignores_its_state(store_url: str, pushed: dict[
 
 def test_diff_counts_parquet_rows(store_url: str, tmp_path: Path) -> None:
     run(store_url, "create", "rows")
-    run(store_url, "push", "rows", str(write(tmp_path / "v1", {"data/a.parquet": _parquet(3), "r.txt": b"1"})), "-m", "1")
+    v1 = write(tmp_path / "v1", {"data/a.parquet": _parquet(3), "r.txt": b"1"})
+    run(store_url, "push", "rows", str(v1), "-m", "1")
     v2 = write(tmp_path / "v2", {"data/a.parquet": _parquet(5), "data/b.parquet": _parquet(7), "r.txt": b"22"})
     run(store_url, "push", "rows", str(v2), "-m", "2")
     new, old = version_ids(store_url, "rows")
@@ -172,7 +174,9 @@ def test_delete_restore_purge(store_url: str, pushed: dict[str, bytes], tmp_path
     run(store_url, "create", "reviews")  # the name is free again
 
 
-def test_gc_dry_run_then_gc(store_url: str, pushed: dict[str, bytes], tmp_path: Path) -> None:
+def test_gc_dry_run_then_gc(
+    store_url: str, pushed: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stale = version_ids(store_url, "reviews")[0]
     run(store_url, "push", "reviews", str(write(tmp_path / "v2", {"two.txt": b"2"})), "-m", "second")
     # A commit pinned to a stale parent fails after uploading its object: an orphan for gc.
@@ -185,7 +189,11 @@ def test_gc_dry_run_then_gc(store_url: str, pushed: dict[str, bytes], tmp_path: 
     planned = run_json(store_url, "gc", "--dry-run", "--grace-period", "0")
     assert planned["dry_run"] and planned["datasets"] == ["reviews"]
     assert len(planned["objects"]) == 1 and planned["bytes"] == len(b"orphan content")
-    assert "Would remove 0 manifests and 1 object (14 B)" in run(store_url, "gc", "--dry-run", "--grace-period", "0").stdout
+    human = run(store_url, "gc", "--dry-run", "--grace-period", "0").stdout
+    assert human.startswith("Would remove 0 manifests and 1 object (14 B)")
+    with monkeypatch.context() as patch:
+        patch.setattr(datasets_cli, "GC_KEYS_SHOWN", 0)
+        assert "... and 1 more (--json lists them all)" in run(store_url, "gc", "--dry-run", "--grace-period", "0").stdout
 
     removed = run(store_url, "gc", "reviews", "--grace-period", "0m").stdout
     assert removed.startswith("Removed 0 manifests and 1 object (14 B) from 1 dataset")

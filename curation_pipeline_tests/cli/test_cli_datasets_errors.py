@@ -31,8 +31,8 @@ from curation_pipeline.store import (
     VersionNotFoundError,
     WorkingCopyError,
     WriteConflictError,
+    layout,
 )
-from curation_pipeline.store import layout
 from curation_pipeline_tests.cli.helpers import fail, run, version_ids, write
 
 
@@ -153,7 +153,8 @@ def test_folder_of_another_dataset_exits_6(store_url: str, reviews: str, tmp_pat
     run(store_url, "pull", reviews, "--to", str(tmp_path / "copy"))
     run(store_url, "create", "other")
     run(store_url, "push", "other", str(tmp_path / "src" / "a.txt"), "-m", "m")
-    assert "is a working copy of dataset 'reviews'" in fail(store_url, "pull", "other", "--to", str(tmp_path / "copy"), code=6)
+    error = fail(store_url, "pull", "other", "--to", str(tmp_path / "copy"), code=6)
+    assert "is a working copy of dataset 'reviews'" in error
 
 
 def test_missing_local_path_is_a_usage_error(store_url: str, reviews: str, tmp_path: Path) -> None:

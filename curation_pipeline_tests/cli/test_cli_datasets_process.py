@@ -74,7 +74,7 @@ def test_progress_bars_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert pulled.exit_code == 0 and "Downloading 1.8 KB" in pulled.stderr
 
 
-def test_no_progress_bar_for_small_transfers_or_without_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_progress_bar_for_small_transfers_or_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     monkeypatch.setattr(datasets_cli.click, "progressbar", lambda *a, **k: calls.append("bar"))
     with datasets_cli.Progress("Uploading", interactive=lambda: True) as progress:
