@@ -21,7 +21,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     monkeypatch.delenv("CURATION_STORE_URL", raising=False)
     monkeypatch.setenv("CURATION_AUTHOR", "tester")
     if request.param == "local":
-        return str(tmp_path / "store")
+        return str((tmp_path / "store").resolve())
     server: MotoServer = request.getfixturevalue("aws_env")
     return f"s3://{server.make_bucket('cli')}/root"
 

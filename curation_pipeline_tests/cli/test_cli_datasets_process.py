@@ -47,7 +47,7 @@ def test_console_script_round_trip(store_url: str, store: DatasetStore, tmp_path
 def test_python_dash_m_defaults_to_the_curation_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CURATION_STORE_URL", raising=False)
     created = _curation("datasets", "create", "here", cwd=tmp_path, module=True)
-    assert created.stdout == f"Created dataset 'here' in {tmp_path / '.curation'}\n"
+    assert created.stdout == f"Created dataset 'here' in {tmp_path.resolve() / '.curation'}\n"
     assert (tmp_path / ".curation" / "datasets" / "here" / "DATASET").is_file()
 
 
