@@ -113,7 +113,8 @@ def _pick(
         picks = Picks(found.pieces, rows)
         return picks, SelectorStats(limit, matched, picks.rows)
     if isinstance(method, OrderedSampler):
-        picks, matched = ordered_picks(pieces, method.field, method.sort == "descending", limit)
+        field_type = source.schema.field(method.field).type
+        picks, matched = ordered_picks(pieces, method.field, field_type, method.sort == "descending", limit)
         return picks, SelectorStats(limit, matched, picks.rows)
     if isinstance(method, StratifiedSampler):
         outcome = stratified_picks(pieces, method.field, method.mode, limit, seed, index)

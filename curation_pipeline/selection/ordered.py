@@ -11,6 +11,8 @@ the newest records cost one or two row groups, whatever the window's size.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,8 +27,23 @@ _PIECE = "__selection_piece"
 _OFFSET = "__selection_offset"
 
 
-def ordered_picks(pieces: list[Piece], field: str, descending: bool, limit: int) -> tuple[Picks, int]:
-    """The top ``limit`` rows of ``pieces`` by ``field``, and how many rows matched."""
+def ordered_picks(
+    pieces: list[Piece], field: str, field_type: pa.DataType, descending: bool, limit: int
+) -> tuple[Picks, int]:
+    """The top ``limit`` rows of ``pieces`` by ``field``, and how many rows matched.
+
+    Numeric and temporal fields take the fast path (:func:`_numeric_picks`),
+    which reads the field alone; when ties or nulls leave it unsure, or for
+    other types, the general path ranks ``(field, record_id)`` pairs.
+    """
+    fast = _numeric_picks(pieces, field, field_type, descending, limit)
+    if fast is not None:
+        return fast
+    return _general_picks(pieces, field, descending, limit)
+
+
+def _general_picks(pieces: list[Piece], field: str, descending: bool, limit: int) -> tuple[Picks, int]:
+    """Rank ``(field, record_id)`` pairs piece by piece, then merge."""
     direction = "descending" if descending else "ascending"
     sort_keys = [(field, direction), (RECORD_ID_FIELD, "ascending"), (_PIECE, "ascending"), (_OFFSET, "ascending")]
     columns = [field] if field == RECORD_ID_FIELD else [field, RECORD_ID_FIELD]
@@ -44,28 +61,17 @@ def ordered_picks(pieces: list[Piece], field: str, descending: bool, limit: int)
             return None, 0  # type: ignore[return-value]
         return _top(pa.concat_tables(parts), limit, sort_keys), matched
 
-    order = _best_first(pieces, field, descending)
     best: pa.Table | None = None
-    matched = 0
-    unread: list[int] = []
-    position = 0
-    wave = workers()
-    while position < len(order):
-        threshold = _threshold(best, field, limit, descending)
-        batch_of_pieces = []
-        while position < len(order) and len(batch_of_pieces) < wave:
-            index, bound = order[position]
-            position += 1
-            if threshold is not None and bound is not None and _worse(bound, threshold, descending):
-                unread.append(index)
-            else:
-                batch_of_pieces.append(index)
-        for table, rows in ordered_map(top_of, batch_of_pieces):
-            matched += rows
-            if table is not None and table.num_rows:
-                best = table if best is None else _top(pa.concat_tables([best, table]), limit, sort_keys)
-    # Pieces skipped by statistics still count towards the matched rows (Parquet footers answer that).
-    matched += sum(ordered_map(lambda i: pieces[i].count(), unread))
+
+    def merge(result: tuple[pa.Table, int]) -> None:
+        nonlocal best
+        table = result[0]
+        if table is not None and table.num_rows:
+            best = table if best is None else _top(pa.concat_tables([best, table]), limit, sort_keys)
+
+    matched = _in_waves(
+        pieces, field, descending, top_of, merge, lambda: _threshold(best, field, limit, descending)
+    )
     if best is None or best.num_rows == 0:
         return Picks((), ()), matched
     # Nulls sort last by default, in either direction.
@@ -76,26 +82,186 @@ def ordered_picks(pieces: list[Piece], field: str, descending: bool, limit: int)
     return picks, matched
 
 
+def _in_waves(
+    pieces: list[Piece],
+    field: str,
+    descending: bool,
+    reduce_piece: Callable[[int], tuple[Any, int]],
+    merge: Callable[[tuple[Any, int]], None],
+    threshold: Callable[[], Any],
+) -> int:
+    """Reduce pieces best-first, a wave of ``workers()`` at a time; return the matched rows.
+
+    Before each wave, pieces whose statistics show nothing better than the
+    current ``limit``-th value are set aside unread; they only get counted.
+    """
+    order = _best_first(pieces, field, descending)
+    matched = 0
+    unread: list[int] = []
+    position = 0
+    while position < len(order):
+        current = threshold()
+        wave: list[int] = []
+        while position < len(order) and len(wave) < workers():
+            index, bound = order[position]
+            position += 1
+            if current is not None and bound is not None and _worse(bound, current, descending):
+                unread.append(index)
+            else:
+                wave.append(index)
+        for result in ordered_map(reduce_piece, wave):
+            matched += result[1]
+            merge(result)
+    # Pieces skipped by statistics still count towards the matched rows (Parquet footers answer that).
+    return matched + sum(ordered_map(lambda i: pieces[i].count(), unread))
+
+
+# Candidates beyond the limit that the fast path accepts (rows tied at the cut)
+# before it hands over to the general path.
+_TIE_ALLOWANCE = 1024
+
+
+def _numeric_picks(
+    pieces: list[Piece], field: str, field_type: pa.DataType, descending: bool, limit: int
+) -> tuple[Picks, int] | None:
+    """Top ``limit`` by a numeric or temporal field without reading ``record_id`` first.
+
+    Each piece keeps its rows at or above its own cut on the value (ties
+    included) as numpy arrays; the merge does the same globally. The winners'
+    full records are fetched with the rows tied at the final cut, and the
+    fetched ``record_id`` settles those ties. Returns None (general path) for
+    other types, when fewer than ``limit`` rows have a value (nulls must then
+    be ranked by ``record_id``), or when ties at the cut are too many.
+    """
+    direction = "descending" if descending else "ascending"
+    if not _rankable(field_type):
+        return None
+    no_keys = _rank_keys(pa.array([], field_type), direction)  # empty, of the keys' dtype
+    state: dict[str, Any] = {"keys": no_keys, "piece": np.empty(0, np.int64), "row": np.empty(0, np.int64)}
+    overflow = False
+
+    def best_of(keys: np.ndarray, piece: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, ...]:
+        if keys.size <= limit:
+            return keys, piece, row
+        cut = np.partition(keys, limit - 1)[limit - 1]
+        keep = keys <= cut
+        return keys[keep], piece[keep], row[keep]
+
+    def reduce_piece(index: int) -> tuple[tuple[np.ndarray, ...], int]:
+        keys_parts, row_parts = [], []
+        matched = 0
+        for batch, rows in pieces[index].matches([field]):
+            column = batch.column(0)
+            valid = column.is_valid().to_numpy(zero_copy_only=False)
+            keys = _rank_keys(column, direction)
+            keys_parts.append(keys[valid])
+            row_parts.append(rows[valid])
+            matched += rows.size
+        if not keys_parts:
+            return (no_keys, np.empty(0, np.int64), np.empty(0, np.int64)), 0
+        keys = np.concatenate(keys_parts)
+        return best_of(keys, np.full(keys.size, index, np.int64), np.concatenate(row_parts)), matched
+
+    def merge(result: tuple[tuple[np.ndarray, ...], int]) -> None:
+        nonlocal overflow
+        if overflow:
+            return  # the general path will redo this selection; hold nothing more
+        keys, piece, row = result[0]
+        merged = best_of(
+            np.concatenate([state["keys"], keys]),
+            np.concatenate([state["piece"], piece]),
+            np.concatenate([state["row"], row]),
+        )
+        state["keys"], state["piece"], state["row"] = merged
+        overflow = merged[0].size > limit + _TIE_ALLOWANCE
+
+    def threshold() -> Any:
+        keys = state["keys"]
+        if keys.size < limit or overflow:
+            return None
+        return _key_value(np.partition(keys, limit - 1)[limit - 1], field_type, direction)
+
+    matched = _in_waves(pieces, field, descending, reduce_piece, merge, threshold)
+    keys, piece, row = state["keys"], state["piece"], state["row"]
+    if overflow or keys.size < min(limit, matched):
+        return None  # a crowd of ties, or nulls to rank: the general path settles both
+    picks = group_by_piece(piece, row, pieces)
+    return _TiedPicks(picks.pieces, picks.offsets, None, field, direction, limit), matched
+
+
+def _key_value(key: Any, field_type: pa.DataType, direction: str) -> Any:
+    """A rank key back as a value comparable with Parquet statistics."""
+    if pa.types.is_floating(field_type):
+        return float(key) if direction == "ascending" else -float(key)
+    raw = key if direction == "ascending" else ~key
+    if pa.types.is_temporal(field_type):
+        return _comparable(pa.scalar(int(raw), pa.int64()).cast(field_type).as_py())
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class _TiedPicks(Picks):
+    """Candidates that may exceed the limit by rows tied at the cut: fetch, rank, cut."""
+
+    field: str = ""
+    direction: str = "descending"
+    limit: int = 0
+
+    @property
+    def rows(self) -> int:
+        return min(self.limit, super().rows)
+
+    def fetch(self, schema: pa.Schema) -> pa.Table:
+        table = super().fetch(schema)
+        # sort_indices is stable: equal (value, record_id) pairs keep data order.
+        order = pc.sort_indices(table, sort_keys=[(self.field, self.direction), (RECORD_ID_FIELD, "ascending")])
+        return table.take(order.slice(0, self.limit))
+
+
 def _top(table: pa.Table, limit: int, sort_keys: list[tuple[str, str]]) -> pa.Table:
     """The best ``limit`` rows of ``table`` (unordered)."""
     if table.num_rows <= limit:
         return table
     field, direction = sort_keys[0]
-    values = table.column(field)
-    # A first cut on the value alone is cheap; the string tie-breaker only
-    # has to rank the rows at or above the cut.
-    best = values.take(pc.select_k_unstable(values, k=limit, sort_keys=[(field, direction)]))
-    if best.null_count == 0:
-        extremes = pc.min_max(best)
-        if direction == "descending":
-            keep = pc.greater_equal(values, extremes["min"])
-        else:
-            keep = pc.less_equal(values, extremes["max"])
-        table = table.filter(keep)
-        if table.num_rows <= limit:
-            return table
+    column = table.column(field).combine_chunks()
+    keys = _rank_keys(column, direction)
+    if keys is not None:
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
+        if int(valid.sum()) >= limit:
+            # A cut on the value alone (numpy's partition, much faster than a
+            # multi-key select); the string tie-breaker then only ranks the
+            # rows at the cut, usually none.
+            cut = np.partition(keys[valid], limit - 1)[limit - 1]
+            table = table.filter(pa.array(valid & (keys <= cut)))
+            if table.num_rows <= limit:
+                return table
     # select_k_unstable keeps nulls last in either direction, as the ranking wants.
     return table.take(pc.select_k_unstable(table, k=limit, sort_keys=sort_keys))
+
+
+def _rankable(type_: pa.DataType) -> bool:
+    """Types :func:`_rank_keys` maps to numpy: floats, integers, 64-bit temporal types."""
+    if pa.types.is_floating(type_) or pa.types.is_integer(type_):
+        return True
+    return pa.types.is_timestamp(type_) or pa.types.is_date64(type_) or pa.types.is_duration(type_)
+
+
+def _rank_keys(column: pa.Array, direction: str) -> np.ndarray | None:
+    """Numbers where smaller ranks better, for :func:`_rankable` columns; None otherwise."""
+    type_ = column.type
+    if not _rankable(type_):
+        return None
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_floating(type_):
+        values = np.asarray(column.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        return values if direction == "ascending" else -values
+    physical = pa.uint64() if pa.types.is_unsigned_integer(type_) else pa.int64()
+    filled = column.fill_null(pa.scalar(0, physical).cast(type_) if not pa.types.is_integer(type_) else 0)
+    filled = filled.view(physical) if not pa.types.is_integer(type_) else filled.cast(physical)
+    values = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.uint64 if physical == pa.uint64() else np.int64)
+    # Bitwise NOT reverses the order of two's complement and unsigned integers without overflow.
+    return values if direction == "ascending" else ~values
 
 
 def _best_first(pieces: list[Piece], field: str, descending: bool) -> list[tuple[int, Any]]:

@@ -1,4 +1,4 @@
-"""Where a selector's winners are: rows named by piece and offset, and their output order."""
+"""Where a selector's winners are: rows named by piece and row index, and their output order."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from curation_pipeline.selection.scan import Piece, fetch
 class Picks:
     """A selector's winners before their full records are read.
 
-    ``pieces[i]`` holds the rows at ``offsets[i]`` (sorted, non-empty).
-    Fetching returns rows piece by piece in offset order, which is data order;
-    ``order``, when set, permutes that into the selector's output order.
+    ``pieces[i]`` holds the winners at row indices ``offsets[i]`` (sorted,
+    non-empty). Fetching returns rows piece by piece in index order, which is
+    data order; ``order``, when set, permutes that into the selector's output
+    order.
     """
 
     pieces: tuple[Piece, ...]
@@ -35,7 +36,11 @@ class Picks:
 
 
 def locate(positions: np.ndarray, counts: np.ndarray, pieces: list[Piece]) -> Picks:
-    """Picks for sorted ``positions`` counted across pieces holding ``counts`` matching rows each."""
+    """Sorted ``positions`` among the matches of pieces holding ``counts`` matches each, split per piece.
+
+    The offsets of the result number matches within each piece; pieces turn
+    them into row indices (:meth:`Piece.rows_of`).
+    """
     ends = np.cumsum(counts)
     owners = np.searchsorted(ends, positions, side="right")
     starts = ends - counts
@@ -50,7 +55,7 @@ def locate(positions: np.ndarray, counts: np.ndarray, pieces: list[Piece]) -> Pi
 
 
 def group_by_piece(piece_index: np.ndarray, offsets: np.ndarray, pieces: list[Piece]) -> Picks:
-    """Picks for rows given as parallel (piece index, offset) arrays in output order."""
+    """Picks for rows given as parallel (piece index, row index) arrays in output order."""
     fetch_order = np.lexsort((offsets, piece_index))
     sorted_pieces = piece_index[fetch_order]
     sorted_offsets = offsets[fetch_order]

@@ -53,7 +53,10 @@ def test_ordered_is_independent_of_the_seed() -> None:
 def test_ordered_over_row_groups_matches_a_full_sort(tmp_path) -> None:
     table = records(5000, seed=3)
     dataset = write_stream(tmp_path, table, rows_per_group=300, rows_per_file=1700)
-    for field, sort in [("__time", "descending"), ("__time", "ascending"), ("outputs.confidence", "descending")]:
+    cases = [("__time", "descending"), ("__time", "ascending"), ("outputs.confidence", "descending")]
+    # Integers with many ties (0..99) in both directions: ties fall to record_id.
+    cases += [("inputs.n", "descending"), ("inputs.n", "ascending")]
+    for field, sort in cases:
         expected = table.sort_by([(field, sort), ("record_id", "ascending")]).slice(0, 40)
         result = run_selection(dataset, [_ordered(40, field, sort)], seed=0)
         assert ids(result.table) == ids(expected)
@@ -82,3 +85,29 @@ def test_in_memory_dataset_gives_the_same_rows_as_the_table() -> None:
     table = records(3000, seed=5)
     selector = _ordered(30, "outputs.confidence", "ascending")
     assert select(ds.dataset(table), [selector], seed=0).equals(select(table, [selector], seed=0))
+
+
+def test_a_crowd_of_ties_is_ranked_by_record_id(tmp_path) -> None:
+    # 3000 equal values: far more ties at the cut than the value-only pass keeps.
+    table = pa.table(
+        {
+            "record_id": [f"r{(i * 7919) % 3000:05d}" for i in range(3000)],
+            "score": pa.array([1.5] * 3000),
+        }
+    )
+    dataset = write_stream(tmp_path, table, rows_per_group=500)
+    expected = [f"r{i:05d}" for i in range(5)]
+    assert ids(select(dataset, [_ordered(5, "score")], seed=0)) == expected
+    assert ids(select(table, [_ordered(5, "score", "ascending")], seed=0)) == expected
+
+
+def test_ties_at_the_cut_are_settled_by_record_id(tmp_path) -> None:
+    values = [3, 2, 2, 2, 2, 1] * 50
+    table = pa.table(
+        {"record_id": [f"r{i:03d}" for i in range(300)][::-1], "score": pa.array(values, pa.int32())}
+    )
+    dataset = write_stream(tmp_path, table, rows_per_group=64)
+    expected = ids(table.sort_by([("score", "descending"), ("record_id", "ascending")]).slice(0, 60))
+    result = run_selection(dataset, [_ordered(60, "score")], seed=0)
+    assert ids(result.table) == expected
+    assert result.selectors[0].selected_rows == 60
