@@ -99,14 +99,19 @@ class _ScannedPiece:
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
 
+    def _row_filter(self) -> ds.Expression | None:
+        """The filter to evaluate row by row (a piece may know part of it holds everywhere)."""
+        return self.filter
+
     def matches(self, columns: Sequence[str], *, dictionary: bool = False) -> Iterator[Matches]:
+        row_filter = self._row_filter()
         projection = {name: pc.field(name) for name in columns}
-        if self.filter is not None:
-            projection[_MATCH] = self.filter
+        if row_filter is not None:
+            projection[_MATCH] = row_filter
         start = 0
         for batch in self._scan(projection, dictionary):
             n = batch.num_rows
-            if self.filter is None:
+            if row_filter is None:
                 yield batch, np.arange(start, start + n, dtype=np.int64)
             else:
                 mask = batch.column(_MATCH).fill_null(False)
@@ -116,7 +121,7 @@ class _ScannedPiece:
             start += n
 
     def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
-        if self.filter is None:
+        if self._row_filter() is None:
             return ordinals
         found = np.concatenate([rows for _, rows in self.matches([], dictionary=True)] or [np.empty(0, dtype=np.int64)])
         return found[ordinals]
@@ -170,11 +175,31 @@ class DatasetPiece(_ScannedPiece):
 class RowGroupPiece(_ScannedPiece):
     """One row group of one Parquet file; the dataset's own filter is part of ``filter``."""
 
-    def __init__(self, group: ds.ParquetFileFragment, source: ParquetSource, filter: ds.Expression | None) -> None:
+    def __init__(
+        self,
+        group: ds.ParquetFileFragment,
+        source: ParquetSource,
+        selector_filter: ds.Expression | None,
+    ) -> None:
         self.group = group
         self.source = source
-        self.filter = filter
+        self.selector_filter = selector_filter
+        self.filter = _and(source.data_filter, selector_filter)
         self._dictionary_group: ds.ParquetFileFragment | None = None
+        self._window_whole: bool | None = None
+
+    def _row_filter(self) -> ds.Expression | None:
+        # Most row groups of a window lie wholly inside it: the footer's
+        # statistics say so, and the window's comparisons need not run per row
+        # (nor its column be read).
+        if self.source.data_filter is None:
+            return self.selector_filter
+        if self._window_whole is None:
+            scanner = self.group.scanner(
+                schema=self.source.schema, filter=self.source.data_filter, columns=[], use_threads=False
+            )
+            self._window_whole = scanner.count_rows() == self.group.row_groups[0].num_rows
+        return self.selector_filter if self._window_whole else self.filter
 
     def _scanner(self, dictionary: bool, **options: Any) -> ds.Scanner:
         # One thread per piece: pieces already run in parallel, and a row
@@ -191,10 +216,11 @@ class RowGroupPiece(_ScannedPiece):
         yield from self._scanner(dictionary, columns=projection).to_batches()
 
     def count(self) -> int:
-        if self.filter is None:
+        row_filter = self._row_filter()
+        if row_filter is None:
             return self.group.row_groups[0].num_rows
         # Parquet answers from the footer when statistics show the filter keeps the whole group.
-        return self._scanner(True, columns=[], filter=self.filter).count_rows()
+        return self._scanner(True, columns=[], filter=row_filter).count_rows()
 
     def dictionary_group(self) -> ds.ParquetFileFragment:
         """This row group, read with string columns as dictionaries."""
@@ -208,8 +234,8 @@ class RowGroupPiece(_ScannedPiece):
         return self._dictionary_group
 
     def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
-        if self.filter is not None and self.count() == self.group.row_groups[0].num_rows:
-            return ordinals  # the filter keeps every row (the footer said so)
+        if self._row_filter() is not None and self.count() == self.group.row_groups[0].num_rows:
+            return ordinals  # the filter keeps every row
         return super().rows_of(ordinals)
 
     def fetch(self, rows: np.ndarray) -> pa.Table:
@@ -325,7 +351,7 @@ class ParquetSource:
         for fragment in self.fragments:
             # split_by_row_group drops row groups whose statistics rule the filter out.
             for group in fragment.split_by_row_group(combined, schema=self.schema):
-                pieces.append(RowGroupPiece(group, self, combined))
+                pieces.append(RowGroupPiece(group, self, selector_filter))
         return pieces
 
     def count_rows(self) -> int:
