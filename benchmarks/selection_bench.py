@@ -152,7 +152,7 @@ def run_duckdb(data_dir: Path, rows: int, rule: str, k: int):
     source = f"read_parquet('{day_dir(data_dir, rows)}/*.parquet')"
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
-    return connection.execute(_duckdb_sql(source, rule, k)).to_arrow_table()
+    return connection.sql(_duckdb_sql(source, rule, k)).to_arrow_table()
 
 
 def run_polars(data_dir: Path, rows: int, rule: str, k: int):
@@ -180,7 +180,9 @@ def run_polars(data_dir: Path, rows: int, rule: str, k: int):
     elif rule in ("strat_prop", "strat_bal"):
         n_s = pl.len().over(STRATUM)
         if rule == "strat_prop":
-            quota = pl.min_horizontal(n_s, (k * n_s / pl.len()).round(0, mode="half_to_even"))
+            # Float arithmetic: k * n_s overflows pl.len()'s u32 at 10M rows.
+            share = pl.lit(float(k)) * n_s.cast(pl.Float64) / pl.len().cast(pl.Float64)
+            quota = pl.min_horizontal(n_s.cast(pl.Float64), share.round(0, mode="half_to_even"))
         else:
             quota = pl.min_horizontal(n_s.min(), pl.lit(k) // pl.col(STRATUM).n_unique())
         rank = hashed.rank("ordinal").over(STRATUM)
