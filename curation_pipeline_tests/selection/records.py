@@ -41,14 +41,16 @@ def write_stream(root: Path, table: pa.Table, *, rows_per_group: int, rows_per_f
     folder.mkdir(parents=True, exist_ok=True)
     per_file = rows_per_file or max(table.num_rows, 1)
     for number, start in enumerate(range(0, max(table.num_rows, 1), per_file)):
-        pq.write_table(table.slice(start, per_file), folder / f"part-{number:04d}.parquet", row_group_size=rows_per_group)
+        path = folder / f"part-{number:04d}.parquet"
+        pq.write_table(table.slice(start, per_file), path, row_group_size=rows_per_group)
     return ds.dataset(root / "streams" / "app", format="parquet", partitioning="hive")
 
 
 def window(dataset: ds.Dataset, start: dt.datetime, end: dt.datetime) -> ds.Dataset:
     """The stream's rows with ``start <= __time < end``, as the stream layer filters them."""
     time = pc.field("__time")
-    return dataset.filter((time >= pa.scalar(start, pa.timestamp("us", tz="UTC"))) & (time < pa.scalar(end, pa.timestamp("us", tz="UTC"))))
+    utc = pa.timestamp("us", tz="UTC")
+    return dataset.filter((time >= pa.scalar(start, utc)) & (time < pa.scalar(end, utc)))
 
 
 def ids(table: pa.Table) -> list[str]:

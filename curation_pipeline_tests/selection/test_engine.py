@@ -38,7 +38,9 @@ SELECTORS = {
     "strict": Selector(method=StratifiedSampler(field="feedback.label", mode="strict"), limit=25),
     "balanced": Selector(method=StratifiedSampler(field="feedback.label", mode="balanced"), limit=16),
     "contains_stratified": Selector(
-        method=StratifiedSampler(field="tags.env"), limit=9, filters=[ContainsFilter(field="inputs.text", contains="dog")]
+        method=StratifiedSampler(field="tags.env"),
+        limit=9,
+        filters=[ContainsFilter(field="inputs.text", contains="dog")],
     ),
     "contains_uniform": Selector(
         method=UniformSampler(), limit=11, filters=[ContainsFilter(field="feedback.label", contains="o")]
@@ -96,7 +98,8 @@ def test_window_of_a_dataset_equals_the_same_rows_as_a_table(tmp_path, name: str
 def test_selection_figures() -> None:
     table = records(1000)
     selector = Selector(limit=5, filters=[BoundsFilter(field="inputs.n", upper=10)])
-    result = run_selection(table, [selector, Selector(limit=10_000, tags=[TagFilter(name="env", value="nowhere")])], seed=0)
+    nowhere = Selector(limit=10_000, tags=[TagFilter(name="env", value="nowhere")])
+    result = run_selection(table, [selector, nowhere], seed=0)
     first, second = result.selectors
     assert (first.limit, first.matched_rows, first.selected_rows, first.strata) == (5, 100, 5, None)
     assert (second.matched_rows, second.selected_rows) == (0, 0)
@@ -120,7 +123,7 @@ def test_derive_seed_is_stable_and_part_sensitive() -> None:
     assert seed != derive_seed("newest_dogs", "2024-05-02")
     assert derive_seed("a", "bc") != derive_seed("ab", "c")
     # Fixed forever: changing it would change every curated dataset.
-    assert derive_seed("curator", "2024-01-01") == 0x7B3B5D3C5E0A4D60 or isinstance(seed, int)
+    assert derive_seed("curator", "2024-01-01") == 0x304382f83ade3e57
 
 
 def test_record_id_is_required() -> None:

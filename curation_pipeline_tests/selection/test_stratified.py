@@ -119,7 +119,8 @@ def test_stratified_by_integer_and_bool_fields() -> None:
     table = _strata_table().append_column("flag", pa.array([i % 4 == 0 for i in range(100)]))
     result = run_selection(table, [_stratified(8, "proportional", field="flag")], seed=1)
     assert result.selectors[0].strata == {"False": 6, "True": 2}
-    result = run_selection(table, [_stratified(30, "balanced", field="n", filters=[EqualsFilter(field="label", equals="B")])], seed=1)
+    only_b = [EqualsFilter(field="label", equals="B")]
+    result = run_selection(table, [_stratified(30, "balanced", field="n", filters=only_b)], seed=1)
     # 15 strata of one record each, 30 // 15 = 2 places: every stratum gives its one record.
     assert result.table.num_rows == 15 and set(result.table.column("label").to_pylist()) == {"B"}
 
