@@ -483,10 +483,11 @@ class GraphQLClient:
         return [s for s in self.schedules() if s["pipelineName"] in jobs]
 
     def schedule_dry_run(self, schedule: Mapping[str, Any], timestamp: float) -> list[RunRequest]:
-        """Evaluate one tick of ``schedule`` (an entry of :meth:`schedules`) at ``timestamp`` (epoch seconds).
+        """Evaluate the first tick of ``schedule`` (an entry of :meth:`schedules`) at or after ``timestamp``.
 
-        This is the "Test schedule" dialog of the UI: the running code server
-        evaluates the schedule; nothing is launched.
+        This is the UI's "Test schedule" dialog: the running code server
+        evaluates the schedule as of that cron tick (``timestamp`` is in epoch
+        seconds and need not fall on a tick); nothing is launched.
         """
         selector = {key: schedule[key] for key in ("repositoryName", "repositoryLocationName")}
         selector["scheduleName"] = schedule["name"]

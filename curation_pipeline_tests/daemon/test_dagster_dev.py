@@ -99,13 +99,15 @@ def test_a_backfill_launched_as_the_ui_does_commits_one_version_per_window(dagst
 def test_a_schedule_tick_targets_the_window_due_at_its_time(dagster_dev: DagsterDevSession) -> None:
     client = dagster_dev.client
     (schedule,) = client.schedules_for_asset(UNIFORM_KEY)
-    key = dagster_dev.partitions[2]
-    due = _midnight(key) + DAY + dt.timedelta(hours=2)  # window end + curation_delay
+    key, next_key = dagster_dev.partitions[2:4]
+    due = _midnight(key) + DAY + dt.timedelta(hours=2)  # the window's end + its curation_delay
 
-    requests = client.schedule_dry_run(schedule, due.timestamp())
-    early = client.schedule_dry_run(schedule, (due - dt.timedelta(hours=1)).timestamp())
+    def tick(moment: dt.datetime) -> list[tuple[str | None, str | None]]:
+        # Evaluated at the first tick at or after ``moment``, as the UI's "Test schedule" does.
+        return [(r.partition_key, r.run_key) for r in client.schedule_dry_run(schedule, moment.timestamp())]
 
     assert schedule["scheduleState"]["status"] == "RUNNING"
     assert schedule["cronSchedule"] == "0 2 * * *"
-    assert [(r.partition_key, r.run_key) for r in requests] == [(key, key)]
-    assert early == []
+    assert tick(due) == [(key, key)]
+    assert tick(due - dt.timedelta(hours=1)) == [(key, key)]  # before its delay is over: that same tick
+    assert tick(due + dt.timedelta(minutes=1)) == [(next_key, next_key)]  # the next day's tick
