@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from curation_pipeline.store import layout, objects
+from curation_pipeline.store import layout, objects, parallel
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.errors import (
     CommitConflictError,
@@ -213,6 +213,7 @@ def upload_missing(
     in_head: Collection[str],
     refresh_before: datetime,
     progress: Callable[[int, int], None] | None = None,
+    max_workers: int = 1,
 ) -> UploadStats:
     """Step 1: store every object of ``sources`` that is not already stored.
 
@@ -223,30 +224,53 @@ def upload_missing(
     may be unreachable and about to be collected, so it is written again,
     which refreshes its age (see :mod:`curation_pipeline.store.gc`).
 
+    The other objects are looked up together where the backend can do that
+    cheaply (one listing on S3) and one by one otherwise, and up to
+    ``max_workers`` of them are checked and uploaded at once. If an upload
+    fails, the others finish or are dropped, and the first error is raised
+    (objects already uploaded are orphans until ``gc``, as after a crash).
+
     ``progress``, if given, is called as ``progress(done_bytes, total_bytes)``
-    before the first object and after each distinct object, uploaded or reused.
+    before the first object and after each distinct object, uploaded or reused,
+    always from the calling thread.
     """
+    distinct: dict[str, tuple[FileEntry, bytes | Path]] = {}
+    for entry, content in sources.values():
+        distinct.setdefault(entry.sha256, (entry, content))
     uploaded = skipped = sent = 0
-    seen: set[str] = set()
-    done, total = 0, sum({entry.sha256: entry.size for entry, _ in sources.values()}.values())
+    done, total = 0, sum(entry.size for entry, _ in distinct.values())
     if progress is not None:
         progress(0, total)
-    for entry, content in sources.values():
-        if entry.sha256 in seen:
-            continue
-        seen.add(entry.sha256)
-        if entry.sha256 in in_head or _is_fresh(backend, dataset, entry, refresh_before):
+    to_check = []
+    for sha, (entry, _) in distinct.items():
+        if sha in in_head:
             skipped += 1
+            done += entry.size
+            if progress is not None:
+                progress(done, total)
         else:
-            objects.upload(backend, dataset, entry, content)
-            uploaded += 1
-            sent += entry.size
-        done += entry.size
-        if progress is not None:
-            progress(done, total)
+            to_check.append(sha)
+    known = backend.stat_many([layout.object_key(dataset, sha) for sha in to_check]) if to_check else {}
+
+    def store_one(sha: str, token: parallel.CancelToken) -> bool:
+        entry, content = distinct[sha]
+        key = layout.object_key(dataset, sha)
+        info = known[key] if key in known else backend.stat(key)
+        if info is not None and info.size == entry.size and info.modified >= refresh_before:
+            return False  # stored, and young enough not to be collected
+        token.check()
+        objects.upload(backend, dataset, entry, content)
+        return True
+
+    with parallel.run(to_check, store_one, max_workers=max_workers) as results:
+        for sha, was_uploaded in results:
+            size = distinct[sha][0].size
+            if was_uploaded:
+                uploaded += 1
+                sent += size
+            else:
+                skipped += 1
+            done += size
+            if progress is not None:
+                progress(done, total)
     return UploadStats(uploaded, skipped, sent)
-
-
-def _is_fresh(backend: ObjectBackend, dataset: str, entry: FileEntry, refresh_before: datetime) -> bool:
-    info = backend.stat(layout.object_key(dataset, entry.sha256))
-    return info is not None and info.size == entry.size and info.modified >= refresh_before

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
 
-from curation_pipeline.store import layout, objects
+from curation_pipeline.store import layout, objects, parallel
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import (
     Change,
@@ -83,8 +83,10 @@ class Dataset:
         gc_grace_period: timedelta = timedelta(hours=1),
         clock: Callable[[], datetime] = _utcnow,
         workdir: str | os.PathLike[str] | None = None,
+        max_workers: int = parallel.DEFAULT_MAX_WORKERS,
     ) -> None:
         self._backend = backend
+        self._max_workers = parallel.check_max_workers(max_workers)
         self._name = name
         self._retry = retry or RetryPolicy()
         self._grace = gc_grace_period
@@ -109,6 +111,11 @@ class Dataset:
     def backend(self) -> ObjectBackend:
         """The storage backend."""
         return self._backend
+
+    @property
+    def max_workers(self) -> int:
+        """How many files a commit or pull hashes and transfers at once."""
+        return self._max_workers
 
     # -- versions ------------------------------------------------------------
 
@@ -229,7 +236,7 @@ class Dataset:
             StoreAccessError: the backend failed.
         """
         self._check_live()
-        sources = {check_path(path): _hash_source(path, content) for path, content in files.items()}
+        sources = self._hash_sources(files)
         change = Change({path: entry for path, (entry, _) in sources.items()}, paths_to_delete(delete))
         pinned = self.resolve_version(parent_version_id) if parent_version_id else None
         base_id = pinned or self.head()
@@ -241,6 +248,7 @@ class Dataset:
             in_head=in_head,
             refresh_before=self._clock() - self._grace / 2,
             progress=progress,
+            max_workers=self._max_workers,
         )
         landed = self._land(change, CommitRequest(message, author or default_author(), dict(metadata or {}), pinned))
         return CommitResult(
@@ -253,6 +261,21 @@ class Dataset:
             stats.bytes,
             landed.attempts,
         )
+
+    def _hash_sources(self, files: Mapping[str, FileSource]) -> dict[str, tuple[FileEntry, bytes | Path]]:
+        """Check every path and hash every content (several files at once), in ``files`` order."""
+        checked = {check_path(path): _source(path, content) for path, content in files.items()}
+        on_disk = {path: content for path, content in checked.items() if isinstance(content, Path)}
+
+        def hash_one(path: str, token: parallel.CancelToken) -> FileEntry:
+            return objects.hash_file(on_disk[path], token)
+
+        with parallel.run(on_disk, hash_one, max_workers=self._max_workers) as results:
+            entries = dict(results)
+        for path, content in checked.items():
+            if isinstance(content, bytes):
+                entries[path] = objects.hash_bytes(content)
+        return {path: (entries[path], content) for path, content in checked.items()}
 
     def push_file(
         self,
@@ -487,13 +510,11 @@ class Dataset:
         return self.working_copy(to).restore(forced=forced)
 
 
-def _hash_source(path: str, content: FileSource) -> tuple[FileEntry, bytes | Path]:
+def _source(path: str, content: FileSource) -> bytes | Path:
     if isinstance(content, (bytes, bytearray, memoryview)):
-        data = bytes(content)
-        return objects.hash_bytes(data), data
+        return bytes(content)
     if isinstance(content, os.PathLike):
-        source = Path(content)
-        return objects.hash_file(source), source
+        return Path(content)
     raise TypeError(
         f"file {path!r}: content must be bytes or a path (os.PathLike), not {type(content).__name__}"
     )

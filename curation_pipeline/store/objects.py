@@ -21,6 +21,7 @@ from curation_pipeline.store import layout
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.errors import CorruptObjectError, KeyNotFoundError, MissingObjectError
 from curation_pipeline.store.manifest import FileEntry
+from curation_pipeline.store.parallel import CancelToken
 
 CHUNK = 1 << 20
 #: Objects up to this size are read into memory; larger ones go through a temporary file.
@@ -32,12 +33,17 @@ def hash_bytes(data: bytes) -> FileEntry:
     return FileEntry(hashlib.sha256(data).hexdigest(), len(data))
 
 
-def hash_file(path: Path) -> FileEntry:
-    """The :class:`FileEntry` of the file at ``path``, read in chunks."""
+def hash_file(path: Path, token: CancelToken | None = None) -> FileEntry:
+    """The :class:`FileEntry` of the file at ``path``, read in chunks.
+
+    ``token`` lets a parallel batch stop the hashing between chunks.
+    """
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
+            if token is not None:
+                token.check()
             digest.update(chunk)
             size += len(chunk)
     return FileEntry(digest.hexdigest(), size)
@@ -69,12 +75,20 @@ def read_bytes(backend: ObjectBackend, dataset: str, entry: FileEntry, where: st
 
 
 def download_verified(
-    backend: ObjectBackend, dataset: str, entry: FileEntry, folder: Path, where: str
+    backend: ObjectBackend,
+    dataset: str,
+    entry: FileEntry,
+    folder: Path,
+    where: str,
+    token: CancelToken | None = None,
 ) -> Path:
     """Download the object into a new temporary file in ``folder`` and verify it.
 
-    The file is fsynced before it is returned, ready to be renamed into
-    place; on any error it is removed, so ``folder`` is left as it was.
+    The content is hashed as it is written (no second read), and the file is
+    fsynced before it is returned, ready to be renamed into place; on any
+    error it is removed, so ``folder`` is left as it was. ``token`` lets a
+    parallel batch stop this download early (between chunks) when another
+    one failed.
 
     Raises:
         CorruptObjectError: the content does not match ``entry``.
@@ -82,12 +96,14 @@ def download_verified(
     """
     tmp = folder / f".curation-tmp-{uuid.uuid4().hex}"
     try:
-        try:
-            backend.get_file(layout.object_key(dataset, entry.sha256), tmp)
-        except KeyNotFoundError:
-            raise MissingObjectError(f"missing object {entry.sha256} for {where}") from None
-        with open(tmp, "rb") as f:
-            _check(entry, _hash_stream(f), where)
+        with open(tmp, "wb") as f:
+            writer = _HashingWriter(f, entry, where, token)
+            try:
+                backend.get_fileobj(layout.object_key(dataset, entry.sha256), writer, size=entry.size)
+            except KeyNotFoundError:
+                raise MissingObjectError(f"missing object {entry.sha256} for {where}") from None
+            _check(entry, writer.result(), where)
+            f.flush()
             os.fsync(f.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -96,13 +112,45 @@ def download_verified(
     return tmp
 
 
-def _hash_stream(f: BinaryIO) -> FileEntry:
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := f.read(CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    return FileEntry(digest.hexdigest(), size)
+class _HashingWriter:
+    """A write-only, non-seekable file that hashes what it passes on to ``f``.
+
+    Backends write the object to it in order; it refuses content longer
+    than expected as soon as it sees it, and stops when its batch is cancelled.
+    """
+
+    def __init__(self, f: BinaryIO, entry: FileEntry, where: str, token: CancelToken | None) -> None:
+        self._f = f
+        self._entry = entry
+        self._where = where
+        self._token = token
+        self._digest = hashlib.sha256()
+        self._size = 0
+
+    def write(self, data: bytes) -> int:
+        if self._token is not None:
+            self._token.check()
+        self._size += len(data)
+        if self._size > self._entry.size:
+            raise CorruptObjectError(
+                f"corrupt object for {self._where}: expected sha256 {self._entry.sha256} "
+                f"({self._entry.size} bytes), got more than {self._entry.size} bytes"
+            )
+        self._digest.update(data)
+        return self._f.write(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def result(self) -> FileEntry:
+        """The sha256 and size of everything written so far."""
+        return FileEntry(self._digest.hexdigest(), self._size)
 
 
 @contextlib.contextmanager

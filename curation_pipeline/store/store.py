@@ -21,6 +21,7 @@ from curation_pipeline.store.errors import (
 )
 from curation_pipeline.store.gc import DEFAULT_GRACE_PERIOD, GcReport, collect_dataset
 from curation_pipeline.store.manifest import canonical_json, format_time
+from curation_pipeline.store.parallel import DEFAULT_MAX_WORKERS, check_max_workers
 from curation_pipeline.store.url import open_backend
 
 
@@ -38,6 +39,7 @@ class DatasetStore:
         retry: RetryPolicy | None = None,
         gc_grace_period: timedelta = DEFAULT_GRACE_PERIOD,
         clock: Callable[[], datetime] = _utcnow,
+        max_workers: int = DEFAULT_MAX_WORKERS,
     ) -> None:
         """Wrap ``backend``.
 
@@ -47,6 +49,8 @@ class DatasetStore:
             gc_grace_period: unreachable items younger than this are never
                 collected (protects commits in flight; default one hour).
             clock: returns the current UTC time (for manifests and gc).
+            max_workers: how many files a commit or pull hashes and
+                transfers at once (default 8; 1 moves one file at a time).
         """
         if gc_grace_period < timedelta(0):
             raise ValueError("gc_grace_period must not be negative")
@@ -54,6 +58,7 @@ class DatasetStore:
         self._retry = retry or RetryPolicy()
         self._grace = gc_grace_period
         self._clock = clock
+        self._max_workers = check_max_workers(max_workers)
 
     @classmethod
     def open(
@@ -62,6 +67,7 @@ class DatasetStore:
         *,
         retry: RetryPolicy | None = None,
         gc_grace_period: timedelta = DEFAULT_GRACE_PERIOD,
+        max_workers: int = DEFAULT_MAX_WORKERS,
         **backend_options: Any,
     ) -> DatasetStore:
         """Open the store at ``url``.
@@ -70,7 +76,7 @@ class DatasetStore:
             url: ``s3://bucket/prefix``, ``file:///path`` or a plain path;
                 None means ``$CURATION_STORE_URL``, else ``./.curation``
                 (resolved now, not at import time).
-            retry, gc_grace_period: see :class:`DatasetStore`.
+            retry, gc_grace_period, max_workers: see :class:`DatasetStore`.
             backend_options: for S3: ``client`` (a boto3 client),
                 ``endpoint_url``, ``region_name``, ``aws_access_key_id``,
                 ``aws_secret_access_key``, ``aws_session_token``,
@@ -79,7 +85,12 @@ class DatasetStore:
         Raises:
             InvalidStoreUrlError: the URL is unsupported or embeds credentials.
         """
-        return cls(open_backend(url, **backend_options), retry=retry, gc_grace_period=gc_grace_period)
+        return cls(
+            open_backend(url, **backend_options),
+            retry=retry,
+            gc_grace_period=gc_grace_period,
+            max_workers=max_workers,
+        )
 
     def __repr__(self) -> str:
         return f"DatasetStore({self.url!r})"
@@ -211,7 +222,13 @@ class DatasetStore:
 
     def _dataset(self, name: str, workdir: str | os.PathLike[str] | None = None) -> Dataset:
         return Dataset(
-            self._backend, name, retry=self._retry, gc_grace_period=self._grace, clock=self._clock, workdir=workdir
+            self._backend,
+            name,
+            retry=self._retry,
+            gc_grace_period=self._grace,
+            clock=self._clock,
+            workdir=workdir,
+            max_workers=self._max_workers,
         )
 
     def _require_exists(self, name: str) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curation_pipeline.store import objects
+from curation_pipeline.store import objects, parallel
 from curation_pipeline.store.commit import CommitResult
 from curation_pipeline.store.errors import (
     LocalChangesError,
@@ -392,19 +392,26 @@ class WorkingCopy:
         done, total = 0, sum(target[path].size for path in paths)
         if progress is not None:
             progress(0, total)
+
+        def fetch(path: str, token: parallel.CancelToken) -> Path:
+            where = f"dataset {self._dataset.name!r} version {version_id} file {path!r}"
+            return objects.download_verified(
+                self._dataset.backend, self._dataset.name, target[path], staging, where, token
+            )
+
         try:
-            for path in paths:
-                where = f"dataset {self._dataset.name!r} version {version_id} file {path!r}"
-                staged[path] = objects.download_verified(
-                    self._dataset.backend, self._dataset.name, target[path], staging, where
-                )
-                done += target[path].size
-                if progress is not None:
-                    progress(done, total)
+            # Several files at once; the first failure stops the rest, and every
+            # download has finished (or been removed) before the staging folder goes.
+            with parallel.run(paths, fetch, max_workers=self._dataset.max_workers) as results:
+                for path, tmp in results:
+                    staged[path] = tmp
+                    done += target[path].size
+                    if progress is not None:
+                        progress(done, total)
         except BaseException:
             self._clear_staging()
             raise
-        return staged
+        return {path: staged[path] for path in paths}
 
     def _clear_staging(self) -> None:
         shutil.rmtree(self._state_dir / "staging", ignore_errors=True)

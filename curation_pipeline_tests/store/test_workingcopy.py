@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -24,13 +25,13 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def _count_downloads(store: DatasetStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    original = store.backend.get_file
+    original = store.backend.get_fileobj
 
-    def counting(key: str, dest: Path) -> None:
+    def counting(key: str, out: BinaryIO, *, size: int | None = None) -> None:
         calls.append(key)
-        original(key, dest)
+        original(key, out, size=size)
 
-    monkeypatch.setattr(store.backend, "get_file", counting)
+    monkeypatch.setattr(store.backend, "get_fileobj", counting)
     return calls
 
 

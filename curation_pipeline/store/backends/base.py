@@ -9,11 +9,11 @@ commit protocol needs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import NewType
+from typing import BinaryIO, NewType
 
 #: An opaque version stamp of a ref, returned by :meth:`ObjectBackend.read_ref`
 #: and consumed by :meth:`ObjectBackend.swap_ref` (an ETag on S3).
@@ -66,6 +66,16 @@ class ObjectBackend(ABC):
         """Stream ``key`` into the file ``dest`` (created or truncated), memory bounded."""
 
     @abstractmethod
+    def get_fileobj(self, key: str, out: BinaryIO, *, size: int | None = None) -> None:
+        """Write the content of ``key`` to ``out``, in order, memory bounded.
+
+        ``out`` needs only ``write`` (it may be unseekable, and may raise to
+        abort the transfer; that error propagates as is). ``size`` is the
+        expected size if the caller knows it, which may spare a look-up; the
+        content written is whatever is stored, whatever ``size`` says.
+        """
+
+    @abstractmethod
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write ``data`` at ``key``, replacing any previous content atomically."""
 
@@ -83,6 +93,15 @@ class ObjectBackend(ABC):
     @abstractmethod
     def stat(self, key: str) -> ObjectInfo | None:
         """Return the key's size and modification time, or None if absent."""
+
+    def stat_many(self, keys: Collection[str]) -> dict[str, ObjectInfo | None]:
+        """Look up many keys at once where the backend can do so cheaply.
+
+        Returns the keys it settled: key -> info, or None for a key that
+        does not exist. Keys left out were not settled; ask :meth:`stat`.
+        The default settles none (one :meth:`stat` each is as cheap as it gets).
+        """
+        return {}
 
     def exists(self, key: str) -> bool:
         """Return whether ``key`` exists."""

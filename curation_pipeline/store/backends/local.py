@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from curation_pipeline.store.backends.base import ObjectBackend, ObjectInfo, Ref, RefToken
 from curation_pipeline.store.errors import (
@@ -31,6 +32,7 @@ from curation_pipeline.store.errors import (
 
 _TMP_PREFIX = ".tmp-"
 _LOCK_SUFFIX = ".lock"
+_CHUNK = 1 << 20
 
 
 class LocalBackend(ObjectBackend):
@@ -66,6 +68,11 @@ class LocalBackend(ObjectBackend):
     def get_file(self, key: str, dest: Path) -> None:
         with _translate(key):
             shutil.copyfile(self._path(key), dest)
+
+    def get_fileobj(self, key: str, out: BinaryIO, *, size: int | None = None) -> None:
+        with _translate(key), open(self._path(key), "rb") as src:
+            while chunk := src.read(_CHUNK):
+                out.write(chunk)
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:

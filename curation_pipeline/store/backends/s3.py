@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import boto3
 import boto3.exceptions
 import botocore.loaders
 import botocore.session
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError
+from s3transfer.subscribers import BaseSubscriber
 
 from curation_pipeline.store.backends.base import ObjectBackend, ObjectInfo, Ref, RefToken
 from curation_pipeline.store.errors import (
@@ -36,6 +40,11 @@ _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _CONFLICT = {"412", "409", "PreconditionFailed", "ConditionalRequestConflict"}
 _DELETE_BATCH = 1000
 _PUT_IF_ABSENT_TRIES = 5
+#: :meth:`S3Backend.stat_many` leaves fewer keys than this to one HEAD each.
+_LIST_MIN_KEYS = 16
+#: :meth:`S3Backend.stat_many` lists at most one page (up to 1,000 keys) per this many keys asked.
+_KEYS_PER_LIST_PAGE = 50
+_TRANSFER_CONFIG = TransferConfig()
 
 
 def make_s3_client(
@@ -124,6 +133,15 @@ class S3Backend(ObjectBackend):
         with _translate("download", key):
             self._client.download_file(self._bucket, self._key(key), str(dest))
 
+    def get_fileobj(self, key: str, out: BinaryIO, *, size: int | None = None) -> None:
+        subscribers = []
+        if size is not None and size < _TRANSFER_CONFIG.multipart_threshold:
+            # One GET without a Range: s3transfer need not HEAD the key for its size first, and
+            # a stored object of another size still arrives whole (the caller checks it).
+            subscribers.append(_KnownSize(size))
+        with _translate("download", key), create_transfer_manager(self._client, _TRANSFER_CONFIG) as manager:
+            manager.download(self._bucket, self._key(key), out, subscribers=subscribers).result()
+
     def stat(self, key: str) -> ObjectInfo | None:
         try:
             with _translate("head", key):
@@ -138,6 +156,31 @@ class S3Backend(ObjectBackend):
             for page in paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)):
                 for item in page.get("Contents", ()):
                     yield ObjectInfo(self._relative(item["Key"]), item["Size"], item["LastModified"])
+
+    def stat_many(self, keys: Collection[str]) -> dict[str, ObjectInfo | None]:
+        """Settle many keys with a paginated LIST of their common folder instead of a HEAD each.
+
+        Few keys are left to :meth:`stat`. The listing stops after about one
+        page per :data:`_KEYS_PER_LIST_PAGE` keys asked about; if the folder
+        holds more than that, only the keys seen so far are settled.
+        """
+        wanted = set(keys)
+        if len(wanted) < _LIST_MIN_KEYS:
+            return {}
+        folder = os.path.commonprefix(sorted(wanted)).rpartition("/")[0]
+        prefix = f"{folder}/" if folder else ""
+        budget = max(1, len(wanted) // _KEYS_PER_LIST_PAGE)
+        found: dict[str, ObjectInfo | None] = {}
+        paginator = self._client.get_paginator("list_objects_v2")
+        with _translate("list", prefix):
+            for pages, page in enumerate(paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)), 1):
+                for item in page.get("Contents", ()):
+                    key = self._relative(item["Key"])
+                    if key in wanted:
+                        found[key] = ObjectInfo(key, item["Size"], item["LastModified"])
+                if page.get("IsTruncated") and pages >= budget:
+                    return found  # the rest: one HEAD each is cheaper than listing on
+        return {key: found.get(key) for key in wanted}
 
     def list_children(self, prefix: str) -> list[str]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -227,6 +270,16 @@ class S3Backend(ObjectBackend):
         return full_key[len(self._prefix) + 1 :] if self._prefix else full_key
 
 
+class _KnownSize(BaseSubscriber):  # type: ignore[misc]
+    """Tells s3transfer the size of a download up front (it would HEAD the key for it)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self._size)
+
+
 @contextlib.contextmanager
 def _translate(operation: str, key: str) -> Iterator[None]:
     """Map boto3/botocore errors to the store's errors.
@@ -253,5 +306,5 @@ def _translate(operation: str, key: str) -> Iterator[None]:
                 in_flight=code == "ConditionalRequestConflict" or status == "409",
             ) from None
         raise StoreAccessError(f"S3 {operation} of {key} failed: {status} {code}".rstrip()) from None
-    except (BotoCoreError, boto3.exceptions.Boto3Error) as exc:
+    except (BotoCoreError, boto3.exceptions.Boto3Error, RetriesExceededError, S3DownloadFailedError) as exc:
         raise StoreAccessError(f"S3 {operation} of {key} failed: {type(exc).__name__}") from None
