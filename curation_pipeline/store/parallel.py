@@ -13,6 +13,7 @@ no thread outlives the call.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -68,11 +69,13 @@ def run(
     """Run ``task(item, token)`` for every item; yields an iterator of ``(item, result)``.
 
     Use as ``with run(items, task, max_workers=n) as results: for item, result in results: ...``.
-    Results come in completion order, in the calling thread. At most
-    ``max_workers`` tasks run at once and as many more wait in the queue;
-    with one worker, or one item, tasks run in the calling thread. If a task
-    raises, the tasks not started are dropped, the running ones are
-    cancelled through their token and awaited, and that first error
+    Results come in the order of ``items``, in the calling thread, as soon
+    as they and every earlier one are done, so what the caller does with
+    them (progress reports included) is the same whatever the timing. At
+    most ``max_workers`` tasks run at once and as many more wait in the
+    queue; with one worker, or one item, tasks run in the calling thread.
+    If a task raises, the tasks not started are dropped, the running ones
+    are cancelled through their token and awaited, and that error
     propagates. Leaving the ``with`` block early (an error in the caller's
     loop included) cancels and awaits the same way: when the block is left,
     no task is running.
@@ -90,29 +93,29 @@ def _results(items: list[T], task: Callable[[T, CancelToken], R], max_workers: i
         for item in items:
             yield item, task(item, token)
         return
-    queue = iter(items)
-    running: dict[Future[R], T] = {}
+    queue = iter(enumerate(items))
+    running: dict[Future[R], int] = {}
+    finished: dict[int, R] = {}
+    next_out = 0
 
     with ThreadPoolExecutor(max_workers=min(max_workers, len(items)), thread_name_prefix="store") as pool:
 
-        def submit_next() -> None:
-            for item in queue:
-                running[pool.submit(task, item, token)] = item
-                return
+        def top_up() -> None:
+            for index, item in itertools.islice(queue, 2 * max_workers - len(running)):
+                running[pool.submit(task, item, token)] = index
 
         try:
-            for _ in range(2 * max_workers):
-                submit_next()
+            top_up()
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
-                # Settle finished tasks in submission order, so that when several fail at
-                # once the error raised does not depend on thread timing.
-                order = list(running)
-                for future in sorted(done, key=order.index):
-                    item = running.pop(future)
-                    result = future.result()  # raises the task's error
-                    yield item, result
-                    submit_next()
+                # In item order, so that when several fail at once the error raised
+                # does not depend on thread timing.
+                for future in sorted(done, key=running.__getitem__):
+                    finished[running.pop(future)] = future.result()  # raises the task's error
+                top_up()
+                while next_out in finished:
+                    yield items[next_out], finished.pop(next_out)
+                    next_out += 1
         except BaseException:
             token.cancel()
             for future in running:

@@ -133,6 +133,9 @@ def test_many_files_pulled_at_once_are_all_verified(slow_store: DatasetStore, tm
         assert done == sorted(done) and done[0] == 0 and done[-1] == calls[0][1]
         assert len(calls) == distinct + 1
         assert {thread for _, _, thread in calls} == {threading.main_thread()}
+    # Reported in path order, as a one-at-a-time pull would.
+    sizes = [files[path].stat().st_size for path in sorted(files)]
+    assert [d for d, _, _ in pulled] == [sum(sizes[:n]) for n in range(len(sizes) + 1)]
     # One worker or several: the same files.
     single = DatasetStore(ds.backend, max_workers=1).get_dataset("many")
     assert single.pull(to=tmp_path / "one").downloaded == result.downloaded
