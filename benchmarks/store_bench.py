@@ -5,10 +5,12 @@ bytes is generated once into a cache folder under /tmp, then, per backend:
 
 - push:       ``Dataset.commit`` of every file as the first version;
 - pull:       ``Dataset.pull`` into an empty folder;
-- plain:      the same bytes moved without the store: ``shutil.copyfile`` for
-              the local backend (and copy + fsync, the durable equivalent),
-              boto3 ``upload_file``/``download_file`` for S3 (ratio = ours /
-              plain; the better of a run before and a run after ours);
+- plain:      the same bytes moved without the store, one file at a time:
+              ``shutil.copyfile`` for the local backend (and copy + fsync, the
+              durable equivalent), boto3 ``upload_file``/``download_file`` for
+              S3 (ratio = ours / plain; the better of a run before and a run
+              after ours); and the same plain transfers on as many threads as
+              the store uses (``--max-workers``), shown in the note;
 - re-push:    committing the same content again (target: 0 data bytes sent);
 - 1 changed:  committing with one file replaced (target: that file only);
 - pull 1:     pulling that version into the folder of the first pull.
@@ -19,7 +21,7 @@ moto server (a WSGI middleware), or bytes written to object keys by a counting
 wrapper of the local backend. S3 runs against a moto server started in this
 process on 127.0.0.1 (a free port) and stopped at the end.
 
-Run:  .venv/bin/python benchmarks/store_bench.py [--total-mb 1024] [--files 200] [--quick]
+Run:  .venv/bin/python benchmarks/store_bench.py [--total-mb 1024] [--files 200] [--quick] [--max-workers 8]
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +47,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from curation_pipeline.store import Dataset, DatasetStore, LocalBackend
+from curation_pipeline.store.parallel import DEFAULT_MAX_WORKERS
 
 CACHE_ROOT = Path(tempfile.gettempdir()) / "curation-store-bench"
 REGION = "us-east-1"
@@ -175,15 +179,27 @@ def timed(function: Callable[[], Any], profile: Path | None = None) -> tuple[flo
     return elapsed, result
 
 
+def each(function: Callable[[Path], None], files: list[Path], workers: int) -> None:
+    """``function(f)`` for every file, one at a time or on ``workers`` threads."""
+    if workers <= 1:
+        for f in files:
+            function(f)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(function, files):
+            pass
+
+
 def bench_store(
     backend: str,
     store: DatasetStore,
     sent: Sent,
     files: list[Path],
     work: Path,
-    plain_push: Callable[[str], None],
-    plain_pull: Callable[[str], None],
+    plain_push: Callable[[str, int], None],
+    plain_pull: Callable[[str, int], None],
     profile: bool,
+    workers: int,
     durable: Callable[[str], None] | None = None,
 ) -> list[Row]:
     total = sum(f.stat().st_size for f in files) / MB
@@ -192,20 +208,23 @@ def bench_store(
 
     # Plain transfers run before and after ours (the better time counts), so neither side
     # gains from running first or last (page cache, the moto server's growing memory).
-    plain_up_1, _ = timed(lambda: plain_push("a"))
+    plain_up_1, _ = timed(lambda: plain_push("a", 1))
     before = sent.snapshot()
     push_s, first = timed(lambda: dataset.commit(mapping, "bench"), work / f"{backend}-push.prof" if profile else None)
     push_sent = sent.data - before[0]
-    plain_up = min(plain_up_1, timed(lambda: plain_push("b"))[0])
-    plain_down_1, _ = timed(lambda: plain_pull("a"))
+    plain_up = min(plain_up_1, timed(lambda: plain_push("b", 1))[0])
+    plain_up_threads = timed(lambda: plain_push("p", workers))[0]
+    plain_down_1, _ = timed(lambda: plain_pull("a", 1))
     pull_s, pulled = timed(
         lambda: dataset.pull(to=work / "pulled"), work / f"{backend}-pull.prof" if profile else None
     )
-    plain_down = min(plain_down_1, timed(lambda: plain_pull("b"))[0])
-    durable_note = ""
+    plain_down = min(plain_down_1, timed(lambda: plain_pull("b", 1))[0])
+    plain_down_threads = timed(lambda: plain_pull("p", workers))[0]
+    push_note = f"plain on {workers} threads {plain_up_threads:.2f} s"
+    pull_note = f"plain on {workers} threads {plain_down_threads:.2f} s"
     if durable is not None:
         durable_s = timed(lambda: durable("c"))[0]
-        durable_note = f"copy+fsync {durable_s:.2f} s: ratio {push_s / durable_s:.2f}"
+        push_note += f"; copy+fsync {durable_s:.2f} s: ratio {push_s / durable_s:.2f}"
     assert pulled.bytes_downloaded == first.bytes_uploaded == push_sent, (pulled, first, push_sent)
 
     before = sent.snapshot()
@@ -222,9 +241,9 @@ def bench_store(
     pull_one_s, pull_one = timed(lambda: dataset.pull(to=work / "pulled"))
     size = files[0].stat().st_size / MB
     return [
-        Row(backend, "push", push_s, total, plain_up, first.bytes_uploaded, push_sent, durable_note),
+        Row(backend, "push", push_s, total, plain_up, first.bytes_uploaded, push_sent, push_note),
         Row(backend, "pull", pull_s, total, plain_down, pulled.bytes_downloaded, None,
-            f"{len(pulled.downloaded)} files, each verified and fsynced"),
+            f"{len(pulled.downloaded)} files, each verified and fsynced; {pull_note}"),
         Row(backend, "re-push unchanged", again_s, total, None, again.bytes_uploaded, again_data,
             f"+{again_other} B manifest/refs"),
         Row(backend, "push, 1 file changed", one_s, total, None, one.bytes_uploaded, one_data,
@@ -234,19 +253,18 @@ def bench_store(
     ]
 
 
-def bench_local(files: list[Path], work: Path, profile: bool) -> list[Row]:
+def bench_local(files: list[Path], work: Path, profile: bool, workers: int) -> list[Row]:
     sent = Sent()
-    store = DatasetStore(CountingLocalBackend(work / "store", sent))
+    store = DatasetStore(CountingLocalBackend(work / "store", sent), max_workers=workers)
 
-    def plain_push(run: str) -> None:
+    def plain_push(run: str, threads: int) -> None:
         (work / f"plain-up-{run}").mkdir()
-        for f in files:
-            shutil.copyfile(f, work / f"plain-up-{run}" / f.name)
+        each(lambda f: shutil.copyfile(f, work / f"plain-up-{run}" / f.name), files, threads)
 
-    def plain_pull(run: str) -> None:
+    def plain_pull(run: str, threads: int) -> None:
         (work / f"plain-down-{run}").mkdir()
-        for f in files:
-            shutil.copyfile(work / "plain-up-a" / f.name, work / f"plain-down-{run}" / f.name)
+        target = work / f"plain-down-{run}"
+        each(lambda f: shutil.copyfile(work / "plain-up-a" / f.name, target / f.name), files, threads)
 
     def durable_push(run: str) -> None:
         (work / f"plain-up-{run}").mkdir()
@@ -256,27 +274,31 @@ def bench_local(files: list[Path], work: Path, profile: bool) -> list[Row]:
             with open(target, "rb") as copy:
                 os.fsync(copy.fileno())
 
-    return bench_store("local", store, sent, files, work, plain_push, plain_pull, profile, durable_push)
+    return bench_store("local", store, sent, files, work, plain_push, plain_pull, profile, workers, durable_push)
 
 
-def bench_s3(files: list[Path], work: Path, profile: bool) -> list[Row]:
+def bench_s3(files: list[Path], work: Path, profile: bool, workers: int) -> list[Row]:
     sent = Sent()
     with moto_server(sent) as endpoint:
         client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
         for bucket in ("store", "plain"):
             client.create_bucket(Bucket=bucket)
-        store = DatasetStore.open("s3://store/bench", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
+        store = DatasetStore.open(
+            "s3://store/bench", endpoint_url=endpoint, region_name=REGION, max_workers=workers, **CREDENTIALS
+        )
 
-        def plain_push(run: str) -> None:
-            for f in files:
-                client.upload_file(str(f), "plain", f"{run}/{f.name}")
+        def plain_push(run: str, threads: int) -> None:
+            each(lambda f: client.upload_file(str(f), "plain", f"{run}/{f.name}"), files, threads)
 
-        def plain_pull(run: str) -> None:
+        def plain_pull(run: str, threads: int) -> None:
             (work / f"plain-down-{run}").mkdir()
-            for f in files:
-                client.download_file("plain", f"a/{f.name}", str(work / f"plain-down-{run}" / f.name))
+            each(
+                lambda f: client.download_file("plain", f"a/{f.name}", str(work / f"plain-down-{run}" / f.name)),
+                files,
+                threads,
+            )
 
-        return bench_store("s3 (moto)", store, sent, files, work, plain_push, plain_pull, profile)
+        return bench_store("s3 (moto)", store, sent, files, work, plain_push, plain_pull, profile, workers)
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -311,15 +333,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="64 MB in 20 files")
     parser.add_argument("--backends", default="local,s3", help="comma-separated: local, s3")
     parser.add_argument("--profile", action="store_true", help="print cProfile of our push and pull")
+    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS,
+                        help="files the store (and the threaded plain baseline) moves at once")
     args = parser.parse_args()
     total_mb, count = (64, 20) if args.quick else (args.total_mb, args.files)
     files = dataset_files(total_mb, count)
-    print(f"dataset: {count} files, {total_mb} MB total, cache {files[0].parent}", flush=True)
+    print(f"dataset: {count} files, {total_mb} MB total, cache {files[0].parent}, "
+          f"max_workers {args.max_workers}", flush=True)
     rows: list[Row] = []
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="store-bench-", dir=CACHE_ROOT) as work:
             bench = {"local": bench_local, "s3": bench_s3}[backend]
-            rows += bench(files, Path(work), args.profile)
+            rows += bench(files, Path(work), args.profile, args.max_workers)
         print(table(rows), flush=True)
     print()
     print(table(rows))

@@ -87,7 +87,9 @@ def run(
         results.close()
 
 
-def _results(items: list[T], task: Callable[[T, CancelToken], R], max_workers: int) -> Generator[tuple[T, R], None, None]:
+def _results(
+    items: list[T], task: Callable[[T, CancelToken], R], max_workers: int
+) -> Generator[tuple[T, R], None, None]:
     token = CancelToken()
     if max_workers <= 1 or len(items) <= 1:
         for item in items:
