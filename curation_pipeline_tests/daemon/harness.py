@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -621,28 +621,42 @@ class DagsterDev:
         return _session_members(self.process.pid) | _alive({self.process.pid})
 
     def stop(self, grace: float = 30.0, check: bool = True) -> None:
-        """SIGTERM the process group, SIGKILL after ``grace`` seconds; raise if a member survives."""
+        """SIGTERM the process group, SIGKILL after ``grace`` seconds; raise if a member survives.
+
+        Members are the processes of the group when stopping starts plus any
+        process still in the session (a run started meanwhile, a child that
+        moved to another group).
+        """
         pgid = self.process.pid
         members = self.group_pids()
+
+        def survivors() -> set[int]:
+            return _alive(members) | _session_members(pgid)
+
         _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and (self.process.poll() is None or _alive(members)):
-            time.sleep(0.2)
-        if self.process.poll() is None or _alive(members) or _session_members(pgid):
+        if not self._wait_gone(survivors, grace):
             _signal_group(pgid, signal.SIGKILL)
-            for pid in _alive(members) | _session_members(pgid):  # members that left the group
+            for pid in survivors():
                 _kill(pid)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-            time.sleep(0.5)
+            self._wait_gone(survivors, 10.0)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
-        survivors = _alive(members) | _session_members(pgid)
-        if check and survivors:
-            raise DagsterDevError(f"processes of dagster dev survived the shutdown: {sorted(survivors)}")
+        left = survivors()
+        if check and left:
+            described = "\n".join(f"  {pid}: {_command(pid)}" for pid in sorted(left))
+            raise DagsterDevError(f"processes of dagster dev survived the shutdown:\n{described}")
+
+    def _wait_gone(self, survivors: Callable[[], set[int]], timeout: float) -> bool:
+        """Poll until the leader has exited (and is reaped) and no survivor is left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            leader_done = self.process.poll() is not None
+            if leader_done and not survivors():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
 
     def __enter__(self) -> DagsterDev:
         return self
@@ -684,6 +698,13 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:300]
+    except OSError:
+        return "(gone)"
 
 
 def _session_members(sid: int) -> set[int]:

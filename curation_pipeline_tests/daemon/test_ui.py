@@ -51,7 +51,10 @@ def page(request: pytest.FixtureRequest):
             )
             yield page
             if getattr(request.node, "failed_call", False):
-                _screenshot(page, f"ui-failure-{request.node.name}.png")
+                try:
+                    _screenshot(page, f"ui-failure-{request.node.name}.png")
+                except Exception as error:  # evidence only: never hide the test's own failure
+                    print(f"\nno screenshot of the failure: {error}")
         finally:
             browser.close()
 
@@ -65,10 +68,7 @@ def test_materialize_a_window_from_the_asset_page(dagster_dev: DagsterDevSession
     page.goto(asset_url)
     page.get_by_role("button", name=re.compile("Materialize")).first.click()
     dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
-    partitions = dialog.get_by_role("textbox").first  # the partition selection ("Custom")
-    partitions.fill(key)
-    partitions.press("Enter")
-    expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+    _select_partition(dialog, key)
     dialog.get_by_role("button", name=re.compile(r"^Launch 1 run$")).click()
     expect(dialog).to_be_hidden()
 
@@ -99,6 +99,26 @@ def _screenshot(page, name: str) -> None:
     path = SCREENSHOTS / name
     page.screenshot(path=str(path), full_page=True)
     print(f"\nscreenshot: {path}")
+
+
+def _select_partition(dialog, key: str, attempts: int = 5) -> None:
+    """Type ``key`` into the dialog's partition selection until the dialog counts one partition.
+
+    The dialog re-renders once the partitions' status has loaded, which can
+    drop text typed before that; typing again is what a user would do.
+    """
+    dialog.get_by_text(re.compile(r"Showing \d+ of \d+ partitions")).wait_for()
+    selected = dialog.get_by_text("1 partition", exact=True)
+    for _ in range(attempts):
+        partitions = dialog.get_by_role("textbox").first  # the "Custom" selection
+        partitions.fill(key)
+        partitions.press("Enter")
+        try:
+            selected.wait_for(timeout=5_000)
+            return
+        except Exception:
+            continue
+    selected.wait_for()  # fails with Playwright's own message
 
 
 def _wait_for_text(page, text: str, timeout: float) -> None:
