@@ -284,7 +284,6 @@ class GraphQLClient:
     def __init__(self, base_url: str, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._repositories: dict[str, str] = {}
 
     def query(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """POST ``document``; return ``data`` or raise :class:`DagsterDevError` on transport or GraphQL errors."""
@@ -330,7 +329,7 @@ class GraphQLClient:
     # -- launching
 
     def launch_partition_run(self, asset_key: AssetPath, partition: str, job_name: str | None = None) -> str:
-        """Launch one run materializing ``partition`` of ``asset_key``, as the asset page's dialog does.
+        """Launch one run materializing ``partition`` of ``asset_key`` (the dialog's "Launch 1 run").
 
         The run goes to one of the asset's jobs (``job_name`` or the first the
         asset belongs to), restricted to that asset and tagged with the partition.
@@ -400,7 +399,7 @@ class GraphQLClient:
             if event["__typename"] == "ExecutionStepFailureEvent":
                 lines.append(f"step {event['stepKey']}: {event['error']['message']}")
                 lines.extend(event["error"]["stack"])
-            elif event["__typename"] in {"RunFailureEvent", "EngineEvent"} and "fail" in event["message"].lower():
+            elif event["__typename"] in {"RunFailureEvent", "EngineEvent"} and "fail" in event.get("message", "").lower():
                 lines.append(event["message"])
         return "\n".join(lines) or "(no failure event)"
 
@@ -551,7 +550,7 @@ class DagsterDev:
         workspace: Path = WORKSPACE_FILE,
         instance_file: Path = INSTANCE_FILE,
         port: int | None = None,
-        timeout: float = 120.0,
+        timeout: float = 180.0,
     ) -> DagsterDev:
         """Start ``dagster dev`` with DAGSTER_HOME=``home`` (given the project's dagster.yaml) and wait for it.
 

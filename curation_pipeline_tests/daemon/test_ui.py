@@ -75,7 +75,7 @@ def test_materialize_a_window_from_the_asset_page(dagster_dev: DagsterDevSession
     # The partition's page shows it materialized, with the version our run committed.
     page.goto(f"{asset_url}?view=partitions&partition={key}")
     _wait_for_text(page, "version_id", timeout=240)
-    (event,) = dagster_dev.client.materializations(UNIFORM_KEY, [key])
+    event = max(dagster_dev.client.materializations(UNIFORM_KEY, [key]), key=lambda e: e.timestamp_ms)
     versions = DatasetStore.open(dagster_dev.store_url).get_dataset(UNIFORM["name"]).list_versions()
     version = next(v for v in versions if v.version_id == event.metadata["version_id"])
     assert version.metadata["partition_key"] == key
