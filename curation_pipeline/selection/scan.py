@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from curation_pipeline.curators.selectors import RECORD_ID_FIELD
 from curation_pipeline.selection.errors import SelectionError
@@ -213,7 +214,18 @@ class RowGroupPiece(_ScannedPiece):
         return self.group.scanner(schema=self.source.schema, **options)
 
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
+        if _MATCH not in projection and self.source.direct(self.group):
+            # Plain columns, no per-row filter: the Parquet reader itself, without
+            # the dataset scanner's per-scan set-up.
+            yield from self._read(list(projection), dictionary).to_batches(max_chunksize=BATCH_ROWS)
+            return
         yield from self._scanner(dictionary, columns=projection).to_batches()
+
+    def _read(self, columns: list[str] | None, dictionary: bool) -> pa.Table:
+        """This row group straight from its file (only when :meth:`ParquetSource.direct`)."""
+        return self.source.reader(self.group, dictionary).read_row_group(
+            self.group.row_groups[0].id, columns=columns, use_threads=False
+        )
 
     def count(self) -> int:
         row_filter = self._row_filter()
@@ -240,6 +252,11 @@ class RowGroupPiece(_ScannedPiece):
 
     def fetch(self, rows: np.ndarray) -> pa.Table:
         # No filter here (rows are row indices); strings stay dictionaries until taken.
+        if self.source.direct(self.group):
+            table = self._read(None, True)
+            if rows.size and int(rows[-1]) >= table.num_rows:
+                raise SelectionError("the data changed while it was read: a picked row is gone")
+            return table.take(pa.array(rows)).cast(self.source.schema)
         batches = self._scanner(True).to_batches()
         return _take_rows(batches, rows).cast(self.source.schema)
 
@@ -333,6 +350,9 @@ class ParquetSource:
             for field in self.schema
             if field.name in stored and field.name != RECORD_ID_FIELD and pa.types.is_string(field.type)
         ]
+        self.strings = strings
+        self._direct: dict[str, bool] = {}
+        self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
             [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in strings else f for f in self.schema]
         )
@@ -343,6 +363,31 @@ class ParquetSource:
                 coerce_int96_timestamp_unit=options.coerce_int96_timestamp_unit,
             ),
             default_fragment_scan_options=dataset.format.default_fragment_scan_options,
+        )
+        self._plain_format = dataset.format.equals(ds.ParquetFileFormat())
+
+    def direct(self, group: ds.ParquetFileFragment) -> bool:
+        """Whether ``group``'s file can be read with ``pq.ParquetFile``, bypassing the scanner.
+
+        True when the file holds exactly the dataset's columns with the
+        dataset's types (no schema unification, no partition columns) and the
+        dataset's format has default read options.
+        """
+        found = self._direct.get(group.path)
+        if found is None:
+            found = self._plain_format and group.physical_schema.remove_metadata().equals(self._plain_schema)
+            self._direct[group.path] = found
+        return found
+
+    def reader(self, group: ds.ParquetFileFragment, dictionary: bool) -> pq.ParquetFile:
+        """A reader of ``group``'s file; the footer already parsed is reused, not read again.
+
+        A new reader per call: one ``ParquetFile`` must not serve two threads at once.
+        """
+        return pq.ParquetFile(
+            group.filesystem.open_input_file(group.path),
+            metadata=group.metadata,
+            read_dictionary=self.strings if dictionary else None,
         )
 
     def pieces(self, selector_filter: ds.Expression | None) -> list[Piece]:
