@@ -100,7 +100,8 @@ def _checked_expression(selector: Selector, schema: pa.Schema, where: str) -> ds
 def _pick(
     source: Source, selector: Selector, expression: ds.Expression | None, seed: int, index: int
 ) -> tuple[Picks, SelectorStats]:
-    pieces = source.pieces(expression)
+    fields = [spec.field for spec in (*selector.filters, *selector.tags)]
+    pieces = source.pieces(expression, fields)
     method = selector.method
     limit = selector.limit
     if isinstance(method, UniformSampler):

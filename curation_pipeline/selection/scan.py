@@ -181,8 +181,10 @@ class RowGroupPiece(_ScannedPiece):
         group: ds.ParquetFileFragment,
         source: ParquetSource,
         selector_filter: ds.Expression | None,
+        fields: Sequence[str] = (),
     ) -> None:
         self.group = group
+        self.fields = list(dict.fromkeys(fields))
         self.source = source
         self.selector_filter = selector_filter
         self.filter = _and(source.data_filter, selector_filter)
@@ -214,11 +216,21 @@ class RowGroupPiece(_ScannedPiece):
         return self.group.scanner(schema=self.source.schema, **options)
 
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
-        if _MATCH not in projection and self.source.direct(self.group):
-            # Plain columns, no per-row filter: the Parquet reader itself, without
-            # the dataset scanner's per-scan set-up.
-            yield from self._read(list(projection), dictionary).to_batches(max_chunksize=BATCH_ROWS)
-            return
+        if self.source.direct(self.group):
+            # The Parquet reader itself, without the dataset scanner's per-scan set-up.
+            if _MATCH not in projection:
+                yield from self._read(list(projection), dictionary).to_batches(max_chunksize=BATCH_ROWS)
+                return
+            if self.fields and self._row_filter() is self.selector_filter:
+                # The filter reads the selector's fields alone: read them, evaluate in memory.
+                names = list(dict.fromkeys([name for name in projection if name != _MATCH] + self.fields))
+                for layout in (True, False) if dictionary else (False,):
+                    try:
+                        table = self._read(names, layout)
+                        yield from ds.dataset(table).to_batches(columns=projection, batch_size=BATCH_ROWS, use_threads=False)
+                        return
+                    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+                        continue  # e.g. a kernel without a dictionary variant: plain strings, then the scanner
         yield from self._scanner(dictionary, columns=projection).to_batches()
 
     def _read(self, columns: list[str] | None, dictionary: bool) -> pa.Table:
@@ -291,8 +303,12 @@ class Source(Protocol):
 
     schema: pa.Schema
 
-    def pieces(self, selector_filter: ds.Expression | None) -> list[Piece]:
-        """The pieces that may hold rows passing ``selector_filter``, in data order."""
+    def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
+        """The pieces that may hold rows passing ``selector_filter``, in data order.
+
+        ``fields`` names the columns ``selector_filter`` reads (a hint: pieces
+        that know them can read those columns alone).
+        """
 
     def count_rows(self) -> int:
         """Rows in the data (after the dataset's own filter)."""
@@ -305,7 +321,7 @@ class TableSource:
         self.table = table
         self.schema = table.schema
 
-    def pieces(self, selector_filter: ds.Expression | None) -> list[Piece]:
+    def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
         starts = range(0, max(self.table.num_rows, 1), TABLE_PIECE_ROWS)
         return [TablePiece(self.table.slice(start, TABLE_PIECE_ROWS), selector_filter) for start in starts]
 
@@ -320,7 +336,7 @@ class DatasetSource:
         self.dataset = dataset
         self.schema = dataset.schema
 
-    def pieces(self, selector_filter: ds.Expression | None) -> list[Piece]:
+    def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
         return [DatasetPiece(self.dataset, selector_filter)]
 
     def count_rows(self) -> int:
@@ -390,13 +406,13 @@ class ParquetSource:
             read_dictionary=self.strings if dictionary else None,
         )
 
-    def pieces(self, selector_filter: ds.Expression | None) -> list[Piece]:
+    def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
         combined = _and(self.data_filter, selector_filter)
         pieces: list[Piece] = []
         for fragment in self.fragments:
             # split_by_row_group drops row groups whose statistics rule the filter out.
             for group in fragment.split_by_row_group(combined, schema=self.schema):
-                pieces.append(RowGroupPiece(group, self, selector_filter))
+                pieces.append(RowGroupPiece(group, self, selector_filter, fields))
         return pieces
 
     def count_rows(self) -> int:
