@@ -90,19 +90,23 @@ def _in_waves(
     merge: Callable[[tuple[Any, int]], None],
     threshold: Callable[[], Any],
 ) -> int:
-    """Reduce pieces best-first, a wave of ``workers()`` at a time; return the matched rows.
+    """Reduce pieces best-first, in waves; return the matched rows.
 
     Before each wave, pieces whose statistics show nothing better than the
     current ``limit``-th value are set aside unread; they only get counted.
+    The first wave is ``workers()`` pieces; a wave that set nothing aside
+    doubles the next one.
     """
     order = _best_first(pieces, field, descending)
     matched = 0
     unread: list[int] = []
     position = 0
+    size = workers()
     while position < len(order):
         current = threshold()
         wave: list[int] = []
-        while position < len(order) and len(wave) < workers():
+        skipped = len(unread)
+        while position < len(order) and len(wave) < size:
             index, bound = order[position]
             position += 1
             if current is not None and bound is not None and _worse(bound, current, descending):
@@ -112,6 +116,10 @@ def _in_waves(
         for result in ordered_map(reduce_piece, wave):
             matched += result[1]
             merge(result)
+        # Statistics that set nothing aside (values spread over every row group)
+        # will not start to: larger waves, fewer round trips.
+        if len(unread) == skipped:
+            size *= 2
     # Pieces skipped by statistics still count towards the matched rows (Parquet footers answer that).
     return matched + sum(ordered_map(lambda i: pieces[i].count(), unread))
 
