@@ -145,7 +145,7 @@ def _numeric_picks(
     if not _rankable(field_type):
         return None
     no_keys = _rank_keys(pa.array([], field_type), direction)  # empty, of the keys' dtype
-    state: dict[str, Any] = {"keys": no_keys, "piece": np.empty(0, np.int64), "row": np.empty(0, np.int64)}
+    state: dict[str, Any] = {"keys": no_keys, "piece": np.empty(0, np.int64), "row": np.empty(0, np.int64), "cut": None}
     overflow = False
 
     def best_of(keys: np.ndarray, piece: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -158,12 +158,16 @@ def _numeric_picks(
     def reduce_piece(index: int) -> tuple[tuple[np.ndarray, ...], int]:
         keys_parts, row_parts = [], []
         matched = 0
+        cut = state["cut"]  # the limit-th key so far (read once: merges change it)
         for batch, rows in pieces[index].matches([field]):
             column = batch.column(0)
-            valid = column.is_valid().to_numpy(zero_copy_only=False)
             keys = _rank_keys(column, direction)
-            keys_parts.append(keys[valid])
-            row_parts.append(rows[valid])
+            keep = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
+            if cut is not None:
+                # Rows worse than the current cut cannot make the top: drop them before partitioning.
+                keep = keys <= cut if keep is None else keep & (keys <= cut)
+            keys_parts.append(keys if keep is None else keys[keep])
+            row_parts.append(rows if keep is None else rows[keep])
             matched += rows.size
         if not keys_parts:
             return (no_keys, np.empty(0, np.int64), np.empty(0, np.int64)), 0
@@ -182,6 +186,8 @@ def _numeric_picks(
         )
         state["keys"], state["piece"], state["row"] = merged
         overflow = merged[0].size > limit + _TIE_ALLOWANCE
+        if merged[0].size >= limit and not overflow:
+            state["cut"] = np.partition(merged[0], limit - 1)[limit - 1]
 
     def threshold() -> Any:
         keys = state["keys"]

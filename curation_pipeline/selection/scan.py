@@ -298,6 +298,15 @@ class RowGroupPiece(_ScannedPiece):
         return _take_rows(batches, rows).cast(self.source.schema)
 
     def value_range(self, field: str) -> tuple[Any, Any] | None:
+        type_ = self.source.schema.field(field).type if field in self.source.schema.names else None
+        if type_ is not None and (pa.types.is_floating(type_) or pa.types.is_integer(type_)) and self.source.direct(self.group):
+            # Numbers need no conversion: read the one column chunk's statistics
+            # rather than building every column's (``row_groups[0].statistics``).
+            chunk = self.group.metadata.row_group(self.group.row_groups[0].id).column(self.source.column_index(field))
+            stats = chunk.statistics
+            if stats is None or not stats.has_min_max:
+                return None
+            return stats.min, stats.max
         stats = self.group.row_groups[0].statistics or {}
         found = stats.get(field)
         if not found or "min" not in found or "max" not in found:
@@ -419,6 +428,10 @@ class ParquetSource:
             found = self._plain_format and group.physical_schema.remove_metadata().equals(self._plain_schema)
             self._direct[group.path] = found
         return found
+
+    def column_index(self, field: str) -> int:
+        """Index of top-level column ``field`` among the leaf columns of a direct file."""
+        return self._plain_schema.get_field_index(field)
 
     def reader(self, group: ds.ParquetFileFragment, dictionary: bool) -> pq.ParquetFile:
         """A reader of ``group``'s file; the footer already parsed is reused, not read again.
