@@ -199,8 +199,33 @@ def _numeric_picks(
     keys, piece, row = state["keys"], state["piece"], state["row"]
     if overflow or keys.size < min(limit, matched):
         return None  # a crowd of ties, or nulls to rank: the general path settles both
+    if keys.size > limit:
+        keys, piece, row = _settle_ties(pieces, limit, keys, piece, row)
     picks = group_by_piece(piece, row, pieces)
     return _TiedPicks(picks.pieces, picks.offsets, None, field, direction, limit), matched
+
+
+def _settle_ties(
+    pieces: list[Piece], limit: int, keys: np.ndarray, piece: np.ndarray, row: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Cut candidates tied at the ``limit``-th key down to ``limit`` by ``record_id``.
+
+    Only ``record_id`` of the tied rows is read (a narrow read of their row
+    groups), so full records are fetched for the winners alone. Equal
+    ``record_id`` values keep data order, as the fetch's stable sort would.
+    """
+    cut = np.partition(keys, limit - 1)[limit - 1]
+    sure = np.flatnonzero(keys < cut)
+    tied = np.flatnonzero(keys == cut)
+    tied = tied[np.lexsort((row[tied], piece[tied]))]  # data order
+    owners = piece[tied]
+    bounds = np.flatnonzero(np.diff(owners)) + 1
+    groups = np.split(np.arange(tied.size), bounds)
+    ids = list(ordered_map(lambda g: pieces[int(owners[g[0]])].take(row[tied[g]], [RECORD_ID_FIELD]), groups))
+    ranked = pc.sort_indices(pa.concat_tables(ids), sort_keys=[(RECORD_ID_FIELD, "ascending")])
+    chosen = tied[ranked.slice(0, limit - sure.size).to_numpy()]
+    keep = np.concatenate([sure, chosen])
+    return keys[keep], piece[keep], row[keep]
 
 
 def _key_value(key: Any, field_type: pa.DataType, direction: str) -> Any:

@@ -113,6 +113,9 @@ class Piece(Protocol):
     def fetch(self, rows: np.ndarray) -> pa.Table:
         """Every column of the rows at sorted ``rows``, in the data's schema."""
 
+    def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
+        """``columns`` of the rows at sorted ``rows`` (plain layout)."""
+
     def value_range(self, field: str) -> tuple[Any, Any] | None:
         """``(min, max)`` of the non-null values of ``field`` before filtering, if known."""
 
@@ -145,6 +148,9 @@ class _ScannedPiece:
                 if rows.size:
                     yield batch.select(list(columns)).filter(mask), rows + start
             start += n
+
+    def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
+        return self.fetch(rows).select(columns)
 
     def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
         if self._row_filter() is None:
@@ -296,6 +302,14 @@ class RowGroupPiece(_ScannedPiece):
             return table.take(pa.array(rows)).cast(self.source.schema)
         batches = self._scanner(True).to_batches()
         return _take_rows(batches, rows).cast(self.source.schema)
+
+    def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
+        if not self.source.direct(self.group):
+            return super().take(rows, columns)
+        table = self._read(columns, False)
+        if rows.size and int(rows[-1]) >= table.num_rows:
+            raise SelectionError("the data changed while it was read: a picked row is gone")
+        return table.take(pa.array(rows))
 
     def value_range(self, field: str) -> tuple[Any, Any] | None:
         type_ = self.source.schema.field(field).type if field in self.source.schema.names else None
