@@ -221,6 +221,7 @@ class RowGroupPiece(_ScannedPiece):
         self.filter = _and(source.data_filter, selector_filter)
         self._dictionary_group: ds.ParquetFileFragment | None = None
         self._window_whole: bool | None = None
+        self._count: int | None = None
 
     def _row_filter(self) -> ds.Expression | None:
         # Most row groups of a window lie wholly inside it: the footer's
@@ -271,9 +272,16 @@ class RowGroupPiece(_ScannedPiece):
         )
 
     def count(self) -> int:
+        if self._count is None:
+            self._count = self._count_rows()
+        return self._count
+
+    def _count_rows(self) -> int:
         row_filter = self._row_filter()
         if row_filter is None:
             return self.group.row_groups[0].num_rows
+        if self.fields and row_filter is self.selector_filter and self.source.direct(self.group):
+            return sum(rows.size for _, rows in self.matches([], dictionary=True))
         # Parquet answers from the footer when statistics show the filter keeps the whole group.
         return self._scanner(True, columns=[], filter=row_filter).count_rows()
 
