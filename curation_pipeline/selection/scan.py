@@ -259,10 +259,12 @@ class RowGroupPiece(_ScannedPiece):
                 for layout in (True, False) if dictionary else (False,):
                     try:
                         table = self._read(names, layout)
-                        yield from ds.dataset(table).to_batches(columns=projection, batch_size=BATCH_ROWS, use_threads=False)
-                        return
+                        scanned = ds.dataset(table).to_batches(columns=projection, batch_size=BATCH_ROWS, use_threads=False)
+                        batches = list(scanned)  # evaluated whole here, so a failure yields nothing twice
                     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
                         continue  # e.g. a kernel without a dictionary variant: plain strings, then the scanner
+                    yield from batches
+                    return
         yield from self._scanner(dictionary, columns=projection).to_batches()
 
     def _read(self, columns: list[str] | None, dictionary: bool) -> pa.Table:
@@ -321,11 +323,12 @@ class RowGroupPiece(_ScannedPiece):
 
     def value_range(self, field: str) -> tuple[Any, Any] | None:
         type_ = self.source.schema.field(field).type if field in self.source.schema.names else None
-        if type_ is not None and (pa.types.is_floating(type_) or pa.types.is_integer(type_)) and self.source.direct(self.group):
+        numeric = type_ is not None and (pa.types.is_floating(type_) or pa.types.is_integer(type_))
+        leaf = self.source.column_index(self.group, field) if numeric and self.source.direct(self.group) else -1
+        if leaf >= 0:
             # Numbers need no conversion: read the one column chunk's statistics
             # rather than building every column's (``row_groups[0].statistics``).
-            chunk = self.group.metadata.row_group(self.group.row_groups[0].id).column(self.source.column_index(field))
-            stats = chunk.statistics
+            stats = self.group.metadata.row_group(self.group.row_groups[0].id).column(leaf).statistics
             if stats is None or not stats.has_min_max:
                 return None
             return stats.min, stats.max
@@ -424,6 +427,7 @@ class ParquetSource:
         ]
         self.strings = strings
         self._direct: dict[str, bool] = {}
+        self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
             [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in strings else f for f in self.schema]
@@ -451,9 +455,12 @@ class ParquetSource:
             self._direct[group.path] = found
         return found
 
-    def column_index(self, field: str) -> int:
-        """Index of top-level column ``field`` among the leaf columns of a direct file."""
-        return self._plain_schema.get_field_index(field)
+    def column_index(self, group: ds.ParquetFileFragment, field: str) -> int:
+        """Index of the Parquet leaf column of top-level column ``field`` in ``group``'s file, or -1."""
+        if self._leaves is None:
+            parquet_schema = group.metadata.schema
+            self._leaves = {parquet_schema.column(i).path: i for i in range(len(parquet_schema))}
+        return self._leaves.get(field, -1)
 
     def reader(self, group: ds.ParquetFileFragment, dictionary: bool) -> pq.ParquetFile:
         """A reader of ``group``'s file; the footer already parsed is reused, not read again.
