@@ -242,11 +242,7 @@ def _fsync_file(path: Path) -> None:
 def _fsync_dir(path: Path) -> None:
     # Makes the rename durable; not every platform/filesystem allows it.
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_file(path)
 
 
 def _unlink_quietly(path: Path) -> None:
