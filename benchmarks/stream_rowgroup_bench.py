@@ -10,6 +10,10 @@ writes it) at several row-group sizes, then times:
 - day:   the whole day x 3 columns (a full scan, where small groups cost);
 - write: encoding the file.
 
+Then, at the stream's row-group size, dictionary encoding on every column
+against the stream's choice (record_id and __time plain): file size, write
+time, and decoding the whole day with every column.
+
 Run:  .venv/bin/python benchmarks/stream_rowgroup_bench.py [--rows 1000000] [--repeat 7]
 """
 
@@ -29,7 +33,7 @@ import pyarrow.parquet as pq
 
 from curation_pipeline.stream.demo import demo_day
 from curation_pipeline.stream.layout import TIME, TIME_TYPE
-from curation_pipeline.stream.parquet_files import encode_parquet
+from curation_pipeline.stream.parquet_files import PLAIN_COLUMNS, ROW_GROUP_SIZE, encode_parquet
 from curation_pipeline.stream.records import to_record_table
 
 SIZES = (8_192, 16_384, 32_768, 65_536, 131_072, 262_144, 1_048_576)
@@ -69,6 +73,32 @@ def read_day(path: Path) -> pa.Table:
     return ds.dataset(str(path), format="parquet").to_table(columns=DAY_COLUMNS)
 
 
+def read_all(path: Path) -> pa.Table:
+    return pq.read_table(path)
+
+
+def compare_dictionaries(table: pa.Table, compression: str, repeat: int, folder: str) -> None:
+    """The stream's plain record_id/__time against dictionaries on every column."""
+    print(f"\n{ROW_GROUP_SIZE:,} rows/group: which columns skip the dictionary\n")
+    print("| plain columns | file MB | write s | day x all cols ms | day x 3 cols ms | 1 h x 3 cols ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    expected = None
+    for plain in ((), PLAIN_COLUMNS):
+        path = Path(folder) / f"plain-{len(plain)}.parquet"
+        started = time.perf_counter()
+        path.write_bytes(encode_parquet(table, compression=compression, plain_columns=plain).to_pybytes())
+        write_s = time.perf_counter() - started
+        decoded = read_all(path)
+        assert expected is None or decoded.equals(expected), "both encodings must hold the same records"
+        expected = decoded
+        all_ms = median_seconds(lambda: read_all(path), repeat) * 1000
+        day_ms = median_seconds(lambda: read_day(path), repeat) * 1000
+        hour_ms = median_seconds(lambda: read_window(path, HOUR), repeat) * 1000
+        size_mb = path.stat().st_size / 1e6
+        label = ", ".join(plain) or "none"
+        print(f"| {label} | {size_mb:.1f} | {write_s:.2f} | {all_ms:.1f} | {day_ms:.1f} | {hour_ms:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -100,6 +130,7 @@ def main() -> None:
                 f"| {size:,} | {groups} | {size_mb:.1f} | {write_s:.2f} | {touched} "
                 f"| {hour_ms:.1f} | {five_ms:.1f} | {day_ms:.1f} |"
             )
+        compare_dictionaries(table, args.compression, args.repeat, folder)
     print(f"\nrows in the hour: {hour_rows:,}")
 
 

@@ -79,6 +79,18 @@ def test_each_file_is_sorted_by_time_with_statistics(local_store):
         assert stats.has_min_max
 
 
+def test_ids_and_times_are_written_plain_other_columns_with_dictionaries(local_store):
+    log_records("app", records(6), local_store)
+
+    store = open_store(local_store)
+    for name in stored_files(local_store):
+        group = pq.ParquetFile(f"{store.root}/{name}").metadata.row_group(0)
+        encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+        for column, used in encodings.items():
+            dictionary = "RLE_DICTIONARY" in used
+            assert dictionary == (column not in ("record_id", "__time")), (column, used)
+
+
 def test_accepts_dataframe_with_zoned_times_and_table(local_store):
     paris = pd.DataFrame(
         {"record_id": ["p1"], "__time": [pd.Timestamp("2024-03-01 01:30", tz="Europe/Paris")], "inputs.x": [1.5]}
