@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from curation_pipeline.curators.intervals import format_interval, parse_interval
 from curation_pipeline.store import (
     AmbiguousVersionError,
     CommitConflictError,
+    CommitResult,
     CorruptObjectError,
     Dataset,
     DatasetDeletedError,
@@ -31,6 +32,7 @@ from curation_pipeline.store import (
     DatasetNotDeletedError,
     DatasetStore,
     FileDiff,
+    FileEntry,
     InvalidDatasetNameError,
     InvalidManifestError,
     InvalidStoreUrlError,
@@ -340,19 +342,36 @@ def pull(session: Session, name: str, version: str | None, to: Path | None, forc
     "--parent", "parent", metavar="VERSION", default=None,
     help="Only commit if HEAD is still VERSION (exit 4 otherwise).",
 )
+@click.option(
+    "--delete", "mirror", is_flag=True,
+    help="Make PREFIX (default: the whole dataset) mirror PATH...: remove the base version's files under it "
+    "that are not pushed. The base is --parent, else HEAD when the push starts; without --parent, files "
+    "committed meanwhile under PREFIX by someone else are kept (the change re-applies on the newer HEAD).",
+)
 @pass_session
-def push(session: Session, name: str, paths: tuple[Path, ...], message: str, prefix: str, parent: str | None) -> None:
+def push(
+    session: Session,
+    name: str,
+    paths: tuple[Path, ...],
+    message: str,
+    prefix: str,
+    parent: str | None,
+    mirror: bool,
+) -> None:
     """Commit files and folders as one new version of NAME.
 
     A file is stored under its name, a folder's files under their paths
     relative to it (its .curation/ state folder excepted), all below
-    --to-path. Other files of HEAD are kept. Content equal to HEAD's makes
-    no new version.
+    --to-path. Other files of HEAD are kept unless --delete is given.
+    Content equal to HEAD's makes no new version.
     """
     files = collect_files(paths, prefix)
     dataset = session.dataset(name)
+    pinned = _version(parent)
+    stale = unpushed_files(_base_files(dataset, pinned), _folder(prefix), files) if mirror else []
     with Progress("Uploading") as progress:
-        result = dataset.commit(files, message, parent_version_id=_version(parent), progress=progress)
+        result = dataset.commit(files, message, parent_version_id=pinned, delete=stale, progress=progress)
+    removed = _removed(dataset, result, stale)
     stored = (
         f"{result.objects_uploaded} uploaded ({_size(result.bytes_uploaded)}), "
         f"{result.objects_skipped} already stored"
@@ -360,12 +379,26 @@ def push(session: Session, name: str, paths: tuple[Path, ...], message: str, pre
     if not result.created:
         click.echo(f"No change: {name} {_short(result.version_id)} already holds these files ({stored})")
         return
-    click.echo(f"Committed {name} {result.version_id} ({_count(len(files))}: {stored})")
+    removal = f", {len(removed)} removed" if mirror else ""
+    click.echo(f"Committed {name} {result.version_id} ({_count(len(files))}: {stored}{removal})")
+
+
+def unpushed_files(base: Iterable[str], folder: str, pushed: Collection[str]) -> list[str]:
+    """Paths of ``base`` under ``folder`` (see :func:`is_under`) that are not in ``pushed``, sorted."""
+    return sorted(path for path in base if is_under(path, folder) and path not in pushed)
+
+
+def is_under(path: str, folder: str) -> bool:
+    """Whether dataset ``path`` lies inside ``folder`` (``""``: the whole dataset).
+
+    By whole segments: ``a/b`` is under ``a``, ``ab/c`` is not.
+    """
+    return not folder or path.startswith(folder + "/")
 
 
 def collect_files(paths: Iterable[Path], prefix: str = "") -> dict[str, Path]:
     """Dataset path -> local file for ``paths`` (files by name, folders recursively), under ``prefix``."""
-    base = "/".join(part for part in prefix.split("/") if part)
+    base = _folder(prefix)
     files: dict[str, Path] = {}
     for given in paths:
         for relative, local in _walk(given):
@@ -376,6 +409,32 @@ def collect_files(paths: Iterable[Path], prefix: str = "") -> dict[str, Path]:
     if not files:
         raise click.UsageError("nothing to push: the folders given hold no files")
     return files
+
+
+def _folder(prefix: str) -> str:
+    """``--to-path`` as a dataset folder: ``/more//stuff/`` -> ``more/stuff`` (``""``: the top)."""
+    return "/".join(part for part in prefix.split("/") if part)
+
+
+def _base_files(dataset: Dataset, version_id: str | None) -> Mapping[str, FileEntry]:
+    """The files a change is computed against: ``version_id``'s, else HEAD's (none before the first version)."""
+    if version_id is None:
+        version_id = dataset.head()
+        if version_id is None:
+            return {}
+    return dataset.files(version_id)
+
+
+def _removed(dataset: Dataset, result: CommitResult, delete: Collection[str]) -> list[str]:
+    """The paths of ``delete`` the commit really removed, sorted.
+
+    Read from the version it landed on, which is newer than the base if the
+    commit re-applied after a race; a commit that made no version removed nothing.
+    """
+    if not result.created or not delete or result.parent is None:
+        return []
+    parent_files = dataset.files(result.parent)
+    return sorted(path for path in delete if path in parent_files)
 
 
 def _walk(given: Path) -> Iterable[tuple[str, Path]]:

@@ -1,0 +1,120 @@
+"""``curation datasets push --delete`` on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curation_pipeline.store import Dataset, DatasetStore
+from curation_pipeline_tests.cli.helpers import fail, run, version_ids, write
+
+#: ``ab/c`` and ``a.txt`` share a first letter with folder ``a`` but are not in it.
+BASE = {
+    "a/x.txt": b"x",
+    "a/sub/y.txt": b"y",
+    "a/keep.txt": b"old keep",
+    "ab/c.txt": b"c",
+    "a.txt": b"a-file",
+    "top.txt": b"top",
+}
+
+
+@pytest.fixture
+def synced(store_url: str, store: DatasetStore, tmp_path: Path) -> Dataset:
+    """Dataset ``sync`` with one version holding :data:`BASE`."""
+    run(store_url, "create", "sync")
+    run(store_url, "push", "sync", str(write(tmp_path / "base", BASE)), "-m", "base")
+    return store.get_dataset("sync")
+
+
+def _files(dataset: Dataset) -> dict[str, bytes]:
+    """HEAD's files and contents, read through the library."""
+    return {path: dataset.read_file(path) for path in dataset.files()}
+
+
+# -- push --delete ------------------------------------------------------------------------
+
+
+def test_push_delete_mirrors_the_prefix_only(store_url: str, synced: Dataset, tmp_path: Path) -> None:
+    base = synced.head()
+    new = write(tmp_path / "new", {"keep.txt": b"new keep", "n.txt": b"n"})
+    out = run(store_url, "push", "sync", str(new), "--to-path", "a", "--delete", "-m", "mirror a").stdout
+    assert out.startswith("Committed sync ") and "(2 files: " in out and ", 2 removed)" in out
+
+    expected = {
+        "a/keep.txt": b"new keep",
+        "a/n.txt": b"n",
+        "ab/c.txt": b"c",  # not under a/: kept
+        "a.txt": b"a-file",
+        "top.txt": b"top",
+    }
+    assert _files(synced) == expected
+    assert synced.get_version().parent == base
+
+
+def test_push_delete_without_prefix_mirrors_the_dataset(store_url: str, synced: Dataset, tmp_path: Path) -> None:
+    new = write(tmp_path / "new", {"top.txt": b"top", "ab/c.txt": b"C"})
+    out = run(store_url, "push", "sync", str(new), "--delete", "-m", "only two").stdout
+    assert ", 4 removed)" in out
+    assert _files(synced) == {"top.txt": b"top", "ab/c.txt": b"C"}
+
+
+def test_push_without_delete_keeps_the_other_files(store_url: str, synced: Dataset, tmp_path: Path) -> None:
+    new = write(tmp_path / "new", {"n.txt": b"n"})
+    out = run(store_url, "push", "sync", str(new), "--to-path", "a", "-m", "add").stdout
+    assert "removed" not in out
+    assert _files(synced) == {**BASE, "a/n.txt": b"n"}
+
+
+def test_push_delete_of_the_same_files_is_no_change(store_url: str, synced: Dataset, tmp_path: Path) -> None:
+    head = synced.head()
+    same = run(store_url, "push", "sync", str(tmp_path / "base"), "--delete", "-m", "same").stdout
+    assert same.startswith(f"No change: sync {head[:12]} already holds these files")
+    a_only = write(tmp_path / "a_only", {k[2:]: v for k, v in BASE.items() if k.startswith("a/")})
+    again = run(store_url, "push", "sync", str(a_only), "--to-path", "a", "--delete", "-m", "same a").stdout
+    assert again.startswith(f"No change: sync {head[:12]} ")
+    assert version_ids(store_url, "sync") == [head]
+
+
+def test_push_delete_with_a_stale_parent_exits_4_and_changes_nothing(
+    store_url: str, synced: Dataset, tmp_path: Path
+) -> None:
+    first = synced.head()
+    run(store_url, "push", "sync", str(write(tmp_path / "v2", {"z.txt": b"z"})), "-m", "second")
+    second = synced.head()
+    new = write(tmp_path / "new", {"x.txt": b"x"})
+    args = ("push", "sync", str(new), "--to-path", "a", "--delete", "-m", "m")
+    error = fail(store_url, *args, "--parent", first[:8], code=4)
+    assert f"parent version {first} is no longer HEAD" in error
+    assert synced.head() == second
+    assert _files(synced) == {**BASE, "z.txt": b"z"}
+
+    # Pinned to the real HEAD, the same push lands and removes from that version.
+    out = run(store_url, *args, "--parent", second[:8]).stdout
+    assert ", 2 removed)" in out
+    assert set(synced.files()) == {"a/x.txt", "ab/c.txt", "a.txt", "top.txt", "z.txt"}
+
+
+def test_push_delete_keeps_files_committed_concurrently(
+    store_url: str, synced: Dataset, store: DatasetStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --parent the base is HEAD when the push starts: a file another writer adds meanwhile stays.
+
+    The other writer also removes a/x.txt, so the push counts only what it removed itself.
+    """
+    real_commit = Dataset.commit
+    other = store.get_dataset("sync")
+
+    def commit_after_another_writer(self: Dataset, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(Dataset, "commit", real_commit)  # the other writer commits normally
+        other.commit({"a/late.txt": b"late"}, "concurrent", delete=["a/x.txt"])
+        return real_commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Dataset, "commit", commit_after_another_writer)
+    new = write(tmp_path / "new", {"n.txt": b"n"})
+    out = run(store_url, "push", "sync", str(new), "--to-path", "a", "--delete", "-m", "mirror").stdout
+    assert ", 2 removed)" in out
+    assert set(synced.files()) == {"a/n.txt", "a/late.txt", "ab/c.txt", "a.txt", "top.txt"}
+    assert synced.get_version().message == "mirror"
