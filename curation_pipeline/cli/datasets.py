@@ -45,7 +45,7 @@ from curation_pipeline.store import (
     WorkingCopyError,
     WriteConflictError,
 )
-from curation_pipeline.store.paths import STATE_DIR
+from curation_pipeline.store.paths import STATE_DIR, check_path
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -103,7 +103,7 @@ Exit codes:
 
 
 class StoreFailure(click.ClickException):
-    """A store error, shown as one line on stderr with its own exit code."""
+    """A store error (or a dataset path that matches nothing), shown as one line on stderr with its own exit code."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
@@ -193,7 +193,7 @@ pass_session = click.make_pass_decorator(Session)
 )
 @click.pass_context
 def datasets(ctx: click.Context, store_url: str | None) -> None:
-    """Versioned datasets: inspect, pull, push, diff, roll back, delete.
+    """Versioned datasets: inspect, pull, push, remove, diff, roll back, delete.
 
     VERSION arguments take a full version id, a unique prefix of at least 8
     hex characters, or HEAD.
@@ -461,6 +461,56 @@ def create(session: Session, name: str) -> None:
     session.dataset_name = name
     session.store.create_dataset(name)
     click.echo(f"Created dataset {name!r} in {session.store.url}")
+
+
+@datasets.command("remove")
+@click.argument("name")
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True)
+@click.option("-m", "--message", required=True, help="Commit message.")
+@click.option(
+    "--parent", "parent", metavar="VERSION", default=None,
+    help="Remove from VERSION and only commit if HEAD is still VERSION (exit 4 otherwise).",
+)
+@pass_session
+def remove(session: Session, name: str, paths: tuple[str, ...], message: str, parent: str | None) -> None:
+    """Commit a new version of NAME without the files at PATH...
+
+    A PATH is a path in the dataset as 'show' lists it (data/a.parquet); a
+    folder's path (data or data/) removes every file under it. If a PATH
+    matches no file of the base version (--parent, else HEAD), nothing is
+    written (exit 2).
+    """
+    wanted = [_dataset_path(path) for path in paths]
+    dataset = session.dataset(name)
+    pinned = _version(parent)
+    base = dataset.resolve_version(pinned)
+    doomed = files_to_remove(dataset.files(base), wanted, f"dataset {name!r} version {base}")
+    result = dataset.commit({}, message, parent_version_id=pinned, delete=doomed)
+    removed = _removed(dataset, result, doomed)
+    if not result.created:
+        click.echo(f"No change: {name} {_short(result.version_id)} already lacks these files")
+        return
+    click.echo(f"Committed {name} {result.version_id} ({_count(len(removed))} removed)")
+
+
+def files_to_remove(files: Iterable[str], given: Sequence[str], where: str) -> list[str]:
+    """The paths of ``files`` that are one of ``given`` or lie in a folder of ``given``, sorted.
+
+    Raises:
+        StoreFailure: (exit 2) a path of ``given`` matches nothing; the message names each such path.
+    """
+    stored = list(files)
+    matched = {path: [f for f in stored if f == path or is_under(f, path)] for path in given}
+    missing = [path for path, found in matched.items() if not found]
+    if missing:
+        # A one-line failure like the store's errors, but a usage error: the argument is wrong.
+        raise StoreFailure(f"{where} has no file or folder {', '.join(map(repr, missing))}", EXIT_USAGE)
+    return sorted({f for found in matched.values() for f in found})
+
+
+def _dataset_path(text: str) -> str:
+    """A PATH argument of 'remove', checked like a manifest path; a trailing '/' marks a folder."""
+    return check_path(text.rstrip("/") or text)
 
 
 @datasets.command("rollback")

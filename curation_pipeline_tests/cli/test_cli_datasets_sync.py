@@ -1,4 +1,4 @@
-"""``curation datasets push --delete`` on both backends."""
+"""``curation datasets push --delete`` and ``remove`` on both backends."""
 
 from __future__ import annotations
 
@@ -118,3 +118,47 @@ def test_push_delete_keeps_files_committed_concurrently(
     assert ", 2 removed)" in out
     assert set(synced.files()) == {"a/n.txt", "a/late.txt", "ab/c.txt", "a.txt", "top.txt"}
     assert synced.get_version().message == "mirror"
+
+
+# -- remove ------------------------------------------------------------------------------------
+
+
+def test_remove_a_file(store_url: str, synced: Dataset) -> None:
+    base = synced.head()
+    out = run(store_url, "remove", "sync", "a/x.txt", "-m", "drop x").stdout
+    assert out == f"Committed sync {synced.head()} (1 file removed)\n"
+    assert _files(synced) == {k: v for k, v in BASE.items() if k != "a/x.txt"}
+    assert (synced.get_version().parent, synced.get_version().message) == (base, "drop x")
+
+
+@pytest.mark.parametrize("folder", ["a", "a/"])
+def test_remove_a_folder_removes_what_is_under_it(store_url: str, synced: Dataset, folder: str) -> None:
+    out = run(store_url, "remove", "sync", folder, "-m", "drop a").stdout
+    assert "(3 files removed)" in out
+    assert _files(synced) == {"ab/c.txt": b"c", "a.txt": b"a-file", "top.txt": b"top"}
+
+
+def test_remove_of_a_missing_path_is_a_usage_error(store_url: str, synced: Dataset) -> None:
+    head = synced.head()
+    error = fail(store_url, "remove", "sync", "top.txt", "nope/x.txt", "-m", "m", code=2)
+    assert error == f"Error: dataset 'sync' version {head} has no file or folder 'nope/x.txt'"
+    fail(store_url, "remove", "sync", "a/x", "-m", "m", code=2)  # a prefix of a name is not a folder
+    assert version_ids(store_url, "sync") == [head]
+
+
+@pytest.mark.parametrize(("path", "reason"), [("../a.txt", "'..' segment"), ("/a.txt", "is absolute")])
+def test_remove_of_an_unsafe_path_is_a_usage_error(store_url: str, synced: Dataset, path: str, reason: str) -> None:
+    head = synced.head()
+    error = fail(store_url, "remove", "sync", path, "-m", "m", code=2)
+    assert error.startswith(f"Error: unsafe path {path!r}") and reason in error
+    assert synced.head() == head
+
+
+def test_remove_with_a_stale_parent_exits_4(store_url: str, synced: Dataset) -> None:
+    first = synced.head()
+    run(store_url, "remove", "sync", "top.txt", "-m", "second")
+    second = synced.head()
+    assert "is no longer HEAD" in fail(store_url, "remove", "sync", "a.txt", "--parent", first, "-m", "m", code=4)
+    assert synced.head() == second
+    run(store_url, "remove", "sync", "a.txt", "--parent", second[:8], "-m", "third")
+    assert "a.txt" not in synced.files()
