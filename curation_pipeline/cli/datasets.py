@@ -181,7 +181,7 @@ class IntervalType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 pass_session = click.make_pass_decorator(Session)
 
 
@@ -320,13 +320,17 @@ def diff(session: Session, name: str, a: str, b: str | None, as_json: bool) -> N
     help="Folder to pull into (default ./NAME); only files that differ are downloaded.",
 )
 @click.option("--force", is_flag=True, help="Discard local changes in the folder instead of refusing.")
+@json_option
 @pass_session
-def pull(session: Session, name: str, version: str | None, to: Path | None, force: bool) -> None:
+def pull(session: Session, name: str, version: str | None, to: Path | None, force: bool, as_json: bool) -> None:
     """Download a version of NAME into a folder (a working copy)."""
     dataset = session.dataset(name)
     folder = to if to is not None else Path(name)
     with Progress("Downloading") as progress:
         result = dataset.pull(_version(version), to=folder, forced=force, progress=progress)
+    if as_json:
+        _echo_json({"dataset": name, "folder": str(folder), **result.to_dict()})
+        return
     click.echo(
         f"Pulled {name} {_short(result.version_id)} into {folder}: {_count(len(result.downloaded))} downloaded "
         f"({_size(result.bytes_downloaded)}), {result.unchanged} unchanged, {len(result.deleted)} deleted"
@@ -348,6 +352,7 @@ def pull(session: Session, name: str, version: str | None, to: Path | None, forc
     "that are not pushed. The base is --parent, else HEAD when the push starts; without --parent, files "
     "committed meanwhile under PREFIX by someone else are kept (the change re-applies on the newer HEAD).",
 )
+@json_option
 @pass_session
 def push(
     session: Session,
@@ -357,6 +362,7 @@ def push(
     prefix: str,
     parent: str | None,
     mirror: bool,
+    as_json: bool,
 ) -> None:
     """Commit files and folders as one new version of NAME.
 
@@ -372,6 +378,9 @@ def push(
     with Progress("Uploading") as progress:
         result = dataset.commit(files, message, parent_version_id=pinned, delete=stale, progress=progress)
     removed = _removed(dataset, result, stale)
+    if as_json:
+        _echo_json(_commit_summary(result, len(files), removed))
+        return
     stored = (
         f"{result.objects_uploaded} uploaded ({_size(result.bytes_uploaded)}), "
         f"{result.objects_skipped} already stored"
@@ -437,6 +446,21 @@ def _removed(dataset: Dataset, result: CommitResult, delete: Collection[str]) ->
     return sorted(path for path in delete if path in parent_files)
 
 
+def _commit_summary(result: CommitResult, pushed: int, removed: Sequence[str]) -> dict[str, Any]:
+    """The ``--json`` object of ``push`` and ``remove``."""
+    return {
+        "dataset": result.dataset,
+        "version_id": result.version_id,
+        "parent_version_id": result.parent,
+        "created": result.created,
+        "files": pushed,
+        "removed": list(removed),
+        "objects_uploaded": result.objects_uploaded,
+        "objects_skipped": result.objects_skipped,
+        "bytes_uploaded": result.bytes_uploaded,
+    }
+
+
 def _walk(given: Path) -> Iterable[tuple[str, Path]]:
     if not given.is_dir():
         yield given.resolve().name, given
@@ -471,8 +495,11 @@ def create(session: Session, name: str) -> None:
     "--parent", "parent", metavar="VERSION", default=None,
     help="Remove from VERSION and only commit if HEAD is still VERSION (exit 4 otherwise).",
 )
+@json_option
 @pass_session
-def remove(session: Session, name: str, paths: tuple[str, ...], message: str, parent: str | None) -> None:
+def remove(
+    session: Session, name: str, paths: tuple[str, ...], message: str, parent: str | None, as_json: bool
+) -> None:
     """Commit a new version of NAME without the files at PATH...
 
     A PATH is a path in the dataset as 'show' lists it (data/a.parquet); a
@@ -487,6 +514,9 @@ def remove(session: Session, name: str, paths: tuple[str, ...], message: str, pa
     doomed = files_to_remove(dataset.files(base), wanted, f"dataset {name!r} version {base}")
     result = dataset.commit({}, message, parent_version_id=pinned, delete=doomed)
     removed = _removed(dataset, result, doomed)
+    if as_json:
+        _echo_json(_commit_summary(result, 0, removed))
+        return
     if not result.created:
         click.echo(f"No change: {name} {_short(result.version_id)} already lacks these files")
         return

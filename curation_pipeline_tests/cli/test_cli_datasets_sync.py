@@ -1,14 +1,15 @@
-"""``curation datasets push --delete`` and ``remove`` on both backends."""
+"""``curation datasets push --delete``, ``remove`` and the ``--json`` of transfers, on both backends."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from curation_pipeline.store import Dataset, DatasetStore
-from curation_pipeline_tests.cli.helpers import fail, run, version_ids, write
+from curation_pipeline_tests.cli.helpers import fail, read_tree, run, version_ids, write
 
 #: ``ab/c`` and ``a.txt`` share a first letter with folder ``a`` but are not in it.
 BASE = {
@@ -32,6 +33,11 @@ def synced(store_url: str, store: DatasetStore, tmp_path: Path) -> Dataset:
 def _files(dataset: Dataset) -> dict[str, bytes]:
     """HEAD's files and contents, read through the library."""
     return {path: dataset.read_file(path) for path in dataset.files()}
+
+
+def _json(store_url: str, *args: str) -> Any:
+    """Run a command with ``--json``; stdout must be exactly one JSON object."""
+    return json.loads(run(store_url, *args, "--json").stdout)
 
 
 # -- push --delete ------------------------------------------------------------------------
@@ -73,8 +79,8 @@ def test_push_delete_of_the_same_files_is_no_change(store_url: str, synced: Data
     same = run(store_url, "push", "sync", str(tmp_path / "base"), "--delete", "-m", "same").stdout
     assert same.startswith(f"No change: sync {head[:12]} already holds these files")
     a_only = write(tmp_path / "a_only", {k[2:]: v for k, v in BASE.items() if k.startswith("a/")})
-    again = run(store_url, "push", "sync", str(a_only), "--to-path", "a", "--delete", "-m", "same a").stdout
-    assert again.startswith(f"No change: sync {head[:12]} ")
+    summary = _json(store_url, "push", "sync", str(a_only), "--to-path", "a", "--delete", "-m", "same a")
+    assert (summary["created"], summary["version_id"], summary["removed"]) == (False, head, [])
     assert version_ids(store_url, "sync") == [head]
 
 
@@ -102,7 +108,7 @@ def test_push_delete_keeps_files_committed_concurrently(
 ) -> None:
     """Without --parent the base is HEAD when the push starts: a file another writer adds meanwhile stays.
 
-    The other writer also removes a/x.txt, so the push counts only what it removed itself.
+    The other writer also removes a/x.txt, so the push's JSON lists only what it removed itself.
     """
     real_commit = Dataset.commit
     other = store.get_dataset("sync")
@@ -114,8 +120,8 @@ def test_push_delete_keeps_files_committed_concurrently(
 
     monkeypatch.setattr(Dataset, "commit", commit_after_another_writer)
     new = write(tmp_path / "new", {"n.txt": b"n"})
-    out = run(store_url, "push", "sync", str(new), "--to-path", "a", "--delete", "-m", "mirror").stdout
-    assert ", 2 removed)" in out
+    summary = _json(store_url, "push", "sync", str(new), "--to-path", "a", "--delete", "-m", "mirror")
+    assert summary["removed"] == ["a/keep.txt", "a/sub/y.txt"]
     assert set(synced.files()) == {"a/n.txt", "a/late.txt", "ab/c.txt", "a.txt", "top.txt"}
     assert synced.get_version().message == "mirror"
 
@@ -162,3 +168,64 @@ def test_remove_with_a_stale_parent_exits_4(store_url: str, synced: Dataset) -> 
     assert synced.head() == second
     run(store_url, "remove", "sync", "a.txt", "--parent", second[:8], "-m", "third")
     assert "a.txt" not in synced.files()
+
+
+# -- --json ----------------------------------------------------------------------------------
+
+
+def test_push_json_matches_the_store(store_url: str, synced: Dataset, tmp_path: Path) -> None:
+    base = synced.head()
+    new = write(tmp_path / "new", {"keep.txt": b"new keep", "x.txt": b"x", "n.txt": b"nn"})
+    summary = _json(store_url, "push", "sync", str(new), "--to-path", "a", "--delete", "-m", "json push")
+    head = synced.get_version()
+    assert summary == {
+        "dataset": "sync",
+        "version_id": head.version_id,
+        "parent_version_id": base,
+        "created": True,
+        "files": 3,
+        "removed": ["a/sub/y.txt"],
+        "objects_uploaded": 2,  # x.txt's content is stored already
+        "objects_skipped": 1,
+        "bytes_uploaded": len(b"new keep") + len(b"nn"),
+    }
+    assert head.message == "json push"
+
+
+def test_remove_json_matches_the_store(store_url: str, synced: Dataset) -> None:
+    base = synced.head()
+    summary = _json(store_url, "remove", "sync", "a/sub", "top.txt", "-m", "json remove")
+    assert summary == {
+        "dataset": "sync",
+        "version_id": synced.head(),
+        "parent_version_id": base,
+        "created": True,
+        "files": 0,
+        "removed": ["a/sub/y.txt", "top.txt"],
+        "objects_uploaded": 0,
+        "objects_skipped": 0,
+        "bytes_uploaded": 0,
+    }
+    assert synced.head() != base and set(synced.files()) == set(BASE) - {"a/sub/y.txt", "top.txt"}
+
+
+def test_pull_json_matches_the_store(store_url: str, synced: Dataset, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    first = _json(store_url, "pull", "sync", "--to", str(copy))
+    assert first == {
+        "dataset": "sync",
+        "version_id": synced.head(),
+        "folder": str(copy),
+        "downloaded": sorted(BASE),
+        "bytes_downloaded": sum(len(c) for c in BASE.values()),
+        "unchanged": 0,
+        "deleted": [],
+    }
+    assert read_tree(copy) == BASE
+
+    run(store_url, "remove", "sync", "a/sub", "-m", "drop sub")
+    run(store_url, "push", "sync", str(write(tmp_path / "v3", {"top.txt": b"TOP!"})), "-m", "top")
+    second = _json(store_url, "pull", "sync", "--to", str(copy))
+    assert (second["version_id"], second["downloaded"]) == (synced.head(), ["top.txt"])
+    assert second["deleted"] == ["a/sub/y.txt"]
+    assert (second["bytes_downloaded"], second["unchanged"]) == (4, len(BASE) - 2)
