@@ -3,7 +3,8 @@
 Generates a day of demo records (1M and 10M rows by default) in the stream's
 layout, ``<data-dir>/rows-<n>/streams/bench/date=2024-05-01/part-NNNN.parquet``
 (1M rows per file, sorted by ``__time``, written with the stream's own
-encoder: zstd, 65,536-row groups, statistics), and keeps it for later runs.
+encoder: zstd, 65,536-row groups, 8,192-row pages with a page index,
+statistics), and keeps it for later runs.
 Then every (rule, k, rows, engine) runs in a fresh subprocess, so the peak RSS
 reported is that engine's alone; the time is the median wall time of
 ``--repeats`` runs after one warm-up, each returning the full records as a
@@ -231,12 +232,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1M rows, k=100, one repeat")
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "curation_selection_bench")
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rule", help=argparse.SUPPRESS)
     parser.add_argument("--k", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.data_dir, args.rows, args.rule, args.k, args.repeats)
+        return
+    if args.generate:
+        ensure_data(args.data_dir, args.rows)
         return
     if args.quick:
         args.sizes = args.sizes or "1000000"
@@ -245,7 +250,11 @@ def main() -> None:
     ks = [int(k) for k in args.ks.split(",")]
     engines = args.engines.split(",")
     for rows in sizes:
-        ensure_data(args.data_dir, rows)
+        # In a child process: a child inherits its parent's peak RSS, and
+        # generating 10M rows would set every engine's figure to it.
+        subprocess.run(
+            [sys.executable, __file__, "--generate", "--data-dir", str(args.data_dir), "--rows", str(rows)], check=True
+        )
     print(f"cpus: {os.cpu_count()}, repeats: {args.repeats} (median), data: {args.data_dir}")
     header = f"{'rule':<11} {'k':>6} {'rows':>11} " + " ".join(f"{e + ' ms':>10}" for e in engines)
     header += f" {'ratio':>6} " + " ".join(f"{e + ' MB':>10}" for e in engines) + "  selected"

@@ -9,7 +9,8 @@ selector's). Narrow scans evaluate the selector's filter as a projected
 boolean column rather than dropping rows, so they know each match's row
 index; the fetch of full records then reads a winner's row group without any
 filter, with string columns kept dictionary-encoded until the few winning
-rows are taken.
+rows are taken. Where the file has a page index, only the data pages holding
+winners are decoded (:mod:`curation_pipeline.selection.parquet_pages`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 
 from curation_pipeline.curators.selectors import RECORD_ID_FIELD
 from curation_pipeline.selection.errors import SelectionError
+from curation_pipeline.selection.parquet_pages import PagedFile, worth_paging
 
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
 BATCH_ROWS = 1 << 17
@@ -306,6 +308,11 @@ class RowGroupPiece(_ScannedPiece):
     def fetch(self, rows: np.ndarray) -> pa.Table:
         # No filter here (rows are row indices); strings stay dictionaries until taken.
         if self.source.direct(self.group):
+            group = self.group.row_groups[0]
+            paged = self.source.paged(self.group) if worth_paging(rows, group.num_rows) else None
+            taken = paged.take(group.id, rows, self.source.strings) if paged else None
+            if taken is not None:
+                return taken.cast(self.source.schema)
             table = self._read(None, True)
             if rows.size and int(rows[-1]) >= table.num_rows:
                 raise SelectionError("the data changed while it was read: a picked row is gone")
@@ -427,6 +434,8 @@ class ParquetSource:
         ]
         self.strings = strings
         self._direct: dict[str, bool] = {}
+        self._paged: dict[str, PagedFile | None] = {}
+        self._paged_lock = threading.Lock()
         self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
@@ -454,6 +463,13 @@ class ParquetSource:
             found = self._plain_format and group.physical_schema.remove_metadata().equals(self._plain_schema)
             self._direct[group.path] = found
         return found
+
+    def paged(self, group: ds.ParquetFileFragment) -> PagedFile | None:
+        """``group``'s file for page-wise reads (direct files only), or None without a page index."""
+        with self._paged_lock:  # one footer read per file, whichever thread asks first
+            if group.path not in self._paged:
+                self._paged[group.path] = PagedFile.open(group.filesystem, group.path, group.metadata)
+            return self._paged[group.path]
 
     def column_index(self, group: ds.ParquetFileFragment, field: str) -> int:
         """Index of the Parquet leaf column of top-level column ``field`` in ``group``'s file, or -1."""
