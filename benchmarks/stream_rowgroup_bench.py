@@ -12,7 +12,10 @@ writes it) at several row-group sizes, then times:
 
 Then, at the stream's row-group size, dictionary encoding on every column
 against the stream's choice (record_id and __time plain): file size, write
-time, and decoding the whole day with every column.
+time, and decoding the whole day with every column. Last, rows per data page
+(each file with a page index): file size, whole-day decodes, and the cost of
+reading one row's full record from a row group page-wise against decoding
+the group whole.
 
 Run:  .venv/bin/python benchmarks/stream_rowgroup_bench.py [--rows 1000000] [--repeat 7]
 """
@@ -27,13 +30,16 @@ from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from curation_pipeline.selection.parquet_pages import PagedFile
 from curation_pipeline.stream.demo import demo_day
 from curation_pipeline.stream.layout import TIME, TIME_TYPE
-from curation_pipeline.stream.parquet_files import PLAIN_COLUMNS, ROW_GROUP_SIZE, encode_parquet
+from curation_pipeline.stream.parquet_files import PAGE_ROWS, PLAIN_COLUMNS, ROW_GROUP_SIZE, encode_parquet
 from curation_pipeline.stream.records import to_record_table
 
 SIZES = (8_192, 16_384, 32_768, 65_536, 131_072, 262_144, 1_048_576)
@@ -99,6 +105,36 @@ def compare_dictionaries(table: pa.Table, compression: str, repeat: int, folder:
         print(f"| {label} | {size_mb:.1f} | {write_s:.2f} | {all_ms:.1f} | {day_ms:.1f} | {hour_ms:.1f} |")
 
 
+def compare_pages(table: pa.Table, compression: str, repeat: int, folder: str) -> None:
+    """Rows per data page: what full scans pay for small pages, and what one row's fetch saves."""
+    print(f"\n{ROW_GROUP_SIZE:,} rows/group: rows per data page (stream's choice {PAGE_ROWS:,})\n")
+    print("| rows/page | file MB | day x all cols ms | day x 3 cols ms | 1 row, group whole ms | 1 row, its pages ms |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    strings = [f.name for f in table.schema if pa.types.is_string(f.type) and f.name not in PLAIN_COLUMNS]
+    rows = np.array([ROW_GROUP_SIZE // 2])
+    for page_rows in (2_048, 4_096, 8_192, 16_384, ROW_GROUP_SIZE):
+        path = Path(folder) / f"pages-{page_rows}.parquet"
+        path.write_bytes(encode_parquet(table, compression=compression, page_rows=page_rows).to_pybytes())
+        metadata = pq.ParquetFile(path).metadata
+        paged = PagedFile.open(pafs.LocalFileSystem(), str(path), metadata)
+        assert paged is not None, "the stream's files carry a page index"
+
+        def whole_group() -> pa.Table:
+            return pq.ParquetFile(path, metadata=metadata, read_dictionary=strings).read_row_group(1).take(pa.array(rows))
+
+        def pages() -> pa.Table | None:
+            return paged.take(1, rows, strings)
+
+        one_page = pages()
+        assert one_page is None or one_page.cast(table.schema).equals(whole_group().cast(table.schema))
+        all_ms = median_seconds(lambda: read_all(path), repeat) * 1000
+        day_ms = median_seconds(lambda: read_day(path), repeat) * 1000
+        group_ms = median_seconds(whole_group, repeat * 3) * 1000
+        pages_ms = median_seconds(pages, repeat * 3) * 1000 if one_page is not None else float("nan")
+        size_mb = path.stat().st_size / 1e6
+        print(f"| {page_rows:,} | {size_mb:.1f} | {all_ms:.1f} | {day_ms:.1f} | {group_ms:.2f} | {pages_ms:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -131,6 +167,7 @@ def main() -> None:
                 f"| {hour_ms:.1f} | {five_ms:.1f} | {day_ms:.1f} |"
             )
         compare_dictionaries(table, args.compression, args.repeat, folder)
+        compare_pages(table, args.compression, args.repeat, folder)
     print(f"\nrows in the hour: {hour_rows:,}")
 
 
