@@ -163,6 +163,8 @@ class PagedFile:
             for column in columns
             for span in self._spans(chunks[column], pages[column], plan.pages)
         ]
+        if any(end <= start for start, end in spans):
+            return None  # a dictionary page after the data pages, or an empty page: not a layout we copy
         low = min(start for start, _ in spans)
         high = max(end for _, end in spans)
         with self._filesystem.open_input_file(self._path) as file:
@@ -174,8 +176,11 @@ class PagedFile:
         for columns, plan in zip(groups.values(), plans):
             data = self._small_file(columns, chunks, pages, plan, blob, low)
             names = [self._names[column] for column in columns]
-            reader = pq.ParquetFile(pa.BufferReader(data), read_dictionary=[n for n in names if n in wanted])
-            table = reader.read(use_threads=False)
+            try:
+                reader = pq.ParquetFile(pa.BufferReader(data), read_dictionary=[n for n in names if n in wanted])
+                table = reader.read(use_threads=False)
+            except (pa.ArrowException, OSError):
+                return None  # pages that do not decode: the whole-group read reports what is wrong
             if table.num_rows != plan.rows:
                 return None  # the index disagrees with the pages: trust the whole-group read
             picked = table.take(pa.array(plan.positions))

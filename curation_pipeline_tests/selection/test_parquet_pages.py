@@ -150,6 +150,18 @@ def test_a_corrupt_offset_index_falls_back_to_none(tmp_path) -> None:
     assert paged.take(0, np.array([1, 2]), STRINGS) is None
 
 
+def test_page_locations_that_point_elsewhere_fall_back_to_none(tmp_path) -> None:
+    path = tmp_path / "data.parquet"
+    paged = write(path, rich_table(), **LAYOUTS["aligned"])
+    rows = np.array([1, 2])
+    assert paged.take(0, rows, STRINGS) is not None
+    for column in range(8):
+        located = paged._page_locations(0, column)
+        # Every page shifted by 3 bytes: headers no longer where the index says.
+        paged._pages[(0, column)] = type(located)(located.offsets + 3, located.sizes, located.first_rows)
+    assert paged.take(0, rows, STRINGS) is None
+
+
 # -- through the engine --------------------------------------------------------
 
 SMALL_K = {
