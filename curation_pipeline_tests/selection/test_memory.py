@@ -26,7 +26,7 @@ SELECTORS = {
 }
 
 
-def _write(folder: Path, rows: int) -> ds.Dataset:
+def _write(folder: Path, rows: int, **options) -> ds.Dataset:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     numbers = pa.array(np.arange(rows)).cast(pa.string())
@@ -38,7 +38,7 @@ def _write(folder: Path, rows: int) -> ds.Dataset:
             "text": pc.binary_join_element_wise("some logged input text number ", numbers, ""),
         }
     )
-    pq.write_table(table, folder / "part-0.parquet", row_group_size=ROWS_PER_GROUP)
+    pq.write_table(table, folder / "part-0.parquet", row_group_size=ROWS_PER_GROUP, **options)
     return ds.dataset(folder, format="parquet")
 
 
@@ -47,13 +47,13 @@ def _write(folder: Path, rows: int) -> ds.Dataset:
 _POOLS: list[pa.MemoryPool] = []
 
 
-def _peak_bytes(dataset: ds.Dataset, selector: Selector) -> int:
+def _peak_bytes(dataset: ds.Dataset, selector: Selector, rows: int = 1000) -> int:
     pool = pa.proxy_memory_pool(pa.default_memory_pool())
     _POOLS.append(pool)
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pool)
     try:
-        assert select(dataset, [selector], seed=1).num_rows == 1000
+        assert select(dataset, [selector], seed=1).num_rows == rows
     finally:
         pa.set_memory_pool(previous)
     return pool.max_memory()
@@ -72,4 +72,27 @@ def test_peak_memory_does_not_grow_with_the_rows(streams, name: str) -> None:
     large_peak = _peak_bytes(large, SELECTORS[name])
     # Ten times the rows; proportional growth would be ~10x. Allow 1.5x for
     # the number of row groups in flight at once.
+    assert large_peak < 1.5 * small_peak, (small_peak, large_peak)
+
+
+def test_page_wise_fetches_do_not_grow_with_the_rows(tmp_path, monkeypatch) -> None:
+    """Files with a page index: winners are fetched page-wise, in memory bounded the same way."""
+    from curation_pipeline.selection.parquet_pages import PagedFile
+
+    paged_reads = []
+    take = PagedFile.take
+
+    def counted(self, *args, **kwargs):
+        taken = take(self, *args, **kwargs)
+        paged_reads.append(taken is not None)
+        return taken
+
+    monkeypatch.setattr(PagedFile, "take", counted)
+    options = {"write_page_index": True, "max_rows_per_page": 8192}
+    small = _write(tmp_path / "small", 200_000, **options)
+    large = _write(tmp_path / "large", 2_000_000, **options)
+    selector = Selector(method=UniformSampler(), limit=20)
+    small_peak = _peak_bytes(small, selector, rows=20)
+    large_peak = _peak_bytes(large, selector, rows=20)
+    assert any(paged_reads)
     assert large_peak < 1.5 * small_peak, (small_peak, large_peak)
