@@ -118,31 +118,49 @@ class _Walker:
         self.extra = np.zeros(len(strata), dtype=np.int64)  # remainder rows per stratum
 
     def take(self, codes: np.ndarray) -> np.ndarray:
-        picked = np.zeros(codes.size, dtype=bool)
-        # A stable sort groups the rows of each stratum and keeps them in data order.
-        rows_by_stratum = np.argsort(codes, kind="stable")
-        present, starts, sizes = np.unique(codes[rows_by_stratum], return_index=True, return_counts=True)
-        for stratum, start, size in zip(present.tolist(), starts.tolist(), sizes.tolist()):
-            rows = rows_by_stratum[start : start + size]
-            ranks = self.seen[stratum] + np.arange(size)
-            picked[rows] = _member(ranks, self.chosen[stratum])
-            self.seen[stratum] += size
+        """Row indices (sorted) of the piece's rows with stratum codes ``codes`` that hold chosen ranks.
+
+        The rows of a stratum in a piece have consecutive ranks, so the
+        chosen ones are one slice of the stratum's sorted chosen ranks: the
+        work per piece is a pass over ``codes`` per stratum present, plus the
+        picks, never a sort of the piece.
+        """
+        counts = np.bincount(codes, minlength=self.seen.size)
+        present = np.flatnonzero(counts)
+        by_stratum = _rows_by_stratum(codes, counts, present)
+        parts = []
+        for stratum, rows in zip(present.tolist(), by_stratum):
+            parts.append(rows[_ranks_in(self.chosen[stratum], int(self.seen[stratum]), rows.size)])
+            self.seen[stratum] += rows.size
+        picked = np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
         if self.remainder.size:
-            unchosen = np.flatnonzero(~picked)
-            ranks = self.unchosen_seen + np.arange(unchosen.size)
-            extra = unchosen[_member(ranks, self.remainder)]
-            picked[extra] = True
+            unchosen_mask = np.ones(codes.size, dtype=bool)
+            unchosen_mask[picked] = False
+            unchosen = np.flatnonzero(unchosen_mask)
+            extra = unchosen[_ranks_in(self.remainder, self.unchosen_seen, unchosen.size)]
             np.add.at(self.extra, codes[extra], 1)
             self.unchosen_seen += unchosen.size
-        return np.flatnonzero(picked).astype(np.int64)
+            picked = np.sort(np.concatenate([picked, extra]))
+        return picked.astype(np.int64)
 
 
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """``values in sorted_set``, elementwise, by binary search."""
-    if sorted_set.size == 0:
-        return np.zeros(values.size, dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
-    return sorted_set[at] == values
+# Up to this many strata in a piece, one comparison pass per stratum beats a sort.
+_FEW_STRATA = 32
+
+
+def _rows_by_stratum(codes: np.ndarray, counts: np.ndarray, present: np.ndarray) -> list[np.ndarray]:
+    """For each stratum in ``present``, its rows in ``codes`` in data order."""
+    if present.size <= _FEW_STRATA:
+        return [np.flatnonzero(codes == stratum) for stratum in present.tolist()]
+    order = np.argsort(codes, kind="stable")  # groups strata, keeps data order within each
+    ends = np.cumsum(counts)
+    return [order[ends[stratum] - counts[stratum] : ends[stratum]] for stratum in present.tolist()]
+
+
+def _ranks_in(chosen: np.ndarray, first: int, size: int) -> np.ndarray:
+    """Positions, among ranks ``first .. first + size - 1``, of the ranks in sorted ``chosen``."""
+    low, high = np.searchsorted(chosen, [first, first + size])
+    return chosen[low:high] - first
 
 
 def _key(value: Any) -> Any:
