@@ -37,6 +37,14 @@ WORTH_IT = 0.6
 # reading any footer, whether a page-wise read can pay (see worth_paging).
 _MIN_PAGE_ROWS = 2048
 
+# FileMetaData fields copied into the small footers, by field id: version,
+# schema, key/value metadata (the Arrow schema), created_by, column orders.
+_FILE_VERSION, _FILE_SCHEMA, _FILE_KEY_VALUES, _FILE_CREATED_BY, _FILE_COLUMN_ORDERS = 1, 2, 5, 6, 7
+_FILE_ROW_GROUPS = 4
+_FILE_ENCRYPTION = (8, 9)
+# ColumnMetaData fields copied as they are: type, encodings, path, codec, key/value metadata.
+_COLUMN_COPIED = (1, 2, 3, 4, 8)
+
 
 def worth_paging(rows: np.ndarray, num_rows: int) -> bool:
     """Whether rows at sorted indices ``rows`` may sit in few enough pages to read page-wise.
@@ -50,14 +58,6 @@ def worth_paging(rows: np.ndarray, num_rows: int) -> bool:
         return False
     blocks = np.unique(rows // _MIN_PAGE_ROWS).size
     return blocks * _MIN_PAGE_ROWS <= WORTH_IT * num_rows
-
-# FileMetaData fields copied into the small footers, by field id: version,
-# schema, key/value metadata (the Arrow schema), created_by, column orders.
-_FILE_VERSION, _FILE_SCHEMA, _FILE_KEY_VALUES, _FILE_CREATED_BY, _FILE_COLUMN_ORDERS = 1, 2, 5, 6, 7
-_FILE_ROW_GROUPS = 4
-_FILE_ENCRYPTION = (8, 9)
-# ColumnMetaData fields copied as they are: type, encodings, path, codec, key/value metadata.
-_COLUMN_COPIED = (1, 2, 3, 4, 8)
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,8 @@ class _Pages:
 
 @dataclass(frozen=True)
 class _Footer:
+    """What the small footers copy from the file's ``FileMetaData``."""
+
     version: tuple[int, bytes]
     schema_root: list[tuple[int, int, bytes]]  # the root SchemaElement's fields but num_children
     schema_leaves: list[bytes]

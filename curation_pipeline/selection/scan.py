@@ -436,6 +436,7 @@ class ParquetSource:
         self._direct: dict[str, bool] = {}
         self._paged: dict[str, PagedFile | None] = {}
         self._paged_lock = threading.Lock()
+        self._paged_locks: dict[str, threading.Lock] = {}
         self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
@@ -466,7 +467,11 @@ class ParquetSource:
 
     def paged(self, group: ds.ParquetFileFragment) -> PagedFile | None:
         """``group``'s file for page-wise reads (direct files only), or None without a page index."""
-        with self._paged_lock:  # one footer read per file, whichever thread asks first
+        # One footer read per file, whichever thread asks first; other files'
+        # reads go on meanwhile (on S3 each is a round trip).
+        with self._paged_lock:
+            file_lock = self._paged_locks.setdefault(group.path, threading.Lock())
+        with file_lock:
             if group.path not in self._paged:
                 self._paged[group.path] = PagedFile.open(group.filesystem, group.path, group.metadata)
             return self._paged[group.path]
