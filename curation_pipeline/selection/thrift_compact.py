@@ -77,25 +77,15 @@ class FieldWalker:
     def __next__(self) -> tuple[int, int]:
         if self._pending is not None:
             self.skip()
-        data = self.data
         try:
-            header = data[self.pos]
+            field_id, type_, self.pos = field_header(self.data, self.pos, self._last)
         except IndexError:
             raise ThriftError("truncated struct") from None
-        self.pos += 1
-        if header == 0:
+        if type_ == 0:
             raise StopIteration
-        type_ = header & 0x0F
-        delta = header >> 4
-        if delta:
-            field_id = self._last + delta
-        else:
-            field_id, self.pos = read_int(data, self.pos)
         self._last = field_id
-        if type_ in (BOOL_TRUE, BOOL_FALSE):
-            self._pending = None  # the value is in the type code
-        else:
-            self._pending = type_
+        # A boolean's value is its type code: nothing left to consume.
+        self._pending = None if type_ in (BOOL_TRUE, BOOL_FALSE) else type_
         return field_id, type_
 
     def skip(self) -> None:
