@@ -18,7 +18,7 @@ from curation_pipeline.curators.selectors import (
     StratifiedSampler,
     UniformSampler,
 )
-from curation_pipeline.selection import parquet_pages, select
+from curation_pipeline.selection import select
 from curation_pipeline.selection.parquet_pages import PagedFile, worth_paging
 from curation_pipeline.stream import log_records, read_window
 from curation_pipeline_tests.selection.records import DAY, ids, records
@@ -210,8 +210,3 @@ def test_engine_on_an_s3_stream_reads_pages(aws_env, counted_pages) -> None:
     got = select(read_window("app", start, end, store), [selector], seed=5)
     assert got.equals(select(table, [selector], seed=5))
     assert counted_pages[0] > 0
-
-
-def test_page_reads_pay_only_below_the_threshold() -> None:
-    # The threshold is a share of the group; documented figures depend on it.
-    assert 0 < parquet_pages.WORTH_IT < 1
