@@ -49,10 +49,12 @@ _COLUMN_COPIED = (1, 2, 3, 4, 8)
 def worth_paging(rows: np.ndarray, num_rows: int) -> bool:
     """Whether rows at sorted indices ``rows`` may sit in few enough pages to read page-wise.
 
-    Judged without the page index: the 2,048-row blocks the rows fall in
-    are a lower bound of what their pages cover, if no page is smaller.
-    Winners spread over a whole group (k=10,000 of a day) fail this at once,
-    so they cost no footer parsing.
+    For callers deciding whether to open a file's page index at all;
+    :meth:`PagedFile.take` then judges by the index itself. Judged without
+    the index: the 2,048-row blocks the rows fall in are a lower bound of
+    what their pages cover, if no page is smaller. Winners spread over a
+    whole group (k=10,000 of a day) fail this at once, so they cost no
+    footer parsing.
     """
     if not rows.size:
         return False
@@ -141,12 +143,14 @@ class PagedFile:
         ``pq.ParquetFile(read_dictionary=...)`` gives them.
         """
         num_rows, chunks = self._footer.row_groups[row_group]
-        if not rows.size or int(rows[-1]) >= num_rows or int(rows[0]) < 0 or not worth_paging(rows, num_rows):
+        if not rows.size or int(rows[-1]) >= num_rows or int(rows[0]) < 0:
             return None
         try:
             # One column's pages first: where columns share page boundaries (the
             # stream's files), they tell whether reading page-wise pays at all.
-            if _plan(self._page_locations(row_group, 0), rows, num_rows).rows > WORTH_IT * num_rows:
+            first = self._page_locations(row_group, 0)
+            plan_of = {first.first_rows.tobytes(): _plan(first, rows, num_rows)}
+            if next(iter(plan_of.values())).rows > WORTH_IT * num_rows:
                 return None
             pages = [self._page_locations(row_group, column) for column in range(len(chunks))]
         except (tc.ThriftError, IndexError):
@@ -155,7 +159,10 @@ class PagedFile:
         groups: dict[bytes, list[int]] = {}
         for column, located in enumerate(pages):
             groups.setdefault(located.first_rows.tobytes(), []).append(column)
-        plans = [_plan(pages[columns[0]], rows, num_rows) for columns in groups.values()]
+        for boundaries, columns in groups.items():
+            if boundaries not in plan_of:
+                plan_of[boundaries] = _plan(pages[columns[0]], rows, num_rows)
+        plans = [plan_of[boundaries] for boundaries in groups]
         decoded = sum(len(columns) * plan.rows for columns, plan in zip(groups.values(), plans))
         if decoded > WORTH_IT * num_rows * len(chunks):
             return None  # a column in one big page is decoded whole, and that is fine if others are not
