@@ -43,8 +43,12 @@ COMMON_FIELDS = (
 T = TypeVar("T")
 
 
-class _Problems:
-    """Collects every problem of one curator so a user sees them all at once."""
+class Problems:
+    """Collects every problem of one curator so a user sees them all at once.
+
+    Each check records its problems as :class:`CuratorConfigError` s naming the
+    curator and the field; :meth:`raise_if_any` then raises them together.
+    """
 
     def __init__(self, curator: object) -> None:
         # Name the curator in errors whenever it has a usable label, even an invalid one.
@@ -52,6 +56,7 @@ class _Problems:
         self.errors: list[CuratorConfigError] = []
 
     def add(self, field: str | None, problem: str) -> None:
+        """Record ``problem`` under ``field``."""
         # One stock argument can feed two selector fields; report its problem once.
         if any(e.field == field and e.problem == problem for e in self.errors):
             return
@@ -65,18 +70,20 @@ class _Problems:
             return check(*args)
         except CuratorConfigError as error:
             for single in error.split():
-                where = rename(single.field) if rename else _join(field, single.field)
+                where = rename(single.field) if rename else join_field(field, single.field)
                 self.add(where, single.problem)
         except ValueError as error:
             self.add(field, str(error))
         return None
 
     def raise_if_any(self) -> None:
+        """Raise every recorded problem as one :class:`CuratorConfigError`; nothing when there is none."""
         if self.errors:
             raise CuratorConfigError.combine(self.errors, curator=self.curator)
 
 
-def _join(prefix: str, field: str | None) -> str:
+def join_field(prefix: str, field: str | None) -> str:
+    """The path of ``field`` inside ``prefix``: ``selectors[0]`` + ``limit`` -> ``selectors[0].limit``."""
     if not field:
         return prefix
     return f"{prefix}{field}" if field.startswith("[") else f"{prefix}.{field}"
@@ -85,7 +92,8 @@ def _join(prefix: str, field: str | None) -> str:
 # --- field checks: each returns the normalised value or raises ValueError ---------
 
 
-def _check_bool(value: object, field: str) -> bool:
+def check_bool(value: object, field: str) -> bool:
+    """``value`` when it is a bool; otherwise a ValueError naming ``field``."""
     if not isinstance(value, bool):
         raise ValueError(f"{field} must be true or false, got {value!r}")
     return value
@@ -133,7 +141,7 @@ def _check_selectors(selectors: object) -> tuple[Selector, ...]:
         raise ValueError(f"selectors must be a non-empty list of Selector, got {selectors!r}")
     if not selectors:
         raise ValueError("selectors must be a non-empty list of Selector: a curator needs at least one")
-    problems = _Problems(None)
+    problems = Problems(None)
     built = tuple(problems.check(f"[{i}]", _check_selector, item) for i, item in enumerate(selectors))
     problems.raise_if_any()
     return built  # type: ignore[return-value]  # no None is left once no problem was found
@@ -233,7 +241,7 @@ class Curator:
         enabled: bool = True,
     ) -> None:
         self._finish(
-            _Problems(name),
+            Problems(name),
             {
                 "name": name,
                 "application_name": application_name,
@@ -250,12 +258,16 @@ class Curator:
 
     def _finish(
         self,
-        problems: _Problems,
+        problems: Problems,
         common: dict[str, Any],
-        build_selectors: Callable[[_Problems], tuple[Selector, ...] | None],
+        build_selectors: Callable[[Problems], tuple[Selector, ...] | None],
         stock: dict[str, Any],
     ) -> None:
-        """Validate the shared arguments and build the selectors, then freeze the instance."""
+        """Validate the shared arguments and build the selectors, then freeze the instance.
+
+        Every constructor ends here; a subclass that builds its own selectors (the
+        stock curators) passes ``build_selectors`` and its stock arguments.
+        """
         name = problems.check("name", check_name, common["name"], "curator")
         dataset = common["curated_dataset_name"]
         if dataset is None:
@@ -272,9 +284,9 @@ class Curator:
             "curation_interval": problems.check("curation_interval", _check_interval, common["curation_interval"]),
             "curation_delay": problems.check("curation_delay", _check_delay, common["curation_delay"]),
             "curate_past_intervals": problems.check(
-                "curate_past_intervals", _check_bool, common["curate_past_intervals"], "curate_past_intervals"
+                "curate_past_intervals", check_bool, common["curate_past_intervals"], "curate_past_intervals"
             ),
-            "enabled": problems.check("enabled", _check_bool, common["enabled"], "enabled"),
+            "enabled": problems.check("enabled", check_bool, common["enabled"], "enabled"),
             "selectors": build_selectors(problems),
             "stock": stock,
         }

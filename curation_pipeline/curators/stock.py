@@ -1,354 +1,347 @@
 """Gantry's stock curators: one selector built from a few stock arguments.
 
-Names, positional order and defaults match Gantry's SDK. Beyond Gantry, each
-also takes the keyword-only ``curation_delay`` and ``enabled`` of
-:class:`Curator`. A stock curator builds its own selector, so passing
-``selectors=`` is an error; validation errors name the stock argument
+Every stock curator is a row of :data:`STOCK_TABLE`: its stock arguments and
+the selector they fill in. Each row becomes a real class (a subclass of
+:class:`StockCurator`, so of :class:`Curator`) whose signature is Gantry's:
+
+    ``(name, application_name, limit, <arguments>, curated_dataset_name=None,
+    start_on=None, curation_interval=1d, curate_past_intervals=True, <trailing>,
+    *, curation_delay=0, enabled=True)``
+
+Names, positional order and defaults match Gantry's SDK; ``curation_delay`` and
+``enabled`` are keyword-only additions. A stock curator builds its own selector,
+so passing ``selectors=`` is an error; validation errors name the stock argument
 (``limit``, ``sort_field`` ...) rather than the selector field it feeds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from curation_pipeline.curators.curator import (
     DEFAULT_INTERVAL,
     NO_DELAY,
     Curator,
-    _check_bool,
-    _join,
-    _Problems,
+    Problems,
+    check_bool,
+    join_field,
 )
 from curation_pipeline.curators.selectors import TIME_FIELD, BoundValue, EqualsValue, Selector
 
 # Tells "selectors not given" apart from any value a user could pass, None included.
 _NOT_GIVEN: Any = type("_NotGiven", (), {"__repr__": lambda self: "<not given>"})()
 
-
-def _stock_argument(name: str) -> property:
-    return property(lambda self: self._stock[name], doc=f"The stock argument ``{name}``.")
+_EMPTY = inspect.Parameter.empty
 
 
-class _StockCurator(Curator):
-    """Shared machinery: validate, map selector errors to stock arguments, freeze."""
+@dataclass(frozen=True)
+class StockArgument:
+    """One stock argument: a constructor parameter that feeds the selector."""
+
+    name: str
+    annotation: Any
+    doc: str
+    default: Any = _EMPTY
+    #: A check made before the selector is built, for a value the selector does not see as given.
+    check: Callable[[Any, str], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A place in a selector template, filled with a stock argument (``convert`` ed when given)."""
+
+    argument: str
+    convert: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class StockRow:
+    """One stock curator.
+
+    ``selector`` is the template of its selector's fields (``limit`` is added),
+    with :class:`Fill` where a stock argument goes. ``arguments`` follow
+    ``limit`` in the signature; ``trailing`` ones follow ``curate_past_intervals``
+    (Gantry's order). ``joint`` names the stock arguments behind a selector field
+    that no single :class:`Fill` explains (a check across two bounds).
+    """
+
+    name: str
+    doc: str
+    selector: Mapping[str, Any]
+    arguments: tuple[StockArgument, ...] = ()
+    trailing: tuple[StockArgument, ...] = ()
+    joint: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def stock_arguments(self) -> tuple[StockArgument, ...]:
+        """Every stock argument, in constructor order."""
+        return (LIMIT, *self.arguments, *self.trailing)
+
+    def signature(self) -> inspect.Signature:
+        """The constructor's signature, without ``self``."""
+        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        params = [
+            *(inspect.Parameter(n, positional, annotation=a) for n, a in (("name", str), ("application_name", str))),
+            *(_parameter(argument) for argument in (LIMIT, *self.arguments)),
+            inspect.Parameter("curated_dataset_name", positional, default=None, annotation=str | None),
+            inspect.Parameter("start_on", positional, default=None, annotation=dt.datetime | None),
+            inspect.Parameter("curation_interval", positional, default=DEFAULT_INTERVAL, annotation=dt.timedelta),
+            inspect.Parameter("curate_past_intervals", positional, default=True, annotation=bool),
+            *(_parameter(argument) for argument in self.trailing),
+            inspect.Parameter("curation_delay", keyword, default=NO_DELAY, annotation=dt.timedelta),
+            inspect.Parameter("enabled", keyword, default=True, annotation=bool),
+            inspect.Parameter("selectors", keyword, default=_NOT_GIVEN, annotation=Any),
+        ]
+        return inspect.Signature(params, return_annotation=None)
+
+    def field_names(self) -> dict[str, str]:
+        """Selector field path -> the stock argument it comes from, for error messages."""
+        names: dict[str, str] = {}
+
+        def walk(path: str, value: object) -> None:
+            if isinstance(value, Fill):
+                names[path] = value.argument
+            elif isinstance(value, Mapping):
+                for key, item in value.items():
+                    walk(f"{path}.{key}" if path else key, item)
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    walk(f"{path}[{index}]", item)
+
+        walk("", self.template())
+        return {**names, **self.joint}
+
+    def template(self) -> dict[str, Any]:
+        """The selector template, ``limit`` included."""
+        return {**self.selector, "limit": Fill("limit")}
+
+    def class_doc(self) -> str:
+        """The generated class's docstring: what it curates, then its stock arguments."""
+        lines = [self.doc, "", "Stock arguments:"]
+        lines += [f"    {argument.name}: {argument.doc}" for argument in self.stock_arguments]
+        lines += [
+            "",
+            "The other arguments are :class:`Curator`'s, in Gantry's positional order. This",
+            "curator builds its own selector: passing ``selectors`` is an error.",
+        ]
+        return "\n".join(lines)
+
+
+def _parameter(argument: StockArgument) -> inspect.Parameter:
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return inspect.Parameter(argument.name, kind, default=argument.default, annotation=argument.annotation)
+
+
+def _fill(template: object, stock: Mapping[str, Any]) -> Any:
+    """The template with every :class:`Fill` replaced by its stock argument."""
+    if isinstance(template, Fill):
+        value = stock[template.argument]
+        return template.convert(value) if template.convert else value
+    if isinstance(template, Mapping):
+        return {key: _fill(item, stock) for key, item in template.items()}
+    if isinstance(template, list):
+        return [_fill(item, stock) for item in template]
+    return template
+
+
+# --- the table ----------------------------------------------------------------------
+
+LIMIT = StockArgument("limit", int, "the number of records to curate per interval, 1 to 10,000.")
+SORT_FIELD = StockArgument("sort_field", str, "the stream field records are ordered by.")
+STRATIFY_FIELD = StockArgument("stratify_field", str, "the stream field whose values are the strata.")
+
+
+def _sort_word(ascending: bool) -> str:
+    return "ascending" if ascending else "descending"
+
+
+def _ordered(by: object, sort: object) -> dict[str, Any]:
+    return {"type": "ordered", "field": by, "sort": sort}
+
+
+def _stratified(mode: str) -> dict[str, Any]:
+    return {"method": {"type": "stratified", "field": Fill("stratify_field"), "mode": mode}}
+
+
+_UNIFORM = {"type": "uniform"}
+
+STOCK_TABLE: tuple[StockRow, ...] = (
+    StockRow(
+        "UniformCurator",
+        "Up to ``limit`` records picked uniformly at random from each interval.",
+        {"method": _UNIFORM},
+    ),
+    StockRow(
+        "NewestCurator",
+        "The ``limit`` most recent records of each interval (by ``__time``).",
+        {"method": _ordered(TIME_FIELD, "descending")},
+    ),
+    StockRow(
+        "OldestCurator",
+        "The ``limit`` earliest records of each interval (by ``__time``).",
+        {"method": _ordered(TIME_FIELD, "ascending")},
+    ),
+    StockRow(
+        "AscendedSortCurator",
+        "The ``limit`` records of each interval with the lowest ``sort_field``.",
+        {"method": _ordered(Fill("sort_field"), "ascending")},
+        arguments=(SORT_FIELD,),
+    ),
+    StockRow(
+        "DescendedSortCurator",
+        "The ``limit`` records of each interval with the highest ``sort_field``.",
+        {"method": _ordered(Fill("sort_field"), "descending")},
+        arguments=(SORT_FIELD,),
+    ),
+    StockRow(
+        "BoundedRangeCurator",
+        "Records with ``lower_bound < bound_field < upper_bound`` (exclusive), up to ``limit``.\n\n"
+        "When more records qualify, they are ordered by ``bound_field``, ascending\n"
+        "unless ``sort_ascending`` is False.",
+        {
+            "method": _ordered(Fill("bound_field"), Fill("sort_ascending", _sort_word)),
+            "filters": [
+                {
+                    "type": "bounds",
+                    "field": Fill("bound_field"),
+                    "upper": Fill("upper_bound"),
+                    "lower": Fill("lower_bound"),
+                }
+            ],
+        },
+        arguments=(
+            StockArgument("bound_field", str, "the stream field that is bounded (and orders the records)."),
+            StockArgument("upper_bound", BoundValue, "records lie below it (exclusive); None for no upper bound."),
+            StockArgument("lower_bound", BoundValue, "records lie above it (exclusive); None for no lower bound."),
+        ),
+        trailing=(
+            StockArgument(
+                "sort_ascending", bool, "order by ``bound_field`` ascending (else descending).", True, check_bool
+            ),
+        ),
+        joint={"filters[0]": "lower_bound, upper_bound"},
+    ),
+    StockRow(
+        "EqualityCurator",
+        "Up to ``limit`` records with ``field == equals``, picked uniformly at random.",
+        {"method": _UNIFORM, "filters": [{"type": "equals", "field": Fill("field"), "equals": Fill("equals")}]},
+        arguments=(
+            StockArgument("field", str, "the stream field compared."),
+            StockArgument("equals", EqualsValue, "the value it must equal."),
+        ),
+    ),
+    StockRow(
+        "StrictStratificationCurator",
+        "Exactly ``limit`` records shared among the values of ``stratify_field`` in proportion.",
+        _stratified("strict"),
+        arguments=(STRATIFY_FIELD,),
+    ),
+    StockRow(
+        "ProportionalStratificationCurator",
+        "Records in the proportions of ``stratify_field``'s values (rounded; may exceed ``limit``).",
+        _stratified("proportional"),
+        arguments=(STRATIFY_FIELD,),
+    ),
+    StockRow(
+        "BalancedStratificationCurator",
+        "The same number of records from each value of ``stratify_field``, up to ``limit``.",
+        _stratified("balanced"),
+        arguments=(STRATIFY_FIELD,),
+    ),
+)
+
+
+# --- the classes --------------------------------------------------------------------
+
+
+class StockCurator(Curator):
+    """The base of every stock curator: validate the arguments, build the one selector, freeze.
+
+    Each subclass is generated from its :class:`StockRow` (``ROW``).
+    """
 
     __slots__ = ()
+    ROW: ClassVar[StockRow]
     #: Selector field -> the stock argument it comes from, for error messages.
-    FIELD_NAMES: ClassVar[dict[str, str]] = {"limit": "limit"}
+    FIELD_NAMES: ClassVar[dict[str, str]]
 
-    def _init_stock(self, common: dict[str, Any], stock: dict[str, Any], selectors: object) -> None:
-        self._finish(_Problems(common["name"]), common, lambda found: self._build(found, stock, selectors), stock)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("StockCurator is the base of the stock curators; build one of them (or a Curator)")
 
-    def _build(self, problems: _Problems, stock: dict[str, Any], selectors: object) -> tuple[Selector, ...] | None:
+    def _init_stock(self, arguments: Mapping[str, Any]) -> None:
+        stock = {argument: arguments[argument] for argument in self.STOCK_ARGUMENTS}
+        common = {key: value for key, value in arguments.items() if key not in stock and key != "selectors"}
+        problems = Problems(common["name"])
+        self._finish(problems, common, lambda found: self._build(found, stock, arguments["selectors"]), stock)
+
+    def _build(self, problems: Problems, stock: dict[str, Any], selectors: object) -> tuple[Selector, ...] | None:
         before = len(problems.errors)
         if selectors is not _NOT_GIVEN:
             problems.add(
                 "selectors",
                 f"{type(self).__name__} builds its own selector; use Curator(selectors=[...]) for custom selection",
             )
-        self._check_stock(problems, stock)
+        for argument in self.ROW.stock_arguments:
+            if argument.check is not None:
+                problems.check(argument.name, argument.check, stock[argument.name], argument.name)
         if len(problems.errors) > before:
             return None
-        selector = problems.check("selectors[0]", lambda: Selector(**self._selector_spec(stock)), rename=self._rename)
+        spec = _fill(self.ROW.template(), stock)
+        selector = problems.check("selectors[0]", lambda: Selector(**spec), rename=self._rename)
         return None if selector is None else (selector,)
 
-    def _check_stock(self, problems: _Problems, stock: dict[str, Any]) -> None:
-        """Checks of stock arguments that do not reach the selector as they are."""
-
-    def _selector_spec(self, stock: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
     def _rename(self, field: str | None) -> str:
-        return self.FIELD_NAMES.get(field or "", _join("selectors[0]", field))
+        return self.FIELD_NAMES.get(field or "", join_field("selectors[0]", field))
 
 
-class UniformCurator(_StockCurator):
-    """Up to ``limit`` records picked uniformly at random from each interval."""
-
-    __slots__ = ()
-    STOCK_ARGUMENTS = ("limit",)
-    limit = _stock_argument("limit")
-
-    def __init__(
-        self,
-        name: str,
-        application_name: str,
-        limit: int,
-        curated_dataset_name: str | None = None,
-        start_on: dt.datetime | None = None,
-        curation_interval: dt.timedelta = DEFAULT_INTERVAL,
-        curate_past_intervals: bool = True,
-        *,
-        curation_delay: dt.timedelta = NO_DELAY,
-        enabled: bool = True,
-        selectors: Any = _NOT_GIVEN,
-    ) -> None:
-        common = dict(
-            name=name, application_name=application_name, curated_dataset_name=curated_dataset_name,
-            start_on=start_on, curation_interval=curation_interval, curation_delay=curation_delay,
-            curate_past_intervals=curate_past_intervals, enabled=enabled,
-        )  # fmt: skip
-        self._init_stock(common, {"limit": limit}, selectors)
-
-    def _selector_spec(self, stock: dict[str, Any]) -> dict[str, Any]:
-        return {"method": {"type": "uniform"}, "limit": stock["limit"]}
+def _stock_property(argument: StockArgument) -> property:
+    name = argument.name
+    return property(lambda self: self._stock[name], doc=f"The stock argument ``{name}``: {argument.doc}")
 
 
-class _TimeOrderedCurator(_StockCurator):
-    __slots__ = ()
-    STOCK_ARGUMENTS = ("limit",)
-    SORT: ClassVar[str]
-    limit = _stock_argument("limit")
+def stock_curator_class(row: StockRow) -> type[StockCurator]:
+    """The class of one stock curator: its Gantry signature, docstring and stock attributes."""
+    signature = row.signature()
 
-    def __init__(
-        self,
-        name: str,
-        application_name: str,
-        limit: int,
-        curated_dataset_name: str | None = None,
-        start_on: dt.datetime | None = None,
-        curation_interval: dt.timedelta = DEFAULT_INTERVAL,
-        curate_past_intervals: bool = True,
-        *,
-        curation_delay: dt.timedelta = NO_DELAY,
-        enabled: bool = True,
-        selectors: Any = _NOT_GIVEN,
-    ) -> None:
-        common = dict(
-            name=name, application_name=application_name, curated_dataset_name=curated_dataset_name,
-            start_on=start_on, curation_interval=curation_interval, curation_delay=curation_delay,
-            curate_past_intervals=curate_past_intervals, enabled=enabled,
-        )  # fmt: skip
-        self._init_stock(common, {"limit": limit}, selectors)
+    def __init__(self: StockCurator, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{row.name}(): {error}") from None
+        bound.apply_defaults()
+        self._init_stock(bound.arguments)
 
-    def _selector_spec(self, stock: dict[str, Any]) -> dict[str, Any]:
-        return {"method": {"type": "ordered", "field": TIME_FIELD, "sort": self.SORT}, "limit": stock["limit"]}
-
-
-class NewestCurator(_TimeOrderedCurator):
-    """The ``limit`` most recent records of each interval (by ``__time``)."""
-
-    __slots__ = ()
-    SORT = "descending"
-
-
-class OldestCurator(_TimeOrderedCurator):
-    """The ``limit`` earliest records of each interval (by ``__time``)."""
-
-    __slots__ = ()
-    SORT = "ascending"
-
-
-class _FieldSortCurator(_StockCurator):
-    __slots__ = ()
-    STOCK_ARGUMENTS = ("limit", "sort_field")
-    FIELD_NAMES = {"limit": "limit", "method.field": "sort_field"}
-    SORT: ClassVar[str]
-    limit = _stock_argument("limit")
-    sort_field = _stock_argument("sort_field")
-
-    def __init__(
-        self,
-        name: str,
-        application_name: str,
-        limit: int,
-        sort_field: str,
-        curated_dataset_name: str | None = None,
-        start_on: dt.datetime | None = None,
-        curation_interval: dt.timedelta = DEFAULT_INTERVAL,
-        curate_past_intervals: bool = True,
-        *,
-        curation_delay: dt.timedelta = NO_DELAY,
-        enabled: bool = True,
-        selectors: Any = _NOT_GIVEN,
-    ) -> None:
-        common = dict(
-            name=name, application_name=application_name, curated_dataset_name=curated_dataset_name,
-            start_on=start_on, curation_interval=curation_interval, curation_delay=curation_delay,
-            curate_past_intervals=curate_past_intervals, enabled=enabled,
-        )  # fmt: skip
-        self._init_stock(common, {"limit": limit, "sort_field": sort_field}, selectors)
-
-    def _selector_spec(self, stock: dict[str, Any]) -> dict[str, Any]:
-        method = {"type": "ordered", "field": stock["sort_field"], "sort": self.SORT}
-        return {"method": method, "limit": stock["limit"]}
-
-
-class AscendedSortCurator(_FieldSortCurator):
-    """The ``limit`` records of each interval with the lowest ``sort_field``."""
-
-    __slots__ = ()
-    SORT = "ascending"
-
-
-class DescendedSortCurator(_FieldSortCurator):
-    """The ``limit`` records of each interval with the highest ``sort_field``."""
-
-    __slots__ = ()
-    SORT = "descending"
-
-
-class BoundedRangeCurator(_StockCurator):
-    """Records with ``lower_bound < bound_field < upper_bound`` (exclusive), up to ``limit``.
-
-    When more records qualify, they are ordered by ``bound_field``, ascending
-    unless ``sort_ascending`` is False.
-    """
-
-    __slots__ = ()
-    STOCK_ARGUMENTS = ("limit", "bound_field", "upper_bound", "lower_bound", "sort_ascending")
-    FIELD_NAMES = {
-        "limit": "limit",
-        "method.field": "bound_field",
-        "filters[0].field": "bound_field",
-        "filters[0].upper": "upper_bound",
-        "filters[0].lower": "lower_bound",
-        "filters[0]": "lower_bound, upper_bound",
+    # On __init__ (with self), so inspect.signature finds it for the class and for
+    # __init__ alike; a class attribute would be inherited by any subclass.
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    init_signature = signature.replace(parameters=[self_parameter, *signature.parameters.values()])
+    __init__.__signature__ = init_signature  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{row.name}.__init__"
+    __init__.__module__ = __name__
+    __init__.__doc__ = f"Build a {row.name}; see the class for its arguments."
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__module__": __name__,
+        "__qualname__": row.name,
+        "__doc__": row.class_doc(),
+        "__init__": __init__,
+        "ROW": row,
+        "STOCK_ARGUMENTS": tuple(argument.name for argument in row.stock_arguments),
+        "FIELD_NAMES": row.field_names(),
+        **{argument.name: _stock_property(argument) for argument in row.stock_arguments},
     }
-    limit = _stock_argument("limit")
-    bound_field = _stock_argument("bound_field")
-    upper_bound = _stock_argument("upper_bound")
-    lower_bound = _stock_argument("lower_bound")
-    sort_ascending = _stock_argument("sort_ascending")
-
-    def __init__(
-        self,
-        name: str,
-        application_name: str,
-        limit: int,
-        bound_field: str,
-        upper_bound: BoundValue,
-        lower_bound: BoundValue,
-        curated_dataset_name: str | None = None,
-        start_on: dt.datetime | None = None,
-        curation_interval: dt.timedelta = DEFAULT_INTERVAL,
-        curate_past_intervals: bool = True,
-        sort_ascending: bool = True,
-        *,
-        curation_delay: dt.timedelta = NO_DELAY,
-        enabled: bool = True,
-        selectors: Any = _NOT_GIVEN,
-    ) -> None:
-        common = dict(
-            name=name, application_name=application_name, curated_dataset_name=curated_dataset_name,
-            start_on=start_on, curation_interval=curation_interval, curation_delay=curation_delay,
-            curate_past_intervals=curate_past_intervals, enabled=enabled,
-        )  # fmt: skip
-        stock = {
-            "limit": limit,
-            "bound_field": bound_field,
-            "upper_bound": upper_bound,
-            "lower_bound": lower_bound,
-            "sort_ascending": sort_ascending,
-        }
-        self._init_stock(common, stock, selectors)
-
-    def _check_stock(self, problems: _Problems, stock: dict[str, Any]) -> None:
-        problems.check("sort_ascending", _check_bool, stock["sort_ascending"], "sort_ascending")
-
-    def _selector_spec(self, stock: dict[str, Any]) -> dict[str, Any]:
-        field = stock["bound_field"]
-        sort = "ascending" if stock["sort_ascending"] else "descending"
-        bounds = {"type": "bounds", "field": field, "upper": stock["upper_bound"], "lower": stock["lower_bound"]}
-        return {"method": {"type": "ordered", "field": field, "sort": sort}, "limit": stock["limit"], "filters": [bounds]}
+    return type(row.name, (StockCurator,), namespace)
 
 
-class EqualityCurator(_StockCurator):
-    """Up to ``limit`` records with ``field == equals``, picked uniformly at random."""
+#: Every stock curator class, in the order of :data:`STOCK_TABLE`.
+STOCK_CURATORS: tuple[type[StockCurator], ...] = tuple(stock_curator_class(row) for row in STOCK_TABLE)
 
-    __slots__ = ()
-    STOCK_ARGUMENTS = ("limit", "field", "equals")
-    FIELD_NAMES = {"limit": "limit", "filters[0].field": "field", "filters[0].equals": "equals"}
-    limit = _stock_argument("limit")
-    field = _stock_argument("field")
-    equals = _stock_argument("equals")
-
-    def __init__(
-        self,
-        name: str,
-        application_name: str,
-        limit: int,
-        field: str,
-        equals: EqualsValue,
-        curated_dataset_name: str | None = None,
-        start_on: dt.datetime | None = None,
-        curation_interval: dt.timedelta = DEFAULT_INTERVAL,
-        curate_past_intervals: bool = True,
-        *,
-        curation_delay: dt.timedelta = NO_DELAY,
-        enabled: bool = True,
-        selectors: Any = _NOT_GIVEN,
-    ) -> None:
-        common = dict(
-            name=name, application_name=application_name, curated_dataset_name=curated_dataset_name,
-            start_on=start_on, curation_interval=curation_interval, curation_delay=curation_delay,
-            curate_past_intervals=curate_past_intervals, enabled=enabled,
-        )  # fmt: skip
-        self._init_stock(common, {"limit": limit, "field": field, "equals": equals}, selectors)
-
-    def _selector_spec(self, stock: dict[str, Any]) -> dict[str, Any]:
-        equals = {"type": "equals", "field": stock["field"], "equals": stock["equals"]}
-        return {"method": {"type": "uniform"}, "limit": stock["limit"], "filters": [equals]}
-
-
-class _StratificationCurator(_StockCurator):
-    __slots__ = ()
-    STOCK_ARGUMENTS = ("limit", "stratify_field")
-    FIELD_NAMES = {"limit": "limit", "method.field": "stratify_field"}
-    MODE: ClassVar[str]
-    limit = _stock_argument("limit")
-    stratify_field = _stock_argument("stratify_field")
-
-    def __init__(
-        self,
-        name: str,
-        application_name: str,
-        limit: int,
-        stratify_field: str,
-        curated_dataset_name: str | None = None,
-        start_on: dt.datetime | None = None,
-        curation_interval: dt.timedelta = DEFAULT_INTERVAL,
-        curate_past_intervals: bool = True,
-        *,
-        curation_delay: dt.timedelta = NO_DELAY,
-        enabled: bool = True,
-        selectors: Any = _NOT_GIVEN,
-    ) -> None:
-        common = dict(
-            name=name, application_name=application_name, curated_dataset_name=curated_dataset_name,
-            start_on=start_on, curation_interval=curation_interval, curation_delay=curation_delay,
-            curate_past_intervals=curate_past_intervals, enabled=enabled,
-        )  # fmt: skip
-        self._init_stock(common, {"limit": limit, "stratify_field": stratify_field}, selectors)
-
-    def _selector_spec(self, stock: dict[str, Any]) -> dict[str, Any]:
-        method = {"type": "stratified", "field": stock["stratify_field"], "mode": self.MODE}
-        return {"method": method, "limit": stock["limit"]}
-
-
-class StrictStratificationCurator(_StratificationCurator):
-    """Exactly ``limit`` records shared among the values of ``stratify_field`` in proportion."""
-
-    __slots__ = ()
-    MODE = "strict"
-
-
-class ProportionalStratificationCurator(_StratificationCurator):
-    """Records in the proportions of ``stratify_field``'s values (rounded; may exceed ``limit``)."""
-
-    __slots__ = ()
-    MODE = "proportional"
-
-
-class BalancedStratificationCurator(_StratificationCurator):
-    """The same number of records from each value of ``stratify_field``, up to ``limit``."""
-
-    __slots__ = ()
-    MODE = "balanced"
-
-
-STOCK_CURATORS: tuple[type[Curator], ...] = (
+(
     UniformCurator,
     NewestCurator,
     OldestCurator,
@@ -359,4 +352,4 @@ STOCK_CURATORS: tuple[type[Curator], ...] = (
     StrictStratificationCurator,
     ProportionalStratificationCurator,
     BalancedStratificationCurator,
-)
+) = STOCK_CURATORS

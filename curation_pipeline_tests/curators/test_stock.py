@@ -219,3 +219,83 @@ def test_stock_curators_are_immutable() -> None:
     curator = UniformCurator("c", "demo", 5)
     with pytest.raises(AttributeError):
         curator.limit = 6  # type: ignore[misc]
+
+
+# Gantry's signatures, written out: (parameter, default) in order; `REQUIRED` has none.
+REQUIRED = inspect.Parameter.empty
+_HEAD = [("name", REQUIRED), ("application_name", REQUIRED), ("limit", REQUIRED)]
+_TAIL = [
+    ("curated_dataset_name", None),
+    ("start_on", None),
+    ("curation_interval", dt.timedelta(days=1)),
+    ("curate_past_intervals", True),
+]
+GANTRY_SIGNATURES = {
+    UniformCurator: _HEAD + _TAIL,
+    NewestCurator: _HEAD + _TAIL,
+    OldestCurator: _HEAD + _TAIL,
+    AscendedSortCurator: _HEAD + [("sort_field", REQUIRED)] + _TAIL,
+    DescendedSortCurator: _HEAD + [("sort_field", REQUIRED)] + _TAIL,
+    BoundedRangeCurator: _HEAD
+    + [("bound_field", REQUIRED), ("upper_bound", REQUIRED), ("lower_bound", REQUIRED)]
+    + _TAIL
+    + [("sort_ascending", True)],
+    EqualityCurator: _HEAD + [("field", REQUIRED), ("equals", REQUIRED)] + _TAIL,
+    StrictStratificationCurator: _HEAD + [("stratify_field", REQUIRED)] + _TAIL,
+    ProportionalStratificationCurator: _HEAD + [("stratify_field", REQUIRED)] + _TAIL,
+    BalancedStratificationCurator: _HEAD + [("stratify_field", REQUIRED)] + _TAIL,
+}
+
+
+@pytest.mark.parametrize("cls", STOCK_CURATORS, ids=lambda cls: cls.__name__)
+def test_signature_is_gantrys(cls: type[Curator]) -> None:
+    gantry = GANTRY_SIGNATURES[cls]
+    for signature in (inspect.signature(cls), inspect.signature(cls.__init__)):
+        parameters = list(signature.parameters.values())
+        if parameters[0].name == "self":
+            parameters = parameters[1:]
+        positional = [p for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+        assert [(p.name, p.default) for p in positional] == gantry
+        keyword = [(p.name, p.default) for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        assert keyword[:2] == [("curation_delay", dt.timedelta(0)), ("enabled", True)]
+        assert [p.name for p in parameters] == [name for name, _ in gantry] + ["curation_delay", "enabled", "selectors"]
+        assert all(p.annotation is not inspect.Parameter.empty for p in parameters)
+
+
+@pytest.mark.parametrize("cls", STOCK_CURATORS, ids=lambda cls: cls.__name__)
+def test_each_stock_curator_is_documented(cls: type[Curator]) -> None:
+    doc = inspect.getdoc(cls)
+    assert doc and doc != inspect.getdoc(Curator)
+    for argument in cls.STOCK_ARGUMENTS:
+        assert f"{argument}:" in doc
+        assert getattr(cls, argument).__doc__
+    assert "selectors" in doc
+
+
+@pytest.mark.parametrize("cls", STOCK_CURATORS, ids=lambda cls: cls.__name__)
+def test_each_stock_curator_is_a_named_class(cls: type[Curator]) -> None:
+    from curation_pipeline.curators import stock
+
+    assert isinstance(cls, type) and issubclass(cls, Curator)
+    assert cls.__module__ == stock.__name__
+    assert cls.__qualname__ == cls.__name__
+    assert getattr(stock, cls.__name__) is cls
+    assert cls.__init__.__qualname__ == f"{cls.__name__}.__init__"
+    assert pickle.loads(pickle.dumps(cls)) is cls
+
+
+def test_wrong_call_is_a_type_error_naming_the_class() -> None:
+    with pytest.raises(TypeError, match=r"UniformCurator\(\): missing a required argument: 'limit'"):
+        UniformCurator("c", "demo")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sort_field'"):
+        UniformCurator("c", "demo", 5, sort_field="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        UniformCurator("c", "demo", 5, None, None, dt.timedelta(days=1), True, dt.timedelta(0))  # type: ignore[call-arg]
+
+
+def test_the_shared_base_is_not_a_curator_of_its_own() -> None:
+    from curation_pipeline.curators.stock import StockCurator
+
+    with pytest.raises(TypeError):
+        StockCurator("c", "demo", 5)
+    assert all(issubclass(cls, StockCurator) for cls in STOCK_CURATORS)
