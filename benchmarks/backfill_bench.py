@@ -32,7 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))  # the harness lives with the tests, which are not installed
 
 from curation_pipeline.store import DatasetStore  # noqa: E402
-from curation_pipeline.stream import write_demo_stream  # noqa: E402
+from curation_pipeline.demo import write_demo_stream  # noqa: E402
 from curation_pipeline_tests.daemon.harness import DagsterDev  # noqa: E402
 
 APPLICATION = "bench"

@@ -67,7 +67,7 @@ def ensure_data(data_dir: Path, rows: int) -> None:
     marker = store_dir(data_dir, rows) / "_complete"
     if marker.exists():
         return
-    from curation_pipeline.stream.demo import demo_day
+    from curation_pipeline.demo import demo_day
     from curation_pipeline.stream.parquet_files import encode_parquet
 
     print(f"generating {rows:,} rows in {folder} ...", flush=True)

@@ -37,7 +37,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from curation_pipeline.selection.parquet_pages import PagedFile
-from curation_pipeline.stream.demo import demo_day
+from curation_pipeline.demo import demo_day
 from curation_pipeline.stream.layout import TIME, TIME_TYPE
 from curation_pipeline.stream.parquet_files import PAGE_ROWS, PLAIN_COLUMNS, ROW_GROUP_SIZE, encode_parquet
 from curation_pipeline.stream.records import to_record_table

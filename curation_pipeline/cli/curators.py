@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 
@@ -50,16 +49,11 @@ def _load_or_exit(file: str) -> list[Curator]:
 
 def _builtin_catalog() -> list[Curator]:
     try:
-        catalog = importlib.import_module("curation_pipeline.catalog")
-    except ImportError:
-        catalog = None
-    loader = getattr(catalog, "demo_curators", None)
-    if loader is None and catalog is not None and hasattr(catalog, "CURATORS"):
-        return list(catalog.CURATORS)
-    if loader is None:
+        from curation_pipeline.demo import demo_curators
+    except ImportError:  # a distribution without the demo package
         _fail(f"no curator file given, {CURATORS_FILE_ENV} is not set, and there is no built-in catalogue")
     try:
-        return list(loader())
+        return list(demo_curators())
     except CuratorConfigError as error:
         _fail(f"the built-in catalogue is invalid: {error}")
 

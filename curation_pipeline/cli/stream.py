@@ -13,13 +13,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation_pipeline.demo import write_demo_stream
 from curation_pipeline.stream import (
     LogResult,
     StreamError,
     list_applications,
     log_records,
     stream_stats,
-    write_demo_stream,
 )
 from curation_pipeline.stream.filesystems import open_store
 from curation_pipeline.stream.layout import check_application, stream_dir

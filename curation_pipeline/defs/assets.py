@@ -1,7 +1,7 @@
 """A curator as a partitioned asset ``curated/<dataset>``: one dataset version per window.
 
 The asset is thin: for each partition of its run it calls
-:func:`~curation_pipeline.defs.curation.curate_window` and logs what happened.
+:func:`~curation_pipeline.windows.curate_window` and logs what happened.
 
 Ranged runs (backfills batched by the ``BackfillPolicy``) cover several
 windows in one run. Dagster would copy a returned result onto every partition
@@ -23,13 +23,13 @@ from dagster import AssetExecutionContext
 
 from curation_pipeline.curators import Curator
 from curation_pipeline.defs.checks import build_check_specs, evaluate_checks
-from curation_pipeline.defs.curation import WindowResult, curate_window, data_path
-from curation_pipeline.defs.partitions import CuratorPartitions, Window, python_name
+from curation_pipeline.defs.partitions import CuratorPartitions, python_name
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.stream_assets import stream_asset_key
 from curation_pipeline.selection import MissingFieldError, SelectionError
 from curation_pipeline.store import StoreError
 from curation_pipeline.stream import StreamError, read_window
+from curation_pipeline.windows import Window, WindowResult, curate_window, data_path
 
 DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"

@@ -1,7 +1,7 @@
 """Which curators the code location serves, decided when definitions load.
 
 ``CURATION_CURATORS_FILE`` names a YAML catalogue; without it the demo
-catalogue (:func:`curation_pipeline.catalog.demo_curators`) is served. Either
+catalogue (:func:`curation_pipeline.demo.demo_curators`) is served. Either
 way the catalogue is validated: a broken curator fails loading with an error
 naming the curator and the field.
 """
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from curation_pipeline.curators import Curator, CuratorConfigError, load_curators, validate_catalog
 from curation_pipeline.defs.partitions import python_name
+from curation_pipeline.demo import demo_curators
 
 CURATORS_FILE_ENV = "CURATION_CURATORS_FILE"
 
@@ -28,8 +29,6 @@ def load_catalog(environ: Mapping[str, str] | None = None) -> list[Curator]:
     if path:
         curators = list(load_curators(path))
     else:
-        from curation_pipeline.catalog import demo_curators
-
         curators = demo_curators()
     return check_catalog(curators)
 

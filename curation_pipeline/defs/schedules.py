@@ -14,7 +14,8 @@ import math
 
 import dagster as dg
 
-from curation_pipeline.defs.partitions import UTC, CuratorPartitions, Window
+from curation_pipeline.defs.partitions import CuratorPartitions
+from curation_pipeline.windows.grid import UTC, Window
 
 _MINUTE = dt.timedelta(minutes=1)
 _DAY_MINUTES = 24 * 60

@@ -18,7 +18,8 @@ from collections.abc import Callable
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
-from curation_pipeline.defs.partitions import UTC, CuratorPartitions, Window
+from curation_pipeline.defs.partitions import CuratorPartitions
+from curation_pipeline.windows.grid import UTC, Window
 
 Clock = Callable[[], dt.datetime]
 #: A window becomes the catch-up sensor's only this long after it is due: the schedule goes first.

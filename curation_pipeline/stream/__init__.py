@@ -5,7 +5,6 @@
 Write with :func:`log_records`, read one time window with :func:`read_window`.
 """
 
-from curation_pipeline.stream.demo import write_demo_stream
 from curation_pipeline.stream.errors import (
     CorruptStreamFileError,
     InvalidApplicationNameError,
@@ -37,5 +36,4 @@ __all__ = [
     "log_records",
     "read_window",
     "stream_stats",
-    "write_demo_stream",
 ]

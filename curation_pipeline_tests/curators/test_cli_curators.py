@@ -10,22 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from curation_pipeline.catalog import demo_curators, demo_start
 from curation_pipeline.cli import main
-from curation_pipeline.curators import (
-    AscendedSortCurator,
-    BalancedStratificationCurator,
-    BoundedRangeCurator,
-    Curator,
-    DescendedSortCurator,
-    EqualityCurator,
-    NewestCurator,
-    OldestCurator,
-    ProportionalStratificationCurator,
-    StrictStratificationCurator,
-    UniformCurator,
-    curator_from_dict,
-)
+from curation_pipeline.curators import curator_from_dict
+from curation_pipeline.demo import demo_curators
+
+NOW = dt.datetime(2024, 6, 10, 15, 45, tzinfo=dt.timezone.utc)
 
 GOOD = """\
 - {type: UniformCurator, name: sample, application_name: demo, limit: 100}
@@ -115,51 +104,12 @@ def test_list_bad_file_fails(runner: CliRunner, bad: Path) -> None:
 def test_list_defaults_to_the_demo_catalogue(runner: CliRunner) -> None:
     result = runner.invoke(main, ["curators", "list", "--json"])
     assert result.exit_code == 0
-    assert [item["name"] for item in json.loads(result.stdout)] == [c.name for c in demo_curators()]
+    # Names do not depend on the day, so the catalogue built here need not share the command's clock.
+    assert [item["name"] for item in json.loads(result.stdout)] == [c.name for c in demo_curators(NOW)]
 
 
 def test_list_without_any_catalogue(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "curation_pipeline.catalog", None)  # importing it now fails
+    monkeypatch.setitem(sys.modules, "curation_pipeline.demo", None)  # importing it now fails
     result = runner.invoke(main, ["curators", "list"])
     assert result.exit_code == 1
     assert result.stderr == "no curator file given, CURATION_CURATORS_FILE is not set, and there is no built-in catalogue\n"
-
-
-# --- the demo catalogue ---------------------------------------------------------
-
-
-def test_demo_catalogue_has_one_of_each_type_plus_a_general_curator() -> None:
-    now = dt.datetime(2024, 6, 10, 15, 45, tzinfo=dt.timezone.utc)
-    curators = demo_curators(now)
-    assert [type(c) for c in curators] == [
-        UniformCurator,
-        NewestCurator,
-        OldestCurator,
-        AscendedSortCurator,
-        DescendedSortCurator,
-        BoundedRangeCurator,
-        EqualityCurator,
-        StrictStratificationCurator,
-        ProportionalStratificationCurator,
-        BalancedStratificationCurator,
-        Curator,
-    ]
-    assert {c.application_name for c in curators} == {"demo"}
-    assert all(c.enabled and c.curate_past_intervals for c in curators)
-    assert {c.curation_interval for c in curators} == {dt.timedelta(days=1)}
-    assert {c.start_on for c in curators} == {dt.datetime(2024, 6, 3, tzinfo=dt.timezone.utc)}
-    assert len({c.dataset_name for c in curators}) == 11
-    assert len(curators[-1].selectors) == 2
-
-
-def test_demo_start_is_midnight_utc_seven_days_back() -> None:
-    late_evening_west = dt.datetime(2024, 6, 10, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
-    assert demo_start(late_evening_west) == dt.datetime(2024, 6, 4, tzinfo=dt.timezone.utc)
-    assert demo_start(dt.datetime(2024, 6, 10)) == dt.datetime(2024, 6, 3, tzinfo=dt.timezone.utc)
-
-
-def test_demo_catalogue_reads_real_demo_columns() -> None:
-    columns = {"record_id", "__time", "inputs.text", "inputs.product_category", "inputs.review_length"}
-    columns |= {"outputs.label", "outputs.confidence", "feedback.label", "tags.env", "tags.model_version"}
-    used = set().union(*(c.fields() for c in demo_curators()))
-    assert used <= columns

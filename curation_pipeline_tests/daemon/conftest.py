@@ -66,7 +66,7 @@ def catalogue_items(start_on: dt.date) -> list[dict]:
 @pytest.fixture(scope="session")
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDevSession]:
     """A running ``dagster dev`` over a fresh store; stopped (whole process group) at the end."""
-    from curation_pipeline.stream import write_demo_stream
+    from curation_pipeline.demo import write_demo_stream
 
     root = tmp_path_factory.mktemp("dagster_dev")
     store_url = str(root / "store")

@@ -8,7 +8,7 @@ import threading
 import dagster as dg
 import pyarrow as pa
 
-from curation_pipeline.defs import curation
+import curation_pipeline.windows.curate as curation
 from curation_pipeline.defs.assets import curated_asset_key
 from curation_pipeline.defs.factory import build_curator_defs
 from curation_pipeline.store import DatasetStore

@@ -5,8 +5,8 @@ from datetime import date, datetime, timedelta, timezone
 import pyarrow.compute as pc
 import pytest
 
-from curation_pipeline.stream import InvalidApplicationNameError, read_window, stream_stats, write_demo_stream
-from curation_pipeline.stream.demo import LABELS, demo_day
+from curation_pipeline.demo import LABELS, demo_day, write_demo_stream
+from curation_pipeline.stream import InvalidApplicationNameError, read_window, stream_stats
 from curation_pipeline_tests.stream.conftest import stored_files
 
 END = date(2024, 3, 8)
@@ -64,9 +64,23 @@ def test_records_look_like_a_production_stream():
 
 
 def test_default_end_writes_complete_days_only(local_store):
-    result = write_demo_stream("demo", days=1, rows_per_day=10, store_url=local_store)
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    # A fixed moment: the test and the code must not each read a clock that may cross midnight in between.
+    now = datetime(2024, 3, 8, 0, 30, tzinfo=timezone.utc)
+    result = write_demo_stream("demo", days=1, rows_per_day=10, store_url=local_store, now=now)
+    yesterday = now.date() - timedelta(days=1)
     assert result.files[0].endswith(f"date={yesterday}/demo-{yesterday}.parquet")
+    # ``now`` counts in UTC: late evening in New York is already the next UTC day.
+    evening_west = datetime(2024, 3, 8, 21, 0, tzinfo=timezone(timedelta(hours=-5)))
+    result = write_demo_stream("demo", days=1, rows_per_day=10, store_url=local_store, now=evening_west)
+    assert result.files[0].endswith("date=2024-03-08/demo-2024-03-08.parquet")
+
+
+def test_without_now_the_clock_decides(local_store):
+    before = datetime.now(timezone.utc).date()
+    result = write_demo_stream("demo", days=1, rows_per_day=10, store_url=local_store)
+    after = datetime.now(timezone.utc).date()
+    written = {f"date={d}/demo-{d}.parquet" for d in (before - timedelta(days=1), after - timedelta(days=1))}
+    assert any(result.files[0].endswith(name) for name in written)
 
 
 def test_demo_rejects_bad_arguments(local_store):

@@ -1,6 +1,6 @@
 """The demo catalogue: one curator of each stock type, plus a general one, over the demo stream.
 
-The demo application ``demo`` (see :mod:`curation_pipeline.stream.demo`) logs
+The demo application ``demo`` (see :mod:`curation_pipeline.demo.stream`) logs
 product reviews run through a sentiment model: ``inputs.text``,
 ``inputs.price``, ``inputs.stars``, ``outputs.label`` (skewed classes),
 ``outputs.confidence`` (0..1), ``feedback.label`` (null for most records),
@@ -9,13 +9,11 @@ product reviews run through a sentiment model: ``inputs.text``,
 Curators start 7 days before today's UTC midnight so the demo has past intervals
 to backfill. That start depends on the clock, so it is computed when
 :func:`demo_curators` is called (the Dagster wiring calls it), never at import.
-``CURATORS`` is still offered for convenience and is computed on first access.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 from curation_pipeline.curators import (
     AscendedSortCurator,
@@ -37,8 +35,8 @@ from curation_pipeline.curators import (
     UniformCurator,
     validate_catalog,
 )
+from curation_pipeline.demo.stream import DEMO_APPLICATION
 
-DEMO_APPLICATION = "demo"
 BACKFILL_DAYS = 7
 
 
@@ -94,14 +92,3 @@ def demo_curators(now: dt.datetime | None = None) -> list[Curator]:
     ]
     return validate_catalog(curators)
 
-
-@functools.lru_cache(maxsize=1)
-def _cached_curators() -> tuple[Curator, ...]:
-    return tuple(demo_curators())
-
-
-def __getattr__(name: str) -> list[Curator]:
-    # `CURATORS` reads the clock, so it is built on first access rather than at import.
-    if name == "CURATORS":
-        return list(_cached_curators())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,8 @@ from curation_pipeline.stream.layout import check_application
 from curation_pipeline.stream.records import to_record_table
 from curation_pipeline.stream.writer import LogResult, write_day_files
 
+#: The application the demo stream and the demo catalogue use.
+DEMO_APPLICATION = "demo"
 LABELS = ("positive", "negative", "neutral", "question", "spam")
 LABEL_SHARES = (0.50, 0.26, 0.16, 0.07, 0.01)  # one class about half, one rare
 CATEGORIES = ("electronics", "books", "home", "toys", "clothing", "grocery", "sports")
@@ -61,23 +63,28 @@ _MICROS_PER_HOUR = 3_600_000_000
 
 
 def write_demo_stream(
-    application: str = "demo",
+    application: str = DEMO_APPLICATION,
     days: int = 7,
     rows_per_day: int = 100_000,
     end: date | None = None,
     seed: int = 0,
     store_url: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> LogResult:
     """Write ``days`` UTC days of demo records, the last one being the day before ``end``.
 
-    ``end`` defaults to today (UTC), so only complete days are written. The
-    same arguments always produce the same files (``date=D/demo-D.parquet``),
-    and re-running replaces them. One day is in memory at a time.
+    ``end`` defaults to the UTC day of ``now`` (itself defaulting to the
+    current time), so only complete days are written. The same arguments
+    always produce the same files (``date=D/demo-D.parquet``), and re-running
+    replaces them. One day is in memory at a time.
     """
     application = check_application(application)
     if days < 0 or rows_per_day < 0:
         raise ValueError("days and rows_per_day must be >= 0")
-    end_day = _day(end) if end is not None else datetime.now(timezone.utc).date()
+    if end is None:
+        end = datetime.now(timezone.utc) if now is None else now
+    end_day = _day(end)
     store = open_store(store_url)
     results = []
     for offset in range(days, 0, -1):

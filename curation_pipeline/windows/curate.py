@@ -1,8 +1,8 @@
-"""Curating one window: read it, select, commit one dataset version. Plain library code.
+"""Curating one window: read it, select, commit one dataset version.
 
 :func:`curate_window` is what a curator's asset runs for each partition; it
-knows nothing about Dagster's execution context, so notebooks and tests can
-call it too. Library errors pass through unchanged; the asset turns them into
+knows nothing about Dagster, so notebooks and tests can call it too. Library
+errors pass through unchanged; the asset turns them into
 :class:`dagster.Failure` at its boundary.
 """
 
@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation_pipeline.curators import Curator
-from curation_pipeline.defs.partitions import Window, file_safe_key
 from curation_pipeline.selection import SelectionResult, derive_seed, run_selection
 from curation_pipeline.stream import RECORD_ID, TIME, read_window
+from curation_pipeline.windows.grid import Window, file_safe_key
 
 DATA_DIR = "data"
 

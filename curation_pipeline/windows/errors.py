@@ -1,0 +1,9 @@
+"""Errors of the window layer."""
+
+from __future__ import annotations
+
+from curation_pipeline.errors import CurationError
+
+
+class WindowGridError(CurationError, ValueError):
+    """A window grid cannot be built (bad interval), or a key names no window of the grid."""

@@ -1,0 +1,106 @@
+"""Curating one window without Dagster: read, select, commit one version named for the window."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+from curation_pipeline.curators import UniformCurator
+from curation_pipeline.store import DatasetStore
+from curation_pipeline.stream import log_records
+from curation_pipeline.windows import (
+    Window,
+    WindowGrid,
+    commit_message,
+    curate_window,
+    data_path,
+    parquet_bytes,
+    schema_summary,
+)
+
+UTC = dt.timezone.utc
+START = dt.datetime(2026, 1, 1, tzinfo=UTC)
+APP = "shop"
+
+
+@pytest.fixture
+def store_url(tmp_path) -> str:
+    """A local store holding two days of the ``shop`` stream (1 and 2 January 2026), 40 records a day."""
+    url = str(tmp_path / "store")
+    for day in range(2):
+        base = START + dt.timedelta(days=day)
+        records = [
+            {"record_id": f"r{day}-{i}", "__time": base + i * dt.timedelta(minutes=30), "outputs.label": "x"}
+            for i in range(40)
+        ]
+        log_records(APP, records, store_url=url)
+    return url
+
+
+@pytest.fixture
+def curator() -> UniformCurator:
+    return UniformCurator("all-sample", APP, 5, start_on=START)
+
+
+def test_importing_the_window_core_loads_no_dagster():
+    # A fresh interpreter: this test process has Dagster loaded already.
+    code = (
+        "import json, sys; import curation_pipeline.windows, curation_pipeline.demo; "
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True)
+    assert json.loads(done.stdout) == []
+
+
+def test_one_window_becomes_one_version(store_url, curator):
+    grid = WindowGrid.for_curator(curator)
+    window = grid.window("2026-01-02")
+    store = DatasetStore.open(store_url)
+
+    result = curate_window(curator, window, grid.key(window), store, store_url)
+
+    assert result.committed and result.created and result.parent is None
+    assert (result.selected_rows, result.candidate_rows, result.limit, result.limit_hit) == (5, 40, 5, True)
+    assert result.path == "data/2026-01-02.parquet"
+    assert result.message == commit_message("all-sample", window, 5, 40)
+    assert result.message.startswith("all-sample: 2026-01-02T00:00:00+00:00 to 2026-01-03T00:00:00+00:00 - 5 records")
+    dataset = store.get_dataset("all-sample")
+    assert dataset.head() == result.version_id
+    assert list(dataset.files()) == ["data/2026-01-02.parquet"]
+    times = dataset.read()["__time"].to_pylist()
+    assert all(window.start <= t < window.end for t in times)
+    assert result.manifest_metadata["window"] == {"start": window.start.isoformat(), "end": window.end.isoformat()}
+
+
+def test_curating_a_window_again_reuses_its_version(store_url, curator):
+    grid = WindowGrid.for_curator(curator)
+    window = grid.window("2026-01-01")
+    store = DatasetStore.open(store_url)
+    first = curate_window(curator, window, grid.key(window), store, store_url)
+    again = curate_window(curator, window, grid.key(window), store, store_url)
+    assert again.committed and not again.created
+    assert again.version_id == first.version_id and again.seed == first.seed
+
+
+def test_an_empty_window_commits_nothing(store_url, curator):
+    window = Window(START + dt.timedelta(days=5), START + dt.timedelta(days=6))
+    result = curate_window(curator, window, "2026-01-06", DatasetStore.open(store_url), store_url)
+    assert not result.committed and result.version_id is None
+    assert (result.selected_rows, result.candidate_rows) == (0, 0)
+
+
+def test_file_names_and_bytes_are_stable():
+    assert data_path("2026-01-02-13:30") == "data/2026-01-02-1330.parquet"
+    t = pa.array([START, START + dt.timedelta(hours=1)], pa.timestamp("us", tz="UTC"))
+    table = pa.table({"record_id": ["b", "a"], "__time": t})
+    assert parquet_bytes(table) == parquet_bytes(table.take([1, 0]))
+    assert schema_summary(table.schema) == [
+        {"name": "record_id", "type": "string"},
+        {"name": "__time", "type": "timestamp[us, tz=UTC]"},
+    ]
