@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from curation_pipeline_tests.daemon.harness import DagsterDev, GraphQLClient
+from curation_devtools import DagsterDev, WebserverClient
 
 APPLICATION = "reviews"
 DAYS = 4
@@ -40,7 +40,7 @@ class DagsterDevSession:
     partitions: tuple[str, ...]  # the daily windows with stream data, oldest first
 
     @property
-    def client(self) -> GraphQLClient:
+    def client(self) -> WebserverClient:
         return self.dev.client
 
     @property

@@ -10,6 +10,7 @@ import datetime as dt
 
 import pytest
 
+from curation_devtools import PARTITION_TAG
 from curation_pipeline.store import DatasetStore
 from curation_pipeline_tests.daemon.conftest import (
     NEWEST,
@@ -20,7 +21,6 @@ from curation_pipeline_tests.daemon.conftest import (
     UNIFORM_KEY,
     DagsterDevSession,
 )
-from curation_pipeline_tests.daemon.harness import PARTITION_TAG
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev")]
 

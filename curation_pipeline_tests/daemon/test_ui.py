@@ -15,7 +15,7 @@ import pytest
 
 from curation_pipeline.store import DatasetStore
 from curation_pipeline_tests.daemon.conftest import UNIFORM, UNIFORM_KEY, DagsterDevSession
-from curation_pipeline_tests.daemon.harness import PROJECT_ROOT
+from curation_devtools.dagster_dev import PROJECT_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev")]
 
