@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import json
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -28,12 +27,9 @@ from pathlib import Path
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))  # the harness lives with the tests, which are not installed
-
-from curation_pipeline.store import DatasetStore  # noqa: E402
-from curation_pipeline.demo import write_demo_stream  # noqa: E402
-from curation_pipeline_tests.daemon.harness import DagsterDev  # noqa: E402
+from curation_devtools import DagsterDev
+from curation_pipeline.store import DatasetStore
+from curation_pipeline.demo import write_demo_stream
 
 APPLICATION = "bench"
 CURATOR = "bench-uniform"
@@ -41,7 +37,7 @@ ASSET_KEY = ("curated", CURATOR)
 LIMIT = 100
 PER_RUN_ENV = "CURATION_BACKFILL_PARTITIONS_PER_RUN"
 MODES = {"batched": None, "per-window": "1"}  # mode -> windows per run (None: the shipped default)
-RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "backfill.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "backfill.json"
 
 
 @dataclass(frozen=True)

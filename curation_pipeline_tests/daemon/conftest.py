@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from curation_pipeline_tests.daemon.harness import DagsterDev, GraphQLClient
+from curation_devtools import DagsterDev, WebserverClient
 
 APPLICATION = "reviews"
 DAYS = 4
@@ -40,12 +40,22 @@ class DagsterDevSession:
     partitions: tuple[str, ...]  # the daily windows with stream data, oldest first
 
     @property
-    def client(self) -> GraphQLClient:
+    def client(self) -> WebserverClient:
         return self.dev.client
 
     @property
     def url(self) -> str:
         return self.dev.url
+
+
+def utc_today() -> dt.date:
+    """The current UTC date (Dagster's daily partitions end at the last complete UTC day)."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def daily_keys(first: dt.date, end: dt.date) -> tuple[str, ...]:
+    """The daily partition keys from ``first`` up to ``end`` (excluded)."""
+    return tuple((first + dt.timedelta(days=i)).isoformat() for i in range((end - first).days))
 
 
 def catalogue_items(start_on: dt.date) -> list[dict]:
@@ -70,7 +80,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
 
     root = tmp_path_factory.mktemp("dagster_dev")
     store_url = str(root / "store")
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = utc_today()  # read once: the stream, the catalogue and the expected keys share it
     start_on = today - dt.timedelta(days=DAYS)
     write_demo_stream(application=APPLICATION, days=DAYS, rows_per_day=ROWS_PER_DAY, end=today, store_url=store_url)
     catalogue = root / "curators.yaml"
@@ -79,7 +89,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
     log_path = root / "dagster-dev.log"
     print(f"\ndagster dev log: {log_path}")
     dev = DagsterDev.start(home=root / "dagster_home", log_path=log_path, env=env)
-    partitions = tuple((start_on + dt.timedelta(days=i)).isoformat() for i in range(DAYS))
+    partitions = daily_keys(start_on, today)
     try:
         yield DagsterDevSession(dev=dev, store_url=store_url, catalogue=catalogue, partitions=partitions)
     finally:

@@ -1,12 +1,14 @@
 """The Dagster UI in a real browser: materialize one window of a curator and read its metadata.
 
 Drives Debian's Chromium (``/usr/bin/chromium``) headless through Playwright;
-Playwright's own browser downloads are not used. The screenshots land in
-``benchmarks/results/`` (printed in the test output).
+Playwright's own browser downloads are not used. The screenshots land in the
+directory named by ``CURATION_SCREENSHOT_DIR``, else in the test's temporary
+directory (their paths are printed in the test output).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -15,7 +17,6 @@ import pytest
 
 from curation_pipeline.store import DatasetStore
 from curation_pipeline_tests.daemon.conftest import UNIFORM, UNIFORM_KEY, DagsterDevSession
-from curation_pipeline_tests.daemon.harness import PROJECT_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev")]
 
@@ -30,12 +31,21 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = PROJECT_ROOT / "benchmarks" / "results"
+SCREENSHOT_DIR_ENV = "CURATION_SCREENSHOT_DIR"
 TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest):
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``$CURATION_SCREENSHOT_DIR`` when set, else the test's temporary directory."""
+    configured = os.environ.get(SCREENSHOT_DIR_ENV)
+    directory = Path(configured) if configured else tmp_path / "screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, screenshots: Path):
     """A fresh page of a headless system Chromium (the instance's dagster.yaml turns the sign-up prompt off)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does) to run the UI test")
@@ -48,14 +58,14 @@ def page(request: pytest.FixtureRequest):
             yield page
             if getattr(request.node, "failed_call", False):
                 try:
-                    _screenshot(page, f"ui-failure-{request.node.name}.png")
+                    _screenshot(page, screenshots / f"ui-failure-{request.node.name}.png")
                 except Exception as error:  # evidence only: never hide the test's own failure
                     print(f"\nno screenshot of the failure: {error}")
         finally:
             browser.close()
 
 
-def test_materialize_a_window_from_the_asset_page(dagster_dev: DagsterDevSession, page) -> None:
+def test_materialize_a_window_from_the_asset_page(dagster_dev: DagsterDevSession, page, screenshots: Path) -> None:
     from playwright.sync_api import expect
 
     key = dagster_dev.partitions[-1]
@@ -83,16 +93,14 @@ def test_materialize_a_window_from_the_asset_page(dagster_dev: DagsterDevSession
     dagster_dev.client.wait_run(event.run_id, timeout=240)
     page.goto(f"{dagster_dev.url}/runs/{event.run_id}")
     expect(page.get_by_text("Success", exact=True).first).to_be_visible()
-    _screenshot(page, f"ui-run-{UNIFORM['name']}-{key}.png")
+    _screenshot(page, screenshots / f"ui-run-{UNIFORM['name']}-{key}.png")
 
     page.goto(f"{asset_url}?view=partitions&partition={key}")
     expect(page.get_by_text(version.version_id, exact=True).first).to_be_visible()
-    _screenshot(page, f"ui-partition-{UNIFORM['name']}-{key}.png")
+    _screenshot(page, screenshots / f"ui-partition-{UNIFORM['name']}-{key}.png")
 
 
-def _screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
+def _screenshot(page, path: Path) -> None:
     page.screenshot(path=str(path), full_page=True)
     print(f"\nscreenshot: {path}")
 

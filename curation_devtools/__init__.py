@@ -1,0 +1,29 @@
+"""Development tools of curation_pipeline: run ``dagster dev`` for real and drive it over GraphQL.
+
+Used by the daemon and UI tests (``curation_pipeline_tests/daemon``) and by
+``benchmarks/backfill_bench.py``; nothing in ``curation_pipeline`` imports it.
+
+* :class:`DagsterDev` starts ``dagster dev`` on a free 127.0.0.1 port, waits
+  until its code locations are loaded and stops its whole process tree;
+* :class:`WebserverClient` launches runs and backfills, waits for them and
+  reads materializations and schedule ticks the way the UI does;
+* :class:`ProcessTree` and :func:`free_port` are the process handling beneath.
+"""
+
+from curation_devtools.client import WebserverClient
+from curation_devtools.dagster_dev import DagsterDev
+from curation_devtools.errors import DagsterDevError
+from curation_devtools.processes import ProcessTree, free_port
+from curation_devtools.records import PARTITION_TAG, Backfill, Materialization, RunRequest
+
+__all__ = [
+    "PARTITION_TAG",
+    "Backfill",
+    "DagsterDev",
+    "DagsterDevError",
+    "Materialization",
+    "ProcessTree",
+    "RunRequest",
+    "WebserverClient",
+    "free_port",
+]
