@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -37,6 +38,8 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from results_io import table, write_results
+
 DAY = date(2024, 5, 1)
 START = datetime(DAY.year, DAY.month, DAY.day, tzinfo=timezone.utc)
 END = START + timedelta(days=1)
@@ -45,9 +48,20 @@ ROWS_PER_FILE = 1_000_000
 SEED = 20240501
 ENGINES = ("ours", "duckdb", "polars")
 RULES = ("uniform", "newest", "top_conf", "bounded", "equality", "strat_prop", "strat_bal")
+RULE_LABELS = {
+    "uniform": "uniform",
+    "newest": "newest",
+    "top_conf": "top confidence",
+    "bounded": "bounded range",
+    "equality": "equality",
+    "strat_prop": "stratified proportional",
+    "strat_bal": "stratified balanced",
+}
+ENGINE_LABELS = {"ours": "ours", "duckdb": "DuckDB", "polars": "polars"}
 BOUNDS = (0.45, 0.55)
 EQUALS = "question"
 STRATUM = "outputs.label"
+TITLE = "Selection engine against DuckDB and polars"
 
 
 # --- data ---------------------------------------------------------------------
@@ -222,6 +236,22 @@ def measure(engine: str, data_dir: Path, rows: int, rule: str, k: int, repeats: 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def results_row(rule: str, k: int, rows: int, figures: dict[str, dict], ratio: float) -> list:
+    """One line of the results table; a failed measurement (NaN) has no figure."""
+
+    def rounded(value: float, places: int | None = None) -> float | int | None:
+        return round(value, places) if math.isfinite(value) else None
+
+    engines = list(figures)
+    return (
+        [RULE_LABELS[rule], k, rows]
+        + [rounded(figures[e]["ms"]) for e in engines]
+        + [rounded(ratio, 2)]
+        + [rounded(figures[e]["rss_mb"]) for e in engines]
+        + ["/".join(str(figures[e]["rows"]) for e in engines)]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=None, help="comma-separated row counts (default 1000000,10000000)")
@@ -259,6 +289,7 @@ def main() -> None:
     header = f"{'rule':<11} {'k':>6} {'rows':>11} " + " ".join(f"{e + ' ms':>10}" for e in engines)
     header += f" {'ratio':>6} " + " ".join(f"{e + ' MB':>10}" for e in engines) + "  selected"
     print(header)
+    figures_rows = []
     for rows in sizes:
         for rule in args.rules.split(","):
             for k in ks:
@@ -269,6 +300,13 @@ def main() -> None:
                 line += f" {ratio:>6.2f} " + " ".join(f"{figures[e]['rss_mb']:>10.0f}" for e in engines)
                 line += "  " + "/".join(str(figures[e]["rows"]) for e in engines)
                 print(line, flush=True)
+                figures_rows.append(results_row(rule, k, rows, figures, ratio))
+    columns = ["rule", "k", "rows"] + [f"{ENGINE_LABELS[e]} ms" for e in engines] + ["ours / best peer"]
+    columns += [f"{ENGINE_LABELS[e]} MB" for e in engines] + [f"selected ({'/'.join(ENGINE_LABELS[e] for e in engines)})"]
+    parameters = {"sizes": sizes, "ks": ks, "repeats": args.repeats, "engines": engines}
+    figures_table = table("Median ms, peak RSS MB; ours / best peer below 1: ours is the fastest", columns, figures_rows)
+    path = write_results("selection", title=TITLE, parameters=parameters, tables=[figures_table], quick=args.quick)
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

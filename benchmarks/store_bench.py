@@ -45,6 +45,8 @@ from typing import Any
 import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
+from results_io import table as results_table
+from results_io import write_results
 
 from curation_pipeline.store import Dataset, DatasetStore, LocalBackend
 from curation_pipeline.store.parallel import DEFAULT_MAX_WORKERS
@@ -53,6 +55,7 @@ CACHE_ROOT = Path(tempfile.gettempdir()) / "curation-store-bench"
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
 MB = 1_000_000
+TITLE = "Dataset store: push and pull"
 
 
 # -- data ------------------------------------------------------------------------------
@@ -326,6 +329,29 @@ def table(rows: list[Row]) -> str:
     return "\n".join(rendered)
 
 
+def results_file_table(rows: list[Row], total_mb: int, count: int) -> dict:
+    """The rows as one table of the results file (numbers rounded as printed)."""
+    return results_table(
+        f"{total_mb:,} MB in {count} files of {total_mb / count:.2f} MB",
+        ["backend", "operation", "seconds", "MB/s", "plain s", "ours / plain", "bytes sent (result)",
+         "bytes sent (observed)", "note"],
+        [
+            [
+                r.backend,
+                r.operation,
+                round(r.seconds, 2),
+                round(r.megabytes / r.seconds) if r.seconds else None,
+                round(r.plain_seconds, 2) if r.plain_seconds is not None else None,
+                round(r.seconds / r.plain_seconds, 2) if r.plain_seconds else None,
+                r.reported,
+                r.observed,
+                r.note,
+            ]
+            for r in rows
+        ],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--total-mb", type=int, default=1024, help="dataset size in MB (10^6 bytes)")
@@ -348,6 +374,11 @@ def main() -> None:
         print(table(rows), flush=True)
     print()
     print(table(rows))
+    parameters = {"total_mb": total_mb, "files": count, "backends": args.backends.split(","), "max_workers": args.max_workers}
+    path = write_results(
+        "store", title=TITLE, parameters=parameters, tables=[results_file_table(rows, total_mb, count)], quick=args.quick
+    )
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

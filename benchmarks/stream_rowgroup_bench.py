@@ -35,6 +35,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from results_io import table as results_table
+from results_io import write_results
 
 from curation_pipeline.selection.parquet_pages import PagedFile
 from curation_pipeline.demo import demo_day
@@ -48,6 +50,7 @@ HOUR = (datetime(2024, 1, 1, 18, tzinfo=timezone.utc), datetime(2024, 1, 1, 19, 
 FIVE_MINUTES = (HOUR[0], datetime(2024, 1, 1, 18, 5, tzinfo=timezone.utc))
 HOUR_COLUMNS = ["record_id", TIME, "outputs.label"]
 DAY_COLUMNS = ["outputs.label", "outputs.confidence", "tags.env"]
+TITLE = "Stream files: row groups, encodings and pages"
 
 
 def median_seconds(function: Callable[[], object], repeat: int) -> float:
@@ -83,11 +86,13 @@ def read_all(path: Path) -> pa.Table:
     return pq.read_table(path)
 
 
-def compare_dictionaries(table: pa.Table, compression: str, repeat: int, folder: str) -> None:
-    """The stream's plain record_id/__time against dictionaries on every column."""
+def compare_dictionaries(table: pa.Table, compression: str, repeat: int, folder: str) -> dict:
+    """The stream's plain record_id/__time against dictionaries on every column, as a results table."""
     print(f"\n{ROW_GROUP_SIZE:,} rows/group: which columns skip the dictionary\n")
-    print("| plain columns | file MB | write s | day x all cols ms | day x 3 cols ms | 1 h x 3 cols ms |")
+    columns = ["plain columns", "file MB", "write s", "day x all cols ms", "day x 3 cols ms", "1 h x 3 cols ms"]
+    print("| " + " | ".join(columns) + " |")
     print("|---|---:|---:|---:|---:|---:|")
+    by_encoding = []
     expected = None
     for plain in ((), PLAIN_COLUMNS):
         path = Path(folder) / f"plain-{len(plain)}.parquet"
@@ -103,13 +108,18 @@ def compare_dictionaries(table: pa.Table, compression: str, repeat: int, folder:
         size_mb = path.stat().st_size / 1e6
         label = ", ".join(plain) or "none"
         print(f"| {label} | {size_mb:.1f} | {write_s:.2f} | {all_ms:.1f} | {day_ms:.1f} | {hour_ms:.1f} |")
+        by_encoding.append([label, round(size_mb, 1), round(write_s, 2), round(all_ms, 1), round(day_ms, 1), round(hour_ms, 1)])
+    title = f"Columns written without a dictionary, {ROW_GROUP_SIZE:,}-row groups (the stream writes {', '.join(PLAIN_COLUMNS)} plain)"
+    return results_table(title, columns, by_encoding)
 
 
-def compare_pages(table: pa.Table, compression: str, repeat: int, folder: str) -> None:
-    """Rows per data page: what full scans pay for small pages, and what one row's fetch saves."""
+def compare_pages(table: pa.Table, compression: str, repeat: int, folder: str) -> dict:
+    """Rows per data page: what full scans pay for small pages, and what one row's fetch saves (a results table)."""
     print(f"\n{ROW_GROUP_SIZE:,} rows/group: rows per data page (stream's choice {PAGE_ROWS:,})\n")
-    print("| rows/page | file MB | day x all cols ms | day x 3 cols ms | 1 row, group whole ms | 1 row, its pages ms |")
+    columns = ["rows/page", "file MB", "day x all cols ms", "day x 3 cols ms", "1 row, group whole ms", "1 row, its pages ms"]
+    print("| " + " | ".join(columns) + " |")
     print("|---:|---:|---:|---:|---:|---:|")
+    by_page_size = []
     strings = [f.name for f in table.schema if pa.types.is_string(f.type) and f.name not in PLAIN_COLUMNS]
     rows = np.array([ROW_GROUP_SIZE // 2])
     for page_rows in (2_048, 4_096, 8_192, 16_384, ROW_GROUP_SIZE):
@@ -133,6 +143,9 @@ def compare_pages(table: pa.Table, compression: str, repeat: int, folder: str) -
         pages_ms = median_seconds(pages, repeat * 3) * 1000 if one_page is not None else float("nan")
         size_mb = path.stat().st_size / 1e6
         print(f"| {page_rows:,} | {size_mb:.1f} | {all_ms:.1f} | {day_ms:.1f} | {group_ms:.2f} | {pages_ms:.2f} |")
+        pages_figure = round(pages_ms, 2) if one_page is not None else None
+        by_page_size.append([page_rows, round(size_mb, 1), round(all_ms, 1), round(day_ms, 1), round(group_ms, 2), pages_figure])
+    return results_table(f"Rows per data page, {ROW_GROUP_SIZE:,}-row groups (the stream writes {PAGE_ROWS:,})", columns, by_page_size)
 
 
 def main() -> None:
@@ -145,8 +158,11 @@ def main() -> None:
     table = to_record_table(demo_day("bench", DAY, args.rows)).sort_by(TIME)
     hour_rows = None
     print(f"{args.rows:,} rows, {args.compression}, median of {args.repeat} runs (warm page cache)\n")
-    print("| rows/group | groups | file MB | write s | 1 h: groups read | 1 h x 3 cols ms | 5 min x 3 cols ms | day x 3 cols ms |")
+    columns = ["rows/group", "groups", "file MB", "write s", "1 h: groups read", "1 h x 3 cols ms", "5 min x 3 cols ms",
+               "day x 3 cols ms"]
+    print("| " + " | ".join(columns) + " |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    by_size = []
     with tempfile.TemporaryDirectory() as folder:
         for size in SIZES:
             path = Path(folder) / f"rg-{size}.parquet"
@@ -166,9 +182,18 @@ def main() -> None:
                 f"| {size:,} | {groups} | {size_mb:.1f} | {write_s:.2f} | {touched} "
                 f"| {hour_ms:.1f} | {five_ms:.1f} | {day_ms:.1f} |"
             )
-        compare_dictionaries(table, args.compression, args.repeat, folder)
-        compare_pages(table, args.compression, args.repeat, folder)
+            by_size.append([size, groups, round(size_mb, 1), round(write_s, 2), touched, round(hour_ms, 1), round(five_ms, 1),
+                         round(day_ms, 1)])
+        tables = [
+            results_table(f"Row-group size (the stream writes {ROW_GROUP_SIZE:,})", columns, by_size),
+            compare_dictionaries(table, args.compression, args.repeat, folder),
+            compare_pages(table, args.compression, args.repeat, folder),
+        ]
     print(f"\nrows in the hour: {hour_rows:,}")
+    parameters = {"rows": args.rows, "repeat": args.repeat, "compression": args.compression}
+    note = f"The busiest hour holds {hour_rows:,} rows."
+    path = write_results("stream_rowgroup", title=TITLE, parameters=parameters, tables=tables, note=note)
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

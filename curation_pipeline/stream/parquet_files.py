@@ -17,20 +17,20 @@ from curation_pipeline.stream.errors import CorruptStreamFileError
 from curation_pipeline.stream.filesystems import Store, storage_errors
 from curation_pipeline.stream.layout import RECORD_ID, TIME, is_data_file
 
-# Rows per row group, chosen with benchmarks/stream_rowgroup_bench.py (see the
-# README): small enough that a one-hour read of a day skips most of the file,
+# Rows per row group, chosen with benchmarks/stream_rowgroup_bench.py (see
+# docs/decisions.md): small enough that a one-hour read of a day skips most of the file,
 # large enough that a full scan does not drown in per-group overhead.
 ROW_GROUP_SIZE = 65_536
 COMPRESSION = "zstd"
 # Columns written without a dictionary: record_id is unique by contract and
 # __time nearly so (microseconds), so a dictionary only overflows its page
 # limit and falls back to plain values halfway through each row group. Plain,
-# a demo day's file is 19% smaller and a little faster to decode (README,
-# "Row-group size").
+# a demo day's file is 19% smaller and a little faster to decode
+# (docs/performance.md).
 PLAIN_COLUMNS = (RECORD_ID, TIME)
 # Rows per data page, with a page index saying where each page starts: a
 # curator fetching a few winners from a row group decodes only their pages
-# (README, "Performance: selection engine").
+# (docs/decisions.md, "Page-wise reads").
 PAGE_ROWS = 8192
 
 # Listing folders and reading footers is latency-bound on S3; a few threads hide it.
