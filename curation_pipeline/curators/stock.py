@@ -20,7 +20,8 @@ from curation_pipeline.curators.curator import (
     _join,
     _Problems,
 )
-from curation_pipeline.curators.selectors import TIME_FIELD, BoundValue, EqualsValue, Selector
+from curation_pipeline.curators.selectors import BoundValue, EqualsValue, Selector
+from curation_pipeline.fields import TIME
 
 # Tells "selectors not given" apart from any value a user could pass, None included.
 _NOT_GIVEN: Any = type("_NotGiven", (), {"__repr__": lambda self: "<not given>"})()
@@ -123,7 +124,7 @@ class _TimeOrderedCurator(_StockCurator):
         self._init_stock(common, {"limit": limit}, selectors)
 
     def _selector_spec(self, stock: dict[str, Any]) -> dict[str, Any]:
-        return {"method": {"type": "ordered", "field": TIME_FIELD, "sort": self.SORT}, "limit": stock["limit"]}
+        return {"method": {"type": "ordered", "field": TIME, "sort": self.SORT}, "limit": stock["limit"]}
 
 
 class NewestCurator(_TimeOrderedCurator):
