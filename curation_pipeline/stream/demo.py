@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation_pipeline.location import Location
 from curation_pipeline.stream.filesystems import open_store
 from curation_pipeline.stream.layout import check_application
 from curation_pipeline.stream.records import to_record_table
@@ -67,18 +68,21 @@ def write_demo_stream(
     end: date | None = None,
     seed: int = 0,
     store_url: str | None = None,
+    *,
+    location: Location | None = None,
 ) -> LogResult:
     """Write ``days`` UTC days of demo records, the last one being the day before ``end``.
 
     ``end`` defaults to today (UTC), so only complete days are written. The
     same arguments always produce the same files (``date=D/demo-D.parquet``),
-    and re-running replaces them. One day is in memory at a time.
+    and re-running replaces them. One day is in memory at a time. The store is
+    ``location`` if given, else the one at ``store_url``.
     """
     application = check_application(application)
     if days < 0 or rows_per_day < 0:
         raise ValueError("days and rows_per_day must be >= 0")
     end_day = _day(end) if end is not None else datetime.now(timezone.utc).date()
-    store = open_store(store_url)
+    store = open_store(store_url, location=location)
     results = []
     for offset in range(days, 0, -1):
         day = end_day - timedelta(days=offset)
