@@ -160,7 +160,7 @@ def resolve_location(
         if "@" in text:
             raise _credentials_refused()
         raise InvalidLocationError(
-            f"store URL scheme {scheme!r} is not supported: use s3://bucket/prefix, file:///path or a path"
+            f"store URL {text!r}: unsupported scheme {scheme!r} (use s3://bucket/prefix, file:///path or a path)"
         )
     return _local_location(text)
 
