@@ -31,6 +31,7 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))  # the harness lives with the tests, which are not installed
 
+from curation_pipeline.environment import PARTITIONS_PER_RUN_ENV  # noqa: E402
 from curation_pipeline.store import DatasetStore  # noqa: E402
 from curation_pipeline.stream import write_demo_stream  # noqa: E402
 from curation_pipeline_tests.daemon.harness import DagsterDev  # noqa: E402
@@ -39,7 +40,6 @@ APPLICATION = "bench"
 CURATOR = "bench-uniform"
 ASSET_KEY = ("curated", CURATOR)
 LIMIT = 100
-PER_RUN_ENV = "CURATION_BACKFILL_PARTITIONS_PER_RUN"
 MODES = {"batched": None, "per-window": "1"}  # mode -> windows per run (None: the shipped default)
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "backfill.json"
 
@@ -82,7 +82,7 @@ def measure(mode: str, stream_root: Path, work: Path, start_on: dt.date, days: i
     curators_file.write_text(yaml.safe_dump(catalogue(start_on), sort_keys=False))
     env = {"CURATION_STORE_URL": str(store), "CURATION_CURATORS_FILE": str(curators_file)}
     if MODES[mode]:
-        env[PER_RUN_ENV] = MODES[mode]
+        env[PARTITIONS_PER_RUN_ENV] = MODES[mode]
     keys = [(start_on + dt.timedelta(days=i)).isoformat() for i in range(days)]
     started = time.monotonic()
     with DagsterDev.start(home=root / "dagster_home", log_path=root / "dagster-dev.log", env=env, timeout=300) as dev:

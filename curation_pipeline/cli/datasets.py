@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from curation_pipeline.location import resolve_location
 from curation_pipeline.curators.intervals import format_interval, parse_interval
+from curation_pipeline.location import resolve_location
 from curation_pipeline.store import (
     AmbiguousVersionError,
     CommitConflictError,
