@@ -58,7 +58,8 @@ class Location:
 
     Build one with :func:`resolve_location`. ``url`` is safe to show (it never
     holds credentials). ``client`` is an injected boto3 S3 client, used
-    instead of building one.
+    instead of building one by :meth:`s3_client`; the pyarrow filesystem of
+    :meth:`filesystem` takes its credentials from the AWS chain, not from it.
     """
 
     url: str
