@@ -28,6 +28,7 @@ import yaml
 from results_io import table, write_results
 
 from curation_devtools import DagsterDev
+from curation_pipeline.environment import PARTITIONS_PER_RUN_ENV
 from curation_pipeline.store import DatasetStore
 from curation_pipeline.demo import write_demo_stream
 
@@ -35,7 +36,6 @@ APPLICATION = "bench"
 CURATOR = "bench-uniform"
 ASSET_KEY = ("curated", CURATOR)
 LIMIT = 100
-PER_RUN_ENV = "CURATION_BACKFILL_PARTITIONS_PER_RUN"
 MODES = {"batched": None, "per-window": "1"}  # mode -> windows per run (None: the shipped default)
 TITLE = "Backfills through dagster dev"
 
@@ -78,7 +78,7 @@ def measure(mode: str, stream_root: Path, work: Path, start_on: dt.date, days: i
     curators_file.write_text(yaml.safe_dump(catalogue(start_on), sort_keys=False))
     env = {"CURATION_STORE_URL": str(store), "CURATION_CURATORS_FILE": str(curators_file)}
     if MODES[mode]:
-        env[PER_RUN_ENV] = MODES[mode]
+        env[PARTITIONS_PER_RUN_ENV] = MODES[mode]
     keys = [(start_on + dt.timedelta(days=i)).isoformat() for i in range(days)]
     started = time.monotonic()
     with DagsterDev.start(home=root / "dagster_home", log_path=root / "dagster-dev.log", env=env, timeout=300) as dev:
@@ -99,7 +99,7 @@ def measure(mode: str, stream_root: Path, work: Path, start_on: dt.date, days: i
 
 def results_table(results: list[Measurement]) -> dict:
     """The figures of every mode, as one table of the results file."""
-    labels = {"batched": "batched (the default windows per run)", "per-window": f"per-window ({PER_RUN_ENV}=1)"}
+    labels = {"batched": "batched (the default windows per run)", "per-window": f"per-window ({PARTITIONS_PER_RUN_ENV}=1)"}
     return table(
         f"{results[0].windows} daily windows of a UniformCurator (limit {LIMIT})",
         ["mode", "windows", "runs", "versions", "launch to COMPLETED_SUCCESS s", "last window materialized s",

@@ -12,20 +12,17 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from curation_pipeline.config import STORE_URL_ENV, resolve_store_url
 from curation_pipeline.defs.catalog_loading import load_catalog
 from curation_pipeline.defs.factory import DEFAULT_PARTITIONS_PER_RUN, build_application_defs, build_curator_defs
 from curation_pipeline.defs.resources import store_resource_from_env
-
-#: Windows per run of a backfill (``BackfillPolicy.multi_run``).
-PARTITIONS_PER_RUN_ENV = "CURATION_BACKFILL_PARTITIONS_PER_RUN"
+from curation_pipeline.environment import PARTITIONS_PER_RUN_ENV, store_url
 
 
 def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     """Every curator of the catalogue, the stream of each application, the store and the executor."""
     environ = os.environ if environ is None else environ
     curators = load_catalog(environ)
-    storage_kind = "s3" if resolve_store_url(environ.get(STORE_URL_ENV)).lower().startswith("s3://") else "local"
+    storage_kind = "s3" if store_url(environ).lower().startswith("s3://") else "local"
     per_run = _partitions_per_run(environ)
     return dg.Definitions.merge(
         *(build_curator_defs(c, storage_kind=storage_kind, max_partitions_per_run=per_run) for c in curators),

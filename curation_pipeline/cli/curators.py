@@ -8,8 +8,8 @@ import os
 import click
 
 from curation_pipeline.curators import Curator, CuratorConfigError, format_interval, load_curators
+from curation_pipeline.environment import CURATORS_FILE_ENV
 
-CURATORS_FILE_ENV = "CURATION_CURATORS_FILE"
 _COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "ENABLED", "DESCRIPTION")
 
 

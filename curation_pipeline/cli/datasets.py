@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
-from curation_pipeline.config import resolve_store_url
 from curation_pipeline.curators.intervals import format_interval, parse_interval
+from curation_pipeline.location import resolve_location
 from curation_pipeline.store import (
     AmbiguousVersionError,
     CommitConflictError,
@@ -80,9 +79,6 @@ _ADVICE: dict[type[StoreError], str] = {
     LocalChangesError: "use --force to discard them",
 }
 
-#: S3 settings shared with the Dagster resource (``curation_pipeline.defs.resources``).
-S3_ENVS = {"endpoint_url": "CURATION_S3_ENDPOINT_URL", "region_name": "CURATION_S3_REGION"}
-
 #: Transfers smaller than this finish too quickly to deserve a progress bar.
 PROGRESS_MIN_BYTES = 4 << 20
 SHORT_ID = 12
@@ -122,15 +118,11 @@ class Session:
     def store(self) -> DatasetStore:
         """The store at ``--store``, else ``$CURATION_STORE_URL``, else ``./.curation`` (read now).
 
-        For ``s3://`` stores, ``$CURATION_S3_ENDPOINT_URL`` and ``$CURATION_S3_REGION``
-        apply as they do for Dagster; otherwise boto3's usual settings do.
+        For ``s3://`` stores, the endpoint and region follow
+        :func:`~curation_pipeline.location.resolve_location`, as they do for Dagster.
         """
         if self._store is None:
-            url = resolve_store_url(self.store_url)
-            options = {}
-            if urlsplit(url).scheme.lower() == "s3":
-                options = {key: os.environ[env] for key, env in S3_ENVS.items() if os.environ.get(env)}
-            self._store = DatasetStore.open(url, **options)
+            self._store = DatasetStore.open(location=resolve_location(self.store_url))
         return self._store
 
     def dataset(self, name: str) -> Dataset:
@@ -145,7 +137,7 @@ class DatasetsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except StoreError as exc:
+        except (StoreError, InvalidStoreUrlError) as exc:
             session = ctx.find_object(Session)
             raise StoreFailure(_message(exc, session.dataset_name if session else None), exit_code(exc)) from exc
         except OSError as exc:  # a local file to push or a folder to pull into

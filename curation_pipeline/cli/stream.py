@@ -14,14 +14,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation_pipeline.demo import write_demo_stream
+from curation_pipeline.location import resolve_location
 from curation_pipeline.stream import (
+    InvalidStoreUrlError,
     LogResult,
     StreamError,
     list_applications,
     log_records,
     stream_stats,
 )
-from curation_pipeline.stream.filesystems import open_store
 from curation_pipeline.stream.layout import check_application, stream_dir
 from curation_pipeline.stream.records import Records, to_record_table
 
@@ -38,7 +39,7 @@ def _stream_errors() -> Iterator[None]:
     """Library errors become one line on stderr and exit code 1."""
     try:
         yield
-    except StreamError as exc:
+    except (StreamError, InvalidStoreUrlError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -132,7 +133,7 @@ def _located(file: Path, offset: int) -> Iterator[None]:
     # Row numbers in library messages count from the start of the batch.
     try:
         yield
-    except StreamError as exc:
+    except (StreamError, InvalidStoreUrlError) as exc:
         where = f"{file}" if offset == 0 else f"{file}, batch starting at data row {offset}"
         raise click.ClickException(f"{where}: {exc}") from exc
 
@@ -205,5 +206,5 @@ def _describe(title: str, result: LogResult, store_url: str | None) -> str:
 
 
 def _location(application: str, store_url: str | None) -> str:
-    store = open_store(store_url)
-    return store.uri(stream_dir(store.root, application))
+    where = resolve_location(store_url)
+    return where.uri(stream_dir(where.root, application))

@@ -15,7 +15,6 @@ from typing import Any, ClassVar, TypeVar
 from curation_pipeline.curators.errors import CuratorConfigError
 from curation_pipeline.curators.intervals import describe_interval, format_interval, parse_interval
 from curation_pipeline.curators.selectors import (
-    TIME_FIELD,
     BoundsFilter,
     ContainsFilter,
     EqualsFilter,
@@ -24,6 +23,7 @@ from curation_pipeline.curators.selectors import (
     StratifiedSampler,
     UniformSampler,
 )
+from curation_pipeline.fields import TIME
 from curation_pipeline.names import check_name
 
 DEFAULT_INTERVAL = dt.timedelta(days=1)
@@ -165,7 +165,7 @@ def describe_selector(selector: Selector) -> str:
         text = f"{selector.limit} uniformly random records"
     elif isinstance(method, StratifiedSampler):
         text = f"{selector.limit} records stratified by {method.field} ({method.mode.value})"
-    elif isinstance(method, OrderedSampler) and method.field == TIME_FIELD:
+    elif isinstance(method, OrderedSampler) and method.field == TIME:
         text = f"{selector.limit} {'newest' if method.sort == 'descending' else 'oldest'} records"
     else:
         extreme = "highest" if method.sort == "descending" else "lowest"

@@ -15,10 +15,9 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curation_pipeline.curators.errors import from_validation_error
+from curation_pipeline.fields import TIME
 
 MAX_LIMIT = 10_000
-TIME_FIELD = "__time"
-RECORD_ID_FIELD = "record_id"
 
 BoundValue = Union[int, float, dt.datetime]
 EqualsValue = Union[bool, int, float, str]
@@ -152,7 +151,7 @@ class OrderedSampler(SpecModel):
     """Pick the first ``limit`` records ordered by ``field`` (ties broken by ``record_id``)."""
 
     type: Literal["ordered"] = "ordered"
-    field: str = TIME_FIELD
+    field: str = TIME
     sort: Literal["ascending", "descending"] = "descending"
 
     _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
@@ -180,7 +179,7 @@ class Selector(SpecModel):
     The default method orders by ``__time``, newest first. ``limit`` is 1 to 10,000.
     """
 
-    method: Sampler = Field(default_factory=lambda: OrderedSampler(field=TIME_FIELD, sort="descending"))
+    method: Sampler = Field(default_factory=lambda: OrderedSampler(field=TIME, sort="descending"))
     limit: int = Field(ge=1, le=MAX_LIMIT)
     filters: tuple[Filter, ...] = ()
     tags: tuple[TagFilter, ...] = ()

@@ -30,7 +30,8 @@ from curation_pipeline.curators.curator import (
     check_bool,
     join_field,
 )
-from curation_pipeline.curators.selectors import TIME_FIELD, BoundValue, EqualsValue, Selector
+from curation_pipeline.curators.selectors import BoundValue, EqualsValue, Selector
+from curation_pipeline.fields import TIME
 
 # Tells "selectors not given" apart from any value a user could pass, None included.
 _NOT_GIVEN: Any = type("_NotGiven", (), {"__repr__": lambda self: "<not given>"})()
@@ -179,12 +180,12 @@ STOCK_TABLE: tuple[StockRow, ...] = (
     StockRow(
         "NewestCurator",
         "The ``limit`` most recent records of each interval (by ``__time``).",
-        {"method": _ordered(TIME_FIELD, "descending")},
+        {"method": _ordered(TIME, "descending")},
     ),
     StockRow(
         "OldestCurator",
         "The ``limit`` earliest records of each interval (by ``__time``).",
-        {"method": _ordered(TIME_FIELD, "ascending")},
+        {"method": _ordered(TIME, "ascending")},
     ),
     StockRow(
         "AscendedSortCurator",

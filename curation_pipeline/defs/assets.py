@@ -26,6 +26,7 @@ from curation_pipeline.defs.checks import build_check_specs, evaluate_checks
 from curation_pipeline.defs.partitions import CuratorPartitions, python_name
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.stream_assets import stream_asset_key
+from curation_pipeline.location import InvalidLocationError, Location
 from curation_pipeline.selection import MissingFieldError, SelectionError
 from curation_pipeline.store import StoreError
 from curation_pipeline.stream import StreamError, read_window
@@ -35,7 +36,7 @@ DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
 PREVIEW_ROWS = 10
 PREVIEW_COLUMNS = 6
-LIBRARY_ERRORS = (StreamError, SelectionError, StoreError)
+LIBRARY_ERRORS = (StreamError, SelectionError, StoreError, InvalidLocationError)
 T = TypeVar("T")
 
 
@@ -76,13 +77,13 @@ def build_curator_asset(
             window = partitions.window(partition_key)
             if key in context.selected_asset_keys:
                 result = _at_boundary(
-                    curator, partition_key, lambda: curate_window(curator, window, partition_key, datasets, store.url)
+                    curator, partition_key, lambda: curate_window(curator, window, partition_key, datasets, store.location())
                 )
                 context.log_event(materialization(key, result, store))
                 table, stream_schema = _stored_table(datasets, result), result.stream_schema
             else:  # only checks were selected: check what the dataset holds now
                 table, stream_schema = _at_boundary(
-                    curator, partition_key, lambda: _current_table(curator, window, partition_key, datasets, store.url)
+                    curator, partition_key, lambda: _current_table(curator, window, partition_key, datasets, store.location())
                 )
             for evaluation in evaluate_checks(
                 asset_key=key,
@@ -181,9 +182,9 @@ def _stored_table(datasets: Any, result: WindowResult) -> pa.Table:
 
 
 def _current_table(
-    curator: Curator, window: Window, partition_key: str, datasets: Any, store_url: str
+    curator: Curator, window: Window, partition_key: str, datasets: Any, location: Location
 ) -> tuple[pa.Table, pa.Schema]:
-    stream_schema = read_window(curator.application_name, window.start, window.end, store_url=store_url).schema
+    stream_schema = read_window(curator.application_name, window.start, window.end, location=location).schema
     path = data_path(partition_key)
     try:
         dataset = datasets.get_dataset(curator.dataset_name)

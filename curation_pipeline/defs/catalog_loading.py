@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from curation_pipeline.curators import Curator, CuratorConfigError, load_curators, validate_catalog
 from curation_pipeline.defs.partitions import python_name
 from curation_pipeline.demo import demo_curators
-
-CURATORS_FILE_ENV = "CURATION_CURATORS_FILE"
+from curation_pipeline.environment import CURATORS_FILE_ENV
 
 
 def load_catalog(environ: Mapping[str, str] | None = None) -> list[Curator]:

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import dagster as dg
+from pydantic import PrivateAttr
 
-from curation_pipeline.config import STORE_URL_ENV, resolve_store_url
-
-#: Environment variables naming the S3 endpoint and region, first set wins (the stream reader
-#: and boto3 read the AWS ones too, so one setting serves both).
-S3_ENDPOINT_ENVS = ("CURATION_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-S3_REGION_ENVS = ("CURATION_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+from curation_pipeline.environment import S3_ENDPOINT_ENVS, S3_REGION_ENVS, STORE_URL_ENV
+from curation_pipeline.location import S3_RETRIES, Location, resolve_location
 
 
 class CurationStore(dg.ConfigurableResource):
@@ -27,52 +24,76 @@ class CurationStore(dg.ConfigurableResource):
 
     Attributes:
         store_url: ``s3://bucket/prefix``, ``file:///path`` or a path; unset means
-            :func:`~curation_pipeline.config.resolve_store_url` (``./.curation`` by default).
+            ``$CURATION_STORE_URL``, else ``./.curation``.
         s3_endpoint_url: an S3-compatible endpoint (MinIO, LocalStack...), for s3:// URLs.
         s3_region: the bucket's region, for s3:// URLs.
+
+    Unset S3 settings follow :func:`~curation_pipeline.location.resolve_location`,
+    so the datasets and the streams are read from the same place.
     """
 
     store_url: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
 
+    _location: Location | None = PrivateAttr(default=None)
+
+    def location(self) -> Location:
+        """The store's :class:`~curation_pipeline.location.Location`, built once per resource.
+
+        For s3:// URLs it carries a boto3 client built by dagster-aws's
+        :class:`S3Resource` with the project's retry settings.
+        """
+        if self._location is None:
+            found = self._resolve()
+            self._location = found.with_client(self._s3_client(found)) if found.is_s3 else found
+        return self._location
+
     @property
     def url(self) -> str:
-        """The store URL in effect."""
-        return resolve_store_url(self.store_url)
+        """The store URL in effect (safe to show)."""
+        return self._resolve().url
 
     @property
     def is_s3(self) -> bool:
         """True when the store is an S3 bucket."""
-        return urlsplit(self.url).scheme.lower() == "s3"
+        return self._resolve().is_s3
 
     def s3_client(self) -> Any:
-        """A boto3 S3 client built by dagster-aws's :class:`S3Resource` from this resource's settings."""
-        from dagster_aws.s3 import S3Resource
-
-        return S3Resource(endpoint_url=self.s3_endpoint_url, region_name=self.s3_region).get_client()
+        """The boto3 S3 client of :meth:`location` (dagster-aws's :class:`S3Resource`)."""
+        return self.location().s3_client()
 
     def open(self) -> Any:
-        """The :class:`~curation_pipeline.store.DatasetStore` at :attr:`url`."""
+        """The :class:`~curation_pipeline.store.DatasetStore` at :meth:`location`."""
         from curation_pipeline.store import DatasetStore
 
-        if self.is_s3:
-            return DatasetStore.open(self.url, client=self.s3_client())
-        return DatasetStore.open(self.url)
+        return DatasetStore.open(location=self.location())
+
+    def _resolve(self) -> Location:
+        if self._location is not None:
+            return self._location
+        return resolve_location(self.store_url, endpoint_url=self.s3_endpoint_url, region=self.s3_region)
+
+    @staticmethod
+    def _s3_client(location: Location) -> Any:
+        from dagster_aws.s3 import S3Resource
+
+        return S3Resource(
+            endpoint_url=location.endpoint_url, region_name=location.region, max_attempts=S3_RETRIES
+        ).get_client()
 
     def version_uri(self, dataset: str, version_id: str) -> str:
         """Where a version's manifest can be looked at: an S3 console URL, an endpoint URL or a local path."""
         key = f"datasets/{dataset}/versions/{version_id}.json"
-        parts = urlsplit(self.url)
-        if parts.scheme.lower() == "s3":
-            prefix = parts.path.strip("/")
-            object_key = f"{prefix}/{key}" if prefix else key
-            if self.s3_endpoint_url:
-                return f"{self.s3_endpoint_url.rstrip('/')}/{parts.netloc}/{object_key}"
-            region = f"?region={quote(self.s3_region)}&" if self.s3_region else "?"
-            return f"https://s3.console.aws.amazon.com/s3/object/{parts.netloc}{region}prefix={quote(object_key)}"
-        root = parts.path if parts.scheme.lower() == "file" else self.url
-        return os.path.join(os.path.abspath(root), *key.split("/"))
+        location = self._resolve()
+        if location.is_local:
+            assert location.path is not None
+            return os.path.join(location.path, *key.split("/"))
+        object_key = f"{location.prefix}/{key}" if location.prefix else key
+        if location.endpoint_url:
+            return f"{location.endpoint_url.rstrip('/')}/{location.bucket}/{object_key}"
+        region = f"?region={quote(location.region)}&" if location.region else "?"
+        return f"https://s3.console.aws.amazon.com/s3/object/{location.bucket}{region}prefix={quote(object_key)}"
 
 
 def store_resource_from_env(environ: dict[str, str] | None = None) -> CurationStore:

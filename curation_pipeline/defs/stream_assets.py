@@ -42,7 +42,7 @@ def stream_observation(application: str, store: CurationStore) -> dg.AssetObserv
     """An observation of the stream's current files, rows and newest record time."""
     from curation_pipeline.stream import stream_stats
 
-    stats = stream_stats(application, store_url=store.url)
+    stats = stream_stats(application, location=store.location())
     latest = stats.latest_time
     metadata: dict[str, object] = {
         "files": stats.files,

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation_pipeline.location import Location
 from curation_pipeline.stream.filesystems import open_store
 from curation_pipeline.stream.layout import check_application
 from curation_pipeline.stream.records import to_record_table
@@ -71,13 +72,15 @@ def write_demo_stream(
     store_url: str | None = None,
     *,
     now: datetime | None = None,
+    location: Location | None = None,
 ) -> LogResult:
     """Write ``days`` UTC days of demo records, the last one being the day before ``end``.
 
     ``end`` defaults to the UTC day of ``now`` (itself defaulting to the
     current time), so only complete days are written. The same arguments
     always produce the same files (``date=D/demo-D.parquet``), and re-running
-    replaces them. One day is in memory at a time.
+    replaces them. One day is in memory at a time. The store is ``location``
+    if given, else the one at ``store_url``.
     """
     application = check_application(application)
     if days < 0 or rows_per_day < 0:
@@ -85,7 +88,7 @@ def write_demo_stream(
     if end is None:
         end = datetime.now(timezone.utc) if now is None else now
     end_day = _day(end)
-    store = open_store(store_url)
+    store = open_store(store_url, location=location)
     results = []
     for offset in range(days, 0, -1):
         day = end_day - timedelta(days=offset)

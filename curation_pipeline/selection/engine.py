@@ -18,12 +18,12 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from curation_pipeline.curators.selectors import (
-    RECORD_ID_FIELD,
     OrderedSampler,
     Selector,
     StratifiedSampler,
     UniformSampler,
 )
+from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.errors import FieldTypeError, SelectionError
 from curation_pipeline.selection.filters import column_type, selector_expression
 from curation_pipeline.selection.ordered import ordered_picks
@@ -71,7 +71,7 @@ def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
         raise SelectionError("at least one selector is required")
     source = open_source(data)
     schema = source.schema
-    column_type(schema, RECORD_ID_FIELD, "selection")
+    column_type(schema, RECORD_ID, "selection")
     # Check every selector before reading any data: a typo fails fast.
     expressions = [_checked_expression(selector, schema, f"selector {i}") for i, selector in enumerate(selectors)]
     tables = []
@@ -128,7 +128,7 @@ def _union(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     if table.num_rows == 0:
         return table
-    ids = table.column(RECORD_ID_FIELD)
+    ids = table.column(RECORD_ID)
     if pc.count_distinct(ids, mode="all").as_py() == table.num_rows:
         return table
     rows = pa.table({"id": ids, "row": pa.array(np.arange(table.num_rows))})

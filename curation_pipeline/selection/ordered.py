@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation_pipeline.curators.selectors import RECORD_ID_FIELD
+from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.picks import Picks, group_by_piece
 from curation_pipeline.selection.scan import Piece, ordered_map, workers
 
@@ -45,8 +45,8 @@ def ordered_picks(
 def _general_picks(pieces: list[Piece], field: str, descending: bool, limit: int) -> tuple[Picks, int]:
     """Rank ``(field, record_id)`` pairs piece by piece, then merge."""
     direction = "descending" if descending else "ascending"
-    sort_keys = [(field, direction), (RECORD_ID_FIELD, "ascending"), (_PIECE, "ascending"), (_OFFSET, "ascending")]
-    columns = [field] if field == RECORD_ID_FIELD else [field, RECORD_ID_FIELD]
+    sort_keys = [(field, direction), (RECORD_ID, "ascending"), (_PIECE, "ascending"), (_OFFSET, "ascending")]
+    columns = [field] if field == RECORD_ID else [field, RECORD_ID]
 
     def top_of(index: int) -> tuple[pa.Table, int]:
         parts = []
@@ -229,8 +229,8 @@ def _settle_ties(
     owners = piece[tied]
     bounds = np.flatnonzero(np.diff(owners)) + 1
     groups = np.split(np.arange(tied.size), bounds)
-    ids = list(ordered_map(lambda g: pieces[int(owners[g[0]])].take(row[tied[g]], [RECORD_ID_FIELD]), groups))
-    ranked = pc.sort_indices(pa.concat_tables(ids), sort_keys=[(RECORD_ID_FIELD, "ascending")])
+    ids = list(ordered_map(lambda g: pieces[int(owners[g[0]])].take(row[tied[g]], [RECORD_ID]), groups))
+    ranked = pc.sort_indices(pa.concat_tables(ids), sort_keys=[(RECORD_ID, "ascending")])
     chosen = tied[ranked.slice(0, limit - sure.size).to_numpy()]
     keep = np.concatenate([sure, chosen])
     return keys[keep], piece[keep], row[keep]
@@ -261,7 +261,7 @@ class _TiedPicks(Picks):
     def fetch(self, schema: pa.Schema) -> pa.Table:
         table = super().fetch(schema)
         # sort_indices is stable: equal (value, record_id) pairs keep data order.
-        order = pc.sort_indices(table, sort_keys=[(self.field, self.direction), (RECORD_ID_FIELD, "ascending")])
+        order = pc.sort_indices(table, sort_keys=[(self.field, self.direction), (RECORD_ID, "ascending")])
         return table.take(order.slice(0, self.limit))
 
 

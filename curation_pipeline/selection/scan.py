@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from curation_pipeline.curators.selectors import RECORD_ID_FIELD
+from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.parquet_pages import PagedFile, worth_paging
 
@@ -430,7 +430,7 @@ class ParquetSource:
         strings = [
             field.name
             for field in self.schema
-            if field.name in stored and field.name != RECORD_ID_FIELD and pa.types.is_string(field.type)
+            if field.name in stored and field.name != RECORD_ID and pa.types.is_string(field.type)
         ]
         self.strings = strings
         self._direct: dict[str, bool] = {}

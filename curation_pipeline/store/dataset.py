@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
 
+from curation_pipeline.environment import AUTHOR_ENV
 from curation_pipeline.store import layout, objects, parallel
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import (
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
     from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
 
-AUTHOR_ENV = "CURATION_AUTHOR"
 MIN_PREFIX = 8
 _HEX = re.compile(r"^[0-9a-f]+$")
 

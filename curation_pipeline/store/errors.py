@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from curation_pipeline.location import InvalidLocationError
 from curation_pipeline.names import InvalidNameError
 
 
@@ -24,8 +25,9 @@ class StoreAccessError(StoreError, OSError):
     """The storage backend could not be reached or refused the request."""
 
 
-class InvalidStoreUrlError(StoreError, ValueError):
-    """A store URL is malformed, has an unsupported scheme or embeds credentials."""
+#: A store URL is malformed, has an unsupported scheme or embeds credentials: the
+#: one class of :mod:`curation_pipeline.location`, under the name this package has always used.
+InvalidStoreUrlError = InvalidLocationError
 
 
 class InvalidDatasetNameError(StoreError, InvalidNameError):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from curation_pipeline.location import Location
 from curation_pipeline.names import InvalidNameError, check_name
 from curation_pipeline.store import layout
 from curation_pipeline.store.backends.base import ObjectBackend
@@ -65,6 +66,7 @@ class DatasetStore:
         cls,
         url: str | os.PathLike[str] | None = None,
         *,
+        location: Location | None = None,
         retry: RetryPolicy | None = None,
         gc_grace_period: timedelta = DEFAULT_GRACE_PERIOD,
         max_workers: int = DEFAULT_MAX_WORKERS,
@@ -76,17 +78,21 @@ class DatasetStore:
             url: ``s3://bucket/prefix``, ``file:///path`` or a plain path;
                 None means ``$CURATION_STORE_URL``, else ``./.curation``
                 (resolved now, not at import time).
+            location: an already resolved
+                :class:`~curation_pipeline.location.Location`, instead of
+                ``url`` and the S3 options.
             retry, gc_grace_period, max_workers: see :class:`DatasetStore`.
             backend_options: for S3: ``client`` (a boto3 client),
                 ``endpoint_url``, ``region_name``, ``aws_access_key_id``,
                 ``aws_secret_access_key``, ``aws_session_token``,
-                ``profile_name``; otherwise the usual AWS settings apply.
+                ``profile_name``; otherwise the settings of
+                :func:`~curation_pipeline.location.resolve_location` apply.
 
         Raises:
             InvalidStoreUrlError: the URL is unsupported or embeds credentials.
         """
         return cls(
-            open_backend(url, **backend_options),
+            open_backend(url, location=location, **backend_options),
             retry=retry,
             gc_grace_period=gc_grace_period,
             max_workers=max_workers,

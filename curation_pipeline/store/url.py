@@ -1,64 +1,64 @@
-"""Store URLs: ``s3://bucket/prefix``, ``file:///path`` or a plain path."""
+"""The backend of a store location: a local folder or an S3 bucket.
+
+Where the store is (URL, endpoint, region) is decided by
+:mod:`curation_pipeline.location`; this module only picks the backend for it.
+"""
 
 from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from curation_pipeline.config import resolve_store_url
+from curation_pipeline.location import Location, make_s3_client, resolve_location
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.backends.local import LocalBackend
 from curation_pipeline.store.backends.s3 import S3Backend
 from curation_pipeline.store.errors import InvalidStoreUrlError
 
+#: Options that shape the :class:`Location` itself; the others are S3 credentials.
+_LOCATION_OPTIONS = ("endpoint_url", "region_name", "client")
 
-def open_backend(url: str | os.PathLike[str] | None = None, **backend_options: Any) -> ObjectBackend:
-    """Return the backend for ``url``.
+
+def open_backend(
+    url: str | os.PathLike[str] | None = None, *, location: Location | None = None, **backend_options: Any
+) -> ObjectBackend:
+    """Return the backend for ``location``, else for ``url``.
 
     Args:
         url: ``s3://bucket/prefix``, ``file:///path`` or a plain path; None
-            means :func:`~curation_pipeline.config.resolve_store_url` (the
-            ``CURATION_STORE_URL`` environment variable, else ``./.curation``),
-            read now, at call time.
-        backend_options: passed to :class:`S3Backend` (``client``,
-            ``endpoint_url``, ``region_name``, credentials); none are accepted
-            for a local folder.
+            means ``$CURATION_STORE_URL``, else ``./.curation``, read now (see
+            :func:`~curation_pipeline.location.resolve_location`).
+        location: an already resolved location (then ``url`` and the options
+            must not be given).
+        backend_options: for S3: ``client`` (a boto3 client), ``endpoint_url``
+            and ``region_name`` (winning over the environment), and
+            credentials (``aws_access_key_id``, ``aws_secret_access_key``,
+            ``aws_session_token``, ``profile_name``); none are accepted for a
+            local folder.
 
     Raises:
         InvalidStoreUrlError: unsupported scheme, missing bucket, credentials
             in the URL, or options a local store does not take.
     """
-    text = os.fspath(url) if url is not None else resolve_store_url()
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme == "s3":
-        return _s3_backend(parts, backend_options)
-    if scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise InvalidStoreUrlError("file:// store URLs must name a local path (file:///path)")
-        return _local_backend(unquote(parts.path), backend_options)
-    if scheme and len(scheme) > 1:  # one letter is a Windows drive, not a scheme
-        raise InvalidStoreUrlError(
-            f"unsupported store URL scheme {scheme!r}: use s3://bucket/prefix, file:///path or a path"
+    if location is not None:
+        if url is not None or backend_options:
+            raise TypeError("pass a location, or a url and options, not both")
+    else:
+        location = resolve_location(
+            url,
+            endpoint_url=backend_options.get("endpoint_url"),
+            region=backend_options.get("region_name"),
+            client=backend_options.get("client"),
         )
-    return _local_backend(text, backend_options)
-
-
-def _s3_backend(parts: Any, options: dict[str, Any]) -> S3Backend:
-    if "@" in parts.netloc:
-        # Never echo the URL: it holds credentials.
-        raise InvalidStoreUrlError("store URLs must not embed credentials; use the usual AWS settings")
-    if not parts.netloc:
-        raise InvalidStoreUrlError("s3:// store URL has no bucket (expected s3://bucket/prefix)")
-    if parts.query or parts.fragment:
-        raise InvalidStoreUrlError("s3:// store URLs take no query or fragment")
-    return S3Backend(parts.netloc, unquote(parts.path).strip("/"), **options)
-
-
-def _local_backend(path: str, options: dict[str, Any]) -> LocalBackend:
-    if options:
-        raise InvalidStoreUrlError(f"a local store takes no options (got {sorted(options)})")
-    if not path:
-        raise InvalidStoreUrlError("empty store path")
-    return LocalBackend(path)
+    if location.is_local:
+        if backend_options:
+            raise InvalidStoreUrlError(f"a local store takes no options (got {sorted(backend_options)})")
+        assert location.path is not None
+        return LocalBackend(location.path)
+    assert location.bucket is not None
+    credentials = {k: v for k, v in backend_options.items() if k not in _LOCATION_OPTIONS}
+    if credentials and location.client is None:
+        client = make_s3_client(endpoint_url=location.endpoint_url, region_name=location.region, **credentials)
+    else:
+        client = location.s3_client()
+    return S3Backend(location.bucket, location.prefix, client=client)

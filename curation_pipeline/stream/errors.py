@@ -6,6 +6,7 @@ know Python's vocabulary (``except ValueError``) still catch it.
 
 from __future__ import annotations
 
+from curation_pipeline.location import InvalidLocationError
 from curation_pipeline.names import InvalidNameError
 
 
@@ -25,8 +26,9 @@ class InvalidWindowError(StreamError, ValueError):
     """A time window is malformed (for example ``end`` before ``start``)."""
 
 
-class InvalidStoreUrlError(StreamError, ValueError):
-    """A store URL has a scheme or shape this layer cannot use."""
+#: A store URL is malformed, unsupported or embeds credentials: the one class of
+#: :mod:`curation_pipeline.location`, under the name this package has always used.
+InvalidStoreUrlError = InvalidLocationError
 
 
 class StreamStorageError(StreamError, OSError):

@@ -14,12 +14,10 @@ from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 
+from curation_pipeline.fields import PREFIXES, RECORD_ID, TIME
 from curation_pipeline.names import InvalidNameError, check_name
 from curation_pipeline.stream.errors import InvalidApplicationNameError
 
-RECORD_ID = "record_id"
-TIME = "__time"
-PREFIXES = ("inputs", "outputs", "feedback", "tags")
 TIME_TYPE = pa.timestamp("us", tz="UTC")
 STREAMS_DIR = "streams"
 

@@ -11,6 +11,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from curation_pipeline.location import Location
 from curation_pipeline.names import NAME_PATTERN
 from curation_pipeline.stream.errors import CorruptStreamFileError, InvalidWindowError
 from curation_pipeline.stream.filesystems import Store, open_store, storage_errors
@@ -28,7 +29,12 @@ from curation_pipeline.stream.schema import unify_stream_schema
 
 
 def read_window(
-    application: str, start: datetime, end: datetime, store_url: str | None = None
+    application: str,
+    start: datetime,
+    end: datetime,
+    store_url: str | None = None,
+    *,
+    location: Location | None = None,
 ) -> ds.Dataset:
     """The records of ``application`` with ``start <= __time < end``, as a lazy dataset.
 
@@ -38,6 +44,8 @@ def read_window(
     Naive ``start``/``end`` are taken as UTC. Files from other writers are
     accepted and put on one schema (see :mod:`curation_pipeline.stream.schema`);
     a stream without data gives an empty dataset with ``record_id`` and ``__time``.
+    The store is ``location`` if given, else the one at ``store_url`` (see
+    :func:`~curation_pipeline.location.resolve_location`).
 
     Raises:
         InvalidApplicationNameError: bad ``application``.
@@ -49,7 +57,7 @@ def read_window(
     start, end = _utc(start, "start"), _utc(end, "end")
     if end < start:
         raise InvalidWindowError(f"window end {end.isoformat()} is before start {start.isoformat()}")
-    store = open_store(store_url)
+    store = open_store(store_url, location=location)
     folders = _window_folders(store, application, days_overlapping(start, end))
     dataset = _dataset(store, read_footers(store, list_data_files(store, folders)))
     time_type = dataset.schema.field(TIME).type
@@ -114,16 +122,16 @@ class StreamStats:
         }
 
 
-def stream_stats(application: str, store_url: str | None = None) -> StreamStats:
+def stream_stats(application: str, store_url: str | None = None, *, location: Location | None = None) -> StreamStats:
     """Files, rows and the newest record time of ``application``'s stream.
 
     Rows come from Parquet footers and the newest time from ``__time``
     statistics of the last day holding rows; a file without statistics there
     costs one read of its ``__time`` column. An unknown application has zero
-    files and rows.
+    files and rows. The store is ``location`` if given, else the one at ``store_url``.
     """
     application = check_application(application)
-    store = open_store(store_url)
+    store = open_store(store_url, location=location)
     days = _date_folders(store, application)
     footers = read_footers(store, list_data_files(store, [path for _, path in days]))
     return StreamStats(
@@ -156,9 +164,9 @@ def _scan_max_time(store: Store, path: str) -> datetime:
     return datetime(*stamp.timetuple()[:6], stamp.microsecond, tzinfo=timezone.utc)
 
 
-def list_applications(store_url: str | None = None) -> list[str]:
-    """Names of the applications with a stream folder in the store, sorted."""
-    store = open_store(store_url)
+def list_applications(store_url: str | None = None, *, location: Location | None = None) -> list[str]:
+    """Names of the applications with a stream folder in the store (``location``, else ``store_url``), sorted."""
+    store = open_store(store_url, location=location)
     return sorted(
         info.base_name
         for info in list_dir(store, f"{store.root}/{STREAMS_DIR}")

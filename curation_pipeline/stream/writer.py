@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation_pipeline.location import Location
 from curation_pipeline.stream.filesystems import Store, open_store
 from curation_pipeline.stream.layout import TIME, check_application, date_dir, new_file_name
 from curation_pipeline.stream.parquet_files import delete_quietly, encode_parquet, put_file
@@ -30,7 +31,9 @@ class LogResult:
     last_time: datetime | None  # latest __time written, inclusive
 
 
-def log_records(application: str, records: Records, store_url: str | None = None) -> LogResult:
+def log_records(
+    application: str, records: Records, store_url: str | None = None, *, location: Location | None = None
+) -> LogResult:
     """Validate ``records`` and append them to the stream of ``application``.
 
     ``records`` is a list of dicts, a pandas DataFrame or a pyarrow Table with
@@ -40,7 +43,8 @@ def log_records(application: str, records: Records, store_url: str | None = None
     timestamps of any unit or zone (naive = UTC) or ISO-8601 strings; it is
     stored as ``timestamp[us, tz=UTC]``. The batch is split by UTC day into one
     new, uniquely named file per day. An empty batch writes nothing and returns
-    a result with ``rows == 0``.
+    a result with ``rows == 0``. The store is ``location`` if given, else the
+    one at ``store_url`` (see :func:`~curation_pipeline.location.resolve_location`).
 
     Raises:
         InvalidApplicationNameError: ``application`` breaks the naming rule.
@@ -50,7 +54,7 @@ def log_records(application: str, records: Records, store_url: str | None = None
     """
     application = check_application(application)
     table = to_record_table(records)
-    store = open_store(store_url)
+    store = open_store(store_url, location=location)
     days = split_by_day(table)
     return write_day_files(store, application, days, lambda day: new_file_name())
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation_pipeline.curators import Curator
+from curation_pipeline.location import Location
 from curation_pipeline.selection import SelectionResult, derive_seed, run_selection
 from curation_pipeline.stream import RECORD_ID, TIME, read_window
 from curation_pipeline.windows.grid import Window, file_safe_key
@@ -75,7 +76,9 @@ def commit_message(curator: str, window: Window, selected: int, candidates: int)
     )
 
 
-def curate_window(curator: Curator, window: Window, partition_key: str, store: Any, store_url: str) -> WindowResult:
+def curate_window(
+    curator: Curator, window: Window, partition_key: str, store: Any, location: Location
+) -> WindowResult:
     """Select ``window``'s records for ``curator`` and commit them as ``data/<key>.parquet``.
 
     Args:
@@ -83,7 +86,7 @@ def curate_window(curator: Curator, window: Window, partition_key: str, store: A
         window: the window ``[start, end)`` of ``partition_key``.
         partition_key: the Dagster partition key (names the file and seeds the selection).
         store: the :class:`~curation_pipeline.store.DatasetStore` holding the curator's dataset.
-        store_url: where the application's stream is read from.
+        location: where the application's stream is read from.
 
     Returns:
         A :class:`WindowResult`. Nothing is committed when no record is selected.
@@ -91,7 +94,7 @@ def curate_window(curator: Curator, window: Window, partition_key: str, store: A
     Raises:
         StreamError, SelectionError (e.g. ``MissingFieldError``), StoreError: from the libraries.
     """
-    data = read_window(curator.application_name, window.start, window.end, store_url=store_url)
+    data = read_window(curator.application_name, window.start, window.end, location=location)
     seed = derive_seed(curator.name, partition_key)
     if data.count_rows() == 0:
         # Nothing to select from: the stream may not even have the curator's columns yet.

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pyarrow.fs as pafs
 import pytest
 
+from curation_pipeline.location import resolve_location
 from curation_pipeline.stream import InvalidStoreUrlError, StreamStorageError
-from curation_pipeline.stream.filesystems import open_store, s3_filesystem, storage_errors
+from curation_pipeline.stream.filesystems import open_store, storage_errors
 
 
 def test_local_paths_and_file_urls(tmp_path, monkeypatch):
@@ -36,12 +37,11 @@ def test_unsupported_urls(url):
         open_store(url)
 
 
-def test_s3_settings_follow_aws_environment():
-    default = s3_filesystem({"AWS_REGION": "eu-west-1"})
-    assert default.region == "eu-west-1"
-    custom = s3_filesystem({"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_S3": "http://localhost:9999"})
-    assert custom.region == "us-east-1"  # custom endpoints get a region without a lookup
-    assert "localhost:9999" in repr(custom.__reduce__())  # the S3-specific variable wins
+def test_open_store_takes_a_location(tmp_path):
+    store = open_store(location=resolve_location(str(tmp_path / "elsewhere")))
+    assert store.root == f"{tmp_path}/elsewhere" and store.is_local
+    with pytest.raises(TypeError, match="not both"):
+        open_store(str(tmp_path), location=resolve_location(str(tmp_path)))
 
 
 def test_storage_errors_are_translated_once():

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from curation_pipeline.curators import UniformCurator
+from curation_pipeline.location import resolve_location
 from curation_pipeline.store import DatasetStore
 from curation_pipeline.stream import log_records
 from curation_pipeline.windows import (
@@ -63,7 +64,7 @@ def test_one_window_becomes_one_version(store_url, curator):
     window = grid.window("2026-01-02")
     store = DatasetStore.open(store_url)
 
-    result = curate_window(curator, window, grid.key(window), store, store_url)
+    result = curate_window(curator, window, grid.key(window), store, resolve_location(store_url))
 
     assert result.committed and result.created and result.parent is None
     assert (result.selected_rows, result.candidate_rows, result.limit, result.limit_hit) == (5, 40, 5, True)
@@ -82,15 +83,15 @@ def test_curating_a_window_again_reuses_its_version(store_url, curator):
     grid = WindowGrid.for_curator(curator)
     window = grid.window("2026-01-01")
     store = DatasetStore.open(store_url)
-    first = curate_window(curator, window, grid.key(window), store, store_url)
-    again = curate_window(curator, window, grid.key(window), store, store_url)
+    first = curate_window(curator, window, grid.key(window), store, resolve_location(store_url))
+    again = curate_window(curator, window, grid.key(window), store, resolve_location(store_url))
     assert again.committed and not again.created
     assert again.version_id == first.version_id and again.seed == first.seed
 
 
 def test_an_empty_window_commits_nothing(store_url, curator):
     window = Window(START + dt.timedelta(days=5), START + dt.timedelta(days=6))
-    result = curate_window(curator, window, "2026-01-06", DatasetStore.open(store_url), store_url)
+    result = curate_window(curator, window, "2026-01-06", DatasetStore.open(store_url), resolve_location(store_url))
     assert not result.committed and result.version_id is None
     assert (result.selected_rows, result.candidate_rows) == (0, 0)
 

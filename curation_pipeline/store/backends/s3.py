@@ -11,23 +11,19 @@ threshold), so memory stays bounded; small keys use plain put/get.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import time
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import boto3
 import boto3.exceptions
-import botocore.loaders
-import botocore.session
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError
 from s3transfer.subscribers import BaseSubscriber
 
+from curation_pipeline.location import make_s3_client
 from curation_pipeline.store.backends.base import ObjectBackend, ObjectInfo, Ref, RefToken
 from curation_pipeline.store.errors import (
     KeyNotFoundError,
@@ -47,43 +43,6 @@ _KEYS_PER_LIST_PAGE = 50
 _TRANSFER_CONFIG = TransferConfig()
 
 
-def make_s3_client(
-    *,
-    endpoint_url: str | None = None,
-    region_name: str | None = None,
-    aws_access_key_id: str | None = None,
-    aws_secret_access_key: str | None = None,
-    aws_session_token: str | None = None,
-    profile_name: str | None = None,
-) -> Any:
-    """Build an S3 client from explicit arguments or the usual AWS settings.
-
-    Anything left as None comes from boto3's standard chain (environment,
-    shared config/credentials files, instance roles). Retries use botocore's
-    ``standard`` mode.
-    """
-    botocore_session = botocore.session.get_session()
-    botocore_session.register_component("data_loader", _shared_loader())
-    session = boto3.session.Session(
-        botocore_session=botocore_session,
-        aws_access_key_id=aws_access_key_id,
-        aws_secret_access_key=aws_secret_access_key,
-        aws_session_token=aws_session_token,
-        region_name=region_name,
-        profile_name=profile_name,
-    )
-    return session.client(
-        "s3", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"})
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _shared_loader() -> botocore.loaders.Loader:
-    # A fresh session reloads the service models from disk (about a second);
-    # sharing the loader keeps that to the first client in the process.
-    return botocore.loaders.create_loader()
-
-
 class S3Backend(ObjectBackend):
     """Keys live under ``prefix`` in ``bucket``; the client is injected or built."""
 
@@ -94,7 +53,7 @@ class S3Backend(ObjectBackend):
             bucket: the bucket name.
             prefix: the key prefix of the store root ("" for the bucket root).
             client: a boto3 S3 client; if None one is built by
-                :func:`make_s3_client` from ``client_options`` (``endpoint_url``,
+                :func:`curation_pipeline.location.make_s3_client` from ``client_options`` (``endpoint_url``,
                 ``region_name``, ``aws_access_key_id``, ...).
 
         Credentials are held only by the client, never by this object.

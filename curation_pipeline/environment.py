@@ -1,0 +1,60 @@
+"""Every environment variable the project reads, and the defaults behind them.
+
+Only names and readers live here; nothing is read at import time. Each reader
+takes an optional mapping (``os.environ`` when None) so callers and tests can
+pass their own environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+#: Where the store (datasets and streams) lives: ``s3://bucket/prefix``, ``file:///path`` or a path.
+STORE_URL_ENV = "CURATION_STORE_URL"
+#: The store used when neither an argument nor :data:`STORE_URL_ENV` names one.
+DEFAULT_STORE_URL = "./.curation"
+
+#: An S3-compatible endpoint (MinIO, LocalStack, moto) for ``s3://`` stores.
+S3_ENDPOINT_URL_ENV = "CURATION_S3_ENDPOINT_URL"
+#: The region of the store's bucket.
+S3_REGION_ENV = "CURATION_S3_REGION"
+
+#: AWS's own settings, read after the project's (boto3 and the AWS CLI read them too).
+AWS_ENDPOINT_URL_S3_ENV = "AWS_ENDPOINT_URL_S3"
+AWS_ENDPOINT_URL_ENV = "AWS_ENDPOINT_URL"
+AWS_REGION_ENV = "AWS_REGION"
+AWS_DEFAULT_REGION_ENV = "AWS_DEFAULT_REGION"
+
+#: The S3 endpoint: the first of these that is set wins.
+S3_ENDPOINT_ENVS: tuple[str, ...] = (S3_ENDPOINT_URL_ENV, AWS_ENDPOINT_URL_S3_ENV, AWS_ENDPOINT_URL_ENV)
+#: The S3 region: the first of these that is set wins.
+S3_REGION_ENVS: tuple[str, ...] = (S3_REGION_ENV, AWS_REGION_ENV, AWS_DEFAULT_REGION_ENV)
+
+#: A YAML file of curators replacing the built-in catalogue.
+CURATORS_FILE_ENV = "CURATION_CURATORS_FILE"
+#: Windows per run of a backfill (``BackfillPolicy.multi_run``).
+PARTITIONS_PER_RUN_ENV = "CURATION_BACKFILL_PARTITIONS_PER_RUN"
+#: The author recorded on dataset versions (else the OS user name).
+AUTHOR_ENV = "CURATION_AUTHOR"
+
+
+def first_set(names: Sequence[str], environ: Mapping[str, str] | None = None) -> str | None:
+    """The value of the first variable in ``names`` that is set and not empty, else None."""
+    environ = os.environ if environ is None else environ
+    return next((environ[name] for name in names if environ.get(name)), None)
+
+
+def store_url(environ: Mapping[str, str] | None = None) -> str:
+    """``$CURATION_STORE_URL``, else :data:`DEFAULT_STORE_URL`."""
+    return first_set((STORE_URL_ENV,), environ) or DEFAULT_STORE_URL
+
+
+def s3_endpoint_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The S3 endpoint from the environment (see :data:`S3_ENDPOINT_ENVS`), else None."""
+    return first_set(S3_ENDPOINT_ENVS, environ)
+
+
+def s3_region(environ: Mapping[str, str] | None = None) -> str | None:
+    """The S3 region from the environment (see :data:`S3_REGION_ENVS`), else None."""
+    return first_set(S3_REGION_ENVS, environ)

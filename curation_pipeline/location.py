@@ -1,0 +1,259 @@
+"""Where the data lives: one URL plus S3 settings, resolved once, used by every layer.
+
+A store URL is ``s3://bucket/prefix``, ``file:///path`` or a plain path; None
+means ``$CURATION_STORE_URL``, else ``./.curation``. For ``s3://`` URLs the
+endpoint and region follow one rule each (the first that is set wins):
+
+* endpoint: the explicit argument, ``CURATION_S3_ENDPOINT_URL``,
+  ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``;
+* region: the explicit argument, ``CURATION_S3_REGION``, ``AWS_REGION``,
+  ``AWS_DEFAULT_REGION`` (``us-east-1`` when a custom endpoint is set, so no
+  lookup is made); otherwise boto3's and pyarrow's own resolution applies.
+
+Credentials always come from the usual AWS chain (environment, shared files,
+instance roles) and never from the URL: a URL embedding them is refused, and
+the message never repeats it.
+
+:func:`resolve_location` gives a frozen :class:`Location`; the stream asks it
+for a pyarrow filesystem and root path, the dataset store for a boto3 client.
+Both S3 views use the retry settings defined here. Everything is read when a
+location is resolved, never at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, unquote, urlsplit
+
+from curation_pipeline import environment
+from curation_pipeline.errors import CurationError
+
+if TYPE_CHECKING:
+    import botocore.config
+    import botocore.loaders
+    import pyarrow.fs as pafs
+
+#: How many times a failed S3 request is retried after its first attempt (three attempts in all,
+#: the default of botocore's ``standard`` mode and of pyarrow). This is what botocore's
+#: ``retries={"max_attempts": ...}`` and dagster-aws's ``S3Resource(max_attempts=...)`` mean.
+S3_RETRIES = 2
+#: botocore's retry mode for every S3 client the project builds.
+S3_RETRY_MODE = "standard"
+#: The region assumed for a custom endpoint when none is set (MinIO and moto ignore it).
+CUSTOM_ENDPOINT_REGION = "us-east-1"
+
+
+class InvalidLocationError(CurationError, ValueError):
+    """A store URL is malformed, has an unsupported scheme or embeds credentials."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A resolved store location: a local folder or an S3 bucket and key prefix.
+
+    Build one with :func:`resolve_location`. ``url`` is safe to show (it never
+    holds credentials). ``client`` is an injected boto3 S3 client, used
+    instead of building one by :meth:`s3_client`; the pyarrow filesystem of
+    :meth:`filesystem` takes its credentials from the AWS chain, not from it.
+    """
+
+    url: str
+    bucket: str | None = None
+    prefix: str = ""
+    path: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    client: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_s3(self) -> bool:
+        """True for an S3 bucket, False for a local folder."""
+        return self.bucket is not None
+
+    @property
+    def is_local(self) -> bool:
+        """True for a local folder."""
+        return self.bucket is None
+
+    @property
+    def root(self) -> str:
+        """The root inside :meth:`filesystem`: ``bucket/prefix`` on S3, the absolute folder locally."""
+        if self.bucket is None:
+            assert self.path is not None
+            return self.path
+        return f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
+
+    def uri(self, path: str) -> str:
+        """A human-readable address for a ``path`` of :meth:`filesystem` (for messages and results)."""
+        return path if self.is_local else f"s3://{path}"
+
+    def with_client(self, client: Any) -> Location:
+        """This location, using ``client`` for S3 requests."""
+        return dataclasses.replace(self, client=client)
+
+    def filesystem(self) -> pafs.FileSystem:
+        """A pyarrow filesystem for this location (S3 with its endpoint, region and retries)."""
+        import pyarrow.fs as pafs
+
+        if self.is_local:
+            return pafs.LocalFileSystem()
+        options: dict[str, Any] = {"retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=S3_RETRIES + 1)}
+        if self.endpoint_url:
+            parts = urlsplit(self.endpoint_url)
+            options["endpoint_override"] = parts.netloc + parts.path.rstrip("/")
+            options["scheme"] = parts.scheme
+        if self.region:
+            options["region"] = self.region
+        return pafs.S3FileSystem(**options)
+
+    def s3_client(self) -> Any:
+        """The injected boto3 S3 client, else a new one for this endpoint and region."""
+        if self.client is not None:
+            return self.client
+        return make_s3_client(endpoint_url=self.endpoint_url, region_name=self.region)
+
+
+def resolve_location(
+    url: str | os.PathLike[str] | Location | None = None,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    client: Any = None,
+    environ: Mapping[str, str] | None = None,
+) -> Location:
+    """Turn a store URL and S3 settings into a :class:`Location`.
+
+    Args:
+        url: ``s3://bucket/prefix``, ``file:///path`` or a path; None (or "")
+            means ``$CURATION_STORE_URL``, else ``./.curation``. A
+            :class:`Location` is returned as it is (settings must then be None).
+        endpoint_url, region: S3 settings winning over the environment (see
+            the module docstring); ignored for local folders.
+        client: a boto3 S3 client to use for S3 requests.
+        environ: the environment to read (``os.environ`` when None).
+
+    Raises:
+        InvalidLocationError: unsupported scheme, missing bucket, query or
+            fragment on an s3:// URL, or credentials in the URL.
+    """
+    if isinstance(url, Location):
+        if endpoint_url is not None or region is not None or client is not None:
+            raise TypeError("pass S3 settings either in the Location or as arguments, not both")
+        return url
+    text = os.fspath(url) if url is not None else ""
+    text = text or environment.store_url(environ)
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme == "s3":
+        return _s3_location(parts, endpoint_url, region, client, environ)
+    if scheme == "file":
+        if "@" in parts.netloc:
+            raise _credentials_refused()
+        if parts.netloc not in ("", "localhost"):
+            raise InvalidLocationError(f"store URL {text!r}: file URLs must name a local path (file:///path)")
+        return _local_location(unquote(parts.path))
+    if len(scheme) > 1:  # one letter is a Windows drive, not a scheme
+        if "@" in text:
+            raise _credentials_refused()
+        raise InvalidLocationError(
+            f"store URL {text!r}: unsupported scheme {scheme!r} (use s3://bucket/prefix, file:///path or a path)"
+        )
+    return _local_location(text)
+
+
+def location_of(store_url: str | os.PathLike[str] | None = None, location: Location | None = None) -> Location:
+    """``location`` if given, else :func:`resolve_location` of ``store_url`` (not both)."""
+    if location is None:
+        return resolve_location(store_url)
+    if store_url is not None:
+        raise TypeError("pass store_url or location, not both")
+    return location
+
+
+def _s3_location(
+    parts: SplitResult, endpoint_url: str | None, region: str | None, client: Any, environ: Mapping[str, str] | None
+) -> Location:
+    if "@" in parts.netloc:
+        raise _credentials_refused()
+    if not parts.netloc:
+        raise InvalidLocationError("store URL s3:// names no bucket (expected s3://bucket/prefix)")
+    if parts.query or parts.fragment:
+        raise InvalidLocationError("store URL s3:// takes no query or fragment (expected s3://bucket/prefix)")
+    bucket, prefix = parts.netloc, unquote(parts.path).strip("/")
+    endpoint = _normalised_endpoint(endpoint_url or environment.s3_endpoint_url(environ))
+    region = region or environment.s3_region(environ) or (CUSTOM_ENDPOINT_REGION if endpoint else None)
+    url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    return Location(url, bucket=bucket, prefix=prefix, endpoint_url=endpoint, region=region, client=client)
+
+
+def _local_location(path: str) -> Location:
+    if not path:
+        raise InvalidLocationError("empty store path")
+    root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/").rstrip("/") or "/"
+    return Location(root, path=root)
+
+
+def _normalised_endpoint(endpoint: str | None) -> str | None:
+    if not endpoint:
+        return None
+    return endpoint if "://" in endpoint else f"https://{endpoint}"
+
+
+def _credentials_refused() -> InvalidLocationError:
+    # Never echo the URL: it holds credentials.
+    return InvalidLocationError("store URLs must not embed credentials; use the usual AWS settings")
+
+
+# -- S3 clients ------------------------------------------------------------------
+
+
+def s3_client_config() -> botocore.config.Config:
+    """The retry settings of every boto3 S3 client the project builds."""
+    from botocore.config import Config
+
+    return Config(retries={"mode": S3_RETRY_MODE, "max_attempts": S3_RETRIES})
+
+
+def make_s3_client(
+    *,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    aws_access_key_id: str | None = None,
+    aws_secret_access_key: str | None = None,
+    aws_session_token: str | None = None,
+    profile_name: str | None = None,
+) -> Any:
+    """Build a boto3 S3 client from explicit arguments or the usual AWS settings.
+
+    Anything left as None comes from boto3's standard chain (environment,
+    shared config/credentials files, instance roles). Retries follow
+    :func:`s3_client_config`.
+    """
+    import boto3
+    import botocore.session
+
+    botocore_session = botocore.session.get_session()
+    botocore_session.register_component("data_loader", _shared_loader())
+    session = boto3.session.Session(
+        botocore_session=botocore_session,
+        aws_access_key_id=aws_access_key_id,
+        aws_secret_access_key=aws_secret_access_key,
+        aws_session_token=aws_session_token,
+        region_name=region_name,
+        profile_name=profile_name,
+    )
+    return session.client("s3", endpoint_url=endpoint_url, config=s3_client_config())
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_loader() -> botocore.loaders.Loader:
+    # A fresh session reloads the service models from disk (about a second);
+    # sharing the loader keeps that to the first client in the process.
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
