@@ -30,6 +30,7 @@ from curation_pipeline.store.errors import (
     DatasetHeadOutOfDateError,
     WriteConflictError,
 )
+from curation_pipeline.store.head import read_head, swap_head
 from curation_pipeline.store.manifest import FileEntry, Manifest
 from curation_pipeline.store.paths import check_path
 
@@ -154,12 +155,10 @@ def land(
         CommitConflictError: every one of ``policy.max_attempts`` attempts lost.
         DatasetDeletedError: (from ``check_live``) the dataset was soft-deleted.
     """
-    head_key = layout.head_key(dataset)
     pinned = request.parent_version_id
     for attempt in range(1, policy.max_attempts + 1):
         check_live()
-        ref = backend.read_ref(head_key)
-        head = ref.data.decode("ascii").strip() if ref else None
+        head, token = read_head(backend, dataset)
         if pinned is not None and head != pinned:
             raise _out_of_date(dataset, pinned, head)
         base = load_manifest(head) if head else None
@@ -169,7 +168,7 @@ def land(
         manifest = Manifest(head, request.message, now(), request.author, files, request.metadata)
         backend.put_if_absent(layout.manifest_key(dataset, manifest.version_id), manifest.to_bytes())
         try:
-            backend.swap_ref(head_key, manifest.version_id.encode("ascii"), ref.token if ref else None)
+            swap_head(backend, dataset, manifest.version_id, token)
         except WriteConflictError:
             if pinned is not None:
                 raise _out_of_date(dataset, pinned, None) from None

@@ -34,6 +34,7 @@ from curation_pipeline.store.errors import (
     PathNotFoundError,
     VersionNotFoundError,
 )
+from curation_pipeline.store.head import read_head
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.paths import check_path
 
@@ -121,8 +122,7 @@ class Dataset:
 
     def head(self) -> str | None:
         """Return the latest version id, or None if the dataset has no version yet."""
-        ref = self._backend.read_ref(layout.head_key(self._name))
-        return ref.data.decode("ascii").strip() if ref else None
+        return read_head(self._backend, self._name)[0]
 
     def list_versions(self) -> list[Version]:
         """Return every version reachable from HEAD, newest first (following parent links).
