@@ -84,6 +84,10 @@ class CommitResult:
 
     ``created`` is False when the commit was a no-op (the files already
     equalled HEAD's); ``version_id`` is then HEAD and ``parent`` its parent.
+    ``removed`` lists the paths the new version dropped from its parent,
+    sorted (read from the version the commit landed on, which is newer than
+    the caller's base if the change was re-applied after a lost race; empty
+    for a no-op).
     """
 
     dataset: str
@@ -94,6 +98,7 @@ class CommitResult:
     objects_skipped: int = 0
     bytes_uploaded: int = 0
     attempts: int = 1
+    removed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -106,22 +111,24 @@ class CommitResult:
             "objects_skipped": self.objects_skipped,
             "bytes_uploaded": self.bytes_uploaded,
             "attempts": self.attempts,
+            "removed": list(self.removed),
         }
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> CommitResult:
         """Inverse of :meth:`to_dict`."""
-        return cls(**value)
+        return cls(**{**value, "removed": tuple(value.get("removed", ()))})
 
 
 @dataclass(frozen=True)
 class Landed:
-    """Where the CAS loop landed: the version, its parent, whether new, attempts used."""
+    """Where the CAS loop landed: the version, its parent, whether new, attempts used, paths dropped."""
 
     version_id: str
     parent: str | None
     created: bool
     attempts: int
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,8 @@ def land(
                 raise _out_of_date(dataset, pinned, None) from None
             time.sleep(policy.delay(attempt))
             continue
-        return Landed(manifest.version_id, head, True, attempt)
+        removed = tuple(sorted(change.delete & base.files.keys())) if base else ()
+        return Landed(manifest.version_id, head, True, attempt, removed)
     raise CommitConflictError(
         f"dataset {dataset!r}: commit lost the race for HEAD {policy.max_attempts} times; giving up"
     )

@@ -111,6 +111,17 @@ class UnsafePathError(StoreError, ValueError):
     """A file path is absolute, escapes its folder or uses a reserved/unsafe form."""
 
 
+class UnmatchedPathError(StoreError, ValueError):
+    """Paths given to :meth:`Dataset.remove` match no file or folder of the base version.
+
+    ``paths`` lists them, in the order given; nothing was written.
+    """
+
+    def __init__(self, message: str, paths: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.paths: tuple[str, ...] = tuple(paths)
+
+
 class WorkingCopyError(StoreError):
     """A folder is not a working copy of this dataset, or its state is unusable."""
 
