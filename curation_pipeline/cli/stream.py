@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation_pipeline.cli.output import CurationGroup, echo_json, failure
 from curation_pipeline.stream import (
     LogResult,
     StreamError,
@@ -33,16 +34,7 @@ store_option = click.option(
 )
 
 
-@contextmanager
-def _stream_errors() -> Iterator[None]:
-    """Library errors become one line on stderr and exit code 1."""
-    try:
-        yield
-    except StreamError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@click.group("stream")
+@click.group("stream", cls=CurationGroup)
 def stream() -> None:
     """Production streams: logged records by application and UTC day."""
 
@@ -59,12 +51,11 @@ def stream() -> None:
 @store_option
 def demo(application: str, days: int, rows_per_day: int, seed: int, end: datetime | None, store_url: str | None) -> None:
     """Write a deterministic demo stream (re-running replaces the same days)."""
-    with _stream_errors():
-        result = write_demo_stream(
-            application, days=days, rows_per_day=rows_per_day,
-            end=end.date() if end else None, seed=seed, store_url=store_url,
-        )
-        click.echo(_describe("Wrote demo stream:", result, store_url))
+    result = write_demo_stream(
+        application, days=days, rows_per_day=rows_per_day,
+        end=end.date() if end else None, seed=seed, store_url=store_url,
+    )
+    click.echo(_describe("Wrote demo stream:", result, store_url))
 
 
 @stream.command("log")
@@ -85,16 +76,15 @@ def log(application: str, file: Path, file_format: str | None, batch_rows: int, 
     file_format = file_format or FORMATS.get(file.suffix.lower())
     if file_format is None:
         raise click.UsageError(f"cannot tell the format of {file.name}; pass --format jsonl|csv|parquet")
-    with _stream_errors():
-        check_application(application)  # before reading, so the message is about the name alone
-        for offset, batch in _batches(file, file_format, batch_rows):
-            with _located(file, offset):
-                to_record_table(batch)
-        results = []
-        for offset, batch in _batches(file, file_format, batch_rows):
-            with _located(file, offset):
-                results.append(log_records(application, batch, store_url))
-        click.echo(_describe(f"Logged {file}:", _combine(application, results), store_url))
+    check_application(application)  # before reading, so the message is about the name alone
+    for offset, batch in _batches(file, file_format, batch_rows):
+        with _located(file, offset):
+            to_record_table(batch)
+    results = []
+    for offset, batch in _batches(file, file_format, batch_rows):
+        with _located(file, offset):
+            results.append(log_records(application, batch, store_url))
+    click.echo(_describe(f"Logged {file}:", _combine(application, results), store_url))
 
 
 @stream.command("stats")
@@ -103,28 +93,26 @@ def log(application: str, file: Path, file_format: str | None, batch_rows: int, 
 @store_option
 def stats(application: str, as_json: bool, store_url: str | None) -> None:
     """Files, rows and newest record time of APPLICATION's stream (from Parquet footers)."""
-    with _stream_errors():
-        summary = stream_stats(application, store_url)
-        if as_json:
-            click.echo(json.dumps(summary.to_dict()))
-            return
-        days = f"{summary.first_date} .. {summary.last_date}" if summary.first_date else "-"
-        latest = summary.latest_time.isoformat() if summary.latest_time else "-"
-        click.echo(f"application    {summary.application}")
-        click.echo(f"files          {summary.files:,}")
-        click.echo(f"rows           {summary.rows:,}")
-        click.echo(f"days           {days}")
-        click.echo(f"latest record  {latest}")
-        click.echo(f"location       {_location(application, store_url)}")
+    summary = stream_stats(application, store_url)
+    if as_json:
+        echo_json(summary.to_dict())
+        return
+    days = f"{summary.first_date} .. {summary.last_date}" if summary.first_date else "-"
+    latest = summary.latest_time.isoformat() if summary.latest_time else "-"
+    click.echo(f"application    {summary.application}")
+    click.echo(f"files          {summary.files:,}")
+    click.echo(f"rows           {summary.rows:,}")
+    click.echo(f"days           {days}")
+    click.echo(f"latest record  {latest}")
+    click.echo(f"location       {_location(application, store_url)}")
 
 
 @stream.command("list")
 @store_option
 def list_(store_url: str | None) -> None:
     """Applications with a stream in the store."""
-    with _stream_errors():
-        for name in list_applications(store_url):
-            click.echo(name)
+    for name in list_applications(store_url):
+        click.echo(name)
 
 
 @contextmanager
@@ -134,7 +122,7 @@ def _located(file: Path, offset: int) -> Iterator[None]:
         yield
     except StreamError as exc:
         where = f"{file}" if offset == 0 else f"{file}, batch starting at data row {offset}"
-        raise click.ClickException(f"{where}: {exc}") from exc
+        raise failure(exc, where) from exc
 
 
 def _batches(file: Path, file_format: str, batch_rows: int) -> Iterator[tuple[int, Records]]:
