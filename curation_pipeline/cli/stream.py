@@ -13,10 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation_pipeline.cli.output import CurationGroup, echo_json, failure
+from curation_pipeline.cli.output import CurationGroup, Failure, echo_json, failure
+from curation_pipeline.errors import CurationError
 from curation_pipeline.stream import (
     LogResult,
-    StreamError,
     list_applications,
     log_records,
     stream_stats,
@@ -120,7 +120,7 @@ def _located(file: Path, offset: int) -> Iterator[None]:
     # Row numbers in library messages count from the start of the batch.
     try:
         yield
-    except StreamError as exc:
+    except CurationError as exc:
         where = f"{file}" if offset == 0 else f"{file}, batch starting at data row {offset}"
         raise failure(exc, where) from exc
 
@@ -134,9 +134,9 @@ def _batches(file: Path, file_format: str, batch_rows: int) -> Iterator[tuple[in
             yield offset, batch
             offset += len(batch)
     except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as exc:
-        if isinstance(exc, StreamError):
+        if isinstance(exc, CurationError):
             raise
-        raise click.ClickException(f"cannot read {file} as {file_format}: {exc}") from exc
+        raise Failure(f"cannot read {file} as {file_format}: {exc}") from exc
 
 
 def _jsonl_batches(file: Path, batch_rows: int) -> Iterator[list[dict]]:
@@ -148,9 +148,9 @@ def _jsonl_batches(file: Path, batch_rows: int) -> Iterator[list[dict]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise click.ClickException(f"{file} line {number}: invalid JSON: {exc}") from None
+                raise Failure(f"{file} line {number}: invalid JSON: {exc}") from None
             if not isinstance(record, dict):
-                raise click.ClickException(f"{file} line {number}: expected a JSON object")
+                raise Failure(f"{file} line {number}: expected a JSON object")
             batch.append(record)
             if len(batch) == batch_rows:
                 yield batch
