@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 
 import click
 
-from curation_pipeline.cli.output import EXIT_CODES_HELP, CurationGroup, about_dataset, echo_json, echo_table
+from curation_pipeline.cli.output import (
+    EXIT_CODES_HELP,
+    CurationGroup,
+    about_dataset,
+    echo_fields,
+    echo_json,
+    echo_table,
+)
 from curation_pipeline.config import resolve_store_url
 from curation_pipeline.curators.intervals import format_interval, parse_interval
 from curation_pipeline.store import (
@@ -172,9 +179,7 @@ def show(session: Session, name: str, version: str | None, as_json: bool) -> Non
         *((f"metadata.{k}", json.dumps(v)) for k, v in sorted(found.metadata.items())),
         ("store", dataset.store_url),
     ]
-    width = max(len(label) for label, _ in fields)
-    for label, value in fields:
-        click.echo(f"{label.ljust(width)}  {value}")
+    echo_fields(fields)
     if found.files:
         click.echo()
         rows = [(path, _size(e.size), e.sha256[:SHORT_ID]) for path, e in found.files.items()]

@@ -186,6 +186,13 @@ def _table_lines(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Itera
         yield "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
 
 
+def echo_fields(fields: Sequence[tuple[str, Any]]) -> None:
+    """Print one ``label  value`` line per field, values aligned after the longest label."""
+    width = max((len(label) for label, _ in fields), default=0)
+    for label, value in fields:
+        click.echo(f"{label.ljust(width)}  {value}")
+
+
 def echo_json(value: Any) -> None:
     """Print ``value`` as one JSON document for scripts: indented, keys sorted."""
     click.echo(json.dumps(value, indent=2, sort_keys=True))

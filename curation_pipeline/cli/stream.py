@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation_pipeline.cli.output import CurationGroup, Failure, echo_json, failure
+from curation_pipeline.cli.output import CurationGroup, Failure, echo_fields, echo_json, failure
 from curation_pipeline.errors import CurationError
 from curation_pipeline.stream import (
     LogResult,
@@ -99,12 +99,16 @@ def stats(application: str, as_json: bool, store_url: str | None) -> None:
         return
     days = f"{summary.first_date} .. {summary.last_date}" if summary.first_date else "-"
     latest = summary.latest_time.isoformat() if summary.latest_time else "-"
-    click.echo(f"application    {summary.application}")
-    click.echo(f"files          {summary.files:,}")
-    click.echo(f"rows           {summary.rows:,}")
-    click.echo(f"days           {days}")
-    click.echo(f"latest record  {latest}")
-    click.echo(f"location       {_location(application, store_url)}")
+    echo_fields(
+        [
+            ("application", summary.application),
+            ("files", f"{summary.files:,}"),
+            ("rows", f"{summary.rows:,}"),
+            ("days", days),
+            ("latest record", latest),
+            ("location", _location(application, store_url)),
+        ]
+    )
 
 
 @stream.command("list")

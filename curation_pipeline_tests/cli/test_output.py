@@ -13,6 +13,7 @@ from curation_pipeline.cli.output import (
     EXIT_CODES,
     CurationGroup,
     about_dataset,
+    echo_fields,
     echo_json,
     echo_table,
     exit_code,
@@ -146,3 +147,11 @@ def test_one_json_format() -> None:
     out = CliRunner().invoke(show).stdout
     assert out == '{\n  "a": null,\n  "b": [\n    1\n  ]\n}\n'
     assert json.loads(out) == {"a": None, "b": [1]}
+
+
+def test_one_field_printer() -> None:
+    @click.command()
+    def show() -> None:
+        echo_fields([("rows", "600"), ("latest record", "-")])
+
+    assert CliRunner().invoke(show).stdout == "rows           600\nlatest record  -\n"
