@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
+from curation_pipeline.errors import CurationError
+
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,63}$")
 NAME_RULE = "1 to 63 characters of lower-case letters, digits, '-' and '_'"
 
 
-class InvalidNameError(ValueError):
-    """A curator, dataset or application name breaks the naming rule."""
+class InvalidNameError(CurationError, ValueError):
+    """A curator, dataset or application name breaks the naming rule (also a ``ValueError``)."""
 
 
 def check_name(value: object, kind: str) -> str:

@@ -1,7 +1,7 @@
 """The ``curation`` command line: dataset, stream and curator operations from a shell.
 
-Library errors are translated into one-line messages and non-zero exit codes
-here, at the boundary, and nowhere else.
+Library errors are translated into messages and non-zero exit codes at the
+boundary, :mod:`curation_pipeline.cli.output`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 import click
 
 from curation_pipeline import __version__
+from curation_pipeline.cli.output import CurationGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CurationGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="curation")
 def main() -> None:
     """Curate production ML data into versioned datasets."""

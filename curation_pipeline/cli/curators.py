@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
+from typing import NoReturn
 
 import click
 
+from curation_pipeline.cli.output import CurationGroup, echo_json, echo_table
 from curation_pipeline.curators import Curator, CuratorConfigError, format_interval, load_curators
 from curation_pipeline.environment import CURATORS_FILE_ENV
 
 _COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "ENABLED", "DESCRIPTION")
 
 
-@click.group("curators")
+@click.group("curators", cls=CurationGroup)
 def curators() -> None:
     """Check and list curator catalogues (YAML files or the built-in demo)."""
 
@@ -22,7 +23,7 @@ def curators() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate(file: str) -> None:
     """Check every curator in FILE; print each problem, exit 1 if any."""
-    found = _load_or_exit(file)
+    found = load_curators(file)
     click.echo(f"OK: {len(found)} curator{'' if len(found) == 1 else 's'}")
 
 
@@ -33,18 +34,11 @@ def list_(file: str | None, as_json: bool) -> None:
     """List the curators of FILE, else of $CURATION_CURATORS_FILE, else the built-in demo catalogue."""
     if file is None:
         file = os.environ.get(CURATORS_FILE_ENV) or None
-    found = _load_or_exit(file) if file is not None else _builtin_catalog()
+    found = load_curators(file) if file is not None else _builtin_catalog()
     if as_json:
-        click.echo(json.dumps([{**c.to_dict(), "description": c.description} for c in found], indent=2))
+        echo_json([{**c.to_dict(), "description": c.description} for c in found])
         return
-    click.echo(_table([_row(c) for c in found]))
-
-
-def _load_or_exit(file: str) -> list[Curator]:
-    try:
-        return load_curators(file)
-    except CuratorConfigError as error:
-        _fail(str(error))
+    echo_table(_COLUMNS, [_row(c) for c in found])
 
 
 def _builtin_catalog() -> list[Curator]:
@@ -71,14 +65,6 @@ def _row(curator: Curator) -> tuple[str, ...]:
     )
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
-    # The last column is free text: no padding after it.
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [_COLUMNS, *rows]]
-    return "\n".join(lines)
-
-
-def _fail(message: str) -> None:
-    """Report on stderr and exit 1: library errors end here, at the command line."""
-    click.echo(message, err=True)
-    raise SystemExit(1)
+def _fail(message: str) -> NoReturn:
+    """A catalogue problem: the command line's boundary reports it whole and exits 1."""
+    raise CuratorConfigError(message)

@@ -1,8 +1,8 @@
 """``curation datasets ...``: the versioned dataset store from a shell.
 
 One short function per verb calls :mod:`curation_pipeline.store`; store
-errors become one line on stderr and a distinct exit code in one place,
-:meth:`DatasetsGroup.invoke`.
+errors become one line on stderr and a distinct exit code at the command
+line's one boundary, :mod:`curation_pipeline.cli.output`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,100 +18,39 @@ from typing import Any
 
 import click
 
+from curation_pipeline.cli.output import (
+    EXIT_CODES_HELP,
+    CurationGroup,
+    about_dataset,
+    echo_fields,
+    echo_json,
+    echo_table,
+)
 from curation_pipeline.curators.intervals import format_interval, parse_interval
 from curation_pipeline.location import resolve_location
 from curation_pipeline.store import (
-    AmbiguousVersionError,
-    CommitConflictError,
     CommitResult,
-    CorruptObjectError,
     Dataset,
     DatasetDeletedError,
-    DatasetExistsError,
     DatasetNotDeletedError,
     DatasetStore,
     FileDiff,
-    FileEntry,
-    InvalidDatasetNameError,
-    InvalidManifestError,
-    InvalidStoreUrlError,
-    LocalChangesError,
-    MissingObjectError,
-    NotFoundError,
-    StoreError,
-    UnsafePathError,
     Version,
-    WorkingCopyError,
-    WriteConflictError,
 )
-from curation_pipeline.store.paths import STATE_DIR, check_path
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 3
-EXIT_CONFLICT = 4
-EXIT_CORRUPT = 5
-EXIT_LOCAL_CHANGES = 6
-
-#: Most specific first: the first matching class decides the exit code.
-EXIT_CODES: tuple[tuple[type[StoreError], int], ...] = (
-    (LocalChangesError, EXIT_LOCAL_CHANGES),
-    (WorkingCopyError, EXIT_LOCAL_CHANGES),
-    (CorruptObjectError, EXIT_CORRUPT),
-    (InvalidManifestError, EXIT_CORRUPT),
-    (MissingObjectError, EXIT_CORRUPT),
-    (CommitConflictError, EXIT_CONFLICT),
-    (WriteConflictError, EXIT_CONFLICT),
-    (DatasetExistsError, EXIT_CONFLICT),
-    (DatasetNotDeletedError, EXIT_CONFLICT),
-    (NotFoundError, EXIT_NOT_FOUND),
-    (DatasetDeletedError, EXIT_NOT_FOUND),
-    (InvalidDatasetNameError, EXIT_USAGE),
-    (InvalidStoreUrlError, EXIT_USAGE),
-    (UnsafePathError, EXIT_USAGE),
-    (AmbiguousVersionError, EXIT_USAGE),
-)
-
-#: Command-line advice replacing the library's Python-API advice (the text after its last "; ").
-_ADVICE: dict[type[StoreError], str] = {
-    DatasetDeletedError: "restore it with 'curation datasets restore {name}'",
-    DatasetNotDeletedError: "delete it first with 'curation datasets delete {name}'",
-    LocalChangesError: "use --force to discard them",
-}
+from curation_pipeline.store.paths import STATE_DIR
+from curation_pipeline.store.pathsets import as_folder
 
 #: Transfers smaller than this finish too quickly to deserve a progress bar.
 PROGRESS_MIN_BYTES = 4 << 20
 SHORT_ID = 12
 GC_KEYS_SHOWN = 20
 
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0  success
-  1  other failure (store unreachable, access denied, ...)
-  2  usage: bad option or argument, invalid dataset name, unsafe path,
-     ambiguous version prefix, malformed store URL
-  3  not found: dataset (or it is deleted), version or file
-  4  conflict: dataset exists, HEAD moved past --parent, commit race lost,
-     purge of a dataset that is not deleted
-  5  integrity: corrupt or missing object, invalid manifest
-  6  local changes: pull would overwrite local edits (use --force), or the
-     folder is a working copy of another dataset"""
-
-
-class StoreFailure(click.ClickException):
-    """A store error (or a dataset path that matches nothing), shown as one line on stderr with its own exit code."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
 
 @dataclass
 class Session:
-    """What the verbs share: the store (opened on first use) and the dataset in hand."""
+    """What the verbs share: the store (opened on first use)."""
 
     store_url: str | None
-    dataset_name: str | None = None
     _store: DatasetStore | None = field(default=None, repr=False)
 
     @property
@@ -127,38 +66,8 @@ class Session:
 
     def dataset(self, name: str) -> Dataset:
         """The live dataset ``name``."""
-        self.dataset_name = name
+        about_dataset(name)
         return self.store.get_dataset(name)
-
-
-class DatasetsGroup(click.Group):
-    """The ``datasets`` group: translates store errors into exit codes for every verb."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (StoreError, InvalidStoreUrlError) as exc:
-            session = ctx.find_object(Session)
-            raise StoreFailure(_message(exc, session.dataset_name if session else None), exit_code(exc)) from exc
-        except OSError as exc:  # a local file to push or a folder to pull into
-            raise StoreFailure(_one_line(str(exc)), EXIT_FAILURE) from exc
-
-
-def exit_code(exc: StoreError) -> int:
-    """The exit code for a store error (1 if no class in :data:`EXIT_CODES` matches)."""
-    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), EXIT_FAILURE)
-
-
-def _message(exc: StoreError, name: str | None) -> str:
-    text = _one_line(str(exc)) or type(exc).__name__
-    advice = next((a for cls, a in _ADVICE.items() if isinstance(exc, cls)), None)
-    if advice and name and "; " in text:
-        text = f"{text.rsplit('; ', 1)[0]}; {advice.format(name=name)}"
-    return text
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 class IntervalType(click.ParamType):
@@ -177,7 +86,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 pass_session = click.make_pass_decorator(Session)
 
 
-@click.group("datasets", cls=DatasetsGroup, epilog=EXIT_CODES_HELP)
+@click.group("datasets", cls=CurationGroup, epilog=EXIT_CODES_HELP)
 @click.option(
     "--store", "store_url", metavar="URL", default=None,
     help="Store URL: s3://bucket/prefix, file:///path or a path. "
@@ -208,14 +117,14 @@ def list_(session: Session, include_deleted: bool, as_json: bool) -> None:
     heads = {name: _head(store, name) if name in live else None for name in names}
     if as_json:
         rows = [_dataset_summary(n, n not in live, v) for n, v in heads.items()]
-        _echo_json({"store": store.url, "datasets": rows})
+        echo_json({"store": store.url, "datasets": rows})
         return
     if not names:
         click.echo(f"No datasets in {store.url}")
         return
     columns = ("NAME", "HEAD", "UPDATED", "FILES", "SIZE") + (("STATUS",) if include_deleted else ())
     rows = [_dataset_row(name, head, name in live)[: len(columns)] for name, head in heads.items()]
-    _echo_table(columns, rows)
+    echo_table(columns, rows)
 
 
 @datasets.command("versions")
@@ -227,7 +136,7 @@ def versions(session: Session, name: str, as_json: bool) -> None:
     dataset = session.dataset(name)
     found = dataset.list_versions()
     if as_json:
-        _echo_json({"dataset": name, "store": dataset.store_url, "versions": [_version_summary(v) for v in found]})
+        echo_json({"dataset": name, "store": dataset.store_url, "versions": [_version_summary(v) for v in found]})
         return
     if not found:
         click.echo(f"Dataset {name!r} has no versions yet")
@@ -236,7 +145,7 @@ def versions(session: Session, name: str, as_json: bool) -> None:
         (_short(v.version_id), _time(v.created_at), v.author, _count(len(v.files)), _size(v.size), v.message)
         for v in found
     ]
-    _echo_table(("VERSION", "CREATED", "AUTHOR", "FILES", "SIZE", "MESSAGE"), rows)
+    echo_table(("VERSION", "CREATED", "AUTHOR", "FILES", "SIZE", "MESSAGE"), rows)
 
 
 @datasets.command("show")
@@ -249,7 +158,7 @@ def show(session: Session, name: str, version: str | None, as_json: bool) -> Non
     dataset = session.dataset(name)
     found = dataset.get_version(_version(version))
     if as_json:
-        _echo_json({"dataset": name, "store": dataset.store_url, **found.to_dict(), "bytes": found.size})
+        echo_json({"dataset": name, "store": dataset.store_url, **found.to_dict(), "bytes": found.size})
         return
     fields = [
         ("dataset", name),
@@ -262,13 +171,11 @@ def show(session: Session, name: str, version: str | None, as_json: bool) -> Non
         *((f"metadata.{k}", json.dumps(v)) for k, v in sorted(found.metadata.items())),
         ("store", dataset.store_url),
     ]
-    width = max(len(label) for label, _ in fields)
-    for label, value in fields:
-        click.echo(f"{label.ljust(width)}  {value}")
+    echo_fields(fields)
     if found.files:
         click.echo()
         rows = [(path, _size(e.size), e.sha256[:SHORT_ID]) for path, e in found.files.items()]
-        _echo_table(("PATH", "SIZE", "SHA256"), rows)
+        echo_table(("PATH", "SIZE", "SHA256"), rows)
 
 
 @datasets.command("diff")
@@ -286,7 +193,7 @@ def diff(session: Session, name: str, a: str, b: str | None, as_json: bool) -> N
     dataset = session.dataset(name)
     result = dataset.diff(dataset.resolve_version(_version(a)), _version(b))
     if as_json:
-        _echo_json(result.to_dict())
+        echo_json(result.to_dict())
         return
     click.echo(f"{name} {_short(result.a)}..{_short(result.b)}")
     for mark, files in (("A", result.added), ("D", result.removed), ("M", result.changed)):
@@ -321,7 +228,7 @@ def pull(session: Session, name: str, version: str | None, to: Path | None, forc
     with Progress("Downloading") as progress:
         result = dataset.pull(_version(version), to=folder, forced=force, progress=progress)
     if as_json:
-        _echo_json({"dataset": name, "folder": str(folder), **result.to_dict()})
+        echo_json({"dataset": name, "folder": str(folder), **result.to_dict()})
         return
     click.echo(
         f"Pulled {name} {_short(result.version_id)} into {folder}: {_count(len(result.downloaded))} downloaded "
@@ -365,13 +272,13 @@ def push(
     """
     files = collect_files(paths, prefix)
     dataset = session.dataset(name)
-    pinned = _version(parent)
-    stale = unpushed_files(_base_files(dataset, pinned), _folder(prefix), files) if mirror else []
     with Progress("Uploading") as progress:
-        result = dataset.commit(files, message, parent_version_id=pinned, delete=stale, progress=progress)
-    removed = _removed(dataset, result, stale)
+        if mirror:
+            result = dataset.mirror(files, message, prefix, parent_version_id=_version(parent), progress=progress)
+        else:
+            result = dataset.commit(files, message, parent_version_id=_version(parent), progress=progress)
     if as_json:
-        _echo_json(_commit_summary(result, len(files), removed))
+        echo_json(_commit_summary(result, len(files)))
         return
     stored = (
         f"{result.objects_uploaded} uploaded ({_size(result.bytes_uploaded)}), "
@@ -380,26 +287,13 @@ def push(
     if not result.created:
         click.echo(f"No change: {name} {_short(result.version_id)} already holds these files ({stored})")
         return
-    removal = f", {len(removed)} removed" if mirror else ""
+    removal = f", {len(result.removed)} removed" if mirror else ""
     click.echo(f"Committed {name} {result.version_id} ({_count(len(files))}: {stored}{removal})")
-
-
-def unpushed_files(base: Iterable[str], folder: str, pushed: Collection[str]) -> list[str]:
-    """Paths of ``base`` under ``folder`` (see :func:`is_under`) that are not in ``pushed``, sorted."""
-    return sorted(path for path in base if is_under(path, folder) and path not in pushed)
-
-
-def is_under(path: str, folder: str) -> bool:
-    """Whether dataset ``path`` lies inside ``folder`` (``""``: the whole dataset).
-
-    By whole segments: ``a/b`` is under ``a``, ``ab/c`` is not.
-    """
-    return not folder or path.startswith(folder + "/")
 
 
 def collect_files(paths: Iterable[Path], prefix: str = "") -> dict[str, Path]:
     """Dataset path -> local file for ``paths`` (files by name, folders recursively), under ``prefix``."""
-    base = _folder(prefix)
+    base = as_folder(prefix)
     files: dict[str, Path] = {}
     for given in paths:
         for relative, local in _walk(given):
@@ -412,33 +306,7 @@ def collect_files(paths: Iterable[Path], prefix: str = "") -> dict[str, Path]:
     return files
 
 
-def _folder(prefix: str) -> str:
-    """``--to-path`` as a dataset folder: ``/more//stuff/`` -> ``more/stuff`` (``""``: the top)."""
-    return "/".join(part for part in prefix.split("/") if part)
-
-
-def _base_files(dataset: Dataset, version_id: str | None) -> Mapping[str, FileEntry]:
-    """The files a change is computed against: ``version_id``'s, else HEAD's (none before the first version)."""
-    if version_id is None:
-        version_id = dataset.head()
-        if version_id is None:
-            return {}
-    return dataset.files(version_id)
-
-
-def _removed(dataset: Dataset, result: CommitResult, delete: Collection[str]) -> list[str]:
-    """The paths of ``delete`` the commit really removed, sorted.
-
-    Read from the version it landed on, which is newer than the base if the
-    commit re-applied after a race; a commit that made no version removed nothing.
-    """
-    if not result.created or not delete or result.parent is None:
-        return []
-    parent_files = dataset.files(result.parent)
-    return sorted(path for path in delete if path in parent_files)
-
-
-def _commit_summary(result: CommitResult, pushed: int, removed: Sequence[str]) -> dict[str, Any]:
+def _commit_summary(result: CommitResult, pushed: int) -> dict[str, Any]:
     """The ``--json`` object of ``push`` and ``remove``."""
     return {
         "dataset": result.dataset,
@@ -446,7 +314,7 @@ def _commit_summary(result: CommitResult, pushed: int, removed: Sequence[str]) -
         "parent_version_id": result.parent,
         "created": result.created,
         "files": pushed,
-        "removed": list(removed),
+        "removed": list(result.removed),
         "objects_uploaded": result.objects_uploaded,
         "objects_skipped": result.objects_skipped,
         "bytes_uploaded": result.bytes_uploaded,
@@ -474,7 +342,7 @@ def _walk(given: Path) -> Iterable[tuple[str, Path]]:
 @pass_session
 def create(session: Session, name: str) -> None:
     """Create the empty dataset NAME."""
-    session.dataset_name = name
+    about_dataset(name)
     session.store.create_dataset(name)
     click.echo(f"Created dataset {name!r} in {session.store.url}")
 
@@ -499,40 +367,14 @@ def remove(
     matches no file of the base version (--parent, else HEAD), nothing is
     written (exit 2).
     """
-    wanted = [_dataset_path(path) for path in paths]
-    dataset = session.dataset(name)
-    pinned = _version(parent)
-    base = dataset.resolve_version(pinned)
-    doomed = files_to_remove(dataset.files(base), wanted, f"dataset {name!r} version {base}")
-    result = dataset.commit({}, message, parent_version_id=pinned, delete=doomed)
-    removed = _removed(dataset, result, doomed)
+    result = session.dataset(name).remove(paths, message, parent_version_id=_version(parent))
     if as_json:
-        _echo_json(_commit_summary(result, 0, removed))
+        echo_json(_commit_summary(result, 0))
         return
     if not result.created:
         click.echo(f"No change: {name} {_short(result.version_id)} already lacks these files")
         return
-    click.echo(f"Committed {name} {result.version_id} ({_count(len(removed))} removed)")
-
-
-def files_to_remove(files: Iterable[str], given: Sequence[str], where: str) -> list[str]:
-    """The paths of ``files`` that are one of ``given`` or lie in a folder of ``given``, sorted.
-
-    Raises:
-        StoreFailure: (exit 2) a path of ``given`` matches nothing; the message names each such path.
-    """
-    stored = list(files)
-    matched = {path: [f for f in stored if f == path or is_under(f, path)] for path in given}
-    missing = [path for path, found in matched.items() if not found]
-    if missing:
-        # A one-line failure like the store's errors, but a usage error: the argument is wrong.
-        raise StoreFailure(f"{where} has no file or folder {', '.join(map(repr, missing))}", EXIT_USAGE)
-    return sorted({f for found in matched.values() for f in found})
-
-
-def _dataset_path(text: str) -> str:
-    """A PATH argument of 'remove', checked like a manifest path; a trailing '/' marks a folder."""
-    return check_path(text.rstrip("/") or text)
+    click.echo(f"Committed {name} {result.version_id} ({_count(len(result.removed))} removed)")
 
 
 @datasets.command("rollback")
@@ -559,7 +401,7 @@ def rollback(session: Session, name: str, version: str, message: str | None) -> 
 @pass_session
 def delete(session: Session, name: str) -> None:
     """Soft-delete NAME (hidden and read-only until restored)."""
-    session.dataset_name = name
+    about_dataset(name)
     session.store.delete_dataset(name)
     click.echo(f"Deleted dataset {name!r} (undo with 'curation datasets restore {name}')")
 
@@ -569,7 +411,7 @@ def delete(session: Session, name: str) -> None:
 @pass_session
 def restore(session: Session, name: str) -> None:
     """Undo 'delete' for NAME."""
-    session.dataset_name = name
+    about_dataset(name)
     session.store.restore_dataset(name)
     click.echo(f"Restored dataset {name!r}")
 
@@ -612,10 +454,10 @@ def gc(session: Session, name: str | None, dry_run: bool, grace_period: timedelt
     Only items no version reachable from HEAD needs, and older than the
     grace period, are removed: a commit in flight is safe.
     """
-    session.dataset_name = name
+    about_dataset(name)
     report = session.store.gc(name, dry_run=dry_run, grace_period=grace_period)
     if as_json:
-        _echo_json({"store": session.store.url, **report.to_dict()})
+        echo_json({"store": session.store.url, **report.to_dict()})
         return
     verb, grace = ("Would remove" if dry_run else "Removed"), report.grace_period
     kept = f"; kept {_count(report.kept_recent, 'unreachable item')} younger than {format_interval(grace)}"
@@ -743,15 +585,3 @@ def _size(n: int | None) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True))
-
-
-def _echo_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(row[i])) for row in [columns, *rows]) for i in range(len(columns))]
-    for row in [columns, *rows]:
-        # The last column is free text: no padding after it.
-        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
-

@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 
 from curation_pipeline.demo import write_demo_stream
 from curation_pipeline.location import resolve_location
+from curation_pipeline.cli.output import CurationGroup, Failure, echo_fields, echo_json, failure
+from curation_pipeline.errors import CurationError
 from curation_pipeline.stream import (
-    InvalidStoreUrlError,
     LogResult,
-    StreamError,
     list_applications,
     log_records,
     stream_stats,
@@ -34,16 +34,7 @@ store_option = click.option(
 )
 
 
-@contextmanager
-def _stream_errors() -> Iterator[None]:
-    """Library errors become one line on stderr and exit code 1."""
-    try:
-        yield
-    except (StreamError, InvalidStoreUrlError) as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@click.group("stream")
+@click.group("stream", cls=CurationGroup)
 def stream() -> None:
     """Production streams: logged records by application and UTC day."""
 
@@ -60,12 +51,11 @@ def stream() -> None:
 @store_option
 def demo(application: str, days: int, rows_per_day: int, seed: int, end: datetime | None, store_url: str | None) -> None:
     """Write a deterministic demo stream (re-running replaces the same days)."""
-    with _stream_errors():
-        result = write_demo_stream(
-            application, days=days, rows_per_day=rows_per_day,
-            end=end.date() if end else None, seed=seed, store_url=store_url,
-        )
-        click.echo(_describe("Wrote demo stream:", result, store_url))
+    result = write_demo_stream(
+        application, days=days, rows_per_day=rows_per_day,
+        end=end.date() if end else None, seed=seed, store_url=store_url,
+    )
+    click.echo(_describe("Wrote demo stream:", result, store_url))
 
 
 @stream.command("log")
@@ -86,16 +76,15 @@ def log(application: str, file: Path, file_format: str | None, batch_rows: int, 
     file_format = file_format or FORMATS.get(file.suffix.lower())
     if file_format is None:
         raise click.UsageError(f"cannot tell the format of {file.name}; pass --format jsonl|csv|parquet")
-    with _stream_errors():
-        check_application(application)  # before reading, so the message is about the name alone
-        for offset, batch in _batches(file, file_format, batch_rows):
-            with _located(file, offset):
-                to_record_table(batch)
-        results = []
-        for offset, batch in _batches(file, file_format, batch_rows):
-            with _located(file, offset):
-                results.append(log_records(application, batch, store_url))
-        click.echo(_describe(f"Logged {file}:", _combine(application, results), store_url))
+    check_application(application)  # before reading, so the message is about the name alone
+    for offset, batch in _batches(file, file_format, batch_rows):
+        with _located(file, offset):
+            to_record_table(batch)
+    results = []
+    for offset, batch in _batches(file, file_format, batch_rows):
+        with _located(file, offset):
+            results.append(log_records(application, batch, store_url))
+    click.echo(_describe(f"Logged {file}:", _combine(application, results), store_url))
 
 
 @stream.command("stats")
@@ -104,28 +93,30 @@ def log(application: str, file: Path, file_format: str | None, batch_rows: int, 
 @store_option
 def stats(application: str, as_json: bool, store_url: str | None) -> None:
     """Files, rows and newest record time of APPLICATION's stream (from Parquet footers)."""
-    with _stream_errors():
-        summary = stream_stats(application, store_url)
-        if as_json:
-            click.echo(json.dumps(summary.to_dict()))
-            return
-        days = f"{summary.first_date} .. {summary.last_date}" if summary.first_date else "-"
-        latest = summary.latest_time.isoformat() if summary.latest_time else "-"
-        click.echo(f"application    {summary.application}")
-        click.echo(f"files          {summary.files:,}")
-        click.echo(f"rows           {summary.rows:,}")
-        click.echo(f"days           {days}")
-        click.echo(f"latest record  {latest}")
-        click.echo(f"location       {_location(application, store_url)}")
+    summary = stream_stats(application, store_url)
+    if as_json:
+        echo_json(summary.to_dict())
+        return
+    days = f"{summary.first_date} .. {summary.last_date}" if summary.first_date else "-"
+    latest = summary.latest_time.isoformat() if summary.latest_time else "-"
+    echo_fields(
+        [
+            ("application", summary.application),
+            ("files", f"{summary.files:,}"),
+            ("rows", f"{summary.rows:,}"),
+            ("days", days),
+            ("latest record", latest),
+            ("location", _location(application, store_url)),
+        ]
+    )
 
 
 @stream.command("list")
 @store_option
 def list_(store_url: str | None) -> None:
     """Applications with a stream in the store."""
-    with _stream_errors():
-        for name in list_applications(store_url):
-            click.echo(name)
+    for name in list_applications(store_url):
+        click.echo(name)
 
 
 @contextmanager
@@ -133,9 +124,9 @@ def _located(file: Path, offset: int) -> Iterator[None]:
     # Row numbers in library messages count from the start of the batch.
     try:
         yield
-    except (StreamError, InvalidStoreUrlError) as exc:
+    except CurationError as exc:
         where = f"{file}" if offset == 0 else f"{file}, batch starting at data row {offset}"
-        raise click.ClickException(f"{where}: {exc}") from exc
+        raise failure(exc, where) from exc
 
 
 def _batches(file: Path, file_format: str, batch_rows: int) -> Iterator[tuple[int, Records]]:
@@ -147,9 +138,9 @@ def _batches(file: Path, file_format: str, batch_rows: int) -> Iterator[tuple[in
             yield offset, batch
             offset += len(batch)
     except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as exc:
-        if isinstance(exc, StreamError):
+        if isinstance(exc, CurationError):
             raise
-        raise click.ClickException(f"cannot read {file} as {file_format}: {exc}") from exc
+        raise Failure(f"cannot read {file} as {file_format}: {exc}") from exc
 
 
 def _jsonl_batches(file: Path, batch_rows: int) -> Iterator[list[dict]]:
@@ -161,9 +152,9 @@ def _jsonl_batches(file: Path, batch_rows: int) -> Iterator[list[dict]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise click.ClickException(f"{file} line {number}: invalid JSON: {exc}") from None
+                raise Failure(f"{file} line {number}: invalid JSON: {exc}") from None
             if not isinstance(record, dict):
-                raise click.ClickException(f"{file} line {number}: expected a JSON object")
+                raise Failure(f"{file} line {number}: expected a JSON object")
             batch.append(record)
             if len(batch) == batch_rows:
                 yield batch

@@ -1,4 +1,8 @@
-"""The curator layer's one error type, with the curator and field it concerns."""
+"""The curator layer's one error type, with the curator and field it concerns.
+
+:class:`CuratorConfigError` is both a :class:`~curation_pipeline.errors.CurationError`
+and a ``ValueError``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from curation_pipeline.errors import CurationError
 
-class CuratorConfigError(ValueError):
+
+class CuratorConfigError(CurationError, ValueError):
     """A curator or selector specification is invalid.
 
     Attributes name where the problem is: ``curator`` (its name, when known),

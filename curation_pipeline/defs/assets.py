@@ -26,17 +26,17 @@ from curation_pipeline.defs.checks import build_check_specs, evaluate_checks
 from curation_pipeline.defs.partitions import CuratorPartitions, python_name
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.stream_assets import stream_asset_key
-from curation_pipeline.location import InvalidLocationError, Location
-from curation_pipeline.selection import MissingFieldError, SelectionError
+from curation_pipeline.errors import CurationError
+from curation_pipeline.location import Location
+from curation_pipeline.selection import MissingFieldError
 from curation_pipeline.store import StoreError
-from curation_pipeline.stream import StreamError, read_window
+from curation_pipeline.stream import read_window
 from curation_pipeline.windows import Window, WindowResult, curate_window, data_path
 
 DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
 PREVIEW_ROWS = 10
 PREVIEW_COLUMNS = 6
-LIBRARY_ERRORS = (StreamError, SelectionError, StoreError, InvalidLocationError)
 T = TypeVar("T")
 
 
@@ -208,7 +208,7 @@ def _at_boundary(curator: Curator, partition_key: str | None, action: Callable[[
             ),
             metadata={"curator": curator.name, "partition": partition_key or "", "field": error.field},
         ) from error
-    except LIBRARY_ERRORS as error:
+    except CurationError as error:  # every library error; anything else is a bug and keeps its traceback
         raise dg.Failure(
             description=f"{where}: {type(error).__name__}: {error}",
             metadata={"curator": curator.name, "partition": partition_key or "", "error": type(error).__name__},

@@ -1,15 +1,19 @@
 """Errors raised by the selection engine.
 
-One base, :class:`SelectionError`; each subclass also inherits the matching
-builtin so callers that only know Python's exceptions still catch them.
+One base, :class:`SelectionError` (a
+:class:`~curation_pipeline.errors.CurationError`); each subclass also
+inherits the matching builtin so callers that only know Python's exceptions
+still catch them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from curation_pipeline.errors import CurationError
 
-class SelectionError(Exception):
+
+class SelectionError(CurationError):
     """Base of every error the selection engine raises."""
 
 

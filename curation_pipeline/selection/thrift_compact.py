@@ -10,6 +10,8 @@ fresh or as raw bytes copied from another footer.
 
 from __future__ import annotations
 
+from curation_pipeline.selection.errors import SelectionError
+
 # Compact-protocol type codes.
 BOOL_TRUE = 1
 BOOL_FALSE = 2
@@ -27,8 +29,12 @@ STRUCT = 12
 _INTEGERS = (I16, I32, I64)
 
 
-class ThriftError(ValueError):
-    """Bytes that are not the compact-protocol structure expected."""
+class ThriftError(SelectionError, ValueError):
+    """Bytes that are not the compact-protocol structure expected.
+
+    The page-wise reader catches it and falls back to whole row groups; it
+    derives from the selection error root in case a future caller lets it out.
+    """
 
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:

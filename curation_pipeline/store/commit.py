@@ -30,6 +30,7 @@ from curation_pipeline.store.errors import (
     DatasetHeadOutOfDateError,
     WriteConflictError,
 )
+from curation_pipeline.store.head import read_head, swap_head
 from curation_pipeline.store.manifest import FileEntry, Manifest
 from curation_pipeline.store.paths import check_path
 
@@ -83,6 +84,10 @@ class CommitResult:
 
     ``created`` is False when the commit was a no-op (the files already
     equalled HEAD's); ``version_id`` is then HEAD and ``parent`` its parent.
+    ``removed`` lists the paths the new version dropped from its parent,
+    sorted (read from the version the commit landed on, which is newer than
+    the caller's base if the change was re-applied after a lost race; empty
+    for a no-op).
     """
 
     dataset: str
@@ -93,6 +98,7 @@ class CommitResult:
     objects_skipped: int = 0
     bytes_uploaded: int = 0
     attempts: int = 1
+    removed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -105,22 +111,24 @@ class CommitResult:
             "objects_skipped": self.objects_skipped,
             "bytes_uploaded": self.bytes_uploaded,
             "attempts": self.attempts,
+            "removed": list(self.removed),
         }
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> CommitResult:
         """Inverse of :meth:`to_dict`."""
-        return cls(**value)
+        return cls(**{**value, "removed": tuple(value.get("removed", ()))})
 
 
 @dataclass(frozen=True)
 class Landed:
-    """Where the CAS loop landed: the version, its parent, whether new, attempts used."""
+    """Where the CAS loop landed: the version, its parent, whether new, attempts used, paths dropped."""
 
     version_id: str
     parent: str | None
     created: bool
     attempts: int
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,12 +162,10 @@ def land(
         CommitConflictError: every one of ``policy.max_attempts`` attempts lost.
         DatasetDeletedError: (from ``check_live``) the dataset was soft-deleted.
     """
-    head_key = layout.head_key(dataset)
     pinned = request.parent_version_id
     for attempt in range(1, policy.max_attempts + 1):
         check_live()
-        ref = backend.read_ref(head_key)
-        head = ref.data.decode("ascii").strip() if ref else None
+        head, token = read_head(backend, dataset)
         if pinned is not None and head != pinned:
             raise _out_of_date(dataset, pinned, head)
         base = load_manifest(head) if head else None
@@ -169,13 +175,14 @@ def land(
         manifest = Manifest(head, request.message, now(), request.author, files, request.metadata)
         backend.put_if_absent(layout.manifest_key(dataset, manifest.version_id), manifest.to_bytes())
         try:
-            backend.swap_ref(head_key, manifest.version_id.encode("ascii"), ref.token if ref else None)
+            swap_head(backend, dataset, manifest.version_id, token)
         except WriteConflictError:
             if pinned is not None:
                 raise _out_of_date(dataset, pinned, None) from None
             time.sleep(policy.delay(attempt))
             continue
-        return Landed(manifest.version_id, head, True, attempt)
+        removed = tuple(sorted(change.delete & base.files.keys())) if base else ()
+        return Landed(manifest.version_id, head, True, attempt, removed)
     raise CommitConflictError(
         f"dataset {dataset!r}: commit lost the race for HEAD {policy.max_attempts} times; giving up"
     )

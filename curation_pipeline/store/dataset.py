@@ -8,13 +8,13 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
 
 from curation_pipeline.environment import AUTHOR_ENV
-from curation_pipeline.store import layout, objects, parallel
+from curation_pipeline.store import layout, objects, parallel, pathsets
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import (
     Change,
@@ -33,8 +33,10 @@ from curation_pipeline.store.errors import (
     DatasetNotFoundError,
     KeyNotFoundError,
     PathNotFoundError,
+    UnmatchedPathError,
     VersionNotFoundError,
 )
+from curation_pipeline.store.head import read_head
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.paths import check_path
 
@@ -121,8 +123,7 @@ class Dataset:
 
     def head(self) -> str | None:
         """Return the latest version id, or None if the dataset has no version yet."""
-        ref = self._backend.read_ref(layout.head_key(self._name))
-        return ref.data.decode("ascii").strip() if ref else None
+        return read_head(self._backend, self._name)[0]
 
     def list_versions(self) -> list[Version]:
         """Return every version reachable from HEAD, newest first (following parent links).
@@ -260,6 +261,7 @@ class Dataset:
             stats.skipped,
             stats.bytes,
             landed.attempts,
+            landed.removed,
         )
 
     def _hash_sources(self, files: Mapping[str, FileSource]) -> dict[str, tuple[FileEntry, bytes | Path]]:
@@ -276,6 +278,76 @@ class Dataset:
             if isinstance(content, bytes):
                 entries[path] = objects.hash_bytes(content)
         return {path: (entries[path], content) for path, content in checked.items()}
+
+    def mirror(
+        self,
+        files: Mapping[str, FileSource],
+        message: str,
+        folder: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        parent_version_id: str | None = None,
+        author: str | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> CommitResult:
+        """Commit ``files`` and make ``folder`` hold exactly them (``""``: the whole dataset).
+
+        The base version's files inside ``folder`` that are not in ``files``
+        are deleted in the same commit; files outside it are kept. A folder
+        holds a path by whole segments (``a/b`` is in ``a``, ``ab/c`` is not);
+        ``folder`` is written as a user would (``/data//`` means ``data``).
+        The base is ``parent_version_id``, else HEAD when the call starts:
+        without a pinned parent, a lost race re-applies the change to the
+        newer HEAD, so files someone else committed under ``folder`` meanwhile
+        are kept. ``CommitResult.removed`` lists what was really removed.
+
+        Args and raises: as for :meth:`commit`.
+        """
+        inside = pathsets.as_folder(folder)
+        kept = {check_path(path) for path in files}
+        stale = pathsets.not_mirrored(self._files_or_none(parent_version_id), inside, kept)
+        return self.commit(files, message, metadata, parent_version_id, stale, author, progress=progress)
+
+    def remove(
+        self,
+        paths: Iterable[str],
+        message: str,
+        metadata: Mapping[str, Any] | None = None,
+        parent_version_id: str | None = None,
+        author: str | None = None,
+    ) -> CommitResult:
+        """Commit a new version without ``paths``; a folder's path removes every file in it.
+
+        A path is a file's path in the dataset (``data/a.parquet``) or a
+        folder's (``data`` or ``data/``). Every path must match a file of the
+        base version (``parent_version_id``, else HEAD), or nothing is
+        written. ``CommitResult.removed`` lists the files removed.
+
+        Raises:
+            UnsafePathError: a path is absolute, has a ``..`` segment, etc.
+            UnmatchedPathError: a path matches no file of the base version (it names each).
+            VersionNotFoundError: the dataset has no version yet, or no ``parent_version_id``.
+            and everything :meth:`commit` raises.
+        """
+        if isinstance(paths, str):
+            raise TypeError("paths must be a collection of paths, not a string")
+        given = [pathsets.removal_path(path) for path in paths]
+        base = self.resolve_version(parent_version_id)
+        doomed, unmatched = pathsets.matching(self._manifest(base).files, given)
+        if unmatched:
+            raise UnmatchedPathError(
+                f"dataset {self._name!r} version {base} has no file or folder {', '.join(map(repr, unmatched))}",
+                unmatched,
+            )
+        return self.commit({}, message, metadata, parent_version_id, doomed, author)
+
+    def _files_or_none(self, version_id: str | None) -> Mapping[str, FileEntry]:
+        """The files of ``version_id``, else of HEAD; none before the first version."""
+        if version_id is None:
+            version_id = self.head()
+            if version_id is None:
+                return {}
+        return self._manifest(self.resolve_version(version_id)).files
 
     def push_file(
         self,
@@ -367,7 +439,9 @@ class Dataset:
             None,
         )
         landed = self._land(change, request)
-        return CommitResult(self._name, landed.version_id, landed.parent, landed.created, attempts=landed.attempts)
+        return CommitResult(
+            self._name, landed.version_id, landed.parent, landed.created, attempts=landed.attempts, removed=landed.removed
+        )
 
     def _land(self, change: Change, request: CommitRequest) -> Landed:
         return land(

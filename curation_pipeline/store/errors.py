@@ -1,9 +1,10 @@
 """The store's one exception hierarchy.
 
 Every error raised by :mod:`curation_pipeline.store` derives from
-:class:`StoreError`; where a builtin exception means the same thing, the
-store's class inherits it too, so ``except LookupError`` or
-``except ValueError`` keep working. Wire errors (boto3/botocore, OSError from
+:class:`StoreError`, itself a
+:class:`~curation_pipeline.errors.CurationError`; where a builtin exception
+means the same thing, the store's class inherits it too, so
+``except LookupError`` or ``except ValueError`` keep working. Wire errors (boto3/botocore, OSError from
 the local folder) are translated into these classes in one place per
 backend. Messages name the dataset, version and/or path, and never carry
 credentials.
@@ -14,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from curation_pipeline.location import InvalidLocationError
+from curation_pipeline.errors import CurationError
 from curation_pipeline.names import InvalidNameError
 
 
-class StoreError(Exception):
+class StoreError(CurationError):
     """Base class of every dataset store error."""
 
 
@@ -109,6 +111,17 @@ class InvalidManifestError(StoreError, ValueError):
 
 class UnsafePathError(StoreError, ValueError):
     """A file path is absolute, escapes its folder or uses a reserved/unsafe form."""
+
+
+class UnmatchedPathError(StoreError, ValueError):
+    """Paths given to :meth:`Dataset.remove` match no file or folder of the base version.
+
+    ``paths`` lists them, in the order given; nothing was written.
+    """
+
+    def __init__(self, message: str, paths: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.paths: tuple[str, ...] = tuple(paths)
 
 
 class WorkingCopyError(StoreError):

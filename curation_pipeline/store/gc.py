@@ -28,6 +28,7 @@ from typing import Any
 from curation_pipeline.store import layout
 from curation_pipeline.store.backends.base import ObjectBackend, ObjectInfo
 from curation_pipeline.store.errors import KeyNotFoundError, StoreError, VersionNotFoundError
+from curation_pipeline.store.head import read_head
 from curation_pipeline.store.manifest import Manifest
 
 DEFAULT_GRACE_PERIOD = timedelta(hours=1)
@@ -107,9 +108,8 @@ def collect_dataset(
 
 
 def _history(backend: ObjectBackend, name: str) -> dict[str, Manifest]:
-    ref = backend.read_ref(layout.head_key(name))
     history: dict[str, Manifest] = {}
-    version_id = ref.data.decode("ascii").strip() if ref else None
+    version_id, _ = read_head(backend, name)
     while version_id is not None and version_id not in history:
         try:
             data = backend.get_bytes(layout.manifest_key(name, version_id))

@@ -1,16 +1,19 @@
 """The stream layer's exceptions: one base class, specific subclasses.
 
-Each subclass also inherits the builtin it resembles, so callers that only
-know Python's vocabulary (``except ValueError``) still catch it.
+:class:`StreamError` derives from the project's root,
+:class:`~curation_pipeline.errors.CurationError`. Each subclass also inherits
+the builtin it resembles, so callers that only know Python's vocabulary
+(``except ValueError``) still catch it.
 """
 
 from __future__ import annotations
 
 from curation_pipeline.location import InvalidLocationError
+from curation_pipeline.errors import CurationError
 from curation_pipeline.names import InvalidNameError
 
 
-class StreamError(Exception):
+class StreamError(CurationError):
     """Base class of every error raised by :mod:`curation_pipeline.stream`."""
 
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from curation_pipeline.cli import main
-from curation_pipeline.cli.datasets import EXIT_CODES, exit_code
+from curation_pipeline.cli.output import EXIT_CODES, exit_code
 from curation_pipeline.store import (
     AmbiguousVersionError,
     CommitConflictError,

@@ -231,3 +231,44 @@ def test_the_curator_job_curates_a_window_and_runs_its_checks(store, instance):
     assert result.success
     assert latest(instance, curator, "2026-01-03").metadata["rows_selected"].value == 5
     assert check_results(instance, curator, "2026-01-03") == {name: True for name in CHECKS}
+
+
+# -- the Dagster boundary: one `except CurationError` -------------------------------------
+
+
+def _raising(error: Exception):
+    def action():
+        raise error
+
+    return action
+
+
+def test_every_library_error_becomes_one_failure_naming_curator_window_and_class():
+    import pytest
+
+    from curation_pipeline.curators import CuratorConfigError
+    from curation_pipeline.defs.assets import _at_boundary
+    from curation_pipeline.names import InvalidNameError
+    from curation_pipeline.selection import FieldTypeError
+    from curation_pipeline.store import DatasetDeletedError
+    from curation_pipeline.stream import StreamStorageError
+
+    curator = uniform_curator()
+    errors = [
+        DatasetDeletedError("gone"),
+        StreamStorageError("unreachable"),
+        FieldTypeError("wrong type"),
+        CuratorConfigError("bad spec"),
+        InvalidNameError("bad name"),
+    ]
+    for error in errors:
+        with pytest.raises(dg.Failure) as raised:
+            _at_boundary(curator, "2026-01-01", _raising(error))
+        name = type(error).__name__
+        assert raised.value.description == f"curator {curator.name!r}, window 2026-01-01: {name}: {error}"
+        assert {k: v.value for k, v in raised.value.metadata.items()} == {
+            "curator": curator.name, "partition": "2026-01-01", "error": name,
+        }
+        assert raised.value.__cause__ is error
+    with pytest.raises(RuntimeError):  # not a library error: a bug keeps its own traceback
+        _at_boundary(curator, None, _raising(RuntimeError("bug")))
