@@ -10,8 +10,11 @@ import click
 from curation_pipeline.cli.output import CurationGroup, echo_json, echo_table
 from curation_pipeline.curators import Curator, CuratorConfigError, format_interval, load_curators
 from curation_pipeline.environment import CURATORS_FILE_ENV
+from curation_pipeline.location import resolve_location
+from curation_pipeline.store import DatasetStore, StoreError
+from curation_pipeline.windows import NOT_YET_DEPLOYED, known_start
 
-_COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "ENABLED", "DESCRIPTION")
+_COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "START", "ENABLED", "DESCRIPTION")
 
 
 @click.group("curators", cls=CurationGroup)
@@ -31,14 +34,20 @@ def validate(file: str) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the curators as JSON instead of a table.")
 def list_(file: str | None, as_json: bool) -> None:
-    """List the curators of FILE, else of $CURATION_CURATORS_FILE, else the built-in demo catalogue."""
+    """List the curators of FILE, else of $CURATION_CURATORS_FILE, else the built-in demo catalogue.
+
+    START is the first window and where it comes from: ``start_on``, or the
+    first deployment recorded in the store ($CURATION_STORE_URL, else
+    ./.curation), or "not yet deployed".
+    """
     if file is None:
         file = os.environ.get(CURATORS_FILE_ENV) or None
     found = load_curators(file) if file is not None else _builtin_catalog()
     if as_json:
         echo_json([{**c.to_dict(), "description": c.description} for c in found])
         return
-    echo_table(_COLUMNS, [_row(c) for c in found])
+    starts = _starts(found)
+    echo_table(_COLUMNS, [_row(c, starts[c.name]) for c in found])
 
 
 def _builtin_catalog() -> list[Curator]:
@@ -52,7 +61,21 @@ def _builtin_catalog() -> list[Curator]:
         _fail(f"the built-in catalogue is invalid: {error}")
 
 
-def _row(curator: Curator) -> tuple[str, ...]:
+def _starts(found: list[Curator]) -> dict[str, str]:
+    """Each curator's START cell; the store is opened only when a curator has no ``start_on``."""
+    labels = {}
+    try:
+        needed = any(c.start_on is None for c in found)
+        store = DatasetStore.open(location=resolve_location()) if needed else None
+        for curator in found:
+            start = known_start(curator, store)
+            labels[curator.name] = start.label(curator.curation_interval) if start else NOT_YET_DEPLOYED
+    except StoreError as error:
+        _fail(f"cannot read curator starts from the store: {error}")
+    return labels
+
+
+def _row(curator: Curator, start: str) -> tuple[str, ...]:
     return (
         curator.name,
         type(curator).__name__,
@@ -60,6 +83,7 @@ def _row(curator: Curator) -> tuple[str, ...]:
         curator.curated_dataset_name,
         format_interval(curator.curation_interval),
         format_interval(curator.curation_delay),
+        start,
         "yes" if curator.enabled else "no",
         curator.description,
     )

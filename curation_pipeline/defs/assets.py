@@ -25,13 +25,14 @@ from curation_pipeline.curators import Curator
 from curation_pipeline.defs.checks import build_check_specs, evaluate_checks
 from curation_pipeline.defs.partitions import CuratorPartitions, python_name
 from curation_pipeline.defs.resources import CurationStore
+from curation_pipeline.defs.starts import start_description, start_metadata
 from curation_pipeline.defs.stream_assets import stream_asset_key
 from curation_pipeline.errors import CurationError
 from curation_pipeline.location import Location
 from curation_pipeline.selection import MissingFieldError
 from curation_pipeline.store import StoreError
 from curation_pipeline.stream import read_window
-from curation_pipeline.windows import Window, WindowResult, curate_window, data_path
+from curation_pipeline.windows import CuratorStart, Window, WindowResult, curate_window, data_path
 
 DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
@@ -46,18 +47,23 @@ def curated_asset_key(dataset: str) -> dg.AssetKey:
 
 
 def build_curator_asset(
-    *, curator: Curator, partitions: CuratorPartitions, storage_kind: str, max_partitions_per_run: int
+    *,
+    curator: Curator,
+    partitions: CuratorPartitions,
+    storage_kind: str,
+    max_partitions_per_run: int,
+    start: CuratorStart | None = None,
 ) -> dg.AssetsDefinition:
-    """The partitioned asset of ``curator`` with its per-partition checks."""
+    """The partitioned asset of ``curator`` with its per-partition checks (``start`` is shown, not used)."""
     key = curated_asset_key(curator.dataset_name)
     spec = dg.AssetSpec(
         key,
         deps=[stream_asset_key(curator.application_name)],
         group_name=python_name(curator.application_name),
-        description=curator.description,
+        description=start_description(curator, start),
         kinds={"parquet", storage_kind},
         tags={"curation/curator": curator.name, "curation/type": type(curator).__name__},
-        metadata={"curator": dg.MetadataValue.json(curator.to_dict())},
+        metadata={"curator": dg.MetadataValue.json(curator.to_dict()), **start_metadata(start)},
         skippable=True,
     )
 

@@ -15,6 +15,7 @@ from curation_pipeline.defs.partitions import curator_partitions, python_name
 from curation_pipeline.defs.schedules import build_schedule
 from curation_pipeline.defs.sensors import Clock, build_catch_up_sensor, build_windows_sensor, utc_now
 from curation_pipeline.defs.stream_assets import build_stream_sensor, build_stream_spec
+from curation_pipeline.windows import START_ON, CuratorStart
 
 #: Windows curated per run when past windows are backfilled.
 DEFAULT_PARTITIONS_PER_RUN = 10
@@ -26,6 +27,7 @@ def build_curator_defs(
     storage_kind: str = "local",
     max_partitions_per_run: int = DEFAULT_PARTITIONS_PER_RUN,
     clock: Clock = utc_now,
+    start: CuratorStart | None = None,
 ) -> dg.Definitions:
     """The asset (with its checks), job, schedule and sensors of one curator.
 
@@ -34,15 +36,27 @@ def build_curator_defs(
         storage_kind: ``"s3"`` or ``"local"``, shown as a kind of the asset.
         max_partitions_per_run: windows per run of a backfill (``BackfillPolicy.multi_run``).
         clock: the current time, for the sensors (tests pin it).
+        start: where the curator's windows start, from
+            :func:`~curation_pipeline.windows.resolve_start` (which records a first
+            deployment). None means the curator's ``start_on``, else the fixed
+            :data:`~curation_pipeline.windows.DEFAULT_START_ON`.
 
     The store resource (key ``store``) is supplied by the caller.
     """
     if max_partitions_per_run < 1:
         raise ValueError(f"max_partitions_per_run must be at least 1, got {max_partitions_per_run}")
     name = python_name(curator.name)
-    partitions = curator_partitions(start_on=curator.start_on, interval=curator.curation_interval, name=curator.name)
+    if start is None and curator.start_on is not None:
+        start = CuratorStart(curator.start_on, START_ON)
+    partitions = curator_partitions(
+        start_on=start.start if start else None, interval=curator.curation_interval, name=curator.name
+    )
     asset = build_curator_asset(
-        curator=curator, partitions=partitions, storage_kind=storage_kind, max_partitions_per_run=max_partitions_per_run
+        curator=curator,
+        partitions=partitions,
+        storage_kind=storage_kind,
+        max_partitions_per_run=max_partitions_per_run,
+        start=start,
     )
     job = dg.define_asset_job(
         name=f"{name}_job",

@@ -5,6 +5,7 @@ Layout under one root (a local folder or ``s3://bucket/prefix``)::
     datasets/<name>/objects/<sha[:2]>/<sha[2:]>   file contents, by sha256
     datasets/<name>/versions/<version_id>.json    one manifest per version
     datasets/<name>/HEAD                          the latest version id
+    curators/<curator>/start.json                 a curator's first-deployment start (write-once)
 
 Start with :meth:`DatasetStore.open`. This package does not import Dagster.
 """
@@ -40,6 +41,7 @@ from curation_pipeline.store.errors import (
 )
 from curation_pipeline.store.gc import GcReport
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
+from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.store import DatasetStore
 from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
 
@@ -48,6 +50,7 @@ __all__ = [
     "CommitConflictError",
     "CommitResult",
     "CorruptObjectError",
+    "CuratorStartRecord",
     "Dataset",
     "DatasetDeletedError",
     "DatasetExistsError",

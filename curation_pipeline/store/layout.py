@@ -5,11 +5,13 @@
     datasets/<name>/HEAD                           the latest version id
     datasets/<name>/versions/<version_id>.json     one manifest per version
     datasets/<name>/objects/<sha[:2]>/<sha[2:]>    file contents, by sha256
+    curators/<curator>/start.json                  a curator's first-deployment start (JSON, write-once)
 """
 
 from __future__ import annotations
 
 DATASETS = "datasets/"
+CURATORS = "curators/"
 
 
 def dataset_prefix(name: str) -> str:
@@ -60,3 +62,8 @@ def sha_from_object_key(name: str, key: str) -> str:
 def version_from_manifest_key(name: str, key: str) -> str:
     """Inverse of :func:`manifest_key`."""
     return key[len(versions_prefix(name)) :].removesuffix(".json")
+
+
+def curator_start_key(curator: str) -> str:
+    """The write-once record of when curator ``curator`` starts (see :mod:`curation_pipeline.store.starts`)."""
+    return f"{CURATORS}{curator}/start.json"

@@ -19,10 +19,12 @@ from curation_pipeline.store.errors import (
     DatasetNotDeletedError,
     DatasetNotFoundError,
     InvalidDatasetNameError,
+    KeyNotFoundError,
 )
 from curation_pipeline.store.gc import DEFAULT_GRACE_PERIOD, GcReport, collect_dataset
 from curation_pipeline.store.manifest import canonical_json, format_time
 from curation_pipeline.store.parallel import DEFAULT_MAX_WORKERS, check_max_workers
+from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.url import open_backend
 
 
@@ -223,6 +225,48 @@ class DatasetStore:
         for dataset in names:
             report = report + collect_dataset(self._backend, dataset, grace_period=grace, now=now, dry_run=dry_run)
         return report
+
+    # -- curator starts --------------------------------------------------------
+
+    def curator_start(self, curator: str) -> CuratorStartRecord | None:
+        """The recorded first-deployment start of ``curator``, None when none is recorded yet.
+
+        Raises:
+            InvalidNameError: ``curator`` breaks the naming rule.
+            InvalidManifestError: the record is unreadable.
+        """
+        key = layout.curator_start_key(check_name(curator, "curator"))
+        try:
+            data = self._backend.get_bytes(key)
+        except KeyNotFoundError:
+            return None
+        return CuratorStartRecord.from_json(data, key=key)
+
+    def record_curator_start(self, curator: str, start: datetime) -> CuratorStartRecord:
+        """Record ``start`` as the start of ``curator`` unless a start is recorded already.
+
+        The write is create-if-absent: of two callers recording at once, one
+        wins and both get the winner's record. A recorded start never changes.
+
+        Args:
+            curator: the curator's name.
+            start: the start of its first window (timezone-aware).
+
+        Returns:
+            The record that holds: this call's, or the one recorded before it.
+
+        Raises:
+            InvalidNameError: ``curator`` breaks the naming rule.
+            InvalidManifestError: ``start`` is naive, or the existing record is unreadable.
+        """
+        key = layout.curator_start_key(check_name(curator, "curator"))
+        record = CuratorStartRecord(curator, start, self._clock(), default_author())
+        self._backend.put_if_absent(key, record.to_json())
+        # Read back rather than trust who won: the stored record is the one every reader sees.
+        held = self.curator_start(curator)
+        if held is None:  # nothing deletes a start record: someone removed it by hand meanwhile
+            raise KeyNotFoundError(f"{key} vanished right after it was written")
+        return held
 
     # -- helpers ---------------------------------------------------------------
 

@@ -13,6 +13,10 @@ notebook can too::
     window = grid.last_closed_window(now)
     result = curate_window(curator, window, grid.key(window), DatasetStore.open(url), url)
 
+A curator without ``start_on`` starts at the window in which it was first
+deployed, recorded once in the store: :func:`resolve_start` (see
+:mod:`curation_pipeline.windows.starts`).
+
 Nothing here imports Dagster.
 """
 
@@ -24,7 +28,7 @@ from curation_pipeline.windows.curate import (
     parquet_bytes,
     schema_summary,
 )
-from curation_pipeline.windows.errors import WindowGridError
+from curation_pipeline.windows.errors import CuratorStartError, WindowGridError
 from curation_pipeline.windows.grid import (
     DAY_FORMAT,
     DEFAULT_START_ON,
@@ -35,11 +39,25 @@ from curation_pipeline.windows.grid import (
     grid_cron,
     window_grid,
 )
+from curation_pipeline.windows.starts import (
+    FIRST_DEPLOYED,
+    NOT_YET_DEPLOYED,
+    START_ON,
+    CuratorStart,
+    first_window_start,
+    known_start,
+    resolve_start,
+)
 
 __all__ = [
     "DAY_FORMAT",
     "DEFAULT_START_ON",
+    "FIRST_DEPLOYED",
     "MINUTE_FORMAT",
+    "NOT_YET_DEPLOYED",
+    "START_ON",
+    "CuratorStart",
+    "CuratorStartError",
     "Window",
     "WindowGrid",
     "WindowGridError",
@@ -48,8 +66,11 @@ __all__ = [
     "curate_window",
     "data_path",
     "file_safe_key",
+    "first_window_start",
     "grid_cron",
+    "known_start",
     "parquet_bytes",
+    "resolve_start",
     "schema_summary",
     "window_grid",
 ]

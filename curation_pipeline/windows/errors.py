@@ -7,3 +7,7 @@ from curation_pipeline.errors import CurationError
 
 class WindowGridError(CurationError, ValueError):
     """A window grid cannot be built (bad interval), or a key names no window of the grid."""
+
+
+class CuratorStartError(CurationError):
+    """The start of a curator could not be read from, or recorded in, the store."""

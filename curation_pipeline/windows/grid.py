@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from curation_pipeline.curators import Curator
 
 UTC = dt.timezone.utc
-#: The anchor of a curator without ``start_on``: fixed, so windows do not move between loads.
+#: The origin of the default grid: a curator without ``start_on`` starts at the window of this
+#: grid in which it was first deployed (see :mod:`curation_pipeline.windows.starts`); a grid
+#: built with no start at all is anchored here.
 DEFAULT_START_ON = dt.datetime(2026, 1, 1, tzinfo=UTC)
 DAY_FORMAT = "%Y-%m-%d"
 MINUTE_FORMAT = "%Y-%m-%d-%H:%M"

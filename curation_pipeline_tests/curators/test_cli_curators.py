@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from curation_pipeline.cli import main
 from curation_pipeline.curators import curator_from_dict
 from curation_pipeline.demo import demo_curators
+from curation_pipeline.store import DatasetStore
 
 NOW = dt.datetime(2024, 6, 10, 15, 45, tzinfo=dt.timezone.utc)
 
@@ -68,14 +69,32 @@ def test_validate_missing_file(runner: CliRunner, tmp_path: Path) -> None:
     assert "cannot read file: No such file or directory" in result.stderr
 
 
-def test_list_table(runner: CliRunner, good: Path) -> None:
-    result = runner.invoke(main, ["curators", "list", str(good)])
+def test_list_table(runner: CliRunner, good: Path, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["curators", "list", str(good)], env={"CURATION_STORE_URL": str(tmp_path / "store")})
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "NAME    TYPE            APPLICATION  DATASET  INTERVAL  DELAY  ENABLED  DESCRIPTION",
-        "sample  UniformCurator  demo         sample   1d        0m     yes      100 uniformly random records per 1 day",
-        "latest  NewestCurator   demo         latest   6h        0m     no       5 newest records per 6 hours",
+        "NAME    TYPE            APPLICATION  DATASET  INTERVAL  DELAY  START             ENABLED  DESCRIPTION",
+        "sample  UniformCurator  demo         sample   1d        0m     not yet deployed  yes      100 uniformly random records per 1 day",
+        "latest  NewestCurator   demo         latest   6h        0m     not yet deployed  no       5 newest records per 6 hours",
     ]
+
+
+def test_list_shows_where_each_start_comes_from(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "starts.yaml"
+    path.write_text(
+        GOOD + "- {type: UniformCurator, name: fixed, application_name: demo, limit: 1, start_on: 2026-03-01}\n"
+    )
+    store = DatasetStore.open(tmp_path / "store")
+    store.record_curator_start("sample", dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc))
+    result = runner.invoke(main, ["curators", "list", str(path)], env={"CURATION_STORE_URL": str(tmp_path / "store")})
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    start, end = header.index("START"), header.index("ENABLED")
+    assert {row.split()[0]: row[start:end].strip() for row in rows} == {
+        "sample": "2026-11-27 (first deployed)",
+        "latest": "not yet deployed",
+        "fixed": "2026-03-01 (start_on)",
+    }
 
 
 def test_list_json(runner: CliRunner, good: Path) -> None:

@@ -63,7 +63,13 @@ def test_the_code_location_loads_every_definition(monkeypatch):
 def test_a_yaml_catalogue_replaces_the_demo(tmp_path):
     path = tmp_path / "curators.yaml"
     path.write_text(GOOD)
-    loaded = build_definitions({"CURATION_CURATORS_FILE": str(path), "CURATION_BACKFILL_PARTITIONS_PER_RUN": "3"})
+    loaded = build_definitions(
+        {
+            "CURATION_CURATORS_FILE": str(path),
+            "CURATION_BACKFILL_PARTITIONS_PER_RUN": "3",
+            "CURATION_STORE_URL": str(tmp_path / "store"),  # where "newest" (no start_on) records its start
+        }
+    )
     repository = loaded.get_repository_def()
     assert {s.name for s in repository.schedule_defs} == {"sample_90m_schedule", "newest_schedule"}
     assert {s.name for s in repository.sensor_defs} == {
@@ -102,6 +108,7 @@ def test_store_resource_reads_its_settings_through_env_vars(monkeypatch):
 def _validate(env_file: Path | None, home: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "CURATION_CURATORS_FILE"}
     env["DAGSTER_HOME"] = str(home)
+    env["CURATION_STORE_URL"] = str(home / "store")  # curators without start_on record their start there
     if env_file is not None:
         env["CURATION_CURATORS_FILE"] = str(env_file)
     dagster = Path(sys.executable).with_name("dagster")
