@@ -10,7 +10,9 @@ import re
 
 from curation_pipeline.errors import CurationError
 
-NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,63}$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline, so
+# "reviews\n" would pass. Anchored this way, `.match` and `.fullmatch` agree.
+NAME_PATTERN = re.compile(r"\A[a-z0-9_-]{1,63}\Z")
 NAME_RULE = "1 to 63 characters of lower-case letters, digits, '-' and '_'"
 
 
@@ -24,6 +26,6 @@ def check_name(value: object, kind: str) -> str:
     ``kind`` says what is being named (``"curator"``, ``"dataset"``,
     ``"application"``) so the error reads naturally.
     """
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise InvalidNameError(f"invalid {kind} name {value!r}: must be {NAME_RULE}")
     return value

@@ -4,6 +4,10 @@ A file holds a list of curators, or a mapping whose ``curators:`` key holds it.
 Each item is ``type:`` plus the constructor arguments of that type (see
 ``curator_from_dict``). A file is accepted whole or rejected whole: every problem
 in it is reported at once, each with the file, line, curator and field.
+
+Files are read within the limits of :mod:`curation_pipeline.curators.bounded_yaml`
+(size, alias expansion, nesting): a file past one is refused, with the limit and
+the line where it was crossed.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from curation_pipeline.curators.bounded_yaml import MAX_FILE_BYTES, YamlLimitError, read_yaml, too_large
 from curation_pipeline.curators.curator import Curator
 from curation_pipeline.curators.errors import CuratorConfigError
 from curation_pipeline.curators.serialization import curator_from_dict
@@ -78,10 +83,20 @@ def load_curators(path: str | os.PathLike[str]) -> list[Curator]:
     """
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(source, "rb") as handle:
+            # One byte past the limit tells a file too large without reading it all.
+            head = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise CuratorFileError(source, [CuratorProblem(f"cannot read file: {error.strerror or error}", source)]) from None
+    if len(head) > MAX_FILE_BYTES:
+        limit = too_large(head)
+        raise CuratorFileError(source, [CuratorProblem(limit.problem, source, limit.line)])
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = head[: error.start].count(b"\n") + 1
+        problem = f"not UTF-8 text: byte {head[error.start]:#04x} at offset {error.start} ({error.reason})"
+        raise CuratorFileError(source, [CuratorProblem(problem, source, line)]) from None
     return load_curators_text(text, source=source)
 
 
@@ -92,8 +107,9 @@ def load_curators_text(text: str, source: str = "<string>") -> list[Curator]:
         CuratorFileError: as :func:`load_curators`.
     """
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data, root = read_yaml(text)
+    except YamlLimitError as error:
+        raise CuratorFileError(source, [CuratorProblem(error.problem, source, error.line)]) from None
     except yaml.YAMLError as error:
         raise CuratorFileError(source, [_syntax_problem(error, source)]) from None
     except ValueError as error:

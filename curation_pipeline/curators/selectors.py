@@ -12,12 +12,29 @@ import datetime as dt
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curation_pipeline.curators.errors import from_validation_error
 from curation_pipeline.fields import TIME
 
 MAX_LIMIT = 10_000
+
+
+def _valid_unicode(value: str) -> str:
+    # A lone surrogate ('\ud800') is a Python str but no Unicode text: it cannot be
+    # encoded, so it would fail later, as a raw UnicodeEncodeError, when the field is
+    # printed or stored. Refuse it here, where the error can name the field.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"must be valid Unicode text; {value!r} holds a lone surrogate at position {error.start}"
+        ) from None
+    return value
+
+
+#: A text field of a spec: any str that is valid Unicode (no lone surrogates).
+Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 BoundValue = Union[int, float, dt.datetime]
 EqualsValue = Union[bool, int, float, str]
@@ -53,7 +70,7 @@ class BoundsFilter(SpecModel):
     """
 
     type: Literal["bounds"] = "bounds"
-    field: str
+    field: Text
     upper: BoundValue | None = None
     inclusive_upper: BoundValue | None = None
     lower: BoundValue | None = None
@@ -97,18 +114,20 @@ class EqualsFilter(SpecModel):
     """Keep records whose ``field`` equals ``equals``."""
 
     type: Literal["equals"] = "equals"
-    field: str
+    field: Text
     equals: EqualsValue
 
     _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
+    # Not `Text` inside the union: pydantic would name that member in its errors.
+    _check_equals = field_validator("equals")(lambda cls, v: _valid_unicode(v) if isinstance(v, str) else v)
 
 
 class ContainsFilter(SpecModel):
     """Keep records whose string ``field`` contains the substring ``contains``."""
 
     type: Literal["contains"] = "contains"
-    field: str
-    contains: str
+    field: Text
+    contains: Text
 
     _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
 
@@ -116,8 +135,8 @@ class ContainsFilter(SpecModel):
 class TagFilter(SpecModel):
     """Keep records whose tag ``name`` (column ``tags.<name>``) equals ``value``."""
 
-    name: str
-    value: str
+    name: Text
+    value: Text
 
     _check_name = field_validator("name")(lambda cls, v: _non_empty(v, "tag name"))
 
@@ -151,7 +170,7 @@ class OrderedSampler(SpecModel):
     """Pick the first ``limit`` records ordered by ``field`` (ties broken by ``record_id``)."""
 
     type: Literal["ordered"] = "ordered"
-    field: str = TIME
+    field: Text = TIME
     sort: Literal["ascending", "descending"] = "descending"
 
     _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
@@ -161,7 +180,7 @@ class StratifiedSampler(SpecModel):
     """Share the limit among the distinct values (strata) of ``field``."""
 
     type: Literal["stratified"] = "stratified"
-    field: str
+    field: Text
     mode: StratificationMode = StratificationMode.proportional
 
     _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
@@ -180,7 +199,9 @@ class Selector(SpecModel):
     """
 
     method: Sampler = Field(default_factory=lambda: OrderedSampler(field=TIME, sort="descending"))
-    limit: int = Field(ge=1, le=MAX_LIMIT)
+    # Strict, as Gantry's `limit: int`: the text '10' (a quoted YAML value, a string
+    # from Python) is refused, not coerced.
+    limit: int = Field(ge=1, le=MAX_LIMIT, strict=True)
     filters: tuple[Filter, ...] = ()
     tags: tuple[TagFilter, ...] = ()
 
@@ -190,6 +211,9 @@ class Selector(SpecModel):
         # A bool is an int to Python; a limit of True is a typo, not 1.
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"limit must be a whole number, got {value!r}")
+        # A whole float (YAML `limit: 10.0`) was accepted before strict mode: keep it, as an int.
+        if isinstance(value, float):
+            return int(value)
         return value
 
     def fields(self) -> frozenset[str]:
