@@ -47,7 +47,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from curation_pipeline.store import Dataset, DatasetStore, LocalBackend
-from curation_pipeline.store.parallel import DEFAULT_MAX_WORKERS
+from curation_pipeline.store.dataset import DEFAULT_MAX_WORKERS
 
 CACHE_ROOT = Path(tempfile.gettempdir()) / "curation-store-bench"
 REGION = "us-east-1"
