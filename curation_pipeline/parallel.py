@@ -186,8 +186,11 @@ def ordered_map(
         workers = check_max_workers(max_workers)
     else:
         raise TypeError("give exactly one of max_workers and pool")
-    bound = check_max_workers(in_flight) if in_flight is not None else 2 * workers
-    return OrderedMap(_results(fn, iter(items), workers, pool, bound, token or CancelToken(), name))
+    if in_flight is None:
+        in_flight = 2 * workers
+    elif isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
+        raise ValueError(f"in_flight must be an integer >= 1, got {in_flight!r}")
+    return OrderedMap(_results(fn, iter(items), workers, pool, in_flight, token or CancelToken(), name))
 
 
 def _results(

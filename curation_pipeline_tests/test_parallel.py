@@ -13,7 +13,8 @@ from curation_pipeline import parallel
 from curation_pipeline.errors import CurationError
 from curation_pipeline.parallel import Cancelled, CancelToken, Pool, ordered_map
 
-NAME = "maptest"
+NAME = "maptest"  # threads of pools per call: gone when their map is closed
+SHARED = "sharedtest"  # threads of shared pools: kept while the pool lives
 
 
 def _map_threads(name: str = NAME) -> list[threading.Thread]:
@@ -88,7 +89,7 @@ def test_results_come_in_input_order_whatever_the_timing(shared: bool) -> None:
         time.sleep(delays[i])
         return i * i
 
-    where = {"pool": Pool(4, NAME)} if shared else {"max_workers": 4, "name": NAME}
+    where = {"pool": Pool(4, SHARED)} if shared else {"max_workers": 4, "name": NAME}
     assert list(ordered_map(task, range(60), **where)) == [i * i for i in range(60)]  # type: ignore[arg-type]
 
 
@@ -125,7 +126,7 @@ def test_work_in_flight_stays_bounded(shared: bool) -> None:
             running -= 1
         return i
 
-    where = {"pool": Pool(workers, NAME)} if shared else {"max_workers": workers, "name": NAME}
+    where = {"pool": Pool(workers, SHARED)} if shared else {"max_workers": workers, "name": NAME}
     ahead = []
     for handed, result in enumerate(ordered_map(task, items(), **where), start=1):  # type: ignore[arg-type]
         assert result == handed - 1
@@ -223,7 +224,7 @@ def test_the_caller_can_cancel() -> None:
 
 
 def test_a_shared_pool_waits_for_its_running_tasks_on_error() -> None:
-    pool = Pool(3, NAME)
+    pool = Pool(3, SHARED)
     running: set[int] = set()
     lock = threading.Lock()
 
@@ -249,7 +250,7 @@ def test_a_shared_pool_waits_for_its_running_tasks_on_error() -> None:
 
 
 def test_nested_maps_on_a_shared_pool_do_not_deadlock() -> None:
-    pool = Pool(2, NAME)
+    pool = Pool(2, SHARED)
 
     def inner(i: int) -> int:
         # From a worker: runs inline, in that worker (waiting on the pool here could take every worker).
@@ -282,11 +283,13 @@ def test_settings_are_checked() -> None:
     with pytest.raises(TypeError):
         ordered_map(str, [1, 2])
     with pytest.raises(TypeError):
-        ordered_map(str, [1, 2], max_workers=2, pool=Pool(2, NAME))
+        ordered_map(str, [1, 2], max_workers=2, pool=Pool(2, SHARED))
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="max_workers"):
             ordered_map(str, [1, 2], max_workers=bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="max_workers"):
-            Pool(bad, NAME)  # type: ignore[arg-type]
+            Pool(bad, SHARED)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="in_flight"):
+        ordered_map(str, [1, 2], max_workers=2, in_flight=0)
     assert parallel.check_max_workers(3) == 3
     assert issubclass(Cancelled, CurationError)
