@@ -48,7 +48,7 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -214,31 +214,29 @@ def _results(
     owned = executor is None
     if executor is None:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name, initializer=_mark_worker)
+    failures: list[BaseException] = []  # the first task error comes first (list.append is atomic)
+
+    def task(item: T) -> R:
+        if token.cancelled:
+            raise Cancelled("dropped: the map is stopping")
+        try:
+            return fn(item)
+        except BaseException as error:
+            # Recorded before the token is cancelled, so that a task stopping with
+            # Cancelled is never taken for the error that stopped it.
+            failures.append(error)
+            token.cancel()
+            raise
+
     window: deque[Future[R]] = deque()
-    failures: list[Future[R]] = []
-    failed: Future[None] = Future()  # done once a task failed, so the wait for the oldest task wakes up
-    lock = threading.Lock()
-
-    def note(future: Future[R]) -> None:
-        if future.cancelled() or future.exception() is None:
-            return
-        with lock:
-            if failures:
-                return
-            failures.append(future)
-        failed.set_result(None)
-        token.cancel()  # after recording the failure: a task stopping with Cancelled is never taken for it
-
     try:
         for item in items:
             while len(window) >= in_flight:
-                yield _oldest(window, failed, failures, token)
+                yield _oldest(window, failures, token)
             _stop_if_told(failures, token)
-            future = executor.submit(fn, item)
-            future.add_done_callback(note)
-            window.append(future)
+            window.append(executor.submit(task, item))
         while window:
-            yield _oldest(window, failed, failures, token)
+            yield _oldest(window, failures, token)
     finally:
         if window:  # stopped early: drop what has not started, stop what runs, wait for it
             token.cancel()
@@ -249,19 +247,24 @@ def _results(
             executor.shutdown(wait=True)
 
 
-def _oldest(window: deque[Future[R]], failed: Future[None], failures: list[Future[R]], token: CancelToken) -> R:
-    """Wait for the oldest task (or any failure) and take its result out of the window."""
+def _oldest(window: deque[Future[R]], failures: list[BaseException], token: CancelToken) -> R:
+    """The oldest task's result, taken out of the window, unless the map must stop.
+
+    Waiting for the oldest task alone is enough: a failing task cancels the
+    token at once, so running tasks that check it stop, queued ones are
+    dropped, and the oldest ends soon after.
+    """
     head = window[0]
-    if not head.done():
-        wait((head, failed), return_when=FIRST_COMPLETED)
+    error = head.exception()  # waits for it
+    if error is not None:
+        raise failures[0] if failures else error  # a Cancelled that stopped it is not the error
     _stop_if_told(failures, token)
     window.popleft()
     return head.result()
 
 
-def _stop_if_told(failures: list[Future[R]], token: CancelToken) -> None:
+def _stop_if_told(failures: list[BaseException], token: CancelToken) -> None:
     """Raise the first task error if there was one, else :class:`Cancelled` if the token was cancelled."""
-    if token.cancelled or failures:
-        if failures:  # recorded before the token is cancelled: a cancelled token after a failure finds it
-            failures[0].result()
-        token.check()
+    if failures:
+        raise failures[0]
+    token.check()

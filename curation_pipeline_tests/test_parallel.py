@@ -162,7 +162,7 @@ def test_nothing_runs_before_the_first_result_is_asked_for() -> None:
 # -- cancellation ---------------------------------------------------------------------------------
 
 
-def test_first_error_cancels_the_rest_without_waiting_for_slow_earlier_tasks() -> None:
+def test_first_error_stops_slow_earlier_tasks_and_drops_the_queued_ones() -> None:
     token = CancelToken()
     started: list[int] = []
     stopped: list[int] = []
@@ -181,7 +181,7 @@ def test_first_error_cancels_the_rest_without_waiting_for_slow_earlier_tasks() -
     begun = time.monotonic()
     with pytest.raises(ValueError, match="boom"):
         list(ordered_map(task, range(100), max_workers=4, token=token, name=NAME))
-    assert time.monotonic() - begun < 5  # item 0 was still running: the error did not wait for it
+    assert time.monotonic() - begun < 5  # item 0 was still running: told to stop, it did not run on
     assert token.cancelled and 0 in stopped
     assert len(started) <= 8  # never more than the window was submitted
     assert not _map_threads()
@@ -202,6 +202,20 @@ def test_a_task_stopping_with_cancelled_never_hides_the_error_that_stopped_it() 
 
     with pytest.raises(KeyError, match="the real error"):
         list(ordered_map(task, range(8), max_workers=8, token=token, name=NAME))
+
+
+def test_a_task_error_keeps_its_cause() -> None:
+    def task(i: int) -> int:
+        if i == 4:
+            try:
+                raise OSError("connection reset")
+            except OSError as error:
+                raise LookupError("cannot read part 4") from error
+        return i
+
+    with pytest.raises(LookupError) as raised:
+        list(ordered_map(task, range(10), max_workers=3, name=NAME))
+    assert isinstance(raised.value.__cause__, OSError)
 
 
 def test_the_caller_can_cancel() -> None:
