@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -307,3 +309,12 @@ def test_settings_are_checked() -> None:
         ordered_map(str, [1, 2], max_workers=2, in_flight=0)
     assert parallel.check_max_workers(3) == 3
     assert issubclass(Cancelled, CurationError)
+
+
+def test_the_map_is_a_bottom_layer() -> None:
+    code = (
+        "import sys, curation_pipeline.parallel\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('curation_pipeline.'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert set(result.stdout.strip().split(",")) <= {"curation_pipeline.errors", "curation_pipeline.parallel"}
