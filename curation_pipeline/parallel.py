@@ -173,6 +173,7 @@ def ordered_map(
         token: cancelled when the map stops early; give it to the tasks
             (``fn`` closing over it) so running ones can stop between steps.
             Cancelling it yourself stops the map with :class:`Cancelled`.
+            One token per map: once cancelled it stays so.
         name: thread name prefix of a per-call pool.
 
     One item, one worker, or a call from inside a worker of a map: the
