@@ -49,7 +49,7 @@ from results_io import table as results_table
 from results_io import write_results
 
 from curation_pipeline.store import Dataset, DatasetStore, LocalBackend
-from curation_pipeline.store.parallel import DEFAULT_MAX_WORKERS
+from curation_pipeline.store.dataset import DEFAULT_MAX_WORKERS
 
 CACHE_ROOT = Path(tempfile.gettempdir()) / "curation-store-bench"
 REGION = "us-east-1"

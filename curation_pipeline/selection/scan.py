@@ -18,9 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -29,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from curation_pipeline import parallel
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.parquet_pages import PagedFile, worth_paging
@@ -51,49 +50,17 @@ def workers() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-_IN_POOL = threading.local()
+# One pool for every selection: starting threads per scan costs more than a narrow read.
+_POOL = parallel.Pool(workers(), "selection")
 
 
-def _pool() -> ThreadPoolExecutor:
-    """One pool for every selection: starting threads per scan costs more than a narrow read."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="selection", initializer=_mark_worker)
-        return _POOL
+def ordered_map(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """``map(fn, items)`` on the selection's pool: results in order, at most ``2 * workers()`` in flight.
 
-
-def _mark_worker() -> None:
-    _IN_POOL.active = True
-
-
-def ordered_map(fn: Callable[[T], R], items: Sequence[T], *, threads: int | None = None) -> Iterator[R]:
-    """``map(fn, items)`` on a thread pool, results in order, a bounded number in flight.
-
-    Bounding what is in flight bounds memory: at most ``2 * threads`` piece
-    results exist at once, however many pieces the data has. A single item
-    runs inline: starting threads would cost more than it saves; so does a
-    call from a worker of the pool (waiting on the pool from inside it could
-    deadlock).
+    Bounding what is in flight bounds memory, however many pieces the data
+    has; a call from inside a scan runs inline (see :mod:`curation_pipeline.parallel`).
     """
-    if len(items) <= 1 or getattr(_IN_POOL, "active", False):
-        yield from map(fn, items)
-        return
-    threads = threads or workers()
-    pool = _pool()
-    pending: deque = deque()
-    try:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * threads:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()  # the caller stopped early or failed: drop work not started
+    return parallel.ordered_map(fn, items, pool=_POOL)
 
 
 class Piece(Protocol):

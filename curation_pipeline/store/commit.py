@@ -23,7 +23,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from curation_pipeline.store import layout, objects, parallel
+from curation_pipeline import parallel
+from curation_pipeline.store import layout, objects
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.errors import (
     CommitConflictError,
@@ -259,7 +260,9 @@ def upload_missing(
             to_check.append(sha)
     known = backend.stat_many([layout.object_key(dataset, sha) for sha in to_check]) if to_check else {}
 
-    def store_one(sha: str, token: parallel.CancelToken) -> bool:
+    token = parallel.CancelToken()
+
+    def store_one(sha: str) -> bool:
         entry, content = distinct[sha]
         key = layout.object_key(dataset, sha)
         info = known[key] if key in known else backend.stat(key)
@@ -269,8 +272,8 @@ def upload_missing(
         objects.upload(backend, dataset, entry, content)
         return True
 
-    with parallel.run(to_check, store_one, max_workers=max_workers) as results:
-        for sha, was_uploaded in results:
+    with parallel.ordered_map(store_one, to_check, max_workers=max_workers, token=token, name="store") as results:
+        for sha, was_uploaded in zip(to_check, results):
             size = distinct[sha][0].size
             if was_uploaded:
                 uploaded += 1

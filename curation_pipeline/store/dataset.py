@@ -13,8 +13,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
 
+from curation_pipeline import parallel
 from curation_pipeline.environment import AUTHOR_ENV
-from curation_pipeline.store import layout, objects, parallel, pathsets
+from curation_pipeline.store import layout, objects, pathsets
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import (
     Change,
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 
     from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
 
+#: Concurrent transfers unless the store is opened with another ``max_workers``:
+#: enough to keep a network-bound S3 link busy, small enough for a two-core machine.
+DEFAULT_MAX_WORKERS = 8
 MIN_PREFIX = 8
 _HEX = re.compile(r"^[0-9a-f]+$")
 
@@ -85,7 +89,7 @@ class Dataset:
         gc_grace_period: timedelta = timedelta(hours=1),
         clock: Callable[[], datetime] = _utcnow,
         workdir: str | os.PathLike[str] | None = None,
-        max_workers: int = parallel.DEFAULT_MAX_WORKERS,
+        max_workers: int = DEFAULT_MAX_WORKERS,
     ) -> None:
         self._backend = backend
         self._max_workers = parallel.check_max_workers(max_workers)
@@ -269,11 +273,15 @@ class Dataset:
         checked = {check_path(path): _source(path, content) for path, content in files.items()}
         on_disk = {path: content for path, content in checked.items() if isinstance(content, Path)}
 
-        def hash_one(path: str, token: parallel.CancelToken) -> FileEntry:
+        token = parallel.CancelToken()
+
+        def hash_one(path: str) -> FileEntry:
             return objects.hash_file(on_disk[path], token)
 
-        with parallel.run(on_disk, hash_one, max_workers=self._max_workers) as results:
-            entries = dict(results)
+        with parallel.ordered_map(
+            hash_one, on_disk, max_workers=self._max_workers, token=token, name="store"
+        ) as results:
+            entries = dict(zip(on_disk, results))
         for path, content in checked.items():
             if isinstance(content, bytes):
                 entries[path] = objects.hash_bytes(content)

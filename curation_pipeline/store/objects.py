@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from curation_pipeline.parallel import CancelToken
 from curation_pipeline.store import layout
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.errors import CorruptObjectError, KeyNotFoundError, MissingObjectError
 from curation_pipeline.store.manifest import FileEntry
-from curation_pipeline.store.parallel import CancelToken
 
 CHUNK = 1 << 20
 #: Objects up to this size are read into memory; larger ones go through a temporary file.

@@ -9,10 +9,11 @@ from typing import Any
 
 from curation_pipeline.location import Location
 from curation_pipeline.names import InvalidNameError, check_name
+from curation_pipeline.parallel import check_max_workers
 from curation_pipeline.store import layout
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import RetryPolicy
-from curation_pipeline.store.dataset import Dataset, default_author
+from curation_pipeline.store.dataset import DEFAULT_MAX_WORKERS, Dataset, default_author
 from curation_pipeline.store.errors import (
     DatasetDeletedError,
     DatasetExistsError,
@@ -23,7 +24,6 @@ from curation_pipeline.store.errors import (
 )
 from curation_pipeline.store.gc import DEFAULT_GRACE_PERIOD, GcReport, collect_dataset
 from curation_pipeline.store.manifest import canonical_json, format_time
-from curation_pipeline.store.parallel import DEFAULT_MAX_WORKERS, check_max_workers
 from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.url import open_backend
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curation_pipeline.store import objects, parallel
+from curation_pipeline import parallel
+from curation_pipeline.store import objects
 from curation_pipeline.store.commit import CommitResult
 from curation_pipeline.store.errors import (
     LocalChangesError,
@@ -393,7 +394,9 @@ class WorkingCopy:
         if progress is not None:
             progress(0, total)
 
-        def fetch(path: str, token: parallel.CancelToken) -> Path:
+        token = parallel.CancelToken()
+
+        def fetch(path: str) -> Path:
             where = f"dataset {self._dataset.name!r} version {version_id} file {path!r}"
             return objects.download_verified(
                 self._dataset.backend, self._dataset.name, target[path], staging, where, token
@@ -402,8 +405,10 @@ class WorkingCopy:
         try:
             # Several files at once; the first failure stops the rest, and every
             # download has finished (or been removed) before the staging folder goes.
-            with parallel.run(paths, fetch, max_workers=self._dataset.max_workers) as results:
-                for path, tmp in results:
+            with parallel.ordered_map(
+                fetch, paths, max_workers=self._dataset.max_workers, token=token, name="store"
+            ) as results:
+                for path, tmp in zip(paths, results):
                     staged[path] = tmp
                     done += target[path].size
                     if progress is not None:

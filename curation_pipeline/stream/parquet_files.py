@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from curation_pipeline.parallel import ordered_map
 from curation_pipeline.stream.errors import CorruptStreamFileError
 from curation_pipeline.stream.filesystems import Store, storage_errors
 from curation_pipeline.stream.layout import RECORD_ID, TIME, is_data_file
@@ -35,9 +34,6 @@ PAGE_ROWS = 8192
 
 # Listing folders and reading footers is latency-bound on S3; a few threads hide it.
 _IO_THREADS = 16
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def encode_parquet(
@@ -109,7 +105,7 @@ def list_dir(store: Store, folder: str) -> list[pafs.FileInfo]:
 
 def list_data_files(store: Store, folders: Sequence[str]) -> list[str]:
     """Parquet data files directly inside ``folders`` (one listing per folder), sorted."""
-    listings = parallel_map(lambda folder: list_dir(store, folder), folders)
+    listings = ordered_map(lambda folder: list_dir(store, folder), folders, max_workers=_IO_THREADS, name="stream")
     return sorted(
         info.path
         for infos in listings
@@ -138,7 +134,8 @@ def read_footer(store: Store, path: str) -> Footer:
 
 
 def read_footers(store: Store, paths: Sequence[str]) -> list[Footer]:
-    return parallel_map(lambda path: read_footer(store, path), paths)
+    """The footers of ``paths``, in order, several read at once."""
+    return list(ordered_map(lambda path: read_footer(store, path), paths, max_workers=_IO_THREADS, name="stream"))
 
 
 def _to_micros(value: int, unit: str) -> int:
@@ -173,11 +170,3 @@ def _leaf_index(metadata: pq.FileMetaData, name: str) -> int | None:
         if metadata.schema.column(i).path == name:
             return i
     return None
-
-
-def parallel_map(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """``[function(x) for x in items]`` on a few threads, keeping order and the first error."""
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(_IO_THREADS, len(items))) as pool:
-        return list(pool.map(function, items))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -13,7 +12,6 @@ from typing import BinaryIO
 import pytest
 
 from curation_pipeline.store import CorruptObjectError, DatasetStore, StoreAccessError
-from curation_pipeline.store import parallel
 from curation_pipeline_tests.store.specs import StoreSpec
 
 COUNT = 20
@@ -210,48 +208,3 @@ def test_max_workers_is_validated(tmp_path: Path) -> None:
             DatasetStore.open(tmp_path / "s", max_workers=bad)  # type: ignore[arg-type]
     assert DatasetStore.open(tmp_path / "s", max_workers=2).create_dataset("x").max_workers == 2
 
-
-# -- the pool itself -----------------------------------------------------------------------
-
-
-def test_run_raises_the_first_error_and_stops_the_rest() -> None:
-    finished: list[int] = []
-    stopped: list[int] = []
-
-    def task(i: int, token: parallel.CancelToken) -> int:
-        if i == 3:
-            raise KeyError(i)
-        for _ in range(50):
-            time.sleep(0.002)
-            if token.cancelled:
-                stopped.append(i)
-                token.check()
-        finished.append(i)
-        return i
-
-    with pytest.raises(KeyError), parallel.run(range(40), task, max_workers=4) as results:
-        list(results)
-    assert not _store_threads()
-    assert len(finished) + len(stopped) < 40  # queued tasks were dropped
-
-
-def test_run_leaving_early_waits_for_running_tasks() -> None:
-    running = threading.Event()
-    ended: list[int] = []
-
-    def task(i: int, token: parallel.CancelToken) -> int:
-        running.set()
-        time.sleep(0.05)
-        ended.append(i)
-        return i
-
-    def consume() -> Iterator[int]:
-        with parallel.run(range(10), task, max_workers=3) as results:
-            for i, _ in results:
-                yield i
-                raise RuntimeError("consumer failed")
-
-    with pytest.raises(RuntimeError):
-        list(consume())
-    assert running.is_set() and not _store_threads()
-    assert len(ended) <= 6  # no task started after the consumer failed beyond those queued
