@@ -16,7 +16,11 @@ import dagster as dg
 
 from curation_pipeline.curators import Curator
 from curation_pipeline.defs.catalog_loading import load_catalog
-from curation_pipeline.defs.factory import DEFAULT_PARTITIONS_PER_RUN, build_application_defs, build_curator_defs
+from curation_pipeline.defs.factory import (
+    DEFAULT_PARTITIONS_PER_RUN,
+    build_application_defs,
+    build_curator_defs,
+)
 from curation_pipeline.defs.resources import store_resource_from_env
 from curation_pipeline.defs.sensors import Clock, utc_now
 from curation_pipeline.environment import PARTITIONS_PER_RUN_ENV, store_url

@@ -8,7 +8,12 @@ from typing import NoReturn
 import click
 
 from curation_pipeline.cli.output import CurationGroup, echo_json, echo_table
-from curation_pipeline.curators import Curator, CuratorConfigError, format_interval, load_curators
+from curation_pipeline.curators import (
+    Curator,
+    CuratorConfigError,
+    format_interval,
+    load_curators,
+)
 from curation_pipeline.environment import CURATORS_FILE_ENV
 from curation_pipeline.location import resolve_location
 from curation_pipeline.store import DatasetStore, StoreError

@@ -13,10 +13,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation_pipeline.cli.output import (
+    CurationGroup,
+    Failure,
+    echo_fields,
+    echo_json,
+    failure,
+)
 from curation_pipeline.demo import write_demo_stream
-from curation_pipeline.location import resolve_location
-from curation_pipeline.cli.output import CurationGroup, Failure, echo_fields, echo_json, failure
 from curation_pipeline.errors import CurationError
+from curation_pipeline.fields import RECORD_ID
+from curation_pipeline.location import resolve_location
 from curation_pipeline.stream import (
     LogResult,
     list_applications,
@@ -165,7 +172,7 @@ def _jsonl_batches(file: Path, batch_rows: int) -> Iterator[list[dict]]:
 
 def _csv_batches(file: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
     # Ids stay text even when they look like numbers.
-    with pd.read_csv(file, chunksize=batch_rows, dtype={"record_id": str}) as chunks:
+    with pd.read_csv(file, chunksize=batch_rows, dtype={RECORD_ID: str}) as chunks:
         yield from chunks
 
 

@@ -32,7 +32,13 @@ from curation_pipeline.location import Location
 from curation_pipeline.selection import MissingFieldError
 from curation_pipeline.store import StoreError
 from curation_pipeline.stream import read_window
-from curation_pipeline.windows import CuratorStart, Window, WindowResult, curate_window, data_path
+from curation_pipeline.windows import (
+    CuratorStart,
+    Window,
+    WindowResult,
+    curate_window,
+    data_path,
+)
 
 DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.location import Location
 from curation_pipeline.stream.filesystems import open_store
 from curation_pipeline.stream.layout import check_application
@@ -133,8 +134,8 @@ def demo_day(application: str, day: date, rows: int, seed: int = 0) -> pa.Table:
     ids = pc.utf8_lpad(pc.cast(pa.array(np.arange(rows)), pa.string()), width=7, padding="0")
     return pa.table(
         {
-            "record_id": pc.binary_join_element_wise(f"{application}-{day:%Y%m%d}-", ids, ""),
-            "__time": pa.array(times, pa.timestamp("us", tz="UTC")),
+            RECORD_ID: pc.binary_join_element_wise(f"{application}-{day:%Y%m%d}-", ids, ""),
+            TIME: pa.array(times, pa.timestamp("us", tz="UTC")),
             "inputs.text": text,
             "inputs.product_category": pc.take(pa.array(CATEGORIES), pa.array(rng.integers(0, len(CATEGORIES), rows))),
             "inputs.price": np.round(rng.lognormal(3.2, 0.8, rows), 2),

@@ -45,7 +45,12 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
+    from curation_pipeline.store.workingcopy import (
+        PullResult,
+        StashResult,
+        WorkingCopy,
+        WorkingCopyDiff,
+    )
 
 #: Concurrent transfers unless the store is opened with another ``max_workers``:
 #: enough to keep a network-bound S3 link busy, small enough for a two-core machine.
