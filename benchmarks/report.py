@@ -150,6 +150,7 @@ def section(result: dict[str, Any]) -> str:
 
 
 def provenance(result: dict[str, Any]) -> str:
+    """Where and when the figures were measured (or that they were carried over, not re-run)."""
     machine = result.get("machine") or {}
     described = [
         f"{machine['cpu_count']} CPUs" if machine.get("cpu_count") else None,
@@ -161,8 +162,11 @@ def provenance(result: dict[str, Any]) -> str:
     commit = result.get("commit") or "unknown"
     commit = f"`{commit[:12]}` (with uncommitted changes)" if commit.endswith("-dirty") else f"`{commit[:12]}`"
     parameters = "; ".join(f"{key} {_value(value)}" for key, value in (result.get("parameters") or {}).items())
+    # Figures entered before results were written as JSON keep their own date; the commit is only the
+    # last one before the carry-over, so the page says so instead of claiming a measurement at it.
+    measured = "Carried over (not re-run) from figures of" if result.get("carried_over") else "Measured"
     text = (
-        f"Measured {result.get('date') or 'on an unknown date'} at commit {commit}"
+        f"{measured} {result.get('date') or 'an unknown date'}, commit {commit},"
         f" on {', '.join(d for d in described if d) or 'an unrecorded machine'}."
     )
     return text + (f" Parameters: {parameters}." if parameters else "")

@@ -23,8 +23,8 @@ from curation_pipeline.defs.factory import (
 )
 from curation_pipeline.defs.resources import store_resource_from_env
 from curation_pipeline.defs.sensors import Clock, utc_now
-from curation_pipeline.environment import PARTITIONS_PER_RUN_ENV, store_url
-from curation_pipeline.location import resolve_location
+from curation_pipeline.environment import partitions_per_run
+from curation_pipeline.location import Location, resolve_location
 from curation_pipeline.store import DatasetStore
 from curation_pipeline.windows import CuratorStart, resolve_start
 
@@ -39,9 +39,10 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
     """
     environ = os.environ if environ is None else environ
     curators = load_catalog(environ)
-    storage_kind = "s3" if store_url(environ).lower().startswith("s3://") else "local"
-    per_run = _partitions_per_run(environ)
-    starts = _deployment_starts(curators, environ, clock)
+    where = resolve_location(environ=environ)
+    storage_kind = "s3" if where.is_s3 else "local"
+    per_run = partitions_per_run(environ, default=DEFAULT_PARTITIONS_PER_RUN)
+    starts = _deployment_starts(curators, where, clock)
     return dg.Definitions.merge(
         *(
             build_curator_defs(
@@ -54,31 +55,13 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
     )
 
 
-def _deployment_starts(curators: Sequence[Curator], environ: Mapping[str, str], clock: Clock) -> dict[str, CuratorStart]:
+def _deployment_starts(curators: Sequence[Curator], where: Location, clock: Clock) -> dict[str, CuratorStart]:
     """The recorded (or now recorded) start of each curator without ``start_on``; the store is opened only then."""
     pending = [c for c in curators if c.start_on is None]
     if not pending:
         return {}
-    store = _open_store(environ)
+    store = DatasetStore.open(location=where)
     return {c.name: resolve_start(c, store, clock=clock) for c in pending}
-
-
-def _open_store(environ: Mapping[str, str]) -> DatasetStore:
-    """The store the ``store`` resource will open: the same location rule, read from ``environ``."""
-    return DatasetStore.open(location=resolve_location(environ=environ))
-
-
-def _partitions_per_run(environ: Mapping[str, str]) -> int:
-    text = environ.get(PARTITIONS_PER_RUN_ENV)
-    if not text:
-        return DEFAULT_PARTITIONS_PER_RUN
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{PARTITIONS_PER_RUN_ENV} must be a positive whole number, got {text!r}")
-    return value
 
 
 @dg.definitions

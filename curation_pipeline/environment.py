@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from curation_pipeline.errors import CurationError
+
 #: Where the store (datasets and streams) lives: ``s3://bucket/prefix``, ``file:///path`` or a path.
 STORE_URL_ENV = "CURATION_STORE_URL"
 #: The store used when neither an argument nor :data:`STORE_URL_ENV` names one.
@@ -58,3 +60,35 @@ def s3_endpoint_url(environ: Mapping[str, str] | None = None) -> str | None:
 def s3_region(environ: Mapping[str, str] | None = None) -> str | None:
     """The S3 region from the environment (see :data:`S3_REGION_ENVS`), else None."""
     return first_set(S3_REGION_ENVS, environ)
+
+
+def curators_file(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$CURATION_CURATORS_FILE`` (the YAML catalogue to serve), else None."""
+    return first_set((CURATORS_FILE_ENV,), environ)
+
+
+def author(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$CURATION_AUTHOR`` (the author recorded on dataset versions), else None."""
+    return first_set((AUTHOR_ENV,), environ)
+
+
+def partitions_per_run(environ: Mapping[str, str] | None = None, *, default: int) -> int:
+    """``$CURATION_BACKFILL_PARTITIONS_PER_RUN`` as a positive whole number, else ``default``.
+
+    Raises:
+        InvalidSettingError: the variable is set to anything but a positive whole number.
+    """
+    text = first_set((PARTITIONS_PER_RUN_ENV,), environ)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidSettingError(f"{PARTITIONS_PER_RUN_ENV} must be a positive whole number, got {text!r}")
+    return value
+
+
+class InvalidSettingError(CurationError, ValueError):
+    """An environment variable holds a value the project cannot use (the message names it)."""

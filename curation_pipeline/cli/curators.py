@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import NoReturn
 
 import click
@@ -14,7 +13,7 @@ from curation_pipeline.curators import (
     format_interval,
     load_curators,
 )
-from curation_pipeline.environment import CURATORS_FILE_ENV
+from curation_pipeline.environment import CURATORS_FILE_ENV, curators_file
 from curation_pipeline.location import resolve_location
 from curation_pipeline.store import DatasetStore, StoreError
 from curation_pipeline.windows import NOT_YET_DEPLOYED, known_start
@@ -46,7 +45,7 @@ def list_(file: str | None, as_json: bool) -> None:
     ./.curation), or "not yet deployed".
     """
     if file is None:
-        file = os.environ.get(CURATORS_FILE_ENV) or None
+        file = curators_file()
     found = load_curators(file) if file is not None else _builtin_catalog()
     if as_json:
         echo_json([{**c.to_dict(), "description": c.description} for c in found])

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from curation_pipeline.curators import Curator, CuratorConfigError, load_curators, validate_catalog
 from curation_pipeline.defs.partitions import python_name
 from curation_pipeline.demo import demo_curators
-from curation_pipeline.environment import CURATORS_FILE_ENV
+from curation_pipeline.environment import curators_file
 
 
 def load_catalog(environ: Mapping[str, str] | None = None) -> list[Curator]:
@@ -24,7 +24,7 @@ def load_catalog(environ: Mapping[str, str] | None = None) -> list[Curator]:
         CuratorConfigError: a curator is invalid, or two curators share a name or a dataset.
     """
     environ = os.environ if environ is None else environ
-    path = environ.get(CURATORS_FILE_ENV)
+    path = curators_file(environ)
     if path:
         curators = list(load_curators(path))
     else:

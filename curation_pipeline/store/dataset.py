@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
 
 from curation_pipeline import parallel
-from curation_pipeline.environment import AUTHOR_ENV
+from curation_pipeline import environment
 from curation_pipeline.store import layout, objects, pathsets
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import (
@@ -64,7 +64,7 @@ FileSource = Union[bytes, bytearray, memoryview, "os.PathLike[str]"]
 
 def default_author() -> str:
     """``$CURATION_AUTHOR``, else the OS user name, else ``"unknown"`` (read at call time)."""
-    author = os.environ.get(AUTHOR_ENV)
+    author = environment.author()
     if author:
         return author
     try:

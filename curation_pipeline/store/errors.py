@@ -2,7 +2,8 @@
 
 Every error raised by :mod:`curation_pipeline.store` derives from
 :class:`StoreError`, itself a
-:class:`~curation_pipeline.errors.CurationError`; where a builtin exception
+:class:`~curation_pipeline.errors.CurationError` (except a bad store URL:
+:data:`InvalidStoreUrlError` is the location layer's one URL error); where a builtin exception
 means the same thing, the store's class inherits it too, so
 ``except LookupError`` or ``except ValueError`` keep working. Wire errors (boto3/botocore, OSError from
 the local folder) are translated into these classes in one place per

@@ -7,11 +7,14 @@ that arithmetic (which windows have closed, the key naming each one);
 selection as one dataset version. The Dagster assets run exactly this, so a
 notebook can too::
 
+    from curation_pipeline.location import resolve_location
+    from curation_pipeline.store import DatasetStore
     from curation_pipeline.windows import WindowGrid, curate_window
 
+    where = resolve_location(url)
     grid = WindowGrid.for_curator(curator)
     window = grid.last_closed_window(now)
-    result = curate_window(curator, window, grid.key(window), DatasetStore.open(url), url)
+    result = curate_window(curator, window, grid.key(window), DatasetStore.open(location=where), where)
 
 A curator without ``start_on`` starts at the window in which it was first
 deployed, recorded once in the store: :func:`resolve_start` (see
