@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.curators import Curator
 from curation_pipeline.defs.catalog_loading import load_catalog
 from curation_pipeline.defs.factory import (
@@ -22,7 +23,6 @@ from curation_pipeline.defs.factory import (
     build_curator_defs,
 )
 from curation_pipeline.defs.resources import store_resource_from_env
-from curation_pipeline.defs.sensors import Clock, utc_now
 from curation_pipeline.environment import partitions_per_run
 from curation_pipeline.location import Location, resolve_location
 from curation_pipeline.store import DatasetStore

@@ -91,7 +91,7 @@ def log(application: str, file: Path, file_format: str | None, batch_rows: int, 
     for offset, batch in _batches(file, file_format, batch_rows):
         with _located(file, offset):
             results.append(log_records(application, batch, store_url))
-    click.echo(_describe(f"Logged {file}:", _combine(application, results), store_url))
+    click.echo(_describe(f"Logged {file}:", LogResult.combine(application, results), store_url))
 
 
 @stream.command("stats")
@@ -179,18 +179,6 @@ def _csv_batches(file: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
 def _parquet_batches(file: Path, batch_rows: int) -> Iterator[pa.Table]:
     for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_rows):
         yield pa.Table.from_batches([batch])
-
-
-def _combine(application: str, results: list[LogResult]) -> LogResult:
-    firsts = [r.first_time for r in results if r.first_time]
-    lasts = [r.last_time for r in results if r.last_time]
-    return LogResult(
-        application=application,
-        rows=sum(r.rows for r in results),
-        files=tuple(f for r in results for f in r.files),
-        first_time=min(firsts) if firsts else None,
-        last_time=max(lasts) if lasts else None,
-    )
 
 
 def _describe(title: str, result: LogResult, store_url: str | None) -> str:

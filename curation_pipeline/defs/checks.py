@@ -31,8 +31,8 @@ import pyarrow.dataset as ds
 
 from curation_pipeline.curators import Curator
 from curation_pipeline.curators.selectors import StratificationMode, StratifiedSampler
+from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.selection.filters import selector_expression
-from curation_pipeline.stream import RECORD_ID, TIME
 from curation_pipeline.windows import Window
 
 CheckOutcome = tuple[bool, dict[str, object], str]

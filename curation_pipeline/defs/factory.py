@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.curators import Curator
 from curation_pipeline.defs.assets import build_curator_asset, curated_asset_key
 from curation_pipeline.defs.partitions import curator_partitions, python_name
 from curation_pipeline.defs.schedules import build_schedule
-from curation_pipeline.defs.sensors import Clock, build_catch_up_sensor, build_windows_sensor, utc_now
+from curation_pipeline.defs.sensors import build_catch_up_sensor, build_windows_sensor
 from curation_pipeline.defs.stream_assets import build_stream_sensor, build_stream_spec
 from curation_pipeline.windows import START_ON, CuratorStart
 

@@ -13,15 +13,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
+from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.defs.partitions import CuratorPartitions
-from curation_pipeline.windows.grid import UTC, Window
+from curation_pipeline.windows.grid import Window
 
-Clock = Callable[[], dt.datetime]
 #: A window becomes the catch-up sensor's only this long after it is due: the schedule goes first.
 SCHEDULE_GRACE = dt.timedelta(minutes=2)
 _ACTIVE_STATUSES = [
@@ -30,11 +29,6 @@ _ACTIVE_STATUSES = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-
-
-def utc_now() -> dt.datetime:
-    """The current time, in UTC."""
-    return dt.datetime.now(UTC)
 
 
 def _default_status(enabled: bool) -> dg.DefaultSensorStatus:

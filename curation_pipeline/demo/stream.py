@@ -97,14 +97,7 @@ def write_demo_stream(
         results.append(
             write_day_files(store, application, [(day, table)], lambda d: f"demo-{d.isoformat()}.parquet")
         )
-    with_rows = [r for r in results if r.rows]
-    return LogResult(
-        application=application,
-        rows=sum(r.rows for r in results),
-        files=tuple(f for r in results for f in r.files),
-        first_time=with_rows[0].first_time if with_rows else None,
-        last_time=with_rows[-1].last_time if with_rows else None,
-    )
+    return LogResult.combine(application, results)
 
 
 def _day(value: date) -> date:

@@ -9,12 +9,12 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
 
-from curation_pipeline import parallel
-from curation_pipeline import environment
+from curation_pipeline import environment, parallel
+from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.store import layout, objects, pathsets
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import (
@@ -73,10 +73,6 @@ def default_author() -> str:
         return "unknown"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class Dataset:
     """A named, versioned set of files in a store.
 
@@ -92,7 +88,7 @@ class Dataset:
         *,
         retry: RetryPolicy | None = None,
         gc_grace_period: timedelta = timedelta(hours=1),
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utc_now,
         workdir: str | os.PathLike[str] | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
     ) -> None:

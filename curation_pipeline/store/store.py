@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
+from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.location import Location
 from curation_pipeline.names import InvalidNameError, check_name
 from curation_pipeline.parallel import check_max_workers
@@ -28,10 +28,6 @@ from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.url import open_backend
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class DatasetStore:
     """Named, versioned datasets under one root (a local folder or ``s3://bucket/prefix``)."""
 
@@ -41,7 +37,7 @@ class DatasetStore:
         *,
         retry: RetryPolicy | None = None,
         gc_grace_period: timedelta = DEFAULT_GRACE_PERIOD,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utc_now,
         max_workers: int = DEFAULT_MAX_WORKERS,
     ) -> None:
         """Wrap ``backend``.

@@ -12,8 +12,17 @@ import pyarrow.compute as pc
 
 from curation_pipeline.location import Location
 from curation_pipeline.stream.filesystems import Store, open_store
-from curation_pipeline.stream.layout import TIME, check_application, date_dir, new_file_name
-from curation_pipeline.stream.parquet_files import delete_quietly, encode_parquet, put_file
+from curation_pipeline.stream.layout import (
+    TIME,
+    check_application,
+    date_dir,
+    new_file_name,
+)
+from curation_pipeline.stream.parquet_files import (
+    delete_quietly,
+    encode_parquet,
+    put_file,
+)
 from curation_pipeline.stream.records import Records, to_record_table
 
 _MICROS_PER_DAY = 86_400_000_000
@@ -29,6 +38,19 @@ class LogResult:
     files: tuple[str, ...]
     first_time: datetime | None  # earliest __time written (None when nothing was written)
     last_time: datetime | None  # latest __time written, inclusive
+
+    @classmethod
+    def combine(cls, application: str, results: Sequence[LogResult]) -> LogResult:
+        """One result for several calls: rows and files added up, the widest span of ``__time``."""
+        firsts = [r.first_time for r in results if r.first_time is not None]
+        lasts = [r.last_time for r in results if r.last_time is not None]
+        return cls(
+            application=application,
+            rows=sum(r.rows for r in results),
+            files=tuple(f for r in results for f in r.files),
+            first_time=min(firsts) if firsts else None,
+            last_time=max(lasts) if lasts else None,
+        )
 
 
 def log_records(

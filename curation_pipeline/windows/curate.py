@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation_pipeline.curators import Curator
+from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.location import Location
 from curation_pipeline.selection import SelectionResult, derive_seed, run_selection
-from curation_pipeline.stream import RECORD_ID, TIME, read_window
+from curation_pipeline.stream import read_window
 from curation_pipeline.windows.grid import Window, file_safe_key
 
 DATA_DIR = "data"

@@ -21,10 +21,10 @@ Nothing here imports Dagster::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.store import StoreError
 from curation_pipeline.windows.errors import CuratorStartError
 from curation_pipeline.windows.grid import DEFAULT_START_ON, UTC, window_grid
@@ -39,12 +39,6 @@ FIRST_DEPLOYED = "first deployed"
 #: Shown for a curator without ``start_on`` whose start is not recorded yet.
 NOT_YET_DEPLOYED = "not yet deployed"
 
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    """The current time, UTC."""
-    return dt.datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,9 @@ def test_a_second_machine_in_another_process_keeps_the_start(environ: dict[str, 
         "from curation_pipeline_tests.defs.test_deployment_start import _first_keys\n"
         "print(json.dumps(_first_keys(build_definitions(clock=lambda: later))))\n"
     )
-    env = {**os.environ, **environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    # `python -c` puts its working directory first on sys.path: the checkout's test package is importable.
+    env = {**os.environ, **environ}
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == {
         "daily": "2026-11-27", "hourly": "2026-11-27-12:00", "fixed": "2026-03-01"
