@@ -12,13 +12,11 @@ window's :class:`dagster.AssetCheckEvaluation` events.
 """
 
 import datetime as dt
-import io
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import AssetExecutionContext
 
 from curation_pipeline.curators import Curator
@@ -28,17 +26,13 @@ from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.starts import start_description, start_metadata
 from curation_pipeline.defs.stream_assets import stream_asset_key
 from curation_pipeline.errors import CurationError
-from curation_pipeline.location import Location
 from curation_pipeline.selection import MissingFieldError
-from curation_pipeline.store import StoreError
-from curation_pipeline.stream import read_window
 from curation_pipeline.windows import (
     CuratorStart,
-    Window,
     WindowResult,
     curate_window,
-    data_path,
 )
+from curation_pipeline.windows.checks import committed_table, stored_window
 
 DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
@@ -92,10 +86,10 @@ def build_curator_asset(
                     curator, partition_key, lambda: curate_window(curator, window, partition_key, datasets, store.location())
                 )
                 context.log_event(materialization(key, result, store))
-                table, stream_schema = _stored_table(datasets, result), result.stream_schema
+                table, stream_schema = committed_table(datasets, result), result.stream_schema
             else:  # only checks were selected: check what the dataset holds now
                 table, stream_schema = _at_boundary(
-                    curator, partition_key, lambda: _current_table(curator, window, partition_key, datasets, store.location())
+                    curator, partition_key, lambda: stored_window(curator, window, partition_key, datasets, store.location())
                 )
             for evaluation in evaluate_checks(
                 asset_key=key,
@@ -185,26 +179,6 @@ def _cell(value: object) -> str:
     text = "" if value is None else str(value)
     text = text.replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _stored_table(datasets: Any, result: WindowResult) -> pa.Table:
-    if result.version_id is None:
-        return result.table
-    return pq.read_table(io.BytesIO(datasets.get_dataset(result.dataset).read_file(result.path, result.version_id)))
-
-
-def _current_table(
-    curator: Curator, window: Window, partition_key: str, datasets: Any, location: Location
-) -> tuple[pa.Table, pa.Schema]:
-    stream_schema = read_window(curator.application_name, window.start, window.end, location=location).schema
-    path = data_path(partition_key)
-    try:
-        dataset = datasets.get_dataset(curator.dataset_name)
-        if path in dataset.files():
-            return pq.read_table(io.BytesIO(dataset.read_file(path))), stream_schema
-    except StoreError:
-        pass  # no dataset yet: nothing stored for this window
-    return stream_schema.empty_table(), stream_schema
 
 
 def _at_boundary(curator: Curator, partition_key: str | None, action: Callable[[], T]) -> T:

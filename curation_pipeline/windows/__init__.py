@@ -23,6 +23,7 @@ deployed, recorded once in the store: :func:`resolve_start` (see
 Nothing here imports Dagster.
 """
 
+from curation_pipeline.windows.checks import CHECK_DESCRIPTIONS, CheckOutcome, check_window, stored_window
 from curation_pipeline.windows.curate import (
     WindowResult,
     commit_message,
@@ -53,18 +54,21 @@ from curation_pipeline.windows.starts import (
 )
 
 __all__ = [
+    "CHECK_DESCRIPTIONS",
     "DAY_FORMAT",
     "DEFAULT_START_ON",
     "FIRST_DEPLOYED",
     "MINUTE_FORMAT",
     "NOT_YET_DEPLOYED",
     "START_ON",
+    "CheckOutcome",
     "CuratorStart",
     "CuratorStartError",
     "Window",
     "WindowGrid",
     "WindowGridError",
     "WindowResult",
+    "check_window",
     "commit_message",
     "curate_window",
     "data_path",
@@ -75,5 +79,6 @@ __all__ = [
     "parquet_bytes",
     "resolve_start",
     "schema_summary",
+    "stored_window",
     "window_grid",
 ]
