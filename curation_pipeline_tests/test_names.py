@@ -38,7 +38,7 @@ def test_valid_names(kind: str, value: str) -> None:
 def test_control_characters_and_surrogates_are_refused(kind: str, value: str) -> None:
     with pytest.raises(InvalidNameError) as caught:
         check_name(value, kind)
-    assert str(caught.value).startswith(f"invalid {kind} name {value!r}: must be 1 to 63 characters")
+    assert str(caught.value).startswith(f"invalid {kind} name {value!r}: must be 1 to 255 characters")
     str(caught.value).encode("utf-8")  # printable: the value is shown escaped
 
 

@@ -108,9 +108,9 @@ def test_unknown_version_exits_3(store_url: str, reviews: str) -> None:
 
 
 def test_bad_dataset_name_is_a_usage_error(store_url: str) -> None:
-    error = fail(store_url, "create", "Bad Name", code=2)
+    error = fail(store_url, "create", "Bad/Name", code=2)
     assert error == (
-        "Error: invalid dataset name 'Bad Name': must be 1 to 63 characters of lower-case letters, digits, '-' and '_'"
+        "Error: invalid dataset name 'Bad/Name': must be 1 to 255 characters of text without control characters, '/', '\\' or surrounding blanks"
     )
     fail(store_url, "show", "../etc", code=2)
 
