@@ -35,13 +35,13 @@ from curation_pipeline.store.errors import (
     DatasetNotFoundError,
     KeyNotFoundError,
     PathNotFoundError,
-    TabularFormatError,
     UnmatchedPathError,
     VersionNotFoundError,
 )
 from curation_pipeline.store.head import read_head
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.paths import check_path
+from curation_pipeline.store.tabular import check_tabular, concat, read_table, tabular_format, write_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,49 +59,6 @@ if TYPE_CHECKING:
 DEFAULT_MAX_WORKERS = 8
 MIN_PREFIX = 8
 _HEX = re.compile(r"^[0-9a-f]+$")
-
-#: Tabular files by extension: how :meth:`Dataset.read` reads them and the tabular pushes write them.
-TABULAR_FORMATS = {".csv": "csv", ".parquet": "parquet"}
-
-
-def tabular_format(path: str) -> str | None:
-    """``"csv"`` or ``"parquet"`` for a tabular file's path (by extension, any case), else None."""
-    return TABULAR_FORMATS.get(os.path.splitext(path)[1].lower())
-
-
-def check_tabular(path: str) -> str:
-    """The tabular format of ``path``; :class:`TabularFormatError` naming it when it has none."""
-    found = tabular_format(path)
-    if found is None:
-        raise TabularFormatError(
-            f"{path!r} is not a tabular file name: tabular files end in {' or '.join(TABULAR_FORMATS)}"
-        )
-    return found
-
-
-def write_table(table: pa.Table, path: Path, file_format: str) -> None:
-    """Write ``table`` to the local ``path`` as CSV or Parquet."""
-    if file_format == "csv":
-        import pyarrow.csv as pacsv
-
-        pacsv.write_csv(table, path)
-    else:
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, path)
-
-
-def read_table(source: BinaryIO, file_format: str, columns: list[str] | None = None) -> pa.Table:
-    """Read one CSV or Parquet file (``columns``: only those, as Parquet's reader takes them)."""
-    if file_format == "csv":
-        import pyarrow.csv as pacsv
-
-        table = pacsv.read_csv(source)
-        return table if columns is None else table.select(columns)
-    import pyarrow.parquet as pq
-
-    return pq.read_table(source, columns=columns)
-
 
 #: What :meth:`Dataset.commit` accepts as a file's content: bytes, or the path of a local file.
 FileSource = Union[bytes, bytearray, memoryview, "os.PathLike[str]"]
@@ -587,6 +544,7 @@ class Dataset:
 
         Raises:
             CorruptObjectError: an object does not match its hash.
+            DataSchemaMismatchError: two files give a column clashing types.
             VersionNotFoundError: unknown version.
         """
         import pyarrow as pa
@@ -599,7 +557,7 @@ class Dataset:
                 tables.append(read_table(f, check_tabular(path), columns))
         if not tables:
             return pa.table({})
-        return pa.concat_tables(tables, promote_options="default")
+        return concat(tables, f"dataset {self._name!r} version {version.version_id}")
 
     def tabular_paths(self, version_id: str | None = None) -> list[str]:
         """The paths of a version's tabular files (``.parquet``, ``.csv``), sorted: what :meth:`read` reads."""
