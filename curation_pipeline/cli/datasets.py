@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from curation_pipeline.cli.output import (
+    with_keys,
     EXIT_CODES_HELP,
     CurationGroup,
     about_dataset,
@@ -124,7 +125,7 @@ def list_(session: Session, include_deleted: bool, as_json: bool) -> None:
         return
     columns = ("NAME", "HEAD", "UPDATED", "FILES", "SIZE") + (("STATUS",) if include_deleted else ())
     rows = [_dataset_row(name, head, name in live)[: len(columns)] for name, head in heads.items()]
-    echo_table(columns, rows)
+    echo_table(*with_keys(columns, rows, list(heads)))
 
 
 @datasets.command("versions")

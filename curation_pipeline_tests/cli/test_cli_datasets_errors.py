@@ -33,7 +33,7 @@ from curation_pipeline.store import (
     WriteConflictError,
     layout,
 )
-from curation_pipeline_tests.cli.helpers import fail, run, version_ids, write
+from curation_pipeline_tests.cli.helpers import fail, run, run_json, version_ids, write
 
 
 @pytest.mark.parametrize(
@@ -184,3 +184,15 @@ def test_unreachable_store_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["datasets", "--store", "s3://bucket/x", "list"])
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: S3 ") and result.stderr.count("\n") == 1
+
+
+
+def test_gantry_names_list_with_their_keys_and_a_shared_key_is_a_conflict(store_url: str) -> None:
+    run(store_url, "create", "My Data")
+    run(store_url, "create", "plain")
+    lines = run(store_url, "list").stdout.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "KEY", "HEAD"]
+    assert lines[1].startswith("My Data  my-data ") and lines[2].startswith("plain    plain ")
+    assert [d["name"] for d in run_json(store_url, "list")["datasets"]] == ["My Data", "plain"]
+    error = fail(store_url, "create", "my data", code=4)
+    assert error == "Error: dataset names 'My Data' and 'my data' both map to the key 'my-data'; rename one of them"
