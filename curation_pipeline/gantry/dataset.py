@@ -114,7 +114,9 @@ def create_dataset(name: str, bucket_name: str | None = None, app_name: str | No
         DatasetExistsError: it exists. NameCollisionError: another name has its key.
         InvalidDatasetNameError: the name breaks the naming rule.
     """
-    _refuse("bucket_name", bucket_name, "the store URL (init(store_url) or $CURATION_STORE_URL) decides where data lives")
+    _refuse(
+        "bucket_name", bucket_name, "the store URL (init(store_url) or $CURATION_STORE_URL) decides where data lives"
+    )
     _refuse("app_name", app_name, "datasets have no application schema here; curators write datasets from streams")
     store = _store()
     return GantryDataset(store.create_dataset(name), store=store)
@@ -213,9 +215,11 @@ class GantryDataset:
         copy = self.store_dataset.working_copy(self.workspace)
         if not forced and copy.version_id is not None:
             changes = copy.get_diff()
-            target = self.store_dataset.resolve_version(version_id)
-            if not changes.is_empty and target != copy.version_id:
-                _warn(f"{self.workspace} has local changes ({', '.join(changes.paths)}); push or stash them, or pull(forced=True) to discard them")
+            if not changes.is_empty:
+                _warn(
+                    f"{self.workspace} has local changes ({', '.join(changes.paths)}); "
+                    "push or stash them, or pull(forced=True) to discard them"
+                )
                 return None
         result = copy.pull(version_id, forced=forced)
         return PullRecord.of(result, self._record(result.version_id))
@@ -254,7 +258,10 @@ class GantryDataset:
         if not forced and copy.version_id is not None:
             changes = copy.get_diff()
             if not changes.is_empty:
-                _warn(f"{self.workspace} has local changes ({', '.join(changes.paths)}); rollback(version_id, forced=True) discards them")
+                _warn(
+                    f"{self.workspace} has local changes ({', '.join(changes.paths)}); "
+                    "rollback(version_id, forced=True) discards them"
+                )
                 return None
         result = self.store_dataset.rollback(version_id)
         copy.pull(result.version_id, forced=True)

@@ -29,8 +29,12 @@ DatasetDeletedException = DatasetDeletedError
 DatasetCommitNotFoundError = VersionNotFoundError
 
 
-class GantryCompatWarning(UserWarning):
-    """Issued where Gantry warns and carries on (see :mod:`curation_pipeline.gantry.dataset`)."""
+class GantryCompatWarning(CurationError, UserWarning):
+    """Issued where Gantry warns and carries on (see :mod:`curation_pipeline.gantry.dataset`).
+
+    A :class:`CurationError` too, so ``warnings.simplefilter("error")`` turns it
+    into an error the usual boundaries catch.
+    """
 
 
 class HuggingFaceNotInstalledError(CurationError, ImportError):

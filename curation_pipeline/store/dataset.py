@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
 
 from curation_pipeline import parallel
 from curation_pipeline.environment import AUTHOR_ENV
+from curation_pipeline.names import name_key
 from curation_pipeline.store import layout, objects, pathsets
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import (
@@ -592,10 +593,10 @@ class Dataset:
     # -- working copy (Gantry's names) ---------------------------------------------
 
     def working_copy(self, to: str | os.PathLike[str] | None = None) -> WorkingCopy:
-        """The working copy in folder ``to`` (default: :attr:`workdir`, else ``./<name>``)."""
+        """The working copy in folder ``to`` (default: :attr:`workdir`, else ``./<the name's key>``)."""
         from curation_pipeline.store.workingcopy import WorkingCopy
 
-        folder = Path(to) if to is not None else (self.workdir or Path(self._name))
+        folder = Path(to) if to is not None else (self.workdir or Path(name_key(self._name)))
         return WorkingCopy(self, folder)
 
     def pull(

@@ -196,3 +196,13 @@ def test_gantry_names_list_with_their_keys_and_a_shared_key_is_a_conflict(store_
     assert [d["name"] for d in run_json(store_url, "list")["datasets"]] == ["My Data", "plain"]
     error = fail(store_url, "create", "my data", code=4)
     assert error == "Error: dataset names 'My Data' and 'my data' both map to the key 'my-data'; rename one of them"
+
+
+def test_pull_of_a_gantry_name_defaults_to_its_key_folder(store_url: str, tmp_path, monkeypatch) -> None:
+    run(store_url, "create", "My Data")
+    source = write(tmp_path / "src", {"a.txt": b"a"})
+    run(store_url, "push", "My Data", str(source), "-m", "first")
+    monkeypatch.chdir(tmp_path)
+    run(store_url, "pull", "My Data")
+    assert (tmp_path / "my-data" / "a.txt").read_bytes() == b"a"
+    assert not (tmp_path / "My Data").exists()

@@ -174,6 +174,10 @@ def test_exceptions_are_ours_under_gantry_names(gantry_store: DatasetStore) -> N
     assert gdataset.list_datasets() == []
     [deleted] = gdataset.list_datasets(include_deleted=True)
     assert deleted.deleted and deleted["name"] == "gone"
+    kept = gdataset.create_dataset("kept")
+    kept.delete()
+    assert [d["name"] for d in gdataset.list_datasets(include_deleted=True)] == ["gone", "kept"]
+    assert gdataset.list_datasets() == []
 
 
 def test_gantry_only_arguments_are_refused_not_ignored(gantry_store: DatasetStore) -> None:
