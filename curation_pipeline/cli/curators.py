@@ -6,7 +6,7 @@ from typing import NoReturn
 
 import click
 
-from curation_pipeline.cli.output import CurationGroup, echo_json, echo_table
+from curation_pipeline.cli.output import CurationGroup, echo_json, echo_table, with_keys
 from curation_pipeline.curators import (
     Curator,
     CuratorConfigError,
@@ -51,7 +51,7 @@ def list_(file: str | None, as_json: bool) -> None:
         echo_json([{**c.to_dict(), "description": c.description} for c in found])
         return
     starts = _starts(found)
-    echo_table(_COLUMNS, [_row(c, starts[c.name]) for c in found])
+    echo_table(*with_keys(_COLUMNS, [_row(c, starts[c.name]) for c in found], [c.name for c in found]))
 
 
 def _builtin_catalog() -> list[Curator]:

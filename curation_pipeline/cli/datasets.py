@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from curation_pipeline.cli.output import (
+    with_keys,
     EXIT_CODES_HELP,
     CurationGroup,
     about_dataset,
@@ -28,6 +29,7 @@ from curation_pipeline.cli.output import (
 )
 from curation_pipeline.curators.intervals import format_interval, parse_interval
 from curation_pipeline.location import resolve_location
+from curation_pipeline.names import name_key
 from curation_pipeline.store import (
     CommitResult,
     Dataset,
@@ -124,7 +126,7 @@ def list_(session: Session, include_deleted: bool, as_json: bool) -> None:
         return
     columns = ("NAME", "HEAD", "UPDATED", "FILES", "SIZE") + (("STATUS",) if include_deleted else ())
     rows = [_dataset_row(name, head, name in live)[: len(columns)] for name, head in heads.items()]
-    echo_table(columns, rows)
+    echo_table(*with_keys(columns, rows, list(heads)))
 
 
 @datasets.command("versions")
@@ -216,7 +218,7 @@ def diff(session: Session, name: str, a: str, b: str | None, as_json: bool) -> N
 @click.option("--version", "version", metavar="VERSION", default=None, help="Version to pull (default HEAD).")
 @click.option(
     "--to", "to", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Folder to pull into (default ./NAME); only files that differ are downloaded.",
+    help="Folder to pull into (default ./KEY: NAME, or its key when NAME is no valid key); only files that differ are downloaded.",
 )
 @click.option("--force", is_flag=True, help="Discard local changes in the folder instead of refusing.")
 @json_option
@@ -224,7 +226,7 @@ def diff(session: Session, name: str, a: str, b: str | None, as_json: bool) -> N
 def pull(session: Session, name: str, version: str | None, to: Path | None, force: bool, as_json: bool) -> None:
     """Download a version of NAME into a folder (a working copy)."""
     dataset = session.dataset(name)
-    folder = to if to is not None else Path(name)
+    folder = to if to is not None else Path(name_key(name))  # a folder is named by the key, not "My Data"
     with Progress("Downloading") as progress:
         result = dataset.pull(_version(version), to=folder, forced=force, progress=progress)
     if as_json:

@@ -17,6 +17,7 @@ import click
 
 from curation_pipeline.curators import CuratorConfigError
 from curation_pipeline.errors import CurationError
+from curation_pipeline.names import NameCollisionError, name_key
 from curation_pipeline.store import (
     AmbiguousVersionError,
     CommitConflictError,
@@ -56,6 +57,7 @@ EXIT_CODES: tuple[tuple[type[CurationError], int], ...] = (
     (CommitConflictError, EXIT_CONFLICT),
     (WriteConflictError, EXIT_CONFLICT),
     (DatasetExistsError, EXIT_CONFLICT),
+    (NameCollisionError, EXIT_CONFLICT),
     (DatasetNotDeletedError, EXIT_CONFLICT),
     (NotFoundError, EXIT_NOT_FOUND),
     (DatasetDeletedError, EXIT_NOT_FOUND),
@@ -75,8 +77,8 @@ Exit codes:
      a path to remove that matches nothing, ambiguous version prefix,
      malformed store URL
   3  not found: dataset (or it is deleted), version or file
-  4  conflict: dataset exists, HEAD moved past --parent, commit race lost,
-     purge of a dataset that is not deleted
+  4  conflict: dataset exists (or another name has its key), HEAD moved
+     past --parent, commit race lost, purge of a dataset that is not deleted
   5  integrity: corrupt or missing object, invalid manifest
   6  local changes: pull would overwrite local edits (use --force), or the
      folder is a working copy of another dataset"""
@@ -196,3 +198,18 @@ def echo_fields(fields: Sequence[tuple[str, Any]]) -> None:
 def echo_json(value: Any) -> None:
     """Print ``value`` as one JSON document for scripts: indented, keys sorted."""
     click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+def with_keys(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], names: Sequence[str]
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """``columns`` and ``rows`` with a KEY column after the first (the names) when a name differs from its key.
+
+    Names as Gantry writes them (``My Data``) are stored under a key
+    (``my-data``, see :func:`~curation_pipeline.names.name_key`); the table
+    shows both only when that happens, so listings of plain names stay as they were.
+    """
+    keys = [name_key(name) for name in names]
+    if keys == list(names):
+        return tuple(columns), [tuple(row) for row in rows]
+    return (columns[0], "KEY", *columns[1:]), [(row[0], key, *row[1:]) for row, key in zip(rows, keys)]

@@ -17,13 +17,15 @@ from curation_pipeline.curators.selectors import (
     ContainsFilter,
     EqualsFilter,
     OrderedSampler,
+    OrderingDirection,
+    SamplingMethod,
     Selector,
     StratificationMode,
     StratifiedSampler,
     TagFilter,
     UniformSampler,
 )
-from curation_pipeline.curators.serialization import CURATOR_TYPES, curator_from_dict
+from curation_pipeline.curators.serialization import CURATOR_TYPES, curator_from_dict, curator_from_gantry
 from curation_pipeline.curators.stock import (
     AscendedSortCurator,
     BalancedStratificationCurator,
@@ -55,7 +57,9 @@ __all__ = [
     "NewestCurator",
     "OldestCurator",
     "OrderedSampler",
+    "OrderingDirection",
     "ProportionalStratificationCurator",
+    "SamplingMethod",
     "Selector",
     "StratificationMode",
     "StratifiedSampler",
@@ -64,6 +68,7 @@ __all__ = [
     "UniformCurator",
     "UniformSampler",
     "curator_from_dict",
+    "curator_from_gantry",
     "format_interval",
     "load_curators",
     "load_curators_text",

@@ -2,7 +2,9 @@
 
 A file holds a list of curators, or a mapping whose ``curators:`` key holds it.
 Each item is ``type:`` plus the constructor arguments of that type (see
-``curator_from_dict``). A file is accepted whole or rejected whole: every problem
+``curator_from_dict``). With ``format: gantry`` beside ``curators:``, items are
+read as Gantry serialises curators (``curator_from_gantry``: intervals in
+seconds, ``type`` optional). A file is accepted whole or rejected whole: every problem
 in it is reported at once, each with the file, line, curator and field.
 
 Files are read within the limits of :mod:`curation_pipeline.curators.bounded_yaml`
@@ -22,7 +24,10 @@ import yaml
 from curation_pipeline.curators.bounded_yaml import MAX_FILE_BYTES, YamlLimitError, read_yaml, too_large
 from curation_pipeline.curators.curator import Curator
 from curation_pipeline.curators.errors import CuratorConfigError
-from curation_pipeline.curators.serialization import curator_from_dict
+from curation_pipeline.curators.serialization import curator_from_dict, curator_from_gantry
+
+#: The values of the top-level ``format:`` key.
+FORMATS = {"curation": curator_from_dict, "gantry": curator_from_gantry}
 from curation_pipeline.curators.validation import catalog_problems
 
 
@@ -115,6 +120,7 @@ def load_curators_text(text: str, source: str = "<string>") -> list[Curator]:
     except ValueError as error:
         # PyYAML builds dates itself and lets `2024-02-30` escape as a bare ValueError.
         raise CuratorFileError(source, [CuratorProblem(f"invalid value: {error}", source)]) from None
+    build = _format(data, source, root)
     items, item_nodes = _items(data, root, source)
     curators: list[tuple[int, Curator]] = []
     problems: list[CuratorProblem] = []
@@ -123,7 +129,7 @@ def load_curators_text(text: str, source: str = "<string>") -> list[Curator]:
         label = label if isinstance(label, str) and label else None
         problems += _duplicate_keys(node, source, index, label)
         try:
-            curators.append((index, curator_from_dict(item)))
+            curators.append((index, build(item)))
         except CuratorConfigError as error:
             problems += [_located(single, source, _line(node), label, index) for single in error.split()]
     for position, error in catalog_problems([curator for _, curator in curators]):
@@ -134,11 +140,20 @@ def load_curators_text(text: str, source: str = "<string>") -> list[Curator]:
     return [curator for _, curator in curators]
 
 
+def _format(data: Any, source: str, root: yaml.Node | None) -> Any:
+    """The item reader the top-level ``format:`` key names (``curation`` unless given)."""
+    name = data.get("format", "curation") if isinstance(data, dict) else "curation"
+    if name not in FORMATS:
+        problem = f"unknown format {name!r}; valid formats: {', '.join(FORMATS)}"
+        raise CuratorFileError(source, [CuratorProblem(problem, source, _line(root))])
+    return FORMATS[name]
+
+
 def _items(data: Any, root: yaml.Node | None, source: str) -> tuple[list[Any], list[yaml.Node]]:
     """The list of curator items and their YAML nodes (for line numbers)."""
     shape = "a list of curators, or a mapping with a 'curators:' list"
     if isinstance(data, dict) and isinstance(root, yaml.MappingNode):
-        extra = sorted(str(key) for key in data if key != "curators")
+        extra = sorted(str(key) for key in data if key not in ("curators", "format"))
         if extra or "curators" not in data:
             problem = f"expected {shape}; unexpected top-level keys: {', '.join(extra) or '(none)'}"
             raise CuratorFileError(source, [CuratorProblem(problem, source, _line(root))])

@@ -4,6 +4,12 @@ A :class:`Selector` is a sampling ``method``, a ``limit`` and filters. Filters
 (``filters`` and ``tags``) are AND-ed; several selectors on one curator are
 OR-ed by the selection engine. Every class here is an immutable, validated
 value; construction errors raise :class:`CuratorConfigError`.
+
+Selectors as Gantry serialises them load too: a sampler may name its kind
+with Gantry's ``sample`` key instead of ``type`` (``{"sample": "ordered", ...}``),
+and a filter without ``type`` is told by its fields (``equals``, ``contains``,
+or bounds). :class:`OrderingDirection` and :class:`SamplingMethod` are Gantry's
+enums; they are accepted wherever their values are.
 """
 
 from __future__ import annotations
@@ -56,6 +62,57 @@ def _non_empty(value: str, what: str) -> str:
     if not value or not value.strip():
         raise ValueError(f"{what} must be a non-empty string")
     return value
+
+
+class OrderingDirection(str, Enum):
+    """Gantry's sort orders of an :class:`OrderedSampler`."""
+
+    ASCENDING = "ascending"
+    DESCENDING = "descending"
+
+
+class SamplingMethod(str, Enum):
+    """Gantry's sampling methods: the kinds of sampler (``sample`` or ``type``)."""
+
+    uniform = "uniform"
+    ordered = "ordered"
+    stratified = "stratified"
+
+
+def _plain(value: Any) -> Any:
+    """An enum member as its value (``SamplingMethod.ordered`` -> ``"ordered"``), anything else as is."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def sampler_kind(data: Any) -> Any:
+    """A sampler mapping with Gantry's ``sample`` key written as ``type`` (anything else unchanged).
+
+    Giving both keys is fine when they agree; when they differ, ``sample`` is
+    left in place, so validation reports it as an unknown field.
+    """
+    if not isinstance(data, dict) or "sample" not in data:
+        return data
+    data = dict(data)
+    sample = _plain(data["sample"])
+    if "type" not in data or _plain(data["type"]) == sample:
+        data.pop("sample")
+        data["type"] = sample
+    return data
+
+
+_FILTER_KINDS = (
+    ("equals", ("equals",)),
+    ("contains", ("contains",)),
+    ("bounds", ("upper", "lower", "inclusive_upper", "inclusive_lower")),
+)
+
+
+def filter_kind(data: Any) -> Any:
+    """A filter mapping without ``type`` (as Gantry serialises one) given the ``type`` its fields tell."""
+    if not isinstance(data, dict) or "type" in data:
+        return data
+    kinds = [kind for kind, keys in _FILTER_KINDS if any(key in data for key in keys)]
+    return {**data, "type": kinds[0]} if len(kinds) == 1 else data
 
 
 # --- filters -----------------------------------------------------------------
@@ -160,13 +217,22 @@ class StratificationMode(str, Enum):
     balanced = "balanced"
 
 
-class UniformSampler(SpecModel):
+class SamplerModel(SpecModel):
+    """Base of the samplers: Gantry's ``sample`` key is read as ``type``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gantry_sample_key(cls, data: Any) -> Any:
+        return sampler_kind(data)
+
+
+class UniformSampler(SamplerModel):
     """Every record in the interval has the same chance of being picked."""
 
     type: Literal["uniform"] = "uniform"
 
 
-class OrderedSampler(SpecModel):
+class OrderedSampler(SamplerModel):
     """Pick the first ``limit`` records ordered by ``field`` (ties broken by ``record_id``)."""
 
     type: Literal["ordered"] = "ordered"
@@ -176,7 +242,7 @@ class OrderedSampler(SpecModel):
     _check_field = field_validator("field")(lambda cls, v: _non_empty(v, "field"))
 
 
-class StratifiedSampler(SpecModel):
+class StratifiedSampler(SamplerModel):
     """Share the limit among the distinct values (strata) of ``field``."""
 
     type: Literal["stratified"] = "stratified"
@@ -204,6 +270,19 @@ class Selector(SpecModel):
     limit: int = Field(ge=1, le=MAX_LIMIT, strict=True)
     filters: tuple[Filter, ...] = ()
     tags: tuple[TagFilter, ...] = ()
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _gantry_method(cls, value: Any) -> Any:
+        # Before the union picks a member by `type`: Gantry's `sample` names it.
+        return sampler_kind(value)
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _gantry_filters(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [filter_kind(item) for item in value]
+        return value
 
     @field_validator("limit", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,34 @@ def curator_from_dict(data: Mapping[str, Any]) -> Curator:
     arguments = {key: value for key, value in data.items() if key != "type"}
     _check_arguments(cls, arguments, label)
     return cls(**arguments)
+
+
+#: Fields Gantry's server adds to a curator it serialises; they describe the record, not the curator.
+GANTRY_RECORD_FIELDS = ("id", "curator_id", "created_at", "modified_at", "api_client")
+
+
+def curator_from_gantry(data: Mapping[str, Any]) -> Curator:
+    """Build the curator a Gantry-serialised mapping describes (``curator.json()`` read back).
+
+    As :func:`curator_from_dict`, and: ``type`` defaults to ``Curator`` (Gantry
+    serialises every curator with its selectors); ``curation_interval`` and
+    ``curation_delay`` may be numbers of seconds (pydantic's form of a
+    timedelta); Gantry's record fields (:data:`GANTRY_RECORD_FIELDS`) are
+    dropped. Selectors may use Gantry's ``sample`` key and untyped filters, as
+    everywhere.
+
+    Raises:
+        CuratorConfigError: as :func:`curator_from_dict`.
+    """
+    if not isinstance(data, Mapping):
+        raise CuratorConfigError(f"a curator must be a mapping of its fields, got {data!r}")
+    converted = {key: value for key, value in data.items() if key not in GANTRY_RECORD_FIELDS}
+    converted.setdefault("type", "Curator")
+    for key in ("curation_interval", "curation_delay"):
+        value = converted.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            converted[key] = dt.timedelta(seconds=value)
+    return curator_from_dict(converted)
 
 
 def _curator_type(value: object, given: bool, label: str | None) -> type[Curator]:

@@ -157,6 +157,17 @@ SORT_FIELD = StockArgument("sort_field", str, "the stream field records are orde
 STRATIFY_FIELD = StockArgument("stratify_field", str, "the stream field whose values are the strata.")
 
 
+def gantry_equals(value: Any) -> Any:
+    """``equals`` as Gantry's EqualityCurator reads it: the strings ``"true"``/``"false"`` (any case) are booleans.
+
+    Gantry converts them so that ``equals="true"`` matches a boolean field;
+    every other value is compared as given.
+    """
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
 def _sort_word(ascending: bool) -> str:
     return "ascending" if ascending else "descending"
 
@@ -230,10 +241,12 @@ STOCK_TABLE: tuple[StockRow, ...] = (
     StockRow(
         "EqualityCurator",
         "Up to ``limit`` records with ``field == equals``, picked uniformly at random.",
-        {"method": _UNIFORM, "filters": [{"type": "equals", "field": Fill("field"), "equals": Fill("equals")}]},
+        {"method": _UNIFORM, "filters": [{"type": "equals", "field": Fill("field"), "equals": Fill("equals", gantry_equals)}]},
         arguments=(
             StockArgument("field", str, "the stream field compared."),
-            StockArgument("equals", EqualsValue, "the value it must equal."),
+            StockArgument(
+                "equals", EqualsValue, "the value it must equal; the strings 'true' and 'false' mean booleans (Gantry's rule)."
+            ),
         ),
     ),
     StockRow(

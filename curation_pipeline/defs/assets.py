@@ -23,9 +23,10 @@ from curation_pipeline.curators import Curator
 from curation_pipeline.defs.checks import build_check_specs, evaluate_checks
 from curation_pipeline.defs.partitions import CuratorPartitions, python_name
 from curation_pipeline.defs.resources import CurationStore
-from curation_pipeline.defs.starts import start_description, start_metadata
+from curation_pipeline.defs.starts import name_metadata, start_description, start_metadata
 from curation_pipeline.defs.stream_assets import stream_asset_key
 from curation_pipeline.errors import CurationError
+from curation_pipeline.names import name_key
 from curation_pipeline.selection import MissingFieldError
 from curation_pipeline.windows import (
     CuratorStart,
@@ -42,8 +43,8 @@ T = TypeVar("T")
 
 
 def curated_asset_key(dataset: str) -> dg.AssetKey:
-    """``curated/<dataset>``."""
-    return dg.AssetKey(["curated", dataset])
+    """``curated/<dataset's key>`` (the key is the name unless the name is no valid key)."""
+    return dg.AssetKey(["curated", name_key(dataset)])
 
 
 def build_curator_asset(
@@ -62,8 +63,13 @@ def build_curator_asset(
         group_name=python_name(curator.application_name),
         description=start_description(curator, start),
         kinds={"parquet", storage_kind},
-        tags={"curation/curator": curator.name, "curation/type": type(curator).__name__},
-        metadata={"curator": dg.MetadataValue.json(curator.to_dict()), **start_metadata(start)},
+        # Dagster tags take 63 characters of [A-Za-z0-9_.-]: the key; the name as written is metadata.
+        tags={"curation/curator": name_key(curator.name), "curation/type": type(curator).__name__},
+        metadata={
+            "curator": dg.MetadataValue.json(curator.to_dict()),
+            **name_metadata(curator),
+            **start_metadata(start),
+        },
         skippable=True,
     )
 
@@ -74,7 +80,7 @@ def build_curator_asset(
         can_subset=True,
         partitions_def=partitions.partitions_def,
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run),
-        op_tags={"curation/curator": curator.name},
+        op_tags={"curation/curator": name_key(curator.name)},
     )
     def _curate(context: AssetExecutionContext, store: CurationStore):
         datasets = _at_boundary(curator, None, store.open)

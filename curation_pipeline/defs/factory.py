@@ -16,6 +16,7 @@ from curation_pipeline.defs.partitions import curator_partitions, python_name
 from curation_pipeline.defs.schedules import build_schedule
 from curation_pipeline.defs.sensors import build_catch_up_sensor, build_windows_sensor
 from curation_pipeline.defs.stream_assets import build_stream_sensor, build_stream_spec
+from curation_pipeline.names import name_key
 from curation_pipeline.windows import START_ON, CuratorStart
 
 #: Windows curated per run when past windows are backfilled.
@@ -64,7 +65,7 @@ def build_curator_defs(
         selection=dg.AssetSelection.assets(curated_asset_key(curator.dataset_name)),
         executor_def=dg.in_process_executor,
         description=f"Curate windows of {curator.name!r}: {curator.description}.",
-        tags={"curation/curator": curator.name},
+        tags={"curation/curator": name_key(curator.name)},
     )
     schedule = build_schedule(
         name=f"{name}_schedule",

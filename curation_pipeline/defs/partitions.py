@@ -20,6 +20,7 @@ from functools import cached_property
 
 import dagster as dg
 
+from curation_pipeline.names import name_key
 from curation_pipeline.windows import WindowGrid, window_grid
 
 
@@ -63,5 +64,5 @@ def curator_partitions(*, start_on: dt.datetime | None, interval: dt.timedelta, 
 
 
 def python_name(name: str) -> str:
-    """``name`` as a Dagster job/op/group name (``-`` is not allowed there)."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+    """``name``'s key (:func:`~curation_pipeline.names.name_key`) as a Dagster job/op/group name (no ``-`` there)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name_key(name))

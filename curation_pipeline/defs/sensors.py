@@ -19,6 +19,7 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 
 from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.defs.partitions import CuratorPartitions
+from curation_pipeline.names import name_key
 from curation_pipeline.windows.grid import Window
 
 #: A window becomes the catch-up sensor's only this long after it is due: the schedule goes first.
@@ -113,7 +114,7 @@ def build_catch_up_sensor(
         if partitions.is_dynamic:
             registering = [partitions.partitions_def.build_add_request(keys)]
         request = dg.RunRequest.for_asset_graph_subset(
-            subset, tags={"curation/curator": curator_name, "curation/trigger": "catch-up"}
+            subset, tags={"curation/curator": name_key(curator_name), "curation/trigger": "catch-up"}
         )
         return dg.SensorResult(run_requests=[request], dynamic_partitions_requests=registering, cursor=cursor)
 

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from curation_pipeline.curators import Curator
+from curation_pipeline.names import name_key
 from curation_pipeline.windows import CuratorStart
 
 
@@ -20,6 +21,16 @@ def start_description(curator: Curator, start: CuratorStart | None) -> str:
     if start is None:
         return curator.description
     return f"{curator.description}; starts {start.label(curator.curation_interval)}"
+
+
+def name_metadata(curator: Curator) -> dict[str, Any]:
+    """The curator's and its dataset's names as written and their keys (what asset keys, jobs and folders use)."""
+    return {
+        "curator_name": dg.MetadataValue.text(curator.name),
+        "curator_key": dg.MetadataValue.text(name_key(curator.name)),
+        "dataset_name": dg.MetadataValue.text(curator.dataset_name),
+        "dataset_key": dg.MetadataValue.text(name_key(curator.dataset_name)),
+    }
 
 
 def start_metadata(start: CuratorStart | None) -> dict[str, Any]:

@@ -20,11 +20,12 @@ import dagster as dg
 
 from curation_pipeline.defs.partitions import python_name
 from curation_pipeline.defs.resources import CurationStore
+from curation_pipeline.names import name_key
 
 
 def stream_asset_key(application: str) -> dg.AssetKey:
-    """``stream/<application>``."""
-    return dg.AssetKey(["stream", application])
+    """``stream/<application's key>`` (see :func:`~curation_pipeline.names.name_key`)."""
+    return dg.AssetKey(["stream", name_key(application)])
 
 
 def build_stream_spec(application: str, *, storage_kind: str) -> dg.AssetSpec:
@@ -34,7 +35,7 @@ def build_stream_spec(application: str, *, storage_kind: str) -> dg.AssetSpec:
         group_name=python_name(application),
         description=f"Records logged by the {application!r} application (Parquet by UTC day).",
         kinds={"parquet", storage_kind},
-        tags={"curation/application": application, "curation/role": "stream"},
+        tags={"curation/application": name_key(application), "curation/role": "stream"},
     )
 
 

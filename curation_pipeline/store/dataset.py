@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import io
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
 
 from curation_pipeline import environment, parallel
 from curation_pipeline.clock import Clock, utc_now
+from curation_pipeline.names import name_key
 from curation_pipeline.store import layout, objects, pathsets
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.commit import (
@@ -40,6 +42,7 @@ from curation_pipeline.store.errors import (
 from curation_pipeline.store.head import read_head
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.paths import check_path
+from curation_pipeline.store.tabular import check_tabular, concat, read_table, tabular_format, write_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -360,7 +363,7 @@ class Dataset:
 
     def push_file(
         self,
-        path_or_fileobj: str | os.PathLike[str] | IO[bytes],
+        path_or_fileobj: str | os.PathLike[str] | IO[bytes] | IO[str],
         filename: str | None = None,
         message: str | None = None,
         parent_version_id: str | None = None,
@@ -369,8 +372,9 @@ class Dataset:
         """Commit one file (added or replaced) as a new version, without a checkout.
 
         Args:
-            path_or_fileobj: a local path, or a binary file object (copied to
-                a temporary file, so memory stays bounded).
+            path_or_fileobj: a local path, or a file object, binary or text
+                (copied to a temporary file, so memory stays bounded; text is
+                written in the file object's encoding, else UTF-8).
             filename: its path in the dataset; defaults to the file's base name.
             message: defaults to ``"Add <filename>"``.
             parent_version_id, metadata: as for :meth:`commit`.
@@ -389,6 +393,29 @@ class Dataset:
         with _spooled_copy(path_or_fileobj) as copy:
             return self.commit({name: copy}, message or f"Add {name}", metadata, parent_version_id)
 
+    def push_tabular_file(
+        self,
+        path_or_fileobj: str | os.PathLike[str] | IO[bytes] | IO[str],
+        filename: str | None = None,
+        message: str | None = None,
+        parent_version_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CommitResult:
+        """Commit one tabular file, ``.csv`` or ``.parquet`` (checked by name), as :meth:`push_file` does.
+
+        Raises:
+            TabularFormatError: the file's name ends in neither ``.csv`` nor ``.parquet``.
+            and everything :meth:`push_file` raises.
+        """
+        if filename is None and isinstance(path_or_fileobj, (str, os.PathLike)):
+            filename = Path(path_or_fileobj).name
+        elif filename is None:
+            filename = Path(str(getattr(path_or_fileobj, "name", ""))).name or None
+        if filename is None:
+            raise ValueError("filename is required for a file object without a name")
+        check_tabular(filename)
+        return self.push_file(path_or_fileobj, filename, message, parent_version_id, metadata)
+
     def push_table(
         self,
         table: pa.Table,
@@ -397,17 +424,20 @@ class Dataset:
         parent_version_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> CommitResult:
-        """Commit a pyarrow table as one Parquet file.
+        """Commit a pyarrow table as one tabular file: CSV when ``filename`` ends in ``.csv``, else Parquet.
 
         ``filename`` defaults to ``data/<first 16 hex of the content sha256>.parquet``,
         so pushing the same table twice is a no-op and different tables add files.
         Otherwise as :meth:`push_file`.
-        """
-        import pyarrow.parquet as pq
 
+        Raises:
+            TabularFormatError: ``filename`` ends in neither ``.csv`` nor ``.parquet``.
+            and everything :meth:`commit` raises.
+        """
+        file_format = check_tabular(filename) if filename else "parquet"
         with tempfile.TemporaryDirectory(prefix="curation-") as folder:
-            path = Path(folder) / "table.parquet"
-            pq.write_table(table, path)
+            path = Path(folder) / f"table.{file_format}"
+            write_table(table, path, file_format)
             name = filename or f"data/{objects.hash_file(path).sha256[:16]}.parquet"
             return self.commit({name: path}, message or f"Add {name}", metadata, parent_version_id)
 
@@ -419,7 +449,7 @@ class Dataset:
         parent_version_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> CommitResult:
-        """Commit a pandas DataFrame as one Parquet file; see :meth:`push_table`."""
+        """Commit a pandas DataFrame as one CSV or Parquet file (by ``filename``); see :meth:`push_table`."""
         import pyarrow as pa
 
         return self.push_table(pa.Table.from_pandas(df), filename, message, parent_version_id, metadata)
@@ -502,28 +532,33 @@ class Dataset:
             return f.read()
 
     def read(self, version_id: str | None = None, columns: list[str] | None = None) -> pa.Table:
-        """Return all Parquet files of a version as one table.
+        """Return all tabular files (``.parquet`` and ``.csv``) of a version as one table.
 
         Files are concatenated in path order; schemas are unified (missing
         columns become nulls, compatible types are promoted). A version
-        without Parquet files gives an empty table.
+        without tabular files gives an empty table. CSV column types are
+        inferred by pyarrow's CSV reader.
 
         Raises:
             CorruptObjectError: an object does not match its hash.
+            DataSchemaMismatchError: two files give a column clashing types.
             VersionNotFoundError: unknown version.
         """
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         version = self.get_version(version_id)
         tables = []
-        for path in sorted(p for p in version.files if p.endswith(".parquet")):
+        for path in self.tabular_paths(version.version_id):
             entry = version.files[path]
             with objects.open_verified(self._backend, self._name, entry, self._where(version, path)) as f:
-                tables.append(pq.read_table(f, columns=columns))
+                tables.append(read_table(f, check_tabular(path), columns))
         if not tables:
             return pa.table({})
-        return pa.concat_tables(tables, promote_options="default")
+        return concat(tables, f"dataset {self._name!r} version {version.version_id}")
+
+    def tabular_paths(self, version_id: str | None = None) -> list[str]:
+        """The paths of a version's tabular files (``.parquet``, ``.csv``), sorted: what :meth:`read` reads."""
+        return sorted(path for path in self.files(version_id) if tabular_format(path) is not None)
 
     def read_pandas(self, version_id: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
         """Return :meth:`read` as a pandas DataFrame."""
@@ -554,10 +589,10 @@ class Dataset:
     # -- working copy (Gantry's names) ---------------------------------------------
 
     def working_copy(self, to: str | os.PathLike[str] | None = None) -> WorkingCopy:
-        """The working copy in folder ``to`` (default: :attr:`workdir`, else ``./<name>``)."""
+        """The working copy in folder ``to`` (default: :attr:`workdir`, else ``./<the name's key>``)."""
         from curation_pipeline.store.workingcopy import WorkingCopy
 
-        folder = Path(to) if to is not None else (self.workdir or Path(self._name))
+        folder = Path(to) if to is not None else (self.workdir or Path(name_key(self._name)))
         return WorkingCopy(self, folder)
 
     def pull(
@@ -604,9 +639,15 @@ def _source(path: str, content: FileSource) -> bytes | Path:
 
 
 @contextlib.contextmanager
-def _spooled_copy(fileobj: IO[bytes]) -> Iterator[Path]:
+def _spooled_copy(fileobj: IO[bytes] | IO[str]) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="curation-") as folder:
         path = Path(folder) / "upload"
-        with open(path, "wb") as out:
-            shutil.copyfileobj(fileobj, out)
+        if isinstance(fileobj, io.TextIOBase) or isinstance(fileobj.read(0), str):
+            # A text-mode file (as Gantry's examples open files): store its text in its own encoding.
+            encoding = getattr(fileobj, "encoding", None) or "utf-8"
+            with open(path, "w", encoding=encoding, newline="") as text_out:
+                shutil.copyfileobj(fileobj, text_out)  # type: ignore[misc]
+        else:
+            with open(path, "wb") as out:
+                shutil.copyfileobj(fileobj, out)  # type: ignore[misc]
         yield path

@@ -125,6 +125,18 @@ class UnmatchedPathError(StoreError, ValueError):
         self.paths: tuple[str, ...] = tuple(paths)
 
 
+class TabularFormatError(StoreError, ValueError):
+    """A tabular call (push a table or DataFrame, a tabular file) was given a file that is neither ``.csv`` nor ``.parquet``."""
+
+
+class NoTabularDataError(StoreError, LookupError):
+    """A version has no tabular file (``.csv`` or ``.parquet``) where one is needed (loading it as a table)."""
+
+
+class DataSchemaMismatchError(StoreError, ValueError):
+    """The tabular files of a version give one column types that cannot be unified (names the files)."""
+
+
 class WorkingCopyError(StoreError):
     """A folder is not a working copy of this dataset, or its state is unusable."""
 

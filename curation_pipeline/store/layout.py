@@ -1,22 +1,27 @@
 """Where each piece of a dataset lives, relative to the store root.
 
-    datasets/<name>/DATASET                        creation record (JSON)
+    datasets/<name>/DATASET                        creation record (JSON, holds the name as written)
     datasets/<name>/DELETED                        soft-delete marker (JSON)
     datasets/<name>/HEAD                           the latest version id
     datasets/<name>/versions/<version_id>.json     one manifest per version
     datasets/<name>/objects/<sha[:2]>/<sha[2:]>    file contents, by sha256
     curators/<curator>/start.json                  a curator's first-deployment start (JSON, write-once)
+
+``<name>`` and ``<curator>`` are keys (:func:`curation_pipeline.names.name_key`):
+a name that is not a valid key (``My Data``) lives under its key (``my-data``).
 """
 
 from __future__ import annotations
+
+from curation_pipeline.names import name_key
 
 DATASETS = "datasets/"
 CURATORS = "curators/"
 
 
 def dataset_prefix(name: str) -> str:
-    """The folder holding everything of dataset ``name``."""
-    return f"{DATASETS}{name}/"
+    """The folder holding everything of dataset ``name`` (under its key)."""
+    return f"{DATASETS}{name_key(name)}/"
 
 
 def created_key(name: str) -> str:
@@ -66,4 +71,4 @@ def version_from_manifest_key(name: str, key: str) -> str:
 
 def curator_start_key(curator: str) -> str:
     """The write-once record of when curator ``curator`` starts (see :mod:`curation_pipeline.store.starts`)."""
-    return f"{CURATORS}{curator}/start.json"
+    return f"{CURATORS}{name_key(curator)}/start.json"

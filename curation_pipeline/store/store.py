@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timedelta
 from typing import Any
 
 from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.location import Location
-from curation_pipeline.names import InvalidNameError, check_name
+from curation_pipeline.names import NAME_PATTERN, InvalidNameError, check_name, collision, name_key
 from curation_pipeline.parallel import check_max_workers
 from curation_pipeline.store import layout
 from curation_pipeline.store.backends.base import ObjectBackend
@@ -20,6 +21,7 @@ from curation_pipeline.store.errors import (
     DatasetNotDeletedError,
     DatasetNotFoundError,
     InvalidDatasetNameError,
+    InvalidManifestError,
     KeyNotFoundError,
 )
 from curation_pipeline.store.gc import DEFAULT_GRACE_PERIOD, GcReport, collect_dataset
@@ -120,12 +122,39 @@ class DatasetStore:
             DatasetDeletedError: a soft-deleted dataset has that name (restore or purge it).
         """
         _check(name)
+        self._check_same_name(name)
         if self._backend.exists(layout.deleted_key(name)):
             raise DatasetDeletedError(f"dataset {name!r} exists but is deleted; restore or purge it first")
         record = canonical_json({"name": name, "created_at": format_time(self._clock()), "author": default_author()})
-        if not self._backend.put_if_absent(layout.created_key(name), record) and not exist_ok:
-            raise DatasetExistsError(f"dataset {name!r} already exists in {self.url}")
+        if not self._backend.put_if_absent(layout.created_key(name), record):
+            self._check_same_name(name)  # another name may have taken the key meanwhile
+            if not exist_ok:
+                raise DatasetExistsError(f"dataset {name!r} already exists in {self.url}")
         return self._dataset(name)
+
+    def dataset_record(self, name: str) -> dict[str, Any] | None:
+        """The creation record of the dataset stored under ``name``'s key (None: no dataset there).
+
+        Its ``name`` is the name the dataset was created with, which may differ
+        from ``name`` when two names share a key.
+        """
+        try:
+            data = self._backend.get_bytes(layout.created_key(name))
+        except KeyNotFoundError:
+            return None
+        try:
+            record = json.loads(data)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("name"), str):
+            raise InvalidManifestError(f"dataset {name!r}: the creation record {layout.created_key(name)} is unreadable")
+        return record
+
+    def _check_same_name(self, name: str) -> None:
+        """Raise NameCollisionError when the dataset under ``name``'s key was created with another name."""
+        record = self.dataset_record(name)
+        if record is not None and record["name"] != name:
+            raise collision("dataset", record["name"], name, name_key(name))
 
     def get_dataset(self, name: str, workdir: str | os.PathLike[str] | None = None) -> Dataset:
         """Return the dataset ``name``.
@@ -137,25 +166,22 @@ class DatasetStore:
             InvalidDatasetNameError, DatasetNotFoundError,
             DatasetDeletedError: it is soft-deleted.
         """
-        _check(name)
-        if not self._backend.exists(layout.created_key(name)):
-            raise DatasetNotFoundError(f"dataset {name!r} not found in {self.url}")
+        self._require_exists(name)
         if self._backend.exists(layout.deleted_key(name)):
             raise DatasetDeletedError(f"dataset {name!r} is deleted; restore_dataset({name!r}) to use it")
         return self._dataset(name, workdir)
 
     def list_datasets(self, include_deleted: bool = False) -> list[str]:
-        """Return the names of the datasets, sorted; soft-deleted ones only if asked."""
+        """Return the names of the datasets (as created), sorted by key; soft-deleted ones only if asked."""
         names = []
-        for name in self._backend.list_children(layout.DATASETS):
-            try:
-                check_name(name, "dataset")
-            except InvalidNameError:
+        for key in self._backend.list_children(layout.DATASETS):
+            if not NAME_PATTERN.fullmatch(key):
                 continue  # not ours
-            if not self._backend.exists(layout.created_key(name)):
+            record = self.dataset_record(key)
+            if record is None:
                 continue
-            if include_deleted or not self._backend.exists(layout.deleted_key(name)):
-                names.append(name)
+            if include_deleted or not self._backend.exists(layout.deleted_key(key)):
+                names.append(record["name"])
         return names
 
     def delete_dataset(self, name: str) -> None:
@@ -279,8 +305,11 @@ class DatasetStore:
 
     def _require_exists(self, name: str) -> None:
         _check(name)
-        if not self._backend.exists(layout.created_key(name)):
+        record = self.dataset_record(name)
+        if record is None:
             raise DatasetNotFoundError(f"dataset {name!r} not found in {self.url}")
+        if record["name"] != name:
+            raise collision("dataset", record["name"], name, name_key(name))
 
 
 def _check(name: str) -> None:

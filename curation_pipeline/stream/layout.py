@@ -1,6 +1,6 @@
 """The stream's naming and storage layout, in one place.
 
-    <store>/streams/<application>/date=YYYY-MM-DD/<file>.parquet
+    <store>/streams/<application key>/date=YYYY-MM-DD/<file>.parquet  (key: names.name_key)
 
 A file in ``date=D`` holds only records whose ``__time`` falls on the UTC day
 ``D``; readers rely on that to prune folders outside a window.
@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 import pyarrow as pa
 
 from curation_pipeline.fields import PREFIXES, RECORD_ID, TIME
-from curation_pipeline.names import InvalidNameError, check_name
+from curation_pipeline.names import InvalidNameError, check_name, name_key
 from curation_pipeline.stream.errors import InvalidApplicationNameError
 
 TIME_TYPE = pa.timestamp("us", tz="UTC")
@@ -41,8 +41,8 @@ def is_record_column(name: object) -> bool:
 
 
 def stream_dir(root: str, application: str) -> str:
-    """The folder holding every ``date=`` folder of ``application``."""
-    return f"{root}/{STREAMS_DIR}/{application}"
+    """The folder holding every ``date=`` folder of ``application`` (named by its key)."""
+    return f"{root}/{STREAMS_DIR}/{name_key(application)}"
 
 
 def date_dir(root: str, application: str, day: date) -> str:

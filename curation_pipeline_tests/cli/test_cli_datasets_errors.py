@@ -33,7 +33,7 @@ from curation_pipeline.store import (
     WriteConflictError,
     layout,
 )
-from curation_pipeline_tests.cli.helpers import fail, run, version_ids, write
+from curation_pipeline_tests.cli.helpers import fail, run, run_json, version_ids, write
 
 
 @pytest.mark.parametrize(
@@ -108,9 +108,9 @@ def test_unknown_version_exits_3(store_url: str, reviews: str) -> None:
 
 
 def test_bad_dataset_name_is_a_usage_error(store_url: str) -> None:
-    error = fail(store_url, "create", "Bad Name", code=2)
+    error = fail(store_url, "create", "Bad/Name", code=2)
     assert error == (
-        "Error: invalid dataset name 'Bad Name': must be 1 to 63 characters of lower-case letters, digits, '-' and '_'"
+        "Error: invalid dataset name 'Bad/Name': must be 1 to 255 characters of text without control characters, '/', '\\' or surrounding blanks"
     )
     fail(store_url, "show", "../etc", code=2)
 
@@ -184,3 +184,25 @@ def test_unreachable_store_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["datasets", "--store", "s3://bucket/x", "list"])
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: S3 ") and result.stderr.count("\n") == 1
+
+
+
+def test_gantry_names_list_with_their_keys_and_a_shared_key_is_a_conflict(store_url: str) -> None:
+    run(store_url, "create", "My Data")
+    run(store_url, "create", "plain")
+    lines = run(store_url, "list").stdout.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "KEY", "HEAD"]
+    assert lines[1].startswith("My Data  my-data ") and lines[2].startswith("plain    plain ")
+    assert [d["name"] for d in run_json(store_url, "list")["datasets"]] == ["My Data", "plain"]
+    error = fail(store_url, "create", "my data", code=4)
+    assert error == "Error: dataset names 'My Data' and 'my data' both map to the key 'my-data'; rename one of them"
+
+
+def test_pull_of_a_gantry_name_defaults_to_its_key_folder(store_url: str, tmp_path, monkeypatch) -> None:
+    run(store_url, "create", "My Data")
+    source = write(tmp_path / "src", {"a.txt": b"a"})
+    run(store_url, "push", "My Data", str(source), "-m", "first")
+    monkeypatch.chdir(tmp_path)
+    run(store_url, "pull", "My Data")
+    assert (tmp_path / "my-data" / "a.txt").read_bytes() == b"a"
+    assert not (tmp_path / "My Data").exists()

@@ -132,3 +132,13 @@ def test_list_without_any_catalogue(runner: CliRunner, monkeypatch: pytest.Monke
     result = runner.invoke(main, ["curators", "list"])
     assert result.exit_code == 1
     assert result.stderr == "no curator file given, CURATION_CURATORS_FILE is not set, and there is no built-in catalogue\n"
+
+
+def test_list_shows_the_key_of_a_gantry_name(tmp_path) -> None:
+    catalogue = tmp_path / "gantry.yaml"
+    catalogue.write_text("- {type: UniformCurator, name: Review Queue, application_name: demo, limit: 5, start_on: 2026-01-01}\n")
+    result = CliRunner().invoke(main, ["curators", "list", str(catalogue)])
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()
+    assert header.split()[:3] == ["NAME", "KEY", "TYPE"]
+    assert row.startswith("Review Queue  review-queue  UniformCurator")

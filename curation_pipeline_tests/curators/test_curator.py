@@ -101,12 +101,12 @@ def test_intervals_accept_text() -> None:
 @pytest.mark.parametrize(
     ("overrides", "field", "problem"),
     [
-        ({"name": "Review"}, "name", "invalid curator name 'Review': must be 1 to 63 characters of lower-case letters, digits, '-' and '_'"),
-        ({"name": "review queue"}, "name", "invalid curator name 'review queue'"),
-        ({"name": "x" * 64}, "name", "invalid curator name"),
+        ({"name": " Review"}, "name", "invalid curator name ' Review': must be 1 to 255 characters of text without control characters, '/', '\\' or surrounding blanks"),
+        ({"name": "review/queue"}, "name", "invalid curator name 'review/queue'"),
+        ({"name": "x" * 256}, "name", "invalid curator name"),
         ({"name": ""}, "name", "invalid curator name ''"),
-        ({"application_name": "Demo"}, "application_name", "invalid application name 'Demo'"),
-        ({"curated_dataset_name": "My Data"}, "curated_dataset_name", "invalid dataset name 'My Data'"),
+        ({"application_name": "Demo\n"}, "application_name", "invalid application name 'Demo\\n'"),
+        ({"curated_dataset_name": "My/Data"}, "curated_dataset_name", "invalid dataset name 'My/Data'"),
         ({"curation_interval": dt.timedelta(seconds=90)}, "curation_interval", "whole number of minutes, at least 1 minute"),
         ({"curation_interval": dt.timedelta(seconds=30)}, "curation_interval", "whole number of minutes, at least 1 minute"),
         ({"curation_interval": dt.timedelta(0)}, "curation_interval", "an interval must be positive"),
@@ -150,7 +150,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_an_invalid_name_is_reported_once() -> None:
     with pytest.raises(CuratorConfigError) as caught:
-        make(name="Bad")
+        make(name="Bad/")
     assert [p.field for p in caught.value.split()] == ["name"]
 
 

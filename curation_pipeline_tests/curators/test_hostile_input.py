@@ -319,7 +319,7 @@ def test_yaml_lone_surrogate_names_are_invalid_names(field: str, kind: str) -> N
     values = {"name": "a", "application_name": "demo", "curated_dataset_name": "a", field: '"a\\ud800"'}
     text = "- {type: UniformCurator, limit: 5, " + ", ".join(f"{k}: {v}" for k, v in values.items()) + "}\n"
     problem = only_problem(text)
-    assert f"field '{field}': invalid {kind} name 'a\\ud800': must be 1 to 63 characters" in problem
+    assert f"field '{field}': invalid {kind} name 'a\\ud800': must be 1 to 255 characters" in problem
 
 
 def test_python_lone_surrogates_are_config_errors() -> None:

@@ -187,7 +187,7 @@ def test_descriptions(curator, description: str) -> None:
         (lambda: StrictStratificationCurator("c", "demo", 5, ""), "stratify_field", "field must be a non-empty string (got '')"),
         (lambda: UniformCurator("c", "demo", 5, selectors=[Selector(limit=5)]), "selectors", "UniformCurator builds its own selector; use Curator(selectors=[...]) for custom selection"),
         (lambda: UniformCurator("c", "demo", 5, selectors=None), "selectors", "UniformCurator builds its own selector"),
-        (lambda: NewestCurator("c", "Demo App", 5), "application_name", "invalid application name 'Demo App'"),
+        (lambda: NewestCurator("c", "Demo/App", 5), "application_name", "invalid application name 'Demo/App'"),
         (lambda: OldestCurator("c", "demo", 5, curation_delay="-1m"), "curation_delay", "must be zero or positive"),
     ],
 )

@@ -166,7 +166,7 @@ curators:
     application_name: demo
     limit: 0
   - type: Curator
-    name: Bad
+    name: Bad/
     application_name: demo
     curation_interval: 90s
     selectors:
@@ -187,9 +187,9 @@ curators:
     error = caught.value
     assert [str(p) for p in error.problems] == [
         "catalog.yaml:6: curators[1], field 'name': required field of UniformCurator is missing",
-        "catalog.yaml:9: curator 'Bad', field 'name': invalid curator name 'Bad': must be 1 to 63 characters of lower-case letters, digits, '-' and '_'",
-        "catalog.yaml:9: curator 'Bad', field 'curation_interval': curation_interval must be a whole number of minutes, at least 1 minute, got '90s'",
-        "catalog.yaml:9: curator 'Bad', field 'selectors[0].method.sort': Input should be 'ascending' or 'descending' (got 'sideways')",
+        "catalog.yaml:9: curator 'Bad/', field 'name': invalid curator name 'Bad/': must be 1 to 255 characters of text without control characters, '/', '\\' or surrounding blanks",
+        "catalog.yaml:9: curator 'Bad/', field 'curation_interval': curation_interval must be a whole number of minutes, at least 1 minute, got '90s'",
+        "catalog.yaml:9: curator 'Bad/', field 'selectors[0].method.sort': Input should be 'ascending' or 'descending' (got 'sideways')",
         "catalog.yaml:15: curator 'ok', field 'colour': unknown field for NewestCurator; valid fields: name, application_name, "
         "limit, curated_dataset_name, start_on, curation_interval, curate_past_intervals, curation_delay, enabled, selectors",
         "catalog.yaml:24: curator 'twice', field 'limit': given twice; each field may appear once",

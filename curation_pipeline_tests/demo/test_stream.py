@@ -85,7 +85,7 @@ def test_without_now_the_clock_decides(local_store):
 
 def test_demo_rejects_bad_arguments(local_store):
     with pytest.raises(InvalidApplicationNameError):
-        write_demo_stream("Demo!", days=1, rows_per_day=10, store_url=local_store)
+        write_demo_stream("Demo/1", days=1, rows_per_day=10, store_url=local_store)
     with pytest.raises(ValueError, match=">= 0"):
         write_demo_stream("demo", days=-1, store_url=local_store)
     assert stored_files(local_store) == []

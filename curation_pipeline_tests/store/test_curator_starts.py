@@ -55,7 +55,7 @@ def test_records_are_per_curator_and_apart_from_datasets(store: DatasetStore) ->
 
 def test_bad_names_and_records(store: DatasetStore) -> None:
     with pytest.raises(InvalidNameError):
-        store.record_curator_start("Bad Name", DAY)
+        store.record_curator_start("Bad/Name", DAY)
     with pytest.raises(InvalidNameError):
         store.curator_start("../x")
     with pytest.raises(InvalidManifestError):

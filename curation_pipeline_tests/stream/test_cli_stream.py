@@ -113,11 +113,11 @@ def test_invalid_json_names_the_line(tmp_path, local_store):
 def test_stream_errors_become_one_line_and_exit_1(tmp_path, local_store):
     source = write_jsonl(tmp_path / "in.jsonl", RECORDS)
 
-    result = run("log", "Bad_Name", source, "--store", local_store)
+    result = run("log", "Bad/Name", source, "--store", local_store)
 
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: invalid application name 'Bad_Name': must be 1 to 63 characters of lower-case letters, digits, '-' and '_'"
+        "Error: invalid application name 'Bad/Name': must be 1 to 255 characters of text without control characters, '/', '\\' or surrounding blanks"
     ]
     assert run("stats", "app", "--store", "gs://bucket").output.startswith("Error: store URL 'gs://bucket'")
 

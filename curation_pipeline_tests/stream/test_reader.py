@@ -86,7 +86,7 @@ def test_bad_windows(local_store):
     with pytest.raises(InvalidWindowError, match="start must be a datetime, got str"):
         read_window("app", "2024-03-01", T0, local_store)
     with pytest.raises(InvalidApplicationNameError):
-        read_window("Bad App", T0, T0, local_store)
+        read_window("Bad/App", T0, T0, local_store)
 
 
 def test_empty_window_and_unknown_application(store_url):

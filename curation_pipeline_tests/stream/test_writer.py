@@ -197,7 +197,7 @@ def test_bad_batches_are_rejected_and_nothing_is_written(local_store, batch, mes
     assert stored_files(local_store) == []
 
 
-@pytest.mark.parametrize("name", ["App", "", "a/b", "x" * 64, None])
+@pytest.mark.parametrize("name", ["App\n", "", "a/b", "x" * 256, None])
 def test_bad_application_name(local_store, name):
     with pytest.raises(InvalidApplicationNameError, match="invalid application name") as raised:
         log_records(name, records(1), local_store)

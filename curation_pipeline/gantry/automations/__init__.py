@@ -1,0 +1,1 @@
+"""Gantry's ``gantry.automations`` package path: only its ``curators`` module is provided."""
