@@ -8,7 +8,6 @@ line's one boundary, :mod:`curation_pipeline.cli.output`.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from curation_pipeline.store import (
     FileDiff,
     Version,
 )
-from curation_pipeline.store.paths import STATE_DIR
+from curation_pipeline.store.localfiles import regular_file, walk_files
 from curation_pipeline.store.pathsets import as_folder
 
 #: Transfers smaller than this finish too quickly to deserve a progress bar.
@@ -268,7 +267,10 @@ def push(
     A file is stored under its name, a folder's files under their paths
     relative to it (its .curation/ state folder excepted), all below
     --to-path. Other files of HEAD are kept unless --delete is given.
-    Content equal to HEAD's makes no new version.
+    Content equal to HEAD's makes no new version. A folder may hold only
+    regular files and folders: a symbolic link, FIFO, socket or device in
+    it is refused (exit 2, naming it) and nothing is pushed; a PATH named
+    here may be a link to a regular file or folder.
     """
     files = collect_files(paths, prefix)
     dataset = session.dataset(name)
@@ -322,16 +324,12 @@ def _commit_summary(result: CommitResult, pushed: int) -> dict[str, Any]:
 
 
 def _walk(given: Path) -> Iterable[tuple[str, Path]]:
+    """A file named on the command line is followed (the user chose it) but must be a regular file;
+    a folder is walked by the store's one walk, which refuses links and special files inside."""
     if not given.is_dir():
-        yield given.resolve().name, given
+        yield given.resolve().name, regular_file(given)
         return
-    for dirpath, dirnames, filenames in os.walk(given):
-        folder = Path(dirpath)
-        if folder == given and STATE_DIR in dirnames:
-            dirnames.remove(STATE_DIR)  # a working copy's state, never part of a version
-        dirnames.sort()
-        for filename in sorted(filenames):
-            yield (folder / filename).relative_to(given).as_posix(), folder / filename
+    yield from walk_files(given)
 
 
 # -- writing -------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -57,38 +56,41 @@ def refuse(
     return UnsafePathError(f"{full} is {kind_of(mode)}; {what}")
 
 
-def walk_files(root: Path, *, skip_state: bool = True) -> Iterator[tuple[str, Path]]:
+def walk_files(root: Path) -> list[tuple[str, Path]]:
     """``(path, full path)`` of every regular file below ``root``, sorted by path.
 
     ``path`` is ``/``-separated and relative to ``root``. Links are never
-    followed below ``root`` (``root`` itself may be one). ``skip_state``
-    leaves out the ``.curation/`` state folder at the top.
+    followed below ``root`` (``root`` itself may be one). The ``.curation/``
+    state folder at the top is left out (no version holds it). The whole folder
+    is checked before the list is returned, so a caller reads no file of a
+    folder that is then refused.
 
     Raises:
         UnsafePathError: an entry is a symbolic link, a FIFO, a socket or a
             device, or its relative path is unsafe (e.g. not valid Unicode);
             the message names it.
     """
+    found: list[tuple[str, Path]] = []
     pending = [""]
     while pending:
         folder = pending.pop()
-        here = root / folder if folder else root
-        with os.scandir(here) as entries:
-            listed = sorted(entries, key=lambda entry: entry.name)
-        subfolders = []
-        for entry in listed:
-            path = f"{folder}/{entry.name}" if folder else entry.name
-            if skip_state and not folder and entry.name == STATE_DIR:
-                continue
-            mode = entry.stat(follow_symlinks=False).st_mode
-            check_path(path)
-            if stat.S_ISDIR(mode):
-                subfolders.append(path)
-            elif stat.S_ISREG(mode):
-                yield path, Path(entry.path)
-            else:
-                raise refuse(entry.path, mode)
-        pending.extend(reversed(subfolders))
+        with os.scandir(root / folder if folder else root) as entries:
+            for entry in entries:
+                if not folder and entry.name == STATE_DIR:
+                    continue
+                path = f"{folder}/{entry.name}" if folder else entry.name
+                mode = entry.stat(follow_symlinks=False).st_mode
+                try:
+                    check_path(path)
+                except UnsafePathError as exc:
+                    raise UnsafePathError(f"{exc} (in folder {str(root)!r})") from None
+                if stat.S_ISDIR(mode):
+                    pending.append(path)
+                elif stat.S_ISREG(mode):
+                    found.append((path, Path(entry.path)))
+                else:
+                    raise refuse(entry.path, mode)
+    return sorted(found)
 
 
 def regular_file(path: Path) -> Path:
