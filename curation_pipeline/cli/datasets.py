@@ -69,6 +69,16 @@ class Session:
         return self.store.get_dataset(name)
 
 
+def _valid_text(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse text that cannot be stored as UTF-8 (a lone surrogate from undecodable bytes in argv)."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise click.BadParameter(f"{value!r} is not valid Unicode (undecodable bytes?)") from None
+    return value
+
+
 class IntervalType(click.ParamType):
     """A duration such as ``0``, ``30m``, ``1h`` or ``PT1H``."""
 
@@ -238,7 +248,7 @@ def pull(session: Session, name: str, version: str | None, to: Path | None, forc
 @datasets.command("push")
 @click.argument("name")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-m", "--message", required=True, help="Commit message.")
+@click.option("-m", "--message", required=True, callback=_valid_text, help="Commit message.")
 @click.option("--to-path", "prefix", metavar="PREFIX", default="", help="Folder in the dataset to put the files under.")
 @click.option(
     "--parent", "parent", metavar="VERSION", default=None,
@@ -348,7 +358,7 @@ def create(session: Session, name: str) -> None:
 @datasets.command("remove")
 @click.argument("name")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True)
-@click.option("-m", "--message", required=True, help="Commit message.")
+@click.option("-m", "--message", required=True, callback=_valid_text, help="Commit message.")
 @click.option(
     "--parent", "parent", metavar="VERSION", default=None,
     help="Remove from VERSION and only commit if HEAD is still VERSION (exit 4 otherwise).",
@@ -378,7 +388,9 @@ def remove(
 @datasets.command("rollback")
 @click.argument("name")
 @click.argument("version")
-@click.option("-m", "--message", default=None, help="Commit message (default 'Rollback to VERSION').")
+@click.option(
+    "-m", "--message", default=None, callback=_valid_text, help="Commit message (default 'Rollback to VERSION')."
+)
 @pass_session
 def rollback(session: Session, name: str, version: str, message: str | None) -> None:
     """Commit a new version of NAME with VERSION's files.

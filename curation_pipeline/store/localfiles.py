@@ -194,6 +194,17 @@ class LocalFolder:
         finally:
             self._close(fd)
 
+    def sync_folder(self, path: str) -> None:
+        """fsync the folder ``path`` (if it exists), so the names moved into it survive a power loss."""
+        try:
+            fd = self._open_dir(path, create=False)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            self._close(fd)
+
     def remove_temporaries(self, path: str) -> None:
         """Remove what :meth:`write_json` left in folder ``path`` when its process was killed."""
         try:

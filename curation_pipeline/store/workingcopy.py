@@ -255,9 +255,12 @@ class WorkingCopy:
             LocalChangesError: local changes would be lost (names the files).
             CorruptObjectError: an object does not match its hash (nothing
                 in the folder is changed).
-            UnsafePathError: the version holds an unsafe path, or a path would
-                resolve outside the folder.
-            WorkingCopyError: the folder is a working copy of another dataset.
+            UnsafePathError: the version holds a path that is unsafe or that no
+                supported filesystem can create (checked before anything is
+                touched), or the folder holds a symbolic link or special file
+                (named; nothing outside the folder is read, written or deleted).
+            WorkingCopyError: the folder is a working copy of another dataset,
+                or an interrupted pull cannot be finished (pull with ``forced``).
             VersionNotFoundError: unknown version.
         """
         version = self._dataset.get_version(version_id)
@@ -307,11 +310,23 @@ class WorkingCopy:
 
     def _finish(self, folder: LocalFolder, journal: _Journal) -> None:
         """Step 4 of a pull (also run to finish one a crash interrupted): idempotent."""
-        staging = self._root / STAGING_DIR
         for path in journal.delete:
             # A folder there now was made by this pull (``x`` deleted, ``x/y`` moved in) before a crash.
             folder.remove_file(path, folder_ok=True)
-        mtimes = dict(journal.kept_mtimes)
+        mtimes = {**journal.kept_mtimes, **self._move_staged(folder, journal)}
+        for parent in sorted({path.rpartition("/")[0] for path in journal.staged}):
+            folder.sync_folder(parent)  # the moves reach the disk before the state that trusts them
+        tracked = {p: _Tracked(entry, mtimes.get(p, UNKNOWN_MTIME)) for p, entry in journal.files.items()}
+        state = _State(journal.dataset, journal.store_url, journal.version_id, tracked)
+        folder.write_json(STATE_FILE, state.to_json())
+        folder.remove_entry(JOURNAL_FILE)
+        folder.remove_entry(STAGING_DIR)
+        folder.remove_temporaries(STATE_DIR)
+
+    def _move_staged(self, folder: LocalFolder, journal: _Journal) -> dict[str, int]:
+        """Move the journal's staged files into place; the mtime to record for each."""
+        staging = self._root / STAGING_DIR
+        mtimes: dict[str, int] = {}
         for path, name in journal.staged.items():
             source = staging / name
             if os.path.lexists(source):
@@ -326,12 +341,7 @@ class WorkingCopy:
                     f"{self._root}: an interrupted pull of version {journal.version_id} cannot be finished "
                     f"({path} and its staged copy are both gone); pull again with forced=True"
                 )
-        tracked = {p: _Tracked(entry, mtimes.get(p, UNKNOWN_MTIME)) for p, entry in journal.files.items()}
-        state = _State(journal.dataset, journal.store_url, journal.version_id, tracked)
-        folder.write_json(STATE_FILE, state.to_json())
-        folder.remove_entry(JOURNAL_FILE)
-        folder.remove_entry(STAGING_DIR)
-        folder.remove_temporaries(STATE_DIR)
+        return mtimes
 
     def get_diff(self) -> WorkingCopyDiff:
         """Return the local changes (new, modified, deleted files) against the pulled version.

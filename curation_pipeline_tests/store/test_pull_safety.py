@@ -16,6 +16,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -203,14 +204,20 @@ def _repulled(ds: Dataset, folder: Path, v2: str) -> None:
     assert sorted(p.name for p in (folder / ".curation").iterdir()) == ["state.json"]
 
 
+def _pulled(ds: Dataset, version: str, folder: Path) -> Path:
+    """A working copy of ``version``, to copy (mtimes kept, so its state still trusts them) for each step."""
+    ds.pull(version, to=folder)
+    return folder
+
+
 def test_a_pull_interrupted_at_any_step_leaves_the_old_or_new_version(store: DatasetStore, tmp_path: Path) -> None:
     ds = store.create_dataset("crash")
     v1 = ds.commit(V1, "v1").version_id
     v2 = ds.commit(V2, "v2", delete=[p for p in V1 if p not in V2]).version_id
+    template = _pulled(ds, v1, tmp_path / "template")
     outcomes: list[str] = []
     for step in range(1, 200):
-        folder = tmp_path / f"wc{step}"
-        ds.pull(v1, to=folder)
+        folder = shutil.copytree(template, tmp_path / f"wc{step}", symlinks=True)
         with _fail_at(step, _raise):
             try:
                 ds.pull(v2, to=folder)
@@ -244,10 +251,10 @@ def test_a_pull_killed_at_any_step_leaves_the_old_or_new_version(store: DatasetS
     ds = store.create_dataset("kill")
     v1 = ds.commit(V1, "v1").version_id
     v2 = ds.commit(V2, "v2", delete=[p for p in V1 if p not in V2]).version_id
+    template = _pulled(ds, v1, tmp_path / "template")
     outcomes: list[str] = []
     for step in range(1, 200):
-        folder = tmp_path / f"wc{step}"
-        ds.pull(v1, to=folder)
+        folder = shutil.copytree(template, tmp_path / f"wc{step}", symlinks=True)
         code = _killed_pull(ds, folder, v2, step)
         if code == 0:
             break
@@ -424,3 +431,25 @@ def test_a_fifo_in_the_destination_is_refused_without_hanging(store: DatasetStor
         pytest.fail("pull hung reading a FIFO in the destination")
     assert len(errors) == 1 and isinstance(errors[0], UnsafePathError), errors
     assert "pipe is a FIFO" in str(errors[0])
+
+
+def test_an_interrupted_pull_whose_staging_was_lost_says_so_and_a_forced_pull_repairs(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    ds = store.create_dataset("lost")
+    v1 = ds.commit(V1, "v1").version_id
+    v2 = ds.commit(V2, "v2", delete=[p for p in V1 if p not in V2]).version_id
+    folder = tmp_path / "wc"
+    ds.pull(v1, to=folder)
+    journal = folder / ".curation/pull.json"
+    steps = 0
+    while not journal.exists():  # the first step after the journal is written
+        steps += 1
+        assert steps < 100
+        _killed_pull(ds, folder, v2, steps)
+    for staged in (folder / ".curation/staging").iterdir():
+        staged.unlink()  # someone cleaned up .curation/ by hand
+    with pytest.raises(WorkingCopyError, match="cannot be finished.*forced=True"):
+        ds.get_diff(to=folder)
+    ds.pull(v2, to=folder, forced=True)
+    assert _snapshot(folder) == V2 and ds.get_diff(to=folder).is_empty
