@@ -323,7 +323,7 @@ class LocalFolder:
             return exc
         found = _lstat_at(fd, name)
         mode = found.st_mode if found is not None else 0
-        return refuse(self.root / path, mode, "a pull never writes through a link or a special file")
+        return refuse(self.root / path, mode, "expected a folder there (links are never followed)")
 
     def _prune(self, parent: str) -> None:
         """Remove ``parent`` and its ancestors below the root while they are empty."""
