@@ -231,20 +231,28 @@ class LocalFolder:
         finally:
             self._close(fd)
 
-    def remove_file(self, path: str, *, folder_ok: bool = False) -> bool:
-        """Unlink the regular file at ``path`` and prune the folders it leaves empty; False if absent
-        (or, with ``folder_ok``, if a folder stands there now).
+    def remove_file(self, path: str, *, replaced_ok: bool = False) -> bool:
+        """Unlink the regular file at ``path`` and prune the folders it leaves empty; False if absent.
+
+        With ``replaced_ok``, also False when a folder stands at ``path`` or a
+        regular file stands where one of its folders was: what a pull being
+        finished moved in there before it was interrupted.
 
         Raises:
             UnsafePathError: ``path`` is a folder or special file, or a folder on the way is a link.
         """
         parent, name = self._split(path)
-        fd = self._open_parent(parent, create=False)
+        try:
+            fd = self._open_parent(parent, create=False)
+        except UnsafePathError:
+            if replaced_ok and self._file_on_the_way(parent):
+                return False
+            raise
         if fd is None:
             return False
         try:
             existing = _lstat_at(fd, name)
-            if existing is None or (folder_ok and stat.S_ISDIR(existing.st_mode)):
+            if existing is None or (replaced_ok and stat.S_ISDIR(existing.st_mode)):
                 return False
             if not stat.S_ISREG(existing.st_mode):
                 raise refuse(self.root / path, existing.st_mode, "expected a regular file to delete")
@@ -253,6 +261,15 @@ class LocalFolder:
             self._close(fd)
         self._prune(parent)
         return True
+
+    def _file_on_the_way(self, folder: str) -> bool:
+        """Whether a regular file (not a link) stands at ``folder`` or one of its ancestors."""
+        parts = folder.split("/")
+        for end in range(1, len(parts) + 1):
+            found = self.lstat("/".join(parts[:end]))
+            if found is None or not stat.S_ISDIR(found.st_mode):
+                return found is not None and stat.S_ISREG(found.st_mode)
+        return False
 
     def remove_entry(self, path: str) -> None:
         """Remove whatever is at ``path``: a link or file is unlinked (never its target), a folder

@@ -311,8 +311,9 @@ class WorkingCopy:
     def _finish(self, folder: LocalFolder, journal: _Journal) -> None:
         """Step 4 of a pull (also run to finish one a crash interrupted): idempotent."""
         for path in journal.delete:
-            # A folder there now was made by this pull (``x`` deleted, ``x/y`` moved in) before a crash.
-            folder.remove_file(path, folder_ok=True)
+            # After a crash, what stands there may be what this pull moved in: a folder
+            # (``x`` deleted, ``x/y`` moved in) or a file where a folder was (``x/y`` deleted, ``x`` moved in).
+            folder.remove_file(path, replaced_ok=True)
         mtimes = {**journal.kept_mtimes, **self._move_staged(folder, journal)}
         for parent in sorted({path.rpartition("/")[0] for path in journal.staged}):
             folder.sync_folder(parent)  # the moves reach the disk before the state that trusts them

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from curation_pipeline.store import DatasetStore
@@ -35,6 +35,8 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(old=_TREES.map(_without_clashes), new=_TREES.map(_without_clashes), step=st.integers(1, 40))
+@example(old={}, new={"a": b""}, step=5)  # found before the journal: the new file moved in, the state still old
+@example(old={"a/a": b""}, new={"a": b""}, step=10)  # found after it: finishing the pull met its own file "a"
 def test_an_interrupted_pull_between_any_two_trees_leaves_one_of_them(
     tmp_path_factory: pytest.TempPathFactory, old: dict[str, bytes], new: dict[str, bytes], step: int
 ) -> None:
