@@ -453,3 +453,33 @@ def test_an_interrupted_pull_whose_staging_was_lost_says_so_and_a_forced_pull_re
         ds.get_diff(to=folder)
     ds.pull(v2, to=folder, forced=True)
     assert _snapshot(folder) == V2 and ds.get_diff(to=folder).is_empty
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_a_commit_from_python_refuses_a_fifo_or_device_without_hanging(
+    store: DatasetStore, tmp_path: Path, kind: str
+) -> None:
+    source = tmp_path / "special"
+    if kind == "fifo":
+        os.mkfifo(source)
+    else:
+        source.symlink_to("/dev/zero")
+    ds = store.create_dataset("special")
+    errors: list[BaseException] = []
+
+    def commit() -> None:
+        try:
+            ds.commit({"data/x": source}, "v1")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=commit, daemon=True)
+    worker.start()
+    worker.join(20)
+    if worker.is_alive() and kind == "fifo":
+        with open(source, "wb"):  # release the reader so the thread can end
+            pass
+    assert not worker.is_alive() or pytest.fail(f"commit hung reading {kind}")
+    assert len(errors) == 1 and isinstance(errors[0], UnsafePathError), errors
+    assert f"{source} is a" in str(errors[0])
+    assert ds.head() is None
