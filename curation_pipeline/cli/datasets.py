@@ -8,7 +8,6 @@ line's one boundary, :mod:`curation_pipeline.cli.output`.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from curation_pipeline.store import (
     FileDiff,
     Version,
 )
-from curation_pipeline.store.paths import STATE_DIR
+from curation_pipeline.store.localfiles import regular_file, walk_files
 from curation_pipeline.store.pathsets import as_folder
 
 #: Transfers smaller than this finish too quickly to deserve a progress bar.
@@ -70,6 +69,16 @@ class Session:
         """The live dataset ``name``."""
         about_dataset(name)
         return self.store.get_dataset(name)
+
+
+def _valid_text(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse text that cannot be stored as UTF-8 (a lone surrogate from undecodable bytes in argv)."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise click.BadParameter(f"{value!r} is not valid Unicode (undecodable bytes?)") from None
+    return value
 
 
 class IntervalType(click.ParamType):
@@ -241,7 +250,7 @@ def pull(session: Session, name: str, version: str | None, to: Path | None, forc
 @datasets.command("push")
 @click.argument("name")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-m", "--message", required=True, help="Commit message.")
+@click.option("-m", "--message", required=True, callback=_valid_text, help="Commit message.")
 @click.option("--to-path", "prefix", metavar="PREFIX", default="", help="Folder in the dataset to put the files under.")
 @click.option(
     "--parent", "parent", metavar="VERSION", default=None,
@@ -270,7 +279,10 @@ def push(
     A file is stored under its name, a folder's files under their paths
     relative to it (its .curation/ state folder excepted), all below
     --to-path. Other files of HEAD are kept unless --delete is given.
-    Content equal to HEAD's makes no new version.
+    Content equal to HEAD's makes no new version. A folder may hold only
+    regular files and folders: a symbolic link, FIFO, socket or device in
+    it is refused (exit 2, naming it) and nothing is pushed; a PATH named
+    here may be a link to a regular file or folder.
     """
     files = collect_files(paths, prefix)
     dataset = session.dataset(name)
@@ -324,16 +336,12 @@ def _commit_summary(result: CommitResult, pushed: int) -> dict[str, Any]:
 
 
 def _walk(given: Path) -> Iterable[tuple[str, Path]]:
+    """A file named on the command line is followed (the user chose it) but must be a regular file;
+    a folder is walked by the store's one walk, which refuses links and special files inside."""
     if not given.is_dir():
-        yield given.resolve().name, given
+        yield given.resolve().name, regular_file(given)
         return
-    for dirpath, dirnames, filenames in os.walk(given):
-        folder = Path(dirpath)
-        if folder == given and STATE_DIR in dirnames:
-            dirnames.remove(STATE_DIR)  # a working copy's state, never part of a version
-        dirnames.sort()
-        for filename in sorted(filenames):
-            yield (folder / filename).relative_to(given).as_posix(), folder / filename
+    yield from walk_files(given)
 
 
 # -- writing -------------------------------------------------------------------------
@@ -352,7 +360,7 @@ def create(session: Session, name: str) -> None:
 @datasets.command("remove")
 @click.argument("name")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True)
-@click.option("-m", "--message", required=True, help="Commit message.")
+@click.option("-m", "--message", required=True, callback=_valid_text, help="Commit message.")
 @click.option(
     "--parent", "parent", metavar="VERSION", default=None,
     help="Remove from VERSION and only commit if HEAD is still VERSION (exit 4 otherwise).",
@@ -382,7 +390,9 @@ def remove(
 @datasets.command("rollback")
 @click.argument("name")
 @click.argument("version")
-@click.option("-m", "--message", default=None, help="Commit message (default 'Rollback to VERSION').")
+@click.option(
+    "-m", "--message", default=None, callback=_valid_text, help="Commit message (default 'Rollback to VERSION')."
+)
 @pass_session
 def rollback(session: Session, name: str, version: str, message: str | None) -> None:
     """Commit a new version of NAME with VERSION's files.

@@ -33,7 +33,7 @@ from curation_pipeline.store.errors import (
 )
 from curation_pipeline.store.head import read_head, swap_head
 from curation_pipeline.store.manifest import FileEntry, Manifest
-from curation_pipeline.store.paths import check_path
+from curation_pipeline.store.paths import check_creatable, check_path, check_tree
 
 
 @dataclass(frozen=True)
@@ -65,17 +65,28 @@ class Change:
     delete: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        for path in [*self.put, *self.delete]:
-            check_path(path)
+        for path in self.put:
+            check_creatable(path)
+        for path in self.delete:
+            check_path(path)  # a path too long to pull can still be deleted
         both = set(self.put) & self.delete
         if both:
             raise ValueError(f"paths both added and deleted: {sorted(both)}")
         object.__setattr__(self, "put", MappingProxyType(dict(self.put)))
 
     def apply(self, files: Mapping[str, FileEntry]) -> dict[str, FileEntry]:
-        """Return ``files`` with this change applied (deleting an absent path is a no-op)."""
+        """Return ``files`` with this change applied (deleting an absent path is a no-op).
+
+        Raises:
+            UnsafePathError: the result holds a path no filesystem could pull:
+                one also a folder of another (``x`` and ``x/y``), or one kept
+                from an older version with a segment over 255 bytes.
+        """
         result = {path: entry for path, entry in files.items() if path not in self.delete}
         result.update(self.put)
+        for path in result.keys() - self.put.keys():
+            check_creatable(path)
+        check_tree(result)
         return result
 
 

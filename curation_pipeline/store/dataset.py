@@ -41,7 +41,7 @@ from curation_pipeline.store.errors import (
 )
 from curation_pipeline.store.head import read_head
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
-from curation_pipeline.store.paths import check_path
+from curation_pipeline.store.paths import check_creatable
 from curation_pipeline.store.tabular import check_tabular, concat, read_table, tabular_format, write_table
 
 if TYPE_CHECKING:
@@ -238,7 +238,9 @@ class Dataset:
             is HEAD) when the resulting files equal HEAD's.
 
         Raises:
-            UnsafePathError: a path is unsafe.
+            UnsafePathError: a path is unsafe, has a segment over 255 bytes, or
+                the new version would hold a path that is also a folder of
+                another (``x`` and ``x/y``); see :mod:`curation_pipeline.store.paths`.
             DatasetDeletedError / DatasetNotFoundError: the dataset is soft-deleted / gone.
             DatasetHeadOutOfDateError: ``parent_version_id`` is not HEAD.
             CommitConflictError: the race for HEAD was lost too many times.
@@ -249,7 +251,9 @@ class Dataset:
         change = Change({path: entry for path, (entry, _) in sources.items()}, paths_to_delete(delete))
         pinned = self.resolve_version(parent_version_id) if parent_version_id else None
         base_id = pinned or self.head()
-        in_head = {e.sha256 for e in self._manifest(base_id).files.values()} if base_id else set()
+        base_files = self._manifest(base_id).files if base_id else {}
+        change.apply(base_files)  # a version no filesystem could pull is refused before any upload
+        in_head = {e.sha256 for e in base_files.values()}
         stats = upload_missing(
             self._backend,
             self._name,
@@ -274,7 +278,7 @@ class Dataset:
 
     def _hash_sources(self, files: Mapping[str, FileSource]) -> dict[str, tuple[FileEntry, bytes | Path]]:
         """Check every path and hash every content (several files at once), in ``files`` order."""
-        checked = {check_path(path): _source(path, content) for path, content in files.items()}
+        checked = {check_creatable(path): _source(path, content) for path, content in files.items()}
         on_disk = {path: content for path, content in checked.items() if isinstance(content, Path)}
 
         token = parallel.CancelToken()
@@ -316,7 +320,7 @@ class Dataset:
         Args and raises: as for :meth:`commit`.
         """
         inside = pathsets.as_folder(folder)
-        kept = {check_path(path) for path in files}
+        kept = {check_creatable(path) for path in files}
         stale = pathsets.not_mirrored(self._files_or_none(parent_version_id), inside, kept)
         return self.commit(files, message, metadata, parent_version_id, stale, author, progress=progress)
 

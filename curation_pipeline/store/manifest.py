@@ -35,7 +35,13 @@ def canonical_json(value: Any) -> bytes:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidManifestError(f"not canonical-JSON serialisable: {exc}") from None
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A lone surrogate: what Python makes of an undecodable byte in argv or a file name.
+        raise InvalidManifestError(
+            f"not valid Unicode: {text[max(0, exc.start - 20) : exc.end + 20]!r} holds a lone surrogate"
+        ) from None
 
 
 def format_time(value: datetime) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import io
 import os
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from curation_pipeline.parallel import CancelToken
 from curation_pipeline.store import layout
 from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.errors import CorruptObjectError, KeyNotFoundError, MissingObjectError
+from curation_pipeline.store.localfiles import refuse
 from curation_pipeline.store.manifest import FileEntry
 
 CHUNK = 1 << 20
@@ -40,13 +42,28 @@ def hash_file(path: Path, token: CancelToken | None = None) -> FileEntry:
     """
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as f:
+    with _open_regular(path) as f:
         while chunk := f.read(CHUNK):
             if token is not None:
                 token.check()
             digest.update(chunk)
             size += len(chunk)
     return FileEntry(digest.hexdigest(), size)
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` to read, refusing anything but a regular file (reached directly or by a link).
+
+    ``O_NONBLOCK`` makes opening a FIFO return at once instead of waiting for
+    a writer, so the check runs and a FIFO or device (``/dev/zero`` never
+    ends) is refused instead of hanging the commit or the scan.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise refuse(path, mode, "only regular files can be stored")
+    return os.fdopen(fd, "rb")
 
 
 def _check(entry: FileEntry, actual: FileEntry, where: str) -> None:

@@ -10,14 +10,34 @@ The folder holds the version's files plus a small state folder,
 A file whose size and mtime still match the state is taken as unchanged
 (like git's index); any other file is re-hashed.
 
-Pulls are all-or-nothing: every file to download is fetched into a staging
-folder inside ``.curation/``, verified against its sha256 and fsynced before
-anything in the working copy is touched, then renamed into place.
+    .curation/staging/      files being pulled, verified and fsynced
+    .curation/pull.json     the journal of a pull that is moving files into place
+
+A pull ends with the folder at the new version, or leaves it at the old one:
+
+1. Every path of the target version is checked first (safe, creatable on any
+   supported filesystem, no ``x`` beside ``x/y``); so is the folder, which
+   may hold no link or special file. Nothing has been touched yet.
+2. Every file to download is fetched into ``.curation/staging/``, verified
+   against its sha256 and fsynced. The folder is still the old version.
+3. The journal is written (fsynced): the files to delete, the staged files
+   to move in, the new state. From here the pull is decided.
+4. Files are deleted and moved in, the new state written, the journal and
+   the staging folder removed.
+
+A crash before step 3 leaves the old version (staged leftovers are cleared
+by the next pull). A crash during step 4 leaves the journal, and every
+operation on the working copy (pull, diff, push, stash, restore, even
+reading ``version_id``) first finishes that pull from it: the folder is then
+the new version, and a re-pull of any version starts from there. Every
+write goes through :class:`~curation_pipeline.store.localfiles.LocalFolder`,
+so a link planted in the folder (at ``.curation``, at
+``.curation/staging``, at a data folder) is refused or replaced, never
+written or deleted through.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -35,13 +55,26 @@ from curation_pipeline.store.errors import (
     UnsafePathError,
     WorkingCopyError,
 )
+from curation_pipeline.store.localfiles import LocalFolder, walk_files
 from curation_pipeline.store.manifest import FileEntry
-from curation_pipeline.store.paths import STATE_DIR, check_path, resolve_inside
+from curation_pipeline.store.paths import (
+    STATE_DIR,
+    check_creatable,
+    check_path,
+    check_tree,
+    resolve_inside,
+)
 
 if TYPE_CHECKING:
     from curation_pipeline.store.dataset import Dataset
 
 STATE_FORMAT = 1
+STATE_FILE = f"{STATE_DIR}/state.json"
+JOURNAL_FILE = f"{STATE_DIR}/pull.json"
+STAGING_DIR = f"{STATE_DIR}/staging"
+#: The mtime recorded for a file moved in by a pull finished after a crash:
+#: it matches no file, so the next scan re-hashes the file instead of trusting it.
+UNKNOWN_MTIME = -1
 
 
 @dataclass(frozen=True)
@@ -141,6 +174,41 @@ class _State:
         return cls(value["dataset"], value["store_url"], value["version_id"], files)
 
 
+@dataclass(frozen=True)
+class _Journal:
+    """A pull that has started moving files: enough to finish it without the store."""
+
+    dataset: str
+    store_url: str
+    version_id: str
+    files: Mapping[str, FileEntry]
+    delete: tuple[str, ...]
+    staged: Mapping[str, str]  # path -> file name in the staging folder
+    kept_mtimes: Mapping[str, int]  # files left in place -> their mtime_ns when the pull began
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "dataset": self.dataset,
+            "store_url": self.store_url,
+            "version_id": self.version_id,
+            "files": {path: entry.to_json() for path, entry in sorted(self.files.items())},
+            "delete": list(self.delete),
+            "staged": dict(sorted(self.staged.items())),
+            "kept_mtimes": dict(sorted(self.kept_mtimes.items())),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> _Journal:
+        files = {check_path(path): FileEntry.from_json(entry) for path, entry in value["files"].items()}
+        staged = {check_path(path): str(name) for path, name in value["staged"].items()}
+        if any("/" in name or name in ("", ".", "..") for name in staged.values()):
+            raise ValueError("a staged file name is not a plain name")
+        delete = tuple(check_path(path) for path in value["delete"])
+        kept = {check_path(path): int(mtime) for path, mtime in value["kept_mtimes"].items()}
+        return cls(value["dataset"], value["store_url"], value["version_id"], files, delete, staged, kept)
+
+
 class WorkingCopy:
     """Dataset ``dataset`` checked out in folder ``root`` (Gantry's pull/push workflow)."""
 
@@ -187,32 +255,40 @@ class WorkingCopy:
             LocalChangesError: local changes would be lost (names the files).
             CorruptObjectError: an object does not match its hash (nothing
                 in the folder is changed).
-            UnsafePathError: the version holds an unsafe path, or a path would
-                resolve outside the folder.
-            WorkingCopyError: the folder is a working copy of another dataset.
+            UnsafePathError: the version holds a path that is unsafe or that no
+                supported filesystem can create (checked before anything is
+                touched), or the folder holds a symbolic link or special file
+                (named; nothing outside the folder is read, written or deleted).
+            WorkingCopyError: the folder is a working copy of another dataset,
+                or an interrupted pull cannot be finished (pull with ``forced``).
             VersionNotFoundError: unknown version.
         """
         version = self._dataset.get_version(version_id)
         target = dict(version.files)
-        state = self._read_state()
-        local, mtimes = self._scan(state)
-        base = state.entries() if state else {}
-        at_risk = [p for p in _changed(local, base) if local.get(p) != target.get(p)]
-        if at_risk and not forced:
-            raise LocalChangesError(self._changes_message(at_risk, "pull"), at_risk)
-        to_fetch = sorted(p for p, entry in target.items() if local.get(p) != entry)
-        to_delete = sorted(local.keys() - target.keys())
-        destinations = {p: resolve_inside(self._root, p) for p in to_fetch}
-        staged = self._stage(version.version_id, target, to_fetch, progress)
-        try:
-            self._delete(to_delete)
-            for path, tmp in staged.items():
-                destinations[path].parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, destinations[path])
-        finally:
-            self._clear_staging()
-        mtimes.update({p: destinations[p].stat().st_mtime_ns for p in to_fetch})
-        self._write_state(version.version_id, {p: _Tracked(e, mtimes[p]) for p, e in target.items()})
+        self._check_pullable(version.version_id, target)
+        self._root.mkdir(parents=True, exist_ok=True)
+        with self._open() as folder:
+            state = self._recovered_state(folder)
+            local, mtimes = self._scan(state)
+            base = state.entries() if state else {}
+            at_risk = [p for p in _changed(local, base) if local.get(p) != target.get(p)]
+            if at_risk and not forced:
+                raise LocalChangesError(self._changes_message(at_risk, "pull"), at_risk)
+            to_fetch = sorted(p for p, entry in target.items() if local.get(p) != entry)
+            to_delete = sorted(local.keys() - target.keys())
+            staging = folder.fresh_folder(STAGING_DIR)
+            staged = self._stage(folder, staging, version.version_id, target, to_fetch, progress)
+            journal = _Journal(
+                self._dataset.name,
+                self._dataset.store_url,
+                version.version_id,
+                target,
+                tuple(to_delete),
+                {path: tmp.name for path, tmp in staged.items()},
+                {p: mtimes[p] for p in target if p not in staged},
+            )
+            folder.write_json(JOURNAL_FILE, journal.to_json())  # the pull is decided: a crash now rolls forward
+            self._finish(folder, journal)
         return PullResult(
             version.version_id,
             tuple(to_fetch),
@@ -220,6 +296,53 @@ class WorkingCopy:
             len(target) - len(to_fetch),
             sum(target[p].size for p in to_fetch),
         )
+
+    def _check_pullable(self, version_id: str, target: Mapping[str, FileEntry]) -> None:
+        """Refuse, before touching the folder, a version whose files no filesystem can hold."""
+        try:
+            for path in target:
+                check_creatable(path)
+            check_tree(target)
+        except UnsafePathError as exc:
+            raise UnsafePathError(
+                f"dataset {self._dataset.name!r} version {version_id} cannot be pulled: {exc}"
+            ) from None
+
+    def _finish(self, folder: LocalFolder, journal: _Journal) -> None:
+        """Step 4 of a pull (also run to finish one a crash interrupted): idempotent."""
+        for path in journal.delete:
+            # After a crash, what stands there may be what this pull moved in: a folder
+            # (``x`` deleted, ``x/y`` moved in) or a file where a folder was (``x/y`` deleted, ``x`` moved in).
+            folder.remove_file(path, replaced_ok=True)
+        mtimes = {**journal.kept_mtimes, **self._move_staged(folder, journal)}
+        for parent in sorted({path.rpartition("/")[0] for path in journal.staged}):
+            folder.sync_folder(parent)  # the moves reach the disk before the state that trusts them
+        tracked = {p: _Tracked(entry, mtimes.get(p, UNKNOWN_MTIME)) for p, entry in journal.files.items()}
+        state = _State(journal.dataset, journal.store_url, journal.version_id, tracked)
+        folder.write_json(STATE_FILE, state.to_json())
+        folder.remove_entry(JOURNAL_FILE)
+        folder.remove_entry(STAGING_DIR)
+        folder.remove_temporaries(STATE_DIR)
+
+    def _move_staged(self, folder: LocalFolder, journal: _Journal) -> dict[str, int]:
+        """Move the journal's staged files into place; the mtime to record for each."""
+        staging = self._root / STAGING_DIR
+        mtimes: dict[str, int] = {}
+        for path, name in journal.staged.items():
+            source = staging / name
+            if os.path.lexists(source):
+                folder.move_in(source, path)
+                found = folder.lstat(path)
+                mtimes[path] = found.st_mtime_ns if found else UNKNOWN_MTIME
+            elif folder.lstat(path) is not None:
+                mtimes[path] = UNKNOWN_MTIME  # moved in before the crash; re-hashed by the next scan
+            else:
+                folder.remove_entry(JOURNAL_FILE)  # cannot finish: let a forced pull start over
+                raise WorkingCopyError(
+                    f"{self._root}: an interrupted pull of version {journal.version_id} cannot be finished "
+                    f"({path} and its staged copy are both gone); pull again with forced=True"
+                )
+        return mtimes
 
     def get_diff(self) -> WorkingCopyDiff:
         """Return the local changes (new, modified, deleted files) against the pulled version.
@@ -269,13 +392,14 @@ class WorkingCopy:
             return StashResult(state.version_id, changes)
         if self._stash_dir.exists():
             raise WorkingCopyError(f"{self._root} already has stashed changes; restore() them first")
-        building = self._state_dir / f"stash-tmp-{uuid.uuid4().hex}"
-        for path in (*changes.new, *changes.modified):
-            copy = building / "files" / path
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(resolve_inside(self._root, path), copy)
-        building.mkdir(parents=True, exist_ok=True)
-        _write_json(building / "stash.json", {"version_id": state.version_id, "changes": changes.to_dict()})
+        name = f"{STATE_DIR}/stash-tmp-{uuid.uuid4().hex}"
+        with self._open() as folder:
+            building = folder.fresh_folder(name)  # a real folder: the state folder was checked by get_diff
+            for path in (*changes.new, *changes.modified):
+                copy = building / "files" / path
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(resolve_inside(self._root, path), copy)
+            folder.write_json(f"{name}/stash.json", {"version_id": state.version_id, "changes": changes.to_dict()})
         os.replace(building, self._stash_dir)  # the stash appears whole or not at all
         self.pull(state.version_id, forced=True)
         return StashResult(state.version_id, changes)
@@ -297,12 +421,12 @@ class WorkingCopy:
             raise LocalChangesError(self._changes_message(current.paths, "restore"), current.paths)
         record = json.loads((self._stash_dir / "stash.json").read_text("utf-8"))
         changes = WorkingCopyDiff.from_dict(record["changes"])
-        for path in (*changes.new, *changes.modified):
-            dest = resolve_inside(self._root, path)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._stash_dir / "files" / path, dest)
+        with self._open() as folder:
+            for path in (*changes.new, *changes.modified):
+                folder.move_in(self._stash_dir / "files" / path, path)
         self._delete(changes.deleted)
-        shutil.rmtree(self._stash_dir)
+        with self._open() as folder:
+            folder.remove_entry(f"{STATE_DIR}/stash")
         return StashResult(record["version_id"], changes)
 
     # -- state ---------------------------------------------------------------------
@@ -315,23 +439,49 @@ class WorkingCopy:
     def _stash_dir(self) -> Path:
         return self._state_dir / "stash"
 
+    def _open(self) -> LocalFolder:
+        try:
+            return LocalFolder(self._root)
+        except OSError as exc:
+            raise WorkingCopyError(f"{self._root} is not a usable folder: {exc}") from None
+
     def _read_state(self) -> _State | None:
-        path = self._state_dir / "state.json"
-        try:
-            value = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
+        """The state, after finishing a pull a crash interrupted; None if nothing was pulled here."""
+        if not os.path.lexists(self._root):
             return None
-        except (OSError, ValueError) as exc:
-            raise WorkingCopyError(f"unreadable working-copy state {path}: {exc}") from None
-        try:
-            state = _State.from_json(value)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise WorkingCopyError(f"malformed working-copy state {path}: {exc}") from None
-        if state.dataset != self._dataset.name:
-            raise WorkingCopyError(
-                f"{self._root} is a working copy of dataset {state.dataset!r}, not {self._dataset.name!r}"
-            )
+        with self._open() as folder:
+            return self._recovered_state(folder)
+
+    def _recovered_state(self, folder: LocalFolder) -> _State | None:
+        journal = self._load(folder, JOURNAL_FILE, _Journal.from_json, "interrupted-pull journal")
+        if journal is not None:
+            self._check_dataset(journal.dataset)
+            self._finish(folder, journal)
+        state = self._load(folder, STATE_FILE, _State.from_json, "working-copy state")
+        if state is not None:
+            self._check_dataset(state.dataset)
         return state
+
+    def _load(self, folder: LocalFolder, path: str, parse: Callable[[Any], Any], what: str) -> Any:
+        full = self._root / path
+        try:
+            value = folder.read_json(path)
+        except UnsafePathError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise WorkingCopyError(f"unreadable {what} {full}: {exc}") from None
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise WorkingCopyError(f"malformed {what} {full}: {exc}") from None
+
+    def _check_dataset(self, dataset: str) -> None:
+        if dataset != self._dataset.name:
+            raise WorkingCopyError(
+                f"{self._root} is a working copy of dataset {dataset!r}, not {self._dataset.name!r}"
+            )
 
     def _require_state(self) -> _State:
         state = self._read_state()
@@ -343,7 +493,8 @@ class WorkingCopy:
 
     def _write_state(self, version_id: str, files: Mapping[str, _Tracked]) -> None:
         state = _State(self._dataset.name, self._dataset.store_url, version_id, files)
-        _write_json(self._state_dir / "state.json", state.to_json())
+        with self._open() as folder:
+            folder.write_json(STATE_FILE, state.to_json())
 
     # -- files ---------------------------------------------------------------------
 
@@ -353,7 +504,7 @@ class WorkingCopy:
         entries: dict[str, FileEntry] = {}
         mtimes: dict[str, int] = {}
         for path, full in self._walk():
-            st = full.stat()
+            st = os.lstat(full)
             known = tracked.get(path)
             if known and known.entry.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
                 entries[path] = known.entry
@@ -364,31 +515,19 @@ class WorkingCopy:
 
     def _walk(self) -> Iterable[tuple[str, Path]]:
         if not self._root.is_dir():
-            return
-        for dirpath, dirnames, filenames in os.walk(self._root):
-            folder = Path(dirpath)
-            if folder == self._root and STATE_DIR in dirnames:
-                dirnames.remove(STATE_DIR)
-            for name in [*dirnames, *filenames]:
-                if (folder / name).is_symlink():
-                    raise UnsafePathError(f"{folder / name} is a symbolic link; working copies hold plain files")
-            for name in filenames:
-                full = folder / name
-                path = full.relative_to(self._root).as_posix()
-                check_path(path)
-                yield path, full
+            return iter(())
+        return walk_files(self._root)
 
     def _stage(
         self,
+        folder: LocalFolder,
+        staging: Path,
         version_id: str,
         target: Mapping[str, FileEntry],
         paths: list[str],
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Path]:
-        """Download and verify ``paths`` into the staging folder; nothing else is touched."""
-        staging = self._state_dir / "staging"
-        self._clear_staging()
-        staging.mkdir(parents=True)
+        """Download and verify ``paths`` into the (fresh) staging folder; nothing else is touched."""
         staged: dict[str, Path] = {}
         done, total = 0, sum(target[path].size for path in paths)
         if progress is not None:
@@ -414,19 +553,14 @@ class WorkingCopy:
                     if progress is not None:
                         progress(done, total)
         except BaseException:
-            self._clear_staging()
+            folder.remove_entry(STAGING_DIR)
             raise
         return {path: staged[path] for path in paths}
 
-    def _clear_staging(self) -> None:
-        shutil.rmtree(self._state_dir / "staging", ignore_errors=True)
-
     def _delete(self, paths: Iterable[str]) -> None:
-        for path in paths:
-            full = resolve_inside(self._root, path)
-            with contextlib.suppress(FileNotFoundError):
-                full.unlink()
-            _prune_empty_parents(full.parent, self._root)
+        with self._open() as folder:
+            for path in paths:
+                folder.remove_file(path)
 
     def _changes_message(self, paths: Iterable[str], action: str) -> str:
         listed = sorted(paths)
@@ -447,22 +581,3 @@ def _diff(local: Mapping[str, FileEntry], base: Mapping[str, FileEntry]) -> Work
         modified=tuple(sorted(p for p in local.keys() & base.keys() if local[p] != base[p])),
         deleted=tuple(sorted(base.keys() - local.keys())),
     )
-
-
-def _prune_empty_parents(folder: Path, root: Path) -> None:
-    while folder != root and folder.is_relative_to(root):
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
-
-
-def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, sort_keys=True, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -89,3 +89,14 @@ def test_version_round_trip() -> None:
     version = Version.from_manifest(manifest.version_id, manifest)
     assert Version.from_dict(version.to_dict()) == version
     assert version.size == 2
+
+
+def test_invalid_unicode_in_a_message_is_a_manifest_error_not_a_unicode_error() -> None:
+    from datetime import datetime, timezone
+
+    from curation_pipeline.store import InvalidManifestError
+    from curation_pipeline.store.manifest import Manifest
+
+    manifest = Manifest(None, "bad \udcff message", datetime(2024, 1, 1, tzinfo=timezone.utc), "me")
+    with pytest.raises(InvalidManifestError, match="not valid Unicode"):
+        manifest.to_bytes()
