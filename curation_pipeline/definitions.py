@@ -5,6 +5,10 @@ code location, and the catalogue, store settings and backfill batch size are
 read from the environment then. Curators without ``start_on`` start at the
 window of their first deployment: the first load records it in the store
 (:func:`~curation_pipeline.windows.resolve_start`), later loads read it back.
+Every curator's dataset and window grid are recorded too
+(:func:`~curation_pipeline.windows.resolve_grid`): a load after an edit
+appends a grid segment for a new interval, and refuses a silent move to
+another dataset.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from curation_pipeline.defs.sensors import Clock, utc_now
 from curation_pipeline.environment import PARTITIONS_PER_RUN_ENV, store_url
 from curation_pipeline.location import resolve_location
 from curation_pipeline.store import DatasetStore
-from curation_pipeline.windows import CuratorStart, resolve_start
+from curation_pipeline.windows import CuratorStart, resolve_grid, resolve_start
 
 
 def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock = utc_now) -> dg.Definitions:
@@ -41,11 +45,18 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
     curators = load_catalog(environ)
     storage_kind = "s3" if store_url(environ).lower().startswith("s3://") else "local"
     per_run = _partitions_per_run(environ)
-    starts = _deployment_starts(curators, environ, clock)
+    store = _open_store(environ) if curators else None
+    starts = _deployment_starts(curators, store, clock)
+    grids = {c.name: resolve_grid(c, store, starts[c.name], clock=clock) for c in curators} if store else {}
     return dg.Definitions.merge(
         *(
             build_curator_defs(
-                c, storage_kind=storage_kind, max_partitions_per_run=per_run, clock=clock, start=starts.get(c.name)
+                c,
+                storage_kind=storage_kind,
+                max_partitions_per_run=per_run,
+                clock=clock,
+                start=starts[c.name],
+                grid=grids.get(c.name),
             )
             for c in curators
         ),
@@ -54,13 +65,11 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
     )
 
 
-def _deployment_starts(curators: Sequence[Curator], environ: Mapping[str, str], clock: Clock) -> dict[str, CuratorStart]:
-    """The recorded (or now recorded) start of each curator without ``start_on``; the store is opened only then."""
-    pending = [c for c in curators if c.start_on is None]
-    if not pending:
-        return {}
-    store = _open_store(environ)
-    return {c.name: resolve_start(c, store, clock=clock) for c in pending}
+def _deployment_starts(
+    curators: Sequence[Curator], store: DatasetStore | None, clock: Clock
+) -> dict[str, CuratorStart]:
+    """Each curator's start: its ``start_on``, else its recorded (or now recorded) first deployment."""
+    return {c.name: resolve_start(c, store, clock=clock) for c in curators} if store else {}
 
 
 def _open_store(environ: Mapping[str, str]) -> DatasetStore:

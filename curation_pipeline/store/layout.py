@@ -6,6 +6,7 @@
     datasets/<name>/versions/<version_id>.json     one manifest per version
     datasets/<name>/objects/<sha[:2]>/<sha[2:]>    file contents, by sha256
     curators/<curator>/start.json                  a curator's first-deployment start (JSON, write-once)
+    curators/<curator>/grid.json                   a curator's dataset and grid history (JSON ref, CAS)
 """
 
 from __future__ import annotations
@@ -67,3 +68,8 @@ def version_from_manifest_key(name: str, key: str) -> str:
 def curator_start_key(curator: str) -> str:
     """The write-once record of when curator ``curator`` starts (see :mod:`curation_pipeline.store.starts`)."""
     return f"{CURATORS}{curator}/start.json"
+
+
+def curator_grid_key(curator: str) -> str:
+    """The ref holding curator ``curator``'s dataset and grid history (see :mod:`curation_pipeline.store.grids`)."""
+    return f"{CURATORS}{curator}/grid.json"
