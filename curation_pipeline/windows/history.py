@@ -13,8 +13,10 @@ it was first deployed. Later loads compare the curator with the record:
   ``start_on`` if later. Windows before it stay on the old grid: their files
   are never re-curated on the new one, so no time is covered twice and none is
   skipped; the Dagster partitions are the new segment's windows;
-* an earlier ``start_on`` on the same grid extends the first segment back
-  (those windows are new ground, never curated);
+* the same interval with an earlier ``start_on`` on the recorded grid extends
+  it back (those windows are new ground, never curated); a later one changes
+  nothing (the start is fixed once deployed); an earlier one off the grid is
+  refused;
 * another ``curated_dataset_name``: refused (:class:`CuratorEditError`)
   unless the move is explicit (:func:`move_curator`).
 
@@ -163,26 +165,28 @@ def _edited(curator: Curator, record: CuratorGridRecord, start: CuratorStart, no
         )
     last = _segment_grid(record.segments[-1])
     wanted = window_grid(start_on=start.start, interval=curator.curation_interval)
-    if wanted.interval == last.interval and _on_grid(wanted.anchor, last):
-        return _extended(record, wanted, curator)
+    if wanted.interval == last.interval:
+        return _start_moved(record, wanted, curator)
     # A new grid: it starts where the old grid's automation stopped, so no time is curated twice or skipped.
     anchor = max(_first_not_due(last, curator.curation_delay, now), wanted.anchor)
     segment = GridSegment(anchor, wanted.interval // _MINUTE, now)
     return replace(record, segments=(*record.segments, segment))
 
 
-def _extended(record: CuratorGridRecord, wanted: WindowGrid, curator: Curator) -> CuratorGridRecord:
-    """The same grid: an earlier ``start_on`` on it extends the only segment back, a later one is refused."""
-    last = _segment_grid(record.segments[-1])
-    if wanted.anchor >= last.anchor or curator.start_on is None:
-        return record  # a later start_on on the same grid changes nothing already recorded
-    if len(record.segments) > 1:
+def _start_moved(record: CuratorGridRecord, wanted: WindowGrid, curator: Curator) -> CuratorGridRecord:
+    """The same interval: an earlier ``start_on`` on the grid extends it back; a later one changes nothing."""
+    first = _segment_grid(record.segments[0])
+    if wanted.anchor >= first.anchor or curator.start_on is None:
+        return record  # the start is fixed at the first deployment: windows already curated stay
+    if len(record.segments) > 1 or not _on_grid(wanted.anchor, first):
         raise CuratorEditError(
-            f"curator {curator.name!r}: start_on {wanted.anchor.isoformat()} is before its current grid, which "
-            f"began at {last.anchor.isoformat()} after an interval change; windows before it are on the old grid"
+            f"curator {curator.name!r}: start_on {wanted.anchor.isoformat()} is before its recorded start "
+            f"{first.anchor.isoformat()} and not on its window grid ({first.interval} from {first.anchor.isoformat()}"
+            f"{', which later changed interval' if len(record.segments) > 1 else ''}); keep the recorded start_on, "
+            "or give the curator a new name (a new curator and dataset)"
         )
-    first = replace(record.segments[0], anchor=wanted.anchor)
-    return replace(record, segments=(first,))
+    extended = replace(record.segments[0], anchor=wanted.anchor)
+    return replace(record, segments=(extended, *record.segments[1:]))
 
 
 def _first_not_due(grid: WindowGrid, delay: dt.timedelta, now: dt.datetime) -> dt.datetime:
