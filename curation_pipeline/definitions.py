@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 
 from curation_pipeline.curators import Curator
-from curation_pipeline.defs.catalog_loading import load_catalog
+from curation_pipeline.defs.catalog_loading import catalog_source, load_catalog, with_registry
 from curation_pipeline.defs.factory import (
     DEFAULT_PARTITIONS_PER_RUN,
     build_application_defs,
@@ -29,12 +29,13 @@ from curation_pipeline.defs.resources import store_resource_from_env
 from curation_pipeline.defs.sensors import Clock, utc_now
 from curation_pipeline.environment import PARTITIONS_PER_RUN_ENV, store_url
 from curation_pipeline.location import resolve_location
+from curation_pipeline.registry import CuratorRegistry
 from curation_pipeline.store import DatasetStore
 from curation_pipeline.windows import CuratorStart, resolve_grid, resolve_start
 
 
 def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock = utc_now) -> dg.Definitions:
-    """Every curator of the catalogue, the stream of each application, the store and the executor.
+    """Every curator of the catalogue and of the store's registry, each application's stream, the store, the executor.
 
     Args:
         environ: the environment to read settings from (default ``os.environ``).
@@ -42,12 +43,12 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
             the window holding it; the sensors read it too (tests pin it).
     """
     environ = os.environ if environ is None else environ
-    curators = load_catalog(environ)
+    store = _open_store(environ)
+    curators = with_registry(load_catalog(environ), CuratorRegistry(store), catalog_source(environ))
     storage_kind = "s3" if store_url(environ).lower().startswith("s3://") else "local"
     per_run = _partitions_per_run(environ)
-    store = _open_store(environ) if curators else None
     starts = _deployment_starts(curators, store, clock)
-    grids = {c.name: resolve_grid(c, store, starts[c.name], clock=clock) for c in curators} if store else {}
+    grids = {c.name: resolve_grid(c, store, starts[c.name], clock=clock) for c in curators}
     return dg.Definitions.merge(
         *(
             build_curator_defs(
@@ -56,7 +57,7 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
                 max_partitions_per_run=per_run,
                 clock=clock,
                 start=starts[c.name],
-                grid=grids.get(c.name),
+                grid=grids[c.name],
             )
             for c in curators
         ),
@@ -65,11 +66,9 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
     )
 
 
-def _deployment_starts(
-    curators: Sequence[Curator], store: DatasetStore | None, clock: Clock
-) -> dict[str, CuratorStart]:
+def _deployment_starts(curators: Sequence[Curator], store: DatasetStore, clock: Clock) -> dict[str, CuratorStart]:
     """Each curator's start: its ``start_on``, else its recorded (or now recorded) first deployment."""
-    return {c.name: resolve_start(c, store, clock=clock) for c in curators} if store else {}
+    return {c.name: resolve_start(c, store, clock=clock) for c in curators}
 
 
 def _open_store(environ: Mapping[str, str]) -> DatasetStore:

@@ -69,7 +69,7 @@ def enable(name: str, workspace: str) -> None:
     Its sensors follow: the windows that closed while it was off are curated
     within minutes, then each window once due.
     """
-    from curation_pipeline.cli.automation import set_enabled
+    from curation_pipeline.automation import set_enabled
 
     changed = set_enabled(name, True, workspace=workspace)
     click.echo(f"{name}: enabled" + ("" if changed else " (already)"))
@@ -80,7 +80,7 @@ def enable(name: str, workspace: str) -> None:
 @click.option("--workspace", default="workspace.yaml", show_default=True, help="The workspace file of the code location.")
 def disable(name: str, workspace: str) -> None:
     """Switch curator NAME off: stop its schedule; no automation requests a run for it until enabled."""
-    from curation_pipeline.cli.automation import set_enabled
+    from curation_pipeline.automation import set_enabled
 
     changed = set_enabled(name, False, workspace=workspace)
     click.echo(f"{name}: disabled" + ("" if changed else " (already)"))
@@ -96,7 +96,7 @@ def status(name: str | None, file: str | None, as_json: bool) -> None:
     (recorded in the store, gone from the catalogue: their datasets stay)."""
     import datetime as dt
 
-    from curation_pipeline.cli.automation import curated_windows, dagster_instance, is_enabled
+    from curation_pipeline.automation import curated_windows, dagster_instance, is_enabled
     from curation_pipeline.cli.curator_status import COLUMNS, curator_status, retired_status
 
     found = _catalog(file)
@@ -137,6 +137,33 @@ def move(name: str, dataset: str) -> None:
 
     move_curator(name, dataset, DatasetStore.open(location=resolve_location()))
     click.echo(f"{name}: now writes dataset {dataset}; set curated_dataset_name: {dataset} and reload")
+
+
+@curators.command("reload")
+@click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The Dagster webserver.")
+@click.option("--location", default="curation_pipeline", show_default=True, help="The code location's name.")
+def reload(url: str, location: str) -> None:
+    """Reload the code location of a running Dagster UI: it then shows curators created, updated or deleted."""
+    from curation_pipeline.cli.reload import reload_location
+
+    reload_location(url, location)
+    click.echo(f"reloaded {location} at {url}")
+
+
+@curators.command("delete")
+@click.argument("name")
+@click.option("--purge-dataset", is_flag=True, help="Also remove the curator's dataset, every version (irreversible).")
+def delete(name: str, purge_dataset: bool) -> None:
+    """Remove curator NAME from the store's registry (curators created with the Python API).
+
+    Its dataset stays, listed and readable, unless --purge-dataset. Curators of
+    the YAML catalogue are retired by removing them from the file.
+    """
+    from curation_pipeline import lifecycle
+
+    click.echo(lifecycle.delete(name, purge_dataset=purge_dataset))
+    if not purge_dataset:
+        click.echo("its dataset stays (curation datasets list); reload the code location to drop the curator")
 
 
 def _catalog(file: str | None) -> list[Curator]:

@@ -7,6 +7,7 @@
     datasets/<name>/objects/<sha[:2]>/<sha[2:]>    file contents, by sha256
     curators/<curator>/start.json                  a curator's first-deployment start (JSON, write-once)
     curators/<curator>/grid.json                   a curator's dataset and grid history (JSON ref, CAS)
+    curators/<curator>/spec.json                   a registered curator's definition (JSON ref, CAS)
 """
 
 from __future__ import annotations
@@ -73,3 +74,8 @@ def curator_start_key(curator: str) -> str:
 def curator_grid_key(curator: str) -> str:
     """The ref holding curator ``curator``'s dataset and grid history (see :mod:`curation_pipeline.store.grids`)."""
     return f"{CURATORS}{curator}/grid.json"
+
+
+def curator_spec_key(curator: str) -> str:
+    """The registry entry of a curator created through the Python API (see :mod:`curation_pipeline.registry`)."""
+    return f"{CURATORS}{curator}/spec.json"

@@ -1,7 +1,9 @@
-"""The Dagster instance seen from ``curation curators``: each curator's switch and its curated windows.
+"""The Dagster instance seen from outside the code location: each curator's switch and its curated windows.
 
-The only module of the command line that imports Dagster (the import-linter
-contract "dagster" names it). A curator's switch is its schedule
+The one door to Dagster for ``curation curators enable/disable/status`` and
+for the Python lifecycle calls (:mod:`curation_pipeline.lifecycle`): the
+import-linter contract "dagster" lets them reach Dagster through this module
+only. A curator's switch is its schedule
 (:mod:`curation_pipeline.defs.switch`):
 
 * reading it (``status``) needs only the instance (``$DAGSTER_HOME``): the
