@@ -35,7 +35,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from curation_pipeline.curators import Curator, Selector, curator_from_dict
+from curation_pipeline.curators import Curator, Selector, curator_from_dict, load_curators
+from curation_pipeline.environment import CURATORS_FILE_ENV
 from curation_pipeline.location import resolve_location
 from curation_pipeline.registry import CuratorExistsError, CuratorNotFoundError, CuratorRegistry
 from curation_pipeline.store import Dataset, DatasetNotFoundError, DatasetStore
@@ -62,11 +63,22 @@ DEFAULT_WORKSPACE = "workspace.yaml"
 def create(curator: Curator, enable: bool = True, *, store: DatasetStore | None = None) -> Curator:
     """Register ``curator``; it is deployed at the code location's next load, switched on unless ``enable=False``.
 
+    Checked before anything is written, so a create never stops the code location from loading:
+
     Raises:
-        CuratorExistsError: a curator of that name is registered.
+        CuratorExistsError: a curator of that name is registered, or in the YAML catalogue.
+        CuratorEditError: a retired curator of that name wrote another dataset (its records stay).
     """
     registered = _with(curator, enabled=enable)
-    _registry(store).create(registered)
+    registry = _registry(store)
+    _not_in_catalogue(curator.name)
+    grid = known_grid(curator.name, registry.store)
+    if grid is not None and grid.dataset != curator.curated_dataset_name:
+        raise CuratorEditError(
+            f"a curator named {curator.name!r} wrote dataset {grid.dataset!r} before; create it with "
+            f"curated_dataset_name={grid.dataset!r}, or choose another name"
+        )
+    registry.create(registered)
     return registered
 
 
@@ -196,6 +208,13 @@ def _switch(name: str, on: bool, store: DatasetStore | None, workspace: str) -> 
     else:  # not deployed yet (or no instance here): the initial state its first deployment takes
         registry.change(name, lambda c: _with(c, enabled=on))
     return f"Curator {name} {'enabled' if on else 'disabled'}"
+
+
+def _not_in_catalogue(name: str) -> None:
+    """Refuse a name the YAML catalogue (``$CURATION_CURATORS_FILE``) defines: the code location would refuse both."""
+    path = os.environ.get(CURATORS_FILE_ENV)
+    if path and os.path.isfile(path) and any(c.name == name for c in load_curators(path)):
+        raise CuratorExistsError(f"curator {name!r} is defined in {path}; change it there, or choose another name")
 
 
 def _purge(store: DatasetStore, dataset: str) -> None:

@@ -48,7 +48,8 @@ def list_(file: str | None, as_json: bool) -> None:
 
     START is the first window and where it comes from: ``start_on``, or the
     first deployment recorded in the store ($CURATION_STORE_URL, else
-    ./.curation), or "not yet deployed".
+    ./.curation), or "not yet deployed". ENABLED is the catalogue's initial
+    state; `curation curators status` shows the live one.
     """
     if file is None:
         file = os.environ.get(CURATORS_FILE_ENV) or None

@@ -115,6 +115,24 @@ def test_a_deleted_curator_leaves_its_dataset_and_status_lists_it_retired(enviro
     assert "kept" not in store.list_datasets()
 
 
+def test_create_refuses_what_would_stop_the_code_location_from_loading(environ: dict[str, str]):
+    Path(environ["CURATION_CURATORS_FILE"]).write_text(
+        "curators:\n  - {type: UniformCurator, name: in-yaml, application_name: shop, limit: 3}\n"
+    )
+    with pytest.raises(lifecycle.CuratorExistsError, match="curators.yaml"):
+        lifecycle.create(UniformCurator(name="in-yaml", application_name="shop", limit=5))
+    lifecycle.create(UniformCurator(name="gone", application_name="shop", limit=5))
+    load(environ)  # deployed: its dataset is recorded
+    lifecycle.delete("gone")
+    with pytest.raises(CuratorEditError, match="curated_dataset_name='gone'"):
+        lifecycle.create(UniformCurator(name="gone", application_name="shop", limit=5, curated_dataset_name="new"))
+    lifecycle.create(UniformCurator(name="gone", application_name="shop", limit=5))  # the same dataset: back again
+    with pytest.raises(lifecycle.CuratorExistsError):
+        lifecycle.create(UniformCurator(name="gone", application_name="shop", limit=5))
+    schedules = load(environ).get_repository_def().schedule_defs
+    assert sorted(s.name for s in schedules) == ["gone_schedule", "in_yaml_schedule"]
+
+
 def test_a_name_in_the_catalogue_and_the_registry_names_both(environ):
     lifecycle.create(UniformCurator(name="twice", application_name="shop", limit=5))
     Path(environ["CURATION_CURATORS_FILE"]).write_text(
