@@ -156,3 +156,20 @@ def test_enable_names_an_unknown_curator_and_a_missing_instance(deployment: Depl
     monkeypatch.delenv("DAGSTER_HOME")
     result = CliRunner().invoke(main, ["curators", "disable", "daily", "--workspace", str(deployment.workspace)])
     assert result.exit_code == 1 and "DAGSTER_HOME is not set" in result.output
+
+
+def test_the_window_registering_sensor_follows_the_switch_too(deployment: Deployment):
+    deployment.write_catalogue(
+        "curators:\n  - {type: UniformCurator, name: daily, application_name: shop, limit: 5,"
+        " start_on: 2026-01-01, curation_interval: 90m}\n"
+    )
+    instance = deployment.instance
+    defs = deployment.load(day(0, 6))
+    context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
+    on = defs.get_sensor_def("daily_windows").evaluate_tick(context)
+    assert list(on.dynamic_partitions_requests[0].partition_keys) == [
+        "2026-01-01-00:00", "2026-01-01-01:30", "2026-01-01-03:00", "2026-01-01-04:30",
+    ]
+    cli("disable", workspace=deployment.workspace)
+    off = defs.get_sensor_def("daily_windows").evaluate_tick(context)
+    assert not off.dynamic_partitions_requests and not off.run_requests and "is stopped" in off.skip_message
