@@ -35,7 +35,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from curation_pipeline.curators import Curator, Selector, curator_from_dict, load_curators
+from curation_pipeline.curators import CURATOR_TYPES, Curator, Selector, curator_from_dict, load_curators
 from curation_pipeline.environment import CURATORS_FILE_ENV
 from curation_pipeline.location import resolve_location
 from curation_pipeline.registry import CuratorExistsError, CuratorNotFoundError, CuratorRegistry
@@ -45,6 +45,7 @@ from curation_pipeline.windows import CuratorEditError, known_grid, move_curator
 __all__ = [
     "CuratorExistsError",
     "CuratorNotFoundError",
+    "LifecycleMixin",
     "create",
     "delete",
     "disable",
@@ -197,6 +198,41 @@ def list_curators(application_name: str | None = None, *, store: DatasetStore | 
     return [c.name for c in get_all_curators(application_name, store=store)]
 
 
+class LifecycleMixin:
+    """Gantry's instance methods (``curator.create()``, ``.enable()``, ...) over this module's functions.
+
+    Mix it in front of a curator class to give Gantry's scripts their method
+    calls unchanged: ``class UniformCurator(LifecycleMixin, curators.UniformCurator): pass``.
+    Curators are immutable: ``create`` returns the curator itself, ``update``
+    the updated curator (a new object).
+    """
+
+    def create(self, enable: bool = True) -> Any:
+        """Register this curator (see :func:`create`); returns it."""
+        create(self, enable)  # type: ignore[arg-type]
+        return self
+
+    def enable(self) -> str:
+        """Switch it on (see :func:`enable`)."""
+        return enable(self)  # type: ignore[arg-type]
+
+    def disable(self) -> str:
+        """Switch it off (see :func:`disable`)."""
+        return disable(self)  # type: ignore[arg-type]
+
+    def update(self, **changes: Any) -> Curator:
+        """Change it with Gantry's arguments (see :func:`update`)."""
+        return update(self, **changes)  # type: ignore[arg-type]
+
+    def delete(self) -> str:
+        """Remove it; its dataset stays (see :func:`delete`)."""
+        return delete(self)  # type: ignore[arg-type]
+
+    def get_curated_dataset(self) -> Dataset:
+        """Its dataset (see :func:`get_curated_dataset`)."""
+        return get_curated_dataset(self)  # type: ignore[arg-type]
+
+
 def _switch(name: str, on: bool, store: DatasetStore | None, workspace: str) -> str:
     registry = _registry(store)
     registry.get(name)  # Gantry's CuratorNotFoundError before anything else
@@ -226,8 +262,9 @@ def _purge(store: DatasetStore, dataset: str) -> None:
 
 
 def _with(curator: Curator, **changes: Any) -> Curator:
-    """A copy of ``curator`` with ``changes``, validated as a new curator is."""
+    """A copy of ``curator`` with ``changes``, validated as a new curator is (as its stock type, mixins dropped)."""
     data = curator.to_dict()
+    data["type"] = next(k.__name__ for k in type(curator).__mro__ if k.__name__ in CURATOR_TYPES)
     for key, value in changes.items():
         data[key] = value
     if "selectors" in changes:

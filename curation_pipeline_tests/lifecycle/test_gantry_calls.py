@@ -166,3 +166,23 @@ def test_get_curated_dataset_opens_the_curators_dataset(environ: dict[str, str])
     dataset = lifecycle.get_curated_dataset(curator)
     assert dataset.name == "reader" and list(dataset.files()) == ["data/2026-01-01.parquet"]
     assert lifecycle.get_curated_dataset("reader").head() == dataset.head()
+
+
+class GantryUniformCurator(lifecycle.LifecycleMixin, UniformCurator):
+    """What a Gantry-compatible package exports: the stock curator with Gantry's methods."""
+
+
+def test_a_script_with_gantrys_method_calls(environ: dict[str, str]):
+    curator = GantryUniformCurator(
+        name="methods", application_name="shop", limit=5, start_on=dt.datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert curator.create() is curator
+    assert load(environ).get_assets_def(dg.AssetKey(["curated", "methods"])) is not None
+    assert curator.disable() == "Curator methods disabled"
+    assert curator.enable() == "Curator methods enabled"
+    assert curator.update(new_curation_interval=dt.timedelta(hours=12)).curation_interval == dt.timedelta(hours=12)
+    assert load(environ).get_assets_def(dg.AssetKey(["curated", "methods"])).partitions_def.get_first_partition_key() == (
+        "2026-01-04-00:00"
+    )
+    assert curator.delete().startswith("Curator methods deleted at ")
+    assert lifecycle.list_curators() == []
