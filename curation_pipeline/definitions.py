@@ -5,6 +5,10 @@ code location, and the catalogue, store settings and backfill batch size are
 read from the environment then. Curators without ``start_on`` start at the
 window of their first deployment: the first load records it in the store
 (:func:`~curation_pipeline.windows.resolve_start`), later loads read it back.
+Every curator's dataset and window grid are recorded too
+(:func:`~curation_pipeline.windows.resolve_grid`): a load after an edit
+appends a grid segment for a new interval, and refuses a silent move to
+another dataset.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import dagster as dg
 
 from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.curators import Curator
-from curation_pipeline.defs.catalog_loading import load_catalog
+from curation_pipeline.defs.catalog_loading import catalog_source, load_catalog, with_registry
 from curation_pipeline.defs.factory import (
     DEFAULT_PARTITIONS_PER_RUN,
     build_application_defs,
@@ -24,13 +28,14 @@ from curation_pipeline.defs.factory import (
 )
 from curation_pipeline.defs.resources import store_resource_from_env
 from curation_pipeline.environment import partitions_per_run
-from curation_pipeline.location import Location, resolve_location
+from curation_pipeline.location import resolve_location
+from curation_pipeline.registry import CuratorRegistry
 from curation_pipeline.store import DatasetStore
-from curation_pipeline.windows import CuratorStart, resolve_start
+from curation_pipeline.windows import CuratorStart, resolve_grid, resolve_start
 
 
 def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock = utc_now) -> dg.Definitions:
-    """Every curator of the catalogue, the stream of each application, the store and the executor.
+    """Every curator of the catalogue and of the store's registry, each application's stream, the store, the executor.
 
     Args:
         environ: the environment to read settings from (default ``os.environ``).
@@ -38,15 +43,22 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
             the window holding it; the sensors read it too (tests pin it).
     """
     environ = os.environ if environ is None else environ
-    curators = load_catalog(environ)
     where = resolve_location(environ=environ)
+    store = DatasetStore.open(location=where)
+    curators = with_registry(load_catalog(environ), CuratorRegistry(store), catalog_source(environ))
     storage_kind = "s3" if where.is_s3 else "local"
     per_run = partitions_per_run(environ, default=DEFAULT_PARTITIONS_PER_RUN)
-    starts = _deployment_starts(curators, where, clock)
+    starts = _deployment_starts(curators, store, clock)
+    grids = {c.name: resolve_grid(c, store, starts[c.name], clock=clock) for c in curators}
     return dg.Definitions.merge(
         *(
             build_curator_defs(
-                c, storage_kind=storage_kind, max_partitions_per_run=per_run, clock=clock, start=starts.get(c.name)
+                c,
+                storage_kind=storage_kind,
+                max_partitions_per_run=per_run,
+                clock=clock,
+                start=starts[c.name],
+                grid=grids[c.name],
             )
             for c in curators
         ),
@@ -55,13 +67,9 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
     )
 
 
-def _deployment_starts(curators: Sequence[Curator], where: Location, clock: Clock) -> dict[str, CuratorStart]:
-    """The recorded (or now recorded) start of each curator without ``start_on``; the store is opened only then."""
-    pending = [c for c in curators if c.start_on is None]
-    if not pending:
-        return {}
-    store = DatasetStore.open(location=where)
-    return {c.name: resolve_start(c, store, clock=clock) for c in pending}
+def _deployment_starts(curators: Sequence[Curator], store: DatasetStore, clock: Clock) -> dict[str, CuratorStart]:
+    """Each curator's start: its ``start_on``, else its recorded (or now recorded) first deployment."""
+    return {c.name: resolve_start(c, store, clock=clock) for c in curators}
 
 
 @dg.definitions

@@ -39,6 +39,8 @@ CURATORS_FILE_ENV = "CURATION_CURATORS_FILE"
 PARTITIONS_PER_RUN_ENV = "CURATION_BACKFILL_PARTITIONS_PER_RUN"
 #: The author recorded on dataset versions (else the OS user name).
 AUTHOR_ENV = "CURATION_AUTHOR"
+#: Dagster's instance folder, where `curation curators enable/disable/status` find the live switches.
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
 
 
 def first_set(names: Sequence[str], environ: Mapping[str, str] | None = None) -> str | None:
@@ -70,6 +72,11 @@ def curators_file(environ: Mapping[str, str] | None = None) -> str | None:
 def author(environ: Mapping[str, str] | None = None) -> str | None:
     """``$CURATION_AUTHOR`` (the author recorded on dataset versions), else None."""
     return first_set((AUTHOR_ENV,), environ)
+
+
+def dagster_home(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$DAGSTER_HOME`` (the Dagster instance's folder), else None."""
+    return first_set((DAGSTER_HOME_ENV,), environ)
 
 
 def partitions_per_run(environ: Mapping[str, str] | None = None, *, default: int) -> int:

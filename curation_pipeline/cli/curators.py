@@ -1,4 +1,9 @@
-"""``curation curators``: check and list curator catalogues."""
+"""``curation curators``: check and list curator catalogues; switch curators on and off; their status.
+
+``enable``/``disable``/``status`` talk to the Dagster instance through
+:mod:`curation_pipeline.cli.automation`, imported only by those commands
+(it imports Dagster, which the other commands do not need).
+"""
 
 from __future__ import annotations
 
@@ -42,7 +47,8 @@ def list_(file: str | None, as_json: bool) -> None:
 
     START is the first window and where it comes from: ``start_on``, or the
     first deployment recorded in the store ($CURATION_STORE_URL, else
-    ./.curation), or "not yet deployed".
+    ./.curation), or "not yet deployed". ENABLED is the catalogue's initial
+    state; `curation curators status` shows the live one.
     """
     if file is None:
         file = curators_file()
@@ -52,6 +58,118 @@ def list_(file: str | None, as_json: bool) -> None:
         return
     starts = _starts(found)
     echo_table(*with_keys(_COLUMNS, [_row(c, starts[c.name]) for c in found], [c.name for c in found]))
+
+
+@curators.command("enable")
+@click.argument("name")
+@click.option("--workspace", default="workspace.yaml", show_default=True, help="The workspace file of the code location.")
+def enable(name: str, workspace: str) -> None:
+    """Switch curator NAME on: start its schedule in the Dagster instance ($DAGSTER_HOME).
+
+    Its sensors follow: the windows that closed while it was off are curated
+    within minutes, then each window once due.
+    """
+    from curation_pipeline.automation import set_enabled
+
+    changed = set_enabled(name, True, workspace=workspace)
+    click.echo(f"{name}: enabled" + ("" if changed else " (already)"))
+
+
+@curators.command("disable")
+@click.argument("name")
+@click.option("--workspace", default="workspace.yaml", show_default=True, help="The workspace file of the code location.")
+def disable(name: str, workspace: str) -> None:
+    """Switch curator NAME off: stop its schedule; no automation requests a run for it until enabled."""
+    from curation_pipeline.automation import set_enabled
+
+    changed = set_enabled(name, False, workspace=workspace)
+    click.echo(f"{name}: disabled" + ("" if changed else " (already)"))
+
+
+@curators.command("status")
+@click.argument("name", required=False)
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="A catalogue file (default $CURATION_CURATORS_FILE, else the demo).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(name: str | None, file: str | None, as_json: bool) -> None:
+    """Each curator: enabled (live, from $DAGSTER_HOME), start, interval, delay, last curated window,
+    HEAD version of its dataset, windows missing and the next window due; then retired curators
+    (recorded in the store, gone from the catalogue: their datasets stay)."""
+    import datetime as dt
+
+    from curation_pipeline.automation import curated_windows, dagster_instance, is_enabled
+    from curation_pipeline.cli.curator_status import COLUMNS, curator_status, retired_status
+
+    found = _catalog(file)
+    if name is not None:
+        found = [c for c in found if c.name == name]
+    store = DatasetStore.open(location=resolve_location())
+    now = dt.datetime.now(dt.timezone.utc)
+    with dagster_instance() as instance:
+        rows = [
+            curator_status(
+                c, store, enabled=is_enabled(instance, c.name, default=c.enabled),
+                curated=curated_windows(instance, c.dataset_name), now=now,
+            )
+            for c in found
+        ]
+    known = {c.name for c in _catalog(file)}
+    retired = [n for n in store.recorded_curators() if n not in known and name in (None, n)]
+    rows += [retired_status(n, store) for n in retired]
+    if name is not None and not rows:
+        _fail(f"no curator {name!r} in the catalogue or the store")
+    if as_json:
+        echo_json([r.to_dict() for r in rows])
+        return
+    echo_table(COLUMNS, [r.row() for r in rows])
+    if retired:
+        click.echo(f"retired (in the store, not in the catalogue; datasets kept): {', '.join(retired)}")
+
+
+@curators.command("move")
+@click.argument("name")
+@click.argument("dataset")
+def move(name: str, dataset: str) -> None:
+    """Bind deployed curator NAME to DATASET (Gantry's create_new_dataset); the old dataset stays as is.
+
+    Then change curated_dataset_name in the catalogue and reload the code location.
+    """
+    from curation_pipeline.windows import move_curator
+
+    move_curator(name, dataset, DatasetStore.open(location=resolve_location()))
+    click.echo(f"{name}: now writes dataset {dataset}; set curated_dataset_name: {dataset} and reload")
+
+
+@curators.command("reload")
+@click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The Dagster webserver.")
+@click.option("--location", default="curation_pipeline", show_default=True, help="The code location's name.")
+def reload(url: str, location: str) -> None:
+    """Reload the code location of a running Dagster UI: it then shows curators created, updated or deleted."""
+    from curation_pipeline.cli.reload import reload_location
+
+    reload_location(url, location)
+    click.echo(f"reloaded {location} at {url}")
+
+
+@curators.command("delete")
+@click.argument("name")
+@click.option("--purge-dataset", is_flag=True, help="Also remove the curator's dataset, every version (irreversible).")
+def delete(name: str, purge_dataset: bool) -> None:
+    """Remove curator NAME from the store's registry (curators created with the Python API).
+
+    Its dataset stays, listed and readable, unless --purge-dataset. Curators of
+    the YAML catalogue are retired by removing them from the file.
+    """
+    from curation_pipeline import lifecycle
+
+    click.echo(lifecycle.delete(name, purge_dataset=purge_dataset))
+    if not purge_dataset:
+        click.echo("its dataset stays (curation datasets list); reload the code location to drop the curator")
+
+
+def _catalog(file: str | None) -> list[Curator]:
+    if file is None:
+        file = curators_file()
+    return list(load_curators(file)) if file is not None else _builtin_catalog()
 
 
 def _builtin_catalog() -> list[Curator]:

@@ -29,9 +29,11 @@ from curation_pipeline.errors import CurationError
 from curation_pipeline.names import name_key
 from curation_pipeline.selection import MissingFieldError
 from curation_pipeline.windows import (
+    CuratorGrid,
     CuratorStart,
     WindowResult,
     curate_window,
+    definition_hash,
 )
 from curation_pipeline.windows.checks import committed_table, stored_window
 
@@ -54,9 +56,18 @@ def build_curator_asset(
     storage_kind: str,
     max_partitions_per_run: int,
     start: CuratorStart | None = None,
+    grid: CuratorGrid | None = None,
 ) -> dg.AssetsDefinition:
-    """The partitioned asset of ``curator`` with its per-partition checks (``start`` is shown, not used)."""
+    """The partitioned asset of ``curator`` with its per-partition checks (``start`` and ``grid`` are shown).
+
+    Its ``code_version`` is the curator's definition hash, which every version's metadata carries too.
+    """
     key = curated_asset_key(curator.dataset_name)
+    metadata: dict[str, Any] = {"curator": dg.MetadataValue.json(curator.to_dict()), **start_metadata(start)}
+    metadata["definition"] = dg.MetadataValue.text(definition_hash(curator))
+    if grid is not None:
+        metadata["grid_history"] = dg.MetadataValue.json(grid.describe())
+        metadata["first_deployed"] = dg.MetadataValue.text(grid.first_deployed.isoformat())
     spec = dg.AssetSpec(
         key,
         deps=[stream_asset_key(curator.application_name)],
@@ -65,11 +76,8 @@ def build_curator_asset(
         kinds={"parquet", storage_kind},
         # Dagster tags take 63 characters of [A-Za-z0-9_.-]: the key; the name as written is metadata.
         tags={"curation/curator": name_key(curator.name), "curation/type": type(curator).__name__},
-        metadata={
-            "curator": dg.MetadataValue.json(curator.to_dict()),
-            **name_metadata(curator),
-            **start_metadata(start),
-        },
+        metadata={**metadata, **name_metadata(curator)},
+        code_version=definition_hash(curator),
         skippable=True,
     )
 
@@ -148,6 +156,7 @@ def materialization_metadata(result: WindowResult, store: CurationStore) -> dict
         "window_start": dg.MetadataValue.timestamp(result.window.start),
         "window_end": dg.MetadataValue.timestamp(result.window.end),
         "seed": str(result.seed),
+        "definition": str(result.manifest_metadata.get("definition", "")),
         "message": result.message,
         "preview": dg.MetadataValue.md(preview_markdown(result.table)),
         "dagster/row_count": result.selected_rows,

@@ -15,6 +15,7 @@ from curation_pipeline.curators import Curator, CuratorConfigError, load_curator
 from curation_pipeline.defs.partitions import python_name
 from curation_pipeline.demo import demo_curators
 from curation_pipeline.environment import curators_file
+from curation_pipeline.registry import CuratorRegistry
 
 
 def load_catalog(environ: Mapping[str, str] | None = None) -> list[Curator]:
@@ -30,6 +31,31 @@ def load_catalog(environ: Mapping[str, str] | None = None) -> list[Curator]:
     else:
         curators = demo_curators()
     return check_catalog(curators)
+
+
+def with_registry(curators: Sequence[Curator], registry: CuratorRegistry, source: str) -> list[Curator]:
+    """``curators`` (from ``source``) and the curators of ``registry``, validated together.
+
+    Raises:
+        CuratorConfigError: a name is defined in both, naming both sources; or the union is invalid.
+    """
+    registered = [entry.curator for entry in registry.list()]
+    mine = {c.name for c in curators}
+    for curator in registered:
+        if curator.name in mine:
+            raise CuratorConfigError(
+                f"defined twice: in {source} and in the curator registry ({registry.where(curator.name)}); "
+                f"remove it from one (`curation curators delete {curator.name}` removes the registered one)",
+                curator=curator.name,
+                field="name",
+            )
+    return check_catalog([*curators, *registered])
+
+
+def catalog_source(environ: Mapping[str, str] | None = None) -> str:
+    """Where :func:`load_catalog` reads: the YAML file's path, or "the demo catalogue"."""
+    environ = os.environ if environ is None else environ
+    return curators_file(environ) or "the demo catalogue"
 
 
 def check_catalog(curators: Sequence[Curator]) -> list[Curator]:

@@ -7,17 +7,20 @@ every curator and adds the stream of each application once.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 
 from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.curators import Curator
 from curation_pipeline.defs.assets import build_curator_asset, curated_asset_key
-from curation_pipeline.defs.partitions import curator_partitions, python_name
+from curation_pipeline.defs.partitions import CuratorPartitions, curator_partitions, python_name
 from curation_pipeline.defs.schedules import build_schedule
 from curation_pipeline.defs.sensors import build_catch_up_sensor, build_windows_sensor
 from curation_pipeline.defs.stream_assets import build_stream_sensor, build_stream_spec
+from curation_pipeline.defs.switch import schedule_name
 from curation_pipeline.names import name_key
-from curation_pipeline.windows import START_ON, CuratorStart
+from curation_pipeline.windows import START_ON, CuratorGrid, CuratorStart
 
 #: Windows curated per run when past windows are backfilled.
 DEFAULT_PARTITIONS_PER_RUN = 10
@@ -30,8 +33,12 @@ def build_curator_defs(
     max_partitions_per_run: int = DEFAULT_PARTITIONS_PER_RUN,
     clock: Clock = utc_now,
     start: CuratorStart | None = None,
+    grid: CuratorGrid | None = None,
 ) -> dg.Definitions:
     """The asset (with its checks), job, schedule and sensors of one curator.
+
+    The schedule is the curator's one switch; its sensors follow it
+    (:mod:`curation_pipeline.defs.switch`).
 
     Args:
         curator: the curator spec.
@@ -42,6 +49,10 @@ def build_curator_defs(
             :func:`~curation_pipeline.windows.resolve_start` (which records a first
             deployment). None means the curator's ``start_on``, else the fixed
             :data:`~curation_pipeline.windows.DEFAULT_START_ON`.
+        grid: the curator's recorded grid history, from
+            :func:`~curation_pipeline.windows.resolve_grid`: the partitions are its
+            current grid, and catching up starts at its floor. None means the
+            grid of ``start`` and a catch-up over every window.
 
     The store resource (key ``store``) is supplied by the caller.
     """
@@ -50,15 +61,15 @@ def build_curator_defs(
     name = python_name(curator.name)
     if start is None and curator.start_on is not None:
         start = CuratorStart(curator.start_on, START_ON)
-    partitions = curator_partitions(
-        start_on=start.start if start else None, interval=curator.curation_interval, name=curator.name
-    )
+    anchor = grid.current.anchor if grid else (start.start if start else None)
+    partitions = curator_partitions(start_on=anchor, interval=curator.curation_interval, name=curator.name)
     asset = build_curator_asset(
         curator=curator,
         partitions=partitions,
         storage_kind=storage_kind,
         max_partitions_per_run=max_partitions_per_run,
         start=start,
+        grid=grid,
     )
     job = dg.define_asset_job(
         name=f"{name}_job",
@@ -68,7 +79,7 @@ def build_curator_defs(
         tags={"curation/curator": name_key(curator.name)},
     )
     schedule = build_schedule(
-        name=f"{name}_schedule",
+        name=schedule_name(curator.name),
         job=job,
         partitions=partitions,
         delay=curator.curation_delay,
@@ -78,22 +89,41 @@ def build_curator_defs(
     sensors = []
     if partitions.is_dynamic:
         sensors.append(
-            build_windows_sensor(name=f"{name}_windows", partitions=partitions, enabled=curator.enabled, clock=clock)
-        )
-    if curator.curate_past_intervals:
-        sensors.append(
-            build_catch_up_sensor(
-                name=f"{name}_catch_up",
-                asset_key=curated_asset_key(curator.dataset_name),
-                job_name=job.name,
+            build_windows_sensor(
+                name=f"{name}_windows",
                 partitions=partitions,
-                delay=curator.curation_delay,
                 enabled=curator.enabled,
                 curator_name=curator.name,
                 clock=clock,
             )
         )
+    sensors.append(
+        build_catch_up_sensor(
+            name=f"{name}_catch_up",
+            asset_key=curated_asset_key(curator.dataset_name),
+            job_name=job.name,
+            partitions=partitions,
+            delay=curator.curation_delay,
+            enabled=curator.enabled,
+            curator_name=curator.name,
+            floor=_catch_up_floor(curator, grid, partitions, clock),
+            clock=clock,
+        )
+    )
     return dg.Definitions(assets=[asset], jobs=[job], schedules=[schedule], sensors=sensors)
+
+
+def _catch_up_floor(
+    curator: Curator, grid: CuratorGrid | None, partitions: CuratorPartitions, clock: Clock
+) -> dt.datetime | None:
+    """Where catching up starts: the first window, or the first deployment without ``curate_past_intervals``."""
+    if grid is not None:
+        return grid.catch_up_floor(curator.curate_past_intervals)
+    if curator.curate_past_intervals:
+        return None
+    # No recorded deployment (definitions built for one curator, outside the code location): now stands for it.
+    holding = partitions.window_containing(clock())
+    return holding.start if holding is not None else partitions.anchor
 
 
 def build_application_defs(application: str, *, storage_kind: str = "local") -> dg.Definitions:

@@ -2,12 +2,18 @@
 
 * ``<curator>_windows`` (only for grids that fit no cron, i.e. dynamic
   partitions): registers every window as a partition once it has closed.
-* ``<curator>_catch_up`` (only with ``curate_past_intervals``): launches one
-  asset backfill of every window that is due and was never materialized, so
-  past intervals are curated without anyone clicking. The backfill runs in
-  batches per the asset's ``BackfillPolicy``. Its cursor is the newest window
-  it has handled; windows after it are the schedule's, which the sensor only
-  picks up if they are still missing (say the daemon was down) once due.
+* ``<curator>_catch_up``: launches one asset backfill of every window that is
+  due and was never materialized, so past intervals, and the windows that
+  closed while the curator was off, are curated without anyone clicking. The
+  backfill runs in batches per the asset's ``BackfillPolicy``. Its floor is
+  the curator's first window with ``curate_past_intervals``, else the window
+  of its first deployment (history before it is curated only by a user's
+  backfill). Its cursor is the newest window it has handled; windows after it
+  are the schedule's, which the sensor only picks up if they are still
+  missing (the curator was off, the daemon was down) once due.
+
+Both are declared RUNNING and skip every tick while the curator's schedule is
+stopped: the schedule is the curator's one switch (:mod:`curation_pipeline.defs.switch`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 
 from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.defs.partitions import CuratorPartitions
+from curation_pipeline.defs.switch import curator_switched_on, schedule_name, switched_off_reason
 from curation_pipeline.names import name_key
 from curation_pipeline.windows.grid import Window
 
@@ -37,17 +44,25 @@ def _default_status(enabled: bool) -> dg.DefaultSensorStatus:
 
 
 def build_windows_sensor(
-    *, name: str, partitions: CuratorPartitions, enabled: bool, clock: Clock = utc_now
+    *, name: str, partitions: CuratorPartitions, enabled: bool, curator_name: str, clock: Clock = utc_now
 ) -> dg.SensorDefinition:
-    """Register each closed window of a dynamic grid as a partition."""
+    """Register each closed window of a dynamic grid as a partition, while the curator is on.
+
+    ``enabled`` is the curator's initial state (its schedule's ``default_status``).
+    """
 
     @dg.sensor(
         name=name,
         minimum_interval_seconds=60,
-        default_status=_default_status(enabled),
-        description="Registers each closed window of this curator as a partition.",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Registers each closed window of this curator as a partition. Follows {schedule_name(curator_name)}: "
+            "turn the curator on or off there."
+        ),
     )
     def _register_windows(context: dg.SensorEvaluationContext):
+        if not curator_switched_on(context, curator_name, default_running=enabled):
+            return switched_off_reason(curator_name)
         known = set(context.instance.get_dynamic_partitions(partitions.dynamic_name))
         new = [key for key in map(partitions.key, partitions.closed_windows(clock())) if key not in known]
         if not new:
@@ -64,14 +79,15 @@ def missing_windows(
     now: dt.datetime,
     after_key: str | None,
     done_keys: set[str],
+    floor: dt.datetime | None = None,
 ) -> tuple[list[Window], str | None]:
-    """Windows due by ``now`` (after ``after_key``) whose key is not in ``done_keys``, and the new cursor."""
-    since = None
+    """Windows due by ``now`` (after ``after_key``, from ``floor``) whose key is not in ``done_keys``, and the new cursor."""
+    since = floor
     if after_key:
         try:
-            since = partitions.window(after_key).end
+            since = max(partitions.window(after_key).end, floor or partitions.anchor)
         except ValueError:  # the curator's grid changed since the cursor was written: start over
-            since = None
+            since = floor
     due = partitions.closed_windows(now - delay - SCHEDULE_GRACE, since=since)
     cursor = partitions.key(due[-1]) if due else after_key
     return [w for w in due if partitions.key(w) not in done_keys], cursor
@@ -86,22 +102,32 @@ def build_catch_up_sensor(
     delay: dt.timedelta,
     enabled: bool,
     curator_name: str,
+    floor: dt.datetime | None = None,
     clock: Clock = utc_now,
 ) -> dg.SensorDefinition:
-    """Launch a backfill of every due window of ``asset_key`` that was never materialized."""
+    """Launch a backfill of every due window of ``asset_key`` from ``floor`` that was never materialized.
+
+    ``enabled`` is the curator's initial state (its schedule's ``default_status``);
+    ``floor`` None means the first window of ``partitions``.
+    """
 
     @dg.sensor(
         name=name,
         asset_selection=dg.AssetSelection.assets(asset_key),
         minimum_interval_seconds=120,
-        default_status=_default_status(enabled),
-        description="Backfills every past window of this curator that was never curated.",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Backfills every due window of this curator that was never curated (also those missed while it was "
+            f"off). Follows {schedule_name(curator_name)}: turn the curator on or off there."
+        ),
     )
     def _catch_up(context: dg.SensorEvaluationContext):
+        if not curator_switched_on(context, curator_name, default_running=enabled):
+            return dg.SensorResult(skip_reason=switched_off_reason(curator_name), cursor=context.cursor)
         instance = context.instance
         done = set(instance.get_materialized_partitions(asset_key)) | _keys_in_flight(instance, job_name)
         windows, cursor = missing_windows(
-            partitions=partitions, delay=delay, now=clock(), after_key=context.cursor, done_keys=done
+            partitions=partitions, delay=delay, now=clock(), after_key=context.cursor, done_keys=done, floor=floor
         )
         if not windows:
             return dg.SensorResult(skip_reason=dg.SkipReason("no past window is missing"), cursor=cursor)

@@ -6,6 +6,7 @@ Layout under one root (a local folder or ``s3://bucket/prefix``)::
     datasets/<name>/versions/<version_id>.json    one manifest per version
     datasets/<name>/HEAD                          the latest version id
     curators/<curator>/start.json                 a curator's first-deployment start (write-once)
+    curators/<curator>/grid.json                  a curator's dataset and grid history (compare-and-swap)
 
 Start with :meth:`DatasetStore.open`. This package does not import Dagster.
 """
@@ -44,6 +45,7 @@ from curation_pipeline.store.errors import (
 )
 from curation_pipeline.store.gc import GcReport
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
+from curation_pipeline.store.grids import CuratorGridRecord, GridSegment
 from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.store import DatasetStore
 from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
@@ -53,6 +55,7 @@ __all__ = [
     "CommitConflictError",
     "CommitResult",
     "CorruptObjectError",
+    "CuratorGridRecord",
     "CuratorStartRecord",
     "DataSchemaMismatchError",
     "Dataset",
@@ -65,6 +68,7 @@ __all__ = [
     "FileDiff",
     "FileEntry",
     "GcReport",
+    "GridSegment",
     "InvalidDatasetNameError",
     "InvalidManifestError",
     "InvalidStoreUrlError",

@@ -6,6 +6,8 @@
     datasets/<name>/versions/<version_id>.json     one manifest per version
     datasets/<name>/objects/<sha[:2]>/<sha[2:]>    file contents, by sha256
     curators/<curator>/start.json                  a curator's first-deployment start (JSON, write-once)
+    curators/<curator>/grid.json                   a curator's dataset and grid history (JSON ref, CAS)
+    curators/<curator>/spec.json                   a registered curator's definition (JSON ref, CAS)
 
 ``<name>`` and ``<curator>`` are keys (:func:`curation_pipeline.names.name_key`):
 a name that is not a valid key (``My Data``) lives under its key (``my-data``).
@@ -72,3 +74,13 @@ def version_from_manifest_key(name: str, key: str) -> str:
 def curator_start_key(curator: str) -> str:
     """The write-once record of when curator ``curator`` starts (see :mod:`curation_pipeline.store.starts`)."""
     return f"{CURATORS}{name_key(curator)}/start.json"
+
+
+def curator_grid_key(curator: str) -> str:
+    """The ref holding curator ``curator``'s dataset and grid history (see :mod:`curation_pipeline.store.grids`)."""
+    return f"{CURATORS}{name_key(curator)}/grid.json"
+
+
+def curator_spec_key(curator: str) -> str:
+    """The registry entry of a curator created through the Python API (see :mod:`curation_pipeline.registry`)."""
+    return f"{CURATORS}{name_key(curator)}/spec.json"

@@ -12,7 +12,7 @@ from curation_pipeline.location import Location
 from curation_pipeline.names import NAME_PATTERN, InvalidNameError, check_name, collision, name_key
 from curation_pipeline.parallel import check_max_workers
 from curation_pipeline.store import layout
-from curation_pipeline.store.backends.base import ObjectBackend
+from curation_pipeline.store.backends.base import ObjectBackend, RefToken
 from curation_pipeline.store.commit import RetryPolicy
 from curation_pipeline.store.dataset import DEFAULT_MAX_WORKERS, Dataset, default_author
 from curation_pipeline.store.errors import (
@@ -26,6 +26,7 @@ from curation_pipeline.store.errors import (
 )
 from curation_pipeline.store.gc import DEFAULT_GRACE_PERIOD, GcReport, collect_dataset
 from curation_pipeline.store.manifest import canonical_json, format_time
+from curation_pipeline.store.grids import CuratorGridRecord
 from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.url import open_backend
 
@@ -289,6 +290,38 @@ class DatasetStore:
         if held is None:  # nothing deletes a start record: someone removed it by hand meanwhile
             raise KeyNotFoundError(f"{key} vanished right after it was written")
         return held
+
+    # -- curator grids ---------------------------------------------------------
+
+    def curator_grid(self, curator: str) -> tuple[CuratorGridRecord, RefToken] | None:
+        """The grid record of ``curator`` and its token for :meth:`write_curator_grid`, None if none.
+
+        Raises:
+            InvalidNameError: ``curator`` breaks the naming rule.
+            InvalidManifestError: the record is unreadable.
+        """
+        key = layout.curator_grid_key(check_name(curator, "curator"))
+        ref = self._backend.read_ref(key)
+        if ref is None:
+            return None
+        return CuratorGridRecord.from_json(ref.data, key=key), ref.token
+
+    def write_curator_grid(self, record: CuratorGridRecord, expected: RefToken | None) -> None:
+        """Replace the grid record of ``record.curator`` only if it is still as read (compare-and-swap).
+
+        Args:
+            record: the new record.
+            expected: the token :meth:`curator_grid` returned, None to require that no record exists.
+
+        Raises:
+            WriteConflictError: the record changed (or appeared) since it was read.
+        """
+        key = layout.curator_grid_key(check_name(record.curator, "curator"))
+        self._backend.swap_ref(key, record.to_json(), expected)
+
+    def recorded_curators(self) -> list[str]:
+        """Names of the curators with a start or grid record in this store, sorted."""
+        return sorted(name.rstrip("/") for name in self._backend.list_children(layout.CURATORS))
 
     # -- helpers ---------------------------------------------------------------
 

@@ -29,10 +29,11 @@ from curation_pipeline.windows.curate import (
     commit_message,
     curate_window,
     data_path,
+    definition_hash,
     parquet_bytes,
     schema_summary,
 )
-from curation_pipeline.windows.errors import CuratorStartError, WindowGridError
+from curation_pipeline.windows.errors import CuratorEditError, CuratorStartError, WindowGridError
 from curation_pipeline.windows.grid import (
     DAY_FORMAT,
     DEFAULT_START_ON,
@@ -43,6 +44,8 @@ from curation_pipeline.windows.grid import (
     grid_cron,
     window_grid,
 )
+from curation_pipeline.windows.history import CuratorGrid, known_grid, move_curator, resolve_grid
+from curation_pipeline.windows.status import Progress, progress
 from curation_pipeline.windows.starts import (
     FIRST_DEPLOYED,
     NOT_YET_DEPLOYED,
@@ -59,9 +62,12 @@ __all__ = [
     "DEFAULT_START_ON",
     "FIRST_DEPLOYED",
     "MINUTE_FORMAT",
+    "Progress",
     "NOT_YET_DEPLOYED",
     "START_ON",
     "CheckOutcome",
+    "CuratorEditError",
+    "CuratorGrid",
     "CuratorStart",
     "CuratorStartError",
     "Window",
@@ -72,11 +78,16 @@ __all__ = [
     "commit_message",
     "curate_window",
     "data_path",
+    "definition_hash",
     "file_safe_key",
     "first_window_start",
     "grid_cron",
+    "known_grid",
     "known_start",
+    "move_curator",
     "parquet_bytes",
+    "progress",
+    "resolve_grid",
     "resolve_start",
     "schema_summary",
     "stored_window",

@@ -8,7 +8,9 @@ errors pass through unchanged; the asset turns them into
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -67,6 +69,22 @@ class WindowResult:
 def data_path(partition_key: str) -> str:
     """Where a window's records live in the dataset: ``data/<key>.parquet``."""
     return f"{DATA_DIR}/{file_safe_key(partition_key)}.parquet"
+
+
+#: Fields that do not change what a window selects: editing them keeps the definition hash.
+_NOT_SELECTION = ("enabled", "curation_delay", "curate_past_intervals", "start_on")
+
+
+def definition_hash(curator: Curator) -> str:
+    """A short sha256 of what decides a window's records: type, application, dataset, interval, selectors.
+
+    Every version's metadata carries it (``definition``) and the Dagster asset's
+    ``code_version`` follows it, so a change of selection rules shows per version.
+    Switching the curator on or off, its delay or ``start_on`` leave it unchanged.
+    """
+    spec = {k: v for k, v in curator.to_dict().items() if k not in _NOT_SELECTION}
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def commit_message(curator: str, window: Window, selected: int, candidates: int) -> str:
@@ -141,6 +159,7 @@ def _result(
     manifest_metadata = {
         "curator": curator.name,
         "curator_type": type(curator).__name__,
+        "definition": definition_hash(curator),
         "application": curator.application_name,
         "partition_key": partition_key,
         "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},

@@ -11,3 +11,7 @@ class WindowGridError(CurationError, ValueError):
 
 class CuratorStartError(CurationError):
     """The start of a curator could not be read from, or recorded in, the store."""
+
+
+class CuratorEditError(CurationError):
+    """A change to a deployed curator is refused: it would move its dataset or rewrite its history."""

@@ -43,8 +43,9 @@ curators:
 """
 
 
-def test_the_code_location_loads_every_definition(monkeypatch):
+def test_the_code_location_loads_every_definition(monkeypatch, tmp_path):
     monkeypatch.delenv("CURATION_CURATORS_FILE", raising=False)
+    monkeypatch.setenv("CURATION_STORE_URL", str(tmp_path / "store"))  # every curator records its grid there
     loaded = defs()
     dg.Definitions.validate_loadable(loaded)
     repository = loaded.get_repository_def()
@@ -72,8 +73,10 @@ def test_a_yaml_catalogue_replaces_the_demo(tmp_path):
     )
     repository = loaded.get_repository_def()
     assert {s.name for s in repository.schedule_defs} == {"sample_90m_schedule", "newest_schedule"}
+    # Every curator has a catch-up sensor (it also curates the windows missed while the curator was off).
     assert {s.name for s in repository.sensor_defs} == {
-        "sample_90m_windows", "sample_90m_catch_up", "shop_stream_observer", "other_app_stream_observer",
+        "sample_90m_windows", "sample_90m_catch_up", "newest_catch_up", "shop_stream_observer",
+        "other_app_stream_observer",
     }
     assert repository.get_schedule_def("newest_schedule").default_status == dg.DefaultScheduleStatus.STOPPED
     node = repository.asset_graph.get(dg.AssetKey(["curated", "sample-90m"]))

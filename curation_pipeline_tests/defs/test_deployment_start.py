@@ -163,9 +163,14 @@ def test_start_on_ignores_a_record(tmp_path: Path) -> None:
     assert _first_keys(defs)["fixed"] == "2026-03-01"
 
 
-def test_a_catalogue_with_every_start_on_never_opens_the_store(tmp_path: Path) -> None:
+def test_a_curator_with_start_on_records_no_start_but_its_grid(tmp_path: Path) -> None:
+    # Every deployed curator's dataset and grid are recorded (edits are judged against them), start_on or not.
     catalogue = tmp_path / "curators.yaml"
     catalogue.write_text(CATALOGUE.split("  - {type: UniformCurator, name: daily")[0] + CATALOGUE.splitlines()[-1] + "\n")
-    environ = {"CURATION_CURATORS_FILE": str(catalogue), "CURATION_STORE_URL": "s3://no-such-bucket/x"}
+    environ = {"CURATION_CURATORS_FILE": str(catalogue), "CURATION_STORE_URL": str(tmp_path / "store")}
     defs = build_definitions(environ, clock=lambda: DEPLOYED)
     assert _first_key(defs, "fixed") == "2026-03-01"
+    store = DatasetStore.open(str(tmp_path / "store"))
+    assert store.curator_start("fixed") is None
+    record, _ = store.curator_grid("fixed")
+    assert record.first_deployed == dt.datetime(2026, 11, 27, tzinfo=UTC)

@@ -63,14 +63,17 @@ def test_catch_up_waits_for_the_delay_and_the_schedule(store, instance):
     assert requested_keys(data, curated_asset_key("prod-sample")) == ["2026-01-01", "2026-01-02"]
 
 
-def test_catch_up_only_when_asked_and_status_follows_enabled(store):
-    assert "prod_sample_catch_up" not in {
+def test_catch_up_for_every_curator_and_it_follows_the_schedule(store, instance):
+    # Without curate_past_intervals the sensor still exists: it catches up the windows missed while off.
+    assert "prod_sample_catch_up" in {
         s.name for s in curator_defs(prod_curator(curate_past_intervals=False), NOW, store).sensors
     }
-    enabled = curator_defs(prod_curator(), NOW, store).get_sensor_def("prod_sample_catch_up")
-    disabled = curator_defs(prod_curator(enabled=False), NOW, store).get_sensor_def("prod_sample_catch_up")
-    assert enabled.default_status == dg.DefaultSensorStatus.RUNNING
-    assert disabled.default_status == dg.DefaultSensorStatus.STOPPED
+    # The schedule is the switch: the sensor is always declared RUNNING and skips while the schedule is stopped.
+    disabled = curator_defs(prod_curator(enabled=False), NOW, store)
+    assert disabled.get_sensor_def("prod_sample_catch_up").default_status == dg.DefaultSensorStatus.RUNNING
+    skipped = tick(disabled, "prod_sample_catch_up", instance)
+    assert not skipped.run_requests
+    assert "prod_sample_schedule is stopped" in skipped.skip_message
 
 
 def test_dynamic_windows_are_registered_and_backfilled(store, sqlite_instance):
