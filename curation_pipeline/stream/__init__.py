@@ -12,6 +12,7 @@ from curation_pipeline.stream.errors import (
     InvalidStoreUrlError,
     InvalidWindowError,
     StreamError,
+    StreamNotFoundError,
     StreamStorageError,
 )
 from curation_pipeline.stream.layout import PREFIXES, RECORD_ID, TIME, TIME_TYPE
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidWindowError",
     "LogResult",
     "StreamError",
+    "StreamNotFoundError",
     "StreamStats",
     "StreamStorageError",
     "list_applications",
