@@ -16,6 +16,7 @@ from curation_pipeline.stream.errors import (
     StreamStorageError,
 )
 from curation_pipeline.stream.layout import PREFIXES, RECORD_ID, TIME, TIME_TYPE
+from curation_pipeline.stream.limits import RecordLimits
 from curation_pipeline.stream.reader import StreamStats, list_applications, read_window, stream_stats
 from curation_pipeline.stream.writer import LogResult, log_records
 
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidStoreUrlError",
     "InvalidWindowError",
     "LogResult",
+    "RecordLimits",
     "StreamError",
     "StreamNotFoundError",
     "StreamStats",

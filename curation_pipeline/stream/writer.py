@@ -23,6 +23,7 @@ from curation_pipeline.stream.layout import (
     pending_marker,
 )
 from curation_pipeline.stream.parquet_files import delete_quietly, encode_parquet, put_file
+from curation_pipeline.stream.limits import DEFAULT_LIMITS, Declared, RecordLimits
 from curation_pipeline.stream.records import Records, to_record_table
 
 _MICROS_PER_DAY = 86_400_000_000
@@ -41,7 +42,14 @@ class LogResult:
 
 
 def log_records(
-    application: str, records: Records, store_url: str | None = None, *, location: Location | None = None
+    application: str,
+    records: Records,
+    store_url: str | None = None,
+    *,
+    location: Location | None = None,
+    allow_nested: bool = False,
+    allow_binary: bool = False,
+    limits: RecordLimits = DEFAULT_LIMITS,
 ) -> LogResult:
     """Validate ``records`` and append them to the stream of ``application``.
 
@@ -58,14 +66,21 @@ def log_records(
     a result with ``rows == 0``. The store is ``location`` if given, else the
     one at ``store_url`` (see :func:`~curation_pipeline.location.resolve_location`).
 
+    Records are untrusted input, bounded by ``limits`` (:class:`RecordLimits`:
+    1,000 columns per record, 1 MiB per string or binary value, 8 levels of
+    nesting). Values are flat scalars unless the batch declares more:
+    ``allow_nested=True`` accepts dicts and lists (stored as Arrow structs and
+    lists), ``allow_binary=True`` accepts bytes.
+
     Raises:
         InvalidApplicationNameError: ``application`` breaks the naming rule.
-        InvalidRecordsError: the batch breaks the record format; nothing is written.
+        InvalidRecordsError: the batch breaks the record format or a limit (the
+            message names the limit, the record and the field); nothing is written.
         StreamStorageError: the store failed; files of this call already
             written are removed again (best effort).
     """
     application = check_application(application)
-    table = to_record_table(records)
+    table = to_record_table(records, Declared(allow_nested, allow_binary, limits))
     store = open_store(store_url, location=location)
     days = split_by_day(table)
     return write_day_files(store, application, days)
