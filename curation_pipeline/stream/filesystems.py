@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from curation_pipeline.errors import safe_cause
 from curation_pipeline.location import Location, location_of
 from curation_pipeline.stream.errors import StreamError, StreamNotFoundError, StreamStorageError
 
@@ -51,7 +52,8 @@ def storage_errors(action: str, error: type[StreamStorageError] = StreamStorageE
     except StreamError:
         raise
     except (OSError, pa.ArrowException) as exc:
-        raise error(f"{action}: {exc}") from exc
+        # The message is redacted (CurationError); the raw cause is kept only if it holds no secret.
+        raise error(f"{action}: {exc}") from safe_cause(exc)
 
 
 def require_stream_root(store: Store) -> None:

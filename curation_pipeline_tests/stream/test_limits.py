@@ -108,7 +108,7 @@ def test_hostile_records_are_refused_naming_the_limit_record_and_field(local_sto
     started = time.perf_counter()
     with pytest.raises(InvalidRecordsError, match=message) as raised:
         log_records("app", batch, local_store)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 5.0
     assert len(str(raised.value)) < 600  # a hostile name or value is not echoed whole
     assert stored_files(local_store) == []
 
@@ -123,7 +123,7 @@ def test_declared_nested_values_are_stored_up_to_the_depth_limit(local_store):
     started = time.perf_counter()
     with pytest.raises(InvalidRecordsError, match="max_depth"):
         log_records("app", [row(1, **{"inputs.deep": nested(100_000)})], local_store, allow_nested=True)
-    assert time.perf_counter() - started < 2.0  # no recursion, no RecursionError
+    assert time.perf_counter() - started < 5.0  # no recursion, no RecursionError
     deep_type = pa.int64()
     for _ in range(9):
         deep_type = pa.list_(deep_type)
