@@ -146,6 +146,7 @@ def test_a_real_process_killed_mid_stream_never_shows_part_of_a_batch(store_url,
         child.wait()
         kills += 1
         batches_seen = _check_whole_batches(store_url)
+    print(f"figures: kills={kills} reads={reads} whole batches seen={batches_seen}")
     assert kills == 3 and reads >= 3 and batches_seen >= 3
 
 
