@@ -156,3 +156,14 @@ def test_limits_can_be_set_per_call(local_store):
         log_records("app", [row(0, **{"inputs.a": "hello"})], local_store, limits=tight)
     log_records("app", [{"__time": DAY1, "inputs.a": "hey"}], local_store, limits=tight)
     assert len(stored_files(local_store)) == 1
+
+
+def test_a_foreign_file_wider_than_the_format_is_refused_by_readers(store_url):
+    from curation_pipeline.stream import CorruptStreamFileError
+    from curation_pipeline_tests.stream.test_reader import put_foreign_file
+
+    log_records("app", [row(0)], store_url)
+    wide = pa.table({"record_id": ["w"], "__time": [DAY1], **{f"inputs.c{i}": [i] for i in range(1_000)}})
+    put_foreign_file(store_url, "app", "2024-03-01", "wide.parquet", wide)
+    with pytest.raises(CorruptStreamFileError, match=r"wide.parquet: 1002 columns, over the limit of 1000 columns per record"):
+        read_window("app", *EVERYTHING, store_url=store_url)
