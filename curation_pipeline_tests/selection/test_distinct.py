@@ -37,7 +37,12 @@ RULES = {
     "oldest": Selector(method=OrderedSampler(field="__time", sort="ascending"), limit=LIMIT),
     "least-confident": Selector(method=OrderedSampler(field="outputs.confidence", sort="ascending"), limit=LIMIT),
     "by-label": Selector(method=OrderedSampler(field="outputs.label", sort="ascending"), limit=LIMIT),
-    "bounded-range": Selector(
+    "bounded-range": Selector(  # BoundedRangeCurator: bounds on a field, ordered by it
+        method=OrderedSampler(field="outputs.confidence", sort="ascending"),
+        limit=LIMIT,
+        filters=(BoundsFilter(field="outputs.confidence", upper=0.5),),
+    ),
+    "uniform-in-bounds": Selector(
         method=UniformSampler(), limit=LIMIT, filters=(BoundsFilter(field="outputs.confidence", upper=0.5),)
     ),
     "equality": Selector(method=UniformSampler(), limit=LIMIT, filters=(EqualsFilter(field="outputs.label", equals="dog"),)),
