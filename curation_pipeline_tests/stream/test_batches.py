@@ -138,7 +138,7 @@ def test_a_real_process_killed_mid_stream_never_shows_part_of_a_batch(store_url,
         child = subprocess.Popen([sys.executable, "-c", script, str(run)], stdout=subprocess.PIPE, env=os.environ.copy())
         assert child.stdout is not None
         child.stdout.readline()  # one batch landed: the child is writing
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             batches_seen = _check_whole_batches(store_url)
             reads += 1
