@@ -75,8 +75,14 @@ def check_row(row: int, values: Mapping[Any, object], declared: Declared) -> Non
         check_value(value, declared, label, field)
 
 
-def check_width(names: Sequence[object], row_of: dict[object, int], rows: Sequence[Mapping[Any, object]], declared: Declared) -> None:
-    """The batch's columns (the union over its records) are the width every record is stored with."""
+def check_width(
+    names: Sequence[object], row_of: Mapping[object, int], rows: Sequence[Mapping[Any, object]], declared: Declared
+) -> None:
+    """Refuse a batch whose columns (the union over its dict records) exceed the width limit.
+
+    Every record is stored with the batch's columns, so the union is what
+    counts; ``row_of`` names the record that brought each column in.
+    """
     limit = declared.limits.max_columns
     if len(names) <= limit:
         return
@@ -139,15 +145,20 @@ def _check_nested(value: object, declared: Declared, label: str, field: object) 
 # -- tables (and DataFrames once converted): checked column by column ---------------
 
 
+def check_columns(names: Sequence[object], declared: Declared) -> None:
+    """Refuse a table or DataFrame with more columns than the width limit (every record has them all)."""
+    limit = declared.limits.max_columns
+    if len(names) > limit:
+        raise InvalidRecordsError(
+            f"every record of the batch has {len(names)} columns, over the limit of {limit} columns per "
+            f"record (max_columns; first field over it: {_short(names[limit])})"
+        )
+
+
 def check_table(table: pa.Table, declared: Declared) -> None:
     """Check a table's width, each column's type against the declaration, and its value sizes."""
     limits = declared.limits
-    if table.num_columns > limits.max_columns:
-        raise InvalidRecordsError(
-            f"every record of the batch has {table.num_columns} columns, over the limit of "
-            f"{limits.max_columns} columns per record (max_columns; first field over it: "
-            f"{_short(table.column_names[limits.max_columns])})"
-        )
+    check_columns(table.column_names, declared)
     for name, column in zip(table.column_names, table.columns):
         check_type(name, column.type, declared)
         found = _oversized(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0), limits.max_value_bytes)

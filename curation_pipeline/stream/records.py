@@ -18,7 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation_pipeline.stream.errors import InvalidRecordsError
-from curation_pipeline.stream.limits import Declared, check_row, check_table, check_value, check_width, record_label
+from curation_pipeline.stream.limits import (
+    Declared,
+    check_columns,
+    check_row,
+    check_table,
+    check_value,
+    check_width,
+    record_label,
+)
 from curation_pipeline.stream.layout import PREFIXES, RECORD_ID, TIME, TIME_TYPE, is_record_column
 
 Records = Sequence[Mapping[str, object]] | pd.DataFrame | pa.Table | pa.RecordBatch
@@ -63,8 +71,7 @@ def _from_pandas(frame: pd.DataFrame, declared: Declared) -> pa.Table:
     if not frame.columns.is_unique:
         dupes = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
         raise InvalidRecordsError(f"duplicate column names: {', '.join(dupes)}")
-    if len(frame.columns) > declared.limits.max_columns:
-        check_width(list(frame.columns), {name: 0 for name in frame.columns}, [{}], declared)
+    check_columns(list(frame.columns), declared)
     _check_column_names(list(frame.columns))
     _check_objects(frame, declared)
     try:

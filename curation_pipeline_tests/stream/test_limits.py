@@ -52,7 +52,7 @@ HOSTILE = [
     ),
     pytest.param(
         pd.DataFrame({"__time": [DAY1], **{f"inputs.c{i}": [i] for i in range(1_500)}}),
-        r"1501 columns, over the limit of 1000",
+        r"every record of the batch has 1501 columns, over the limit of 1000",
         id="wide-dataframe",
     ),
     pytest.param(
