@@ -22,12 +22,12 @@ import re
 #: What replaces a secret.
 MASK = "***"
 
-# scheme://userinfo@host: everything between '://' and the last '@' of the
-# token, so a password holding '/' or ':' is masked whole (a path with '@' is
-# masked too: safe side).
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.\-]*://)[^\s'\"<>]*@")
-# user:password@host without a scheme, as pyarrow shows an endpoint override.
-_BARE_USERINFO = re.compile(r"(?<![\w/:@.%-])[^\s'\"<>/@:]+:[^\s'\"<>/@]+@(?=[\w\[])")
+# Userinfo is found token by token (a token runs between spaces and quotes)
+# with plain string searches, so masking stays linear on a hostile message.
+_TOKEN_SEPARATORS = re.compile(r"([\s'\"<>]+)")
+#: Longest text redacted whole; beyond it a message is cut (at a token
+#: boundary, so no half secret is left) -- no one reads such a message anyway.
+MAX_REDACTED_CHARS = 256 * 1024
 # Query-string and header parameters that carry credentials or signatures.
 _SECRET_PARAMETER = re.compile(
     r"(?i)(?P<name>\b(?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|AWSAccessKeyId|Signature|"
@@ -46,12 +46,40 @@ def redact(text: object) -> str:
     parameters (``X-Amz-Signature=...``, ``X-Amz-Credential=...``,
     ``X-Amz-Security-Token=...``, ``Signature=...``, ``password=...``...), and
     AWS access key ids. Idempotent; text without secrets comes back unchanged.
+    A text over :data:`MAX_REDACTED_CHARS` is cut there first; time stays
+    linear in the text's length.
     """
-    value = str(text)
-    value = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", value)
-    value = _BARE_USERINFO.sub(f"{MASK}@", value)
+    value = _bounded(str(text))
+    value = "".join(_mask_userinfo(part) for part in _TOKEN_SEPARATORS.split(value))
     value = _SECRET_PARAMETER.sub(lambda m: f"{m.group('name')}{m.group('sep')}{MASK}", value)
     return _ACCESS_KEY_ID.sub(MASK, value)
+
+
+def _mask_userinfo(token: str) -> str:
+    """``scheme://USERINFO@host`` -> ``scheme://***@host``; ``user:password@host`` -> ``***@host``.
+
+    Everything up to the token's last '@' is masked, so a password holding '/'
+    or ':' goes whole (a path holding '@' is masked too: the safe side).
+    """
+    at = token.rfind("@")
+    if at < 0:
+        return token
+    scheme = token.find("://")
+    if 0 <= scheme < at:
+        return f"{token[: scheme + 3]}{MASK}{token[at:]}"
+    colon = token.find(":")
+    if 0 <= colon < at:  # no scheme: user:password@host, as pyarrow shows an endpoint override
+        return f"{MASK}{token[at:]}"
+    return token
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MAX_REDACTED_CHARS:
+        return text
+    kept = text[:MAX_REDACTED_CHARS]
+    cut = max(kept.rfind(" "), kept.rfind("\n"))
+    kept = kept[:cut] if cut > 0 else ""
+    return f"{kept} ... ({len(text) - len(kept):,} more characters not shown)"
 
 
 def safe_cause(error: BaseException) -> BaseException | None:

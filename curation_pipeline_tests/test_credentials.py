@@ -211,3 +211,17 @@ def test_a_dagster_run_never_shows_a_secret(url, everything_logged):
     logs = instance.all_logs(result.run_id)
     texts = [repr(entry) for entry in logs] + [everything_logged.text]
     assert not [secret for text in texts for secret in leaks(text)]
+
+
+@pytest.mark.parametrize("hostile", ["a://" * 500_000, "k:" * 1_000_000, "@" * 2_000_000, "word " * 2_000_000])
+def test_redact_stays_linear_and_cuts_huge_messages_at_a_token(hostile):
+    import time
+
+    from curation_pipeline.errors import MAX_REDACTED_CHARS
+
+    started = time.perf_counter()
+    shown = redact(hostile)
+    assert time.perf_counter() - started < 2.0
+    assert len(shown) < MAX_REDACTED_CHARS + 100 and "more characters not shown" in shown
+    straddling = " " * (MAX_REDACTED_CHARS - 20) + f"s3://{KEY}:{SECRET}@bucket tail"
+    assert not leaks(redact(straddling))
