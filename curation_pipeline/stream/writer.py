@@ -130,8 +130,6 @@ def write_day_files(
                 table = table.replace_schema_metadata({BATCH_METADATA_KEY: metadata})
             put_file(store, path, encode_parquet(table))
             written.append(path)
-        if marker:
-            publish_batch(store, marker)
     except BaseException:
         # A batch is one unit: do not leave the days already written behind. A
         # marker that cannot be removed keeps whatever remains hidden.
@@ -139,6 +137,11 @@ def write_day_files(
         if marker:
             delete_quietly(store, [marker])
         raise
+    if marker:
+        # Not undone on failure: had the removal landed (a lost reply), the
+        # batch would already be visible, and deleting its files would show
+        # part of it. Either it stays hidden, or it is visible whole.
+        publish_batch(store, marker)
     rows = sum(table.num_rows for _, table in days)
     first = _utc(days[0][1].column(TIME)[0]) if days else None
     last = _utc(days[-1][1].column(TIME)[-1]) if days else None

@@ -183,3 +183,20 @@ def test_a_missing_prefix_is_an_error_not_an_empty_stream(store_url):
     assert read_window("other", *EVERYTHING, store_url=store_url).count_rows() == 0
     assert read_window("app", DAY1 - timedelta(days=9), DAY1 - timedelta(days=8), store_url=store_url).count_rows() == 0
     assert stream_stats("other", store_url).rows == 0
+
+
+def test_a_publication_whose_reply_is_lost_leaves_the_batch_whole(local_store, monkeypatch):
+    """The marker's removal landed but the writer saw an error: the batch stays, whole, not half-deleted."""
+    from curation_pipeline.stream import StreamStorageError
+
+    log_records("app", batch("before", days=1), local_store)
+    real_publish = writer_module.publish_batch
+
+    def landed_then_failed(store, marker):
+        real_publish(store, marker)
+        raise StreamStorageError("connection reset after the delete")
+
+    monkeypatch.setattr(writer_module, "publish_batch", landed_then_failed)
+    with pytest.raises(StreamStorageError, match="connection reset"):
+        log_records("app", batch("b"), local_store)
+    assert len(visible_ids(local_store)) == 3 + DAYS * 3
