@@ -11,8 +11,11 @@ endpoint and region follow one rule each (the first that is set wins):
   lookup is made); otherwise boto3's and pyarrow's own resolution applies.
 
 Credentials always come from the usual AWS chain (environment, shared files,
-instance roles) and never from the URL: a URL embedding them is refused, and
-the message never repeats it.
+instance roles) and never from the URL: a store or endpoint URL embedding them
+(userinfo, or a query string such as a presigned URL's) is refused, and the
+message never repeats it. Every URL that reaches a message goes through
+:func:`redact` (re-exported here from :mod:`curation_pipeline.errors`), and
+so does the ``repr`` of a :class:`Location`.
 
 :func:`resolve_location` gives a frozen :class:`Location`; the stream asks it
 for a pyarrow filesystem and root path, the dataset store for a boto3 client.
@@ -31,7 +34,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from curation_pipeline import environment
-from curation_pipeline.errors import CurationError
+from curation_pipeline.errors import CurationError, redact
+
+__all__ = [
+    "CUSTOM_ENDPOINT_REGION",
+    "S3_RETRIES",
+    "S3_RETRY_MODE",
+    "InvalidLocationError",
+    "Location",
+    "location_of",
+    "make_s3_client",
+    "redact",
+    "resolve_location",
+    "s3_client_config",
+]
 
 if TYPE_CHECKING:
     import botocore.config
@@ -69,6 +85,13 @@ class Location:
     endpoint_url: str | None = None
     region: str | None = None
     client: Any = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        # The fields are refused when they hold credentials; redact anyway, as every message does.
+        shown = ", ".join(
+            f"{f.name}={redact(repr(getattr(self, f.name)))}" for f in dataclasses.fields(self) if f.repr
+        )
+        return f"Location({shown})"
 
     @property
     def is_s3(self) -> bool:
@@ -155,13 +178,16 @@ def resolve_location(
         if "@" in parts.netloc:
             raise _credentials_refused()
         if parts.netloc not in ("", "localhost"):
-            raise InvalidLocationError(f"store URL {text!r}: file URLs must name a local path (file:///path)")
+            raise InvalidLocationError(
+                f"store URL {redact(text)!r}: file URLs must name a local path (file:///path)"
+            )
         return _local_location(unquote(parts.path))
     if len(scheme) > 1:  # one letter is a Windows drive, not a scheme
-        if "@" in text:
+        if "@" in text or parts.query:
             raise _credentials_refused()
         raise InvalidLocationError(
-            f"store URL {text!r}: unsupported scheme {scheme!r} (use s3://bucket/prefix, file:///path or a path)"
+            f"store URL {redact(text)!r}: unsupported scheme {redact(scheme)!r} "
+            "(use s3://bucket/prefix, file:///path or a path)"
         )
     return _local_location(text)
 
@@ -178,12 +204,16 @@ def location_of(store_url: str | os.PathLike[str] | None = None, location: Locat
 def _s3_location(
     parts: SplitResult, endpoint_url: str | None, region: str | None, client: Any, environ: Mapping[str, str] | None
 ) -> Location:
-    if "@" in parts.netloc:
+    if "@" in parts.netloc or ("@" in parts.path and ":" in parts.netloc):
+        # The second form is a password holding '/': s3://KEY:SE/CRET@bucket.
         raise _credentials_refused()
     if not parts.netloc:
         raise InvalidLocationError("store URL s3:// names no bucket (expected s3://bucket/prefix)")
     if parts.query or parts.fragment:
         raise InvalidLocationError("store URL s3:// takes no query or fragment (expected s3://bucket/prefix)")
+    if ":" in parts.netloc:
+        # Not echoed: what precedes ':' in a mistyped URL may well be a key.
+        raise InvalidLocationError("store URL s3://: a bucket name cannot hold ':' (expected s3://bucket/prefix)")
     bucket, prefix = parts.netloc, unquote(parts.path).strip("/")
     endpoint = _normalised_endpoint(endpoint_url or environment.s3_endpoint_url(environ))
     region = region or environment.s3_region(environ) or (CUSTOM_ENDPOINT_REGION if endpoint else None)
@@ -201,7 +231,14 @@ def _local_location(path: str) -> Location:
 def _normalised_endpoint(endpoint: str | None) -> str | None:
     if not endpoint:
         return None
-    return endpoint if "://" in endpoint else f"https://{endpoint}"
+    endpoint = endpoint if "://" in endpoint else f"https://{endpoint}"
+    parts = urlsplit(endpoint)
+    if "@" in parts.netloc or parts.query or redact(endpoint) != endpoint:
+        # pyarrow and botocore would put it in their messages and logs.
+        raise InvalidLocationError(
+            "S3 endpoint URLs must not embed credentials or a query string; use the usual AWS settings"
+        )
+    return endpoint
 
 
 def _credentials_refused() -> InvalidLocationError:

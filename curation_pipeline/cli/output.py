@@ -16,7 +16,7 @@ from typing import IO, Any
 import click
 
 from curation_pipeline.curators import CuratorConfigError
-from curation_pipeline.errors import CurationError
+from curation_pipeline.errors import CurationError, redact, safe_cause
 from curation_pipeline.names import NameCollisionError, name_key
 from curation_pipeline.store import (
     AmbiguousVersionError,
@@ -108,7 +108,7 @@ class Failure(click.ClickException):
     """
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILURE, *, prefixed: bool = True) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))  # whatever reaches the terminal: never a credential
         self.exit_code = exit_code
         self.prefixed = prefixed
 
@@ -130,7 +130,7 @@ class CurationGroup(click.Group):
         except BrokenPipeError:
             raise  # the reader went away (``| head``): click ends quietly
         except OSError as error:  # a local file to push, a folder to pull into...
-            raise Failure(_one_line(str(error)), EXIT_FAILURE) from error
+            raise Failure(_one_line(str(error)), EXIT_FAILURE) from safe_cause(error)
 
 
 def exit_code(error: CurationError) -> int:

@@ -21,7 +21,7 @@ from curation_pipeline.cli.output import (
     failure,
 )
 from curation_pipeline.demo import write_demo_stream
-from curation_pipeline.errors import CurationError
+from curation_pipeline.errors import CurationError, safe_cause
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.location import resolve_location
 from curation_pipeline.stream import (
@@ -147,7 +147,7 @@ def _batches(file: Path, file_format: str, batch_rows: int) -> Iterator[tuple[in
     except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as exc:
         if isinstance(exc, CurationError):
             raise
-        raise Failure(f"cannot read {file} as {file_format}: {exc}") from exc
+        raise Failure(f"cannot read {file} as {file_format}: {exc}") from safe_cause(exc)
 
 
 def _jsonl_batches(file: Path, batch_rows: int) -> Iterator[list[dict]]:

@@ -25,7 +25,7 @@ from curation_pipeline.defs.partitions import CuratorPartitions, python_name
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.starts import name_metadata, start_description, start_metadata
 from curation_pipeline.defs.stream_assets import stream_asset_key
-from curation_pipeline.errors import CurationError
+from curation_pipeline.errors import CurationError, redact
 from curation_pipeline.names import name_key
 from curation_pipeline.selection import MissingFieldError
 from curation_pipeline.windows import (
@@ -211,6 +211,6 @@ def _at_boundary(curator: Curator, partition_key: str | None, action: Callable[[
         ) from error
     except CurationError as error:  # every library error; anything else is a bug and keeps its traceback
         raise dg.Failure(
-            description=f"{where}: {type(error).__name__}: {error}",
+            description=redact(f"{where}: {type(error).__name__}: {error}"),
             metadata={"curator": curator.name, "partition": partition_key or "", "error": type(error).__name__},
         ) from error

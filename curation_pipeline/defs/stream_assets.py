@@ -72,7 +72,13 @@ def build_stream_sensor(application: str, *, enabled: bool = True) -> dg.SensorD
         description=f"Observes the {application!r} stream: files, rows and newest record time.",
     )
     def _observe(context: dg.SensorEvaluationContext, store: CurationStore):
-        observation = stream_observation(application, store)
+        from curation_pipeline.stream import StreamNotFoundError
+
+        try:
+            observation = stream_observation(application, store)
+        except StreamNotFoundError as error:
+            # Nothing logged to this store yet (or a mistyped URL): say so on the tick.
+            return dg.SensorResult(skip_reason=dg.SkipReason(str(error)))
         version = observation.tags["dagster/data_version"]
         if context.cursor == version:
             return dg.SensorResult(skip_reason=dg.SkipReason("the stream has not changed"), cursor=version)

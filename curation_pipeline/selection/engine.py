@@ -6,15 +6,19 @@ selectors in the order given; within an ordered selector, its ranking
 data order (the order rows have in the data; for the stream, by ``__time``).
 The union keeps the first occurrence of each ``record_id``: a record two
 selectors pick appears once, where the earlier selector put it.
+
+A record delivered more than once (the same ``record_id`` in several rows, as
+an at-least-once producer's retry leaves) is selected at most once, and a
+limit counts distinct records (:mod:`curation_pipeline.selection.distinct`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from curation_pipeline.curators.selectors import (
@@ -24,6 +28,7 @@ from curation_pipeline.curators.selectors import (
     UniformSampler,
 )
 from curation_pipeline.fields import RECORD_ID
+from curation_pipeline.selection.distinct import distinct_selection, first_of_each
 from curation_pipeline.selection.errors import FieldTypeError, SelectionError
 from curation_pipeline.selection.filters import column_type, selector_expression
 from curation_pipeline.selection.ordered import ordered_picks
@@ -77,8 +82,9 @@ def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
     tables = []
     stats = []
     for index, (selector, expression) in enumerate(zip(selectors, expressions)):
-        picks, figures = _pick(source, selector, expression, seed, index)
-        tables.append(picks.fetch(schema))
+        pick = functools.partial(_pick, source, selector, expression, seed, index)
+        table, figures = distinct_selection(pick, selector, schema, seed, index)
+        tables.append(table)
         stats.append(figures)
     table = _union(tables, schema)
     return SelectionResult(table=table, candidate_rows=source.count_rows(), selectors=tuple(stats))
@@ -98,12 +104,12 @@ def _checked_expression(selector: Selector, schema: pa.Schema, where: str) -> ds
 
 
 def _pick(
-    source: Source, selector: Selector, expression: ds.Expression | None, seed: int, index: int
+    source: Source, selector: Selector, expression: ds.Expression | None, seed: int, index: int, limit: int
 ) -> tuple[Picks, SelectorStats]:
+    """The rows ``selector``'s method picks when asked for ``limit`` rows (duplicates included)."""
     fields = [spec.field for spec in (*selector.filters, *selector.tags)]
     pieces = source.pieces(expression, fields)
     method = selector.method
-    limit = selector.limit
     if isinstance(method, UniformSampler):
         counts = np.fromiter(ordered_map(lambda piece: piece.count(), pieces), dtype=np.int64, count=len(pieces))
         matched = int(counts.sum())
@@ -128,9 +134,5 @@ def _union(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     if table.num_rows == 0:
         return table
-    ids = table.column(RECORD_ID)
-    if pc.count_distinct(ids, mode="all").as_py() == table.num_rows:
-        return table
-    rows = pa.table({"id": ids, "row": pa.array(np.arange(table.num_rows))})
-    first = rows.group_by("id", use_threads=False).aggregate([("row", "min")]).column("row_min")
-    return table.take(pa.array(np.sort(first.to_numpy())))
+    first = first_of_each(table)
+    return table if first is None else table.take(pa.array(first))

@@ -56,6 +56,11 @@ def stratum_quotas(sizes: Sequence[int], limit: int, mode: StratificationMode | 
     return [min(size, math.floor(value)) for size, value in zip(sizes, exact)]
 
 
+def stratum_key(value: Any) -> str:
+    """The name of the stratum a raw value of the field falls in (NaN and null included)."""
+    return stratum_name(_key(value))
+
+
 def stratum_name(value: Any) -> str:
     """How a stratum is named in the selection figures."""
     if value is None:

@@ -26,6 +26,9 @@ from curation_pipeline.store.errors import CorruptObjectError, InvalidManifestEr
 from curation_pipeline.store.paths import check_path
 
 FORMAT_VERSION = 1
+#: Levels of nesting allowed in a manifest's metadata (a flat dict is 1): deep
+#: enough for any schema summary, shallow enough for json's recursive encoder.
+MAX_METADATA_DEPTH = 32
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -42,6 +45,26 @@ def canonical_json(value: Any) -> bytes:
         raise InvalidManifestError(
             f"not valid Unicode: {text[max(0, exc.start - 20) : exc.end + 20]!r} holds a lone surrogate"
         ) from None
+
+
+def check_depth(value: Any, limit: int = MAX_METADATA_DEPTH, where: str = "metadata") -> None:
+    """Raise InvalidManifestError if ``value`` nests dicts/lists deeper than ``limit`` levels.
+
+    Walks without recursion, so a hostile value fails here, naming the limit
+    and the first key path over it, rather than as a RecursionError in json.
+    """
+    stack: list[tuple[Any, int, str]] = [(value, 1, where)]
+    while stack:
+        item, depth, path = stack.pop()
+        if not isinstance(item, (dict, list, tuple, Mapping)):
+            continue
+        if depth > limit:
+            shown = path if len(path) <= 120 else f"{path[:100]}...{path[-15:]}"
+            raise InvalidManifestError(f"{shown}: nested deeper than the limit of {limit} levels")
+        pairs = item.items() if isinstance(item, Mapping) else enumerate(item)
+        for key, child in pairs:
+            if isinstance(child, (dict, list, tuple, Mapping)):
+                stack.append((child, depth + 1, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]"))
 
 
 def format_time(value: datetime) -> str:
@@ -112,6 +135,7 @@ class Manifest:
         object.__setattr__(self, "files", _freeze_files(self.files))
         if not isinstance(self.metadata, Mapping):
             raise InvalidManifestError("metadata must be a mapping")
+        check_depth(self.metadata)
         canonical_json(dict(self.metadata))  # fail early, naming the problem
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
@@ -174,6 +198,8 @@ class Manifest:
             value = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidManifestError(f"manifest is not JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidManifestError("manifest is nested too deeply to parse") from None
         return cls.from_json(value)
 
 

@@ -12,9 +12,11 @@ from curation_pipeline.stream.errors import (
     InvalidStoreUrlError,
     InvalidWindowError,
     StreamError,
+    StreamNotFoundError,
     StreamStorageError,
 )
 from curation_pipeline.stream.layout import PREFIXES, RECORD_ID, TIME, TIME_TYPE
+from curation_pipeline.stream.limits import RecordLimits
 from curation_pipeline.stream.reader import StreamStats, list_applications, read_window, stream_stats
 from curation_pipeline.stream.writer import LogResult, log_records
 
@@ -29,7 +31,9 @@ __all__ = [
     "InvalidStoreUrlError",
     "InvalidWindowError",
     "LogResult",
+    "RecordLimits",
     "StreamError",
+    "StreamNotFoundError",
     "StreamStats",
     "StreamStorageError",
     "list_applications",

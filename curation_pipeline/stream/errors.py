@@ -38,5 +38,14 @@ class StreamStorageError(StreamError, OSError):
     """The store could not be read or written (missing bucket, permissions, network...)."""
 
 
+class StreamNotFoundError(StreamStorageError, FileNotFoundError):
+    """The store holds no stream at all: its S3 bucket, or its ``streams/`` folder, does not exist.
+
+    Raised by readers instead of an empty result, so a mistyped bucket or
+    prefix fails loudly; an application without data in an existing stream
+    still reads as empty.
+    """
+
+
 class CorruptStreamFileError(StreamStorageError):
     """A file under the stream layout is unreadable or breaks the record format."""

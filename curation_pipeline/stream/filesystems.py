@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from curation_pipeline.errors import safe_cause
 from curation_pipeline.location import Location, location_of
-from curation_pipeline.stream.errors import StreamError, StreamStorageError
+from curation_pipeline.stream.errors import StreamError, StreamNotFoundError, StreamStorageError
 
 
 @dataclass(frozen=True)
@@ -51,4 +52,21 @@ def storage_errors(action: str, error: type[StreamStorageError] = StreamStorageE
     except StreamError:
         raise
     except (OSError, pa.ArrowException) as exc:
-        raise error(f"{action}: {exc}") from exc
+        # The message is redacted (CurationError); the raw cause is kept only if it holds no secret.
+        raise error(f"{action}: {exc}") from safe_cause(exc)
+
+
+def require_stream_root(store: Store) -> None:
+    """Raise StreamNotFoundError unless the store's bucket and its ``streams/`` folder exist.
+
+    One request when the stream exists; a second, only on failure, tells a
+    missing bucket from a missing prefix.
+    """
+    root = f"{store.root}/streams"
+    with storage_errors(f"cannot read {store.uri(root)}"):
+        if store.filesystem.get_file_info(root).type == pafs.FileType.Directory:
+            return
+        bucket = store.root.split("/", 1)[0]
+        if not store.is_local and store.filesystem.get_file_info(bucket).type == pafs.FileType.NotFound:
+            raise StreamNotFoundError(f"no stream at {store.url}: bucket {bucket!r} does not exist")
+    raise StreamNotFoundError(f"no stream at {store.url}: {store.uri(root)} does not exist (nothing was logged there)")

@@ -1,9 +1,17 @@
 """The stream's naming and storage layout, in one place.
 
     <store>/streams/<application key>/date=YYYY-MM-DD/<file>.parquet  (key: names.name_key)
+    <store>/streams/<application key>/_pending/<batch>.json
 
 A file in ``date=D`` holds only records whose ``__time`` falls on the UTC day
 ``D``; readers rely on that to prune folders outside a window.
+
+A batch of :func:`~curation_pipeline.stream.log_records` spanning several days
+writes ``part-<batch>.parquet`` in each day's folder while the marker
+``_pending/<batch>.json`` exists; readers skip the files of a pending batch, so
+the batch appears whole when its marker is removed, or never (a killed
+writer's marker stays, hiding its files). Files with any other name (another
+writer's) are read as soon as they exist.
 """
 
 from __future__ import annotations
@@ -20,8 +28,13 @@ from curation_pipeline.stream.errors import InvalidApplicationNameError
 
 TIME_TYPE = pa.timestamp("us", tz="UTC")
 STREAMS_DIR = "streams"
+PENDING_DIR = "_pending"
+#: Footer key of a batch file: JSON ``{"batch": id, "days": [...]}``, every day the batch wrote.
+BATCH_METADATA_KEY = b"curation.batch"
 
 _PREFIXED_COLUMN = re.compile(r"^(?:%s)\.(.+)$" % "|".join(PREFIXES), re.DOTALL)
+_BATCH_FILE = re.compile(r"^part-([0-9a-f]{32})\.parquet$")
+_PENDING_MARKER = re.compile(r"^([0-9a-f]{32})\.json$")
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -66,9 +79,36 @@ def is_data_file(basename: str) -> bool:
     return basename.endswith(".parquet") and not basename.startswith((".", "_"))
 
 
-def new_file_name() -> str:
-    """A fresh name, so concurrent writers never clobber each other's files."""
-    return f"part-{uuid.uuid4().hex}.parquet"
+def new_batch_id() -> str:
+    """A fresh batch id (32 hex digits), so concurrent writers never clobber each other's files."""
+    return uuid.uuid4().hex
+
+
+def new_file_name(batch: str | None = None) -> str:
+    """The name of a batch's file in each day folder: ``part-<batch>.parquet`` (a fresh batch if None)."""
+    return f"part-{batch or new_batch_id()}.parquet"
+
+
+def batch_of(basename: str) -> str | None:
+    """The batch id of a file named by :func:`new_file_name`, None for other names."""
+    match = _BATCH_FILE.match(basename)
+    return match.group(1) if match else None
+
+
+def pending_dir(root: str, application: str) -> str:
+    """The folder of the markers of ``application``'s batches still being written."""
+    return f"{stream_dir(root, application)}/{PENDING_DIR}"
+
+
+def pending_marker(root: str, application: str, batch: str) -> str:
+    """The marker that hides ``batch``'s files while it exists."""
+    return f"{pending_dir(root, application)}/{batch}.json"
+
+
+def pending_batch(basename: str) -> str | None:
+    """The batch id a marker's file name stands for, None for other names."""
+    match = _PENDING_MARKER.match(basename)
+    return match.group(1) if match else None
 
 
 def days_overlapping(start: datetime, end: datetime) -> list[date]:

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from curation_pipeline.parallel import ordered_map
 from curation_pipeline.stream.errors import CorruptStreamFileError
 from curation_pipeline.stream.filesystems import Store, storage_errors
-from curation_pipeline.stream.layout import RECORD_ID, TIME, is_data_file
+from curation_pipeline.stream.layout import RECORD_ID, TIME
 
 # Rows per row group, chosen with benchmarks/stream_rowgroup_bench.py (see
 # docs/decisions.md): small enough that a one-hour read of a day skips most of the file,
@@ -101,17 +101,6 @@ def list_dir(store: Store, folder: str) -> list[pafs.FileInfo]:
     """Entries directly inside ``folder``; a missing folder is empty, not an error."""
     with storage_errors(f"cannot list {store.uri(folder)}"):
         return store.filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
-
-
-def list_data_files(store: Store, folders: Sequence[str]) -> list[str]:
-    """Parquet data files directly inside ``folders`` (one listing per folder), sorted."""
-    listings = ordered_map(lambda folder: list_dir(store, folder), folders, max_workers=_IO_THREADS, name="stream")
-    return sorted(
-        info.path
-        for infos in listings
-        for info in infos
-        if info.type == pafs.FileType.File and is_data_file(info.base_name)
-    )
 
 
 @dataclass(frozen=True)

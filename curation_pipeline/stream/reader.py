@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from curation_pipeline.location import Location
 from curation_pipeline.names import NAME_PATTERN
 from curation_pipeline.stream.errors import CorruptStreamFileError, InvalidWindowError
-from curation_pipeline.stream.filesystems import Store, open_store, storage_errors
+from curation_pipeline.stream.filesystems import Store, open_store, require_stream_root, storage_errors
 from curation_pipeline.stream.layout import (
     STREAMS_DIR,
     TIME,
@@ -24,7 +24,8 @@ from curation_pipeline.stream.layout import (
     parse_date_dir,
     stream_dir,
 )
-from curation_pipeline.stream.parquet_files import Footer, list_data_files, list_dir, read_footers
+from curation_pipeline.stream.batches import published_footers
+from curation_pipeline.stream.parquet_files import Footer, list_dir
 from curation_pipeline.stream.schema import unify_stream_schema
 
 
@@ -58,8 +59,11 @@ def read_window(
     if end < start:
         raise InvalidWindowError(f"window end {end.isoformat()} is before start {start.isoformat()}")
     store = open_store(store_url, location=location)
-    folders = _window_folders(store, application, days_overlapping(start, end))
-    dataset = _dataset(store, read_footers(store, list_data_files(store, folders)))
+    require_stream_root(store)
+    days = days_overlapping(start, end)
+    folders = _window_folders(store, application, days)
+    span = (days[0], days[-1]) if days else None
+    dataset = _dataset(store, published_footers(store, application, folders, span) if days else [])
     time_type = dataset.schema.field(TIME).type
     return dataset.filter(
         (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
@@ -132,8 +136,9 @@ def stream_stats(application: str, store_url: str | None = None, *, location: Lo
     """
     application = check_application(application)
     store = open_store(store_url, location=location)
+    require_stream_root(store)
     days = _date_folders(store, application)
-    footers = read_footers(store, list_data_files(store, [path for _, path in days]))
+    footers = published_footers(store, application, [path for _, path in days])
     return StreamStats(
         application=application,
         files=len(footers),

@@ -18,6 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation_pipeline.stream.errors import InvalidRecordsError
+from curation_pipeline.stream.limits import (
+    Declared,
+    check_columns,
+    check_row,
+    check_table,
+    check_value,
+    check_width,
+    record_label,
+)
 from curation_pipeline.stream.layout import PREFIXES, RECORD_ID, TIME, TIME_TYPE, is_record_column
 
 Records = Sequence[Mapping[str, object]] | pd.DataFrame | pa.Table | pa.RecordBatch
@@ -25,13 +34,16 @@ Records = Sequence[Mapping[str, object]] | pd.DataFrame | pa.Table | pa.RecordBa
 _COLUMN_RULE = f"{RECORD_ID!r}, {TIME!r} or '<prefix>.<name>' with prefix in {', '.join(PREFIXES)}"
 
 
-def to_record_table(records: Records) -> pa.Table:
+def to_record_table(records: Records, declared: Declared = Declared()) -> pa.Table:
     """Return ``records`` as a validated table in stored form, or raise InvalidRecordsError.
 
     Missing ``record_id`` column or null ids get fresh uuid4 strings (a null id
-    means "no id given"); a missing ``__time`` column means "now".
+    means "no id given"); a missing ``__time`` column means "now". Records are
+    bounded by ``declared`` (:mod:`curation_pipeline.stream.limits`): width,
+    value sizes, and nested or binary values only when declared.
     """
-    table = _as_table(records)
+    table = _as_table(records, declared)
+    check_table(table, declared)
     _check_column_names(table.column_names)
     table = _with_record_ids(table)
     table = _with_times(table)
@@ -40,26 +52,28 @@ def to_record_table(records: Records) -> pa.Table:
     return table.select([RECORD_ID, TIME, *others]).replace_schema_metadata(None)
 
 
-def _as_table(records: Records) -> pa.Table:
+def _as_table(records: Records, declared: Declared) -> pa.Table:
     if isinstance(records, pa.Table):
         return records
     if isinstance(records, pa.RecordBatch):
         return pa.Table.from_batches([records])
     if isinstance(records, pd.DataFrame):
-        return _from_pandas(records)
+        return _from_pandas(records, declared)
     if isinstance(records, Sequence) and not isinstance(records, (str, bytes)):
-        return _from_dicts(records)
+        return _from_dicts(records, declared)
     raise InvalidRecordsError(
         "records must be a list of dicts, a pandas DataFrame or a pyarrow Table, "
         f"got {type(records).__name__}"
     )
 
 
-def _from_pandas(frame: pd.DataFrame) -> pa.Table:
+def _from_pandas(frame: pd.DataFrame, declared: Declared) -> pa.Table:
     if not frame.columns.is_unique:
         dupes = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
         raise InvalidRecordsError(f"duplicate column names: {', '.join(dupes)}")
+    check_columns(list(frame.columns), declared)
     _check_column_names(list(frame.columns))
+    _check_objects(frame, declared)
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -67,12 +81,30 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
         raise InvalidRecordsError(f"cannot convert DataFrame to Arrow: {exc}") from None
 
 
-def _from_dicts(rows: Sequence[Mapping[str, object]]) -> pa.Table:
+def _check_objects(frame: pd.DataFrame, declared: Declared) -> None:
+    """Python values in object columns, checked before Arrow converts (and recurses into) them."""
+    ids = frame[RECORD_ID] if RECORD_ID in frame.columns else None
+    for name in frame.columns:
+        if frame[name].dtype != object:
+            continue
+        for row, value in enumerate(frame[name].array):
+            if not isinstance(value, (int, float, bool, type(None))):
+                check_value(value, declared, record_label(row, None if ids is None else ids.iat[row]), name)
+
+
+def _from_dicts(rows: Sequence[Mapping[str, object]], declared: Declared) -> pa.Table:
     names: dict[str, None] = {}  # insertion-ordered union of keys over all rows
+    row_of: dict[object, int] = {}  # the first row holding each key
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise InvalidRecordsError(f"row {i} is a {type(row).__name__}, expected a dict")
-        names.update(dict.fromkeys(row))
+        check_row(i, row, declared)
+        for key in row:
+            if key not in names:
+                names[key] = None
+                row_of[key] = i
+        if len(names) > declared.limits.max_columns:
+            check_width(list(names), row_of, rows, declared)
     _check_column_names(list(names))
     columns = {}
     for name in names:

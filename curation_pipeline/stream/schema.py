@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from curation_pipeline.stream.errors import CorruptStreamFileError
 from curation_pipeline.stream.layout import RECORD_ID, TIME, TIME_TYPE
+from curation_pipeline.stream.limits import DEFAULT_LIMITS
 
 BASE_SCHEMA = pa.schema([(RECORD_ID, pa.string()), (TIME, TIME_TYPE)])
 
@@ -22,13 +23,20 @@ def unify_stream_schema(schemas: Sequence[tuple[str, pa.Schema]]) -> pa.Schema:
     """Merge ``(uri, schema)`` pairs into one, ``record_id`` and ``__time`` first.
 
     Raises CorruptStreamFileError naming the file whose ``__time`` is missing
-    or not a timestamp, or when a column has irreconcilable types.
+    or not a timestamp, or that is wider than the record format allows (a
+    foreign writer's file with 100,000 columns would make every read of its
+    day hold them all), or when a column has irreconcilable types.
     """
     if not schemas:
         return BASE_SCHEMA
     time_type = TIME_TYPE
     normalised = []
+    limit = DEFAULT_LIMITS.max_columns
     for uri, schema in schemas:
+        if len(schema) > limit:
+            raise CorruptStreamFileError(
+                f"{uri}: {len(schema)} columns, over the limit of {limit} columns per record (max_columns)"
+            )
         index = schema.get_field_index(TIME)
         if index < 0:
             raise CorruptStreamFileError(f"{uri}: no {TIME!r} column")

@@ -108,3 +108,11 @@ def test_stream_observer_reports_changes_only(store_url, instance):
     again = tick(defs, "shop_stream_observer", instance, cursor=first.cursor,
                  resources={"store": CurationStore(store_url=store_url)})
     assert not again.asset_events
+
+
+def test_stream_observer_skips_with_the_reason_when_the_store_holds_no_stream(tmp_path, instance):
+    store = CurationStore(store_url=str(tmp_path / "empty"))
+    defs = dg.Definitions.merge(build_application_defs(APP), dg.Definitions(resources={"store": store}))
+    result = tick(defs, "shop_stream_observer", instance, resources={"store": store})
+    assert not result.asset_events
+    assert "no stream at" in str(result.skip_message)

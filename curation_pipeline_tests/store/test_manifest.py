@@ -100,3 +100,35 @@ def test_invalid_unicode_in_a_message_is_a_manifest_error_not_a_unicode_error() 
     manifest = Manifest(None, "bad \udcff message", datetime(2024, 1, 1, tzinfo=timezone.utc), "me")
     with pytest.raises(InvalidManifestError, match="not valid Unicode"):
         manifest.to_bytes()
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth - 1):
+        value = {"k": value}
+    return value
+
+
+def test_metadata_depth_is_bounded() -> None:
+    from curation_pipeline.store.manifest import MAX_METADATA_DEPTH
+
+    assert MAX_METADATA_DEPTH == 32
+    _manifest(metadata=_nested(32))  # the limit itself is fine
+    with pytest.raises(InvalidManifestError, match=r"metadata\.k\.k.*: nested deeper than the limit of 32 levels"):
+        _manifest(metadata=_nested(33))
+    with pytest.raises(InvalidManifestError, match="limit of 32 levels") as raised:
+        _manifest(metadata={"a": [[[[{"b": _nested(100_000)}]]]]})  # no RecursionError
+    assert len(str(raised.value)) < 200
+
+
+def test_a_deeply_nested_stored_manifest_is_invalid_not_a_recursion_error() -> None:
+    data = b'{"metadata":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(InvalidManifestError, match="nested too deeply"):
+        Manifest.from_bytes(data)
+
+
+def test_a_commit_with_deep_metadata_is_refused_and_changes_nothing(store) -> None:
+    dataset = store.create_dataset("deep")
+    with pytest.raises(InvalidManifestError, match="limit of 32 levels"):
+        dataset.commit({"a.txt": b"x"}, "deep", metadata={"m": _nested(50_000)})
+    assert dataset.head() is None

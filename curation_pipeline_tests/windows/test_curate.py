@@ -105,3 +105,23 @@ def test_file_names_and_bytes_are_stable():
         {"name": "record_id", "type": "string"},
         {"name": "__time", "type": "timestamp[us, tz=UTC]"},
     ]
+
+
+@pytest.mark.parametrize("make", ["newest", "uniform"])
+def test_a_retried_batch_does_not_take_the_place_of_distinct_records(store_url, make):
+    """A producer re-sends a whole day (at-least-once): the curator still gets its limit in distinct records."""
+    from curation_pipeline.curators import NewestCurator
+
+    day = START + dt.timedelta(days=1)
+    retry = [{"record_id": f"r1-{i}", "__time": day + i * dt.timedelta(minutes=30), "outputs.label": "x"} for i in range(40)]
+    log_records(APP, retry, store_url=store_url)
+    curator = NewestCurator("newest-10", APP, 10, start_on=START) if make == "newest" else UniformCurator("u-30", APP, 30, start_on=START)
+    grid = WindowGrid.for_curator(curator)
+    window = grid.window("2026-01-02")
+    store = DatasetStore.open(store_url)
+
+    result = curate_window(curator, window, grid.key(window), store, resolve_location(store_url))
+
+    ids = store.get_dataset(curator.dataset_name).read()["record_id"].to_pylist()
+    assert len(ids) == len(set(ids)) == result.selected_rows == curator.selectors[0].limit
+    assert result.candidate_rows == 80  # the deliveries, copies included
