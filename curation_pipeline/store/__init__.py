@@ -17,6 +17,7 @@ from curation_pipeline.store.diff import FileDiff, VersionDiff
 from curation_pipeline.store.errors import (
     AmbiguousVersionError,
     CommitConflictError,
+    CorruptHeadError,
     CorruptObjectError,
     DatasetDeletedError,
     DatasetExistsError,
@@ -40,6 +41,7 @@ from curation_pipeline.store.errors import (
     WriteConflictError,
 )
 from curation_pipeline.store.gc import GcReport
+from curation_pipeline.store.verify import VerifyReport
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.store import DatasetStore
@@ -49,6 +51,7 @@ __all__ = [
     "AmbiguousVersionError",
     "CommitConflictError",
     "CommitResult",
+    "CorruptHeadError",
     "CorruptObjectError",
     "CuratorStartRecord",
     "Dataset",
@@ -82,6 +85,7 @@ __all__ = [
     "UnsafePathError",
     "Version",
     "VersionDiff",
+    "VerifyReport",
     "VersionNotFoundError",
     "WorkingCopy",
     "WorkingCopyDiff",

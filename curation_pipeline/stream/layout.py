@@ -22,7 +22,7 @@ TIME_TYPE = pa.timestamp("us", tz="UTC")
 STREAMS_DIR = "streams"
 
 _PREFIXED_COLUMN = re.compile(r"^(?:%s)\.(.+)$" % "|".join(PREFIXES), re.DOTALL)
-_DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
 
 def check_application(application: object) -> str:
@@ -52,7 +52,7 @@ def date_dir(root: str, application: str, day: date) -> str:
 
 def parse_date_dir(basename: str) -> date | None:
     """The day a ``date=YYYY-MM-DD`` folder name stands for, None for anything else."""
-    match = _DATE_DIR.match(basename)
+    match = _DATE_DIR.fullmatch(basename)
     if match is None:
         return None
     try:

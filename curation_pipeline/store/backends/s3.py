@@ -10,6 +10,7 @@ threshold), so memory stays bounded; small keys use plain put/get.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import time
@@ -24,7 +25,7 @@ from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError
 from s3transfer.subscribers import BaseSubscriber
 
 from curation_pipeline.location import make_s3_client
-from curation_pipeline.store.backends.base import ObjectBackend, ObjectInfo, Ref, RefToken
+from curation_pipeline.store.backends.base import Leftover, ObjectBackend, ObjectInfo, Ref, RefToken
 from curation_pipeline.store.errors import (
     KeyNotFoundError,
     StoreAccessError,
@@ -32,7 +33,7 @@ from curation_pipeline.store.errors import (
     WriteConflictError,
 )
 
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 _CONFLICT = {"412", "409", "PreconditionFailed", "ConditionalRequestConflict"}
 _DELETE_BATCH = 1000
 _PUT_IF_ABSENT_TRIES = 5
@@ -108,6 +109,39 @@ class S3Backend(ObjectBackend):
         except KeyNotFoundError:
             return None
         return ObjectInfo(key, response["ContentLength"], response["LastModified"])
+
+    def stored_crc32(self, key: str) -> int | None:
+        """The full-object CRC32 S3 keeps (boto3 sends one with every upload by default).
+
+        None for a multipart object's checksum of parts, or an object stored without one.
+        """
+        with _translate("head", key):
+            response = self._client.head_object(Bucket=self._bucket, Key=self._key(key), ChecksumMode="ENABLED")
+        value, kind = response.get("ChecksumCRC32"), response.get("ChecksumType")
+        if not value or "-" in value or kind not in (None, "FULL_OBJECT"):
+            return None
+        return int.from_bytes(base64.b64decode(value), "big")
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Unfinished multipart uploads under ``prefix``, dated by their last uploaded part."""
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        with _translate("list uploads", prefix):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)):
+                for upload in page.get("Uploads", ()):
+                    key, upload_id = self._relative(upload["Key"]), upload["UploadId"]
+                    parts = self._client.list_parts(Bucket=self._bucket, Key=upload["Key"], UploadId=upload_id)
+                    times = [upload["Initiated"], *(part["LastModified"] for part in parts.get("Parts", ()))]
+                    size = sum(part["Size"] for part in parts.get("Parts", ()))
+                    yield Leftover(f"{key} (upload {upload_id[:16]})", key, max(times), size, upload_id)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        try:
+            with _translate("abort upload", leftover.key):
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self._key(leftover.key), UploadId=leftover.upload_id
+                )
+        except KeyNotFoundError:
+            pass  # completed or aborted meanwhile
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self._client.get_paginator("list_objects_v2")
