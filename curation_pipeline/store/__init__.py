@@ -41,10 +41,10 @@ from curation_pipeline.store.errors import (
     WriteConflictError,
 )
 from curation_pipeline.store.gc import GcReport
-from curation_pipeline.store.verify import VerifyReport
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.store import DatasetStore
+from curation_pipeline.store.verify import VerifyReport
 from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
 
 __all__ = [
@@ -83,9 +83,9 @@ __all__ = [
     "StoreError",
     "UnmatchedPathError",
     "UnsafePathError",
+    "VerifyReport",
     "Version",
     "VersionDiff",
-    "VerifyReport",
     "VersionNotFoundError",
     "WorkingCopy",
     "WorkingCopyDiff",

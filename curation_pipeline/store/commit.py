@@ -138,9 +138,6 @@ class Landed:
     removed: tuple[str, ...] = ()
 
 
-Sources = Mapping[str, tuple[FileEntry, "bytes | Path"]]
-
-
 @dataclass
 class Fence:
     """What a commit knows about gc: the epoch its objects were checked at, and their bytes.

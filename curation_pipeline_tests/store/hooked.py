@@ -83,6 +83,8 @@ class HookedBackend(ObjectBackend):
         self.inner.delete(key)
 
     def delete_many(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        self._before("delete_many", keys[0] if keys else "")
         self.inner.delete_many(keys)
 
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:

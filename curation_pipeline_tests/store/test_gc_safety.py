@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from curation_pipeline.store import DatasetStore, MissingObjectError, RetryPolicy
+from curation_pipeline.store import CommitConflictError, DatasetStore, MissingObjectError, RetryPolicy
+from curation_pipeline.store import gc as gc_module
 from curation_pipeline.store import head as head_module
 from curation_pipeline.store.dataset import Dataset
 from curation_pipeline.store.head import GcLock, format_head, read_head_state
@@ -109,6 +110,29 @@ def test_commit_waits_for_gc_lock_then_takes_a_stale_one_back(
     head = read_head_state(store.backend, "locked")
     assert (head.version_id, head.epoch, head.lock) == (result.version_id, 1, None)
     assert _readable(ds)[0] == {"a": b"1", "b": b"2"}
+
+
+def test_gc_that_loses_its_lock_stops_deleting(store_spec: StoreSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lease of 0: a commit takes HEAD back during gc's first batch; gc's next renewal fails."""
+    store = store_spec.open()
+    ds = store.create_dataset("lease")
+    ds.commit({"a": b"1"}, "v1")
+    strays = [f"datasets/lease/objects/ff/{i:062x}" for i in range(3)]
+    for key in strays:
+        store.backend.put_bytes(key, b"stray")
+    monkeypatch.setattr(gc_module, "_DELETE_BATCH", 1)
+    gc_backend = HookedBackend(store.backend)
+    landed = []
+    gc_backend.hook = run_once_before("delete_many", "objects/", lambda: landed.append(ds.commit({"b": b"2"}, "v2")))
+
+    with pytest.raises(CommitConflictError, match="writers took it back"):
+        gc_module.collect_dataset(
+            gc_backend, "lease", grace_period=NOW, now=datetime.now(timezone.utc), dry_run=False, lease_seconds=0
+        )
+    assert sum(store.backend.exists(key) for key in strays) == 2  # one batch deleted, then it stopped
+    head = read_head_state(store.backend, "lease")
+    assert (head.version_id, head.lock) == (landed[0].version_id, None)
+    assert _readable(ds) == [{"a": b"1", "b": b"2"}, {"a": b"1"}]
 
 
 def test_gc_lock_is_released_and_epoch_raised(store: DatasetStore) -> None:

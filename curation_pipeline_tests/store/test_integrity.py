@@ -16,7 +16,6 @@ from curation_pipeline.store import (
     VersionNotFoundError,
 )
 from curation_pipeline.store.manifest import FileEntry, Manifest
-from curation_pipeline.stream.layout import parse_date_dir
 
 GOOD = b"the right bytes"
 EVIL = b"the wrong bytes"  # same size: only the content tells them apart
@@ -114,14 +113,12 @@ def test_tampered_manifest_is_an_integrity_error(store: DatasetStore) -> None:
             Manifest.from_bytes(raw, vid)
 
 
-def test_ids_and_day_folders_are_matched_whole() -> None:
-    """``$`` let a trailing newline through: ids and folder names are matched in full now."""
+def test_ids_are_matched_whole() -> None:
+    """``$`` let a trailing newline through: ids are matched in full now."""
     with pytest.raises(InvalidManifestError):
         FileEntry("a" * 64 + "\n", 1)
     with pytest.raises(InvalidManifestError):
         Manifest("b" * 64 + "\n", "m", datetime.now(timezone.utc), "x")
-    assert parse_date_dir("date=2024-05-01") is not None
-    assert parse_date_dir("date=2024-05-01\n") is None
 
 
 def test_version_prefix_with_a_newline_is_refused(store: DatasetStore) -> None:
