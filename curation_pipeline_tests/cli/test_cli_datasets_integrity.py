@@ -46,3 +46,18 @@ def test_verify_then_repair_from_a_folder(store_url: str, store: DatasetStore, t
     repaired = json.loads(run(store_url, "verify", "v", "--repair-from", str(tmp_path / "orig"), "--json").stdout)
     assert repaired["ok"] and len(repaired["repaired"]) == 1 and repaired["objects"] == 2
     assert ds.read_file("f", ds.list_versions()[-1].version_id) == GOOD
+
+
+def test_gc_lists_leftovers_of_interrupted_writes(tmp_path: Path) -> None:
+    import os
+    import time
+
+    url = str(tmp_path / "store")
+    DatasetStore.open(url).create_dataset("g").commit({"a": b"1"}, "v1")
+    debris = tmp_path / "store" / "datasets" / "g" / "versions" / ".tmp-0123"
+    debris.write_bytes(b"half a manifest")
+    then = time.time() - 2 * 3600
+    os.utime(debris, (then, then))
+    out = run(url, "gc", "g").stdout
+    assert out.startswith("Removed 0 manifests and 0 objects (15 B) from 1 dataset, with 1 leftover of interrupted writes")
+    assert "datasets/g/versions/.tmp-0123" in out and not debris.exists()
