@@ -128,3 +128,19 @@ def test_version_prefix_with_a_newline_is_refused(store: DatasetStore) -> None:
     with pytest.raises(VersionNotFoundError, match="not a version id"):
         ds.resolve_version(v1.version_id[:8] + "\n")
 
+
+
+def test_a_large_object_uploaded_in_parts_is_checked_and_reused(store: DatasetStore, tmp_path: Path) -> None:
+    """Above the multipart threshold S3 keeps a whole-object CRC32 too, so reuse needs no re-upload."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * (9 * 4096))  # 9 MiB: uploaded in parts on S3
+    ds = store.create_dataset("big")
+    ds.commit({"big": big}, "v1")
+    ds.commit({"small": b"x"}, "v2", delete=["big"])
+    assert ds.commit({"big": big}, "v3").objects_uploaded == 0
+    damaged = bytearray(big.read_bytes())
+    damaged[-1] ^= 1
+    store.backend.put_bytes(_object_key("big", big.read_bytes()), bytes(damaged))
+    ds.commit({"big2": b"y"}, "v4", delete=["big"])
+    assert ds.commit({"big": big}, "v5").objects_uploaded == 1  # damaged: sent again
+    assert ds.read_file("big") == big.read_bytes()
