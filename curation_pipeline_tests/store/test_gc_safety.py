@@ -230,9 +230,19 @@ def test_gc_aborts_stale_multipart_uploads(aws_env: object) -> None:
     mine = client.create_multipart_upload(Bucket=bucket, Key="root/datasets/mp/objects/ab/cdef")["UploadId"]
     other = client.create_multipart_upload(Bucket=bucket, Key="elsewhere/datasets/mp/objects/ab/cdef")["UploadId"]
 
+    active_key = "root/datasets/mp/objects/cd/ef01"
+    active = client.create_multipart_upload(Bucket=bucket, Key=active_key)["UploadId"]
+    client.upload_part(Bucket=bucket, Key=active_key, UploadId=active, PartNumber=1, Body=b"part")
+
+    # Now: the upload with a part written seconds ago is in progress and kept, even with grace 0.
+    now_report = store.gc("mp", grace_period=NOW)
+    assert all(active[:16] not in name for name in now_report.leftovers)
     clocked = DatasetStore(store.backend, clock=lambda: later)
     report = clocked.gc("mp", grace_period=NOW)
-    assert report.leftovers == (f"datasets/mp/objects/ab/cdef (upload {mine[:16]})",)
+    assert set(now_report.leftovers) | set(report.leftovers) == {
+        f"datasets/mp/objects/ab/cdef (upload {mine[:16]})",
+        f"datasets/mp/objects/cd/ef01 (upload {active[:16]})",
+    }
     uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     assert [u["UploadId"] for u in uploads] == [other]  # outside the store's prefix: not ours
 

@@ -130,10 +130,16 @@ class S3Backend(ObjectBackend):
             for page in paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)):
                 for upload in page.get("Uploads", ()):
                     key, upload_id = self._relative(upload["Key"]), upload["UploadId"]
-                    parts = self._client.list_parts(Bucket=self._bucket, Key=upload["Key"], UploadId=upload_id)
-                    times = [upload["Initiated"], *(part["LastModified"] for part in parts.get("Parts", ()))]
-                    size = sum(part["Size"] for part in parts.get("Parts", ()))
-                    yield Leftover(f"{key} (upload {upload_id[:16]})", key, max(times), size, upload_id)
+                    parts = [
+                        part
+                        for parts_page in self._client.get_paginator("list_parts").paginate(
+                            Bucket=self._bucket, Key=upload["Key"], UploadId=upload_id
+                        )
+                        for part in parts_page.get("Parts", ())
+                    ]
+                    last = max([upload["Initiated"], *(part["LastModified"] for part in parts)])
+                    size = sum(part["Size"] for part in parts)
+                    yield Leftover(f"{key} (upload {upload_id[:16]})", key, last, size, upload_id)
 
     def remove_leftover(self, leftover: Leftover) -> None:
         try:
