@@ -31,6 +31,7 @@ from curation_pipeline.location import resolve_location
 from curation_pipeline.names import name_key
 from curation_pipeline.store import (
     CommitResult,
+    CorruptObjectError,
     Dataset,
     DatasetDeletedError,
     DatasetNotDeletedError,
@@ -456,7 +457,8 @@ def _require_deleted(session: Session, name: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
 @click.option(
     "--grace-period", type=IntervalType(), default=None,
-    help="Keep unreachable items younger than this (e.g. 0, 30m, 2h; default 1h).",
+    help="Keep unreachable items younger than this (e.g. 0, 30m, 2h; default 1h). "
+    "Any value is safe next to commits in flight; a longer one spares them re-uploads.",
 )
 @json_option
 @pass_session
@@ -464,7 +466,9 @@ def gc(session: Session, name: str | None, dry_run: bool, grace_period: timedelt
     """Remove unreachable manifests and objects of NAME (default: all datasets).
 
     Only items no version reachable from HEAD needs, and older than the
-    grace period, are removed: a commit in flight is safe.
+    grace period, are removed: a commit in flight is safe. Debris of
+    interrupted writes (temporary files, unfinished S3 multipart uploads)
+    older than the grace period (and 10 minutes) goes too.
     """
     about_dataset(name)
     report = session.store.gc(name, dry_run=dry_run, grace_period=grace_period)
@@ -476,13 +480,45 @@ def gc(session: Session, name: str | None, dry_run: bool, grace_period: timedelt
     click.echo(
         f"{verb} {_count(len(report.manifests), 'manifest')} and {_count(len(report.objects), 'object')} "
         f"({_size(report.bytes)}) from {_count(len(report.datasets), 'dataset')}"
+        + (f", with {_count(len(report.leftovers), 'leftover')} of interrupted writes" if report.leftovers else "")
         + (kept if report.kept_recent else "")
     )
-    keys = (*report.manifests, *report.objects)
+    keys = (*report.manifests, *report.objects, *report.leftovers)
     for key in keys[:GC_KEYS_SHOWN]:
         click.echo(f"  {key}")
     if len(keys) > GC_KEYS_SHOWN:
         click.echo(f"  ... and {len(keys) - GC_KEYS_SHOWN:,} more (--json lists them all)")
+
+
+@datasets.command("verify")
+@click.argument("name")
+@click.option(
+    "--repair-from", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="A folder holding the right bytes (a working copy, the original files): upload them over "
+    "damaged or missing objects.",
+)
+@json_option
+@pass_session
+def verify(session: Session, name: str, repair_from: Path | None, as_json: bool) -> None:
+    """Read back and re-hash every object of every version of NAME (exit 5 if one is damaged or missing)."""
+    about_dataset(name)
+    report = session.dataset(name).verify(repair_from=repair_from)
+    if as_json:
+        echo_json({"store": session.store.url, **report.to_dict()})
+    else:
+        click.echo(
+            f"Verified {_count(report.objects, 'object')} ({_size(report.bytes)}) of "
+            f"{_count(report.versions, 'version')}: {len(report.damaged)} damaged, {len(report.missing)} missing, "
+            f"{len(report.repaired)} repaired"
+        )
+        for label, items in (("damaged", report.damaged), ("missing", report.missing), ("repaired", report.repaired)):
+            for item in items:
+                click.echo(f"  {label}  {item}")
+    if not report.ok:
+        raise CorruptObjectError(
+            f"dataset {name!r}: {len(report.damaged)} damaged and {len(report.missing)} missing object(s); "
+            "repair them with --repair-from FOLDER holding the right files"
+        )
 
 
 # -- progress --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from curation_pipeline.store.diff import FileDiff, VersionDiff
 from curation_pipeline.store.errors import (
     AmbiguousVersionError,
     CommitConflictError,
+    CorruptHeadError,
     CorruptObjectError,
     DataSchemaMismatchError,
     DatasetDeletedError,
@@ -48,12 +49,14 @@ from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.grids import CuratorGridRecord, GridSegment
 from curation_pipeline.store.starts import CuratorStartRecord
 from curation_pipeline.store.store import DatasetStore
+from curation_pipeline.store.verify import VerifyReport
 from curation_pipeline.store.workingcopy import PullResult, StashResult, WorkingCopy, WorkingCopyDiff
 
 __all__ = [
     "AmbiguousVersionError",
     "CommitConflictError",
     "CommitResult",
+    "CorruptHeadError",
     "CorruptObjectError",
     "CuratorGridRecord",
     "CuratorStartRecord",
@@ -90,6 +93,7 @@ __all__ = [
     "TabularFormatError",
     "UnmatchedPathError",
     "UnsafePathError",
+    "VerifyReport",
     "Version",
     "VersionDiff",
     "VersionNotFoundError",

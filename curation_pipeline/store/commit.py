@@ -4,6 +4,11 @@
 2. Write the manifest, write-once (its key is its own hash).
 3. Compare-and-swap HEAD from the version the manifest names as parent.
 
+Before step 3 a commit honours gc's fence (:mod:`curation_pipeline.store.gc`):
+it waits while a gc run holds HEAD, and if gc's epoch moved since the
+commit started, it checks that the objects it links still exist and uploads
+again any that were collected, so it never links a deleted object.
+
 A crash before step 3 changes nothing visible (the manifest and objects are
 orphans until ``gc``). On a lost race the change — "put these paths, delete
 those, keep the rest" — is re-applied to the new HEAD's files and retried
@@ -29,9 +34,10 @@ from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.errors import (
     CommitConflictError,
     DatasetHeadOutOfDateError,
+    MissingObjectError,
     WriteConflictError,
 )
-from curation_pipeline.store.head import read_head, swap_head
+from curation_pipeline.store.head import Head, read_head_state, swap_head, wait_while_locked
 from curation_pipeline.store.manifest import FileEntry, Manifest
 from curation_pipeline.store.paths import check_creatable, check_path, check_tree
 
@@ -143,6 +149,58 @@ class Landed:
     removed: tuple[str, ...] = ()
 
 
+@dataclass
+class Fence:
+    """What a commit knows about gc: the epoch its objects were checked at, and their bytes.
+
+    ``epoch`` is None when nothing is known (HEAD was locked when the commit
+    started), which makes the first attempt check. ``sources`` maps sha256 to
+    content for objects the commit can upload again; a collected object it
+    has no bytes for (a rollback's) fails the commit with
+    :class:`MissingObjectError`.
+    """
+
+    epoch: int | None
+    sources: Mapping[str, bytes | Path] = field(default_factory=dict)
+
+    def ensure(self, backend: ObjectBackend, dataset: str, files: Mapping[str, FileEntry], head: Head) -> None:
+        """Make sure every object of ``files`` is stored, if gc ran since the last check.
+
+        Against a HEAD still locked by a run whose lease ran out, the check is
+        made but not remembered: that run may have deleted more since.
+        """
+        if self.epoch == head.epoch and head.lock is None:
+            return
+        ensure_stored(backend, dataset, files, self.sources)
+        self.epoch = head.epoch if head.lock is None else None
+
+
+def ensure_stored(
+    backend: ObjectBackend, dataset: str, files: Mapping[str, FileEntry], sources: Mapping[str, bytes | Path]
+) -> int:
+    """Upload again each object of ``files`` that is missing (or of the wrong size); return how many.
+
+    Raises:
+        MissingObjectError: an object is missing and ``sources`` has no bytes for it.
+    """
+    distinct = {entry.sha256: (path, entry) for path, entry in files.items()}
+    keys = [layout.object_key(dataset, sha) for sha in distinct]
+    known = backend.stat_many(keys) if keys else {}
+    restored = 0
+    for key, (sha, (path, entry)) in zip(keys, distinct.items()):
+        info = known[key] if key in known else backend.stat(key)
+        if info is not None and info.size == entry.size:
+            continue
+        if sha not in sources:
+            raise MissingObjectError(
+                f"dataset {dataset!r}: object {sha} of file {path!r} is no longer stored "
+                "(collected by gc); nothing was committed"
+            )
+        objects.upload(backend, dataset, entry, sources[sha])
+        restored += 1
+    return restored
+
+
 @dataclass(frozen=True)
 class CommitRequest:
     """Everything the manifest needs besides the files."""
@@ -163,10 +221,12 @@ def land(
     load_manifest: Callable[[str], Manifest],
     check_live: Callable[[], None],
     now: Callable[[], datetime],
+    fence: Fence,
 ) -> Landed:
     """Steps 2 and 3: write the manifest and move HEAD, retrying lost races.
 
-    Objects named by ``change`` must already be stored.
+    Objects named by ``change`` must already be stored (checked at
+    ``fence.epoch``); they are checked again if gc ran since.
 
     Raises:
         DatasetHeadOutOfDateError: ``request.parent_version_id`` is not HEAD
@@ -177,17 +237,21 @@ def land(
     pinned = request.parent_version_id
     for attempt in range(1, policy.max_attempts + 1):
         check_live()
-        head, token = read_head(backend, dataset)
+        state = wait_while_locked(backend, dataset, read_head_state(backend, dataset))
+        head = state.version_id
         if pinned is not None and head != pinned:
             raise _out_of_date(dataset, pinned, head)
         base = load_manifest(head) if head else None
         files = change.apply(base.files if base else {})
         if base is not None and files == dict(base.files):
             return Landed(head, base.parent, False, attempt)  # type: ignore[arg-type]
+        # The base's objects are reachable from HEAD, which gc never collects; the others may be gone.
+        in_base = {entry.sha256 for entry in base.files.values()} if base else set()
+        fence.ensure(backend, dataset, {p: e for p, e in files.items() if e.sha256 not in in_base}, state)
         manifest = Manifest(head, request.message, now(), request.author, files, request.metadata)
         backend.put_if_absent(layout.manifest_key(dataset, manifest.version_id), manifest.to_bytes())
         try:
-            swap_head(backend, dataset, manifest.version_id, token)
+            swap_head(backend, dataset, manifest.version_id, state.token, epoch=state.epoch)
         except WriteConflictError:
             if pinned is not None:
                 raise _out_of_date(dataset, pinned, None) from None
@@ -230,18 +294,23 @@ def upload_missing(
     sources: Mapping[str, tuple[FileEntry, bytes | Path]],
     *,
     in_head: Collection[str],
-    refresh_before: datetime,
+    refresh_before: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_workers: int = 1,
 ) -> UploadStats:
-    """Step 1: store every object of ``sources`` that is not already stored.
+    """Step 1: store every object of ``sources`` that is not already stored intact.
 
     ``sources`` maps paths to (entry, content as bytes or a file path).
-    Objects whose sha256 is in ``in_head`` (HEAD's files) are known to be
-    stored and protected from ``gc``. Any other existing object is reused
-    unless it was last written before ``refresh_before``: such an old object
-    may be unreachable and about to be collected, so it is written again,
-    which refreshes its age (see :mod:`curation_pipeline.store.gc`).
+    Objects whose sha256 is in ``in_head`` (HEAD's files) are part of the
+    current version and are not looked at. Any other object that exists is
+    reused only if its size matches and a cheap check vouches for its
+    content (:func:`~curation_pipeline.store.objects.stored_intact`: the
+    storage's CRC32, or a re-hash where reads are cheap); otherwise the
+    commit's bytes are uploaded over it, which also repairs a damaged object.
+    An object last written before ``refresh_before`` is written again too:
+    gc may soon collect it, and refreshing its age now spares the commit a
+    check and re-upload when it swaps HEAD (safety does not depend on it:
+    see :class:`Fence`).
 
     The other objects are looked up together where the backend can do that
     cheaply (one listing on S3) and one by one otherwise, and up to
@@ -277,8 +346,9 @@ def upload_missing(
         entry, content = distinct[sha]
         key = layout.object_key(dataset, sha)
         info = known[key] if key in known else backend.stat(key)
-        if info is not None and info.size == entry.size and info.modified >= refresh_before:
-            return False  # stored, and young enough not to be collected
+        fresh = info is not None and (refresh_before is None or info.modified >= refresh_before)
+        if fresh and info.size == entry.size and objects.stored_intact(backend, dataset, entry, content, token):
+            return False
         token.check()
         objects.upload(backend, dataset, entry, content)
         return True

@@ -23,6 +23,7 @@ from curation_pipeline.store.commit import (
     Change,
     CommitRequest,
     CommitResult,
+    Fence,
     Landed,
     RetryPolicy,
     land,
@@ -32,6 +33,7 @@ from curation_pipeline.store.commit import (
 from curation_pipeline.store.diff import VersionDiff, diff_files
 from curation_pipeline.store.errors import (
     AmbiguousVersionError,
+    CorruptObjectError,
     DatasetDeletedError,
     DatasetNotFoundError,
     KeyNotFoundError,
@@ -39,7 +41,7 @@ from curation_pipeline.store.errors import (
     UnmatchedPathError,
     VersionNotFoundError,
 )
-from curation_pipeline.store.head import read_head
+from curation_pipeline.store.head import read_head, read_head_state
 from curation_pipeline.store.manifest import FileEntry, Manifest, Version
 from curation_pipeline.store.paths import check_creatable
 from curation_pipeline.store.tabular import check_tabular, concat, read_table, tabular_format, write_table
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from curation_pipeline.store.verify import VerifyReport
     from curation_pipeline.store.workingcopy import (
         PullResult,
         StashResult,
@@ -59,7 +62,7 @@ if TYPE_CHECKING:
 #: enough to keep a network-bound S3 link busy, small enough for a two-core machine.
 DEFAULT_MAX_WORKERS = 8
 MIN_PREFIX = 8
-_HEX = re.compile(r"^[0-9a-f]+$")
+_HEX = re.compile(r"[0-9a-f]+")
 
 #: What :meth:`Dataset.commit` accepts as a file's content: bytes, or the path of a local file.
 FileSource = Union[bytes, bytearray, memoryview, "os.PathLike[str]"]
@@ -173,7 +176,7 @@ class Dataset:
                 raise VersionNotFoundError(f"dataset {self._name!r} has no versions yet")
             return head
         version_id = version_id.lower()
-        if not _HEX.match(version_id) or not MIN_PREFIX <= len(version_id) <= 64:
+        if not _HEX.fullmatch(version_id) or not MIN_PREFIX <= len(version_id) <= 64:
             raise VersionNotFoundError(
                 f"dataset {self._name!r}: {version_id!r} is not a version id or a prefix of "
                 f"at least {MIN_PREFIX} hex characters"
@@ -250,7 +253,8 @@ class Dataset:
         sources = self._hash_sources(files)
         change = Change({path: entry for path, (entry, _) in sources.items()}, paths_to_delete(delete))
         pinned = self.resolve_version(parent_version_id) if parent_version_id else None
-        base_id = pinned or self.head()
+        start = read_head_state(self._backend, self._name)
+        base_id = pinned or start.version_id
         base_files = self._manifest(base_id).files if base_id else {}
         change.apply(base_files)  # a version no filesystem could pull is refused before any upload
         in_head = {e.sha256 for e in base_files.values()}
@@ -263,7 +267,10 @@ class Dataset:
             progress=progress,
             max_workers=self._max_workers,
         )
-        landed = self._land(change, CommitRequest(message, author or default_author(), dict(metadata or {}), pinned))
+        # Objects were checked after ``start`` was read: valid at its gc epoch (unknown if gc held HEAD).
+        fence = Fence(None if start.lock else start.epoch, {e.sha256: content for e, content in sources.values()})
+        request = CommitRequest(message, author or default_author(), dict(metadata or {}), pinned)
+        landed = self._land(change, request, fence)
         return CommitResult(
             self._name,
             landed.version_id,
@@ -471,9 +478,11 @@ class Dataset:
         """
         self._check_live()
         target = self.get_version(version_id)
-        head = self.head()
-        current = self._manifest(head).files if head else {}
-        # The target was committed, so its objects are stored: nothing to upload.
+        start = read_head_state(self._backend, self._name)
+        current = self._manifest(start.version_id).files if start.version_id else {}
+        # Nothing to upload (the target was committed), but its objects that HEAD does not share
+        # are verified in full: the new version must not link a damaged one.
+        self._check_intact(target, {e.sha256 for e in current.values()})
         change = Change(dict(target.files), frozenset(current.keys() - target.files.keys()))
         request = CommitRequest(
             message or f"Rollback to {target.version_id}",
@@ -481,12 +490,24 @@ class Dataset:
             {"rollback_of": target.version_id},
             None,
         )
-        landed = self._land(change, request)
+        landed = self._land(change, request, Fence(None if start.lock else start.epoch))
         return CommitResult(
             self._name, landed.version_id, landed.parent, landed.created, attempts=landed.attempts, removed=landed.removed
         )
 
-    def _land(self, change: Change, request: CommitRequest) -> Landed:
+    def _check_intact(self, version: Version, skip: Collection[str]) -> None:
+        seen = set(skip)
+        for path, entry in version.files.items():
+            if entry.sha256 in seen:
+                continue
+            seen.add(entry.sha256)
+            if not objects.rehash_matches(self._backend, self._name, entry):
+                raise CorruptObjectError(
+                    f"{self._where(version, path)}: stored object {entry.sha256} is missing or damaged; "
+                    f"nothing was committed (repair it with verify(repair_from=...))"
+                )
+
+    def _land(self, change: Change, request: CommitRequest, fence: Fence) -> Landed:
         return land(
             self._backend,
             self._name,
@@ -496,6 +517,7 @@ class Dataset:
             load_manifest=self._manifest,
             check_live=self._check_not_deleted,
             now=self._clock,
+            fence=fence,
         )
 
     def _check_live(self) -> None:
@@ -509,6 +531,28 @@ class Dataset:
             raise DatasetDeletedError(
                 f"dataset {self._name!r} is deleted; restore_dataset({self._name!r}) to write to it again"
             )
+
+    def verify(self, repair_from: str | os.PathLike[str] | None = None) -> VerifyReport:
+        """Read back and re-hash every object of every version reachable from HEAD.
+
+        Args:
+            repair_from: a folder (a working copy pulled earlier, the original
+                files...); each file there whose content is that of a damaged
+                or missing object is uploaded over it and verified again.
+
+        Returns:
+            A :class:`~curation_pipeline.store.verify.VerifyReport`; ``ok`` is
+            False while an object stays damaged or missing.
+        """
+        from curation_pipeline.store.verify import verify_objects
+
+        versions = self.list_versions()
+        named: dict[str, tuple[FileEntry, str]] = {}
+        for version in reversed(versions):  # oldest first: name each object by where it first appeared
+            for path, entry in version.files.items():
+                named.setdefault(entry.sha256, (entry, f"{entry.sha256} {path!r} (version {version.version_id[:12]})"))
+        folder = Path(repair_from) if repair_from is not None else None
+        return verify_objects(self._backend, self._name, named, len(versions), folder)
 
     # -- reading ---------------------------------------------------------------
 

@@ -106,12 +106,20 @@ class CorruptObjectError(StoreError):
     """Stored bytes do not match their sha256 (an object or a manifest)."""
 
 
+class CorruptHeadError(CorruptObjectError):
+    """A dataset's HEAD ref is not a version id (damaged, or edited by hand)."""
+
+
 class InvalidManifestError(StoreError, ValueError):
     """A manifest (or its metadata) is malformed or not canonical JSON-serialisable."""
 
 
 class UnsafePathError(StoreError, ValueError):
     """A file path is absolute, escapes its folder or uses a reserved/unsafe form."""
+
+
+class UnsafeStoredPathError(InvalidManifestError, UnsafePathError):
+    """A stored manifest names an unsafe path: the store was tampered with (an integrity error)."""
 
 
 class UnmatchedPathError(StoreError, ValueError):

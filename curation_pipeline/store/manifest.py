@@ -22,14 +22,23 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from curation_pipeline.store.errors import CorruptObjectError, InvalidManifestError
+from curation_pipeline.store.errors import (
+    CorruptObjectError,
+    InvalidManifestError,
+    UnsafePathError,
+    UnsafeStoredPathError,
+)
 from curation_pipeline.store.paths import check_path
 
 FORMAT_VERSION = 1
 #: Levels of nesting allowed in a manifest's metadata (a flat dict is 1): deep
 #: enough for any schema summary, shallow enough for json's recursive encoder.
 MAX_METADATA_DEPTH = 32
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc)[:200]
 
 
 def canonical_json(value: Any) -> bytes:
@@ -87,7 +96,7 @@ class FileEntry:
     size: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.sha256, str) or not _SHA256.match(self.sha256):
+        if not isinstance(self.sha256, str) or not _SHA256.fullmatch(self.sha256):
             raise InvalidManifestError(f"invalid sha256 {self.sha256!r}")
         if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 0:
             raise InvalidManifestError(f"invalid size {self.size!r}")
@@ -128,7 +137,7 @@ class Manifest:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.parent is not None and not _SHA256.match(str(self.parent)):
+        if self.parent is not None and not _SHA256.fullmatch(str(self.parent)):
             raise InvalidManifestError(f"invalid parent version id {self.parent!r}")
         if not isinstance(self.message, str) or not isinstance(self.author, str):
             raise InvalidManifestError("message and author must be strings")
@@ -189,18 +198,24 @@ class Manifest:
 
         Raises:
             CorruptObjectError: the bytes do not hash to ``version_id``.
-            InvalidManifestError: the bytes are not a valid manifest.
-            UnsafePathError: a file path is unsafe.
+            InvalidManifestError: the bytes are not a valid manifest (an
+                unsafe file path included: stored bytes are not a user's input).
         """
         if version_id is not None and hashlib.sha256(data).hexdigest() != version_id:
             raise CorruptObjectError(f"manifest of version {version_id} does not match its hash")
+        which = f"manifest of version {version_id}" if version_id else "manifest"
         try:
             value = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidManifestError(f"manifest is not JSON: {exc}") from None
         except RecursionError:
-            raise InvalidManifestError("manifest is nested too deeply to parse") from None
-        return cls.from_json(value)
+            raise InvalidManifestError(f"{which} is nested too deeply to parse") from None
+        except ValueError as exc:  # not UTF-8 / not JSON / huge numbers
+            raise InvalidManifestError(f"{which} is not JSON: {_short(exc)}") from None
+        try:
+            return cls.from_json(value)
+        except UnsafePathError as exc:
+            raise UnsafeStoredPathError(f"{which}: {exc}") from None
+        except (TypeError, AttributeError, RecursionError) as exc:  # wrong JSON types deep inside
+            raise InvalidManifestError(f"{which} is malformed: {_short(exc)}") from None
 
 
 @dataclass(frozen=True)

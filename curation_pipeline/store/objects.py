@@ -14,6 +14,7 @@ import os
 import stat
 import tempfile
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -184,6 +185,57 @@ def open_verified(backend: ObjectBackend, dataset: str, entry: FileEntry, where:
         path = download_verified(backend, dataset, entry, Path(folder), where)
         with open(path, "rb") as f:
             yield f
+
+
+def crc32_of(content: bytes | Path, token: CancelToken | None = None) -> int:
+    """The CRC32 of bytes or of a file's content, read in chunks."""
+    if isinstance(content, bytes):
+        return zlib.crc32(content)
+    crc = 0
+    with open(content, "rb") as f:
+        while chunk := f.read(CHUNK):
+            if token is not None:
+                token.check()
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def stored_intact(
+    backend: ObjectBackend, dataset: str, entry: FileEntry, content: bytes | Path, token: CancelToken | None = None
+) -> bool:
+    """Whether the stored object for ``entry`` can be trusted to hold ``content`` (its size already matches).
+
+    The cheapest proof available: the CRC32 the storage keeps of the whole
+    object against that of ``content`` (on S3, a ``HEAD``; CRC32 catches
+    accidental damage, not forgery), else a full re-hash of the stored
+    object where reading it back is cheap (the local folder), else none:
+    False, and the caller uploads ``content`` over it.
+    """
+    key = layout.object_key(dataset, entry.sha256)
+    try:
+        stored = backend.stored_crc32(key)
+    except KeyNotFoundError:
+        return False
+    if stored is not None:
+        return stored == crc32_of(content, token)
+    return backend.reads_are_cheap and rehash_matches(backend, dataset, entry, token)
+
+
+def rehash_matches(backend: ObjectBackend, dataset: str, entry: FileEntry, token: CancelToken | None = None) -> bool:
+    """Full verification: read the stored object and compare its sha256 and size with ``entry``."""
+    sink = _HashingWriter(_Discard(), entry, "", token)
+    try:
+        backend.get_fileobj(layout.object_key(dataset, entry.sha256), sink, size=entry.size)
+    except (KeyNotFoundError, CorruptObjectError):  # absent, or longer than expected
+        return False
+    return sink.result() == entry
+
+
+class _Discard:
+    """A write-only sink for content that is only hashed."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
 
 
 def upload(backend: ObjectBackend, dataset: str, entry: FileEntry, source: bytes | Path) -> None:

@@ -33,9 +33,9 @@ PENDING_DIR = "_pending"
 BATCH_METADATA_KEY = b"curation.batch"
 
 _PREFIXED_COLUMN = re.compile(r"^(?:%s)\.(.+)$" % "|".join(PREFIXES), re.DOTALL)
-_BATCH_FILE = re.compile(r"^part-([0-9a-f]{32})\.parquet$")
-_PENDING_MARKER = re.compile(r"^([0-9a-f]{32})\.json$")
-_DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_BATCH_FILE = re.compile(r"\Apart-([0-9a-f]{32})\.parquet\Z")
+_PENDING_MARKER = re.compile(r"\A([0-9a-f]{32})\.json\Z")
+_DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
 
 def check_application(application: object) -> str:
@@ -65,7 +65,7 @@ def date_dir(root: str, application: str, day: date) -> str:
 
 def parse_date_dir(basename: str) -> date | None:
     """The day a ``date=YYYY-MM-DD`` folder name stands for, None for anything else."""
-    match = _DATE_DIR.match(basename)
+    match = _DATE_DIR.fullmatch(basename)
     if match is None:
         return None
     try:

@@ -30,6 +30,21 @@ class ObjectInfo:
 
 
 @dataclass(frozen=True)
+class Leftover:
+    """Debris of an interrupted write: a local temporary file or an unfinished S3 multipart upload.
+
+    ``name`` identifies it for reports (a key, plus the upload id on S3);
+    ``modified`` is when it was last written to; ``size`` its bytes so far.
+    """
+
+    name: str
+    key: str
+    modified: datetime
+    size: int = 0
+    upload_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Ref:
     """The content of a small mutable key together with its version stamp."""
 
@@ -102,6 +117,26 @@ class ObjectBackend(ABC):
         The default settles none (one :meth:`stat` each is as cheap as it gets).
         """
         return {}
+
+    def stored_crc32(self, key: str) -> int | None:
+        """The CRC32 of the whole content that the storage keeps with ``key``, if it keeps one.
+
+        None when it keeps none (or only a checksum of parts). Used to check an
+        existing object cheaply before trusting it; the default knows none.
+        """
+        return None
+
+    @property
+    def reads_are_cheap(self) -> bool:
+        """Whether reading an object back costs about as little as hashing a local file."""
+        return False
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Yield the debris of interrupted writes under ``prefix`` (the default knows none)."""
+        return iter(())
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Remove one :class:`Leftover` (already gone is not an error)."""
 
     def exists(self, key: str) -> bool:
         """Return whether ``key`` exists."""

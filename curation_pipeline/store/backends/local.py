@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from curation_pipeline.store.backends.base import ObjectBackend, ObjectInfo, Ref, RefToken
+from curation_pipeline.store.backends.base import Leftover, ObjectBackend, ObjectInfo, Ref, RefToken
 from curation_pipeline.store.errors import (
     KeyNotFoundError,
     StoreAccessError,
@@ -104,6 +104,26 @@ class LocalBackend(ObjectBackend):
         return sorted(entry.name for entry in entries if entry.is_dir())
 
     # -- writes ------------------------------------------------------------
+
+    @property
+    def reads_are_cheap(self) -> bool:
+        return True
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """The ``.tmp-*`` files interrupted writes left under ``prefix`` (a folder)."""
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self._root
+        for dirpath, _dirnames, filenames in os.walk(base):
+            rel_dir = Path(dirpath).relative_to(self._root).as_posix()
+            for filename in filenames:
+                if filename.startswith(_TMP_PREFIX):
+                    key = f"{rel_dir}/{filename}"
+                    with contextlib.suppress(FileNotFoundError):  # renamed into place meanwhile
+                        info = _info(key, os.stat(os.path.join(dirpath, filename)))
+                        yield Leftover(key, key, info.modified, info.size)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        with _translate(leftover.key), contextlib.suppress(FileNotFoundError):
+            self._path(leftover.key).unlink()
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with _translate(key):

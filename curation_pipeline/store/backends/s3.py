@@ -10,9 +10,11 @@ threshold), so memory stays bounded; small keys use plain put/get.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import time
+import zlib
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,7 +26,7 @@ from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError
 from s3transfer.subscribers import BaseSubscriber
 
 from curation_pipeline.location import make_s3_client
-from curation_pipeline.store.backends.base import ObjectBackend, ObjectInfo, Ref, RefToken
+from curation_pipeline.store.backends.base import Leftover, ObjectBackend, ObjectInfo, Ref, RefToken
 from curation_pipeline.store.errors import (
     KeyNotFoundError,
     StoreAccessError,
@@ -32,7 +34,7 @@ from curation_pipeline.store.errors import (
     WriteConflictError,
 )
 
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 _CONFLICT = {"412", "409", "PreconditionFailed", "ConditionalRequestConflict"}
 _DELETE_BATCH = 1000
 _PUT_IF_ABSENT_TRIES = 5
@@ -109,6 +111,45 @@ class S3Backend(ObjectBackend):
             return None
         return ObjectInfo(key, response["ContentLength"], response["LastModified"])
 
+    def stored_crc32(self, key: str) -> int | None:
+        """The full-object CRC32 S3 keeps (boto3 sends one with every upload by default).
+
+        None for a multipart object's checksum of parts, or an object stored without one.
+        """
+        with _translate("head", key):
+            response = self._client.head_object(Bucket=self._bucket, Key=self._key(key), ChecksumMode="ENABLED")
+        value, kind = response.get("ChecksumCRC32"), response.get("ChecksumType")
+        if not value or "-" in value or kind not in (None, "FULL_OBJECT"):
+            return None
+        return int.from_bytes(base64.b64decode(value), "big")
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Unfinished multipart uploads under ``prefix``, dated by their last uploaded part."""
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        with _translate("list uploads", prefix):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)):
+                for upload in page.get("Uploads", ()):
+                    key, upload_id = self._relative(upload["Key"]), upload["UploadId"]
+                    parts = [
+                        part
+                        for parts_page in self._client.get_paginator("list_parts").paginate(
+                            Bucket=self._bucket, Key=upload["Key"], UploadId=upload_id
+                        )
+                        for part in parts_page.get("Parts", ())
+                    ]
+                    last = max([upload["Initiated"], *(part["LastModified"] for part in parts)])
+                    size = sum(part["Size"] for part in parts)
+                    yield Leftover(f"{key} (upload {upload_id[:16]})", key, last, size, upload_id)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        try:
+            with _translate("abort upload", leftover.key):
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self._key(leftover.key), UploadId=leftover.upload_id
+                )
+        except KeyNotFoundError:
+            pass  # completed or aborted meanwhile
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self._client.get_paginator("list_objects_v2")
         with _translate("list", prefix):
@@ -158,8 +199,23 @@ class S3Backend(ObjectBackend):
             self._client.put_object(Bucket=self._bucket, Key=self._key(key), Body=data)
 
     def put_file(self, key: str, src: Path) -> None:
+        """Upload ``src``; in parts above the multipart threshold, with a CRC32 of the whole object.
+
+        A multipart upload's default checksum covers its parts; declaring the
+        whole file's CRC32 (``ChecksumType=FULL_OBJECT``) has S3 check it on
+        completion and keep it, so :meth:`stored_crc32` can vouch for large
+        objects as cheaply as for small ones.
+        """
+        extra: dict[str, str] = {}
+        if src.stat().st_size >= _TRANSFER_CONFIG.multipart_threshold:
+            crc = _file_crc32(src)
+            extra = {
+                "ChecksumAlgorithm": "CRC32",
+                "ChecksumType": "FULL_OBJECT",
+                "ChecksumCRC32": base64.b64encode(crc.to_bytes(4, "big")).decode("ascii"),
+            }
         with _translate("upload", key):
-            self._client.upload_file(str(src), self._bucket, self._key(key))
+            self._client.upload_file(str(src), self._bucket, self._key(key), ExtraArgs=extra or None)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         for attempt in range(_PUT_IF_ABSENT_TRIES):
@@ -227,6 +283,14 @@ class S3Backend(ObjectBackend):
 
     def _relative(self, full_key: str) -> str:
         return full_key[len(self._prefix) + 1 :] if self._prefix else full_key
+
+
+def _file_crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 class _KnownSize(BaseSubscriber):  # type: ignore[misc]
