@@ -10,6 +10,12 @@ those, keep the rest" — is re-applied to the new HEAD's files and retried
 with jittered exponential backoff, unless the caller pinned
 ``parent_version_id``: then the lost CAS means the caller's view is stale
 and the commit fails with :class:`DatasetHeadOutOfDateError`.
+
+A swap whose reply was lost is retried by the S3 client and then refused
+(HEAD already moved -- to this very version). Every refused or failed swap
+is therefore checked against history: if HEAD moved to a version this call
+wrote (ids are content hashes, so no other commit has one), the commit
+landed and is reported as created, pinned or not.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from curation_pipeline.store.backends.base import ObjectBackend
 from curation_pipeline.store.errors import (
     CommitConflictError,
     DatasetHeadOutOfDateError,
+    StoreAccessError,
+    StoreError,
     WriteConflictError,
 )
 from curation_pipeline.store.head import read_head, swap_head
@@ -164,6 +172,7 @@ def land(
         DatasetDeletedError: (from ``check_live``) the dataset was soft-deleted.
     """
     pinned = request.parent_version_id
+    tried: dict[str, Landed] = {}  # every version this call tried to move HEAD to -> its outcome if it landed
     for attempt in range(1, policy.max_attempts + 1):
         check_live()
         head, token = read_head(backend, dataset)
@@ -174,19 +183,71 @@ def land(
         if base is not None and files == dict(base.files):
             return Landed(head, base.parent, False, attempt)  # type: ignore[arg-type]
         manifest = Manifest(head, request.message, now(), request.author, files, request.metadata)
+        removed = tuple(sorted(change.delete & base.files.keys())) if base else ()
+        tried[manifest.version_id] = Landed(manifest.version_id, head, True, attempt, removed)
         backend.put_if_absent(layout.manifest_key(dataset, manifest.version_id), manifest.to_bytes())
         try:
             swap_head(backend, dataset, manifest.version_id, token)
         except WriteConflictError:
+            # Lost the race -- or won it and lost only the reply: the retried swap is then
+            # refused because HEAD already names this version. History says which.
+            ours = _landed_since(backend, dataset, head, tried, load_manifest)
+            if ours is not None:
+                return ours
             if pinned is not None:
                 raise _out_of_date(dataset, pinned, None) from None
             time.sleep(policy.delay(attempt))
             continue
-        removed = tuple(sorted(change.delete & base.files.keys())) if base else ()
-        return Landed(manifest.version_id, head, True, attempt, removed)
+        except StoreAccessError as exc:
+            # The swap failed past every retry, maybe after it landed: say which if HEAD can be read.
+            ours = _outcome_after_failure(backend, dataset, head, tried, load_manifest, exc)
+            if ours is not None:
+                return ours
+            raise
+        return tried[manifest.version_id]
     raise CommitConflictError(
         f"dataset {dataset!r}: commit lost the race for HEAD {policy.max_attempts} times; giving up"
     )
+
+
+def _landed_since(
+    backend: ObjectBackend,
+    dataset: str,
+    base: str | None,
+    tried: Mapping[str, Landed],
+    load_manifest: Callable[[str], Manifest],
+) -> Landed | None:
+    """The version of ``tried`` that HEAD moved to after ``base``, if one did.
+
+    History is linear and HEAD only moves forward, so walking back from the
+    current HEAD reaches ``base`` (or the first version) after exactly the
+    versions that landed since it was read; a version id is the hash of its
+    manifest, so one of ours among them is this call's commit and no other's.
+    """
+    version, _ = read_head(backend, dataset)
+    while version is not None and version != base:
+        if version in tried:
+            return tried[version]
+        version = load_manifest(version).parent
+    return None
+
+
+def _outcome_after_failure(
+    backend: ObjectBackend,
+    dataset: str,
+    base: str | None,
+    tried: Mapping[str, Landed],
+    load_manifest: Callable[[str], Manifest],
+    failure: StoreAccessError,
+) -> Landed | None:
+    """After a failed swap: the version of ours that landed, None if none did; raise if HEAD cannot be read."""
+    try:
+        return _landed_since(backend, dataset, base, tried, load_manifest)
+    except StoreError:
+        raise StoreAccessError(
+            f"dataset {dataset!r}: moving HEAD failed ({failure}) and HEAD could not be read back, so "
+            f"whether version {next(reversed(tried))} landed is unknown; `versions` shows it once the store answers"
+        ) from None
 
 
 def _out_of_date(dataset: str, pinned: str, head: str | None) -> DatasetHeadOutOfDateError:
