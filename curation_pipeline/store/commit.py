@@ -173,9 +173,14 @@ def land(
     """
     pinned = request.parent_version_id
     tried: dict[str, Landed] = {}  # every version this call tried to move HEAD to -> its outcome if it landed
+    last_base: str | None = None  # HEAD as the last attempt read it
     for attempt in range(1, policy.max_attempts + 1):
         check_live()
         head, token = read_head(backend, dataset)
+        # An earlier attempt may have landed after all (its write was still in flight, S3's 409).
+        ours = _ours_since(head, last_base, tried, load_manifest) if tried else None
+        if ours is not None:
+            return ours
         if pinned is not None and head != pinned:
             raise _out_of_date(dataset, pinned, head)
         base = load_manifest(head) if head else None
@@ -185,16 +190,17 @@ def land(
         manifest = Manifest(head, request.message, now(), request.author, files, request.metadata)
         removed = tuple(sorted(change.delete & base.files.keys())) if base else ()
         tried[manifest.version_id] = Landed(manifest.version_id, head, True, attempt, removed)
+        last_base = head
         backend.put_if_absent(layout.manifest_key(dataset, manifest.version_id), manifest.to_bytes())
         try:
             swap_head(backend, dataset, manifest.version_id, token)
-        except WriteConflictError:
+        except WriteConflictError as exc:
             # Lost the race -- or won it and lost only the reply: the retried swap is then
             # refused because HEAD already names this version. History says which.
-            ours = _landed_since(backend, dataset, head, tried, load_manifest)
+            ours = _ours_since(read_head(backend, dataset)[0], head, tried, load_manifest)
             if ours is not None:
                 return ours
-            if pinned is not None:
+            if pinned is not None and not exc.in_flight:
                 raise _out_of_date(dataset, pinned, None) from None
             time.sleep(policy.delay(attempt))
             continue
@@ -210,21 +216,17 @@ def land(
     )
 
 
-def _landed_since(
-    backend: ObjectBackend,
-    dataset: str,
-    base: str | None,
-    tried: Mapping[str, Landed],
-    load_manifest: Callable[[str], Manifest],
+def _ours_since(
+    head: str | None, base: str | None, tried: Mapping[str, Landed], load_manifest: Callable[[str], Manifest]
 ) -> Landed | None:
-    """The version of ``tried`` that HEAD moved to after ``base``, if one did.
+    """The version of ``tried`` among those from ``head`` back to ``base`` (excluded), if one is.
 
-    History is linear and HEAD only moves forward, so walking back from the
-    current HEAD reaches ``base`` (or the first version) after exactly the
-    versions that landed since it was read; a version id is the hash of its
-    manifest, so one of ours among them is this call's commit and no other's.
+    History is linear and HEAD only moves forward, so walking back from a
+    later HEAD reaches ``base`` (or the first version) after exactly the
+    versions that landed since ``base`` was read; a version id is the hash of
+    its manifest, so one of ours among them is this call's commit and no other's.
     """
-    version, _ = read_head(backend, dataset)
+    version = head
     while version is not None and version != base:
         if version in tried:
             return tried[version]
@@ -242,7 +244,7 @@ def _outcome_after_failure(
 ) -> Landed | None:
     """After a failed swap: the version of ours that landed, None if none did; raise if HEAD cannot be read."""
     try:
-        return _landed_since(backend, dataset, base, tried, load_manifest)
+        return _ours_since(read_head(backend, dataset)[0], base, tried, load_manifest)
     except StoreError:
         raise StoreAccessError(
             f"dataset {dataset!r}: moving HEAD failed ({failure}) and HEAD could not be read back, so "
