@@ -105,13 +105,14 @@ class S3Limits:
 
         The AWS C++ SDK behind pyarrow takes no deadline: its retries are
         counted instead, as many as fit in the deadline both by their waits
-        (25 ms, doubling) and by their read timeouts, so an endpoint that never
-        answers fails the stream within :attr:`bound` too; at least one. Its
+        (25 ms, doubling) and by their connect and read timeouts, so an
+        endpoint that never answers fails the stream within :attr:`bound` too
+        (2 retries with the defaults); at least one. Its
         default strategy is used, which (unlike its standard one) has no retry
         quota to run dry.
         """
         by_backoff = int(math.log2(self.deadline / _PYARROW_BASE_DELAY + 1))
-        by_timeouts = int(self.deadline // self.read_timeout)
+        by_timeouts = int(self.deadline // (self.connect_timeout + self.read_timeout))
         return max(1, min(by_backoff, by_timeouts))
 
 

