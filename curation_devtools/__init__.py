@@ -1,4 +1,4 @@
-"""Development tools of curation_pipeline: run ``dagster dev`` for real and drive it over GraphQL.
+"""Development tools of curation_pipeline: run ``dagster dev`` for real and drive it over GraphQL; inject S3 faults.
 
 Used by the daemon and UI tests (``curation_pipeline_tests/daemon``) and by
 ``benchmarks/backfill_bench.py``; nothing in ``curation_pipeline`` imports it.
@@ -7,7 +7,10 @@ Used by the daemon and UI tests (``curation_pipeline_tests/daemon``) and by
   until its code locations are loaded and stops its whole process tree;
 * :class:`WebserverClient` launches runs and backfills, waits for them and
   reads materializations and schedule ticks the way the UI does;
-* :class:`ProcessTree` and :func:`free_port` are the process handling beneath.
+* :class:`ProcessTree` and :func:`free_port` are the process handling beneath;
+* :mod:`curation_devtools.fault_proxy` is an HTTP proxy that injects faults
+  (5xx, resets, lost replies, stalls) between an S3 client and its server,
+  for the store's fault suite (import it from there: it needs none of the above).
 """
 
 from curation_devtools.client import WebserverClient

@@ -28,6 +28,9 @@ AWS_ENDPOINT_URL_ENV = "AWS_ENDPOINT_URL"
 AWS_REGION_ENV = "AWS_REGION"
 AWS_DEFAULT_REGION_ENV = "AWS_DEFAULT_REGION"
 
+#: Seconds one S3 request keeps being retried before it fails (see ``curation_pipeline.location.S3Limits``).
+S3_DEADLINE_ENV = "CURATION_S3_DEADLINE"
+
 #: The S3 endpoint: the first of these that is set wins.
 S3_ENDPOINT_ENVS: tuple[str, ...] = (S3_ENDPOINT_URL_ENV, AWS_ENDPOINT_URL_S3_ENV, AWS_ENDPOINT_URL_ENV)
 #: The S3 region: the first of these that is set wins.
@@ -62,6 +65,11 @@ def s3_endpoint_url(environ: Mapping[str, str] | None = None) -> str | None:
 def s3_region(environ: Mapping[str, str] | None = None) -> str | None:
     """The S3 region from the environment (see :data:`S3_REGION_ENVS`), else None."""
     return first_set(S3_REGION_ENVS, environ)
+
+
+def s3_deadline(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$CURATION_S3_DEADLINE`` as text (seconds), else None."""
+    return first_set((S3_DEADLINE_ENV,), environ)
 
 
 def curators_file(environ: Mapping[str, str] | None = None) -> str | None:

@@ -3,11 +3,15 @@
 ``moto_server`` runs one S3 server per test session (per xdist worker) on
 127.0.0.1; tests get isolation from a fresh bucket each (``make_bucket``), and
 ``aws_env`` points the process's AWS settings at the server with fake
-credentials for one test.
+credentials for one test. ``fault_proxy`` puts a fault-injecting proxy
+(:mod:`curation_devtools.fault_proxy`) in front of the server.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import random
 import socket
 import uuid
 from collections.abc import Iterator
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
+from curation_devtools.fault_proxy import FaultProxy
 
 FAKE_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -72,3 +78,23 @@ def aws_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoSer
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3"):
         monkeypatch.delenv(name, raising=False)
     return moto_server
+
+
+@contextlib.contextmanager
+def start_fault_proxy(server: MotoServer) -> Iterator[FaultProxy]:
+    """A :class:`FaultProxy` in front of ``server``, injecting nothing until asked, stopped after.
+
+    The seed is random unless ``CURATION_FAULT_SEED`` sets it, and is printed,
+    so a failing run can be replayed.
+    """
+    seed = int(os.environ.get("CURATION_FAULT_SEED") or random.randrange(1 << 30))
+    print(f"fault proxy seed: {seed} (replay with CURATION_FAULT_SEED={seed})")
+    with FaultProxy(server.endpoint_url, seed=seed) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def fault_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of ``moto_server`` (faults only when a test asks)."""
+    with start_fault_proxy(moto_server) as proxy:
+        yield proxy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import pyarrow.fs as pafs
@@ -14,6 +15,7 @@ from curation_pipeline.location import (
     S3_RETRIES,
     InvalidLocationError,
     Location,
+    S3Limits,
     location_of,
     make_s3_client,
     resolve_location,
@@ -231,3 +233,17 @@ def test_curation_endpoint_points_the_store_and_the_stream_at_one_server(aws_env
     keys = {item["Key"] for item in moto_server.client().list_objects_v2(Bucket=bucket)["Contents"]}
     assert any(key.startswith("root/streams/app/") for key in keys)
     assert any(key.startswith("root/datasets/ds/") for key in keys)
+
+
+def test_the_streams_filesystem_fails_a_dead_endpoint_within_the_bound(aws_env, fault_proxy):
+    """pyarrow's S3 client takes no deadline: its retries are counted to stay within S3Limits.bound."""
+    limits = S3Limits(deadline=2.0, connect_timeout=1.0, read_timeout=1.0)
+    bucket = aws_env.make_bucket("stalled")
+    filesystem = resolve_location(f"s3://{bucket}", endpoint_url=fault_proxy.url, limits=limits).filesystem()
+    fault_proxy.configure(rate=1.0, kinds=["stall"], stall_seconds=float("inf"))
+    started = time.monotonic()
+    with pytest.raises(OSError, match="Timeout"):
+        filesystem.get_file_info(f"{bucket}/key")
+    assert time.monotonic() - started <= limits.bound + 0.5
+    assert fault_proxy.counts["stall"] == limits.pyarrow_retries() + 1 == 2
+    assert S3Limits().pyarrow_retries() == 2  # 3 attempts of 5 + 20 s at most: within the 85 s bound

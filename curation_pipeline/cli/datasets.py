@@ -53,6 +53,7 @@ class Session:
     """What the verbs share: the store (opened on first use)."""
 
     store_url: str | None
+    deadline: float | None = None
     _store: DatasetStore | None = field(default=None, repr=False)
 
     @property
@@ -63,7 +64,7 @@ class Session:
         :func:`~curation_pipeline.location.resolve_location`, as they do for Dagster.
         """
         if self._store is None:
-            self._store = DatasetStore.open(location=resolve_location(self.store_url))
+            self._store = DatasetStore.open(location=resolve_location(self.store_url, deadline=self.deadline))
         return self._store
 
     def dataset(self, name: str) -> Dataset:
@@ -104,14 +105,19 @@ pass_session = click.make_pass_decorator(Session)
     help="Store URL: s3://bucket/prefix, file:///path or a path. "
     "Default: $CURATION_STORE_URL, else ./.curation.",
 )
+@click.option(
+    "--deadline", "deadline", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True), default=None,
+    help="S3 only: seconds each request keeps being retried before the command fails "
+    "(a dead endpoint fails within this plus 25 s). Default: $CURATION_S3_DEADLINE, else 60.",
+)
 @click.pass_context
-def datasets(ctx: click.Context, store_url: str | None) -> None:
+def datasets(ctx: click.Context, store_url: str | None, deadline: float | None) -> None:
     """Versioned datasets: inspect, pull, push, remove, diff, roll back, delete.
 
     VERSION arguments take a full version id, a unique prefix of at least 8
     hex characters, or HEAD.
     """
-    ctx.obj = Session(store_url)
+    ctx.obj = Session(store_url, deadline)
 
 
 # -- reading -------------------------------------------------------------------

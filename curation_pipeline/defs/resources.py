@@ -16,7 +16,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from curation_pipeline.environment import S3_ENDPOINT_ENVS, S3_REGION_ENVS, STORE_URL_ENV
-from curation_pipeline.location import S3_RETRIES, Location, resolve_location
+from curation_pipeline.location import Location, resolve_location
 
 
 class CurationStore(dg.ConfigurableResource):
@@ -41,12 +41,14 @@ class CurationStore(dg.ConfigurableResource):
     def location(self) -> Location:
         """The store's :class:`~curation_pipeline.location.Location`, built once per resource.
 
-        For s3:// URLs it carries a boto3 client built by dagster-aws's
-        :class:`S3Resource` with the project's retry settings.
+        For s3:// URLs it carries one boto3 client, built by
+        :func:`~curation_pipeline.location.make_s3_client` with the project's
+        timeouts and retries (those of the CLI and the Python API), shared by
+        every op that uses the resource.
         """
         if self._location is None:
             found = self._resolve()
-            self._location = found.with_client(self._s3_client(found)) if found.is_s3 else found
+            self._location = found.with_client(found.s3_client()) if found.is_s3 else found
         return self._location
 
     @property
@@ -60,7 +62,7 @@ class CurationStore(dg.ConfigurableResource):
         return self._resolve().is_s3
 
     def s3_client(self) -> Any:
-        """The boto3 S3 client of :meth:`location` (dagster-aws's :class:`S3Resource`)."""
+        """The boto3 S3 client of :meth:`location`."""
         return self.location().s3_client()
 
     def open(self) -> Any:
@@ -73,14 +75,6 @@ class CurationStore(dg.ConfigurableResource):
         if self._location is not None:
             return self._location
         return resolve_location(self.store_url, endpoint_url=self.s3_endpoint_url, region=self.s3_region)
-
-    @staticmethod
-    def _s3_client(location: Location) -> Any:
-        from dagster_aws.s3 import S3Resource
-
-        return S3Resource(
-            endpoint_url=location.endpoint_url, region_name=location.region, max_attempts=S3_RETRIES
-        ).get_client()
 
     def version_uri(self, dataset: str, version_id: str) -> str:
         """Where a version's manifest can be looked at: an S3 console URL, an endpoint URL or a local path."""

@@ -15,6 +15,12 @@ those, keep the rest" — is re-applied to the new HEAD's files and retried
 with jittered exponential backoff, unless the caller pinned
 ``parent_version_id``: then the lost CAS means the caller's view is stale
 and the commit fails with :class:`DatasetHeadOutOfDateError`.
+
+A swap whose reply was lost is retried by the S3 client and then refused
+(HEAD already moved -- to this very version). Every refused or failed swap
+is therefore checked against history: if HEAD moved to a version this call
+wrote (ids are content hashes, so no other commit has one), the commit
+landed and is reported as created, pinned or not.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from curation_pipeline.store.errors import (
     CommitConflictError,
     DatasetHeadOutOfDateError,
     MissingObjectError,
+    StoreAccessError,
+    StoreError,
     WriteConflictError,
 )
 from curation_pipeline.store.head import Head, read_head_state, swap_head, wait_while_locked
@@ -235,10 +243,16 @@ def land(
         DatasetDeletedError: (from ``check_live``) the dataset was soft-deleted.
     """
     pinned = request.parent_version_id
+    tried: dict[str, Landed] = {}  # every version this call tried to move HEAD to -> its outcome if it landed
+    last_base: str | None = None  # HEAD as the last attempt read it
     for attempt in range(1, policy.max_attempts + 1):
         check_live()
         state = wait_while_locked(backend, dataset, read_head_state(backend, dataset))
         head = state.version_id
+        # An earlier attempt may have landed after all (its write was still in flight, S3's 409).
+        ours = _ours_since(head, last_base, tried, load_manifest) if tried else None
+        if ours is not None:
+            return ours
         if pinned is not None and head != pinned:
             raise _out_of_date(dataset, pinned, head)
         base = load_manifest(head) if head else None
@@ -249,19 +263,68 @@ def land(
         in_base = {entry.sha256 for entry in base.files.values()} if base else set()
         fence.ensure(backend, dataset, {p: e for p, e in files.items() if e.sha256 not in in_base}, state)
         manifest = Manifest(head, request.message, now(), request.author, files, request.metadata)
+        removed = tuple(sorted(change.delete & base.files.keys())) if base else ()
+        tried[manifest.version_id] = Landed(manifest.version_id, head, True, attempt, removed)
+        last_base = head
         backend.put_if_absent(layout.manifest_key(dataset, manifest.version_id), manifest.to_bytes())
         try:
             swap_head(backend, dataset, manifest.version_id, state.token, epoch=state.epoch)
-        except WriteConflictError:
-            if pinned is not None:
+        except WriteConflictError as exc:
+            # Lost the race -- or won it and lost only the reply: the retried swap is then
+            # refused because HEAD already names this version. History says which.
+            ours = _ours_since(read_head(backend, dataset)[0], head, tried, load_manifest)
+            if ours is not None:
+                return ours
+            if pinned is not None and not exc.in_flight:
                 raise _out_of_date(dataset, pinned, None) from None
             time.sleep(policy.delay(attempt))
             continue
-        removed = tuple(sorted(change.delete & base.files.keys())) if base else ()
-        return Landed(manifest.version_id, head, True, attempt, removed)
+        except StoreAccessError as exc:
+            # The swap failed past every retry, maybe after it landed: say which if HEAD can be read.
+            ours = _outcome_after_failure(backend, dataset, head, tried, load_manifest, exc)
+            if ours is not None:
+                return ours
+            raise
+        return tried[manifest.version_id]
     raise CommitConflictError(
         f"dataset {dataset!r}: commit lost the race for HEAD {policy.max_attempts} times; giving up"
     )
+
+
+def _ours_since(
+    head: str | None, base: str | None, tried: Mapping[str, Landed], load_manifest: Callable[[str], Manifest]
+) -> Landed | None:
+    """The version of ``tried`` among those from ``head`` back to ``base`` (excluded), if one is.
+
+    History is linear and HEAD only moves forward, so walking back from a
+    later HEAD reaches ``base`` (or the first version) after exactly the
+    versions that landed since ``base`` was read; a version id is the hash of
+    its manifest, so one of ours among them is this call's commit and no other's.
+    """
+    version = head
+    while version is not None and version != base:
+        if version in tried:
+            return tried[version]
+        version = load_manifest(version).parent
+    return None
+
+
+def _outcome_after_failure(
+    backend: ObjectBackend,
+    dataset: str,
+    base: str | None,
+    tried: Mapping[str, Landed],
+    load_manifest: Callable[[str], Manifest],
+    failure: StoreAccessError,
+) -> Landed | None:
+    """After a failed swap: the version of ours that landed, None if none did; raise if HEAD cannot be read."""
+    try:
+        return _ours_since(read_head(backend, dataset)[0], base, tried, load_manifest)
+    except StoreError:
+        raise StoreAccessError(
+            f"dataset {dataset!r}: moving HEAD failed ({failure}) and HEAD could not be read back, so "
+            f"whether version {next(reversed(tried))} landed is unknown; `versions` shows it once the store answers"
+        ) from None
 
 
 def _out_of_date(dataset: str, pinned: str, head: str | None) -> DatasetHeadOutOfDateError:

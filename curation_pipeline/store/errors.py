@@ -86,12 +86,15 @@ class WriteConflictError(StoreError):
     :class:`CommitConflictError` or :class:`DatasetHeadOutOfDateError`.
     ``in_flight`` is True when the write was refused because another
     conditional write to the key was in progress (S3's 409), not because the
-    condition failed.
+    condition failed. ``retried`` is True when the refusal answered a retry
+    of the request: the first attempt may have landed and its reply been
+    lost, so the key may hold this very write.
     """
 
-    def __init__(self, message: str, *, in_flight: bool = False) -> None:
+    def __init__(self, message: str, *, in_flight: bool = False, retried: bool = False) -> None:
         super().__init__(message)
         self.in_flight = in_flight
+        self.retried = retried
 
 
 class CommitConflictError(StoreError):

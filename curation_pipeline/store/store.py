@@ -71,6 +71,7 @@ class DatasetStore:
         retry: RetryPolicy | None = None,
         gc_grace_period: timedelta = DEFAULT_GRACE_PERIOD,
         max_workers: int = DEFAULT_MAX_WORKERS,
+        deadline: float | None = None,
         **backend_options: Any,
     ) -> DatasetStore:
         """Open the store at ``url``.
@@ -83,6 +84,13 @@ class DatasetStore:
                 :class:`~curation_pipeline.location.Location`, instead of
                 ``url`` and the S3 options.
             retry, gc_grace_period, max_workers: see :class:`DatasetStore`.
+            deadline: for S3, the seconds each request keeps being retried
+                (through 5xx, throttling, resets, timeouts) before the
+                operation fails; default ``$CURATION_S3_DEADLINE``, else 60.
+                A request to an endpoint that never answers fails within
+                the deadline plus one attempt's connect and read timeouts
+                (5 + 20 s), see :class:`~curation_pipeline.location.S3Limits`.
+                It shapes the clients the store builds, not an injected one.
             backend_options: for S3: ``client`` (a boto3 client),
                 ``endpoint_url``, ``region_name``, ``aws_access_key_id``,
                 ``aws_secret_access_key``, ``aws_session_token``,
@@ -90,10 +98,11 @@ class DatasetStore:
                 :func:`~curation_pipeline.location.resolve_location` apply.
 
         Raises:
-            InvalidStoreUrlError: the URL is unsupported or embeds credentials.
+            InvalidStoreUrlError: the URL is unsupported or embeds credentials,
+                or the deadline is not a positive number of seconds.
         """
         return cls(
-            open_backend(url, location=location, **backend_options),
+            open_backend(url, location=location, deadline=deadline, **backend_options),
             retry=retry,
             gc_grace_period=gc_grace_period,
             max_workers=max_workers,

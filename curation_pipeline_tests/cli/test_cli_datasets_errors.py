@@ -179,6 +179,7 @@ def test_unreachable_store_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true",
+        "CURATION_S3_DEADLINE": "1",  # refused connections are retried until the deadline (60 s by default)
     }.items():
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(main, ["datasets", "--store", "s3://bucket/x", "list"])

@@ -5,7 +5,8 @@ folder) and ``s3`` (a fresh bucket on the session's moto server, fake
 credentials from ``aws_env``). A :class:`StoreSpec` is picklable so child
 processes can open the same store.
 
-``serial_moto_server`` is a second moto server for the concurrency tests.
+``serial_moto_server`` is a second moto server for the concurrency tests,
+and ``fault_proxy`` a fault-injecting proxy in front of it.
 moto checks ``If-Match``/``If-None-Match`` per request, but two concurrent
 requests can both pass the check before either writes; real S3 makes the
 check-and-write atomic. The server therefore runs moto's WSGI app behind a
@@ -24,8 +25,9 @@ import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from curation_devtools.fault_proxy import FaultProxy
 from curation_pipeline.store import DatasetStore
-from curation_pipeline_tests.conftest import FAKE_REGION, MotoServer
+from curation_pipeline_tests.conftest import FAKE_REGION, MotoServer, start_fault_proxy
 from curation_pipeline_tests.store.specs import StoreSpec
 
 
@@ -87,3 +89,11 @@ def concurrent_spec(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSpec
         return StoreSpec("local", str(tmp_path / "store"))
     request.getfixturevalue("aws_env")  # fake credentials in the environment (inherited by children)
     return _s3_spec(request.getfixturevalue("serial_moto_server"))
+
+
+
+@pytest.fixture
+def fault_proxy(serial_moto_server: MotoServer) -> Iterator[FaultProxy]:
+    """The suite's ``fault_proxy``, in front of ``serial_moto_server`` (atomic conditional writes)."""
+    with start_fault_proxy(serial_moto_server) as proxy:
+        yield proxy

@@ -60,3 +60,41 @@ def test_commit_result_round_trip(tmp_path: Path) -> None:
     result = DatasetStore(LocalBackend(tmp_path)).create_dataset("r").commit({"a": b"1"}, "one")
     assert CommitResult.from_dict(result.to_dict()) == result
     assert result.to_dict()["objects_uploaded"] == 1
+
+
+class LateLandingBackend(LocalBackend):
+    """The first HEAD swap is refused as "another write in flight" (S3's 409) -- and that write was
+    this very swap, which lands right after the committer has checked HEAD once."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.pending: tuple[str, bytes, RefToken | None] | None = None
+        self.armed = False
+        self.reads_since_refusal = 0
+
+    def swap_ref(self, key: str, data: bytes, expected: RefToken | None) -> RefToken:
+        if self.armed:
+            self.armed = False
+            self.pending = (key, data, expected)
+            raise WriteConflictError(f"ref {key}: another conditional write in flight", in_flight=True)
+        return super().swap_ref(key, data, expected)
+
+    def read_ref(self, key: str):  # type: ignore[no-untyped-def]
+        if self.pending is not None and key.endswith("/HEAD"):
+            self.reads_since_refusal += 1
+            if self.reads_since_refusal == 2:  # after the check that follows the refusal
+                pending, self.pending = self.pending, None
+                super().swap_ref(*pending)
+        return super().read_ref(key)
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+def test_a_swap_refused_in_flight_that_lands_later_is_reported_created(tmp_path: Path, pinned: bool) -> None:
+    backend = LateLandingBackend(tmp_path / "store")
+    ds = DatasetStore(backend, retry=RetryPolicy(max_attempts=5, base_delay=0)).create_dataset("late")
+    base = ds.commit({"base.txt": b"base"}, "base")
+    backend.armed = True
+    result = ds.commit({"x.txt": b"x"}, "lands late", parent_version_id=base.version_id if pinned else None)
+    assert backend.reads_since_refusal >= 2  # it did land late
+    assert result.created and result.version_id == ds.head() and result.parent == base.version_id
+    assert [v.version_id for v in ds.list_versions()] == [result.version_id, base.version_id]

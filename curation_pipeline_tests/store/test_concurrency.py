@@ -75,3 +75,43 @@ def test_concurrent_pushes_on_a_stale_parent_exactly_one_wins(concurrent_spec: S
     assert winners[0].parent == base.version_id  # type: ignore[union-attr]
     assert ds.head() == winners[0].version_id  # type: ignore[union-attr]
     assert len(ds.list_versions()) == 2
+
+
+THREADS = 16
+
+
+def test_sixteen_writers_half_of_them_pinned_lose_no_commit(concurrent_spec: StoreSpec) -> None:
+    """16 threads, each with its own store handle, 2 commits each; pinned writers re-read HEAD when beaten."""
+    store = concurrent_spec.open()
+    ds = store.create_dataset("sixteen")
+    base = ds.commit({"base.txt": b"base"}, "base")
+    barrier = threading.Barrier(THREADS)
+    landed: list[tuple[int, str, str | None]] = []
+    lock = threading.Lock()
+
+    def write(worker: int) -> None:
+        handle = concurrent_spec.open(retry=RetryPolicy(max_attempts=200, base_delay=0.005, max_delay=0.25))
+        mine = handle.get_dataset("sixteen")
+        barrier.wait()
+        for i in range(2):
+            while True:
+                parent = mine.head() if worker % 2 == 0 else None
+                try:
+                    result = mine.commit({f"w{worker}/c{i}.txt": b"x"}, f"{worker}/{i}", parent_version_id=parent)
+                    break
+                except DatasetHeadOutOfDateError:
+                    continue
+            with lock:
+                landed.append((worker, result.version_id, result.parent))
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    history = ds.list_versions()
+    assert len(landed) == THREADS * 2 and len(history) == THREADS * 2 + 1
+    assert {v for _, v, _ in landed} | {base.version_id} == {v.version_id for v in history}
+    parents = {v.version_id: v.parent for v in history}
+    assert all(parents[v] == p for _, v, p in landed)
+    assert set(ds.files()) == {"base.txt"} | {f"w{w}/c{i}.txt" for w in range(THREADS) for i in range(2)}

@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import boto3.exceptions
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
@@ -63,6 +64,7 @@ class S3Backend(ObjectBackend):
         self._bucket = bucket
         self._prefix = prefix.strip("/")
         self._client = client if client is not None else make_s3_client(**client_options)
+        self._endpoint = _safe_endpoint(getattr(self._client.meta, "endpoint_url", None))
 
     def __repr__(self) -> str:
         return f"S3Backend({self.url!r})"
@@ -79,19 +81,19 @@ class S3Backend(ObjectBackend):
     # -- reads -------------------------------------------------------------
 
     def get_bytes(self, key: str) -> bytes:
-        with _translate("get", key):
+        with self._translate("get", key):
             return self._client.get_object(Bucket=self._bucket, Key=self._key(key))["Body"].read()
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
         if length <= 0:
             return b""
         byte_range = f"bytes={start}-{start + length - 1}"
-        with _translate("get", key):
+        with self._translate("get", key):
             response = self._client.get_object(Bucket=self._bucket, Key=self._key(key), Range=byte_range)
             return response["Body"].read()
 
     def get_file(self, key: str, dest: Path) -> None:
-        with _translate("download", key):
+        with self._translate("download", key):
             self._client.download_file(self._bucket, self._key(key), str(dest))
 
     def get_fileobj(self, key: str, out: BinaryIO, *, size: int | None = None) -> None:
@@ -100,12 +102,12 @@ class S3Backend(ObjectBackend):
             # One GET without a Range: s3transfer need not HEAD the key for its size first, and
             # a stored object of another size still arrives whole (the caller checks it).
             subscribers.append(_KnownSize(size))
-        with _translate("download", key), create_transfer_manager(self._client, _TRANSFER_CONFIG) as manager:
+        with self._translate("download", key), create_transfer_manager(self._client, _TRANSFER_CONFIG) as manager:
             manager.download(self._bucket, self._key(key), out, subscribers=subscribers).result()
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:
-            with _translate("head", key):
+            with self._translate("head", key):
                 response = self._client.head_object(Bucket=self._bucket, Key=self._key(key))
         except KeyNotFoundError:
             return None
@@ -116,7 +118,7 @@ class S3Backend(ObjectBackend):
 
         None for a multipart object's checksum of parts, or an object stored without one.
         """
-        with _translate("head", key):
+        with self._translate("head", key):
             response = self._client.head_object(Bucket=self._bucket, Key=self._key(key), ChecksumMode="ENABLED")
         value, kind = response.get("ChecksumCRC32"), response.get("ChecksumType")
         if not value or "-" in value or kind not in (None, "FULL_OBJECT"):
@@ -126,7 +128,7 @@ class S3Backend(ObjectBackend):
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         """Unfinished multipart uploads under ``prefix``, dated by their last uploaded part."""
         paginator = self._client.get_paginator("list_multipart_uploads")
-        with _translate("list uploads", prefix):
+        with self._translate("list uploads", prefix):
             for page in paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)):
                 for upload in page.get("Uploads", ()):
                     key, upload_id = self._relative(upload["Key"]), upload["UploadId"]
@@ -143,7 +145,7 @@ class S3Backend(ObjectBackend):
 
     def remove_leftover(self, leftover: Leftover) -> None:
         try:
-            with _translate("abort upload", leftover.key):
+            with self._translate("abort upload", leftover.key):
                 self._client.abort_multipart_upload(
                     Bucket=self._bucket, Key=self._key(leftover.key), UploadId=leftover.upload_id
                 )
@@ -152,7 +154,7 @@ class S3Backend(ObjectBackend):
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self._client.get_paginator("list_objects_v2")
-        with _translate("list", prefix):
+        with self._translate("list", prefix):
             for page in paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)):
                 for item in page.get("Contents", ()):
                     yield ObjectInfo(self._relative(item["Key"]), item["Size"], item["LastModified"])
@@ -172,7 +174,7 @@ class S3Backend(ObjectBackend):
         budget = max(1, len(wanted) // _KEYS_PER_LIST_PAGE)
         found: dict[str, ObjectInfo | None] = {}
         paginator = self._client.get_paginator("list_objects_v2")
-        with _translate("list", prefix):
+        with self._translate("list", prefix):
             for pages, page in enumerate(paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)), 1):
                 for item in page.get("Contents", ()):
                     key = self._relative(item["Key"])
@@ -185,7 +187,7 @@ class S3Backend(ObjectBackend):
     def list_children(self, prefix: str) -> list[str]:
         paginator = self._client.get_paginator("list_objects_v2")
         names: list[str] = []
-        with _translate("list", prefix):
+        with self._translate("list", prefix):
             pages = paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix), Delimiter="/")
             for page in pages:
                 for common in page.get("CommonPrefixes", ()):
@@ -195,7 +197,7 @@ class S3Backend(ObjectBackend):
     # -- writes ------------------------------------------------------------
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        with _translate("put", key):
+        with self._translate("put", key):
             self._client.put_object(Bucket=self._bucket, Key=self._key(key), Body=data)
 
     def put_file(self, key: str, src: Path) -> None:
@@ -214,33 +216,41 @@ class S3Backend(ObjectBackend):
                 "ChecksumType": "FULL_OBJECT",
                 "ChecksumCRC32": base64.b64encode(crc.to_bytes(4, "big")).decode("ascii"),
             }
-        with _translate("upload", key):
+        with self._translate("upload", key):
             self._client.upload_file(str(src), self._bucket, self._key(key), ExtraArgs=extra or None)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         for attempt in range(_PUT_IF_ABSENT_TRIES):
             try:
-                with _translate("put", key):
+                with self._translate("put", key):
                     self._client.put_object(
                         Bucket=self._bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
                     )
                 return True
             except WriteConflictError as exc:
                 if not exc.in_flight:
-                    return False
+                    # A refused retry may be refused because its first attempt landed and only the
+                    # reply was lost: then the key holds exactly these bytes, written by this call.
+                    return exc.retried and self._holds(key, data)
                 # 409: another conditional write to the key is in flight; ask again.
                 time.sleep(0.05 * (attempt + 1))
-        return self.exists(key)
+        return self._holds(key, data)
+
+    def _holds(self, key: str, data: bytes) -> bool:
+        try:
+            return self.get_bytes(key) == data
+        except KeyNotFoundError:
+            return False
 
     def delete(self, key: str) -> None:
-        with _translate("delete", key):
+        with self._translate("delete", key):
             self._client.delete_object(Bucket=self._bucket, Key=self._key(key))
 
     def delete_many(self, keys: Iterable[str]) -> None:
         batch = [self._key(key) for key in keys]
         for start in range(0, len(batch), _DELETE_BATCH):
             chunk = batch[start : start + _DELETE_BATCH]
-            with _translate("delete", chunk[0]):
+            with self._translate("delete", chunk[0]):
                 response = self._client.delete_objects(
                     Bucket=self._bucket,
                     Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
@@ -257,7 +267,7 @@ class S3Backend(ObjectBackend):
 
     def read_ref(self, key: str) -> Ref | None:
         try:
-            with _translate("get", key):
+            with self._translate("get", key):
                 response = self._client.get_object(Bucket=self._bucket, Key=self._key(key))
                 data = response["Body"].read()
         except KeyNotFoundError:
@@ -267,7 +277,7 @@ class S3Backend(ObjectBackend):
     def swap_ref(self, key: str, data: bytes, expected: RefToken | None) -> RefToken:
         condition = {"IfNoneMatch": "*"} if expected is None else {"IfMatch": expected}
         try:
-            with _translate("put", key):
+            with self._translate("put", key):
                 response = self._client.put_object(
                     Bucket=self._bucket, Key=self._key(key), Body=data, **condition
                 )
@@ -280,6 +290,9 @@ class S3Backend(ObjectBackend):
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}/{key}" if self._prefix else key
+
+    def _translate(self, operation: str, key: str) -> contextlib.AbstractContextManager[None]:
+        return _translate(operation, key, self._endpoint)
 
     def _relative(self, full_key: str) -> str:
         return full_key[len(self._prefix) + 1 :] if self._prefix else full_key
@@ -303,14 +316,27 @@ class _KnownSize(BaseSubscriber):  # type: ignore[misc]
         future.meta.provide_transfer_size(self._size)
 
 
+def _safe_endpoint(url: str | None) -> str:
+    """The endpoint as ``scheme://host[:port]``: no user info, path or query can reach a message."""
+    if not url:
+        return "S3"
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
+
+
 @contextlib.contextmanager
-def _translate(operation: str, key: str) -> Iterator[None]:
+def _translate(operation: str, key: str, endpoint: str = "S3") -> Iterator[None]:
     """Map boto3/botocore errors to the store's errors.
 
-    Messages are built from the operation, the key and the S3 error code only,
-    never from the raw exception text, so nothing from the request (such as
-    signing material) can leak into them.
+    Messages are built from the operation, the key, the endpoint's scheme,
+    host and port, and the S3 error code only, never from the raw exception
+    text, so nothing from the request (such as signing material) can leak
+    into them. A failure that reaches here has outlived every retry (see
+    :func:`curation_pipeline.location.install_s3_retries`); its message says
+    how long the request was tried.
     """
+    started = time.monotonic()
     try:
         yield
     except StoreError:
@@ -327,7 +353,13 @@ def _translate(operation: str, key: str) -> Iterator[None]:
             raise WriteConflictError(
                 f"conditional {operation} of {key} lost ({status} {code})",
                 in_flight=code == "ConditionalRequestConflict" or status == "409",
+                retried=bool(exc.response.get("ResponseMetadata", {}).get("RetryAttempts")),
             ) from None
-        raise StoreAccessError(f"S3 {operation} of {key} failed: {status} {code}".rstrip()) from None
+        raise _access_error(operation, key, endpoint, f"{status} {code}".strip(), started) from None
     except (BotoCoreError, boto3.exceptions.Boto3Error, RetriesExceededError, S3DownloadFailedError) as exc:
-        raise StoreAccessError(f"S3 {operation} of {key} failed: {type(exc).__name__}") from None
+        raise _access_error(operation, key, endpoint, type(exc).__name__, started) from None
+
+
+def _access_error(operation: str, key: str, endpoint: str, reason: str, started: float) -> StoreAccessError:
+    elapsed = time.monotonic() - started
+    return StoreAccessError(f"S3 {operation} of {key} at {endpoint} failed after {elapsed:.1f} s: {reason}")
