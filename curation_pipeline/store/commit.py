@@ -45,7 +45,7 @@ from curation_pipeline.store.errors import (
     StoreError,
     WriteConflictError,
 )
-from curation_pipeline.store.head import Head, read_head_state, swap_head, wait_while_locked
+from curation_pipeline.store.head import Head, read_head, read_head_state, swap_head, wait_while_locked
 from curation_pipeline.store.manifest import FileEntry, Manifest
 from curation_pipeline.store.paths import check_creatable, check_path, check_tree
 
