@@ -32,6 +32,8 @@ def check(url: str | None, racers: int, rounds: int, payload_mib: float, as_json
         echo_json(report.to_dict())
     else:
         click.echo(report.url)
-        echo_table(("CAPABILITY", "VERDICT", "DETAIL"), [(v.capability, _VERDICT[v.passed], v.detail) for v in report.verdicts])
+        rows = [(v.capability, _VERDICT[v.passed], v.detail) for v in report.verdicts]
+        echo_table(("CAPABILITY", "VERDICT", "DETAIL"), rows)
     if not report.passed:
-        raise Failure(f"{report.url} fails: {', '.join(v.capability for v in report.verdicts if v.passed is False)}", EXIT_FAILURE)
+        failed = ", ".join(v.capability for v in report.verdicts if v.passed is False)
+        raise Failure(f"{report.url} fails: {failed}", EXIT_FAILURE)

@@ -46,7 +46,8 @@ class ConditionalWrites:
     @property
     def missing(self) -> tuple[str, ...]:
         """The capabilities the server lacks, as :data:`IF_NONE_MATCH` / :data:`STALE_IF_MATCH`."""
-        return tuple(name for name, ok in ((IF_NONE_MATCH, self.if_none_match), (STALE_IF_MATCH, self.stale_if_match)) if not ok)
+        checks = ((IF_NONE_MATCH, self.if_none_match), (STALE_IF_MATCH, self.stale_if_match))
+        return tuple(name for name, honoured in checks if not honoured)
 
 
 def probe_key() -> str:

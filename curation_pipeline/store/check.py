@@ -19,7 +19,6 @@ The commit path runs only the two cheap probes
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -111,15 +110,25 @@ CAPABILITIES = ("write", "read", "list", "delete", "if-none-match", "stale-if-ma
 
 
 def _plain_operations(backend: ObjectBackend) -> list[Verdict]:
+    """write, read, list, delete of one probe key, in that order; stop at the first failure."""
     key, data = probe_key(), b"curation store check"
-    steps: list[tuple[str, Callable[[], str | None]]] = [
-        ("write", lambda: backend.put_bytes(key, data)),
-        ("read", lambda: None if backend.get_bytes(key) == data else "read back different bytes"),
-        ("list", lambda: None if any(i.key == key for i in backend.list(PROBE_PREFIX)) else "the key is not listed"),
-        ("delete", lambda: (backend.delete(key), None if backend.stat(key) is None else "the key is still there")[1]),
-    ]
+
+    def write() -> str | None:
+        backend.put_bytes(key, data)
+        return None
+
+    def read() -> str | None:
+        return None if backend.get_bytes(key) == data else "read back different bytes"
+
+    def list_() -> str | None:
+        return None if any(info.key == key for info in backend.list(PROBE_PREFIX)) else "the key is not listed"
+
+    def delete() -> str | None:
+        backend.delete(key)
+        return None if backend.stat(key) is None else "the key is still there"
+
     verdicts = []
-    for name, step in steps:
+    for name, step in (("write", write), ("read", read), ("list", list_), ("delete", delete)):
         try:
             problem = step()
         except StoreError as error:
