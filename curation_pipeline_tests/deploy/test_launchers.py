@@ -247,10 +247,8 @@ def ecs_calls(
             "register_task_definition",
             {"taskDefinition": {"taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/run:1"}},
         )
-        stub.add_response(
-            "run_task",
-            {"tasks": [{"taskArn": f"{cluster.replace(':cluster/', ':task/')}/0123", "clusterArn": cluster}], "failures": []},
-        )
+        task = {"taskArn": f"{cluster.replace(':cluster/', ':task/')}/0123", "clusterArn": cluster}
+        stub.add_response("run_task", {"tasks": [task], "failures": []})
         launcher.ecs = client
         launcher.launch_run(LaunchRunContext(dagster_run=our_run, workspace=None))
         stub.assert_no_pending_responses()
