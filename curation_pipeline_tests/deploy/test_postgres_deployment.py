@@ -82,6 +82,15 @@ def test_a_typo_in_the_instance_yaml_fails_instance_info(split_deployment: Deplo
     assert "db_nmae" in info.stdout + info.stderr
 
 
+def test_the_daemon_runs_the_queue_run_monitoring_and_retries(split_deployment: Deployment) -> None:
+    data = split_deployment.client.query("daemon_health")["instance"]["daemonHealth"]["allDaemonStatuses"]
+    statuses = {status["daemonType"]: status for status in data}
+
+    # MONITORING watches run workers; EVENT_LOG_CONSUMER retries the runs whose worker crashed.
+    for daemon in ("QUEUED_RUN_COORDINATOR", "MONITORING", "EVENT_LOG_CONSUMER", "SCHEDULER", "BACKFILL"):
+        assert statuses[daemon]["required"] and statuses[daemon]["healthy"], statuses.get(daemon)
+
+
 def test_a_schedule_tick_at_a_chosen_time_curates_its_window_through_the_queue(split_deployment: Deployment) -> None:
     client, curator = split_deployment.client, CURATORS[0]
     (schedule,) = client.schedules_for_asset(_asset(curator))
