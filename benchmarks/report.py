@@ -108,6 +108,23 @@ and the instance runs at most 4 runs at once (`run_queue` in `dagster.yaml`),
 so batching windows into runs is what makes backfills fast. Part of every
 backfill is fixed: Dagster's backfill daemon looks at backfills every 30
 seconds, once to request the runs and once more to see them finished.""",
+    "instance_backfill": """\
+`benchmarks/instance_backfill_bench.py` backfills the same daily windows of
+one `UniformCurator` (limit 100) from a local store twice: on the local
+instance of `make run` (`dagster dev`, SQLite under `DAGSTER_HOME`, at most 4
+runs at once) and on the production instance of `deploy/` (a throwaway
+PostgreSQL 15 and the split topology: `dagster code-server start`,
+`dagster-webserver`, `dagster-daemon`, with the shipped queue limits and step
+logs to a local moto S3 server). The time runs from the GraphQL launch to
+COMPLETED_SUCCESS with every window committed; startup is not counted.
+
+```sh
+.venv/bin/python benchmarks/instance_backfill_bench.py --days 30 --rows-per-day 20000
+```
+
+With 10 windows per run, 30 windows are 3 runs, which both instances start
+at once: the difference is the instance's storage and the run launch path
+(dagster dev's code server, or the deployment's own).""",
     "stream_rowgroup": """\
 `benchmarks/stream_rowgroup_bench.py` writes a 1M-row demo day sorted by
 `__time` at several row-group sizes and reads one hour (18:00-19:00 UTC, the

@@ -95,11 +95,18 @@ class WebserverClient:
 
     # -- launching
 
-    def launch_partition_run(self, asset_key: AssetPath, partition: str, job_name: str | None = None) -> str:
+    def launch_partition_run(
+        self,
+        asset_key: AssetPath,
+        partition: str,
+        job_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
         """Launch one run materializing ``partition`` of ``asset_key`` (the dialog's "Launch 1 run").
 
         The run goes to one of the asset's jobs (``job_name`` or the first the
-        asset belongs to), restricted to that asset and tagged with the partition.
+        asset belongs to), restricted to that asset and tagged with the
+        partition (and ``tags``: a schedule tick's run request carries some).
         """
         node = self.asset_node(asset_key)
         job = job_name or node["jobNames"][0]
@@ -108,7 +115,7 @@ class WebserverClient:
                 job,
                 repository_location_name=node["repository"]["location"]["name"],
                 repository_name=node["repository"]["name"],
-                tags={PARTITION_TAG: partition},
+                tags={**(tags or {}), PARTITION_TAG: partition},
                 asset_selection=[list(asset_key)],
             )
         except DagsterGraphQLClientError as error:
@@ -142,6 +149,25 @@ class WebserverClient:
         _expect(data, "Run")
         return data
 
+    def runs(
+        self,
+        tags: Mapping[str, str] | None = None,
+        statuses: Sequence[str] | None = None,
+        run_ids: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every run (newest first) carrying all of ``tags``, optionally only in ``statuses`` or ``run_ids``.
+
+        One query: the statuses it returns are a snapshot of one moment.
+        """
+        run_filter: dict[str, Any] = {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}
+        if statuses:
+            run_filter["statuses"] = list(statuses)
+        if run_ids:
+            run_filter["runIds"] = list(run_ids)
+        data = self.query("runs", {"filter": run_filter})["runsOrError"]
+        _expect(data, "Runs")
+        return data["results"]
+
     def run_status(self, run_id: str) -> str:
         """The run's status name (QUEUED, STARTED, SUCCESS, FAILURE...)."""
         try:
@@ -173,6 +199,12 @@ class WebserverClient:
             elif event["__typename"] in {"RunFailureEvent", "EngineEvent"} and "fail" in event.get("message", "").lower():
                 lines.append(event["message"])
         return "\n".join(lines) or "(no failure event)"
+
+    def run_events(self, run_id: str) -> list[dict[str, Any]]:
+        """Every event of a run, oldest first: its ``__typename``, ``message`` and ``timestamp``."""
+        data = self.query("run_events", {"runId": run_id})["logsForRun"]
+        _expect(data, "EventConnection")
+        return data["events"]
 
     def backfill(self, backfill_id: str) -> dict[str, Any]:
         """Status, partitions, error and runs of one backfill."""

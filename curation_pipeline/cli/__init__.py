@@ -22,11 +22,13 @@ def _register() -> None:
     # Sub-groups live in their own modules; importing them here keeps one entry point.
     from curation_pipeline.cli.curators import curators
     from curation_pipeline.cli.datasets import datasets
+    from curation_pipeline.cli.store import store
     from curation_pipeline.cli.stream import stream
 
     main.add_command(stream)
     main.add_command(curators)
     main.add_command(datasets)
+    main.add_command(store)
 
 
 _register()

@@ -19,6 +19,7 @@ from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.names import name_key
 from curation_pipeline.store import layout, objects, pathsets
 from curation_pipeline.store.backends.base import ObjectBackend
+from curation_pipeline.store.capabilities import ensure_conditional_writes
 from curation_pipeline.store.commit import (
     Change,
     CommitRequest,
@@ -522,6 +523,8 @@ class Dataset:
 
     def _check_live(self) -> None:
         # Checked before uploading anything; the CAS loop checks soft deletion again per attempt.
+        # A server that ignores conditional writes would let commits lose versions: refuse it first.
+        ensure_conditional_writes(self._backend)
         if not self._backend.exists(layout.created_key(self._name)):
             raise DatasetNotFoundError(f"dataset {self._name!r} does not exist")
         self._check_not_deleted()

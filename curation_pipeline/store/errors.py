@@ -161,3 +161,16 @@ class LocalChangesError(StoreError):
     def __init__(self, message: str, paths: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.paths: tuple[str, ...] = tuple(sorted(paths))
+
+
+class UnsafeStoreError(StoreError):
+    """The store's server does not honour conditional writes, so a commit could silently lose a version.
+
+    Raised before the first commit through such a location writes anything.
+    ``missing`` names the capabilities it lacks (see
+    :mod:`curation_pipeline.store.capabilities`).
+    """
+
+    def __init__(self, message: str, missing: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.missing: tuple[str, ...] = tuple(missing)

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from curation_pipeline.store import RetryPolicy
+from curation_pipeline.store.capabilities import ensure_conditional_writes
 
 CRASH_EXIT_CODE = 17
 
@@ -24,6 +25,9 @@ def crash_before_head_update(spec: Any, dataset: str) -> None:
     """Upload and write the manifest, then die (os._exit) instead of moving HEAD."""
     store = spec.open()
     ds = store.get_dataset(dataset)
+    # The first commit of a process probes the server's conditional writes (with swap_ref): done
+    # here, so the process dies at the commit's own HEAD update and not at the probe.
+    ensure_conditional_writes(store.backend)
 
     def die(*_args: Any, **_kwargs: Any) -> None:
         os._exit(CRASH_EXIT_CODE)
