@@ -56,23 +56,43 @@ def probe_key() -> str:
 
 
 def refused(backend: ObjectBackend, key: str, data: bytes, expected: RefToken | None) -> bool:
-    """Whether a conditional write of ``key`` is refused (it must be, for the caller's ``expected``)."""
+    """Whether a conditional write of ``key`` is refused (it must be, for the caller's ``expected``).
+
+    A refusal that answered a retried request may hide a first attempt that
+    landed (its reply lost): the key then holds ``data``, and the write was not refused.
+    """
     try:
         backend.swap_ref(key, data, expected)
-    except WriteConflictError:
-        return True
+    except WriteConflictError as exc:
+        return not (exc.retried and _holds(backend, key, data))
     return False
+
+
+def _swap(backend: ObjectBackend, key: str, data: bytes, expected: RefToken | None) -> RefToken:
+    """A conditional write that must succeed; one whose reply was lost and whose retry was refused is ours."""
+    try:
+        return backend.swap_ref(key, data, expected)
+    except WriteConflictError as exc:
+        current = backend.read_ref(key) if (exc.retried or exc.in_flight) else None
+        if current is not None and current.data == data:
+            return current.token
+        raise
+
+
+def _holds(backend: ObjectBackend, key: str, data: bytes) -> bool:
+    current = backend.read_ref(key)
+    return current is not None and current.data == data
 
 
 def probe_conditional_writes(backend: ObjectBackend) -> ConditionalWrites:
     """Write, rewrite and delete one probe ref: does the server refuse what it must?"""
     key = probe_key()
     try:
-        first = backend.swap_ref(key, b"1", None)  # If-None-Match: * on a new key
+        first = _swap(backend, key, b"1", None)  # If-None-Match: * on a new key
         if_none_match = refused(backend, key, b"2", None)  # ... and again: must be refused
         current = backend.read_ref(key)
         token = current.token if current is not None else first
-        backend.swap_ref(key, b"3", token)  # If-Match with the current ETag
+        _swap(backend, key, b"3", token)  # If-Match with the current ETag (which then goes stale)
         stale_if_match = refused(backend, key, b"4", token)  # the same, now stale: must be refused
     finally:
         backend.delete(key)
