@@ -23,7 +23,7 @@ from curation_pipeline.location import resolve_location
 from curation_pipeline.store import DatasetStore, StoreError
 from curation_pipeline.windows import NOT_YET_DEPLOYED, known_start
 
-_COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "START", "ENABLED", "DESCRIPTION")
+_COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "START", "ENABLED (YAML)", "DESCRIPTION")
 
 
 @click.group("curators", cls=CurationGroup)
@@ -47,8 +47,9 @@ def list_(file: str | None, as_json: bool) -> None:
 
     START is the first window and where it comes from: ``start_on``, or the
     first deployment recorded in the store ($CURATION_STORE_URL, else
-    ./.curation), or "not yet deployed". ENABLED is the catalogue's initial
-    state; `curation curators status` shows the live one.
+    ./.curation), or "not yet deployed". ENABLED (YAML) is the catalogue's
+    ``enabled``: the initial state of a new curator only; the live switch is
+    in the Dagster instance, which `curation curators status` reads.
     """
     if file is None:
         file = curators_file()
