@@ -77,6 +77,18 @@ def curator_switched_on(context: dg.SensorEvaluationContext, curator_name: str, 
     return is_running(state, default_running=default_running)
 
 
+def schedule_switched_on(context: dg.ScheduleEvaluationContext, curator_name: str, *, default_running: bool) -> bool:
+    """Whether ``curator_name``'s schedule is running, as seen from its own tick.
+
+    The daemon ticks a running schedule only; this matters for a tick
+    evaluated by hand (the UI's "Test schedule", a script, a test) while the
+    curator is off: it then requests nothing, as the daemon would.
+    """
+    repository = context._repository_name  # noqa: SLF001 -- no public accessor; None outside a repository
+    state = stored_schedule_state(context.instance, schedule_name(curator_name), location=None, repository=repository)
+    return is_running(state, default_running=default_running)
+
+
 def switched_off_reason(curator_name: str) -> dg.SkipReason:
     """The skip reason of a sensor tick while the curator is off."""
     return dg.SkipReason(
