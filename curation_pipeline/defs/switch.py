@@ -89,7 +89,7 @@ def schedule_switched_on(context: dg.ScheduleEvaluationContext, curator_name: st
         instance = context.instance
     except DagsterInvariantViolationError:  # a context built without an instance: nothing stored, the default rules
         return default_running
-    repository = context._repository_name  # noqa: SLF001 -- no public accessor; None outside a repository
+    repository = context._repository_name  # no public accessor; None outside a repository
     state = stored_schedule_state(instance, schedule_name(curator_name), location=None, repository=repository)
     return is_running(state, default_running=default_running)
 

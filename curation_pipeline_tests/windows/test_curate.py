@@ -125,3 +125,22 @@ def test_a_retried_batch_does_not_take_the_place_of_distinct_records(store_url, 
     ids = store.get_dataset(curator.dataset_name).read()["record_id"].to_pylist()
     assert len(ids) == len(set(ids)) == result.selected_rows == curator.selectors[0].limit
     assert result.candidate_rows == 80  # the deliveries, copies included
+
+
+def test_an_overlapping_window_is_refused_even_under_versions_without_the_windows_record(store_url, curator):
+    from curation_pipeline.windows import OverlappingWindowError
+
+    store = DatasetStore.open(store_url)
+    grid = WindowGrid.for_curator(curator)
+    curate_window(curator, grid.window("2026-01-01"), "2026-01-01", store, resolve_location(store_url))
+    dataset = store.get_dataset("all-sample")
+    dataset.commit({"notes.txt": b"by hand"}, "a push: no windows record")  # HEAD no longer says the windows
+    head = dataset.head()
+    hourly = UniformCurator("all-sample-6h", APP, 5, start_on=START, curation_interval="6h", curated_dataset_name="all-sample")
+    window = Window(START + dt.timedelta(hours=18), START + dt.timedelta(hours=24))
+    with pytest.raises(OverlappingWindowError, match=r"overlaps window 2026-01-01T00:00:00\+00:00 to 2026-01-02"):
+        curate_window(hourly, window, "2026-01-01-18:00", store, resolve_location(store_url))
+    assert dataset.head() == head
+    # Touching the window's end is no overlap.
+    after = Window(START + dt.timedelta(hours=24), START + dt.timedelta(hours=30))
+    assert curate_window(hourly, after, "2026-01-02-00:00", store, resolve_location(store_url)).created
