@@ -210,3 +210,32 @@ def test_an_overlapping_window_is_refused_by_the_store_guard_and_nothing_is_comm
     recorded = dataset(deployed).get_version().metadata["windows"]
     assert sorted(recorded) == sorted(dataset(deployed).files())
     assert_no_overlap_and_no_duplicate(deployed)
+
+
+def test_old_grid_windows_missing_at_an_interval_change_are_curated_by_backfill_old_grid(deployment: Deployment):
+    from click.testing import CliRunner
+
+    from curation_pipeline.cli import main
+
+    for day in range(5):
+        log_records("shop", records(day, 40), store_url=deployment.store_url)
+    deployment.write_catalogue(catalogue())
+    curate(deployment, deployment.load(at(3 + 1 / 24)), "2026-01-01")  # Jan 2 and 3 missed: the curator was off
+    deployment.write_catalogue(catalogue(interval="6h"))
+    defs = deployment.load(at(3.5))
+    assert defs.get_assets_def(KEY).partitions_def.get_first_partition_key() == "2026-01-04-00:00"  # no partition for them
+    curate(deployment, deployment.load(at(4 + 1 / 24)), "2026-01-04-00:00", "2026-01-04-18:00")
+
+    listed = CliRunner().invoke(main, ["curators", "backfill", "daily", "--old-grid", "--dry-run"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split()[0] for line in listed.output.splitlines()] == ["2026-01-02", "2026-01-03"]
+    done = CliRunner().invoke(main, ["curators", "backfill", "daily", "--old-grid"])
+    assert done.exit_code == 0, done.output
+    assert [line.split()[:3] for line in done.output.splitlines()] == [["2026-01-02", "5", "records"], ["2026-01-03", "5", "records"]]
+    spans = file_windows(deployment)
+    assert spans["data/2026-01-02.parquet"] == (at(1), at(2)) and spans["data/2026-01-03.parquet"] == (at(2), at(3))
+    assert_no_overlap_and_no_duplicate(deployment)
+    again = CliRunner().invoke(main, ["curators", "backfill", "daily", "--old-grid"])
+    assert again.output == "daily: no window of an old grid is missing\n"
+    refused = CliRunner().invoke(main, ["curators", "backfill", "daily"])
+    assert refused.exit_code == 1 and "pass --old-grid" in refused.output
