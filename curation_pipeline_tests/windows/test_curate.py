@@ -144,3 +144,36 @@ def test_an_overlapping_window_is_refused_even_under_versions_without_the_window
     # Touching the window's end is no overlap.
     after = Window(START + dt.timedelta(hours=24), START + dt.timedelta(hours=30))
     assert curate_window(hourly, after, "2026-01-02-00:00", store, resolve_location(store_url)).created
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_windows_committed_at_once_all_land_and_head_records_each_window(request, tmp_path, backend):
+    """Commits are pinned to the HEAD they checked: a lost race re-checks on the new HEAD and lands."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if backend == "s3":
+        server = request.getfixturevalue("aws_env")
+        url = f"s3://{server.make_bucket()}/store"
+    else:
+        url = str(tmp_path / "store")
+    day_records = [
+        {"record_id": f"r{d}-{i}", "__time": START + dt.timedelta(days=d, minutes=30 * i), "outputs.label": "x"}
+        for d in range(4) for i in range(40)
+    ]
+    log_records(APP, day_records, store_url=url)
+    curator = UniformCurator("busy", APP, 5, start_on=START)
+    grid = WindowGrid.for_curator(curator)
+    store = DatasetStore.open(url)
+    curate_window(curator, grid.window("2026-01-01"), "2026-01-01", store, resolve_location(url))  # a first HEAD to pin
+
+    def one(key: str):
+        return curate_window(curator, grid.window(key), key, DatasetStore.open(url), resolve_location(url))
+
+    keys = ["2026-01-02", "2026-01-03", "2026-01-04"]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(one, keys))
+    assert all(r.created for r in results)
+    head = store.get_dataset("busy").get_version()
+    assert sorted(head.files) == [f"data/{k}.parquet" for k in ["2026-01-01", *keys]]
+    assert sorted(head.metadata["windows"]) == sorted(head.files)
+    assert len(store.get_dataset("busy").list_versions()) == 4
