@@ -23,7 +23,7 @@ from curation_pipeline.location import resolve_location
 from curation_pipeline.store import DatasetStore, StoreError
 from curation_pipeline.windows import NOT_YET_DEPLOYED, known_start
 
-_COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "START", "ENABLED", "DESCRIPTION")
+_COLUMNS = ("NAME", "TYPE", "APPLICATION", "DATASET", "INTERVAL", "DELAY", "START", "ENABLED (YAML)", "DESCRIPTION")
 
 
 @click.group("curators", cls=CurationGroup)
@@ -47,8 +47,9 @@ def list_(file: str | None, as_json: bool) -> None:
 
     START is the first window and where it comes from: ``start_on``, or the
     first deployment recorded in the store ($CURATION_STORE_URL, else
-    ./.curation), or "not yet deployed". ENABLED is the catalogue's initial
-    state; `curation curators status` shows the live one.
+    ./.curation), or "not yet deployed". ENABLED (YAML) is the catalogue's
+    ``enabled``: the initial state of a new curator only; the live switch is
+    in the Dagster instance, which `curation curators status` reads.
     """
     if file is None:
         file = curators_file()
@@ -123,6 +124,61 @@ def status(name: str | None, file: str | None, as_json: bool) -> None:
     echo_table(COLUMNS, [r.row() for r in rows])
     if retired:
         click.echo(f"retired (in the store, not in the catalogue; datasets kept): {', '.join(retired)}")
+
+
+@curators.command("backfill")
+@click.argument("name")
+@click.option("--old-grid", is_flag=True, help="Curate the missing windows of the grids used before an interval change.")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="A catalogue file (default $CURATION_CURATORS_FILE, else the demo).")
+@click.option("--dry-run", is_flag=True, help="Only list the windows that would be curated.")
+def backfill(name: str, old_grid: bool, file: str | None, dry_run: bool) -> None:
+    """Curate the windows of curator NAME's old grids that hold no file in its dataset's HEAD.
+
+    After a change of curation_interval the Dagster partitions are the new
+    grid's windows only; windows of the old grid still missing then (the
+    curator was off) have no partition. This curates them, one version each,
+    as the asset would (same file names, seeds and checks on overlap).
+    Windows of the current grid are backfilled in Dagster (Materialize...).
+    """
+    import datetime as dt
+
+    from curation_pipeline.windows import curate_window, data_path, known_grid
+
+    if not old_grid:
+        _fail("backfills of the current grid run in Dagster (the asset's Materialize... or Backfills); "
+              "pass --old-grid for the windows of the grids used before an interval change")
+    found = [c for c in _catalog(file) if c.name == name]
+    if not found:
+        _fail(f"no curator {name!r} in the catalogue")
+    curator = found[0]
+    location = resolve_location()
+    store = DatasetStore.open(location=location)
+    grid = known_grid(curator.name, store)
+    if grid is None:
+        _fail(f"curator {name!r} was never deployed: it has no grid record in {store.url}")
+    held = set(_head_files(store, grid.dataset))
+    windows = grid.old_grid_windows(
+        delay=curator.curation_delay, now=dt.datetime.now(dt.timezone.utc),
+        curate_past_intervals=curator.curate_past_intervals,
+    )
+    missing = [(key, window) for key, window in windows if data_path(key) not in held]
+    if not missing:
+        click.echo(f"{name}: no window of an old grid is missing")
+        return
+    for key, window in missing:
+        if dry_run:
+            click.echo(f"{key}  {window}")
+            continue
+        result = curate_window(curator, window, key, store, location)
+        done = f"version {result.version_id[:12]}" if result.version_id else "empty: nothing selected"
+        click.echo(f"{key}  {result.selected_rows} records  {done}")
+
+
+def _head_files(store: DatasetStore, dataset: str) -> list[str]:
+    try:
+        return list(store.get_dataset(dataset).files())
+    except StoreError:  # no version yet, or no dataset: nothing is held
+        return []
 
 
 @curators.command("move")

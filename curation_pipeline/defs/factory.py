@@ -85,6 +85,7 @@ def build_curator_defs(
         delay=curator.curation_delay,
         enabled=curator.enabled,
         description=f"Curates each window of {curator.name!r} once it has closed plus {curator.curation_delay}.",
+        curator_name=curator.name,
     )
     sensors = []
     if partitions.is_dynamic:

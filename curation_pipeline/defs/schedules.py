@@ -15,6 +15,7 @@ import math
 import dagster as dg
 
 from curation_pipeline.defs.partitions import CuratorPartitions
+from curation_pipeline.defs.switch import schedule_switched_on, switched_off_reason
 from curation_pipeline.windows.grid import UTC, Window
 
 _MINUTE = dt.timedelta(minutes=1)
@@ -54,10 +55,17 @@ def build_schedule(
     delay: dt.timedelta,
     enabled: bool,
     description: str,
+    curator_name: str,
 ) -> dg.ScheduleDefinition:
-    """The schedule of one curator's job; RUNNING by default when the curator is enabled."""
+    """The schedule of one curator's job; RUNNING by default when the curator is enabled.
+
+    A tick evaluated while the schedule is stopped (by hand: the daemon does
+    not tick it) skips, so every evaluation agrees with the switch.
+    """
 
     def evaluate(context: dg.ScheduleEvaluationContext):
+        if not schedule_switched_on(context, curator_name, default_running=enabled):
+            return switched_off_reason(curator_name)
         moment = (context.scheduled_execution_time or dt.datetime.now(UTC)).astimezone(UTC)
         window = window_due_at(partitions, delay, moment)
         if window is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.definitions.selector import InstigatorSelector
+from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.scheduler.instigation import InstigatorState, InstigatorStatus
 
 from curation_pipeline.defs.partitions import python_name
@@ -74,6 +75,22 @@ def curator_switched_on(context: dg.SensorEvaluationContext, curator_name: str, 
         location=origin.location_name if origin is not None else None,
         repository=context.repository_name,
     )
+    return is_running(state, default_running=default_running)
+
+
+def schedule_switched_on(context: dg.ScheduleEvaluationContext, curator_name: str, *, default_running: bool) -> bool:
+    """Whether ``curator_name``'s schedule is running, as seen from its own tick.
+
+    The daemon ticks a running schedule only; this matters for a tick
+    evaluated by hand (the UI's "Test schedule", a script, a test) while the
+    curator is off: it then requests nothing, as the daemon would.
+    """
+    try:
+        instance = context.instance
+    except DagsterInvariantViolationError:  # a context built without an instance: nothing stored, the default rules
+        return default_running
+    repository = context._repository_name  # no public accessor; None outside a repository
+    state = stored_schedule_state(instance, schedule_name(curator_name), location=None, repository=repository)
     return is_running(state, default_running=default_running)
 
 

@@ -33,7 +33,12 @@ from curation_pipeline.windows.curate import (
     parquet_bytes,
     schema_summary,
 )
-from curation_pipeline.windows.errors import CuratorEditError, CuratorStartError, WindowGridError
+from curation_pipeline.windows.errors import (
+    CuratorEditError,
+    CuratorStartError,
+    OverlappingWindowError,
+    WindowGridError,
+)
 from curation_pipeline.windows.grid import (
     DAY_FORMAT,
     DEFAULT_START_ON,
@@ -64,6 +69,7 @@ __all__ = [
     "MINUTE_FORMAT",
     "Progress",
     "NOT_YET_DEPLOYED",
+    "OverlappingWindowError",
     "START_ON",
     "CheckOutcome",
     "CuratorEditError",

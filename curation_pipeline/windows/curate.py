@@ -21,10 +21,14 @@ from curation_pipeline.curators import Curator
 from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.location import Location
 from curation_pipeline.selection import SelectionResult, derive_seed, run_selection
+from curation_pipeline.store import DatasetHeadOutOfDateError
 from curation_pipeline.stream import read_window
 from curation_pipeline.windows.grid import Window, file_safe_key
+from curation_pipeline.windows.overlap import WINDOWS_KEY, held_windows, refuse_overlap, windows_record
 
 DATA_DIR = "data"
+#: Commits pinned to a HEAD that another writer moved are checked and tried again this many times.
+_COMMIT_ATTEMPTS = 32
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ def curate_window(
         A :class:`WindowResult`. Nothing is committed when no record is selected.
 
     Raises:
+        OverlappingWindowError: another window file in the dataset's HEAD covers part of ``window``
+            (nothing is committed).
         StreamError, SelectionError (e.g. ``MissingFieldError``), StoreError: from the libraries.
     """
     data = read_window(curator.application_name, window.start, window.end, location=location)
@@ -123,10 +129,29 @@ def curate_window(
     if result.selected_rows == 0:
         return result
     dataset = store.create_dataset(curator.dataset_name, exist_ok=True)
-    commit = dataset.commit(
-        {result.path: parquet_bytes(result.table)}, result.message, metadata=result.manifest_metadata
-    )
+    commit = _commit_window(dataset, result)
     return replace(result, version_id=commit.version_id, parent=commit.parent, created=commit.created)
+
+
+def _commit_window(dataset: Any, result: WindowResult) -> Any:
+    """Commit the window's file on a HEAD whose window files it does not overlap.
+
+    The commit is pinned to the HEAD that was checked: if another writer moved
+    HEAD meanwhile, the check runs again on the new HEAD. (A dataset without
+    any version cannot be pinned; its first commit is checked against nothing.)
+    """
+    content = parquet_bytes(result.table)
+    for _ in range(_COMMIT_ATTEMPTS):
+        head, held = held_windows(dataset, data_path)
+        refuse_overlap(result.dataset, result.path, result.window, held)
+        metadata = {**result.manifest_metadata, WINDOWS_KEY: windows_record(held, result.path, result.window)}
+        try:
+            return dataset.commit({result.path: content}, result.message, metadata=metadata, parent_version_id=head)
+        except DatasetHeadOutOfDateError:
+            continue
+    raise DatasetHeadOutOfDateError(
+        f"dataset {result.dataset!r}: HEAD kept moving while window {result.partition_key} was committed; try again"
+    )
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

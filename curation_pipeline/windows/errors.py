@@ -15,3 +15,10 @@ class CuratorStartError(CurationError):
 
 class CuratorEditError(CurationError):
     """A change to a deployed curator is refused: it would move its dataset or rewrite its history."""
+
+
+class OverlappingWindowError(CurationError):
+    """A window's file would sit beside another window's file covering some of the same time.
+
+    Raised before anything is committed; the dataset is left as it was.
+    """

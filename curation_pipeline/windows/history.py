@@ -34,7 +34,7 @@ from curation_pipeline.names import check_name
 from curation_pipeline.store import CuratorGridRecord, StoreError, WriteConflictError
 from curation_pipeline.store.grids import GridSegment
 from curation_pipeline.windows.errors import CuratorEditError, CuratorStartError
-from curation_pipeline.windows.grid import UTC, WindowGrid, window_grid
+from curation_pipeline.windows.grid import UTC, Window, WindowGrid, window_grid
 
 if TYPE_CHECKING:
     from curation_pipeline.curators import Curator
@@ -74,6 +74,22 @@ class CuratorGrid:
         """
         anchor = self.current.anchor
         return anchor if curate_past_intervals else max(anchor, self.first_deployed)
+
+    def old_grid_windows(
+        self, *, delay: dt.timedelta, now: dt.datetime, curate_past_intervals: bool
+    ) -> list[tuple[str, Window]]:
+        """The due windows of the grids no longer in force, with their keys, oldest first.
+
+        They have no Dagster partition (the partitions are the current grid's);
+        ``curation curators backfill NAME --old-grid`` curates the missing ones.
+        Without ``curate_past_intervals`` the windows before the first deployment are left out.
+        """
+        floor = self.segments[0].anchor if curate_past_intervals else self.first_deployed
+        found = []
+        for grid, following in zip(self.segments, self.segments[1:]):
+            until = min(following.anchor, now - delay)
+            found += [(grid.key(w), w) for w in grid.closed_windows(until, since=max(floor, grid.anchor))]
+        return found
 
     def describe(self) -> list[dict[str, str]]:
         """Each segment as ``{"from": iso, "interval": "1 day, 0:00:00"}``, oldest first."""

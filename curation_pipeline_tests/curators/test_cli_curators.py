@@ -73,9 +73,9 @@ def test_list_table(runner: CliRunner, good: Path, tmp_path: Path) -> None:
     result = runner.invoke(main, ["curators", "list", str(good)], env={"CURATION_STORE_URL": str(tmp_path / "store")})
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "NAME    TYPE            APPLICATION  DATASET  INTERVAL  DELAY  START             ENABLED  DESCRIPTION",
-        "sample  UniformCurator  demo         sample   1d        0m     not yet deployed  yes      100 uniformly random records per 1 day",
-        "latest  NewestCurator   demo         latest   6h        0m     not yet deployed  no       5 newest records per 6 hours",
+        "NAME    TYPE            APPLICATION  DATASET  INTERVAL  DELAY  START             ENABLED (YAML)  DESCRIPTION",
+        "sample  UniformCurator  demo         sample   1d        0m     not yet deployed  yes             100 uniformly random records per 1 day",
+        "latest  NewestCurator   demo         latest   6h        0m     not yet deployed  no              5 newest records per 6 hours",
     ]
 
 

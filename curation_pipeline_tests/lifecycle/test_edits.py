@@ -181,3 +181,61 @@ def test_an_earlier_start_on_extends_the_grid_back_and_a_later_one_changes_nothi
     deployed.write_catalogue(catalogue().replace("start_on: 2026-01-01", "start_on: 2026-01-02"))
     assert deployed.load(at(3.5)).get_assets_def(KEY).partitions_def.get_first_partition_key() == "2025-12-30"
     assert_no_overlap_and_no_duplicate(deployed)
+
+
+def test_an_overlapping_window_is_refused_by_the_store_guard_and_nothing_is_committed(deployed: Deployment):
+    # Renaming a curator gives it a new grid record: the grid history cannot see the old curator's files.
+    deployed.write_catalogue(catalogue(interval="6h", extra=", curated_dataset_name: daily").replace("name: daily,", "name: daily-6h,", 1))
+    defs = deployed.load(at(3.5))
+    head, files = dataset(deployed).head(), dict(dataset(deployed).files())
+    result = dg.materialize(
+        [defs.get_assets_def(KEY)],
+        instance=deployed.instance,
+        resources={"store": CurationStore(store_url=deployed.store_url)},
+        partition_key="2026-01-02-06:00",  # a backfill of one 6-hour window inside the daily file of Jan 2
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "OverlappingWindowError" in message
+    assert "2026-01-02T06:00:00+00:00 to 2026-01-02T12:00:00+00:00 (data/2026-01-02-0600.parquet)" in message
+    assert "2026-01-02T00:00:00+00:00 to 2026-01-03T00:00:00+00:00 (data/2026-01-02.parquet)" in message
+    assert dataset(deployed).head() == head and dict(dataset(deployed).files()) == files  # nothing committed
+    # A window after every daily file is new ground: it lands, and its version records every file's window.
+    assert dg.materialize(
+        [defs.get_assets_def(KEY)], instance=deployed.instance,
+        resources={"store": CurationStore(store_url=deployed.store_url)}, partition_key="2026-01-04-00:00",
+    ).success
+    recorded = dataset(deployed).get_version().metadata["windows"]
+    assert sorted(recorded) == sorted(dataset(deployed).files())
+    assert_no_overlap_and_no_duplicate(deployed)
+
+
+def test_old_grid_windows_missing_at_an_interval_change_are_curated_by_backfill_old_grid(deployment: Deployment):
+    from click.testing import CliRunner
+
+    from curation_pipeline.cli import main
+
+    for day in range(5):
+        log_records("shop", records(day, 40), store_url=deployment.store_url)
+    deployment.write_catalogue(catalogue())
+    curate(deployment, deployment.load(at(3 + 1 / 24)), "2026-01-01")  # Jan 2 and 3 missed: the curator was off
+    deployment.write_catalogue(catalogue(interval="6h"))
+    defs = deployment.load(at(3.5))
+    assert defs.get_assets_def(KEY).partitions_def.get_first_partition_key() == "2026-01-04-00:00"  # no partition for them
+    curate(deployment, deployment.load(at(4 + 1 / 24)), "2026-01-04-00:00", "2026-01-04-18:00")
+
+    listed = CliRunner().invoke(main, ["curators", "backfill", "daily", "--old-grid", "--dry-run"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split()[0] for line in listed.output.splitlines()] == ["2026-01-02", "2026-01-03"]
+    done = CliRunner().invoke(main, ["curators", "backfill", "daily", "--old-grid"])
+    assert done.exit_code == 0, done.output
+    assert [line.split()[:3] for line in done.output.splitlines()] == [["2026-01-02", "5", "records"], ["2026-01-03", "5", "records"]]
+    spans = file_windows(deployment)
+    assert spans["data/2026-01-02.parquet"] == (at(1), at(2)) and spans["data/2026-01-03.parquet"] == (at(2), at(3))
+    assert_no_overlap_and_no_duplicate(deployment)
+    again = CliRunner().invoke(main, ["curators", "backfill", "daily", "--old-grid"])
+    assert again.output == "daily: no window of an old grid is missing\n"
+    refused = CliRunner().invoke(main, ["curators", "backfill", "daily"])
+    assert refused.exit_code == 1 and "pass --old-grid" in refused.output

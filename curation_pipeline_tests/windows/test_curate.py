@@ -125,3 +125,55 @@ def test_a_retried_batch_does_not_take_the_place_of_distinct_records(store_url, 
     ids = store.get_dataset(curator.dataset_name).read()["record_id"].to_pylist()
     assert len(ids) == len(set(ids)) == result.selected_rows == curator.selectors[0].limit
     assert result.candidate_rows == 80  # the deliveries, copies included
+
+
+def test_an_overlapping_window_is_refused_even_under_versions_without_the_windows_record(store_url, curator):
+    from curation_pipeline.windows import OverlappingWindowError
+
+    store = DatasetStore.open(store_url)
+    grid = WindowGrid.for_curator(curator)
+    curate_window(curator, grid.window("2026-01-01"), "2026-01-01", store, resolve_location(store_url))
+    dataset = store.get_dataset("all-sample")
+    dataset.commit({"notes.txt": b"by hand"}, "a push: no windows record")  # HEAD no longer says the windows
+    head = dataset.head()
+    hourly = UniformCurator("all-sample-6h", APP, 5, start_on=START, curation_interval="6h", curated_dataset_name="all-sample")
+    window = Window(START + dt.timedelta(hours=18), START + dt.timedelta(hours=24))
+    with pytest.raises(OverlappingWindowError, match=r"overlaps window 2026-01-01T00:00:00\+00:00 to 2026-01-02"):
+        curate_window(hourly, window, "2026-01-01-18:00", store, resolve_location(store_url))
+    assert dataset.head() == head
+    # Touching the window's end is no overlap.
+    after = Window(START + dt.timedelta(hours=24), START + dt.timedelta(hours=30))
+    assert curate_window(hourly, after, "2026-01-02-00:00", store, resolve_location(store_url)).created
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_windows_committed_at_once_all_land_and_head_records_each_window(request, tmp_path, backend):
+    """Commits are pinned to the HEAD they checked: a lost race re-checks on the new HEAD and lands."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if backend == "s3":
+        server = request.getfixturevalue("aws_env")
+        url = f"s3://{server.make_bucket()}/store"
+    else:
+        url = str(tmp_path / "store")
+    day_records = [
+        {"record_id": f"r{d}-{i}", "__time": START + dt.timedelta(days=d, minutes=30 * i), "outputs.label": "x"}
+        for d in range(4) for i in range(40)
+    ]
+    log_records(APP, day_records, store_url=url)
+    curator = UniformCurator("busy", APP, 5, start_on=START)
+    grid = WindowGrid.for_curator(curator)
+    store = DatasetStore.open(url)
+    curate_window(curator, grid.window("2026-01-01"), "2026-01-01", store, resolve_location(url))  # a first HEAD to pin
+
+    def one(key: str):
+        return curate_window(curator, grid.window(key), key, DatasetStore.open(url), resolve_location(url))
+
+    keys = ["2026-01-02", "2026-01-03", "2026-01-04"]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(one, keys))
+    assert all(r.created for r in results)
+    head = store.get_dataset("busy").get_version()
+    assert sorted(head.files) == [f"data/{k}.parquet" for k in ["2026-01-01", *keys]]
+    assert sorted(head.metadata["windows"]) == sorted(head.files)
+    assert len(store.get_dataset("busy").list_versions()) == 4
