@@ -11,11 +11,11 @@ from __future__ import annotations
 from curation_pipeline.errors import CurationError
 from curation_pipeline.registry import CuratorNotFoundError
 from curation_pipeline.store import (
+    DataSchemaMismatchError,
     DatasetDeletedError,
     DatasetExistsError,
     DatasetHeadOutOfDateError,
     DatasetNotFoundError,
-    DataSchemaMismatchError,
     LocalChangesError,
     NoTabularDataError,
     StoreError,

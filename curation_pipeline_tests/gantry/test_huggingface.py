@@ -10,7 +10,11 @@ import pytest
 
 import curation_pipeline.gantry.dataset as gdataset
 from curation_pipeline.gantry.exceptions import HuggingFaceNotInstalledError
-from curation_pipeline.store import DataSchemaMismatchError, DatasetStore, NoTabularDataError
+from curation_pipeline.store import (
+    DataSchemaMismatchError,
+    DatasetStore,
+    NoTabularDataError,
+)
 
 datasets = pytest.importorskip("datasets")
 
