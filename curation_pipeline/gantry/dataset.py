@@ -339,7 +339,9 @@ class GantryDataset:
                     "rollback(version_id, forced=True) discards them"
                 )
                 return None
-        result = self.store_dataset.rollback(version_id)
+        dataset = self.store_dataset
+        target = dataset.get_version(version_id).version_id  # a prefix names it in full, as Gantry's message does
+        result = dataset.rollback(target, message=f"Rollback dataset to version: {target}")
         copy.pull(result.version_id, forced=True)
         return self._committed(result)
 

@@ -107,6 +107,7 @@ def test_pull_get_diff_push_version_and_rollback(gantry_store: DatasetStore) -> 
 
     rolled = dataset.rollback(first["version_id"], forced=True)
     _check_version_record(rolled, "My Dataset", latest=True)
+    assert rolled["message"] == f"Rollback dataset to version: {first['version_id']}"  # Gantry's message
     assert rolled.version_id != first["version_id"]
     assert gantry_store.get_dataset("My Dataset").files(rolled.version_id) == gantry_store.get_dataset("My Dataset").files(first.version_id)
     # The rollback pulled the new version, so the next push builds on it.
