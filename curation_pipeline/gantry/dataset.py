@@ -219,11 +219,13 @@ class GantryDataset:
         self._store = store or _store()
         self.dataset_name = dataset if isinstance(dataset, str) else dataset.name
         folder = Path(working_directory) if working_directory is not None else _working_directory()
-        #: The dataset's working copy (Gantry's ``workspace``): ``<working directory>/<dataset key>``.
-        self.workspace = str(folder / name_key(self.dataset_name))
+        #: The working directory, as Gantry's ``workspace``: the dataset is pulled into a folder under it.
+        self.workspace = str(folder)
+        #: The dataset's working copy: ``<workspace>/<dataset key>`` (Gantry: ``<workspace>/<dataset name>``).
+        self.dataset_folder = str(folder / name_key(self.dataset_name))
 
     def __repr__(self) -> str:
-        return f"GantryDataset({self.dataset_name!r}, workspace={self.workspace!r})"
+        return f"GantryDataset({self.dataset_name!r}, dataset_folder={self.dataset_folder!r})"
 
     @property
     def store_dataset(self) -> Dataset:
@@ -236,10 +238,10 @@ class GantryDataset:
 
     def _pulled_copy(self) -> Any:
         """The workspace's working copy; Gantry's DatasetNotFoundError when nothing was pulled there."""
-        copy = self.store_dataset.working_copy(self.workspace)
+        copy = self.store_dataset.working_copy(self.dataset_folder)
         if copy.version_id is None:
             raise DatasetNotFoundError(
-                f"Can't find dataset {self.dataset_name} locally in {self.workspace}; please run pull() "
+                f"Can't find dataset {self.dataset_name} locally in {self.dataset_folder}; please run pull() "
                 "to download the dataset into your local workspace."
             )
         return copy
@@ -271,12 +273,12 @@ class GantryDataset:
         Returns the version's record, or None (with a warning, as Gantry) when
         local changes would be lost and ``forced`` is False.
         """
-        copy = self.store_dataset.working_copy(self.workspace)
+        copy = self.store_dataset.working_copy(self.dataset_folder)
         if not forced and copy.version_id is not None:
             changes = copy.get_diff()
             if not changes.is_empty:
                 _warn(
-                    f"{self.workspace} has local changes ({', '.join(changes.paths)}); "
+                    f"{self.dataset_folder} has local changes ({', '.join(changes.paths)}); "
                     "push or stash them, or pull(forced=True) to discard them"
                 )
                 return None
@@ -300,7 +302,7 @@ class GantryDataset:
         """
         copy = self._pulled_copy()
         if copy.get_diff().is_empty:
-            _warn(f"{self.workspace} has no local change: no version was created")
+            _warn(f"{self.dataset_folder} has no local change: no version was created")
         return self._committed(copy.push_version(message))
 
     def stash(self) -> None:
@@ -319,7 +321,7 @@ class GantryDataset:
         """
         copy = self._pulled_copy()
         if not copy.has_stash:
-            _warn(f"{self.workspace}: no stashed files were found")
+            _warn(f"{self.dataset_folder}: no stashed files were found")
             return
         copy.restore()
 
@@ -330,12 +332,12 @@ class GantryDataset:
         warning, None returned); ``forced=True`` discards them. The pull after
         the rollback means the next :meth:`push_version` builds on it.
         """
-        copy = self.store_dataset.working_copy(self.workspace)
+        copy = self.store_dataset.working_copy(self.dataset_folder)
         if not forced and copy.version_id is not None:
             changes = copy.get_diff()
             if not changes.is_empty:
                 _warn(
-                    f"{self.workspace} has local changes ({', '.join(changes.paths)}); "
+                    f"{self.dataset_folder} has local changes ({', '.join(changes.paths)}); "
                     "rollback(version_id, forced=True) discards them"
                 )
                 return None
@@ -447,7 +449,7 @@ class GantryDataset:
         name = hf.dataset_name(self.dataset_name, hf_dataset_name)
         dataset = self.store_dataset
         if version_id is None:
-            version_id = dataset.working_copy(self.workspace).version_id
+            version_id = dataset.working_copy(self.dataset_folder).version_id
         return hf.load(dataset, version_id, streaming, name=name)
 
     def pull_huggingface_dataset_by_version(

@@ -75,15 +75,17 @@ def test_create_push_dataframe_list_and_pull(gantry_store: DatasetStore, tmp_pat
     pulled = dataset.pull()
     assert isinstance(pulled, PullResult) and pulled.downloaded == ("tabular_manifests/dataframe.csv",)
     _check_version_record(pulled, "dataset_name", latest=True)
-    assert (Path(dataset.workspace) / "tabular_manifests" / "dataframe.csv").exists()
-    assert Path(dataset.workspace) == tmp_path / "work" / "dataset_name"
+    assert (Path(dataset.dataset_folder) / "tabular_manifests" / "dataframe.csv").exists()
+    assert Path(dataset.dataset_folder) == tmp_path / "work" / "dataset_name"
+    # Gantry's workspace is the working directory; its docstrings list workspace + dataset_name.
+    assert Path(dataset.workspace) / dataset.dataset_name == Path(dataset.dataset_folder)
 
 
 def test_pull_get_diff_push_version_and_rollback(gantry_store: DatasetStore) -> None:
     dataset = gdataset.create_dataset("My Dataset")
     first = dataset.push_dataframe(pd.DataFrame({"a": [1]}), "first.csv", "initial dataset commit")
     dataset.pull()
-    workspace = Path(dataset.workspace)
+    workspace = Path(dataset.dataset_folder)
     assert workspace.name == "my-dataset"
 
     (workspace / "tabular_manifests" / "new_file.csv").write_text("a\n2\n")
@@ -152,7 +154,7 @@ def test_gantry_warns_where_ours_raises(gantry_store: DatasetStore) -> None:
     first = dataset.push_dataframe(pd.DataFrame({"a": [1]}), "a.csv", "one")
     dataset.push_dataframe(pd.DataFrame({"a": [2]}), "b.csv", "two")
     dataset.pull()
-    changed = Path(dataset.workspace) / "tabular_manifests" / "a.csv"
+    changed = Path(dataset.dataset_folder) / "tabular_manifests" / "a.csv"
     changed.write_text("a\n5\n")
     with pytest.warns(GantryCompatWarning, match="local changes"):
         assert dataset.pull(first["version_id"]) is None
@@ -215,7 +217,7 @@ def test_no_warning_on_an_ordinary_session(gantry_store: DatasetStore) -> None:
         dataset = gdataset.create_dataset("quiet")
         dataset.push_dataframe(pd.DataFrame({"a": [1]}), "a.csv", "one")
         dataset.pull()
-        (Path(dataset.workspace) / "tabular_manifests" / "b.csv").write_text("a\n2\n")
+        (Path(dataset.dataset_folder) / "tabular_manifests" / "b.csv").write_text("a\n2\n")
         dataset.push_version("two")
         dataset.pull()
 
@@ -263,7 +265,8 @@ def test_set_working_directory_makes_a_relative_path_absolute(
     monkeypatch.chdir("/")  # a later chdir does not move it
     dataset = gdataset.create_dataset("Where It Goes")
     assert (tmp_path / "relative-work").is_dir()
-    assert dataset.workspace == str(tmp_path / "relative-work" / "where-it-goes")
+    assert dataset.workspace == str(tmp_path / "relative-work")
+    assert dataset.dataset_folder == str(tmp_path / "relative-work" / "where-it-goes")
 
 
 def test_gantry_exception_is_the_root_and_model_node_id_is_refused(gantry_store: DatasetStore) -> None:

@@ -71,7 +71,7 @@ def test_streaming_reads_from_the_store_without_a_pull(windows: gdataset.GantryD
     assert isinstance(hf, datasets.IterableDataset)
     assert hf.features == _features()
     assert list(hf) == EXPECTED
-    assert not (windows.workspace and __import__("pathlib").Path(windows.workspace).exists())
+    assert not (windows.dataset_folder and __import__("pathlib").Path(windows.dataset_folder).exists())
 
 
 def test_an_older_version(windows: gdataset.GantryDataset) -> None:
@@ -87,7 +87,7 @@ def test_pull_huggingface_dataset_by_version_loads_the_version_from_the_store(wi
     hf = windows.pull_huggingface_dataset_by_version(first)
     assert hf.to_list() == [{"record_id": "a", "outputs.score": 0.1}, {"record_id": "b", "outputs.score": 0.2}]
     # Gantry's docstring: "This method will not pull data to your local dataset folder".
-    assert not Path(windows.workspace).exists()
+    assert not Path(windows.dataset_folder).exists()
     streamed = windows.pull_huggingface_dataset_by_version(streaming=True)
     assert list(streamed) == EXPECTED
 
