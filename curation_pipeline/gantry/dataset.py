@@ -55,6 +55,7 @@ from curation_pipeline.gantry.records import (
     VersionRecord,
     record_time,
 )
+from curation_pipeline.environment import gantry_dataset_working_dir
 from curation_pipeline.names import name_key
 from curation_pipeline.store import (
     CommitResult,
@@ -112,9 +113,12 @@ def set_working_directory(working_dir: str | os.PathLike[str]) -> None:
 
 
 def _working_directory() -> Path:
+    """The folder set by :func:`set_working_directory`, else ``$GANTRY_DATASET_WORKING_DIR`` (as Gantry), else the cwd."""
     with _lock:
         folder = _settings["working_directory"]
-    return Path(folder) if folder is not None else Path.cwd()
+    if folder is None:
+        folder = gantry_dataset_working_dir()
+    return Path(folder).resolve() if folder is not None else Path.cwd()
 
 
 # --- module functions ---------------------------------------------------------------

@@ -275,3 +275,11 @@ def test_gantry_exception_is_the_root_and_model_node_id_is_refused(gantry_store:
         gdataset.get_dataset("missing")
     with pytest.raises(ValueError, match="model_node_id='abc' is not supported"):
         gdataset.list_datasets(model_node_id="abc")
+
+
+def test_gantrys_working_directory_variable(gantry_store: DatasetStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(gdataset._settings, "working_directory", None)  # as after gantry.init, no set_working_directory
+    monkeypatch.setenv("GANTRY_DATASET_WORKING_DIR", str(tmp_path / "from-env"))
+    dataset = gdataset.create_dataset("env-dir")
+    assert dataset.workspace == str(tmp_path / "from-env")
+    assert dataset.dataset_folder == str(tmp_path / "from-env" / "env-dir")
