@@ -44,6 +44,8 @@ PARTITIONS_PER_RUN_ENV = "CURATION_BACKFILL_PARTITIONS_PER_RUN"
 AUTHOR_ENV = "CURATION_AUTHOR"
 #: Dagster's instance folder, where `curation curators enable/disable/status` find the live switches.
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+#: Gantry's variable for the folder datasets are pulled under (``curation_pipeline.gantry.dataset``).
+GANTRY_DATASET_WORKING_DIR_ENV = "GANTRY_DATASET_WORKING_DIR"
 
 
 def first_set(names: Sequence[str], environ: Mapping[str, str] | None = None) -> str | None:
@@ -80,6 +82,11 @@ def curators_file(environ: Mapping[str, str] | None = None) -> str | None:
 def author(environ: Mapping[str, str] | None = None) -> str | None:
     """``$CURATION_AUTHOR`` (the author recorded on dataset versions), else None."""
     return first_set((AUTHOR_ENV,), environ)
+
+
+def gantry_dataset_working_dir(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$GANTRY_DATASET_WORKING_DIR`` (Gantry's folder datasets are pulled under), else None."""
+    return first_set((GANTRY_DATASET_WORKING_DIR_ENV,), environ)
 
 
 def dagster_home(environ: Mapping[str, str] | None = None) -> str | None:

@@ -62,6 +62,7 @@ def test_the_tree_keeps_every_contract():
         ("defs/planted.py", "import curation_devtools", "The package never imports its tests or the dev tooling"),
         ("store/planted.py", "import datasets", "Only the Gantry layer's hf module imports HuggingFace datasets"),
         ("store/planted.py", "import curation_pipeline.gantry", "Each layer imports only the layers below it"),
+        ("registry/planted.py", "from curation_pipeline.gantry import curators", "Each layer imports only the layers below it"),
     ],
 )
 def test_a_forbidden_import_inside_a_function_breaks_its_contract(tmp_path, module, statement, contract):

@@ -9,18 +9,21 @@ the builtins it already extends (``LookupError``, ``ValueError`` ...).
 from __future__ import annotations
 
 from curation_pipeline.errors import CurationError
+from curation_pipeline.registry import CuratorNotFoundError
 from curation_pipeline.store import (
+    DataSchemaMismatchError,
     DatasetDeletedError,
     DatasetExistsError,
     DatasetHeadOutOfDateError,
     DatasetNotFoundError,
-    DataSchemaMismatchError,
     LocalChangesError,
     NoTabularDataError,
     StoreError,
     VersionNotFoundError,
 )
 
+#: Gantry's root of every SDK error: here, the root of every library error.
+GantryException = CurationError
 #: A push whose parent is no longer HEAD (Gantry's name).
 DatasetHeadOutOfDateException = DatasetHeadOutOfDateError
 #: The dataset is (soft-)deleted (Gantry's name).
@@ -43,6 +46,7 @@ class HuggingFaceNotInstalledError(CurationError, ImportError):
 
 __all__ = [
     "CurationError",
+    "CuratorNotFoundError",
     "DataSchemaMismatchError",
     "DatasetCommitNotFoundError",
     "DatasetDeletedError",
@@ -52,6 +56,7 @@ __all__ = [
     "DatasetHeadOutOfDateException",
     "DatasetNotFoundError",
     "GantryCompatWarning",
+    "GantryException",
     "HuggingFaceNotInstalledError",
     "LocalChangesError",
     "NoTabularDataError",

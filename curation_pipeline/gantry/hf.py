@@ -12,15 +12,15 @@ derived from that schema, and every batch is conformed to it.
 
 from __future__ import annotations
 
+import keyword
+import re
 import uuid
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from curation_pipeline.gantry.exceptions import HuggingFaceNotInstalledError
-from curation_pipeline.store import Version
-from curation_pipeline.store.tabular import iter_tables, tabular_format, version_schema
+from curation_pipeline.store.tabular import iter_tables, version_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -29,7 +29,7 @@ INSTALL_HINT = "pip install 'curation_pipeline[hf]'"
 
 
 class TabularSource(Protocol):
-    """What loading reads: a :class:`~curation_pipeline.store.Dataset`, or a :class:`PulledVersion`."""
+    """What loading reads: a :class:`~curation_pipeline.store.Dataset` (any object with these calls)."""
 
     @property
     def name(self) -> str: ...
@@ -39,28 +39,6 @@ class TabularSource(Protocol):
     def tabular_paths(self, version_id: str | None = None) -> list[str]: ...
 
     def open_file(self, path: str, version_id: str | None = None) -> Any: ...
-
-
-class PulledVersion:
-    """A version's files as pulled into a working-copy folder: read from disk, not from the store."""
-
-    def __init__(self, name: str, folder: Path, version: Version) -> None:
-        self.name = name
-        self._folder = folder
-        self._version = version
-
-    def resolve_version(self, version_id: str | None = None) -> str:
-        """The pulled version's id (the only one this source holds)."""
-        return self._version.version_id
-
-    def tabular_paths(self, version_id: str | None = None) -> list[str]:
-        """The version's ``.csv`` and ``.parquet`` paths, sorted."""
-        files: Mapping[str, Any] = self._version.files
-        return sorted(path for path in files if tabular_format(path) is not None)
-
-    def open_file(self, path: str, version_id: str | None = None) -> BinaryIO:
-        """The pulled file at ``path`` (a file object, usable as a context manager)."""
-        return open(self._folder / path, "rb")
 
 
 def require_datasets() -> Any:
@@ -79,11 +57,36 @@ def features(schema: pa.Schema) -> Any:
     return require_datasets().Features.from_arrow_schema(schema)
 
 
-def load(dataset: TabularSource, version_id: str | None = None, streaming: bool = False) -> Any:
+def dataset_name(name: str, hf_dataset_name: str | None = None) -> str:
+    """The HuggingFace dataset name: ``hf_dataset_name``, else ``name`` cleaned as Gantry cleans it.
+
+    Gantry's rule: a Python identifier that is not a keyword; the default keeps
+    ``name``'s letters, digits and underscores, from its first letter or underscore.
+
+    Raises:
+        ValueError: ``hf_dataset_name`` is given and is not such an identifier.
+    """
+    if hf_dataset_name is not None:
+        if not hf_dataset_name.isidentifier() or keyword.iskeyword(hf_dataset_name):
+            raise ValueError(
+                f"hf_dataset_name={hf_dataset_name!r} is not a valid Python identifier; "
+                "give one such as 'reviews_to_label'"
+            )
+        return hf_dataset_name
+    cleaned = re.sub("^[^a-zA-Z_]+", "", re.sub("[^0-9a-zA-Z_]", "", name))
+    return cleaned if cleaned and not keyword.iskeyword(cleaned) else "dataset"
+
+
+def load(
+    dataset: TabularSource,
+    version_id: str | None = None,
+    streaming: bool = False,
+    name: str | None = None,
+) -> Any:
     """A version (HEAD by default) as ``datasets.Dataset``, or ``datasets.IterableDataset`` when ``streaming``.
 
-    ``dataset`` is a stored dataset (read straight from the store, nothing is
-    pulled) or a :class:`PulledVersion`. In memory, the version's
+    ``dataset`` is a stored dataset, read straight from the store (nothing is
+    pulled); ``name`` becomes the result's ``info.dataset_name``. In memory, the version's
     rows are read as :meth:`Dataset.read` reads them; streaming, they are
     read one batch at a time as the dataset is iterated.
 
@@ -97,11 +100,15 @@ def load(dataset: TabularSource, version_id: str | None = None, streaming: bool 
     resolved, paths, schema = version_schema(dataset, version_id)
     if streaming:
         source = _Source(dataset, resolved, schema)
-        return hf.IterableDataset.from_generator(
-            _rows, features=features(schema), gen_kwargs={"paths": list(paths), "source": source}
+        iterable = hf.IterableDataset.from_generator(
+            _rows,
+            features=features(schema),
+            gen_kwargs={"paths": list(paths), "source": source},
         )
+        iterable.info.dataset_name = name
+        return iterable
     table = _conformed(dataset, resolved, paths, schema)
-    return hf.Dataset(table, info=hf.DatasetInfo(features=features(schema)))
+    return hf.Dataset(table, info=hf.DatasetInfo(features=features(schema), dataset_name=name))
 
 
 def _conformed(dataset: TabularSource, version_id: str, paths: Sequence[str], schema: pa.Schema) -> pa.Table:

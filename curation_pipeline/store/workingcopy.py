@@ -230,6 +230,11 @@ class WorkingCopy:
         state = self._read_state()
         return state.version_id if state else None
 
+    @property
+    def has_stash(self) -> bool:
+        """Whether :meth:`stash` set changes aside that :meth:`restore` has not brought back."""
+        return self._stash_dir.exists()
+
     # -- operations --------------------------------------------------------------
 
     def pull(

@@ -6,6 +6,7 @@ return key is checked, and each result is also our typed value.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
 from pathlib import Path
@@ -14,11 +15,14 @@ import pandas as pd
 import pytest
 
 import curation_pipeline.gantry.dataset as gdataset
+from curation_pipeline.errors import CurationError
 from curation_pipeline.gantry.exceptions import (
     DatasetCommitNotFoundError,
     DatasetDeletedException,
     DatasetHeadOutOfDateException,
+    DatasetNotFoundError,
     GantryCompatWarning,
+    GantryException,
 )
 from curation_pipeline.store import (
     CommitResult,
@@ -71,15 +75,17 @@ def test_create_push_dataframe_list_and_pull(gantry_store: DatasetStore, tmp_pat
     pulled = dataset.pull()
     assert isinstance(pulled, PullResult) and pulled.downloaded == ("tabular_manifests/dataframe.csv",)
     _check_version_record(pulled, "dataset_name", latest=True)
-    assert (Path(dataset.workspace) / "tabular_manifests" / "dataframe.csv").exists()
-    assert Path(dataset.workspace) == tmp_path / "work" / "dataset_name"
+    assert (Path(dataset.dataset_folder) / "tabular_manifests" / "dataframe.csv").exists()
+    assert Path(dataset.dataset_folder) == tmp_path / "work" / "dataset_name"
+    # Gantry's workspace is the working directory; its docstrings list workspace + dataset_name.
+    assert Path(dataset.workspace) / dataset.dataset_name == Path(dataset.dataset_folder)
 
 
 def test_pull_get_diff_push_version_and_rollback(gantry_store: DatasetStore) -> None:
     dataset = gdataset.create_dataset("My Dataset")
     first = dataset.push_dataframe(pd.DataFrame({"a": [1]}), "first.csv", "initial dataset commit")
     dataset.pull()
-    workspace = Path(dataset.workspace)
+    workspace = Path(dataset.dataset_folder)
     assert workspace.name == "my-dataset"
 
     (workspace / "tabular_manifests" / "new_file.csv").write_text("a\n2\n")
@@ -103,6 +109,7 @@ def test_pull_get_diff_push_version_and_rollback(gantry_store: DatasetStore) -> 
 
     rolled = dataset.rollback(first["version_id"], forced=True)
     _check_version_record(rolled, "My Dataset", latest=True)
+    assert rolled["message"] == f"Rollback dataset to version: {first['version_id']}"  # Gantry's message
     assert rolled.version_id != first["version_id"]
     assert gantry_store.get_dataset("My Dataset").files(rolled.version_id) == gantry_store.get_dataset("My Dataset").files(first.version_id)
     # The rollback pulled the new version, so the next push builds on it.
@@ -128,8 +135,9 @@ def test_push_file_and_push_tabular_file_take_text_mode_files(gantry_store: Data
         dataset.push_file(open(source), "again.csv", "stale", first["version_id"])
     with pytest.raises(TabularFormatError, match="'notes.txt' is not a tabular file name"):
         dataset.push_tabular_file(open(source), "notes.txt", "not a table")
-    with pytest.raises(TabularFormatError):
-        dataset.push_dataframe(pd.DataFrame({"a": [1]}), "frame.json")
+    # Gantry's push_dataframe appends ".csv" to a name that is not a table's (gantry_dataset.py).
+    dataset.push_dataframe(pd.DataFrame({"a": [1]}), "frame.json")
+    assert stored.read_file("tabular_manifests/frame.json.csv").decode().splitlines() == ['"a"', "1"]
 
 
 def test_push_dataframe_to_parquet_and_read_both(gantry_store: DatasetStore) -> None:
@@ -146,7 +154,7 @@ def test_gantry_warns_where_ours_raises(gantry_store: DatasetStore) -> None:
     first = dataset.push_dataframe(pd.DataFrame({"a": [1]}), "a.csv", "one")
     dataset.push_dataframe(pd.DataFrame({"a": [2]}), "b.csv", "two")
     dataset.pull()
-    changed = Path(dataset.workspace) / "tabular_manifests" / "a.csv"
+    changed = Path(dataset.dataset_folder) / "tabular_manifests" / "a.csv"
     changed.write_text("a\n5\n")
     with pytest.warns(GantryCompatWarning, match="local changes"):
         assert dataset.pull(first["version_id"]) is None
@@ -169,8 +177,13 @@ def test_exceptions_are_ours_under_gantry_names(gantry_store: DatasetStore) -> N
     with pytest.raises(DatasetCommitNotFoundError):
         dataset.pull("0123456789abcdef")
     gdataset.delete_dataset("gone")
+    # As Gantry: get_dataset warns ("marked as deleted") and each call on the dataset raises.
+    with pytest.warns(GantryCompatWarning, match="'gone' is marked as deleted"):
+        deleted_dataset = gdataset.get_dataset("gone")
     with pytest.raises(DatasetDeletedException):
-        gdataset.get_dataset("gone")
+        deleted_dataset.pull()
+    with pytest.raises(DatasetDeletedException):
+        deleted_dataset.push_dataframe(pd.DataFrame({"a": [1]}), "a.csv")
     assert gdataset.list_datasets() == []
     [deleted] = gdataset.list_datasets(include_deleted=True)
     assert deleted.deleted and deleted["name"] == "gone"
@@ -204,6 +217,69 @@ def test_no_warning_on_an_ordinary_session(gantry_store: DatasetStore) -> None:
         dataset = gdataset.create_dataset("quiet")
         dataset.push_dataframe(pd.DataFrame({"a": [1]}), "a.csv", "one")
         dataset.pull()
-        (Path(dataset.workspace) / "tabular_manifests" / "b.csv").write_text("a\n2\n")
+        (Path(dataset.dataset_folder) / "tabular_manifests" / "b.csv").write_text("a\n2\n")
         dataset.push_version("two")
         dataset.pull()
+
+
+def test_push_dataframe_names_and_messages_as_gantry(gantry_store: DatasetStore) -> None:
+    dataset = gdataset.create_dataset("frames")
+    frame = pd.DataFrame({"col1": [1, 2, 3], "col2": [4, 5, 6]})
+    # Gantry's default name: dataframe-<md5 of pandas' hash of the frame>.csv.
+    digest = hashlib.md5(pd.util.hash_pandas_object(frame).values).hexdigest()
+    pushed = dataset.push_dataframe(frame)
+    assert pushed["message"] == f"Uploaded dataframe-{digest}.csv to dataset"
+    assert list(gantry_store.get_dataset("frames").files()) == [f"tabular_manifests/dataframe-{digest}.csv"]
+    named = dataset.push_dataframe(frame, "frame")  # no suffix: ".csv" is appended
+    assert named["message"] == "Uploaded frame.csv to dataset"
+    assert "tabular_manifests/frame.csv" in gantry_store.get_dataset("frames").files()
+
+
+def test_push_file_default_message(gantry_store: DatasetStore, tmp_path: Path) -> None:
+    source = tmp_path / "image.png"
+    source.write_bytes(b"not really a png")
+    dataset = gdataset.create_dataset("artifacts")
+    assert dataset.push_file(open(source, "rb"))["message"] == "Uploaded image.png to dataset"
+
+
+def test_calls_needing_a_pull_raise_gantrys_error_before_one(gantry_store: DatasetStore) -> None:
+    dataset = gdataset.create_dataset("not-pulled")
+    for call in (dataset.get_diff, lambda: dataset.push_version("notes"), dataset.stash):
+        with pytest.raises(DatasetNotFoundError, match="locally .*please run pull"):
+            call()
+
+
+def test_restore_with_nothing_stashed_warns_as_gantry(gantry_store: DatasetStore) -> None:
+    dataset = gdataset.create_dataset("nothing-stashed")
+    dataset.push_dataframe(pd.DataFrame({"a": [1]}), "a.csv", "one")
+    dataset.pull()
+    with pytest.warns(GantryCompatWarning, match="no stashed files were found"):
+        assert dataset.restore() is None
+
+
+def test_set_working_directory_makes_a_relative_path_absolute(
+    gantry_store: DatasetStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    gdataset.set_working_directory("relative-work")
+    monkeypatch.chdir("/")  # a later chdir does not move it
+    dataset = gdataset.create_dataset("Where It Goes")
+    assert (tmp_path / "relative-work").is_dir()
+    assert dataset.workspace == str(tmp_path / "relative-work")
+    assert dataset.dataset_folder == str(tmp_path / "relative-work" / "where-it-goes")
+
+
+def test_gantry_exception_is_the_root_and_model_node_id_is_refused(gantry_store: DatasetStore) -> None:
+    assert GantryException is CurationError
+    with pytest.raises(GantryException):
+        gdataset.get_dataset("missing")
+    with pytest.raises(ValueError, match="model_node_id='abc' is not supported"):
+        gdataset.list_datasets(model_node_id="abc")
+
+
+def test_gantrys_working_directory_variable(gantry_store: DatasetStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(gdataset._settings, "working_directory", None)  # as after gantry.init, no set_working_directory
+    monkeypatch.setenv("GANTRY_DATASET_WORKING_DIR", str(tmp_path / "from-env"))
+    dataset = gdataset.create_dataset("env-dir")
+    assert dataset.workspace == str(tmp_path / "from-env")
+    assert dataset.dataset_folder == str(tmp_path / "from-env" / "env-dir")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 import curation_pipeline.gantry.dataset as gdataset
 from curation_pipeline.gantry.exceptions import HuggingFaceNotInstalledError
-from curation_pipeline.store import DataSchemaMismatchError, DatasetStore, NoTabularDataError
+from curation_pipeline.store import (
+    DataSchemaMismatchError,
+    DatasetStore,
+    NoTabularDataError,
+)
 
 datasets = pytest.importorskip("datasets")
 
@@ -66,7 +71,7 @@ def test_streaming_reads_from_the_store_without_a_pull(windows: gdataset.GantryD
     assert isinstance(hf, datasets.IterableDataset)
     assert hf.features == _features()
     assert list(hf) == EXPECTED
-    assert not (windows.workspace and __import__("pathlib").Path(windows.workspace).exists())
+    assert not (windows.dataset_folder and __import__("pathlib").Path(windows.dataset_folder).exists())
 
 
 def test_an_older_version(windows: gdataset.GantryDataset) -> None:
@@ -77,11 +82,12 @@ def test_an_older_version(windows: gdataset.GantryDataset) -> None:
     assert hf.features["feedback.label"] == datasets.Value("null")
 
 
-def test_pull_huggingface_dataset_by_version_loads_the_pulled_files(windows: gdataset.GantryDataset) -> None:
+def test_pull_huggingface_dataset_by_version_loads_the_version_from_the_store(windows: gdataset.GantryDataset) -> None:
     first = windows.list_versions()[-1]["version_id"]
     hf = windows.pull_huggingface_dataset_by_version(first)
     assert hf.to_list() == [{"record_id": "a", "outputs.score": 0.1}, {"record_id": "b", "outputs.score": 0.2}]
-    assert windows.get_diff()["new_files"] == []  # the workspace holds that version now
+    # Gantry's docstring: "This method will not pull data to your local dataset folder".
+    assert not Path(windows.dataset_folder).exists()
     streamed = windows.pull_huggingface_dataset_by_version(streaming=True)
     assert list(streamed) == EXPECTED
 
@@ -108,3 +114,27 @@ def test_without_datasets_the_error_says_how_to_install_it(
         windows.get_huggingface_dataset()
     with pytest.raises(ImportError):
         windows.pull_huggingface_dataset_by_version()
+
+
+def test_gantrys_positional_orders_and_the_hf_dataset_name(windows: gdataset.GantryDataset) -> None:
+    # Gantry: get_huggingface_dataset(hf_dataset_name=None, streaming=False) and
+    # pull_huggingface_dataset_by_version(version_id=None, hf_dataset_name=None, streaming=False).
+    hf = windows.get_huggingface_dataset("reviews", False)
+    assert hf.info.dataset_name == "reviews" and hf.num_rows == 4
+    first = windows.list_versions()[-1]["version_id"]
+    streamed = windows.pull_huggingface_dataset_by_version(first, "first_day", True)
+    assert isinstance(streamed, datasets.IterableDataset) and streamed.info.dataset_name == "first_day"
+    assert [row["record_id"] for row in streamed] == ["a", "b"]
+    # The default name is the dataset's, cleaned as Gantry cleans it.
+    assert windows.get_huggingface_dataset().info.dataset_name == "CuratedReviews"
+    with pytest.raises(ValueError, match="hf_dataset_name='not valid' is not a valid Python identifier"):
+        windows.get_huggingface_dataset("not valid")
+
+
+def test_after_a_pull_the_pulled_version_is_loaded(windows: gdataset.GantryDataset) -> None:
+    # Gantry's example: dataset.pull(); hf_dataset = dataset.get_huggingface_dataset()
+    day2 = windows.list_versions()[1]["version_id"]
+    windows.pull(day2)
+    assert windows.get_huggingface_dataset().to_list() == EXPECTED[:3]
+    windows.pull()
+    assert windows.get_huggingface_dataset().to_list() == EXPECTED
