@@ -2,7 +2,7 @@
 
 Launching a job run and reading a run's status go through Dagster's own
 ``dagster_graphql.DagsterGraphQLClient``. It has no call for anything else
-used here (workspace load status, asset nodes, asset backfills,
+used here (workspace load status, asset nodes, asset backfills, pools,
 materializations with metadata, schedules and their dry runs, a run's
 failure events) and its query method is private, so those documents
 (``curation_devtools/documents/*.graphql``) go over plain ``requests``.
@@ -259,6 +259,18 @@ class WebserverClient:
             if current is None or event.timestamp_ms > current.timestamp_ms:
                 latest[event.partition] = event
         return {key: event.metadata for key, event in latest.items()}
+
+    # -- concurrency pools
+
+    def pools(self) -> dict[str, Any]:
+        """The instance's pool settings (``poolGranularity``, ``defaultPoolLimit``) and ``limits``.
+
+        ``limits`` maps each pool the instance knows (set, or given the default
+        when a run first needed it) to its ``limit`` and ``usingDefaultLimit``.
+        """
+        data = self.query("pools")["instance"]
+        limits = {entry["concurrencyKey"]: entry for entry in data["concurrencyLimits"]}
+        return {**data["poolConfig"], "limits": limits}
 
     # -- schedules
 

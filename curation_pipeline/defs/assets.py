@@ -49,6 +49,16 @@ def curated_asset_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(["curated", name_key(dataset)])
 
 
+def curator_pool(curator_name: str) -> str:
+    """``curator/<key>``, the concurrency pool of the curator's asset: each run materializing it takes a slot.
+
+    A pool, not a run tag, because the pool is the asset's own: runs of the curator's job and of
+    Dagster's asset job (the UI's Materialize and backfills) count alike. The instance sets the limit
+    (``concurrency.pools`` in ``deploy/dagster.yaml``).
+    """
+    return f"curator/{name_key(curator_name)}"
+
+
 def build_curator_asset(
     *,
     curator: Curator,
@@ -89,6 +99,7 @@ def build_curator_asset(
         partitions_def=partitions.partitions_def,
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run),
         op_tags={"curation/curator": name_key(curator.name)},
+        pool=curator_pool(curator.name),
     )
     def _curate(context: AssetExecutionContext, store: CurationStore):
         datasets = _at_boundary(curator, None, store.open)

@@ -7,9 +7,10 @@ import threading
 
 import dagster as dg
 import pyarrow as pa
+from dagster._core.execution.api import create_execution_plan
 
 import curation_pipeline.windows.curate as curation
-from curation_pipeline.defs.assets import curated_asset_key
+from curation_pipeline.defs.assets import curated_asset_key, curator_pool
 from curation_pipeline.defs.factory import build_curator_defs
 from curation_pipeline.store import DatasetStore
 from curation_pipeline_tests.defs.conftest import APP, prod_curator, uniform_curator
@@ -231,6 +232,19 @@ def test_the_curator_job_curates_a_window_and_runs_its_checks(store, instance):
     assert result.success
     assert latest(instance, curator, "2026-01-03").metadata["rows_selected"].value == 5
     assert check_results(instance, curator, "2026-01-03") == {name: True for name in CHECKS}
+
+
+def test_every_job_materializing_the_asset_runs_it_in_the_curators_pool(store):
+    # The run queue holds a run back by the pools of its steps: the curator's own job (schedule,
+    # catch-up sensor) and Dagster's asset job (Materialize, backfills from the UI) must both name it.
+    curator = prod_curator(name="Prod Sample")
+    defs = dg.Definitions.merge(build_curator_defs(curator), dg.Definitions(resources={"store": store}))
+    jobs = [defs.resolve_job_def("prod_sample_job"), defs.resolve_implicit_global_asset_job_def()]
+
+    pools = {job.name: {step.pool for step in create_execution_plan(job).get_all_steps_in_topo_order()} for job in jobs}
+
+    assert curator_pool("Prod Sample") == "curator/prod-sample"  # the curator's key, as in its job name
+    assert pools == {"prod_sample_job": {"curator/prod-sample"}, "__ASSET_JOB": {"curator/prod-sample"}}
 
 
 # -- the Dagster boundary: one `except CurationError` -------------------------------------

@@ -192,6 +192,24 @@ def test_the_run_job_runs_our_image_with_our_settings_and_no_secret_values(rende
     assert SECRET_VALUE not in json.dumps(rendered_job)
 
 
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+def test_the_helm_values_carry_the_production_run_queue_and_pools() -> None:
+    values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    production = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["concurrency"]
+    concurrency = values["concurrency"]
+    # The chart's `concurrency` values are the instance's section with camelCase keys (limits' fields as is).
+    rendered = {
+        section: {_snake(key): value for key, value in concurrency[section].items()} for section in ("runs", "pools")
+    }
+
+    assert concurrency["enabled"] is True
+    assert rendered == production
+    assert values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"] == {}
+
+
 # -- ECS -----------------------------------------------------------------------------------------
 
 ECS_ENV = {

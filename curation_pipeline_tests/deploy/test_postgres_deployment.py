@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from curation_devtools.waiting import poll
+from curation_pipeline.defs.assets import curator_pool
 from curation_pipeline.store import DatasetStore
 from curation_pipeline_tests.conftest import FAKE_CREDENTIALS, FAKE_REGION
 from curation_pipeline_tests.deploy.conftest import CURATORS, INSTANCE_FILE, Deployment
@@ -128,20 +129,31 @@ def _curator_job(client, curator: str) -> str:
     return schedule["pipelineName"]
 
 
+ASSET_JOB = "__ASSET_JOB"  # Dagster's job of every asset: Materialize and backfills from the UI run it
+
+
 def _limits() -> tuple[int, int]:
-    """The global cap and the per-curator limit of the shipped run queue."""
-    config = yaml.safe_load(INSTANCE_FILE.read_text())["run_coordinator"]["config"]
-    (per_curator,) = [limit["limit"] for limit in config["tag_concurrency_limits"] if limit["key"] == CURATOR_TAG]
-    return config["max_concurrent_runs"], per_curator
+    """The global cap and the per-curator pool limit of the shipped instance."""
+    concurrency = yaml.safe_load(INSTANCE_FILE.read_text())["concurrency"]
+    return concurrency["runs"]["max_concurrent_runs"], concurrency["pools"]["default_limit"]
 
 
-def test_two_curators_runs_are_queued_and_dequeued_under_the_tag_limits(split_deployment: Deployment) -> None:
+def test_runs_of_any_job_are_held_to_the_per_curator_pool_limit(split_deployment: Deployment) -> None:
     client = split_deployment.client
     cap, per_curator = _limits()
     keys = split_deployment.partitions[5:8]
-    # Through each curator's own job, as its schedule and catch-up sensor launch them: its runs carry the tag.
-    jobs = {curator: _curator_job(client, curator) for curator in CURATORS}
-    run_ids = {c: [client.launch_partition_run(_asset(c), key, job_name=jobs[c]) for key in keys] for c in CURATORS}
+    pools = client.pools()
+    # The daemon gave each curator's pool the default limit when its first run (earlier tests) was queued.
+    assert (pools["poolGranularity"], pools["defaultPoolLimit"]) == ("run", per_curator)
+    for curator in CURATORS:
+        assert pools["limits"][curator_pool(curator)]["limit"] == per_curator, pools["limits"]
+    # Through the asset job, as the UI's Materialize launches a window: the runs carry no curator tag;
+    # one of the second curator's windows through its own job, so the pool counts runs of both jobs.
+    jobs = {(CURATORS[1], keys[0]): _curator_job(client, CURATORS[1])}
+    run_ids = {
+        c: [client.launch_partition_run(_asset(c), key, job_name=jobs.get((c, key), ASSET_JOB)) for key in keys]
+        for c in CURATORS
+    }
     curator_of = {run_id: curator for curator, ids in run_ids.items() for run_id in ids}
     assert len(keys) > per_curator  # so the limit has something to hold back
 
@@ -163,11 +175,14 @@ def test_two_curators_runs_are_queued_and_dequeued_under_the_tag_limits(split_de
 
     for curator, ids in run_ids.items():
         for run_id in ids:
-            client.wait_run(run_id, timeout=10)  # raises with the failure unless it succeeded
+            run = client.wait_run(run_id, timeout=10)  # raises with the failure unless it succeeded
+            tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+            through_own_job = run_id == run_ids[CURATORS[1]][0]
+            assert (CURATOR_TAG in tags) == through_own_job, tags  # the limit is not the tag's
             events = _event_types(split_deployment, run_id)
             assert events.index("RunEnqueuedEvent") < events.index("RunStartingEvent")  # went through the queue
     assert max(peak.values()) <= per_curator, dict(peak)
-    assert held_back, f"no run was held back by the per-curator limit (peaks {dict(peak)})"
+    assert held_back, f"no run was held back by the per-curator pool (peaks {dict(peak)})"
     for curator in CURATORS:
         assert {k: n for k, n in _committed(split_deployment, curator).items() if k in keys} == dict.fromkeys(keys, 1)
 
