@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -34,3 +35,34 @@ def crash_before_head_update(spec: Any, dataset: str) -> None:
 
     store.backend.swap_ref = die  # type: ignore[method-assign]
     ds.commit({"orphan.txt": b"never visible"}, "dies before HEAD moves")
+
+
+#: The backend calls that change the store: a commit's steps are its calls of these, in order.
+WRITES = ("put_bytes", "put_file", "put_if_absent", "swap_ref")
+
+
+def commit_and_die_at_write(spec: Any, dataset: str, files: dict[str, bytes], step: int, after: bool) -> None:
+    """Commit ``files``, dying (os._exit) at the ``step``-th store write: before it is sent, or just after it landed.
+
+    Dying after a write lands is a lost acknowledgement seen from outside: the
+    write is stored, its caller never learns so. With ``step`` past the last
+    write the commit completes and the process exits 0.
+    """
+    store = spec.open()
+    ds = store.get_dataset(dataset)
+    ensure_conditional_writes(store.backend)  # the once-per-process probe is not a step of the commit
+    counter = itertools.count(1)  # next() is atomic: objects are uploaded from several threads at once
+    for name in WRITES:
+        real = getattr(store.backend, name)
+
+        def write(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            index = next(counter)
+            if index == step and not after:
+                os._exit(CRASH_EXIT_CODE)
+            result = _real(*args, **kwargs)
+            if index == step and after:
+                os._exit(CRASH_EXIT_CODE)
+            return result
+
+        setattr(store.backend, name, write)
+    ds.commit(files, "the commit that may die")
