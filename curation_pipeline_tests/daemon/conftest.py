@@ -1,11 +1,12 @@
-"""One real ``dagster dev`` per test session, over a small stream and catalogue of its own.
+"""One real ``dagster dev`` per test worker, over a small stream and catalogue of its own.
 
 The ``dagster_dev`` fixture writes a few days of demo stream into a temporary
 store, a two-curator YAML catalogue next to it, and starts ``dagster dev``
-with a temporary DAGSTER_HOME (given the project's ``dagster.yaml``). Tests
-using it are marked ``xdist_group("dagster_dev")`` so one worker runs them
-all against the same server. The server's log is attached to the report of
-every failing test that used it.
+with a temporary DAGSTER_HOME (given the project's ``dagster.yaml``). ``make
+test`` distributes tests by file, so each file's tests share one server; the
+``xdist_group`` marks say which tests belong together for a run that groups
+them. The server's log is attached to the report of every failing test that
+used it.
 """
 
 from __future__ import annotations
