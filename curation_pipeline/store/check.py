@@ -24,7 +24,7 @@ from typing import Any
 
 from curation_pipeline.parallel import ordered_map
 from curation_pipeline.store.backends.base import ObjectBackend, RefToken
-from curation_pipeline.store.capabilities import PROBE_PREFIX, probe_key, refused
+from curation_pipeline.store.capabilities import PROBE_PREFIX, probe_conditional_writes, probe_key
 from curation_pipeline.store.errors import StoreError, WriteConflictError
 from curation_pipeline.store.url import open_backend
 
@@ -140,16 +140,12 @@ def _plain_operations(backend: ObjectBackend) -> list[Verdict]:
 
 
 def _conditions(backend: ObjectBackend) -> list[Verdict]:
-    key = probe_key()
+    # The same probe the store runs before its first commit through a location.
     try:
-        first = backend.swap_ref(key, b"1", None)
-        none_match = refused(backend, key, b"2", None)
-        current = backend.read_ref(key)
-        token = current.token if current is not None else first
-        backend.swap_ref(key, b"3", token)
-        stale = refused(backend, key, b"4", token)
+        found = probe_conditional_writes(backend)
     except StoreError as error:
         return [Verdict("if-none-match", False, f"probe failed: {error}")]
+    none_match, stale = found.if_none_match, found.stale_if_match
     return [
         Verdict("if-none-match", none_match, "refused" if none_match else "ignored: an existing key was overwritten"),
         Verdict("stale-if-match", stale, "refused" if stale else "ignored: a stale ETag replaced the current version"),

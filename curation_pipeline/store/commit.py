@@ -272,11 +272,14 @@ def land(
         except WriteConflictError as exc:
             # Lost the race -- or won it and lost only the reply: the retried swap is then
             # refused because HEAD already names this version. History says which.
-            ours = _ours_since(read_head(backend, dataset)[0], head, tried, load_manifest)
+            now_head = read_head(backend, dataset)[0]
+            ours = _ours_since(now_head, head, tried, load_manifest)
             if ours is not None:
                 return ours
-            if pinned is not None and not exc.in_flight:
-                raise _out_of_date(dataset, pinned, None) from None
+            # gc rewrites HEAD (its lock, renewals, release) without moving it: only a HEAD that
+            # names another version breaks a pinned parent; a rewritten one is retried.
+            if pinned is not None and not exc.in_flight and now_head != pinned:
+                raise _out_of_date(dataset, pinned, now_head) from None
             time.sleep(policy.delay(attempt))
             continue
         except StoreAccessError as exc:

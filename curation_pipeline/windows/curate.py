@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,7 +22,7 @@ from curation_pipeline.curators import Curator
 from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.location import Location
 from curation_pipeline.selection import SelectionResult, derive_seed, run_selection
-from curation_pipeline.store import DatasetHeadOutOfDateError
+from curation_pipeline.store import DatasetHeadOutOfDateError, RetryPolicy
 from curation_pipeline.stream import read_window
 from curation_pipeline.windows.grid import Window, file_safe_key
 from curation_pipeline.windows.overlap import WINDOWS_KEY, held_windows, refuse_overlap, windows_record
@@ -29,6 +30,7 @@ from curation_pipeline.windows.overlap import WINDOWS_KEY, held_windows, refuse_
 DATA_DIR = "data"
 #: Commits pinned to a HEAD that another writer moved are checked and tried again this many times.
 _COMMIT_ATTEMPTS = 32
+_BACKOFF = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,14 @@ def _commit_window(dataset: Any, result: WindowResult) -> Any:
     any version cannot be pinned; its first commit is checked against nothing.)
     """
     content = parquet_bytes(result.table)
-    for _ in range(_COMMIT_ATTEMPTS):
+    for attempt in range(1, _COMMIT_ATTEMPTS + 1):
         head, held = held_windows(dataset, data_path)
         refuse_overlap(result.dataset, result.path, result.window, held)
         metadata = {**result.manifest_metadata, WINDOWS_KEY: windows_record(held, result.path, result.window)}
         try:
             return dataset.commit({result.path: content}, result.message, metadata=metadata, parent_version_id=head)
         except DatasetHeadOutOfDateError:
-            continue
+            time.sleep(_BACKOFF.delay(attempt))  # another writer won: let it finish before checking again
     raise DatasetHeadOutOfDateError(
         f"dataset {result.dataset!r}: HEAD kept moving while window {result.partition_key} was committed; try again"
     )

@@ -37,14 +37,50 @@ def test_gives_up_after_the_retry_bound(tmp_path: Path) -> None:
     assert backend.swaps == 3 and ds.head() is None
 
 
+class OvertakenBackend(LocalBackend):
+    """Another writer moves HEAD to a new version just before this one's swap, which then loses."""
+
+    swaps = 0
+
+    def swap_ref(self, key: str, data: bytes, expected: RefToken | None) -> RefToken:
+        self.swaps += 1
+        DatasetStore(LocalBackend(self.root)).get_dataset("pin").commit({"other": b"x"}, "the other writer")
+        raise WriteConflictError(f"ref {key} changed")
+
+
+class RewrittenBackend(LocalBackend):
+    """HEAD is rewritten with the same version just before the first swap (as gc's lock does), which loses."""
+
+    swaps = 0
+
+    def swap_ref(self, key: str, data: bytes, expected: RefToken | None) -> RefToken:
+        self.swaps += 1
+        if self.swaps == 1:
+            current = self.read_ref(key)
+            assert current is not None
+            LocalBackend.swap_ref(self, key, current.data, current.token)  # same content, new token
+            raise WriteConflictError(f"ref {key} changed")
+        return super().swap_ref(key, data, expected)
+
+
 def test_pinned_parent_fails_on_the_first_lost_swap(tmp_path: Path) -> None:
     store = DatasetStore(LocalBackend(tmp_path))
     base = store.create_dataset("pin").commit({"a": b"1"}, "base")
-    backend = LosingBackend(tmp_path)
+    backend = OvertakenBackend(tmp_path)
     ds = DatasetStore(backend, retry=RetryPolicy(max_attempts=5, base_delay=0)).get_dataset("pin")
     with pytest.raises(DatasetHeadOutOfDateError, match="pin"):
         ds.commit({"b": b"2"}, "lost", parent_version_id=base.version_id)
     assert backend.swaps == 1  # the CAS decided; no re-apply
+
+
+def test_a_pinned_commit_rides_out_a_head_rewritten_without_moving(tmp_path: Path) -> None:
+    store = DatasetStore(LocalBackend(tmp_path))
+    base = store.create_dataset("pin").commit({"a": b"1"}, "base")
+    backend = RewrittenBackend(tmp_path)
+    ds = DatasetStore(backend, retry=RetryPolicy(max_attempts=5, base_delay=0)).get_dataset("pin")
+    result = ds.commit({"b": b"2"}, "kept", parent_version_id=base.version_id)
+    assert result.created and result.parent == base.version_id
+    assert backend.swaps == 2
 
 
 def test_retry_policy_delays_are_bounded() -> None:
