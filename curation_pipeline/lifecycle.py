@@ -35,6 +35,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from curation_pipeline.clock import utc_now
 from curation_pipeline.curators import CURATOR_TYPES, Curator, Selector, curator_from_dict, load_curators
 from curation_pipeline.environment import curators_file, dagster_home
 from curation_pipeline.location import resolve_location
@@ -163,7 +164,7 @@ def delete(curator: Curator | str, *, purge_dataset: bool = False, store: Datase
     registry.delete(name)
     if purge_dataset:
         _purge(registry.store, dataset)
-    return f"Curator {name} deleted at {dt.datetime.now(dt.timezone.utc).isoformat()}"
+    return f"Curator {name} deleted at {utc_now().isoformat()}"
 
 
 def get_curated_dataset(curator: Curator | str, *, store: DatasetStore | None = None) -> Dataset:

@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 
 from curation_pipeline.cli.output import CurationGroup, echo_json, echo_table, with_keys
+from curation_pipeline.clock import utc_now
 from curation_pipeline.curators import (
     Curator,
     CuratorConfigError,
@@ -95,8 +96,6 @@ def status(name: str | None, file: str | None, as_json: bool) -> None:
     """Each curator: enabled (live, from $DAGSTER_HOME), start, interval, delay, last curated window,
     HEAD version of its dataset, windows missing and the next window due; then retired curators
     (recorded in the store, gone from the catalogue: their datasets stay)."""
-    import datetime as dt
-
     from curation_pipeline.automation import curated_windows, dagster_instance, is_enabled
     from curation_pipeline.cli.curator_status import COLUMNS, curator_status, retired_status
 
@@ -104,7 +103,7 @@ def status(name: str | None, file: str | None, as_json: bool) -> None:
     if name is not None:
         found = [c for c in found if c.name == name]
     store = DatasetStore.open(location=resolve_location())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = utc_now()
     with dagster_instance() as instance:
         rows = [
             curator_status(
@@ -140,8 +139,6 @@ def backfill(name: str, old_grid: bool, file: str | None, dry_run: bool) -> None
     as the asset would (same file names, seeds and checks on overlap).
     Windows of the current grid are backfilled in Dagster (Materialize...).
     """
-    import datetime as dt
-
     from curation_pipeline.windows import curate_window, data_path, known_grid
 
     if not old_grid:
@@ -158,7 +155,7 @@ def backfill(name: str, old_grid: bool, file: str | None, dry_run: bool) -> None
         _fail(f"curator {name!r} was never deployed: it has no grid record in {store.url}")
     held = set(_head_files(store, grid.dataset))
     windows = grid.old_grid_windows(
-        delay=curator.curation_delay, now=dt.datetime.now(dt.timezone.utc),
+        delay=curator.curation_delay, now=utc_now(),
         curate_past_intervals=curator.curate_past_intervals,
     )
     missing = [(key, window) for key, window in windows if data_path(key) not in held]

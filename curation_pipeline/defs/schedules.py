@@ -14,6 +14,7 @@ import math
 
 import dagster as dg
 
+from curation_pipeline.clock import utc_now
 from curation_pipeline.defs.partitions import CuratorPartitions
 from curation_pipeline.defs.switch import schedule_switched_on, switched_off_reason
 from curation_pipeline.windows.grid import UTC, Window
@@ -66,7 +67,7 @@ def build_schedule(
     def evaluate(context: dg.ScheduleEvaluationContext):
         if not schedule_switched_on(context, curator_name, default_running=enabled):
             return switched_off_reason(curator_name)
-        moment = (context.scheduled_execution_time or dt.datetime.now(UTC)).astimezone(UTC)
+        moment = (context.scheduled_execution_time or utc_now()).astimezone(UTC)
         window = window_due_at(partitions, delay, moment)
         if window is None:
             return dg.SkipReason(f"no window became due at {moment.isoformat()}")

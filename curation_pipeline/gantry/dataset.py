@@ -36,6 +36,7 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
+from curation_pipeline.environment import gantry_dataset_working_dir
 from curation_pipeline.gantry import hf
 from curation_pipeline.gantry.exceptions import (
     DataSchemaMismatchError,
@@ -55,7 +56,6 @@ from curation_pipeline.gantry.records import (
     VersionRecord,
     record_time,
 )
-from curation_pipeline.environment import gantry_dataset_working_dir
 from curation_pipeline.names import name_key
 from curation_pipeline.store import (
     CommitResult,
@@ -271,6 +271,16 @@ class GantryDataset:
 
     # --- the working copy -------------------------------------------------------------
 
+    def _warn_of_local_changes(self, copy: Any, advice: str) -> bool:
+        """Warn (as Gantry does) and return True when the pulled workspace holds local changes."""
+        if copy.version_id is None:
+            return False
+        changes = copy.get_diff()
+        if changes.is_empty:
+            return False
+        _warn(f"{self.dataset_folder} has local changes ({', '.join(changes.paths)}); {advice}")
+        return True
+
     def pull(self, version_id: str | None = None, forced: bool = False) -> PullRecord | None:
         """Make the workspace hold ``version_id`` (None: the latest); Gantry's ``pull(version_id, forced)``.
 
@@ -278,14 +288,8 @@ class GantryDataset:
         local changes would be lost and ``forced`` is False.
         """
         copy = self.store_dataset.working_copy(self.dataset_folder)
-        if not forced and copy.version_id is not None:
-            changes = copy.get_diff()
-            if not changes.is_empty:
-                _warn(
-                    f"{self.dataset_folder} has local changes ({', '.join(changes.paths)}); "
-                    "push or stash them, or pull(forced=True) to discard them"
-                )
-                return None
+        if not forced and self._warn_of_local_changes(copy, "push or stash them, or pull(forced=True) to discard them"):
+            return None
         result = copy.pull(version_id, forced=forced)
         return PullRecord.of(result, self._record(result.version_id))
 
@@ -337,14 +341,8 @@ class GantryDataset:
         the rollback means the next :meth:`push_version` builds on it.
         """
         copy = self.store_dataset.working_copy(self.dataset_folder)
-        if not forced and copy.version_id is not None:
-            changes = copy.get_diff()
-            if not changes.is_empty:
-                _warn(
-                    f"{self.dataset_folder} has local changes ({', '.join(changes.paths)}); "
-                    "rollback(version_id, forced=True) discards them"
-                )
-                return None
+        if not forced and self._warn_of_local_changes(copy, "rollback(version_id, forced=True) discards them"):
+            return None
         dataset = self.store_dataset
         target = dataset.get_version(version_id).version_id  # a prefix names it in full, as Gantry's message does
         result = dataset.rollback(target, message=f"Rollback dataset to version: {target}")

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from curation_pipeline.clock import utc_now
 from curation_pipeline.curators import Curator, curator_from_dict
 from curation_pipeline.errors import CurationError
 from curation_pipeline.names import check_name
@@ -76,7 +77,7 @@ class CuratorRegistry:
     def __init__(self, store: DatasetStore, *, clock: Callable[[], dt.datetime] | None = None) -> None:
         self._store = store
         self._backend = store.backend
-        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._clock = clock or utc_now
 
     @property
     def store(self) -> DatasetStore:

@@ -30,11 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from curation_pipeline.clock import utc_now
 from curation_pipeline.names import check_name
 from curation_pipeline.store import CuratorGridRecord, StoreError, WriteConflictError
 from curation_pipeline.store.grids import GridSegment
 from curation_pipeline.windows.errors import CuratorEditError, CuratorStartError
-from curation_pipeline.windows.grid import UTC, Window, WindowGrid, window_grid
+from curation_pipeline.windows.grid import Window, WindowGrid, window_grid
 
 if TYPE_CHECKING:
     from curation_pipeline.curators import Curator
@@ -112,7 +113,7 @@ def resolve_grid(
             or a ``start_on`` the recorded history cannot take.
         CuratorStartError: the store could not be read or written.
     """
-    now = (clock or _utc_now)()
+    now = (clock or utc_now)()
     try:
         for _ in range(_CAS_ATTEMPTS):
             held = store.curator_grid(curator.name)
@@ -225,7 +226,3 @@ def _grid(record: CuratorGridRecord) -> CuratorGrid:
         first_deployed=record.first_deployed,
         dataset=record.dataset,
     )
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(UTC)
