@@ -35,6 +35,12 @@ from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobO
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData
 from dagster_k8s import K8sRunLauncher
+
+# Imported when this module is collected rather than when the ECS launcher is first built from the
+# instance YAML: its import chain reaches dagster._core.test_utils, which pytest's assertion rewriter
+# parses with ast.parse, and CPython 3.11.7 can fail that parse ("AST constructor recursion depth
+# mismatch") in a worker that earlier ran the tests provoking and catching deep recursion.
+import dagster_aws.ecs  # noqa: E402,F401
 from kubernetes.client import ApiClient
 
 from curation_pipeline.definitions import build_definitions
