@@ -2,6 +2,9 @@
 
 * ``<curator>_windows`` (only for grids that fit no cron, i.e. dynamic
   partitions): registers every window as a partition once it has closed.
+* ``<curator>_late_data`` (only with ``recurate_late_within``): launches a run
+  for each window that ended within the horizon and whose stream days changed
+  since it was curated (late records), so it is curated again keeping its picks.
 * ``<curator>_catch_up``: launches one asset backfill of every window that is
   due and was never materialized, so past intervals, and the windows that
   closed while the curator was off, are curated without anyone clicking. The
@@ -12,19 +15,23 @@
   are the schedule's, which the sensor only picks up if they are still
   missing (the curator was off, the daemon was down) once due.
 
-Both are declared RUNNING and skip every tick while the curator's schedule is
+All are declared RUNNING and skip every tick while the curator's schedule is
 stopped: the schedule is the curator's one switch (:mod:`curation_pipeline.defs.switch`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
 from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.defs.partitions import CuratorPartitions
+from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.switch import curator_switched_on, schedule_name, switched_off_reason
 from curation_pipeline.names import name_key
 from curation_pipeline.windows.grid import Window
@@ -150,3 +157,94 @@ def build_catch_up_sensor(
 def _keys_in_flight(instance: dg.DagsterInstance, job_name: str) -> set[str]:
     runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=_ACTIVE_STATUSES))
     return {run.tags["dagster/partition"] for run in runs if "dagster/partition" in run.tags}
+
+
+def build_late_data_sensor(
+    *,
+    name: str,
+    asset_key: dg.AssetKey,
+    job_name: str,
+    partitions: CuratorPartitions,
+    delay: dt.timedelta,
+    horizon: dt.timedelta,
+    enabled: bool,
+    curator_name: str,
+    application: str,
+    clock: Clock = utc_now,
+) -> dg.SensorDefinition:
+    """Re-curate each curated window that ended within ``horizon`` and whose stream days changed since.
+
+    A window's materialization records the version of each stream day it read
+    (``stream_versions``); the sensor lists those days now (one listing per
+    day, no data read) and launches one run per window whose days differ. The
+    run key is the window and the versions it will read, so a change is
+    curated once however many ticks see it. ``enabled`` is the curator's
+    initial state (its schedule's ``default_status``): the sensor follows the
+    curator's one switch.
+    """
+
+    @dg.sensor(
+        name=name,
+        job_name=job_name,
+        minimum_interval_seconds=120,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Curates again each window of the last {horizon} whose records grew after it was curated "
+            f"(late data), keeping its picks. Follows {schedule_name(curator_name)}: turn the curator on or off there."
+        ),
+    )
+    def _late_data(context: dg.SensorEvaluationContext, store: CurationStore):
+        from curation_pipeline.stream.lineage import observe_days
+
+        if not curator_switched_on(context, curator_name, default_running=enabled):
+            return switched_off_reason(curator_name)
+        now = clock()
+        windows = [w for w in partitions.closed_windows(now - delay) if w.end > now - horizon]
+        recorded = _recorded_versions(context.instance, asset_key, [partitions.key(w) for w in windows])
+        if not recorded:
+            return dg.SkipReason(f"no window curated within the last {horizon}")
+        days = sorted({dt.date.fromisoformat(day) for versions in recorded.values() for day in versions})
+        current = {d.day.isoformat(): d.version for d in observe_days(application, days, location=store.location())}
+        in_flight = _keys_in_flight(context.instance, job_name)
+        requests = []
+        for key, versions in sorted(recorded.items()):
+            now_versions = {day: current.get(day) for day in versions}
+            if now_versions == versions or key in in_flight:
+                continue
+            digest = hashlib.sha256(json.dumps(now_versions, sort_keys=True).encode()).hexdigest()[:16]
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{key}:{digest}",
+                    partition_key=key,
+                    tags={"curation/curator": name_key(curator_name), "curation/trigger": "late-data"},
+                )
+            )
+        if not requests:
+            return dg.SkipReason(f"no window of the last {horizon} has late records")
+        context.log.info(f"re-curating {len(requests)} windows of {curator_name} with late records")
+        return requests
+
+    return _late_data
+
+
+def _recorded_versions(instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, dict]:
+    """Partition key -> the stream day versions its latest materialization read (windows with a record only)."""
+    if not keys:
+        return {}
+    found: dict[str, dict] = {}
+    cursor = None
+    wanted = set(keys)
+    while wanted - found.keys():
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=keys), limit=1000, cursor=cursor
+        )
+        for record in page.records:
+            key = record.partition_key
+            if key in found or key is None:
+                continue
+            entry = record.asset_materialization.metadata.get("stream_versions") if record.asset_materialization else None
+            found[key] = entry.value if entry is not None and isinstance(entry.value, Mapping) else {}
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return {key: dict(versions) for key, versions in found.items() if versions}

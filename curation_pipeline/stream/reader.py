@@ -55,9 +55,7 @@ def read_window(
         StreamStorageError: the store could not be listed or read.
     """
     application = check_application(application)
-    start, end = _utc(start, "start"), _utc(end, "end")
-    if end < start:
-        raise InvalidWindowError(f"window end {end.isoformat()} is before start {start.isoformat()}")
+    start, end = window_bounds(start, end)
     store = open_store(store_url, location=location)
     require_stream_root(store)
     days = days_overlapping(start, end)
@@ -89,6 +87,18 @@ def _date_folders(store: Store, application: str) -> list[tuple[date, str]]:
         for info in list_dir(store, stream_dir(store.root, application))
         if info.type == pafs.FileType.Directory and (day := parse_date_dir(info.base_name)) is not None
     )
+
+
+def window_bounds(start: object, end: object) -> tuple[datetime, datetime]:
+    """``start`` and ``end`` as UTC datetimes (naive ones taken as UTC).
+
+    Raises:
+        InvalidWindowError: not datetimes, or ``end < start``.
+    """
+    start, end = _utc(start, "start"), _utc(end, "end")
+    if end < start:
+        raise InvalidWindowError(f"window end {end.isoformat()} is before start {start.isoformat()}")
+    return start, end
 
 
 def _utc(value: object, name: str) -> datetime:
@@ -145,11 +155,12 @@ def stream_stats(application: str, store_url: str | None = None, *, location: Lo
         rows=sum(f.rows for f in footers),
         first_date=days[0][0] if days else None,
         last_date=days[-1][0] if days else None,
-        latest_time=_latest_time(store, footers),
+        latest_time=latest_time_of(store, footers),
     )
 
 
-def _latest_time(store: Store, footers: list[Footer]) -> datetime | None:
+def latest_time_of(store: Store, footers: list[Footer]) -> datetime | None:
+    """The newest ``__time`` of the newest day of ``footers`` (statistics, else a read of that column)."""
     with_rows = [f for f in footers if f.rows]
     if not with_rows:
         return None

@@ -1,0 +1,238 @@
+"""What the stream holds for each day, as a data version; and a window split by when its files arrived.
+
+Records arrive late: a mobile client flushes hours later, a batch upload
+fills in yesterday. Every file of the stream is immutable once published and
+lives in the folder of the one UTC day its records belong to, so what a day
+holds is exactly the list of its published files. A day's *version* is a
+hash of that list (names and sizes): it changes when a file lands in the
+day, late or not, and never when another day changes. Computing it costs one
+listing of the day's folder (no data is read); row counts, when asked for,
+come from the files' footers.
+
+A curated window records which files it was selected from
+(:class:`WindowLineage`); when the window is curated again,
+:func:`split_window` reads it as two parts: the records of those files, and
+the records of files that arrived since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from curation_pipeline.location import Location
+from curation_pipeline.parallel import ordered_map
+from curation_pipeline.stream.batches import pending_batches, published_footers
+from curation_pipeline.stream.errors import StreamError
+from curation_pipeline.stream.filesystems import Store, open_store, require_stream_root, storage_errors
+from curation_pipeline.stream.layout import (
+    TIME,
+    batch_of,
+    check_application,
+    date_dir,
+    days_overlapping,
+    is_data_file,
+    parse_date_dir,
+)
+from curation_pipeline.stream.parquet_files import Footer, list_dir, read_footers
+from curation_pipeline.stream.reader import latest_time_of, window_bounds
+from curation_pipeline.stream.schema import unify_stream_schema
+
+_IO_THREADS = 16
+#: The Parquet key-value metadata key under which a curated window file records its lineage.
+LINEAGE_METADATA_KEY = b"curation.lineage"
+
+
+class InvalidLineageError(StreamError, ValueError):
+    """A recorded window lineage cannot be read back."""
+
+
+@dataclass(frozen=True)
+class DayFiles:
+    """The published files of one day of a stream: names and sizes, sorted by name.
+
+    ``rows`` is the sum of their footers' row counts, or None when not read.
+    """
+
+    day: date
+    files: tuple[tuple[str, int], ...]
+    rows: int | None = None
+    latest: datetime | None = None
+
+    @property
+    def version(self) -> str:
+        """16 hex characters of the sha256 of the day's ``name<TAB>size`` lines: its data version."""
+        text = "".join(f"{name}\t{size}\n" for name, size in self.files)
+        return hashlib.sha256(f"{self.day.isoformat()}\n{text}".encode()).hexdigest()[:16]
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The file names."""
+        return frozenset(name for name, _ in self.files)
+
+
+def observe_days(
+    application: str,
+    days: Sequence[date],
+    store_url: str | None = None,
+    *,
+    location: Location | None = None,
+    rows: bool = False,
+) -> list[DayFiles]:
+    """What each of ``days`` holds in ``application``'s stream, in the order given.
+
+    One listing per day plus one of the pending batches; with ``rows=True``,
+    the footers of the files too. A day without a folder holds no files.
+
+    Raises:
+        InvalidApplicationNameError: bad ``application``.
+        StreamStorageError: the store could not be listed or read.
+    """
+    application = check_application(application)
+    store = open_store(store_url, location=location)
+    require_stream_root(store)
+    listings = list(
+        ordered_map(
+            lambda day: list_dir(store, date_dir(store.root, application, day)),
+            list(days),
+            max_workers=_IO_THREADS,
+            name="stream",
+        )
+    )
+    pending = pending_batches(store, application)
+    observed = []
+    for day, infos in zip(days, listings):
+        files = tuple(
+            sorted(
+                (info.base_name, int(info.size or 0))
+                for info in infos
+                if info.type == pafs.FileType.File
+                and is_data_file(info.base_name)
+                and batch_of(info.base_name) not in pending
+            )
+        )
+        observed.append(DayFiles(day, files))
+    if rows:
+        observed = [_with_rows(store, application, day) for day in observed]
+    return observed
+
+
+def with_rows(
+    application: str, days: Sequence[DayFiles], store_url: str | None = None, *, location: Location | None = None
+) -> list[DayFiles]:
+    """``days`` with their rows and newest record time, from the footers of their files."""
+    store = open_store(store_url, location=location)
+    return [_with_rows(store, check_application(application), day) for day in days]
+
+
+def _with_rows(store: Store, application: str, day: DayFiles) -> DayFiles:
+    folder = date_dir(store.root, application, day.day)
+    footers = read_footers(store, [f"{folder}/{name}" for name, _ in day.files])
+    return DayFiles(day.day, day.files, sum(footer.rows for footer in footers), latest_time_of(store, footers))
+
+
+@dataclass(frozen=True)
+class WindowLineage:
+    """The files a window's records were selected from: day -> file names.
+
+    Stored with a curated window (:meth:`to_json`), it tells a later
+    curation of the window which records are late: those of any other file.
+    """
+
+    files: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, footers: Iterable[Footer]) -> WindowLineage:
+        """The lineage of a window read from ``footers``."""
+        files: dict[str, list[str]] = {}
+        for footer in footers:
+            folder, _, name = footer.path.rpartition("/")
+            day = parse_date_dir(folder.rpartition("/")[2])
+            files.setdefault(day.isoformat() if day else "", []).append(name)
+        return cls({day: tuple(sorted(names)) for day, names in sorted(files.items())})
+
+    def holds(self, footer: Footer) -> bool:
+        """Whether ``footer``'s file is one of the lineage's."""
+        folder, _, name = footer.path.rpartition("/")
+        day = parse_date_dir(folder.rpartition("/")[2])
+        return name in self.files.get(day.isoformat() if day else "", ())
+
+    def to_json(self) -> str:
+        """Canonical JSON: ``{"files": {"YYYY-MM-DD": [names...]}}``."""
+        return json.dumps({"files": {d: list(n) for d, n in self.files.items()}}, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> WindowLineage:
+        """Read :meth:`to_json`'s output back.
+
+        Raises:
+            InvalidLineageError: not a lineage record.
+        """
+        try:
+            record = json.loads(text)
+            files = record["files"]
+            if not isinstance(files, dict) or not all(
+                isinstance(day, str) and isinstance(names, list) and all(isinstance(n, str) for n in names)
+                for day, names in files.items()
+            ):
+                raise TypeError("files must map days to lists of names")
+        except (ValueError, KeyError, TypeError) as error:
+            raise InvalidLineageError(f"not a window lineage record: {error}") from error
+        return cls({day: tuple(sorted(names)) for day, names in sorted(files.items())})
+
+
+@dataclass(frozen=True)
+class SplitWindow:
+    """A window read in two parts: records of the files of an earlier lineage, and those that arrived since.
+
+    Both datasets have the same schema and are filtered to the window.
+    ``lineage`` lists every file of the window now.
+    """
+
+    earlier: ds.Dataset
+    late: ds.Dataset
+    lineage: WindowLineage
+    late_files: int
+
+
+def split_window(
+    application: str,
+    start: datetime,
+    end: datetime,
+    earlier: WindowLineage | None,
+    store_url: str | None = None,
+    *,
+    location: Location | None = None,
+) -> SplitWindow:
+    """``application``'s records with ``start <= __time < end``, split by ``earlier``'s files.
+
+    With ``earlier`` None every file is in ``earlier`` (nothing is late): the
+    first curation of a window. Files listed in ``earlier`` but gone now
+    (a stream rewritten under the same day) are simply not read.
+
+    Raises:
+        as :func:`~curation_pipeline.stream.read_window`.
+    """
+    application = check_application(application)
+    start, end = window_bounds(start, end)
+    store = open_store(store_url, location=location)
+    require_stream_root(store)
+    days = days_overlapping(start, end)
+    folders = [date_dir(store.root, application, day) for day in days]
+    footers = published_footers(store, application, folders, (days[0], days[-1])) if days else []
+    before = footers if earlier is None else [f for f in footers if earlier.holds(f)]
+    after = [] if earlier is None else [f for f in footers if not earlier.holds(f)]
+    schema = unify_stream_schema([(store.uri(f.path), f.schema) for f in footers])
+    time_type = schema.field(TIME).type
+    window = (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
+    with storage_errors("cannot open the stream files"):
+        earlier_data = ds.dataset([f.path for f in before], schema=schema, format="parquet", filesystem=store.filesystem)
+        late_data = ds.dataset([f.path for f in after], schema=schema, format="parquet", filesystem=store.filesystem)
+    return SplitWindow(earlier_data.filter(window), late_data.filter(window), WindowLineage.of(footers), len(after))

@@ -1,0 +1,100 @@
+"""What a curated window file remembers of its curation, so that late records can be added to it later.
+
+Each window file carries, in its Parquet key-value metadata, a small record:
+the curator definition hash it was selected under and the stream files it
+was selected from (:class:`~curation_pipeline.stream.lineage.WindowLineage`).
+A later curation of the same window reads it back (:func:`previous_window`):
+files not in the lineage hold the late records, and the records already in
+the file are the picks to keep (:func:`~curation_pipeline.selection.reselect`).
+
+The record travels with the file, so a dataset copied, pulled or rolled back
+keeps it; a window file without one (written before it existed, or pushed by
+hand) is curated afresh, and its records are still compared with the new
+ones for the kept/added/dropped figures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation_pipeline.fields import RECORD_ID
+from curation_pipeline.store import DatasetDeletedError, DatasetNotFoundError, DatasetStore
+from curation_pipeline.stream.lineage import InvalidLineageError, WindowLineage
+
+#: The key of the record in a window file's Parquet metadata.
+WINDOW_RECORD_KEY = b"curation.window"
+
+
+@dataclass(frozen=True)
+class PreviousWindow:
+    """A window as the dataset's HEAD holds it.
+
+    ``definition`` and ``lineage`` are None for a file without a (readable) record.
+    """
+
+    version_id: str
+    table: pa.Table
+    definition: str | None
+    lineage: WindowLineage | None
+
+    @property
+    def record_ids(self) -> list[str]:
+        """The ``record_id`` of every record held."""
+        if RECORD_ID not in self.table.column_names:
+            return []
+        return [value for value in self.table.column(RECORD_ID).to_pylist() if value is not None]
+
+    def continues(self, definition: str) -> bool:
+        """Whether a curation under ``definition`` can keep this window's picks and add late records."""
+        return self.lineage is not None and self.definition == definition
+
+
+def previous_window(store: DatasetStore, dataset_name: str, path: str) -> PreviousWindow | None:
+    """The window file ``path`` of ``dataset_name``'s HEAD, or None when there is none.
+
+    Raises:
+        StoreError: the store could not be read.
+    """
+    try:
+        dataset = store.get_dataset(dataset_name)
+    except (DatasetNotFoundError, DatasetDeletedError):
+        return None
+    head = dataset.head()
+    if head is None or path not in dataset.files(head):
+        return None
+    parquet = pq.ParquetFile(io.BytesIO(dataset.read_file(path, head)))
+    table = parquet.read()
+    definition, lineage = _read_record((parquet.schema_arrow.metadata or {}).get(WINDOW_RECORD_KEY))
+    return PreviousWindow(head, table.replace_schema_metadata(_without_record(table.schema.metadata)), definition, lineage)
+
+
+def with_window_record(table: pa.Table, definition: str, lineage: WindowLineage) -> pa.Table:
+    """``table`` carrying the record of its curation in its schema metadata."""
+    record = json.dumps(
+        {"definition": definition, "lineage": json.loads(lineage.to_json())}, sort_keys=True, separators=(",", ":")
+    )
+    metadata = {**(table.schema.metadata or {}), WINDOW_RECORD_KEY: record.encode()}
+    return table.replace_schema_metadata(metadata)
+
+
+def _read_record(raw: bytes | None) -> tuple[str | None, WindowLineage | None]:
+    if raw is None:
+        return None, None
+    try:
+        record = json.loads(raw)
+        definition = record["definition"]
+        lineage = WindowLineage.from_json(json.dumps(record["lineage"]))
+    except (ValueError, KeyError, TypeError, InvalidLineageError):
+        return None, None  # unreadable: curate the window afresh rather than trust it
+    return (definition if isinstance(definition, str) else None), lineage
+
+
+def _without_record(metadata: dict | None) -> dict | None:
+    if not metadata:
+        return metadata
+    return {key: value for key, value in metadata.items() if key != WINDOW_RECORD_KEY} or None
