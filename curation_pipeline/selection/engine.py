@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -70,6 +71,24 @@ def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
             column's type.
         SelectionError: no selectors, or data of an unsupported kind.
     """
+    return run_selectors(data, selectors, seed=seed).result
+
+
+@dataclass(frozen=True)
+class SelectorTables:
+    """A selection plus each selector's own records, before the union (in the selectors' order)."""
+
+    result: SelectionResult
+    tables: tuple[pa.Table, ...]
+
+
+def run_selectors(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: int) -> SelectorTables:
+    """:func:`run_selection`, keeping what each selector picked on its own.
+
+    Re-curation (:mod:`curation_pipeline.selection.reselect`) works selector
+    by selector; the union is :func:`unite` of ``tables``. Raises as
+    :func:`run_selection` does.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise SelectionError(f"seed must be an int, got {seed!r}")
     if not selectors:
@@ -86,8 +105,8 @@ def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
         table, figures = distinct_selection(pick, selector, schema, seed, index)
         tables.append(table)
         stats.append(figures)
-    table = _union(tables, schema)
-    return SelectionResult(table=table, candidate_rows=source.count_rows(), selectors=tuple(stats))
+    result = SelectionResult(table=unite(tables, schema), candidate_rows=source.count_rows(), selectors=tuple(stats))
+    return SelectorTables(result, tuple(tables))
 
 
 def _checked_expression(selector: Selector, schema: pa.Schema, where: str) -> ds.Expression | None:
@@ -129,9 +148,9 @@ def _pick(
     raise SelectionError(f"selector {index}: unknown sampling method {type(method).__name__}")
 
 
-def _union(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
-    """Concatenate, keeping the first row of each ``record_id``."""
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
+def unite(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Selectors' tables concatenated in order, keeping the first row of each ``record_id``."""
+    table = pa.concat_tables(list(tables)) if tables else schema.empty_table()
     if table.num_rows == 0:
         return table
     first = first_of_each(table)
