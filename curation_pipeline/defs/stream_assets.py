@@ -138,7 +138,9 @@ def build_stream_sensor(
             return dg.SensorResult(skip_reason=dg.SkipReason("no day of the stream has changed"), cursor=context.cursor)
         changed = with_rows(application, changed, location=location)
         events = [day_observation(application, d, _previous_rows(known, d.day)) for d in changed]
-        events[-1] = _with_freshness(events[-1], changed[-1])
+        holding = [i for i, d in enumerate(changed) if d.latest is not None]
+        if holding:  # the newest record time: the stream's freshness in the UI
+            events[holding[-1]] = _with_freshness(events[holding[-1]], changed[holding[-1]])
         cursor = {d.day.isoformat(): known.get(d.day.isoformat()) for d in observed if d.day.isoformat() in known}
         cursor.update({d.day.isoformat(): [d.version, d.rows] for d in changed})
         return dg.SensorResult(asset_events=events, cursor=json.dumps(cursor, sort_keys=True))
@@ -152,9 +154,7 @@ def _previous_rows(known: Mapping[str, list], day: dt.date) -> int | None:
 
 
 def _with_freshness(event: dg.AssetObservation, day: object) -> dg.AssetObservation:
-    """``event`` with the newest record time of ``day``, when it holds any (the stream's freshness)."""
-    if day.latest is None:
-        return event
+    """``event`` with the newest record time of ``day``."""
     metadata = {
         **event.metadata,
         "latest_record_time": dg.MetadataValue.timestamp(day.latest),
