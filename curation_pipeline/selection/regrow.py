@@ -30,6 +30,7 @@ an ordered selector in ranking order).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -137,7 +138,9 @@ def _stratified(window: GrownWindow, selector: Selector, index: int, seed: int, 
     for name, n_old, n_late, target in zip(names, old_n, late_n, targets):
         rows = [row for row, stratum in enumerate(previous_strata) if stratum == name]
         old_count, late_count = late_share(n_old, n_late, target, stream_key(seed, index, "reselect", "share", name))
-        chosen = sample_positions(len(rows), min(old_count, len(rows)), stream_key(seed, index, "reselect", "keep", name))
+        chosen = sample_positions(
+            len(rows), min(old_count, len(rows)), stream_key(seed, index, "reselect", "keep", name)
+        )
         keep.extend(rows[int(position)] for position in chosen)
         stratum = _stratum_expression(method.field, values[name][0], window.schema)
         if old_count > len(rows):
@@ -203,7 +206,7 @@ def _stratum_expression(field: str, value: Any, schema: pa.Schema) -> ds.Express
     column = pc.field(field)
     if value is None:
         return column.is_null()
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return pc.is_nan(column)
     type_ = schema.field(field).type
     return column == pa.scalar(value, type_.value_type if pa.types.is_dictionary(type_) else type_)
@@ -213,6 +216,6 @@ def _order(value: Any) -> tuple:
     """Strata by value; NaN, then null, last (the engine's order of the strata figures)."""
     if value is None:
         return (2, 0)
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return (1, 0)
     return (0, value)
