@@ -8,6 +8,7 @@ files: the old records in one stream directory, the late ones in another.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 from curation_pipeline.curators import (
     BalancedStratificationCurator,
     BoundedRangeCurator,
+    ContainsFilter,
     Curator,
     DescendedSortCurator,
     EqualityCurator,
@@ -28,6 +30,7 @@ from curation_pipeline.curators import (
     OldestCurator,
     ProportionalStratificationCurator,
     Selector,
+    StratifiedSampler,
     StrictStratificationCurator,
     TagFilter,
     UniformCurator,
@@ -41,7 +44,7 @@ from curation_pipeline.selection import (
     run_selection,
     stratum_quotas,
 )
-from curation_pipeline_tests.selection.records import ids, records
+from curation_pipeline_tests.selection.records import DAY, ids, records, window
 
 APP = {"application_name": "app"}
 CURATORS = {
@@ -56,6 +59,17 @@ CURATORS = {
     "proportional": ProportionalStratificationCurator(name="prop", limit=30, stratify_field="feedback.label", **APP),
     "balanced": BalancedStratificationCurator(name="bal", limit=32, stratify_field="feedback.label", **APP),
     "strict": StrictStratificationCurator(name="strict", limit=30, stratify_field="outputs.label", **APP),
+    "stratified-filtered": Curator(
+        name="strat-filtered",
+        selectors=[
+            Selector(
+                method=StratifiedSampler(field="tags.env"),
+                limit=9,
+                filters=[ContainsFilter(field="inputs.text", contains="dog")],
+            )
+        ],
+        **APP,
+    ),
     "two-selectors": Curator(
         name="two",
         selectors=[
@@ -117,6 +131,30 @@ def test_same_inputs_same_result_and_files_agree_with_tables(tmp_path, name: str
     assert once.selection.table.column_names == old.column_names + ["date"]
     assert (once.kept, once.added, once.dropped) == (from_tables.kept, from_tables.added, from_tables.dropped)
     assert once.selection.candidate_rows == 2000
+
+
+@pytest.mark.parametrize("name", ["uniform", "top-confidence", "proportional", "stratified-filtered"])
+def test_windows_over_the_files_agree_with_the_windows_tables(tmp_path, name: str) -> None:
+    """The parts as the stream reads a window: datasets over the files, filtered by ``__time``."""
+    table = records(3000, seed=22)  # 3,000 seconds from DAY; the window is the middle 40 minutes
+    old, late = split(table)
+    start, end = DAY + dt.timedelta(minutes=5), DAY + dt.timedelta(minutes=45)
+    in_window = (pc.field("__time") >= pa.scalar(start, pa.timestamp("us", tz="UTC"))) & (
+        pc.field("__time") < pa.scalar(end, pa.timestamp("us", tz="UTC"))
+    )
+    old_window = window(to_parquet(tmp_path, old, "old"), start, end)
+    late_window = window(to_parquet(tmp_path, late, "late"), start, end)
+    from_files = reselect(old_window, late_window, selectors(name), seed=SEED)
+    from_tables = reselect(old.filter(in_window), late.filter(in_window), selectors(name), seed=SEED)
+    assert from_files.selection.table.drop_columns(["date"]).equals(from_tables.selection.table)
+    assert from_files.selection.selectors == from_tables.selection.selectors
+    assert from_files.selection.candidate_rows == 2400
+    assert (from_files.kept, from_files.added, from_files.dropped) == (
+        from_tables.kept,
+        from_tables.added,
+        from_tables.dropped,
+    )
+    assert from_files.added > 0
 
 
 # --- counts ------------------------------------------------------------------------------
