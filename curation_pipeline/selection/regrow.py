@@ -31,7 +31,8 @@ an ordered selector in ranking order).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -118,45 +119,81 @@ def _ordered(window: GrownWindow, selector: Selector, previous: Picked) -> Picke
     return ranked, SelectorStats(selector.limit, figures.matched_rows + late_matched, ranked.num_rows)
 
 
+@dataclass(frozen=True)
+class _Stratum:
+    """One stratum of the grown window: its name, a raw value, rows old and late, rows it gets."""
+
+    name: str
+    value: Any
+    old: int
+    late: int
+    target: int
+
+
 def _stratified(window: GrownWindow, selector: Selector, index: int, seed: int, previous: Picked) -> Picked:
     table, figures = previous
-    method = selector.method
-    old_sizes = stratum_sizes(window.old, selector, window.schema)
-    late_sizes = stratum_sizes(window.late, selector, window.schema)
-    if not late_sizes:
+    field = selector.method.field
+    strata = _grown_strata(window, selector, index, seed)
+    if not any(stratum.late for stratum in strata):
         return previous
-    values = {**late_sizes, **old_sizes}
-    names = sorted(values, key=lambda name: _order(values[name][0]))
-    old_n = [old_sizes[name][1] if name in old_sizes else 0 for name in names]
-    late_n = [late_sizes[name][1] if name in late_sizes else 0 for name in names]
-    grown_n = [a + b for a, b in zip(old_n, late_n)]
-    targets = stratum_targets(grown_n, selector.limit, method.mode, stream_key(seed, index, "reselect", "remainder"))
-    previous_strata = [stratum_key(value) for value in table.column(method.field).to_pylist()]
+    previous_strata = [stratum_key(value) for value in table.column(field).to_pylist()]
     keep: list[int] = []
     from_old: list[pa.Table] = []
     from_late: list[pa.Table] = []
-    for name, n_old, n_late, target in zip(names, old_n, late_n, targets):
-        rows = [row for row, stratum in enumerate(previous_strata) if stratum == name]
-        old_count, late_count = late_share(n_old, n_late, target, stream_key(seed, index, "reselect", "share", name))
-        chosen = sample_positions(
-            len(rows), min(old_count, len(rows)), stream_key(seed, index, "reselect", "keep", name)
+    for stratum in strata:
+        rows = [row for row, name in enumerate(previous_strata) if name == stratum.name]
+        kept, old, late = _regrow_stratum(
+            window, selector, table, rows, stratum, lambda *p: stream_key(seed, index, *p)
         )
-        keep.extend(rows[int(position)] for position in chosen)
-        stratum = _stratum_expression(method.field, values[name][0], window.schema)
-        if old_count > len(rows):
-            picked = table.column(RECORD_ID).take(pa.array(rows, pa.int64()))
-            unpicked = window.old.filter(stratum & ~pc.field(RECORD_ID).isin(picked))
-            key = stream_key(seed, index, "reselect", "old", name)
-            from_old.append(_uniform_draw(unpicked, selector, old_count - len(rows), key))
-        if late_count:
-            key = stream_key(seed, index, "reselect", "late", name)
-            from_late.append(_uniform_draw(window.late.filter(stratum), selector, late_count, key))
+        keep.extend(kept)
+        from_old.extend(old)
+        from_late.extend(late)
     grown = pa.concat_tables([table.take(pa.array(sorted(keep), pa.int64())), *from_old, *from_late])
-    counts = dict.fromkeys(names, 0)
-    for value in grown.column(method.field).to_pylist():
+    counts = dict.fromkeys((stratum.name for stratum in strata), 0)
+    for value in grown.column(field).to_pylist():
         counts[stratum_key(value)] += 1
-    matched = figures.matched_rows + sum(late_n)
+    matched = figures.matched_rows + sum(stratum.late for stratum in strata)
     return grown, SelectorStats(selector.limit, matched, grown.num_rows, counts)
+
+
+def _grown_strata(window: GrownWindow, selector: Selector, index: int, seed: int) -> list[_Stratum]:
+    """The grown window's strata, in the engine's order, with the rows each one gets."""
+    old = stratum_sizes(window.old, selector, window.schema)
+    late = stratum_sizes(window.late, selector, window.schema)
+    values = {**late, **old}
+    names = sorted(values, key=lambda name: _order(values[name][0]))
+    old_n = [old[name][1] if name in old else 0 for name in names]
+    late_n = [late[name][1] if name in late else 0 for name in names]
+    key = stream_key(seed, index, "reselect", "remainder")
+    targets = stratum_targets([a + b for a, b in zip(old_n, late_n)], selector.limit, selector.method.mode, key)
+    return [_Stratum(*fields) for fields in zip(names, (values[n][0] for n in names), old_n, late_n, targets)]
+
+
+def _regrow_stratum(
+    window: GrownWindow,
+    selector: Selector,
+    table: pa.Table,
+    rows: list[int],
+    stratum: _Stratum,
+    key: Callable[..., int],
+) -> tuple[list[int], list[pa.Table], list[pa.Table]]:
+    """The uniform rule in one stratum: earlier picks kept (rows of ``table``), old and late records added.
+
+    ``rows`` are the stratum's earlier picks; ``key(*purpose)`` gives the selector's random streams.
+    """
+    name = stratum.name
+    old_count, late_count = late_share(stratum.old, stratum.late, stratum.target, key("reselect", "share", name))
+    chosen = sample_positions(len(rows), min(old_count, len(rows)), key("reselect", "keep", name))
+    where = _stratum_expression(selector.method.field, stratum.value, window.schema)
+    from_old = []
+    if old_count > len(rows):  # the stratum's share of old records grew: draw among those not picked
+        picked = table.column(RECORD_ID).take(pa.array(rows, pa.int64()))
+        unpicked = window.old.filter(where & ~pc.field(RECORD_ID).isin(picked))
+        from_old.append(_uniform_draw(unpicked, selector, old_count - len(rows), key("reselect", "old", name)))
+    from_late = []
+    if late_count:
+        from_late.append(_uniform_draw(window.late.filter(where), selector, late_count, key("reselect", "late", name)))
+    return [rows[int(position)] for position in chosen], from_old, from_late
 
 
 def stratum_targets(sizes: Sequence[int], limit: int, mode: StratificationMode | str, key: int) -> list[int]:
