@@ -3,14 +3,14 @@
 Given the selector's previous picks from the old records (what the engine
 picked when the window was first curated) and the late records:
 
-- **uniform** (with or without filters): the result is a uniform sample of
-  the grown window's matches, of ``k' = min(limit, N_old + M_late)`` rows.
-  How many of them come from the late part, ``X``, is hypergeometric: the
-  draws at ``>= N_old`` among ``k'`` uniform positions out of
-  ``N_old + M_late``. A seeded uniform ``k' - X`` of the previous picks stay;
-  ``X`` late records are drawn uniformly. A uniform subset of a uniform
-  sample is uniform, so the result is uniform over the grown window whenever
-  the previous picks were uniform over the old records;
+- **uniform** (with or without filters): a uniform sample of
+  ``min(limit, N_old + M_late)`` of the grown window's matches, as "the
+  lowest priorities win" (:mod:`curation_pipeline.selection.priorities`):
+  every late record has a stable priority of its own, the previous picks
+  hold the lowest old priorities. Late records take free places, or displace
+  the previous picks with the highest priorities when theirs are lower. How
+  many come from the late part is hypergeometric, as it must be for a
+  uniform sample of the grown window;
 - **ordered** (top or bottom ``limit`` by a field, bounded ranges, newest):
   the top ``limit`` of the grown window, which is the top ``limit`` of the
   previous picks and the late part's top ``limit``; a previous pick leaves
@@ -19,7 +19,7 @@ picked when the window was first curated) and the late records:
   (:func:`~curation_pipeline.selection.stratified.stratum_quotas`, the
   selector's mode; in strict mode the remainder is shared among strata as
   the engine shares it), then the uniform rule per stratum; a stratum whose
-  share from old records grew beyond its previous picks gets uniform picks
+  quota grew beyond its previous picks and late winners gets uniform picks
   among its old records not picked yet.
 
 A selector that matches no late record keeps its previous picks and figures
@@ -31,7 +31,7 @@ an ordered selector in ranking order).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ from curation_pipeline.selection.distinct import first_of_each
 from curation_pipeline.selection.engine import run_selection
 from curation_pipeline.selection.filters import selector_expression
 from curation_pipeline.selection.grown import Data, GrownWindow
+from curation_pipeline.selection.priorities import lowest
 from curation_pipeline.selection.result import SelectorStats
 from curation_pipeline.selection.seeds import stream_key
 from curation_pipeline.selection.stratified import stratum_key, stratum_quotas
@@ -70,38 +71,21 @@ def regrow(window: GrownWindow, selector: Selector, index: int, seed: int, previ
     return _uniform(window, selector, index, seed, previous)
 
 
-def late_share(old_rows: int, late_rows: int, target: int, key: int) -> tuple[int, int]:
-    """``(from old, from late)``: how a uniform ``target``-sample of the grown rows splits (hypergeometric).
-
-    ``target`` is capped at the rows there are; the split counts the draws at
-    ``>= old_rows`` among ``target`` uniform positions of ``old_rows + late_rows``.
-    """
-    total = old_rows + late_rows
-    size = min(target, total)
-    late = int(np.count_nonzero(sample_positions(total, size, key) >= old_rows))
-    return size - late, late
-
-
-def subset(table: pa.Table, size: int, key: int) -> pa.Table:
-    """A seeded uniform ``size``-subset of ``table``'s rows, in their order (all of them when fewer)."""
-    if size >= table.num_rows:
-        return table
-    return table.take(pa.array(sample_positions(table.num_rows, size, key)))
-
-
 def _uniform(window: GrownWindow, selector: Selector, index: int, seed: int, previous: Picked) -> Picked:
     table, figures = previous
-    late = run_selection(window.late, [selector], seed=stream_key(seed, index, "reselect", "late"))
-    late_matched = late.selectors[0].matched_rows
-    if late_matched == 0:
+    matches = late_matches(window, selector, [RECORD_ID])
+    if matches.num_rows == 0:
         return previous
-    old_count, late_count = late_share(
-        figures.matched_rows, late_matched, selector.limit, stream_key(seed, index, "reselect", "share")
-    )
-    kept = subset(table, old_count, stream_key(seed, index, "reselect", "keep"))
-    added = subset(late.table, late_count, stream_key(seed, index, "reselect", "add"))
-    grown = pa.concat_tables([kept, added])
-    return grown, SelectorStats(selector.limit, figures.matched_rows + late_matched, grown.num_rows)
+    late_ids = pc.unique(matches.column(RECORD_ID)).to_pylist()  # first occurrences, in data order
+    key = stream_key(seed, index, "reselect")
+    kept, extra, picked = lowest(_ids(table), figures.matched_rows, late_ids, selector.limit, key)
+    parts = [table.take(pa.array(kept))]
+    if extra:
+        unpicked = window.old.filter(~pc.field(RECORD_ID).isin(table.column(RECORD_ID).combine_chunks()))
+        parts.append(_uniform_draw(unpicked, selector, extra, stream_key(key, "old")))
+    parts.append(records_of(window.late, picked))
+    grown = pa.concat_tables(parts)
+    return grown, SelectorStats(selector.limit, figures.matched_rows + matches.num_rows, grown.num_rows)
 
 
 def _ordered(window: GrownWindow, selector: Selector, previous: Picked) -> Picked:
@@ -121,12 +105,13 @@ def _ordered(window: GrownWindow, selector: Selector, previous: Picked) -> Picke
 
 @dataclass(frozen=True)
 class _Stratum:
-    """One stratum of the grown window: its name, a raw value, rows old and late, rows it gets."""
+    """One stratum of the grown window: its name, a raw value, its old and late rows, its late records, its rows."""
 
     name: str
     value: Any
     old: int
     late: int
+    late_ids: list[str]
     target: int
 
 
@@ -137,18 +122,25 @@ def _stratified(window: GrownWindow, selector: Selector, index: int, seed: int, 
     if not any(stratum.late for stratum in strata):
         return previous
     previous_strata = [stratum_key(value) for value in table.column(field).to_pylist()]
+    previous_ids = _ids(table)
     keep: list[int] = []
     from_old: list[pa.Table] = []
-    from_late: list[pa.Table] = []
+    late_picked: list[str] = []
     for stratum in strata:
         rows = [row for row, name in enumerate(previous_strata) if name == stratum.name]
-        kept, old, late = _regrow_stratum(
-            window, selector, table, rows, stratum, lambda *p: stream_key(seed, index, *p)
+        key = stream_key(seed, index, "reselect", stratum.name)
+        kept, extra, picked = lowest(
+            [previous_ids[r] for r in rows], stratum.old, stratum.late_ids, stratum.target, key
         )
-        keep.extend(kept)
-        from_old.extend(old)
-        from_late.extend(late)
-    grown = pa.concat_tables([table.take(pa.array(sorted(keep), pa.int64())), *from_old, *from_late])
+        keep.extend(rows[int(position)] for position in kept)
+        late_picked.extend(picked)
+        if extra:  # the stratum's quota grew past its picks and late winners: draw among old records not picked
+            where = _stratum_expression(field, stratum.value, window.schema)
+            picked_before = pa.array([previous_ids[r] for r in rows], pa.string())
+            unpicked = window.old.filter(where & ~pc.field(RECORD_ID).isin(picked_before))
+            from_old.append(_uniform_draw(unpicked, selector, extra, stream_key(key, "old")))
+    kept_table = table.take(pa.array(sorted(keep), pa.int64()))
+    grown = pa.concat_tables([kept_table, *from_old, records_of(window.late, late_picked)])
     counts = dict.fromkeys((stratum.name for stratum in strata), 0)
     for value in grown.column(field).to_pylist():
         counts[stratum_key(value)] += 1
@@ -158,42 +150,25 @@ def _stratified(window: GrownWindow, selector: Selector, index: int, seed: int, 
 
 def _grown_strata(window: GrownWindow, selector: Selector, index: int, seed: int) -> list[_Stratum]:
     """The grown window's strata, in the engine's order, with the rows each one gets."""
+    field = selector.method.field
     old = stratum_sizes(window.old, selector, window.schema)
-    late = stratum_sizes(window.late, selector, window.schema)
+    matches = late_matches(window, selector, [RECORD_ID, field])
+    late: dict[str, tuple[Any, int]] = {}
+    late_ids: dict[str, dict[str, None]] = {}  # distinct ids per stratum, in data order
+    for record_id, value in zip(_ids(matches), matches.column(field).to_pylist()):
+        name = stratum_key(value)
+        late[name] = (late[name][0] if name in late else value, (late[name][1] if name in late else 0) + 1)
+        late_ids.setdefault(name, {})[record_id] = None
     values = {**late, **old}
     names = sorted(values, key=lambda name: _order(values[name][0]))
     old_n = [old[name][1] if name in old else 0 for name in names]
     late_n = [late[name][1] if name in late else 0 for name in names]
     key = stream_key(seed, index, "reselect", "remainder")
     targets = stratum_targets([a + b for a, b in zip(old_n, late_n)], selector.limit, selector.method.mode, key)
-    return [_Stratum(*fields) for fields in zip(names, (values[n][0] for n in names), old_n, late_n, targets)]
-
-
-def _regrow_stratum(
-    window: GrownWindow,
-    selector: Selector,
-    table: pa.Table,
-    rows: list[int],
-    stratum: _Stratum,
-    key: Callable[..., int],
-) -> tuple[list[int], list[pa.Table], list[pa.Table]]:
-    """The uniform rule in one stratum: earlier picks kept (rows of ``table``), old and late records added.
-
-    ``rows`` are the stratum's earlier picks; ``key(*purpose)`` gives the selector's random streams.
-    """
-    name = stratum.name
-    old_count, late_count = late_share(stratum.old, stratum.late, stratum.target, key("reselect", "share", name))
-    chosen = sample_positions(len(rows), min(old_count, len(rows)), key("reselect", "keep", name))
-    where = _stratum_expression(selector.method.field, stratum.value, window.schema)
-    from_old = []
-    if old_count > len(rows):  # the stratum's share of old records grew: draw among those not picked
-        picked = table.column(RECORD_ID).take(pa.array(rows, pa.int64()))
-        unpicked = window.old.filter(where & ~pc.field(RECORD_ID).isin(picked))
-        from_old.append(_uniform_draw(unpicked, selector, old_count - len(rows), key("reselect", "old", name)))
-    from_late = []
-    if late_count:
-        from_late.append(_uniform_draw(window.late.filter(where), selector, late_count, key("reselect", "late", name)))
-    return [rows[int(position)] for position in chosen], from_old, from_late
+    return [
+        _Stratum(name, values[name][0], n_old, n_late, list(late_ids.get(name, {})), target)
+        for name, n_old, n_late, target in zip(names, old_n, late_n, targets)
+    ]
 
 
 def stratum_targets(sizes: Sequence[int], limit: int, mode: StratificationMode | str, key: int) -> list[int]:
@@ -236,6 +211,24 @@ def _uniform_draw(data: Data, selector: Selector, size: int, key: int) -> pa.Tab
     """``size`` records drawn uniformly from ``data``'s matches of ``selector``'s filters."""
     draw = Selector(method=UniformSampler(), limit=size, filters=selector.filters, tags=selector.tags)
     return run_selection(data, [draw], seed=key).table
+
+
+def late_matches(window: GrownWindow, selector: Selector, columns: list[str]) -> pa.Table:
+    """``columns`` of the late rows that pass ``selector``'s filters (a narrow read), in data order."""
+    late = ds.dataset(window.late) if isinstance(window.late, pa.Table) else window.late
+    return late.to_table(columns=columns, filter=selector_expression(selector, window.schema, "late records"))
+
+
+def records_of(data: Data, ids: Sequence[str]) -> pa.Table:
+    """The full records of ``ids`` in ``data``: one row each (the first delivered), in data order."""
+    wanted = pc.field(RECORD_ID).isin(pa.array(list(ids), pa.string()))
+    found = data.filter(wanted) if isinstance(data, pa.Table) else data.to_table(filter=wanted)
+    first = first_of_each(found)
+    return found if first is None else found.take(pa.array(first))
+
+
+def _ids(table: pa.Table) -> list[str]:
+    return table.column(RECORD_ID).to_pylist()
 
 
 def _stratum_expression(field: str, value: Any, schema: pa.Schema) -> ds.Expression:

@@ -225,6 +225,20 @@ def test_uniform_takes_free_places_without_dropping() -> None:
     assert (result.kept, result.added, result.dropped) == (120, 20, 0)
 
 
+@pytest.mark.parametrize("name", ["uniform", "equality", "two-selectors", "top-confidence", "oldest"])
+def test_a_second_late_batch_keeps_the_first_batchs_picks_unless_displaced(name: str) -> None:
+    """Re-curating again (late = both batches) changes only what the second batch displaces."""
+    table = records(2100, seed=23)
+    old, late = split(table)
+    first_batch = late.slice(0, 150)
+    once = set(ids(reselect(old, first_batch, selectors(name), seed=SEED).selection.table))
+    twice = set(ids(reselect(old, late, selectors(name), seed=SEED).selection.table))
+    second_batch = set(ids(late)) - set(ids(first_batch))
+    assert twice - once <= second_batch  # nothing the first re-curation passed over comes back
+    assert len(once - twice) == len(twice - once)  # each record that left was displaced by one that came
+    assert once & set(ids(first_batch)) and twice & set(ids(first_batch))  # the first batch had picks to keep
+
+
 def test_uniform_share_of_late_records_is_hypergeometric_and_every_record_equally_likely() -> None:
     """Over many seeds, the late share averages M / (N + M) and every record is picked equally often."""
     old, late = split(records(105, seed=8))  # 90 old, 15 late
