@@ -76,7 +76,7 @@ def _uniform(window: GrownWindow, selector: Selector, index: int, seed: int, pre
     matches = late_matches(window, selector, [RECORD_ID])
     if matches.num_rows == 0:
         return previous
-    late_ids = pc.unique(matches.column(RECORD_ID)).to_pylist()  # first occurrences, in data order
+    late_ids = pc.unique(pc.drop_null(matches.column(RECORD_ID))).to_pylist()  # first occurrences, in data order
     key = stream_key(seed, index, "reselect")
     kept, extra, picked = lowest(_ids(table), figures.matched_rows, late_ids, selector.limit, key)
     parts = [table.take(pa.array(kept))]
@@ -157,8 +157,10 @@ def _grown_strata(window: GrownWindow, selector: Selector, index: int, seed: int
     late_ids: dict[str, dict[str, None]] = {}  # distinct ids per stratum, in data order
     for record_id, value in zip(_ids(matches), matches.column(field).to_pylist()):
         name = stratum_key(value)
-        late[name] = (late[name][0] if name in late else value, (late[name][1] if name in late else 0) + 1)
-        late_ids.setdefault(name, {})[record_id] = None
+        raw, rows = late.get(name, (value, 0))
+        late[name] = (raw, rows + 1)
+        if record_id is not None:
+            late_ids.setdefault(name, {})[record_id] = None
     values = {**late, **old}
     names = sorted(values, key=lambda name: _order(values[name][0]))
     old_n = [old[name][1] if name in old else 0 for name in names]
