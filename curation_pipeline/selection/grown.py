@@ -16,7 +16,6 @@ window's figures nor picked twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +25,7 @@ from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.errors import SchemaMismatchError, SelectionError
 from curation_pipeline.selection.filters import column_type
 
-Data = Union[pa.Table, ds.Dataset]
+Data = pa.Table | ds.Dataset
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,9 @@ def conform(data: Data, schema: pa.Schema) -> Data:
     if isinstance(data, ds.Dataset):
         return data.replace_schema(schema)  # keeps a filtered dataset's filter
     columns = [
-        data.column(field.name).cast(field.type) if field.name in data.column_names else pa.nulls(data.num_rows, field.type)
+        data.column(field.name).cast(field.type)
+        if field.name in data.column_names
+        else pa.nulls(data.num_rows, field.type)
         for field in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
@@ -112,7 +113,9 @@ def _present(data: Data, ids: pa.Array) -> pa.Array:
     if len(ids) == 0:
         return ids
     wanted = pc.field(RECORD_ID).isin(ids)
-    found = data.filter(wanted).column(RECORD_ID) if isinstance(data, pa.Table) else data.to_table(
-        columns=[RECORD_ID], filter=wanted
-    ).column(0)
+    found = (
+        data.filter(wanted).column(RECORD_ID)
+        if isinstance(data, pa.Table)
+        else data.to_table(columns=[RECORD_ID], filter=wanted).column(0)
+    )
     return pc.unique(found.combine_chunks())

@@ -3,14 +3,14 @@
 Given the selector's previous picks from the old records (what the engine
 picked when the window was first curated) and the late records:
 
-- **uniform** (with or without filters): the result is a uniform sample of
-  the grown window's matches, of ``k' = min(limit, N_old + M_late)`` rows.
-  How many of them come from the late part, ``X``, is hypergeometric: the
-  draws at ``>= N_old`` among ``k'`` uniform positions out of
-  ``N_old + M_late``. A seeded uniform ``k' - X`` of the previous picks stay;
-  ``X`` late records are drawn uniformly. A uniform subset of a uniform
-  sample is uniform, so the result is uniform over the grown window whenever
-  the previous picks were uniform over the old records;
+- **uniform** (with or without filters): a uniform sample of
+  ``min(limit, N_old + M_late)`` of the grown window's matches, as "the
+  lowest priorities win" (:mod:`curation_pipeline.selection.priorities`):
+  every late record has a stable priority of its own, the previous picks
+  hold the lowest old priorities. Late records take free places, or displace
+  the previous picks with the highest priorities when theirs are lower. How
+  many come from the late part is hypergeometric, as it must be for a
+  uniform sample of the grown window;
 - **ordered** (top or bottom ``limit`` by a field, bounded ranges, newest):
   the top ``limit`` of the grown window, which is the top ``limit`` of the
   previous picks and the late part's top ``limit``; a previous pick leaves
@@ -19,7 +19,7 @@ picked when the window was first curated) and the late records:
   (:func:`~curation_pipeline.selection.stratified.stratum_quotas`, the
   selector's mode; in strict mode the remainder is shared among strata as
   the engine shares it), then the uniform rule per stratum; a stratum whose
-  share from old records grew beyond its previous picks gets uniform picks
+  quota grew beyond its previous picks and late winners gets uniform picks
   among its old records not picked yet.
 
 A selector that matches no late record keeps its previous picks and figures
@@ -30,7 +30,9 @@ an ordered selector in ranking order).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,7 @@ from curation_pipeline.selection.distinct import first_of_each
 from curation_pipeline.selection.engine import run_selection
 from curation_pipeline.selection.filters import selector_expression
 from curation_pipeline.selection.grown import Data, GrownWindow
+from curation_pipeline.selection.priorities import lowest
 from curation_pipeline.selection.result import SelectorStats
 from curation_pipeline.selection.seeds import stream_key
 from curation_pipeline.selection.stratified import stratum_key, stratum_quotas
@@ -68,38 +71,21 @@ def regrow(window: GrownWindow, selector: Selector, index: int, seed: int, previ
     return _uniform(window, selector, index, seed, previous)
 
 
-def late_share(old_rows: int, late_rows: int, target: int, key: int) -> tuple[int, int]:
-    """``(from old, from late)``: how a uniform ``target``-sample of the grown rows splits (hypergeometric).
-
-    ``target`` is capped at the rows there are; the split counts the draws at
-    ``>= old_rows`` among ``target`` uniform positions of ``old_rows + late_rows``.
-    """
-    total = old_rows + late_rows
-    size = min(target, total)
-    late = int(np.count_nonzero(sample_positions(total, size, key) >= old_rows))
-    return size - late, late
-
-
-def subset(table: pa.Table, size: int, key: int) -> pa.Table:
-    """A seeded uniform ``size``-subset of ``table``'s rows, in their order (all of them when fewer)."""
-    if size >= table.num_rows:
-        return table
-    return table.take(pa.array(sample_positions(table.num_rows, size, key)))
-
-
 def _uniform(window: GrownWindow, selector: Selector, index: int, seed: int, previous: Picked) -> Picked:
     table, figures = previous
-    late = run_selection(window.late, [selector], seed=stream_key(seed, index, "reselect", "late"))
-    late_matched = late.selectors[0].matched_rows
-    if late_matched == 0:
+    matches = late_matches(window, selector, [RECORD_ID])
+    if matches.num_rows == 0:
         return previous
-    old_count, late_count = late_share(
-        figures.matched_rows, late_matched, selector.limit, stream_key(seed, index, "reselect", "share")
-    )
-    kept = subset(table, old_count, stream_key(seed, index, "reselect", "keep"))
-    added = subset(late.table, late_count, stream_key(seed, index, "reselect", "add"))
-    grown = pa.concat_tables([kept, added])
-    return grown, SelectorStats(selector.limit, figures.matched_rows + late_matched, grown.num_rows)
+    late_ids = pc.unique(pc.drop_null(matches.column(RECORD_ID))).to_pylist()  # first occurrences, in data order
+    key = stream_key(seed, index, "reselect")
+    kept, extra, picked = lowest(_ids(table), figures.matched_rows, late_ids, selector.limit, key)
+    parts = [table.take(pa.array(kept))]
+    if extra:
+        unpicked = window.old.filter(~pc.field(RECORD_ID).isin(table.column(RECORD_ID).combine_chunks()))
+        parts.append(_uniform_draw(unpicked, selector, extra, stream_key(key, "old")))
+    parts.append(records_of(window.late, picked))
+    grown = pa.concat_tables(parts)
+    return grown, SelectorStats(selector.limit, figures.matched_rows + matches.num_rows, grown.num_rows)
 
 
 def _ordered(window: GrownWindow, selector: Selector, previous: Picked) -> Picked:
@@ -117,43 +103,74 @@ def _ordered(window: GrownWindow, selector: Selector, previous: Picked) -> Picke
     return ranked, SelectorStats(selector.limit, figures.matched_rows + late_matched, ranked.num_rows)
 
 
+@dataclass(frozen=True)
+class _Stratum:
+    """One stratum of the grown window: its name, a raw value, its old and late rows, its late records, its rows."""
+
+    name: str
+    value: Any
+    old: int
+    late: int
+    late_ids: list[str]
+    target: int
+
+
 def _stratified(window: GrownWindow, selector: Selector, index: int, seed: int, previous: Picked) -> Picked:
     table, figures = previous
-    method = selector.method
-    old_sizes = stratum_sizes(window.old, selector, window.schema)
-    late_sizes = stratum_sizes(window.late, selector, window.schema)
-    if not late_sizes:
+    field = selector.method.field
+    strata = _grown_strata(window, selector, index, seed)
+    if not any(stratum.late for stratum in strata):
         return previous
-    values = {**late_sizes, **old_sizes}
-    names = sorted(values, key=lambda name: _order(values[name][0]))
-    old_n = [old_sizes[name][1] if name in old_sizes else 0 for name in names]
-    late_n = [late_sizes[name][1] if name in late_sizes else 0 for name in names]
-    grown_n = [a + b for a, b in zip(old_n, late_n)]
-    targets = stratum_targets(grown_n, selector.limit, method.mode, stream_key(seed, index, "reselect", "remainder"))
-    previous_strata = [stratum_key(value) for value in table.column(method.field).to_pylist()]
+    previous_strata = [stratum_key(value) for value in table.column(field).to_pylist()]
+    previous_ids = _ids(table)
     keep: list[int] = []
     from_old: list[pa.Table] = []
-    from_late: list[pa.Table] = []
-    for name, n_old, n_late, target in zip(names, old_n, late_n, targets):
-        rows = [row for row, stratum in enumerate(previous_strata) if stratum == name]
-        old_count, late_count = late_share(n_old, n_late, target, stream_key(seed, index, "reselect", "share", name))
-        chosen = sample_positions(len(rows), min(old_count, len(rows)), stream_key(seed, index, "reselect", "keep", name))
-        keep.extend(rows[int(position)] for position in chosen)
-        stratum = _stratum_expression(method.field, values[name][0], window.schema)
-        if old_count > len(rows):
-            picked = table.column(RECORD_ID).take(pa.array(rows, pa.int64()))
-            unpicked = window.old.filter(stratum & ~pc.field(RECORD_ID).isin(picked))
-            key = stream_key(seed, index, "reselect", "old", name)
-            from_old.append(_uniform_draw(unpicked, selector, old_count - len(rows), key))
-        if late_count:
-            key = stream_key(seed, index, "reselect", "late", name)
-            from_late.append(_uniform_draw(window.late.filter(stratum), selector, late_count, key))
-    grown = pa.concat_tables([table.take(pa.array(sorted(keep), pa.int64())), *from_old, *from_late])
-    counts = dict.fromkeys(names, 0)
-    for value in grown.column(method.field).to_pylist():
+    late_picked: list[str] = []
+    for stratum in strata:
+        rows = [row for row, name in enumerate(previous_strata) if name == stratum.name]
+        key = stream_key(seed, index, "reselect", stratum.name)
+        kept, extra, picked = lowest(
+            [previous_ids[r] for r in rows], stratum.old, stratum.late_ids, stratum.target, key
+        )
+        keep.extend(rows[int(position)] for position in kept)
+        late_picked.extend(picked)
+        if extra:  # the stratum's quota grew past its picks and late winners: draw among old records not picked
+            where = _stratum_expression(field, stratum.value, window.schema)
+            picked_before = pa.array([previous_ids[r] for r in rows], pa.string())
+            unpicked = window.old.filter(where & ~pc.field(RECORD_ID).isin(picked_before))
+            from_old.append(_uniform_draw(unpicked, selector, extra, stream_key(key, "old")))
+    kept_table = table.take(pa.array(sorted(keep), pa.int64()))
+    grown = pa.concat_tables([kept_table, *from_old, records_of(window.late, late_picked)])
+    counts = dict.fromkeys((stratum.name for stratum in strata), 0)
+    for value in grown.column(field).to_pylist():
         counts[stratum_key(value)] += 1
-    matched = figures.matched_rows + sum(late_n)
+    matched = figures.matched_rows + sum(stratum.late for stratum in strata)
     return grown, SelectorStats(selector.limit, matched, grown.num_rows, counts)
+
+
+def _grown_strata(window: GrownWindow, selector: Selector, index: int, seed: int) -> list[_Stratum]:
+    """The grown window's strata, in the engine's order, with the rows each one gets."""
+    field = selector.method.field
+    old = stratum_sizes(window.old, selector, window.schema)
+    matches = late_matches(window, selector, [RECORD_ID, field])
+    late: dict[str, tuple[Any, int]] = {}
+    late_ids: dict[str, dict[str, None]] = {}  # distinct ids per stratum, in data order
+    for record_id, value in zip(_ids(matches), matches.column(field).to_pylist()):
+        name = stratum_key(value)
+        raw, rows = late.get(name, (value, 0))
+        late[name] = (raw, rows + 1)
+        if record_id is not None:
+            late_ids.setdefault(name, {})[record_id] = None
+    values = {**late, **old}
+    names = sorted(values, key=lambda name: _order(values[name][0]))
+    old_n = [old[name][1] if name in old else 0 for name in names]
+    late_n = [late[name][1] if name in late else 0 for name in names]
+    key = stream_key(seed, index, "reselect", "remainder")
+    targets = stratum_targets([a + b for a, b in zip(old_n, late_n)], selector.limit, selector.method.mode, key)
+    return [
+        _Stratum(name, values[name][0], n_old, n_late, list(late_ids.get(name, {})), target)
+        for name, n_old, n_late, target in zip(names, old_n, late_n, targets)
+    ]
 
 
 def stratum_targets(sizes: Sequence[int], limit: int, mode: StratificationMode | str, key: int) -> list[int]:
@@ -198,12 +215,30 @@ def _uniform_draw(data: Data, selector: Selector, size: int, key: int) -> pa.Tab
     return run_selection(data, [draw], seed=key).table
 
 
+def late_matches(window: GrownWindow, selector: Selector, columns: list[str]) -> pa.Table:
+    """``columns`` of the late rows that pass ``selector``'s filters (a narrow read), in data order."""
+    late = ds.dataset(window.late) if isinstance(window.late, pa.Table) else window.late
+    return late.to_table(columns=columns, filter=selector_expression(selector, window.schema, "late records"))
+
+
+def records_of(data: Data, ids: Sequence[str]) -> pa.Table:
+    """The full records of ``ids`` in ``data``: one row each (the first delivered), in data order."""
+    wanted = pc.field(RECORD_ID).isin(pa.array(list(ids), pa.string()))
+    found = data.filter(wanted) if isinstance(data, pa.Table) else data.to_table(filter=wanted)
+    first = first_of_each(found)
+    return found if first is None else found.take(pa.array(first))
+
+
+def _ids(table: pa.Table) -> list[str]:
+    return table.column(RECORD_ID).to_pylist()
+
+
 def _stratum_expression(field: str, value: Any, schema: pa.Schema) -> ds.Expression:
     """Rows of the stratum ``value`` names (null and NaN strata included)."""
     column = pc.field(field)
     if value is None:
         return column.is_null()
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return pc.is_nan(column)
     type_ = schema.field(field).type
     return column == pa.scalar(value, type_.value_type if pa.types.is_dictionary(type_) else type_)
@@ -213,6 +248,6 @@ def _order(value: Any) -> tuple:
     """Strata by value; NaN, then null, last (the engine's order of the strata figures)."""
     if value is None:
         return (2, 0)
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return (1, 0)
     return (0, value)
