@@ -200,6 +200,19 @@ class SplitWindow:
     late: ds.Dataset
     lineage: WindowLineage
     late_files: int
+    _footers: tuple[Footer, ...]
+    _store: Store
+    _window: ds.Expression
+
+    def arrived_since(self, seen: WindowLineage) -> tuple[int, int]:
+        """``(files, rows in the window)`` of the files not in ``seen``: what arrived since it was recorded."""
+        new = [f for f in self._footers if not seen.holds(f)]
+        if not new:
+            return 0, 0
+        with storage_errors("cannot read the stream files"):
+            data = ds.dataset([f.path for f in new], schema=self.earlier.schema, format="parquet",
+                              filesystem=self._store.filesystem)
+            return len(new), data.count_rows(filter=self._window)
 
 
 def split_window(
@@ -235,4 +248,12 @@ def split_window(
     with storage_errors("cannot open the stream files"):
         earlier_data = ds.dataset([f.path for f in before], schema=schema, format="parquet", filesystem=store.filesystem)
         late_data = ds.dataset([f.path for f in after], schema=schema, format="parquet", filesystem=store.filesystem)
-    return SplitWindow(earlier_data.filter(window), late_data.filter(window), WindowLineage.of(footers), len(after))
+    return SplitWindow(
+        earlier_data.filter(window),
+        late_data.filter(window),
+        WindowLineage.of(footers),
+        len(after),
+        tuple(footers),
+        store,
+        window,
+    )

@@ -64,7 +64,8 @@ class WindowResult:
     manifest_metadata: dict[str, Any] = field(default_factory=dict)
     late: LateFigures | None = None
     stream_versions: dict[str, str] = field(default_factory=dict)
-    lineage: WindowLineage | None = None
+    lineage: WindowLineage | None = None  # the stream files of the window's first curation
+    seen: WindowLineage | None = None  # every stream file of the window when it was curated
 
     @property
     def selected_rows(self) -> int:
@@ -81,11 +82,12 @@ class WindowResult:
 class LateFigures:
     """What curating a window again did to the records it held.
 
-    ``late_rows`` counts the window's records in stream files that arrived
-    after the previous curation (None when the window was curated afresh:
-    its curator's definition changed, or its file had no record of its
-    stream files). ``kept``, ``added`` and ``dropped`` compare the new
-    records with those held before, by ``record_id``.
+    ``late_rows`` and ``late_files`` count the window's records, and the
+    stream files holding them, that arrived after the previous curation
+    (``late_rows`` is None when the window was curated afresh: its curator's
+    definition changed, or its file had no record of its stream files).
+    ``kept``, ``added`` and ``dropped`` compare the new records with those
+    held before, by ``record_id``.
     """
 
     late_rows: int | None
@@ -169,12 +171,15 @@ def curate_window(
         previous.lineage if continuing else None,
         location=location,
     )
-    if continuing and split.late_files == 0:
-        return _unchanged(curator, window, partition_key, seed, split, previous, versions)
+    first = split.lineage
     if continuing:
+        new_files, new_rows = split.arrived_since(previous.seen)
+        if new_files == 0:
+            return _unchanged(curator, window, partition_key, seed, split, previous, versions)
         outcome = reselect(split.earlier, split.late, curator.selectors, seed=seed, previous_ids=previous.record_ids)
         selection = outcome.selection
-        late = LateFigures(outcome.late_rows, split.late_files, outcome.kept, outcome.added, outcome.dropped)
+        late = LateFigures(new_rows, new_files, outcome.kept, outcome.added, outcome.dropped)
+        first = previous.lineage
     else:
         data = split.earlier
         if data.count_rows() == 0:
@@ -183,7 +188,7 @@ def curate_window(
         selection = run_selection(data, curator.selectors, seed=seed)
         late = _compared(previous, selection) if previous is not None else None
     result = _result(curator, window, partition_key, seed, split.earlier.schema, selection=selection, late=late)
-    result = replace(result, stream_versions=versions, lineage=split.lineage)
+    result = replace(result, stream_versions=versions, lineage=first, seen=split.lineage)
     if result.selected_rows == 0:
         return result
     dataset = store.create_dataset(curator.dataset_name, exist_ok=True)
@@ -211,14 +216,15 @@ def _unchanged(
         selection=None,
         late=LateFigures(0, 0, kept, 0, 0),
         held=previous.table,
-        candidates=split.earlier.count_rows(),
+        candidates=split.earlier.count_rows() + split.late.count_rows(),
     )
     return replace(
         result,
         version_id=previous.version_id,
         created=False,
         stream_versions=versions,
-        lineage=split.lineage,
+        lineage=previous.lineage,
+        seen=previous.seen,
         message=f"{result.message} (no late records: unchanged)",
     )
 
@@ -238,8 +244,8 @@ def _commit_window(dataset: Any, result: WindowResult, definition: str) -> Any:
     any version cannot be pinned; its first commit is checked against nothing.)
     """
     table = result.table
-    if result.lineage is not None:
-        table = with_window_record(table, definition, result.lineage)
+    if result.lineage is not None and result.seen is not None:
+        table = with_window_record(table, definition, result.lineage, result.seen)
     content = parquet_bytes(table)
     for attempt in range(1, _COMMIT_ATTEMPTS + 1):
         head, held = held_windows(dataset, data_path)

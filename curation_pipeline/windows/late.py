@@ -1,11 +1,15 @@
 """What a curated window file remembers of its curation, so that late records can be added to it later.
 
 Each window file carries, in its Parquet key-value metadata, a small record:
-the curator definition hash it was selected under and the stream files it
-was selected from (:class:`~curation_pipeline.stream.lineage.WindowLineage`).
-A later curation of the same window reads it back (:func:`previous_window`):
-files not in the lineage hold the late records, and the records already in
-the file are the picks to keep (:func:`~curation_pipeline.selection.reselect`).
+the curator definition hash it was selected under, the stream files of its
+first curation and every file seen by its latest one
+(:class:`~curation_pipeline.stream.lineage.WindowLineage`). A later curation
+of the same window reads it back (:func:`previous_window`): files not in the
+first lineage hold the late records, whose picks
+:func:`~curation_pipeline.selection.reselect` makes against the first
+curation's (stable priorities: the same late records give the same picks
+however many batches brought them); a window without a file beyond those
+seen is unchanged.
 
 The record travels with the file, so a dataset copied, pulled or rolled back
 keeps it; a window file without one (written before it existed, or pushed by
@@ -41,6 +45,7 @@ class PreviousWindow:
     table: pa.Table
     definition: str | None
     lineage: WindowLineage | None
+    seen: WindowLineage | None = None
 
     @property
     def record_ids(self) -> list[str]:
@@ -51,7 +56,7 @@ class PreviousWindow:
 
     def continues(self, definition: str) -> bool:
         """Whether a curation under ``definition`` can keep this window's picks and add late records."""
-        return self.lineage is not None and self.definition == definition
+        return self.lineage is not None and self.seen is not None and self.definition == definition
 
 
 def previous_window(store: DatasetStore, dataset_name: str, path: str) -> PreviousWindow | None:
@@ -69,29 +74,33 @@ def previous_window(store: DatasetStore, dataset_name: str, path: str) -> Previo
         return None
     parquet = pq.ParquetFile(io.BytesIO(dataset.read_file(path, head)))
     table = parquet.read()
-    definition, lineage = _read_record((parquet.schema_arrow.metadata or {}).get(WINDOW_RECORD_KEY))
-    return PreviousWindow(head, table.replace_schema_metadata(_without_record(table.schema.metadata)), definition, lineage)
+    definition, lineage, seen = _read_record((parquet.schema_arrow.metadata or {}).get(WINDOW_RECORD_KEY))
+    held = table.replace_schema_metadata(_without_record(table.schema.metadata))
+    return PreviousWindow(head, held, definition, lineage, seen)
 
 
-def with_window_record(table: pa.Table, definition: str, lineage: WindowLineage) -> pa.Table:
-    """``table`` carrying the record of its curation in its schema metadata."""
+def with_window_record(table: pa.Table, definition: str, lineage: WindowLineage, seen: WindowLineage) -> pa.Table:
+    """``table`` carrying the record of its curation: the first curation's files (``lineage``) and all ``seen``."""
     record = json.dumps(
-        {"definition": definition, "lineage": json.loads(lineage.to_json())}, sort_keys=True, separators=(",", ":")
+        {"definition": definition, "lineage": json.loads(lineage.to_json()), "seen": json.loads(seen.to_json())},
+        sort_keys=True,
+        separators=(",", ":"),
     )
     metadata = {**(table.schema.metadata or {}), WINDOW_RECORD_KEY: record.encode()}
     return table.replace_schema_metadata(metadata)
 
 
-def _read_record(raw: bytes | None) -> tuple[str | None, WindowLineage | None]:
+def _read_record(raw: bytes | None) -> tuple[str | None, WindowLineage | None, WindowLineage | None]:
     if raw is None:
-        return None, None
+        return None, None, None
     try:
         record = json.loads(raw)
         definition = record["definition"]
         lineage = WindowLineage.from_json(json.dumps(record["lineage"]))
+        seen = WindowLineage.from_json(json.dumps(record["seen"]))
     except (ValueError, KeyError, TypeError, InvalidLineageError):
-        return None, None  # unreadable: curate the window afresh rather than trust it
-    return (definition if isinstance(definition, str) else None), lineage
+        return None, None, None  # unreadable: curate the window afresh rather than trust it
+    return (definition if isinstance(definition, str) else None), lineage, seen
 
 
 def _without_record(metadata: dict | None) -> dict | None:
