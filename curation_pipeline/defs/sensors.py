@@ -34,6 +34,7 @@ from curation_pipeline.defs.partitions import CuratorPartitions
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.switch import curator_switched_on, schedule_name, switched_off_reason
 from curation_pipeline.names import name_key
+from curation_pipeline.stream.lineage import observe_days
 from curation_pipeline.windows.grid import Window
 
 #: A window becomes the catch-up sensor's only this long after it is due: the schedule goes first.
@@ -194,8 +195,6 @@ def build_late_data_sensor(
         ),
     )
     def _late_data(context: dg.SensorEvaluationContext, store: CurationStore):
-        from curation_pipeline.stream.lineage import observe_days
-
         if not curator_switched_on(context, curator_name, default_running=enabled):
             return switched_off_reason(curator_name)
         now = clock()

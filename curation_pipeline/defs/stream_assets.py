@@ -35,6 +35,8 @@ from curation_pipeline.clock import Clock, utc_now
 from curation_pipeline.defs.partitions import python_name
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.names import name_key
+from curation_pipeline.stream import StreamNotFoundError
+from curation_pipeline.stream.lineage import DayFiles, observe_days, with_rows
 
 #: Days observed by default, today included: late records older than this are not looked for.
 OBSERVED_DAYS = 8
@@ -67,8 +69,8 @@ def build_stream_spec(application: str, *, storage_kind: str, start: dt.date) ->
     )
 
 
-def day_observation(application: str, day: object, previous_rows: int | None = None) -> dg.AssetObservation:
-    """The observation of one day (a :class:`~curation_pipeline.stream.lineage.DayFiles` with rows)."""
+def day_observation(application: str, day: DayFiles, previous_rows: int | None = None) -> dg.AssetObservation:
+    """The observation of one day (with its rows, when read)."""
     metadata: dict[str, object] = {
         "files": len(day.files),
         "bytes": sum(size for _, size in day.files),
@@ -121,9 +123,6 @@ def build_stream_sensor(
         ),
     )
     def _observe(context: dg.SensorEvaluationContext, store: CurationStore):
-        from curation_pipeline.stream import StreamNotFoundError
-        from curation_pipeline.stream.lineage import observe_days, with_rows
-
         now = clock()
         watched = observed_days(now.date(), start, days)
         location = store.location()
@@ -153,7 +152,7 @@ def _previous_rows(known: Mapping[str, list], day: dt.date) -> int | None:
     return entry[1] if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], int) else None
 
 
-def _with_freshness(event: dg.AssetObservation, day: object) -> dg.AssetObservation:
+def _with_freshness(event: dg.AssetObservation, day: DayFiles) -> dg.AssetObservation:
     """``event`` with the newest record time of ``day``."""
     metadata = {
         **event.metadata,
