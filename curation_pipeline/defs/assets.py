@@ -120,7 +120,7 @@ def build_curator_asset(
                     curator, partition_key, lambda: curate_window(curator, window, partition_key, datasets, store.location())
                 )
                 pointer = input_versions_observed(
-                    context.instance, curator.application_name, result.stream_versions, stream_start
+                    context.instance, curator.application_name, result.stream_versions, stream_start, result.read_at
                 )
                 context.log_event(materialization(key, result, store, pointer=pointer))
                 table, stream_schema = committed_table(datasets, result), result.stream_schema
@@ -156,10 +156,9 @@ def materialization(
     The provenance (code version, the stream's data version and ``pointer``, the storage id of the
     stream observations it read) is what Dagster compares to show the window stale.
     """
-    tags = {}
+    tags = provenance_tags(result, pointer)
     if result.version_id is not None:
-        tags = {DATA_VERSION_TAG: result.version_id, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
-        tags.update(provenance_tags(result, pointer))
+        tags.update({DATA_VERSION_TAG: result.version_id, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"})
     return dg.AssetMaterialization(
         asset_key=key,
         partition=result.partition_key,
@@ -170,7 +169,12 @@ def materialization(
 
 
 def provenance_tags(result: WindowResult, pointer: int | None) -> dict[str, str]:
-    """Dagster's provenance tags of a window: the code version and the stream input it read."""
+    """Dagster's provenance tags of a window: the code version and the stream input it read.
+
+    Also for an empty window (nothing committed): records landing in it later make it stale too.
+    For a partitioned input Dagster compares observations after the pointer; the input data
+    version (a hash of the day versions read) is informational.
+    """
     stream = stream_asset_key(result.manifest_metadata.get("application", "")).to_user_string()
     versions = json.dumps(result.stream_versions, sort_keys=True)
     return {
@@ -215,6 +219,8 @@ def materialization_metadata(result: WindowResult, store: CurationStore) -> dict
         metadata["strata"] = dg.MetadataValue.json(result.strata)
     if result.stream_versions:
         metadata["stream_versions"] = dg.MetadataValue.json(result.stream_versions)
+    if result.window_version is not None:
+        metadata["window_version"] = result.window_version
     if result.late is not None:
         late = result.late
         if late.late_rows is not None:

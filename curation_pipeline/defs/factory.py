@@ -176,6 +176,11 @@ def stream_start(starts: Sequence[dt.datetime]) -> dt.date:
 
 def days_to_observe(curators: Sequence[Curator]) -> int:
     """Days a stream's observer watches: :data:`OBSERVED_DAYS`, or more for a curator's longer late-data horizon."""
-    horizons = [c.recurate_late_within for c in curators if c.recurate_late_within is not None]
-    longest = max(horizons, default=dt.timedelta(0))
-    return max(OBSERVED_DAYS, math.ceil(longest / dt.timedelta(days=1)) + 2)
+    # A window that ended within the horizon began up to its length (and was due up to its delay) before.
+    reach = [
+        c.recurate_late_within + c.curation_interval + c.curation_delay
+        for c in curators
+        if c.recurate_late_within is not None
+    ]
+    longest = max(reach, default=dt.timedelta(0))
+    return max(OBSERVED_DAYS, math.ceil(longest / dt.timedelta(days=1)) + 1)

@@ -22,19 +22,17 @@ stopped: the schedule is the curator's one switch (:mod:`curation_pipeline.defs.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from collections.abc import Mapping
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
 from curation_pipeline.clock import Clock, utc_now
+from curation_pipeline.curators.intervals import format_interval
 from curation_pipeline.defs.partitions import CuratorPartitions
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.switch import curator_switched_on, schedule_name, switched_off_reason
 from curation_pipeline.names import name_key
-from curation_pipeline.stream.lineage import observe_days
+from curation_pipeline.stream.lineage import window_versions
 from curation_pipeline.windows.grid import Window
 
 #: A window becomes the catch-up sensor's only this long after it is due: the schedule goes first.
@@ -173,16 +171,20 @@ def build_late_data_sensor(
     application: str,
     clock: Clock = utc_now,
 ) -> dg.SensorDefinition:
-    """Re-curate each curated window that ended within ``horizon`` and whose stream days changed since.
+    """Re-curate each window that ended within ``horizon`` whose records grew after it was curated.
 
-    A window's materialization records the version of each stream day it read
-    (``stream_versions``); the sensor lists those days now (one listing per
-    day, no data read) and launches one run per window whose days differ. The
-    run key is the window and the versions it will read, so a change is
-    curated once however many ticks see it. ``enabled`` is the curator's
-    initial state (its schedule's ``default_status``): the sensor follows the
-    curator's one switch.
+    A window's materialization records the version of the stream files that
+    may hold its records (``window_version``: the files whose ``__time``
+    statistics reach into it); the sensor computes it again from the stream
+    (listings, and the footers of files it has not read before) and launches
+    one run per window whose version differs, empty windows included. The run
+    key is the window and the version it will read, so a change is curated
+    once however many ticks see it (a failed run is not retried with the same
+    version: launch it, or it is tried again when more records land).
+    ``enabled`` is the curator's initial state (its schedule's
+    ``default_status``): the sensor follows the curator's one switch.
     """
+    span = format_interval(horizon)
 
     @dg.sensor(
         name=name,
@@ -190,7 +192,7 @@ def build_late_data_sensor(
         minimum_interval_seconds=120,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            f"Curates again each window of the last {horizon} whose records grew after it was curated "
+            f"Curates again each window of the last {span} whose records grew after it was curated "
             f"(late data), keeping its picks. Follows {schedule_name(curator_name)}: turn the curator on or off there."
         ),
     )
@@ -198,52 +200,49 @@ def build_late_data_sensor(
         if not curator_switched_on(context, curator_name, default_running=enabled):
             return switched_off_reason(curator_name)
         now = clock()
-        windows = [w for w in partitions.closed_windows(now - delay) if w.end > now - horizon]
-        recorded = _recorded_versions(context.instance, asset_key, [partitions.key(w) for w in windows])
+        windows = {partitions.key(w): w for w in partitions.closed_windows(now - delay) if w.end > now - horizon}
+        recorded = _recorded_window_versions(context.instance, asset_key, list(windows))
         if not recorded:
-            return dg.SkipReason(f"no window curated within the last {horizon}")
-        days = sorted({dt.date.fromisoformat(day) for versions in recorded.values() for day in versions})
-        current = {d.day.isoformat(): d.version for d in observe_days(application, days, location=store.location())}
+            return dg.SkipReason(f"no window curated within the last {span}")
+        keys = sorted(recorded)
+        current = window_versions(
+            application, [(windows[k].start, windows[k].end) for k in keys], location=store.location()
+        )
         in_flight = _keys_in_flight(context.instance, job_name)
-        requests = []
-        for key, versions in sorted(recorded.items()):
-            now_versions = {day: current.get(day) for day in versions}
-            if now_versions == versions or key in in_flight:
-                continue
-            digest = hashlib.sha256(json.dumps(now_versions, sort_keys=True).encode()).hexdigest()[:16]
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{key}:{digest}",
-                    partition_key=key,
-                    tags={"curation/curator": name_key(curator_name), "curation/trigger": "late-data"},
-                )
+        requests = [
+            dg.RunRequest(
+                run_key=f"{key}:{version}",
+                partition_key=key,
+                tags={"curation/curator": name_key(curator_name), "curation/trigger": "late-data"},
             )
+            for key, version in zip(keys, current)
+            if version != recorded[key] and key not in in_flight
+        ]
         if not requests:
-            return dg.SkipReason(f"no window of the last {horizon} has late records")
+            return dg.SkipReason(f"no window of the last {span} has late records")
         context.log.info(f"re-curating {len(requests)} windows of {curator_name} with late records")
         return requests
 
     return _late_data
 
 
-def _recorded_versions(instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, dict]:
-    """Partition key -> the stream day versions its latest materialization read (windows with a record only)."""
+def _recorded_window_versions(instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, str]:
+    """Partition key -> the ``window_version`` its latest materialization read (windows with one only)."""
     if not keys:
         return {}
-    found: dict[str, dict] = {}
+    found: dict[str, str | None] = {}
     cursor = None
-    wanted = set(keys)
-    while wanted - found.keys():
+    while set(keys) - found.keys():
         page = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=keys), limit=1000, cursor=cursor
         )
         for record in page.records:
             key = record.partition_key
-            if key in found or key is None:
+            if key is None or key in found or record.asset_materialization is None:
                 continue
-            entry = record.asset_materialization.metadata.get("stream_versions") if record.asset_materialization else None
-            found[key] = entry.value if entry is not None and isinstance(entry.value, Mapping) else {}
+            entry = record.asset_materialization.metadata.get("window_version")
+            found[key] = entry.value if entry is not None and isinstance(entry.value, str) else None
         if not page.has_more:
             break
         cursor = page.cursor
-    return {key: dict(versions) for key, versions in found.items() if versions}
+    return {key: version for key, version in found.items() if version is not None}

@@ -138,7 +138,12 @@ def build_stream_sensor(
         changed = with_rows(application, changed, location=location)
         events = [day_observation(application, d, _previous_rows(known, d.day)) for d in changed]
         holding = [i for i, d in enumerate(changed) if d.latest is not None]
-        if holding:  # the newest record time: the stream's freshness in the UI
+        later_rows = [
+            day for day, entry in known.items() if isinstance(entry, list) and len(entry) == 2 and entry[1]
+        ]
+        if holding and not any(day > changed[holding[-1]].day.isoformat() for day in later_rows):
+            # The newest record time of the stream's newest day: its freshness in the UI (a late batch
+            # in an older day does not move it back).
             events[holding[-1]] = _with_freshness(events[holding[-1]], changed[holding[-1]])
         cursor = {d.day.isoformat(): known.get(d.day.isoformat()) for d in observed if d.day.isoformat() in known}
         cursor.update({d.day.isoformat(): [d.version, d.rows] for d in changed})
@@ -163,37 +168,55 @@ def _with_freshness(event: dg.AssetObservation, day: DayFiles) -> dg.AssetObserv
 
 
 def input_versions_observed(
-    instance: dg.DagsterInstance, application: str, versions: Mapping[str, str], start: dt.date | None
+    instance: dg.DagsterInstance,
+    application: str,
+    versions: Mapping[str, str],
+    start: dt.date | None,
+    read_at: dt.datetime | None = None,
 ) -> int | None:
-    """Make sure the instance's latest observation of each day in ``versions`` has that version; return a pointer.
+    """A pointer for a curated window's provenance: the storage id at which its stream days' versions held.
 
     A curated window's materialization names, as Dagster's provenance does,
-    the data version of each stream day it read and the storage id of an
-    event at which those were the latest observations: Dagster compares later
-    observations of the day with it to tell whether the window is stale. The
-    days whose latest observation differs (or that were never observed) are
-    observed now, outside any run. ``start`` is the stream asset's first
-    partition (a day before it is not observed; None: no partitioned stream).
+    the storage id of an event at which the stream days it read had the
+    versions it read: Dagster shows the window stale when a later observation
+    of one of those days has another version. Where the instance's latest
+    observation of a day has the version read, the pointer is at or after it.
+    Where it has another version, the times say which is newer (files are
+    only ever added): an observation older than the run's listing
+    (``read_at``) is behind what the run read, and the run's version is
+    observed now, outside any run; a newer one holds a file the run did not
+    read, and the pointer is put just before it, so the window shows stale
+    and is curated again. A run never reports a version over a newer one.
+    ``start`` is the stream asset's first partition (a day before it is not
+    observed; None: no partitioned stream).
     """
     if start is None:
         return None
-    key = dg.AssetKey(["stream", name_key(application)])
-    pointer: int | None = None
+    key = stream_asset_key(application)
+    matching: list[int] = []
+    differing: list[int] = []
     for day, version in sorted(versions.items()):
         if day < start.isoformat():
             continue
-        records = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1)
-        latest = records.records[0] if records.records else None
-        if latest is None or (latest.event_log_entry.tags or {}).get(DATA_VERSION_TAG) != version:
+        latest = _latest_observation(instance, key, day)
+        behind = latest is not None and read_at is not None and latest.timestamp <= read_at.timestamp()
+        same = latest is not None and (latest.event_log_entry.tags or {}).get(DATA_VERSION_TAG) == version
+        if latest is None or (behind and not same):
             instance.report_runless_asset_event(
                 dg.AssetObservation(
-                    asset_key=key,
-                    partition=day,
-                    metadata={"observed_by": "a curation run"},
-                    tags={DATA_VERSION_TAG: version},
+                    asset_key=key, partition=day, metadata={"observed_by": "a curation run"}, tags={DATA_VERSION_TAG: version}
                 )
             )
-            records = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1)
-            latest = records.records[0]
-        pointer = latest.storage_id if pointer is None else max(pointer, latest.storage_id)
-    return pointer
+            latest = _latest_observation(instance, key, day)
+        if (latest.event_log_entry.tags or {}).get(DATA_VERSION_TAG) == version:
+            matching.append(latest.storage_id)
+        else:
+            differing.append(latest.storage_id)
+    if differing:
+        return min(differing) - 1
+    return max(matching, default=None)
+
+
+def _latest_observation(instance: dg.DagsterInstance, key: dg.AssetKey, day: str):
+    records = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1).records
+    return records[0] if records else None

@@ -9,6 +9,11 @@ day, late or not, and never when another day changes. Computing it costs one
 listing of the day's folder (no data is read); row counts, when asked for,
 come from the files' footers.
 
+A day is coarse for a window of an hour: a window's own version
+(:func:`window_version`) hashes only the files whose row groups' ``__time``
+statistics reach into it, so a file landing later in the day changes the
+day's version but not that of a window it holds no records of.
+
 A curated window records which files it was selected from
 (:class:`WindowLineage`); when the window is curated again,
 :func:`split_window` reads it as two parts: the records of those files, and
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,7 +48,7 @@ from curation_pipeline.stream.layout import (
     is_data_file,
     parse_date_dir,
 )
-from curation_pipeline.stream.parquet_files import Footer, list_dir, read_footers
+from curation_pipeline.stream.parquet_files import Footer, list_dir, read_footer
 from curation_pipeline.stream.reader import latest_time_of, window_bounds
 from curation_pipeline.stream.schema import unify_stream_schema
 
@@ -98,6 +105,13 @@ def observe_days(
     application = check_application(application)
     store = open_store(store_url, location=location)
     require_stream_root(store)
+    observed = _observe(store, application, days)
+    if rows:
+        observed = [_with_rows(store, application, day) for day in observed]
+    return observed
+
+
+def _observe(store: Store, application: str, days: Sequence[date]) -> list[DayFiles]:
     listings = list(
         ordered_map(
             lambda day: list_dir(store, date_dir(store.root, application, day)),
@@ -119,8 +133,6 @@ def observe_days(
             )
         )
         observed.append(DayFiles(day, files))
-    if rows:
-        observed = [_with_rows(store, application, day) for day in observed]
     return observed
 
 
@@ -133,9 +145,91 @@ def with_rows(
 
 
 def _with_rows(store: Store, application: str, day: DayFiles) -> DayFiles:
-    folder = date_dir(store.root, application, day.day)
-    footers = read_footers(store, [f"{folder}/{name}" for name, _ in day.files])
+    footers = day_footers(store, application, day)
     return DayFiles(day.day, day.files, sum(footer.rows for footer in footers), latest_time_of(store, footers))
+
+
+class _FooterCache:
+    """Footers already read, by file URI and size: a published stream file never changes.
+
+    Sensors observe the same days every minute; with this, a tick reads the
+    footers of new files only. Bounded (least recently used out) so a long-lived
+    code server holds at most :data:`FOOTER_CACHE_SIZE` of them. A dict rather
+    than ``functools.lru_cache``: the key is not the reading function's argument
+    list (the store is not hashable) and entries are shared across stores.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, int], Footer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> Footer | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, int], footer: Footer) -> None:
+        with self._lock:
+            self._entries[key] = footer
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+FOOTER_CACHE_SIZE = 50_000
+_FOOTERS = _FooterCache(FOOTER_CACHE_SIZE)
+
+
+def day_footers(store: Store, application: str, day: DayFiles) -> list[Footer]:
+    """The footers of ``day``'s files, in its order; those read before come from memory."""
+    folder = date_dir(store.root, application, day.day)
+
+    def footer(item: tuple[str, int]) -> Footer:
+        path = f"{folder}/{item[0]}"
+        key = (store.uri(path), item[1])
+        found = _FOOTERS.get(key)
+        if found is None:
+            found = read_footer(store, path)
+            _FOOTERS.put(key, found)
+        return found
+
+    return list(ordered_map(footer, list(day.files), max_workers=_IO_THREADS, name="stream"))
+
+
+def window_version(footers: Iterable[Footer], start: datetime, end: datetime) -> str:
+    """16 hex characters naming the files that may hold records of ``[start, end)``, with their row counts.
+
+    The same files give the same version; a file landing in the window's days
+    changes it only if its ``__time`` statistics reach into the window.
+    """
+    names = sorted(
+        f"{footer.path.rpartition('/')[0].rpartition('/')[2]}/{footer.path.rpartition('/')[2]}\t{footer.rows}"
+        for footer in footers
+        if footer.may_hold(start, end)
+    )
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+
+
+def window_versions(
+    application: str,
+    windows: Sequence[tuple[datetime, datetime]],
+    store_url: str | None = None,
+    *,
+    location: Location | None = None,
+) -> list[str]:
+    """:func:`window_version` of each ``(start, end)`` as the stream is now (footers read once per file)."""
+    application = check_application(application)
+    store = open_store(store_url, location=location)
+    require_stream_root(store)
+    days = sorted({day for start, end in windows for day in days_overlapping(start, end)})
+    by_day = {d.day: day_footers(store, application, d) for d in _observe(store, application, days)}
+    return [
+        window_version([f for day in days_overlapping(start, end) for f in by_day.get(day, [])], start, end)
+        for start, end in windows
+    ]
 
 
 @dataclass(frozen=True)
@@ -203,6 +297,13 @@ class SplitWindow:
     _footers: tuple[Footer, ...]
     _store: Store
     _window: ds.Expression
+    _start: datetime
+    _end: datetime
+
+    @property
+    def version(self) -> str:
+        """:func:`window_version` of the window as read."""
+        return window_version(self._footers, self._start, self._end)
 
     def arrived_since(self, seen: WindowLineage) -> tuple[int, int]:
         """``(files, rows in the window)`` of the files not in ``seen``: what arrived since it was recorded."""
@@ -256,4 +357,6 @@ def split_window(
         tuple(footers),
         store,
         window,
+        start,
+        end,
     )

@@ -8,6 +8,7 @@ errors pass through unchanged; the asset turns them into
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -18,13 +19,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation_pipeline.clock import utc_now
 from curation_pipeline.curators import Curator
 from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.location import Location
 from curation_pipeline.selection import SelectionResult, derive_seed, reselect, run_selection
-from curation_pipeline.store import DatasetHeadOutOfDateError, RetryPolicy
+from curation_pipeline.store import DatasetHeadOutOfDateError, FileEntry, RetryPolicy
 from curation_pipeline.stream.layout import days_overlapping
 from curation_pipeline.stream.lineage import WindowLineage, observe_days, split_window
+from curation_pipeline.windows.errors import WindowChangedError
 from curation_pipeline.windows.grid import Window, file_safe_key
 from curation_pipeline.windows.late import PreviousWindow, previous_window, with_window_record
 from curation_pipeline.windows.overlap import WINDOWS_KEY, held_windows, refuse_overlap, windows_record
@@ -64,6 +67,8 @@ class WindowResult:
     manifest_metadata: dict[str, Any] = field(default_factory=dict)
     late: LateFigures | None = None
     stream_versions: dict[str, str] = field(default_factory=dict)
+    window_version: str | None = None  # the stream files that may hold the window's records, as read
+    read_at: dt.datetime | None = None  # when the stream's days were listed for this curation
     lineage: WindowLineage | None = None  # the stream files of the window's first curation
     seen: WindowLineage | None = None  # every stream file of the window when it was curated
 
@@ -163,6 +168,7 @@ def curate_window(
     continuing = previous is not None and previous.continues(definition)
     days = days_overlapping(window.start, window.end)
     # Observed before reading, so a file landing meanwhile shows as a newer version, never an older one.
+    read_at = utc_now()
     versions = {d.day.isoformat(): d.version for d in observe_days(curator.application_name, days, location=location)}
     split = split_window(
         curator.application_name,
@@ -171,11 +177,12 @@ def curate_window(
         previous.lineage if continuing else None,
         location=location,
     )
+    read = {"stream_versions": versions, "window_version": split.version, "read_at": read_at}
     first = split.lineage
     if continuing:
         new_files, new_rows = split.arrived_since(previous.seen)
-        if new_files == 0:
-            return _unchanged(curator, window, partition_key, seed, split, previous, versions)
+        if new_rows == 0:  # nothing new, or new files holding none of this window's records
+            return _unchanged(curator, window, partition_key, seed, split, previous, new_files, read)
         outcome = reselect(split.earlier, split.late, curator.selectors, seed=seed, previous_ids=previous.record_ids)
         selection = outcome.selection
         late = LateFigures(new_rows, new_files, outcome.kept, outcome.added, outcome.dropped)
@@ -184,15 +191,15 @@ def curate_window(
         data = split.earlier
         if data.count_rows() == 0:
             # Nothing to select from: the stream may not even have the curator's columns yet.
-            return _result(curator, window, partition_key, seed, data.schema, selection=None)
+            return replace(_result(curator, window, partition_key, seed, data.schema, selection=None), **read)
         selection = run_selection(data, curator.selectors, seed=seed)
         late = _compared(previous, selection) if previous is not None else None
     result = _result(curator, window, partition_key, seed, split.earlier.schema, selection=selection, late=late)
-    result = replace(result, stream_versions=versions, lineage=first, seen=split.lineage)
+    result = replace(result, lineage=first, seen=split.lineage, **read)
     if result.selected_rows == 0:
         return result
     dataset = store.create_dataset(curator.dataset_name, exist_ok=True)
-    commit = _commit_window(dataset, result, definition)
+    commit = _commit_window(dataset, result, definition, previous.entry if previous is not None else None)
     return replace(result, version_id=commit.version_id, parent=commit.parent, created=commit.created)
 
 
@@ -203,9 +210,10 @@ def _unchanged(
     seed: int,
     split: Any,
     previous: PreviousWindow,
-    versions: dict[str, str],
+    new_files: int,
+    read: dict[str, Any],
 ) -> WindowResult:
-    """The window as held: no stream file arrived since it was curated, so nothing is selected again."""
+    """The window as held: no record of it arrived since it was curated, so nothing is selected again."""
     kept = len(previous.record_ids)
     result = _result(
         curator,
@@ -214,7 +222,7 @@ def _unchanged(
         seed,
         split.earlier.schema,
         selection=None,
-        late=LateFigures(0, 0, kept, 0, 0),
+        late=LateFigures(0, new_files, kept, 0, 0),
         held=previous.table,
         candidates=split.earlier.count_rows() + split.late.count_rows(),
     )
@@ -222,10 +230,10 @@ def _unchanged(
         result,
         version_id=previous.version_id,
         created=False,
-        stream_versions=versions,
         lineage=previous.lineage,
         seen=previous.seen,
         message=f"{result.message} (no late records: unchanged)",
+        **read,
     )
 
 
@@ -236,12 +244,17 @@ def _compared(previous: PreviousWindow, selection: SelectionResult) -> LateFigur
     return LateFigures(None, 0, len(before & after), len(after - before), len(before - after))
 
 
-def _commit_window(dataset: Any, result: WindowResult, definition: str) -> Any:
+def _commit_window(dataset: Any, result: WindowResult, definition: str, based_on: FileEntry | None) -> Any:
     """Commit the window's file on a HEAD whose window files it does not overlap.
 
     The commit is pinned to the HEAD that was checked: if another writer moved
     HEAD meanwhile, the check runs again on the new HEAD. (A dataset without
     any version cannot be pinned; its first commit is checked against nothing.)
+
+    ``based_on`` is the window's file the selection started from (None: no file):
+    if another run replaced it meanwhile, committing would throw that run's
+    records away, so :class:`WindowChangedError` is raised instead, unless the
+    other run committed exactly these bytes.
     """
     table = result.table
     if result.lineage is not None and result.seen is not None:
@@ -249,6 +262,12 @@ def _commit_window(dataset: Any, result: WindowResult, definition: str) -> Any:
     content = parquet_bytes(table)
     for attempt in range(1, _COMMIT_ATTEMPTS + 1):
         head, held = held_windows(dataset, data_path)
+        current = dataset.files(head).get(result.path) if head is not None else None
+        if current != based_on and current != _entry_of(content):
+            raise WindowChangedError(
+                f"dataset {result.dataset!r}: window {result.partition_key} was curated by another run meanwhile "
+                f"(its file is now in version {head}); nothing was committed: curate it again"
+            )
         refuse_overlap(result.dataset, result.path, result.window, held)
         metadata = {**result.manifest_metadata, WINDOWS_KEY: windows_record(held, result.path, result.window)}
         try:
@@ -258,6 +277,10 @@ def _commit_window(dataset: Any, result: WindowResult, definition: str) -> Any:
     raise DatasetHeadOutOfDateError(
         f"dataset {result.dataset!r}: HEAD kept moving while window {result.partition_key} was committed; try again"
     )
+
+
+def _entry_of(content: bytes) -> FileEntry:
+    return FileEntry(hashlib.sha256(content).hexdigest(), len(content))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

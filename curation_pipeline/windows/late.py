@@ -1,7 +1,9 @@
 """What a curated window file remembers of its curation, so that late records can be added to it later.
 
 Each window file carries, in its Parquet key-value metadata, a small record:
-the curator definition hash it was selected under, the stream files of its
+the curator definition hash and the selection rules' version
+(:data:`~curation_pipeline.selection.version.RULES_VERSION`) it was selected
+under, the stream files of its
 first curation and every file seen by its latest one
 (:class:`~curation_pipeline.stream.lineage.WindowLineage`). A later curation
 of the same window reads it back (:func:`previous_window`): files not in the
@@ -27,7 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation_pipeline.fields import RECORD_ID
-from curation_pipeline.store import DatasetDeletedError, DatasetNotFoundError, DatasetStore
+from curation_pipeline.selection.version import RULES_VERSION
+from curation_pipeline.store import DatasetDeletedError, DatasetNotFoundError, DatasetStore, FileEntry
 from curation_pipeline.stream.lineage import InvalidLineageError, WindowLineage
 
 #: The key of the record in a window file's Parquet metadata.
@@ -42,10 +45,12 @@ class PreviousWindow:
     """
 
     version_id: str
+    entry: FileEntry
     table: pa.Table
     definition: str | None
     lineage: WindowLineage | None
     seen: WindowLineage | None = None
+    rules: int | None = None
 
     @property
     def record_ids(self) -> list[str]:
@@ -56,7 +61,12 @@ class PreviousWindow:
 
     def continues(self, definition: str) -> bool:
         """Whether a curation under ``definition`` can keep this window's picks and add late records."""
-        return self.lineage is not None and self.seen is not None and self.definition == definition
+        return (
+            self.lineage is not None
+            and self.seen is not None
+            and self.definition == definition
+            and self.rules == RULES_VERSION
+        )
 
 
 def previous_window(store: DatasetStore, dataset_name: str, path: str) -> PreviousWindow | None:
@@ -70,19 +80,25 @@ def previous_window(store: DatasetStore, dataset_name: str, path: str) -> Previo
     except (DatasetNotFoundError, DatasetDeletedError):
         return None
     head = dataset.head()
-    if head is None or path not in dataset.files(head):
+    entry = dataset.files(head).get(path) if head is not None else None
+    if entry is None:
         return None
     parquet = pq.ParquetFile(io.BytesIO(dataset.read_file(path, head)))
     table = parquet.read()
-    definition, lineage, seen = _read_record((parquet.schema_arrow.metadata or {}).get(WINDOW_RECORD_KEY))
+    definition, lineage, seen, rules = _read_record((parquet.schema_arrow.metadata or {}).get(WINDOW_RECORD_KEY))
     held = table.replace_schema_metadata(_without_record(table.schema.metadata))
-    return PreviousWindow(head, held, definition, lineage, seen)
+    return PreviousWindow(head, entry, held, definition, lineage, seen, rules)
 
 
 def with_window_record(table: pa.Table, definition: str, lineage: WindowLineage, seen: WindowLineage) -> pa.Table:
     """``table`` carrying the record of its curation: the first curation's files (``lineage``) and all ``seen``."""
     record = json.dumps(
-        {"definition": definition, "lineage": json.loads(lineage.to_json()), "seen": json.loads(seen.to_json())},
+        {
+            "definition": definition,
+            "lineage": json.loads(lineage.to_json()),
+            "seen": json.loads(seen.to_json()),
+            "rules": RULES_VERSION,
+        },
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -90,17 +106,19 @@ def with_window_record(table: pa.Table, definition: str, lineage: WindowLineage,
     return table.replace_schema_metadata(metadata)
 
 
-def _read_record(raw: bytes | None) -> tuple[str | None, WindowLineage | None, WindowLineage | None]:
+def _read_record(raw: bytes | None) -> tuple[str | None, WindowLineage | None, WindowLineage | None, int | None]:
     if raw is None:
-        return None, None, None
+        return None, None, None, None
     try:
         record = json.loads(raw)
         definition = record["definition"]
         lineage = WindowLineage.from_json(json.dumps(record["lineage"]))
         seen = WindowLineage.from_json(json.dumps(record["seen"]))
+        rules = record["rules"]
     except (ValueError, KeyError, TypeError, InvalidLineageError):
-        return None, None, None  # unreadable: curate the window afresh rather than trust it
-    return (definition if isinstance(definition, str) else None), lineage, seen
+        return None, None, None, None  # unreadable: curate the window afresh rather than trust it
+    definition = definition if isinstance(definition, str) else None
+    return definition, lineage, seen, (rules if isinstance(rules, int) else None)
 
 
 def _without_record(metadata: dict | None) -> dict | None:

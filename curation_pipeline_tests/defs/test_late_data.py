@@ -199,3 +199,71 @@ def test_automation_follows_the_curators_switch(store_url, sqlite_instance):
 def test_without_the_option_there_is_no_late_data_sensor(store_url):
     defs = definitions(curator_of("uniform"), store_url)
     assert not [s for s in defs.sensors if s.name.endswith("_late_data")]
+
+
+def hourly_records(hour: int, minute: int, prefix: str, count: int = 1) -> list[dict]:
+    moment = START + dt.timedelta(days=1, hours=hour, minutes=minute)
+    return [
+        {"record_id": f"{prefix}-{i}", "__time": moment, "inputs.amount": 1.0, "outputs.label": "pos", "tags.env": "prod"}
+        for i in range(count)
+    ]
+
+
+def test_an_hourly_window_only_sees_late_records_of_its_own_hour(store_url, sqlite_instance):
+    curator = curator_of("uniform", curation_interval=dt.timedelta(hours=1), recurate_late_within=dt.timedelta(days=3))
+    defs = definitions(curator, store_url)
+    for key in ("2026-01-02-00:00", "2026-01-02-02:00"):
+        curate(defs, curator, sqlite_instance, key)
+    versions = len(DatasetStore.open(store_url).get_dataset(curator.dataset_name).list_versions())
+
+    log_records(APP, hourly_records(2, 30, "late-hour", 3), store_url=store_url)  # lands in 02:00 only
+    requests = late_sensor_tick(defs, curator, sqlite_instance, store_url).run_requests
+    assert [r.partition_key for r in requests] == ["2026-01-02-02:00"]
+
+    # The day's version changed, so the UI marks the day's hours stale; curating 00:00 again commits nothing.
+    curate(defs, curator, sqlite_instance, "2026-01-02-00:00")
+    meta = latest_metadata(sqlite_instance, curator, "2026-01-02-00:00")
+    assert meta["new_version"] is False and meta["late_rows"] == 0 and meta["late_files"] == 1
+    assert len(DatasetStore.open(store_url).get_dataset(curator.dataset_name).list_versions()) == versions
+    assert stale(defs, sqlite_instance, curator, ["2026-01-02-00:00"]) == {"2026-01-02-00:00": StaleStatus.FRESH}
+    curate(defs, curator, sqlite_instance, "2026-01-02-02:00")
+    assert latest_metadata(sqlite_instance, curator, "2026-01-02-02:00")["late_rows"] == 3
+
+
+def test_a_window_empty_when_curated_turns_stale_when_its_records_arrive(store_url, sqlite_instance):
+    curator = curator_of("uniform", recurate_late_within=dt.timedelta(days=5))
+    now = START + dt.timedelta(days=6, hours=1)
+    defs = definitions(curator, store_url, now=now)
+    cursor = observe(defs, sqlite_instance, store_url)
+    curate(defs, curator, sqlite_instance, "2026-01-05")  # nothing logged for Jan 5 yet
+    assert latest_metadata(sqlite_instance, curator, "2026-01-05")["rows_selected"] == 0
+    assert stale(defs, sqlite_instance, curator, ["2026-01-05"]) == {"2026-01-05": StaleStatus.FRESH}
+
+    log_late(store_url, 4, 30, prefix="upload")  # a batch upload fills Jan 5 in
+    observe(defs, sqlite_instance, store_url, cursor)
+    assert stale(defs, sqlite_instance, curator, ["2026-01-05"]) == {"2026-01-05": StaleStatus.STALE}
+    assert [r.partition_key for r in late_sensor_tick(defs, curator, sqlite_instance, store_url).run_requests] == [
+        "2026-01-05"
+    ]
+    curate(defs, curator, sqlite_instance, "2026-01-05")
+    assert latest_metadata(sqlite_instance, curator, "2026-01-05")["rows_selected"] == 8
+
+
+def test_a_run_that_read_an_older_version_never_reports_it_over_the_newer_one(store_url, instance):
+    from curation_pipeline.defs.stream_assets import input_versions_observed
+    from curation_pipeline.stream.lineage import observe_days
+
+    curator = curator_of("uniform")
+    defs = definitions(curator, store_url)
+    cursor = observe(defs, instance, store_url)
+    curate(defs, curator, instance, "2026-01-02")
+    read_at = dt.datetime.now(dt.timezone.utc)
+    (read,) = observe_days(APP, [dt.date(2026, 1, 2)], store_url)  # what a run read ...
+    log_late(store_url, 1, 5)  # ... before a file landed and the observer saw it
+    observe(defs, instance, store_url, cursor)
+    records = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(["stream", APP])), limit=100)
+    pointer = input_versions_observed(instance, APP, {"2026-01-02": read.version}, START.date(), read_at)
+    after = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(["stream", APP])), limit=100)
+    assert len(after.records) == len(records.records)  # nothing reported over the newer version
+    newest = max(r.storage_id for r in after.records if r.partition_key == "2026-01-02")
+    assert pointer == newest - 1  # before it: a window with this provenance shows stale

@@ -85,4 +85,23 @@ def test_a_file_with_an_unreadable_record_is_curated_afresh(store_url):
     again = curate(curator, store_url)
     assert again.late.late_rows is None and again.late.kept == 10  # the same data, the same seed: the same picks
     record = pq.ParquetFile(io.BytesIO(dataset.read_file(first.path))).schema_arrow.metadata[WINDOW_RECORD_KEY]
-    assert set(json.loads(record)) == {"definition", "lineage", "seen"}  # written anew
+    assert set(json.loads(record)) == {"definition", "lineage", "seen", "rules"}  # written anew
+
+
+def test_a_window_replaced_by_another_run_meanwhile_is_not_overwritten(store_url, monkeypatch):
+    import curation_pipeline.windows.curate as curation
+    from curation_pipeline.windows import WindowChangedError
+
+    curator = UniformCurator("sample", APP, 10, start_on=START)
+    curate(curator, store_url)
+    log(store_url, "late", 20)
+    real = curation.reselect
+
+    def another_run_commits_first(*args, **kwargs):
+        DatasetStore.open(store_url).get_dataset("sample").commit({"data/2026-01-01.parquet": b"theirs"}, "another run")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(curation, "reselect", another_run_commits_first)
+    with pytest.raises(WindowChangedError, match="curated by another run meanwhile"):
+        curate(curator, store_url)
+    assert DatasetStore.open(store_url).get_dataset("sample").read_file("data/2026-01-01.parquet") == b"theirs"
