@@ -20,7 +20,7 @@ from curation_pipeline.curators.selectors import (
 )
 from curation_pipeline.selection import select
 from curation_pipeline.selection.parquet_pages import PagedFile, worth_paging
-from curation_pipeline.stream import log_records, read_window
+from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, ids, records
 
 ROWS = 40_000
@@ -195,7 +195,7 @@ def test_engine_on_the_stream_reads_pages_and_selects_as_from_a_table(tmp_path, 
     log_records("app", table, store)
     start, end = DAY, DAY + dt.timedelta(days=1)
     in_window = table.slice(0, 86_400)
-    got = select(read_window("app", start, end, store), [SMALL_K[name]], seed=11)
+    got = select(open_window("app", start, end, store), [SMALL_K[name]], seed=11)
     expected = select(in_window, [SMALL_K[name]], seed=11)
     assert got.equals(expected)
     assert counted_pages[0] > 0
@@ -207,6 +207,6 @@ def test_engine_on_an_s3_stream_reads_pages(aws_env, counted_pages) -> None:
     log_records("app", table, store)
     start, end = DAY, DAY + dt.timedelta(days=1)
     selector = Selector(method=UniformSampler(), limit=3)
-    got = select(read_window("app", start, end, store), [selector], seed=5)
+    got = select(open_window("app", start, end, store), [selector], seed=5)
     assert got.equals(select(table, [selector], seed=5))
     assert counted_pages[0] > 0
