@@ -9,15 +9,13 @@ selector's). Narrow scans evaluate the selector's filter as a projected
 boolean column rather than dropping rows, so they know each match's row
 index; the fetch of full records then reads a winner's row group without any
 filter, with string columns kept dictionary-encoded until the few winning
-rows are taken. Where the file has a page index, only the data pages holding
-winners are decoded (:mod:`curation_pipeline.selection.parquet_pages`).
+rows are taken.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -30,7 +28,6 @@ import pyarrow.parquet as pq
 from curation_pipeline import parallel
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.errors import SelectionError
-from curation_pipeline.selection.parquet_pages import PagedFile, worth_paging
 from curation_pipeline.selection.window import FilteredParquet
 
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
@@ -276,11 +273,6 @@ class RowGroupPiece(_ScannedPiece):
     def fetch(self, rows: np.ndarray) -> pa.Table:
         # No filter here (rows are row indices); strings stay dictionaries until taken.
         if self.source.direct(self.group):
-            group = self.group.row_groups[0]
-            paged = self.source.paged(self.group) if worth_paging(rows, group.num_rows) else None
-            taken = paged.take(group.id, rows, self.source.strings) if paged else None
-            if taken is not None:
-                return taken.cast(self.source.schema)
             table = self._read(None, True)
             if rows.size and int(rows[-1]) >= table.num_rows:
                 raise SelectionError("the data changed while it was read: a picked row is gone")
@@ -400,9 +392,6 @@ class ParquetSource:
         ]
         self.strings = strings
         self._direct: dict[str, bool] = {}
-        self._paged: dict[str, PagedFile | None] = {}
-        self._paged_lock = threading.Lock()
-        self._paged_locks: dict[str, threading.Lock] = {}
         self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
@@ -430,17 +419,6 @@ class ParquetSource:
             found = self._plain_format and group.physical_schema.remove_metadata().equals(self._plain_schema)
             self._direct[group.path] = found
         return found
-
-    def paged(self, group: ds.ParquetFileFragment) -> PagedFile | None:
-        """``group``'s file for page-wise reads (direct files only), or None without a page index."""
-        # One footer read per file, whichever thread asks first; other files'
-        # reads go on meanwhile (on S3 each is a round trip).
-        with self._paged_lock:
-            file_lock = self._paged_locks.setdefault(group.path, threading.Lock())
-        with file_lock:
-            if group.path not in self._paged:
-                self._paged[group.path] = PagedFile.open(group.filesystem, group.path, group.metadata)
-            return self._paged[group.path]
 
     def column_index(self, group: ds.ParquetFileFragment, field: str) -> int:
         """Index of the Parquet leaf column of top-level column ``field`` in ``group``'s file, or -1."""

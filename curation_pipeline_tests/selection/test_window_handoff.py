@@ -11,8 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import curation_pipeline
-from curation_pipeline.curators.selectors import OrderedSampler, Selector, StratifiedSampler, UniformSampler
-from curation_pipeline.selection import FilteredParquet, run_selection
+from curation_pipeline.curators.selectors import (
+    EqualsFilter,
+    OrderedSampler,
+    Selector,
+    StratifiedSampler,
+    UniformSampler,
+)
+from curation_pipeline.selection import FilteredParquet, run_selection, select
 from curation_pipeline.selection.scan import DatasetSource, ParquetSource, RowGroupPiece, open_source
 from curation_pipeline.stream import StreamWindow, log_records, open_window, read_window
 from curation_pipeline_tests.selection.records import DAY, records
@@ -96,7 +102,7 @@ def test_an_unfiltered_parquet_dataset_is_read_row_group_by_row_group(tmp_path: 
 
 
 class _Handed:
-    def __init__(self, dataset, filter) -> None:  # noqa: A002 - the protocol's name
+    def __init__(self, dataset, filter) -> None:
         self.dataset = dataset
         self.filter = filter
 
@@ -116,3 +122,35 @@ def test_the_package_uses_no_private_pyarrow_attribute() -> None:
     private = re.compile(r"\b_(scan_options|get_fragments)\b")
     found = [f"{path}: {line.strip()}" for path in root.rglob("*.py") for line in path.read_text().splitlines() if private.search(line)]
     assert found == []
+
+
+# Small limits: a few winners per row group, fetched from the stream's files.
+SMALL_K = {
+    "uniform": Selector(method=UniformSampler(), limit=5),
+    "filtered": Selector(method=UniformSampler(), limit=4, filters=[EqualsFilter(field="outputs.label", equals="dog")]),
+    "top": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=6),
+    "newest": Selector(limit=50),
+    "strata": Selector(method=StratifiedSampler(field="outputs.label", mode="balanced"), limit=6),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_K))
+def test_engine_on_the_stream_selects_as_from_a_table(tmp_path: Path, name: str) -> None:
+    table = records(150_000, seed=3)  # 150k seconds: two days, two row groups on the first
+    store = str(tmp_path / "store")
+    log_records("app", table, store)
+    start, end = DAY, DAY + dt.timedelta(days=1)
+    in_window = table.slice(0, 86_400)
+    got = select(open_window("app", start, end, store), [SMALL_K[name]], seed=11)
+    expected = select(in_window, [SMALL_K[name]], seed=11)
+    assert got.equals(expected)
+
+
+def test_engine_on_an_s3_stream_selects_as_from_a_table(aws_env) -> None:
+    table = records(70_000, seed=4)
+    store = f"s3://{aws_env.make_bucket('window')}/curation"
+    log_records("app", table, store)
+    start, end = DAY, DAY + dt.timedelta(days=1)
+    selector = Selector(method=UniformSampler(), limit=3)
+    got = select(open_window("app", start, end, store), [selector], seed=5)
+    assert got.equals(select(table, [selector], seed=5))
