@@ -34,6 +34,11 @@ from curation_pipeline.selection.window import FilteredParquet
 BATCH_ROWS = 1 << 17
 # Rows per piece when the data is an in-memory table.
 TABLE_PIECE_ROWS = 1 << 18
+# A fetch whose last winner lies before this share of its row group reads it
+# in batches of _FETCH_BATCH_ROWS and stops after that winner; past it, the
+# batches' own cost outweighs the rows left unread.
+_EARLY_STOP = 0.75
+_FETCH_BATCH_ROWS = 8192
 # The projected column holding a selector's filter, row by row.
 _MATCH = "__selection_match"
 
@@ -273,6 +278,13 @@ class RowGroupPiece(_ScannedPiece):
     def fetch(self, rows: np.ndarray) -> pa.Table:
         # No filter here (rows are row indices); strings stay dictionaries until taken.
         if self.source.direct(self.group):
+            group = self.group.row_groups[0]
+            if rows.size and int(rows[-1]) < _EARLY_STOP * group.num_rows:
+                # Winners only in the group's first rows: decode batch by batch
+                # and stop after the last one (pyarrow cannot skip to a row).
+                reader = self.source.reader(self.group, True)
+                batches = reader.iter_batches(batch_size=_FETCH_BATCH_ROWS, row_groups=[group.id], use_threads=False)
+                return _take_rows(batches, rows).cast(self.source.schema)
             table = self._read(None, True)
             if rows.size and int(rows[-1]) >= table.num_rows:
                 raise SelectionError("the data changed while it was read: a picked row is gone")
