@@ -1,7 +1,9 @@
 """A window that grew after it was curated: the records it had, and the ones that arrived late.
 
-Both parts are what the engine accepts (a ``pyarrow.Table`` or
-``pyarrow.dataset.Dataset``). They are brought to one schema the way a
+Both parts are what the engine accepts (a ``pyarrow.Table``, a
+``pyarrow.dataset.Dataset``, or a Parquet dataset with its filter apart,
+:class:`~curation_pipeline.selection.window.FilteredParquet`; the old part
+keeps that form for the engine's row-group reads). They are brought to one schema the way a
 dataset over both parts' files would read them: a column one part lacks reads
 as nulls there, and the columns keep the old part's order, late-only columns
 after them. Columns present in both with different types cannot be read as
@@ -24,6 +26,7 @@ import pyarrow.dataset as ds
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.errors import SchemaMismatchError, SelectionError
 from curation_pipeline.selection.filters import column_type
+from curation_pipeline.selection.window import FilteredParquet
 
 Data = pa.Table | ds.Dataset
 
@@ -44,9 +47,22 @@ class GrownWindow:
     late_rows: int
     redelivered_rows: int
     late_ids: pa.Array
+    old_source: Data | FilteredParquet | None = None
+
+    @property
+    def old_for_selection(self) -> Data | FilteredParquet:
+        """The old part as the engine reads it fastest (its files and filter apart, when given so)."""
+        return self.old if self.old_source is None else self.old_source
 
 
-def grow(old: Data, late: Data) -> GrownWindow:
+def as_dataset(data: Data | FilteredParquet) -> Data:
+    """``data`` as a table or dataset: a :class:`FilteredParquet` becomes its filtered dataset."""
+    if isinstance(data, (pa.Table, ds.Dataset)) or not isinstance(data, FilteredParquet):
+        return data
+    return data.dataset if data.filter is None else data.dataset.filter(data.filter)
+
+
+def grow(old: Data | FilteredParquet, late: Data | FilteredParquet) -> GrownWindow:
     """The grown window of ``old`` (records curated before) and ``late`` (records that arrived since).
 
     Raises:
@@ -54,11 +70,15 @@ def grow(old: Data, late: Data) -> GrownWindow:
         MissingFieldError: either part has no ``record_id`` column.
         SchemaMismatchError: a column has different types in the two parts.
     """
+    source = old if isinstance(old, FilteredParquet) and not isinstance(old, (pa.Table, ds.Dataset)) else None
+    old, late = as_dataset(old), as_dataset(late)
     for data, where in ((old, "old records"), (late, "late records")):
         if not isinstance(data, (pa.Table, ds.Dataset)):
             raise SelectionError(f"{where}: data must be a pyarrow Table or Dataset, got {type(data).__name__}")
         column_type(data.schema, RECORD_ID, where)
     schema = unified_schema(old.schema, late.schema)
+    if source is not None and not old.schema.equals(schema, check_metadata=False):
+        source = None  # the old part must be read on the grown schema: through its dataset
     old, late = conform(old, schema), conform(late, schema)
     ids = _ids(late)
     distinct = pc.unique(pc.drop_null(ids))
@@ -68,7 +88,7 @@ def grow(old: Data, late: Data) -> GrownWindow:
         redelivered = int(pc.sum(pc.is_in(ids, value_set=again)).as_py())
         distinct = distinct.filter(pc.invert(pc.is_in(distinct, value_set=again)))
         late = late.filter(~pc.field(RECORD_ID).isin(again))
-    return GrownWindow(old, late, schema, len(ids), redelivered, distinct)
+    return GrownWindow(old, late, schema, len(ids), redelivered, distinct, source)
 
 
 def unified_schema(old: pa.Schema, late: pa.Schema) -> pa.Schema:

@@ -28,6 +28,7 @@ from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.grown import Data, grow
 from curation_pipeline.selection.regrow import regrow
 from curation_pipeline.selection.result import SelectionResult
+from curation_pipeline.selection.window import FilteredParquet
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class Reselection:
 
 
 def reselect(
-    old: Data,
-    late: Data,
+    old: Data | FilteredParquet,
+    late: Data | FilteredParquet,
     selectors: Sequence[Selector],
     *,
     seed: int,
@@ -82,7 +83,7 @@ def reselect(
             raises them, and for ``previous_ids`` that are not strings.
     """
     window = grow(old, late)
-    before = run_selectors(window.old, selectors, seed=seed)
+    before = run_selectors(window.old_for_selection, selectors, seed=seed)
     tables = []
     figures = []
     for index, selector in enumerate(selectors):

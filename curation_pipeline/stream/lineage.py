@@ -49,7 +49,7 @@ from curation_pipeline.stream.layout import (
     parse_date_dir,
 )
 from curation_pipeline.stream.parquet_files import Footer, list_dir, read_footer
-from curation_pipeline.stream.reader import latest_time_of, window_bounds
+from curation_pipeline.stream.reader import StreamWindow, latest_time_of, window_bounds
 from curation_pipeline.stream.schema import unify_stream_schema
 
 _IO_THREADS = 16
@@ -286,24 +286,22 @@ class WindowLineage:
 class SplitWindow:
     """A window read in two parts: records of the files of an earlier lineage, and those that arrived since.
 
-    Both datasets have the same schema and are filtered to the window.
-    ``lineage`` lists every file of the window now.
+    Both parts are :class:`~curation_pipeline.stream.StreamWindow` s (their
+    files and the window's filter apart, as the selection engine reads them
+    fastest) on one schema. ``lineage`` lists every file of the window now.
     """
 
-    earlier: ds.Dataset
-    late: ds.Dataset
+    earlier: StreamWindow
+    late: StreamWindow
     lineage: WindowLineage
     late_files: int
     _footers: tuple[Footer, ...]
     _store: Store
-    _window: ds.Expression
-    _start: datetime
-    _end: datetime
 
     @property
     def version(self) -> str:
         """:func:`window_version` of the window as read."""
-        return window_version(self._footers, self._start, self._end)
+        return window_version(self._footers, self.earlier.start, self.earlier.end)
 
     def arrived_since(self, seen: WindowLineage) -> tuple[int, int]:
         """``(files, rows in the window)`` of the files not in ``seen``: what arrived since it was recorded."""
@@ -311,9 +309,25 @@ class SplitWindow:
         if not new:
             return 0, 0
         with storage_errors("cannot read the stream files"):
-            data = ds.dataset([f.path for f in new], schema=self.earlier.schema, format="parquet",
-                              filesystem=self._store.filesystem)
-            return len(new), data.count_rows(filter=self._window)
+            return len(new), _part(self._store, new, self.earlier).count_rows()
+
+
+def _part(store: Store, footers: Sequence[Footer], like: StreamWindow) -> StreamWindow:
+    """The window ``like`` (its application, bounds, filter and schema) over ``footers``' files only."""
+    return _window_over(store, footers, like.application, like.start, like.end, like.filter, like.schema)
+
+
+def _window_over(
+    store: Store,
+    footers: Sequence[Footer],
+    application: str,
+    start: datetime,
+    end: datetime,
+    window: ds.Expression,
+    schema: pa.Schema,
+) -> StreamWindow:
+    dataset = ds.dataset([f.path for f in footers], schema=schema, format="parquet", filesystem=store.filesystem)
+    return StreamWindow(application, start, end, dataset, window, tuple(footers))
 
 
 def split_window(
@@ -347,16 +361,13 @@ def split_window(
     time_type = schema.field(TIME).type
     window = (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
     with storage_errors("cannot open the stream files"):
-        earlier_data = ds.dataset([f.path for f in before], schema=schema, format="parquet", filesystem=store.filesystem)
-        late_data = ds.dataset([f.path for f in after], schema=schema, format="parquet", filesystem=store.filesystem)
+        earlier_part = _window_over(store, before, application, start, end, window, schema)
+        late_part = _window_over(store, after, application, start, end, window, schema)
     return SplitWindow(
-        earlier_data.filter(window),
-        late_data.filter(window),
+        earlier_part,
+        late_part,
         WindowLineage.of(footers),
         len(after),
         tuple(footers),
         store,
-        window,
-        start,
-        end,
     )

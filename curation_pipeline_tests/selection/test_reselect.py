@@ -9,6 +9,7 @@ files: the old records in one stream directory, the late ones in another.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections import Counter
 from pathlib import Path
 
@@ -439,3 +440,35 @@ def test_bad_input_is_refused_with_what_and_where() -> None:
         reselect(old, late, selectors("uniform"), seed="1")  # type: ignore[arg-type]
     with pytest.raises(SelectionError, match="at least one selector"):
         reselect(old, late, [], seed=SEED)
+
+
+@pytest.mark.parametrize("name", ["uniform", "top-confidence", "proportional"])
+def test_parts_handed_over_with_their_filter_apart_agree_and_are_read_by_row_group(tmp_path, name, monkeypatch):
+    """Old and late as the stream splits a window: each part's files and the window's filter apart."""
+    from dataclasses import dataclass
+
+    from curation_pipeline.selection.scan import ParquetSource, open_source
+
+    reselection = importlib.import_module("curation_pipeline.selection.reselect")  # the package's name is the function
+
+    @dataclass(frozen=True)
+    class Part:  # the shape of the stream's StreamWindow, as the engine sees it
+        dataset: ds.Dataset
+        filter: ds.Expression
+
+    table = records(3000, seed=22)
+    old, late = split(table)
+    start, end = DAY + dt.timedelta(minutes=5), DAY + dt.timedelta(minutes=45)
+    in_window = (pc.field("__time") >= pa.scalar(start, pa.timestamp("us", tz="UTC"))) & (
+        pc.field("__time") < pa.scalar(end, pa.timestamp("us", tz="UTC"))
+    )
+    old_files, late_files = to_parquet(tmp_path, old, "old"), to_parquet(tmp_path, late, "late")
+    seen = []
+    real = reselection.run_selectors
+    monkeypatch.setattr(
+        reselection, "run_selectors", lambda data, *a, **k: seen.append(open_source(data)) or real(data, *a, **k)
+    )
+    parts = reselect(Part(old_files, in_window), Part(late_files, in_window), selectors(name), seed=SEED)
+    filtered = reselect(old_files.filter(in_window), late_files.filter(in_window), selectors(name), seed=SEED)
+    assert parts == filtered
+    assert isinstance(seen[0], ParquetSource)  # the old part's first picks on the row-group path

@@ -72,7 +72,7 @@ def test_a_window_splits_into_the_files_it_had_and_those_that_arrived_since(stre
     log_records("app", records(DAYS[2], 7, "other"), store_url=stream)  # another day: not this window's
     grown = split_window("app", start, end, first.lineage, stream)
     assert grown.earlier.count_rows() == 20
-    assert sorted(grown.late.to_table().column("record_id").to_pylist()) == sorted(f"late02-{i}" for i in range(5))
+    assert sorted(grown.late.to_dataset().to_table().column("record_id").to_pylist()) == sorted(f"late02-{i}" for i in range(5))
     assert grown.late_files == 1
     assert grown.arrived_since(first.lineage) == (1, 5)
     assert grown.arrived_since(grown.lineage) == (0, 0)
@@ -94,3 +94,11 @@ def test_a_lineage_round_trips_and_refuses_what_is_not_one():
     for text in ("[]", '{"files": 3}', '{"files": {"2026-03-02": [1]}}', "not json"):
         with pytest.raises(InvalidLineageError, match="not a window lineage record"):
             WindowLineage.from_json(text)
+
+
+def test_both_parts_of_a_split_window_reach_the_engine_row_group_by_row_group(stream):
+    from curation_pipeline.selection.scan import ParquetSource, open_source
+
+    split = split_window("app", dt.datetime(2026, 3, 2, tzinfo=UTC), dt.datetime(2026, 3, 3, tzinfo=UTC), None, stream)
+    assert isinstance(open_source(split.earlier), ParquetSource)
+    assert isinstance(open_source(split.late), ParquetSource)
