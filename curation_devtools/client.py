@@ -93,6 +93,13 @@ class WebserverClient:
         _expect(data, "AssetNode")
         return data
 
+    def stale_status(self, asset_key: AssetPath, partitions: Sequence[str]) -> dict[str, str]:
+        """Dagster's status of each partition: FRESH, STALE (upstream data changed) or MISSING."""
+        data = self.query("stale_status", {"assetKey": {"path": list(asset_key)}, "partitions": list(partitions)})
+        node = data["assetNodeOrError"]
+        _expect(node, "AssetNode")
+        return dict(zip(partitions, node["staleStatusByPartition"]))
+
     # -- launching
 
     def launch_partition_run(

@@ -25,6 +25,8 @@ from curation_pipeline.defs.factory import (
     DEFAULT_PARTITIONS_PER_RUN,
     build_application_defs,
     build_curator_defs,
+    days_to_observe,
+    stream_start,
 )
 from curation_pipeline.defs.resources import store_resource_from_env
 from curation_pipeline.environment import partitions_per_run
@@ -50,6 +52,11 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
     per_run = partitions_per_run(environ, default=DEFAULT_PARTITIONS_PER_RUN)
     starts = _deployment_starts(curators, store, clock)
     grids = {c.name: resolve_grid(c, store, starts[c.name], clock=clock) for c in curators}
+    applications = sorted({c.application_name for c in curators})
+    first_days = {
+        app: stream_start([grids[c.name].segments[0].anchor for c in curators if c.application_name == app])
+        for app in applications
+    }
     return dg.Definitions.merge(
         *(
             build_curator_defs(
@@ -59,10 +66,20 @@ def build_definitions(environ: Mapping[str, str] | None = None, *, clock: Clock 
                 clock=clock,
                 start=starts[c.name],
                 grid=grids[c.name],
+                stream_start=first_days[c.application_name],
             )
             for c in curators
         ),
-        *(build_application_defs(app, storage_kind=storage_kind) for app in sorted({c.application_name for c in curators})),
+        *(
+            build_application_defs(
+                app,
+                storage_kind=storage_kind,
+                start=first_days[app],
+                observed_days=days_to_observe([c for c in curators if c.application_name == app]),
+                clock=clock,
+            )
+            for app in applications
+        ),
         dg.Definitions(resources={"store": store_resource_from_env(environ)}, executor=dg.in_process_executor),
     )
 

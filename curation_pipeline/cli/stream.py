@@ -20,7 +20,7 @@ from curation_pipeline.cli.output import (
     echo_json,
     failure,
 )
-from curation_pipeline.demo import write_demo_stream
+from curation_pipeline.demo import demo_batch, write_demo_stream
 from curation_pipeline.errors import CurationError, safe_cause
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.location import resolve_location
@@ -63,6 +63,27 @@ def demo(application: str, days: int, rows_per_day: int, seed: int, end: datetim
         end=end.date() if end else None, seed=seed, store_url=store_url,
     )
     click.echo(_describe("Wrote demo stream:", result, store_url))
+
+
+@stream.command("demo-batch")
+@click.argument("application")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="UTC day of the records.")
+@click.option("--rows", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--seed", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Another seed gives other records (seed 0 is the demo stream's own).")
+def demo_batch_command(application: str, out: Path, day: datetime, rows: int, seed: int) -> None:
+    """Write ROWS demo records of DAY to OUT (.jsonl, .csv or .parquet) for `curation stream log`.
+
+    The records are new to the demo stream (their ids differ from its own):
+    logging them into a day already curated is what late data looks like.
+    """
+    file_format = FORMATS.get(out.suffix.lower())
+    if file_format is None:
+        raise click.UsageError(f"cannot tell the format of {out.name}; name it .jsonl, .csv or .parquet")
+    check_application(application)
+    _write_table(demo_batch(application, day.date(), rows, seed), out, file_format)
+    click.echo(f"Wrote {rows} demo records of {day:%Y-%m-%d} to {out}")
 
 
 @stream.command("log")
@@ -134,6 +155,21 @@ def _located(file: Path, offset: int) -> Iterator[None]:
     except CurationError as exc:
         where = f"{file}" if offset == 0 else f"{file}, batch starting at data row {offset}"
         raise failure(exc, where) from exc
+
+
+def _write_table(table: pa.Table, out: Path, file_format: str) -> None:
+    """``table`` as ``file_format``, in a form ``curation stream log`` reads back (times as ISO-8601 text)."""
+    try:
+        if file_format == "parquet":
+            pq.write_table(table, out)
+            return
+        frame = table.to_pandas()
+        if file_format == "csv":
+            frame.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+        else:
+            frame.to_json(out, orient="records", lines=True, date_format="iso", date_unit="us")
+    except OSError as exc:
+        raise Failure(f"cannot write {out}: {exc}") from safe_cause(exc)
 
 
 def _batches(file: Path, file_format: str, batch_rows: int) -> Iterator[tuple[int, Records]]:

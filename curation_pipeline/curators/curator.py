@@ -38,6 +38,7 @@ COMMON_FIELDS = (
     "curation_delay",
     "curate_past_intervals",
     "enabled",
+    "recurate_late_within",
 )
 
 T = TypeVar("T")
@@ -136,6 +137,12 @@ def _check_delay(value: object) -> dt.timedelta:
     return parse_interval(value, allow_zero=True)
 
 
+def _check_late_horizon(value: object) -> dt.timedelta | None:
+    if value is None:
+        return None
+    return parse_interval(value)
+
+
 def _check_selectors(selectors: object) -> tuple[Selector, ...]:
     if selectors is None or isinstance(selectors, (str, bytes, Mapping)) or not isinstance(selectors, Sequence):
         raise ValueError(f"selectors must be a non-empty list of Selector, got {selectors!r}")
@@ -207,6 +214,10 @@ class Curator:
         curate_past_intervals: also curate the intervals between ``start_on`` and now.
         selectors: a non-empty list of :class:`Selector` (or mappings of their fields).
         enabled: whether the curator runs on its schedule.
+        recurate_late_within: re-curate, automatically, the windows that ended within
+            this long of now whose records grew after they were curated (late data);
+            None (the default) leaves such windows for a user to launch. Follows
+            ``enabled``'s switch like the rest of the curator's automation.
 
     Raises:
         CuratorConfigError: every problem found, each naming the curator and field.
@@ -224,6 +235,7 @@ class Curator:
         "_curation_delay",
         "_curate_past_intervals",
         "_enabled",
+        "_recurate_late_within",
         "_selectors",
         "_stock",
     )
@@ -239,6 +251,8 @@ class Curator:
         curate_past_intervals: bool = True,
         selectors: Sequence[Selector | Mapping[str, Any]] | None = None,
         enabled: bool = True,
+        *,
+        recurate_late_within: dt.timedelta | None = None,
     ) -> None:
         self._finish(
             Problems(name),
@@ -251,6 +265,7 @@ class Curator:
                 "curation_delay": curation_delay,
                 "curate_past_intervals": curate_past_intervals,
                 "enabled": enabled,
+                "recurate_late_within": recurate_late_within,
             },
             lambda problems: problems.check("selectors", _check_selectors, selectors),
             stock={},
@@ -287,6 +302,9 @@ class Curator:
                 "curate_past_intervals", check_bool, common["curate_past_intervals"], "curate_past_intervals"
             ),
             "enabled": problems.check("enabled", check_bool, common["enabled"], "enabled"),
+            "recurate_late_within": problems.check(
+                "recurate_late_within", _check_late_horizon, common.get("recurate_late_within")
+            ),
             "selectors": build_selectors(problems),
             "stock": stock,
         }
@@ -373,6 +391,11 @@ class Curator:
         return self._enabled
 
     @property
+    def recurate_late_within(self) -> dt.timedelta | None:
+        """How far back windows whose records grew are re-curated automatically; None: never automatically."""
+        return self._recurate_late_within
+
+    @property
     def selectors(self) -> tuple[Selector, ...]:
         """The selectors, OR-ed: a record is curated when any of them picks it."""
         return self._selectors
@@ -405,6 +428,8 @@ class Curator:
         data["curation_delay"] = format_interval(self._curation_delay)
         data["curate_past_intervals"] = self._curate_past_intervals
         data["enabled"] = self._enabled
+        if self._recurate_late_within is not None:
+            data["recurate_late_within"] = format_interval(self._recurate_late_within)
         if not self.STOCK_ARGUMENTS:
             data["selectors"] = [selector_to_dict(s) for s in self._selectors]
         return data

@@ -6,7 +6,7 @@ the selector they fill in. Each row becomes a real class (a subclass of
 
     ``(name, application_name, limit, <arguments>, curated_dataset_name=None,
     start_on=None, curation_interval=1d, curate_past_intervals=True, <trailing>,
-    *, curation_delay=0, enabled=True)``
+    *, curation_delay=0, enabled=True, recurate_late_within=None)``
 
 Names, positional order and defaults match Gantry's SDK; ``curation_delay`` and
 ``enabled`` are keyword-only additions. A stock curator builds its own selector,
@@ -96,6 +96,7 @@ class StockRow:
             *(_parameter(argument) for argument in self.trailing),
             inspect.Parameter("curation_delay", keyword, default=NO_DELAY, annotation=dt.timedelta),
             inspect.Parameter("enabled", keyword, default=True, annotation=bool),
+            inspect.Parameter("recurate_late_within", keyword, default=None, annotation=dt.timedelta | None),
             inspect.Parameter("selectors", keyword, default=_NOT_GIVEN, annotation=Any),
         ]
         return inspect.Signature(params, return_annotation=None)

@@ -12,6 +12,8 @@ window's :class:`dagster.AssetCheckEvaluation` events.
 """
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,7 +26,7 @@ from curation_pipeline.defs.checks import build_check_specs, evaluate_checks
 from curation_pipeline.defs.partitions import CuratorPartitions, python_name
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.starts import name_metadata, start_description, start_metadata
-from curation_pipeline.defs.stream_assets import stream_asset_key
+from curation_pipeline.defs.stream_assets import input_versions_observed, stream_asset_key
 from curation_pipeline.errors import CurationError, redact
 from curation_pipeline.names import name_key
 from curation_pipeline.selection import MissingFieldError
@@ -39,6 +41,10 @@ from curation_pipeline.windows.checks import committed_table, stored_window
 
 DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
+# Dagster's provenance tags, written by hand because the windows are logged as events, not returned.
+CODE_VERSION_TAG = "dagster/code_version"
+INPUT_DATA_VERSION_TAG = "dagster/input_data_version"
+INPUT_EVENT_POINTER_TAG = "dagster/input_event_pointer"
 PREVIEW_ROWS = 10
 PREVIEW_COLUMNS = 6
 T = TypeVar("T")
@@ -67,10 +73,13 @@ def build_curator_asset(
     max_partitions_per_run: int,
     start: CuratorStart | None = None,
     grid: CuratorGrid | None = None,
+    stream_start: dt.date | None = None,
 ) -> dg.AssetsDefinition:
     """The partitioned asset of ``curator`` with its per-partition checks (``start`` and ``grid`` are shown).
 
     Its ``code_version`` is the curator's definition hash, which every version's metadata carries too.
+    Each window depends on the stream's days it covers (``stream_start`` is the stream's first
+    partition): a window is stale in the UI once one of those days changed after it was curated.
     """
     key = curated_asset_key(curator.dataset_name)
     metadata: dict[str, Any] = {"curator": dg.MetadataValue.json(curator.to_dict()), **start_metadata(start)}
@@ -80,7 +89,7 @@ def build_curator_asset(
         metadata["first_deployed"] = dg.MetadataValue.text(grid.first_deployed.isoformat())
     spec = dg.AssetSpec(
         key,
-        deps=[stream_asset_key(curator.application_name)],
+        deps=[dg.AssetDep(stream_asset_key(curator.application_name), partition_mapping=_stream_mapping(partitions))],
         group_name=python_name(curator.application_name),
         description=start_description(curator, start),
         kinds={"parquet", storage_kind},
@@ -110,7 +119,10 @@ def build_curator_asset(
                 result = _at_boundary(
                     curator, partition_key, lambda: curate_window(curator, window, partition_key, datasets, store.location())
                 )
-                context.log_event(materialization(key, result, store))
+                pointer = input_versions_observed(
+                    context.instance, curator.application_name, result.stream_versions, stream_start, result.read_at
+                )
+                context.log_event(materialization(key, result, store, pointer=pointer))
                 table, stream_schema = committed_table(datasets, result), result.stream_schema
             else:  # only checks were selected: check what the dataset holds now
                 table, stream_schema = _at_boundary(
@@ -131,11 +143,22 @@ def build_curator_asset(
     return _curate
 
 
-def materialization(key: dg.AssetKey, result: WindowResult, store: CurationStore) -> dg.AssetMaterialization:
-    """The materialization event of one window, with its metadata and data version."""
-    tags = {}
+def _stream_mapping(partitions: CuratorPartitions) -> dg.PartitionMapping:
+    """A window reads the stream's days it overlaps; a dynamic window has no time Dagster can map."""
+    return dg.AllPartitionMapping() if partitions.is_dynamic else dg.TimeWindowPartitionMapping()
+
+
+def materialization(
+    key: dg.AssetKey, result: WindowResult, store: CurationStore, *, pointer: int | None = None
+) -> dg.AssetMaterialization:
+    """The materialization event of one window, with its metadata, data version and provenance.
+
+    The provenance (code version, the stream's data version and ``pointer``, the storage id of the
+    stream observations it read) is what Dagster compares to show the window stale.
+    """
+    tags = provenance_tags(result, pointer)
     if result.version_id is not None:
-        tags = {DATA_VERSION_TAG: result.version_id, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
+        tags.update({DATA_VERSION_TAG: result.version_id, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"})
     return dg.AssetMaterialization(
         asset_key=key,
         partition=result.partition_key,
@@ -143,6 +166,22 @@ def materialization(key: dg.AssetKey, result: WindowResult, store: CurationStore
         metadata=materialization_metadata(result, store),
         tags=tags,
     )
+
+
+def provenance_tags(result: WindowResult, pointer: int | None) -> dict[str, str]:
+    """Dagster's provenance tags of a window: the code version and the stream input it read.
+
+    Also for an empty window (nothing committed): records landing in it later make it stale too.
+    For a partitioned input Dagster compares observations after the pointer; the input data
+    version (a hash of the day versions read) is informational.
+    """
+    stream = stream_asset_key(result.manifest_metadata.get("application", "")).to_user_string()
+    versions = json.dumps(result.stream_versions, sort_keys=True)
+    return {
+        CODE_VERSION_TAG: str(result.manifest_metadata.get("definition", "")),
+        f"{INPUT_DATA_VERSION_TAG}/{stream}": hashlib.sha256(versions.encode()).hexdigest()[:16],
+        f"{INPUT_EVENT_POINTER_TAG}/{stream}": str(pointer) if pointer is not None else "NULL",
+    }
 
 
 def materialization_metadata(result: WindowResult, store: CurationStore) -> dict[str, Any]:
@@ -178,6 +217,18 @@ def materialization_metadata(result: WindowResult, store: CurationStore) -> dict
         metadata["version_uri"] = dg.MetadataValue.url(uri) if uri.startswith("http") else dg.MetadataValue.path(uri)
     if result.strata is not None:
         metadata["strata"] = dg.MetadataValue.json(result.strata)
+    if result.stream_versions:
+        metadata["stream_versions"] = dg.MetadataValue.json(result.stream_versions)
+    if result.window_version is not None:
+        metadata["window_version"] = result.window_version
+    if result.late is not None:
+        late = result.late
+        if late.late_rows is not None:
+            metadata["late_rows"] = late.late_rows
+        metadata["late_files"] = late.late_files
+        metadata["kept"] = late.kept
+        metadata["added"] = late.added
+        metadata["dropped"] = late.dropped
     return metadata
 
 

@@ -8,6 +8,8 @@ every curator and adds the stream of each application once.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -16,11 +18,11 @@ from curation_pipeline.curators import Curator
 from curation_pipeline.defs.assets import build_curator_asset, curated_asset_key
 from curation_pipeline.defs.partitions import CuratorPartitions, curator_partitions, python_name
 from curation_pipeline.defs.schedules import build_schedule
-from curation_pipeline.defs.sensors import build_catch_up_sensor, build_windows_sensor
-from curation_pipeline.defs.stream_assets import build_stream_sensor, build_stream_spec
+from curation_pipeline.defs.sensors import build_catch_up_sensor, build_late_data_sensor, build_windows_sensor
+from curation_pipeline.defs.stream_assets import OBSERVED_DAYS, build_stream_sensor, build_stream_spec
 from curation_pipeline.defs.switch import schedule_name
 from curation_pipeline.names import name_key
-from curation_pipeline.windows import START_ON, CuratorGrid, CuratorStart
+from curation_pipeline.windows import DEFAULT_START_ON, START_ON, CuratorGrid, CuratorStart
 
 #: Windows curated per run when past windows are backfilled.
 DEFAULT_PARTITIONS_PER_RUN = 10
@@ -34,6 +36,7 @@ def build_curator_defs(
     clock: Clock = utc_now,
     start: CuratorStart | None = None,
     grid: CuratorGrid | None = None,
+    stream_start: dt.date | None = None,
 ) -> dg.Definitions:
     """The asset (with its checks), job, schedule and sensors of one curator.
 
@@ -53,6 +56,9 @@ def build_curator_defs(
             :func:`~curation_pipeline.windows.resolve_grid`: the partitions are its
             current grid, and catching up starts at its floor. None means the
             grid of ``start`` and a catch-up over every window.
+        stream_start: the first day of the application's stream asset
+            (:func:`build_application_defs`); None when the definitions hold no
+            stream asset, and then no window records which stream days it read.
 
     The store resource (key ``store``) is supplied by the caller.
     """
@@ -70,6 +76,7 @@ def build_curator_defs(
         max_partitions_per_run=max_partitions_per_run,
         start=start,
         grid=grid,
+        stream_start=stream_start,
     )
     job = dg.define_asset_job(
         name=f"{name}_job",
@@ -111,6 +118,21 @@ def build_curator_defs(
             clock=clock,
         )
     )
+    if curator.recurate_late_within is not None:
+        sensors.append(
+            build_late_data_sensor(
+                name=f"{name}_late_data",
+                asset_key=curated_asset_key(curator.dataset_name),
+                job_name=job.name,
+                partitions=partitions,
+                delay=curator.curation_delay,
+                horizon=curator.recurate_late_within,
+                enabled=curator.enabled,
+                curator_name=curator.name,
+                application=curator.application_name,
+                clock=clock,
+            )
+        )
     return dg.Definitions(assets=[asset], jobs=[job], schedules=[schedule], sensors=sensors)
 
 
@@ -127,9 +149,38 @@ def _catch_up_floor(
     return holding.start if holding is not None else partitions.anchor
 
 
-def build_application_defs(application: str, *, storage_kind: str = "local") -> dg.Definitions:
-    """The external stream asset of ``application`` and the sensor observing it."""
+def build_application_defs(
+    application: str,
+    *,
+    storage_kind: str = "local",
+    start: dt.date | None = None,
+    observed_days: int = OBSERVED_DAYS,
+    clock: Clock = utc_now,
+) -> dg.Definitions:
+    """The external stream asset of ``application`` (one partition per day from ``start``) and its observer.
+
+    ``start`` defaults to the day of :data:`~curation_pipeline.windows.DEFAULT_START_ON`; the
+    observer watches the last ``observed_days`` days.
+    """
+    start = start or DEFAULT_START_ON.date()
     return dg.Definitions(
-        assets=[build_stream_spec(application, storage_kind=storage_kind)],
-        sensors=[build_stream_sensor(application)],
+        assets=[build_stream_spec(application, storage_kind=storage_kind, start=start)],
+        sensors=[build_stream_sensor(application, start=start, days=observed_days, clock=clock)],
     )
+
+
+def stream_start(starts: Sequence[dt.datetime]) -> dt.date:
+    """The first day of a stream asset: the day of the earliest window of its curators."""
+    return min(starts, default=DEFAULT_START_ON).date()
+
+
+def days_to_observe(curators: Sequence[Curator]) -> int:
+    """Days a stream's observer watches: :data:`OBSERVED_DAYS`, or more for a curator's longer late-data horizon."""
+    # A window that ended within the horizon began up to its length (and was due up to its delay) before.
+    reach = [
+        c.recurate_late_within + c.curation_interval + c.curation_delay
+        for c in curators
+        if c.recurate_late_within is not None
+    ]
+    longest = max(reach, default=dt.timedelta(0))
+    return max(OBSERVED_DAYS, math.ceil(longest / dt.timedelta(days=1)) + 1)

@@ -6,12 +6,13 @@ file is configured. Both are deterministic for a given seed and moment.
 """
 
 from curation_pipeline.demo.catalog import BACKFILL_DAYS, demo_curators, demo_start
-from curation_pipeline.demo.stream import DEMO_APPLICATION, LABELS, demo_day, write_demo_stream
+from curation_pipeline.demo.stream import DEMO_APPLICATION, LABELS, demo_batch, demo_day, write_demo_stream
 
 __all__ = [
     "BACKFILL_DAYS",
     "DEMO_APPLICATION",
     "LABELS",
+    "demo_batch",
     "demo_curators",
     "demo_day",
     "demo_start",

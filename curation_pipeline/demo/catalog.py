@@ -58,7 +58,8 @@ def demo_curators(now: dt.datetime | None = None) -> list[Curator]:
     common = {"start_on": demo_start(now), "curation_interval": dt.timedelta(days=1), "curate_past_intervals": True}
     app = DEMO_APPLICATION
     curators = [
-        UniformCurator("demo-uniform", app, 100, **common),
+        # Late records of the last week are added to its windows automatically (the others wait for a user).
+        UniformCurator("demo-uniform", app, 100, recurate_late_within=dt.timedelta(days=7), **common),
         NewestCurator("demo-newest", app, 50, **common),
         OldestCurator("demo-oldest", app, 50, **common),
         AscendedSortCurator("demo-least-confident", app, 100, "outputs.confidence", **common),

@@ -107,6 +107,20 @@ def _day(value: date) -> date:
     return value
 
 
+def demo_batch(application: str, day: date, rows: int, seed: int = 1) -> pa.Table:
+    """A batch of demo records of ``day`` that the demo stream does not hold: ids ``<app>-b<seed>-<day>-<n>``.
+
+    What a late delivery looks like (a client flushing hours later): records of
+    a day already written, logged afterwards. ``seed`` 0 is the demo stream's own.
+    """
+    if seed == 0:
+        raise ValueError("seed 0 is the demo stream's own; a batch needs another seed")
+    table = demo_day(application, day, rows, seed)
+    ids = pc.utf8_lpad(pc.cast(pa.array(np.arange(rows)), pa.string()), width=7, padding="0")
+    batch_ids = pc.binary_join_element_wise(f"{application}-b{seed}-{day:%Y%m%d}-", ids, "")
+    return table.set_column(table.schema.get_field_index(RECORD_ID), RECORD_ID, batch_ids)
+
+
 def demo_day(application: str, day: date, rows: int, seed: int = 0) -> pa.Table:
     """One day of demo records as a table, sorted by ``__time``; same inputs, same table."""
     rng = np.random.default_rng([seed, day.toordinal()])

@@ -1,26 +1,36 @@
 """The selection engine: apply curator selectors to a window of the production stream.
 
 ``select(data, selectors, seed=...)`` returns the selected full records;
-``run_selection`` also reports per-selector figures. Data is a
-``pyarrow.Table`` or ``pyarrow.dataset.Dataset``; Parquet datasets are read
-row group by row group, narrow columns first, so memory stays bounded by the
-limits rather than the window's size.
+``run_selection`` also reports per-selector figures; ``reselect`` re-curates a
+window that grew after it was curated, keeping the records picked before
+wherever the selectors' rules still admit them. Data is a
+``pyarrow.Table``, a ``pyarrow.dataset.Dataset``, or a Parquet dataset with
+its filter handed over apart (:class:`FilteredParquet`, e.g. the stream's
+window from ``open_window``); Parquet datasets are read row group by row
+group, narrow columns first, so memory stays bounded by the limits rather
+than the window's size.
 """
 
 from curation_pipeline.selection.engine import run_selection, select
-from curation_pipeline.selection.errors import FieldTypeError, MissingFieldError, SelectionError
+from curation_pipeline.selection.errors import FieldTypeError, MissingFieldError, SchemaMismatchError, SelectionError
+from curation_pipeline.selection.reselect import Reselection, reselect
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
 from curation_pipeline.selection.seeds import derive_seed
 from curation_pipeline.selection.stratified import NULL_STRATUM, stratum_quotas
+from curation_pipeline.selection.window import FilteredParquet
 
 __all__ = [
     "NULL_STRATUM",
     "FieldTypeError",
+    "FilteredParquet",
     "MissingFieldError",
+    "Reselection",
+    "SchemaMismatchError",
     "SelectionError",
     "SelectionResult",
     "SelectorStats",
     "derive_seed",
+    "reselect",
     "run_selection",
     "select",
     "stratum_quotas",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -38,9 +39,10 @@ from curation_pipeline.selection.scan import Source, open_source, ordered_map
 from curation_pipeline.selection.seeds import stream_key
 from curation_pipeline.selection.stratified import stratified_picks
 from curation_pipeline.selection.uniform import sample_positions
+from curation_pipeline.selection.window import FilteredParquet
 
 
-def select(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: int) -> pa.Table:
+def select(data: pa.Table | ds.Dataset | FilteredParquet, selectors: Sequence[Selector], *, seed: int) -> pa.Table:
     """The records ``selectors`` pick from ``data``: every column, in the data's column order.
 
     Same as ``run_selection(data, selectors, seed=seed).table``.
@@ -48,12 +50,16 @@ def select(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: 
     return run_selection(data, selectors, seed=seed).table
 
 
-def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: int) -> SelectionResult:
+def run_selection(data: pa.Table | ds.Dataset | FilteredParquet, selectors: Sequence[Selector], *, seed: int) -> SelectionResult:
     """Apply ``selectors`` (OR-ed) to ``data`` and report what each one did.
 
     Args:
-        data: a ``pyarrow.Table`` or ``pyarrow.dataset.Dataset``, possibly one
-            returned by ``Dataset.filter`` (the interval's window). It must
+        data: a ``pyarrow.Table``, a ``pyarrow.dataset.Dataset``, or a Parquet
+            dataset with its filter handed over apart (:class:`FilteredParquet`,
+            such as the stream's ``StreamWindow`` from ``open_window``). Parquet
+            datasets are read row group by row group; a dataset returned by
+            ``Dataset.filter`` hides its files from pyarrow's public API and is
+            read as one piece instead (same rows, slower on big data). It must
             have a ``record_id`` column.
         selectors: one or more selectors; their selections are united without
             duplicate records.
@@ -69,6 +75,24 @@ def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
         FieldTypeError: a filter value or sampling field does not fit its
             column's type.
         SelectionError: no selectors, or data of an unsupported kind.
+    """
+    return run_selectors(data, selectors, seed=seed).result
+
+
+@dataclass(frozen=True)
+class SelectorTables:
+    """A selection plus each selector's own records, before the union (in the selectors' order)."""
+
+    result: SelectionResult
+    tables: tuple[pa.Table, ...]
+
+
+def run_selectors(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: int) -> SelectorTables:
+    """:func:`run_selection`, keeping what each selector picked on its own.
+
+    Re-curation (:mod:`curation_pipeline.selection.reselect`) works selector
+    by selector; the union is :func:`unite` of ``tables``. Raises as
+    :func:`run_selection` does.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise SelectionError(f"seed must be an int, got {seed!r}")
@@ -86,8 +110,8 @@ def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
         table, figures = distinct_selection(pick, selector, schema, seed, index)
         tables.append(table)
         stats.append(figures)
-    table = _union(tables, schema)
-    return SelectionResult(table=table, candidate_rows=source.count_rows(), selectors=tuple(stats))
+    result = SelectionResult(table=unite(tables, schema), candidate_rows=source.count_rows(), selectors=tuple(stats))
+    return SelectorTables(result, tuple(tables))
 
 
 def _checked_expression(selector: Selector, schema: pa.Schema, where: str) -> ds.Expression | None:
@@ -129,9 +153,9 @@ def _pick(
     raise SelectionError(f"selector {index}: unknown sampling method {type(method).__name__}")
 
 
-def _union(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
-    """Concatenate, keeping the first row of each ``record_id``."""
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
+def unite(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Selectors' tables concatenated in order, keeping the first row of each ``record_id``."""
+    table = pa.concat_tables(list(tables)) if tables else schema.empty_table()
     if table.num_rows == 0:
         return table
     first = first_of_each(table)

@@ -34,3 +34,7 @@ class MissingFieldError(SelectionError, LookupError):
 
 class FieldTypeError(SelectionError, TypeError):
     """A filter value or a sampling field does not fit the column's type."""
+
+
+class SchemaMismatchError(SelectionError, TypeError):
+    """Two parts of one window (records already curated, records that arrived late) disagree on column types."""

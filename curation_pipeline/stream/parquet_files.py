@@ -27,9 +27,9 @@ COMPRESSION = "zstd"
 # a demo day's file is 19% smaller and a little faster to decode
 # (docs/performance.md).
 PLAIN_COLUMNS = (RECORD_ID, TIME)
-# Rows per data page, with a page index saying where each page starts: a
-# curator fetching a few winners from a row group decodes only their pages
-# (docs/decisions.md, "Page-wise reads").
+# Rows per data page, with a page index saying where each page starts and
+# its min/max: readers that skip pages by it (DuckDB, polars) decode less of a
+# row group (docs/decisions.md, "Page-wise reads").
 PAGE_ROWS = 8192
 
 # Listing folders and reading footers is latency-bound on S3; a few threads hide it.
@@ -111,6 +111,15 @@ class Footer:
     schema: pa.Schema
     rows: int
     max_time: datetime | None  # from __time statistics; None when absent
+    # (min, max) __time of each row group holding rows, in microseconds since the epoch; None without statistics.
+    time_spans: tuple[tuple[int, int], ...] | None = None
+
+    def may_hold(self, start: datetime, end: datetime) -> bool:
+        """Whether the file may hold records with ``start <= __time < end`` (True when its statistics cannot tell)."""
+        if self.time_spans is None:
+            return True
+        low, high = _micros(start), _micros(end)
+        return any(first < high and last >= low for first, last in self.time_spans)
 
 
 def read_footer(store: Store, path: str) -> Footer:
@@ -119,7 +128,7 @@ def read_footer(store: Store, path: str) -> Footer:
         with store.filesystem.open_input_file(path) as source:
             parquet = pq.ParquetFile(source)
             schema, metadata = parquet.schema_arrow, parquet.metadata
-    return Footer(path, schema, metadata.num_rows, _max_time(schema, metadata))
+    return Footer(path, schema, metadata.num_rows, _max_time(schema, metadata), _time_spans(schema, metadata))
 
 
 def read_footers(store: Store, paths: Sequence[str]) -> list[Footer]:
@@ -129,6 +138,31 @@ def read_footers(store: Store, paths: Sequence[str]) -> list[Footer]:
 
 def _to_micros(value: int, unit: str) -> int:
     return value // 1_000 if unit == "ns" else value * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _time_spans(schema: pa.Schema, metadata: pq.FileMetaData) -> tuple[tuple[int, int], ...] | None:
+    """``(min, max)`` of ``__time`` per row group with rows, in microseconds; None when a group has no statistics."""
+    index = schema.get_field_index(TIME)
+    column = _leaf_index(metadata, TIME) if index >= 0 else None
+    if column is None or not pa.types.is_timestamp(schema.field(index).type):
+        return None
+    unit = schema.field(index).type.unit
+    spans = []
+    for group in range(metadata.num_row_groups):
+        if metadata.row_group(group).num_rows == 0:
+            continue
+        stats = metadata.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max or stats.physical_type != "INT64":
+            return None
+        spans.append((_to_micros(stats.min_raw, unit), _to_micros(stats.max_raw, unit)))
+    return tuple(spans)
 
 
 def _max_time(schema: pa.Schema, metadata: pq.FileMetaData) -> datetime | None:

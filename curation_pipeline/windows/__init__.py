@@ -37,6 +37,7 @@ from curation_pipeline.windows.errors import (
     CuratorEditError,
     CuratorStartError,
     OverlappingWindowError,
+    WindowChangedError,
     WindowGridError,
 )
 from curation_pipeline.windows.grid import (
@@ -70,6 +71,7 @@ __all__ = [
     "Progress",
     "NOT_YET_DEPLOYED",
     "OverlappingWindowError",
+    "WindowChangedError",
     "START_ON",
     "CheckOutcome",
     "CuratorEditError",

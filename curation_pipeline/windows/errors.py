@@ -22,3 +22,7 @@ class OverlappingWindowError(CurationError):
 
     Raised before anything is committed; the dataset is left as it was.
     """
+
+
+class WindowChangedError(CurationError):
+    """A window's file was replaced by another run while this one selected; nothing was committed."""

@@ -102,7 +102,7 @@ def test_positional_order_follows_gantry(cls: type[Curator], stock: dict, select
     if cls is BoundedRangeCurator:
         gantry.append("sort_ascending")
     assert parameters[: len(gantry)] == gantry
-    assert parameters[len(gantry) :] == ["curation_delay", "enabled", "selectors"]
+    assert parameters[len(gantry) :] == ["curation_delay", "enabled", "recurate_late_within", "selectors"]
 
 
 @pytest.mark.parametrize(("cls", "stock", "selector"), CASES, ids=IDS)
@@ -258,7 +258,9 @@ def test_signature_is_gantrys(cls: type[Curator]) -> None:
         assert [(p.name, p.default) for p in positional] == gantry
         keyword = [(p.name, p.default) for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
         assert keyword[:2] == [("curation_delay", dt.timedelta(0)), ("enabled", True)]
-        assert [p.name for p in parameters] == [name for name, _ in gantry] + ["curation_delay", "enabled", "selectors"]
+        assert [p.name for p in parameters] == [name for name, _ in gantry] + [
+            "curation_delay", "enabled", "recurate_late_within", "selectors"
+        ]
         assert all(p.annotation is not inspect.Parameter.empty for p in parameters)
 
 

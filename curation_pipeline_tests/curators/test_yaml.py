@@ -191,7 +191,7 @@ curators:
         "catalog.yaml:9: curator 'Bad/', field 'curation_interval': curation_interval must be a whole number of minutes, at least 1 minute, got '90s'",
         "catalog.yaml:9: curator 'Bad/', field 'selectors[0].method.sort': Input should be 'ascending' or 'descending' (got 'sideways')",
         "catalog.yaml:15: curator 'ok', field 'colour': unknown field for NewestCurator; valid fields: name, application_name, "
-        "limit, curated_dataset_name, start_on, curation_interval, curate_past_intervals, curation_delay, enabled, selectors",
+        "limit, curated_dataset_name, start_on, curation_interval, curate_past_intervals, curation_delay, enabled, recurate_late_within, selectors",
         "catalog.yaml:24: curator 'twice', field 'limit': given twice; each field may appear once",
     ]
     assert str(error).splitlines()[0] == "catalog.yaml: 6 problems in curator file"

@@ -7,12 +7,18 @@ results are checked against the dataset store the runs committed to.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import subprocess
+import sys
 
+import pyarrow.parquet as pq
 import pytest
 
 from curation_devtools import PARTITION_TAG
+from curation_devtools.waiting import wait_until
 from curation_pipeline.store import DatasetStore
 from curation_pipeline_tests.daemon.conftest import (
+    APPLICATION,
     NEWEST,
     NEWEST_KEY,
     ROWS_PER_DAY,
@@ -120,3 +126,43 @@ def test_a_schedule_tick_targets_the_window_due_at_its_time(dagster_dev: Dagster
     assert tick(due) == [(key, key)]
     assert tick(due - dt.timedelta(hours=1)) == [(key, key)]  # before its delay is over: that same tick
     assert tick(due + dt.timedelta(minutes=1)) == [(next_key, next_key)]  # the next day's tick
+
+
+def _held_ids(session: DagsterDevSession, key: str) -> set[str]:
+    dataset = DatasetStore.open(session.store_url).get_dataset(UNIFORM["name"])
+    table = pq.read_table(io.BytesIO(dataset.read_file(f"data/{key}.parquet")))
+    return set(table.column("record_id").to_pylist())
+
+
+def _curation(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "curation_pipeline.cli", *args], check=True, capture_output=True, text=True)
+
+
+def test_a_late_batch_turns_its_window_stale_and_recurating_it_keeps_the_picks(
+    dagster_dev: DagsterDevSession, tmp_path
+) -> None:
+    client = dagster_dev.client
+    key, other = dagster_dev.partitions[1], dagster_dev.partitions[2]
+    for window in (key, other):
+        client.wait_run(client.launch_partition_run(UNIFORM_KEY, window), timeout=240)
+    assert wait_until(lambda: client.stale_status(UNIFORM_KEY, [key, other]) == {key: "FRESH", other: "FRESH"}, 150, 3)
+    before = _held_ids(dagster_dev, key)
+
+    # As a user would: a file of late records of that day, logged with the CLI.
+    batch = tmp_path / "late.jsonl"
+    _curation("stream", "demo-batch", APPLICATION, str(batch), "--day", key, "--rows", "300")
+    _curation("stream", "log", APPLICATION, str(batch), "--store", dagster_dev.store_url)
+
+    # The stream observer (a sensor of the running daemon) sees the day change: that window alone turns stale.
+    assert wait_until(lambda: client.stale_status(UNIFORM_KEY, [key, other]) == {key: "STALE", other: "FRESH"}, 180, 3)
+
+    client.wait_run(client.launch_partition_run(UNIFORM_KEY, key), timeout=240)
+    metadata = client.latest_metadata(UNIFORM_KEY, [key])[key]
+    after = _held_ids(dagster_dev, key)
+    assert metadata["late_rows"] == 300 and metadata["late_files"] == 1
+    assert metadata["candidate_rows"] == ROWS_PER_DAY + 300
+    assert metadata["kept"] == len(before & after) and metadata["added"] == len(after - before)
+    assert metadata["kept"] + metadata["dropped"] == len(before) == UNIFORM["limit"]
+    assert metadata["kept"] >= UNIFORM["limit"] // 2  # 300 late among 2,300: most picks stay
+    assert all(i.startswith(f"{APPLICATION}-b1-") for i in after - before)  # the added records are late ones
+    assert client.stale_status(UNIFORM_KEY, [key]) == {key: "FRESH"}

@@ -91,19 +91,26 @@ def test_dynamic_windows_are_registered_and_backfilled(store, sqlite_instance):
     assert list(catch_up.dynamic_partitions_requests[0].partition_keys) == windows
 
 
-def test_stream_observer_reports_changes_only(store_url, instance):
-    defs = dg.Definitions.merge(
-        build_application_defs(APP), dg.Definitions(resources={"store": CurationStore(store_url=store_url)})
+def stream_defs(store_url, now):
+    return dg.Definitions.merge(
+        build_application_defs(APP, clock=lambda: now), dg.Definitions(resources={"store": CurationStore(store_url=store_url)})
     )
+
+
+def test_stream_observer_reports_changes_only(store_url, instance):
+    defs = stream_defs(store_url, NOW)
     first = tick(defs, "shop_stream_observer", instance, resources={"store": CurationStore(store_url=store_url)})
-    (observation,) = first.asset_events
-    assert observation.asset_key == stream_asset_key(APP)
-    assert observation.metadata["rows"].value == 120
-    assert observation.metadata["files"].value == 3
-    latest = observation.metadata["latest_record_time"].value
+    days = {event.partition: event for event in first.asset_events}
+    assert sorted(days) == ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]  # from the stream's start to today
+    assert {event.asset_key for event in first.asset_events} == {stream_asset_key(APP)}
+    assert sum(event.metadata["rows"].value for event in days.values()) == 120
+    assert sum(event.metadata["files"].value for event in days.values()) == 3
+    assert days["2026-01-04"].metadata["rows"].value == 0
+    newest = days["2026-01-03"]  # the newest day holding records carries the stream's freshness
+    latest = newest.metadata["latest_record_time"].value
     assert dt.datetime.fromtimestamp(latest, dt.timezone.utc) < START + dt.timedelta(days=3)
-    assert observation.metadata["dagster/last_updated_timestamp"].value == latest
-    assert observation.tags["dagster/data_version"] == first.cursor
+    assert newest.metadata["dagster/last_updated_timestamp"].value == latest
+    assert len({event.tags["dagster/data_version"] for event in days.values()}) == 4
 
     again = tick(defs, "shop_stream_observer", instance, cursor=first.cursor,
                  resources={"store": CurationStore(store_url=store_url)})
@@ -112,7 +119,7 @@ def test_stream_observer_reports_changes_only(store_url, instance):
 
 def test_stream_observer_skips_with_the_reason_when_the_store_holds_no_stream(tmp_path, instance):
     store = CurationStore(store_url=str(tmp_path / "empty"))
-    defs = dg.Definitions.merge(build_application_defs(APP), dg.Definitions(resources={"store": store}))
+    defs = dg.Definitions.merge(build_application_defs(APP, clock=lambda: NOW), dg.Definitions(resources={"store": store}))
     result = tick(defs, "shop_stream_observer", instance, resources={"store": store})
     assert not result.asset_events
     assert "no stream at" in str(result.skip_message)

@@ -132,3 +132,22 @@ def test_log_and_stats_on_s3(tmp_path, aws_env):
     assert f"under {store}/streams/app" in result.output
     assert stream_stats("app", store).rows == 3
     assert "rows           3" in run("stats", "app", "--store", store).output
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_demo_batch_writes_records_new_to_the_demo_stream_that_log_accepts(tmp_path, local_store, suffix):
+    assert run("demo", "--days", "1", "--rows-per-day", "50", "--end", "2026-03-02", "--store", local_store).exit_code == 0
+    out = tmp_path / f"late{suffix}"
+    made = run("demo-batch", "demo", str(out), "--day", "2026-03-01", "--rows", "30", "--seed", "3")
+    assert made.exit_code == 0 and "Wrote 30 demo records of 2026-03-01" in made.output
+    assert run("log", "demo", str(out), "--store", local_store).exit_code == 0
+    table = read_window("demo", datetime(2026, 3, 1), datetime(2026, 3, 2), local_store).to_table()
+    ids = table.column("record_id").to_pylist()
+    assert len(ids) == len(set(ids)) == 80
+    assert sum(i.startswith("demo-b3-20260301-") for i in ids) == 30
+
+
+def test_demo_batch_refuses_an_unknown_format_and_the_streams_own_seed(tmp_path):
+    bad = run("demo-batch", "demo", str(tmp_path / "late.txt"), "--day", "2026-03-01")
+    assert bad.exit_code == 2 and "cannot tell the format of late.txt" in bad.output
+    assert run("demo-batch", "demo", str(tmp_path / "late.jsonl"), "--day", "2026-03-01", "--seed", "0").exit_code == 2
