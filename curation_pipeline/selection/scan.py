@@ -585,6 +585,8 @@ def _fetch_file(path: str, picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Tab
     """Each pick's rows, the picks being row groups of the one file at ``path``."""
     pieces = [piece for piece, _ in picks]
     numbers = np.concatenate([piece.file_rows(rows) for piece, (_, rows) in zip(pieces, picks)])  # type: ignore[attr-defined]
+    if np.unique(numbers).size != numbers.size:
+        return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
     table = late_fetch.take_file(path, numbers, pieces[0].source.schema)  # type: ignore[attr-defined]
     sizes = np.cumsum([0] + [rows.size for _, rows in picks])
     return [table.slice(int(start), int(end - start)) for start, end in zip(sizes[:-1], sizes[1:])]
