@@ -98,3 +98,77 @@ class S3Window:
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
         )
+
+
+# --- DuckDB on S3 (in the engine's process) ----------------------------------------------
+
+
+def duckdb_filesystem(store_url: str):  # type: ignore[no-untyped-def]
+    """An fsspec filesystem for DuckDB's ``register_filesystem``: pyarrow's S3 filesystem, positional reads.
+
+    DuckDB's fsspec bridge reads a file as ``seek(offset)`` then ``read(n)``
+    on one file object shared by its threads; pyarrow's read releases the GIL,
+    so another thread's seek can land in between and the read returns bytes
+    from elsewhere (DuckDB then fails with ``TProtocolException: Invalid
+    data`` or ``don't know what type``). Files opened here read at the offset
+    taken when ``read`` starts (``read_at``), so concurrent reads stay right.
+    """
+    from fsspec.implementations.arrow import ArrowFSWrapper
+
+    from curation_pipeline.location import resolve_location
+
+    class PositionalArrowFS(ArrowFSWrapper):
+        def _open(self, path, mode="rb", **kwargs):  # type: ignore[no-untyped-def]
+            if mode != "rb":
+                return super()._open(path, mode, **kwargs)
+            return _ReadAt(self.fs.open_input_file(self._strip_protocol(path)))
+
+    return PositionalArrowFS(resolve_location(store_url).filesystem())
+
+
+class _ReadAt:
+    """A read-only file whose ``read`` is one positional read (thread-safe with the seek before it)."""
+
+    def __init__(self, raw) -> None:  # type: ignore[no-untyped-def]
+        self._raw = raw
+        self._size = raw.size()
+        self._position = 0
+        self.closed = False
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._position, 2: self._size}[whence]
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        position = self._position
+        size = self._size - position if size is None or size < 0 else min(size, self._size - position)
+        data = self._raw.read_at(max(size, 0), position) if size > 0 else b""
+        self._position = position + len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def close(self) -> None:
+        self._raw.close()
+        self.closed = True
+
+    def __enter__(self) -> _ReadAt:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -198,11 +198,9 @@ def run_duckdb(store_url: str, rule: str, k: int, *, cap_bytes: int, temp_dir: P
     connection.execute("SET TimeZone = 'UTC'")
     if store_url.startswith("s3://"):
         # httpfs cannot be installed offline: DuckDB's reader over an fsspec view of pyarrow's S3 filesystem.
-        from fsspec.implementations.arrow import ArrowFSWrapper
+        from s3_window import duckdb_filesystem
 
-        from curation_pipeline.location import resolve_location
-
-        connection.register_filesystem(ArrowFSWrapper(resolve_location(store_url).filesystem()))
+        connection.register_filesystem(duckdb_filesystem(store_url))
     source = f"read_parquet('{_files_glob(store_url)}', hive_partitioning = false)"
     return connection.sql(_duckdb_sql(source, rule, k)).to_arrow_table()
 
