@@ -119,3 +119,26 @@ def test_s3_proxy_adds_latency_and_counts_traffic(moto_server) -> None:  # type:
         traffic = proxy.traffic() - before
     assert elapsed >= 0.1
     assert (traffic.requests, traffic.bytes_in, traffic.bytes_out) == (2, 0, 100)
+
+
+def test_results_rows_show_failures_ratios_and_growth_against_10m() -> None:
+    Case, Figures = selection_bench.Case, selection_bench.Figures
+    base = Case("ours", 10_000_000, "s3", "s3://b/ours-rows-10000000")
+    big = Case("ours", 100_000_000, "s3", "s3://b/ours-rows-100000000")
+    measured = {
+        ("uniform", 100, base): {
+            "ours": Figures("ok", 100.0, 200.0, 100, 40, 14.5),
+            "polars": Figures("ok", 50.0, 300.0, 100, 20, 15.0),
+        },
+        ("uniform", 100, big): {"ours": Figures("ok", 1200.0, 210.0, 100, 400, 145.0), "polars": Figures("over 2 GiB")},
+    }
+    growth = selection_bench.growth_vs_base(measured)
+    assert growth == {("uniform", 100, base): 1.0, ("uniform", 100, big): 12.0}
+    key = ("uniform", 100, big)
+    row = selection_bench.results_row("uniform", 100, big, measured[key], growth[key], True)
+    # rule, k, rows, layout, location; ms; ratio (no peer completed), growth; MB; requests; MB read; selected
+    assert row == [
+        "uniform", 100, 100_000_000, "ours", "S3", 1200, "over 2 GiB", None, 12.0, 210, None, 400, None, 145.0, None,
+        "100/-",
+    ]
+    assert len(row) == len(selection_bench.columns(["ours", "polars"], True))
