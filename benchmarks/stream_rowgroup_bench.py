@@ -33,12 +33,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from results_io import table as results_table
 from results_io import write_results
 
-from curation_pipeline.selection.parquet_pages import PagedFile
 from curation_pipeline.demo import demo_day
 from curation_pipeline.stream.layout import TIME, TIME_TYPE
 from curation_pipeline.stream.parquet_files import PAGE_ROWS, PLAIN_COLUMNS, ROW_GROUP_SIZE, encode_parquet
@@ -114,11 +112,11 @@ def compare_dictionaries(table: pa.Table, compression: str, repeat: int, folder:
 
 
 def compare_pages(table: pa.Table, compression: str, repeat: int, folder: str) -> dict:
-    """Rows per data page: what full scans pay for small pages, and what one row's fetch saves (a results table)."""
+    """Rows per data page: what full scans pay for small pages, and one row's fetch (a results table)."""
     print(f"\n{ROW_GROUP_SIZE:,} rows/group: rows per data page (stream's choice {PAGE_ROWS:,})\n")
-    columns = ["rows/page", "file MB", "day x all cols ms", "day x 3 cols ms", "1 row, group whole ms", "1 row, its pages ms"]
+    columns = ["rows/page", "file MB", "day x all cols ms", "day x 3 cols ms", "1 row, group whole ms"]
     print("| " + " | ".join(columns) + " |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|")
     by_page_size = []
     strings = [f.name for f in table.schema if pa.types.is_string(f.type) and f.name not in PLAIN_COLUMNS]
     rows = np.array([ROW_GROUP_SIZE // 2])
@@ -126,25 +124,16 @@ def compare_pages(table: pa.Table, compression: str, repeat: int, folder: str) -
         path = Path(folder) / f"pages-{page_rows}.parquet"
         path.write_bytes(encode_parquet(table, compression=compression, page_rows=page_rows).to_pybytes())
         metadata = pq.ParquetFile(path).metadata
-        paged = PagedFile.open(pafs.LocalFileSystem(), str(path), metadata)
-        assert paged is not None, "the stream's files carry a page index"
 
         def whole_group() -> pa.Table:
             return pq.ParquetFile(path, metadata=metadata, read_dictionary=strings).read_row_group(1).take(pa.array(rows))
 
-        def pages() -> pa.Table | None:
-            return paged.take(1, rows, strings)
-
-        one_page = pages()
-        assert one_page is None or one_page.cast(table.schema).equals(whole_group().cast(table.schema))
         all_ms = median_seconds(lambda: read_all(path), repeat) * 1000
         day_ms = median_seconds(lambda: read_day(path), repeat) * 1000
         group_ms = median_seconds(whole_group, repeat * 3) * 1000
-        pages_ms = median_seconds(pages, repeat * 3) * 1000 if one_page is not None else float("nan")
         size_mb = path.stat().st_size / 1e6
-        print(f"| {page_rows:,} | {size_mb:.1f} | {all_ms:.1f} | {day_ms:.1f} | {group_ms:.2f} | {pages_ms:.2f} |")
-        pages_figure = round(pages_ms, 2) if one_page is not None else None
-        by_page_size.append([page_rows, round(size_mb, 1), round(all_ms, 1), round(day_ms, 1), round(group_ms, 2), pages_figure])
+        print(f"| {page_rows:,} | {size_mb:.1f} | {all_ms:.1f} | {day_ms:.1f} | {group_ms:.2f} |")
+        by_page_size.append([page_rows, round(size_mb, 1), round(all_ms, 1), round(day_ms, 1), round(group_ms, 2)])
     return results_table(f"Rows per data page, {ROW_GROUP_SIZE:,}-row groups (the stream writes {PAGE_ROWS:,})", columns, by_page_size)
 
 

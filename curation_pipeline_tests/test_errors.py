@@ -40,7 +40,7 @@ def _exception_classes() -> list[type[BaseException]]:
 
 def test_the_walk_finds_every_family() -> None:
     names = {cls.__name__ for cls in _exception_classes()}
-    expected = {"StoreError", "StreamError", "SelectionError", "CuratorConfigError", "InvalidNameError", "ThriftError"}
+    expected = {"StoreError", "StreamError", "SelectionError", "CuratorConfigError", "InvalidNameError"}
     assert expected <= names
 
 
@@ -61,7 +61,6 @@ def test_every_library_error_is_a_curation_error(cls: type[BaseException]) -> No
         ("curation_pipeline.stream.InvalidRecordsError", ValueError),
         ("curation_pipeline.selection.MissingFieldError", LookupError),
         ("curation_pipeline.selection.FieldTypeError", TypeError),
-        ("curation_pipeline.selection.thrift_compact.ThriftError", ValueError),
     ],
 )
 def test_builtin_mix_ins_are_kept(path: str, builtin: type[Exception]) -> None:

@@ -38,9 +38,10 @@ from curation_pipeline.selection.scan import Source, open_source, ordered_map
 from curation_pipeline.selection.seeds import stream_key
 from curation_pipeline.selection.stratified import stratified_picks
 from curation_pipeline.selection.uniform import sample_positions
+from curation_pipeline.selection.window import FilteredParquet
 
 
-def select(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: int) -> pa.Table:
+def select(data: pa.Table | ds.Dataset | FilteredParquet, selectors: Sequence[Selector], *, seed: int) -> pa.Table:
     """The records ``selectors`` pick from ``data``: every column, in the data's column order.
 
     Same as ``run_selection(data, selectors, seed=seed).table``.
@@ -48,12 +49,16 @@ def select(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: 
     return run_selection(data, selectors, seed=seed).table
 
 
-def run_selection(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *, seed: int) -> SelectionResult:
+def run_selection(data: pa.Table | ds.Dataset | FilteredParquet, selectors: Sequence[Selector], *, seed: int) -> SelectionResult:
     """Apply ``selectors`` (OR-ed) to ``data`` and report what each one did.
 
     Args:
-        data: a ``pyarrow.Table`` or ``pyarrow.dataset.Dataset``, possibly one
-            returned by ``Dataset.filter`` (the interval's window). It must
+        data: a ``pyarrow.Table``, a ``pyarrow.dataset.Dataset``, or a Parquet
+            dataset with its filter handed over apart (:class:`FilteredParquet`,
+            such as the stream's ``StreamWindow`` from ``open_window``). Parquet
+            datasets are read row group by row group; a dataset returned by
+            ``Dataset.filter`` hides its files from pyarrow's public API and is
+            read as one piece instead (same rows, slower on big data). It must
             have a ``record_id`` column.
         selectors: one or more selectors; their selections are united without
             duplicate records.

@@ -124,9 +124,12 @@ def _in_waves(
     return matched + sum(ordered_map(lambda i: pieces[i].count(), unread))
 
 
-# Candidates beyond the limit that the fast path accepts (rows tied at the cut)
-# before it hands over to the general path.
-_TIE_ALLOWANCE = 1024
+# Candidates beyond the limit that the fast path holds (rows tied at the cut)
+# before it hands over to the general path: three int64 arrays, 24 MB at most.
+# Rounded values tie often (confidences with four decimals: a 100M-row day
+# has about 10,000 rows per value), and the general path reads every row's
+# record_id; the tied rows' record_ids are read alone instead (_settle_ties).
+_TIE_ALLOWANCE = 1 << 20
 
 
 def _numeric_picks(
@@ -146,6 +149,10 @@ def _numeric_picks(
         return None
     no_keys = _rank_keys(pa.array([], field_type), direction)  # empty, of the keys' dtype
     state: dict[str, Any] = {"keys": no_keys, "piece": np.empty(0, np.int64), "row": np.empty(0, np.int64), "cut": None}
+    # Pieces' candidates not merged yet: merging each piece into the running
+    # top would copy the candidates held (the limit plus the ties) once per
+    # piece; merging once the pending ones outnumber them keeps it linear.
+    pending: list[tuple[np.ndarray, ...]] = []
     overflow = False
 
     def best_of(keys: np.ndarray, piece: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -174,20 +181,22 @@ def _numeric_picks(
         keys = np.concatenate(keys_parts)
         return best_of(keys, np.full(keys.size, index, np.int64), np.concatenate(row_parts)), matched
 
-    def merge(result: tuple[tuple[np.ndarray, ...], int]) -> None:
+    def consolidate() -> None:
         nonlocal overflow
-        if overflow:
-            return  # the general path will redo this selection; hold nothing more
-        keys, piece, row = result[0]
-        merged = best_of(
-            np.concatenate([state["keys"], keys]),
-            np.concatenate([state["piece"], piece]),
-            np.concatenate([state["row"], row]),
-        )
+        parts = [(state["keys"], state["piece"], state["row"]), *pending]
+        pending.clear()
+        merged = best_of(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
         state["keys"], state["piece"], state["row"] = merged
         overflow = merged[0].size > limit + _TIE_ALLOWANCE
         if merged[0].size >= limit and not overflow:
             state["cut"] = np.partition(merged[0], limit - 1)[limit - 1]
+
+    def merge(result: tuple[tuple[np.ndarray, ...], int]) -> None:
+        if overflow:
+            return  # the general path will redo this selection; hold nothing more
+        pending.append(result[0])
+        if sum(part[0].size for part in pending) >= max(limit, state["keys"].size):
+            consolidate()
 
     def threshold() -> Any:
         keys = state["keys"]
@@ -196,6 +205,8 @@ def _numeric_picks(
         return _key_value(np.partition(keys, limit - 1)[limit - 1], field_type, direction)
 
     matched = _in_waves(pieces, field, descending, reduce_piece, merge, threshold)
+    if pending and not overflow:
+        consolidate()
     keys, piece, row = state["keys"], state["piece"], state["row"]
     if overflow or keys.size < min(limit, matched):
         return None  # a crowd of ties, or nulls to rank: the general path settles both

@@ -9,15 +9,13 @@ selector's). Narrow scans evaluate the selector's filter as a projected
 boolean column rather than dropping rows, so they know each match's row
 index; the fetch of full records then reads a winner's row group without any
 filter, with string columns kept dictionary-encoded until the few winning
-rows are taken. Where the file has a page index, only the data pages holding
-winners are decoded (:mod:`curation_pipeline.selection.parquet_pages`).
+rows are taken.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -30,7 +28,7 @@ import pyarrow.parquet as pq
 from curation_pipeline import parallel
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.errors import SelectionError
-from curation_pipeline.selection.parquet_pages import PagedFile, worth_paging
+from curation_pipeline.selection.window import FilteredParquet
 
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
 BATCH_ROWS = 1 << 17
@@ -275,11 +273,6 @@ class RowGroupPiece(_ScannedPiece):
     def fetch(self, rows: np.ndarray) -> pa.Table:
         # No filter here (rows are row indices); strings stay dictionaries until taken.
         if self.source.direct(self.group):
-            group = self.group.row_groups[0]
-            paged = self.source.paged(self.group) if worth_paging(rows, group.num_rows) else None
-            taken = paged.take(group.id, rows, self.source.strings) if paged else None
-            if taken is not None:
-                return taken.cast(self.source.schema)
             table = self._read(None, True)
             if rows.size and int(rows[-1]) >= table.num_rows:
                 raise SelectionError("the data changed while it was read: a picked row is gone")
@@ -379,10 +372,8 @@ class DatasetSource:
 class ParquetSource:
     """A Parquet file-system dataset, one piece per row group.
 
-    A filtered dataset (``Dataset.filter``) hides its fragments; pyarrow keeps
-    the filter in ``_scan_options`` and lists the fragments through
-    ``_get_fragments``. :func:`open_source` falls back to :class:`DatasetSource`
-    when a pyarrow release no longer has them.
+    ``data_filter`` is the rows' own filter (the window), handed over apart
+    from the unfiltered dataset (see :class:`FilteredParquet`).
     """
 
     def __init__(self, dataset: ds.FileSystemDataset, data_filter: ds.Expression | None, fragments: list) -> None:
@@ -401,9 +392,6 @@ class ParquetSource:
         ]
         self.strings = strings
         self._direct: dict[str, bool] = {}
-        self._paged: dict[str, PagedFile | None] = {}
-        self._paged_lock = threading.Lock()
-        self._paged_locks: dict[str, threading.Lock] = {}
         self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
@@ -431,17 +419,6 @@ class ParquetSource:
             found = self._plain_format and group.physical_schema.remove_metadata().equals(self._plain_schema)
             self._direct[group.path] = found
         return found
-
-    def paged(self, group: ds.ParquetFileFragment) -> PagedFile | None:
-        """``group``'s file for page-wise reads (direct files only), or None without a page index."""
-        # One footer read per file, whichever thread asks first; other files'
-        # reads go on meanwhile (on S3 each is a round trip).
-        with self._paged_lock:
-            file_lock = self._paged_locks.setdefault(group.path, threading.Lock())
-        with file_lock:
-            if group.path not in self._paged:
-                self._paged[group.path] = PagedFile.open(group.filesystem, group.path, group.metadata)
-            return self._paged[group.path]
 
     def column_index(self, group: ds.ParquetFileFragment, field: str) -> int:
         """Index of the Parquet leaf column of top-level column ``field`` in ``group``'s file, or -1."""
@@ -471,26 +448,48 @@ class ParquetSource:
         return pieces
 
     def count_rows(self) -> int:
-        return self.dataset.count_rows()
+        return self.dataset.count_rows(filter=self.data_filter)
 
 
-def open_source(data: pa.Table | ds.Dataset) -> Source:
-    """The source for ``data``: a table, or a dataset (possibly from ``Dataset.filter``)."""
+def open_source(data: pa.Table | ds.Dataset | FilteredParquet) -> Source:
+    """The source for ``data``: a table, a dataset, or a dataset with its filter handed over apart.
+
+    Parquet file-system datasets are read row group by row group when the
+    engine can list their files: an unfiltered dataset, or a
+    :class:`FilteredParquet` (such as the stream's window). A dataset from
+    ``Dataset.filter`` hides its files and filter from pyarrow's public API,
+    so it is read as one piece, in order (correct, but slower on big data).
+    """
     if isinstance(data, pa.Table):
         return TableSource(data)
+    if isinstance(data, FilteredParquet):
+        return _filtered_source(data)
     if not isinstance(data, ds.Dataset):
-        raise SelectionError(f"data must be a pyarrow Table or Dataset, got {type(data).__name__}")
+        raise SelectionError(
+            f"data must be a pyarrow Table, a pyarrow Dataset or a dataset with its filter, got {type(data).__name__}"
+        )
     if isinstance(data, ds.FileSystemDataset) and isinstance(data.format, ds.ParquetFileFormat):
         try:
-            options = getattr(data, "_scan_options", None) or {}
-            if set(options) - {"filter"}:
-                return DatasetSource(data)  # a projection or option the pieces would not honour
-            data_filter = options.get("filter")
-            fragments = list(data._get_fragments(data_filter))
-        except (AttributeError, TypeError):
+            fragments = list(data.get_fragments())
+        except ValueError:
+            # pyarrow refuses to list the fragments of a filtered or projected dataset.
             return DatasetSource(data)
-        return ParquetSource(data, data_filter, fragments)
+        return ParquetSource(data, None, fragments)
     return DatasetSource(data)
+
+
+def _filtered_source(data: FilteredParquet) -> Source:
+    dataset, row_filter = data.dataset, data.filter
+    if not isinstance(dataset, ds.Dataset):
+        raise SelectionError(f"the filtered data's dataset must be a pyarrow Dataset, got {type(dataset).__name__}")
+    if row_filter is not None and not isinstance(row_filter, ds.Expression):
+        raise SelectionError(f"the filtered data's filter must be a pyarrow Expression, got {type(row_filter).__name__}")
+    if isinstance(dataset, ds.FileSystemDataset) and isinstance(dataset.format, ds.ParquetFileFormat):
+        try:
+            return ParquetSource(dataset, row_filter, list(dataset.get_fragments(row_filter)))
+        except ValueError:
+            pass  # the dataset carries a filter of its own: read it as one piece
+    return DatasetSource(dataset if row_filter is None else dataset.filter(row_filter))
 
 
 def _and(a: ds.Expression | None, b: ds.Expression | None) -> ds.Expression | None:

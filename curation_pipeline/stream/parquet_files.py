@@ -27,9 +27,9 @@ COMPRESSION = "zstd"
 # a demo day's file is 19% smaller and a little faster to decode
 # (docs/performance.md).
 PLAIN_COLUMNS = (RECORD_ID, TIME)
-# Rows per data page, with a page index saying where each page starts: a
-# curator fetching a few winners from a row group decodes only their pages
-# (docs/decisions.md, "Page-wise reads").
+# Rows per data page, with a page index saying where each page starts and
+# its min/max: readers that skip pages by it (DuckDB, polars) decode less of a
+# row group (docs/decisions.md, "Page-wise reads").
 PAGE_ROWS = 8192
 
 # Listing folders and reading footers is latency-bound on S3; a few threads hide it.

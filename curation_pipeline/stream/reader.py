@@ -1,4 +1,4 @@
-"""Reading the stream: one time window as a lazy dataset, plus cheap stream statistics."""
+"""Reading the stream: one time window (its files and its filter, or a lazy dataset), plus cheap stream statistics."""
 
 from __future__ import annotations
 
@@ -29,22 +29,59 @@ from curation_pipeline.stream.parquet_files import Footer, list_dir
 from curation_pipeline.stream.schema import unify_stream_schema
 
 
-def read_window(
+@dataclass(frozen=True)
+class StreamWindow:
+    """One time window of a stream: the files it lies in, and the filter keeping its rows.
+
+    ``dataset`` is the files' rows unfiltered; ``filter`` keeps those with
+    ``start <= __time < end``. The two stay apart so a reader that can use the
+    files directly (the selection engine reads them row group by row group)
+    gets both through public attributes; :meth:`to_dataset` joins them into
+    the lazy filtered dataset :func:`read_window` returns.
+    """
+
+    application: str
+    start: datetime
+    end: datetime
+    dataset: ds.FileSystemDataset
+    filter: ds.Expression
+    footers: tuple[Footer, ...]
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The window's schema (the files' schemas put on one)."""
+        return self.dataset.schema
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Paths of the files the window's rows may be in, sorted, on the store's filesystem."""
+        return tuple(footer.path for footer in self.footers)
+
+    def to_dataset(self) -> ds.Dataset:
+        """The window's rows as a lazy filtered dataset."""
+        return self.dataset.filter(self.filter)
+
+    def count_rows(self) -> int:
+        """Rows in the window (footer statistics answer for row groups wholly inside it)."""
+        return self.dataset.count_rows(filter=self.filter)
+
+
+def open_window(
     application: str,
     start: datetime,
     end: datetime,
     store_url: str | None = None,
     *,
     location: Location | None = None,
-) -> ds.Dataset:
-    """The records of ``application`` with ``start <= __time < end``, as a lazy dataset.
+) -> StreamWindow:
+    """The records of ``application`` with ``start <= __time < end``, as a :class:`StreamWindow`.
 
     Only the ``date=`` folders overlapping the window are listed and only
-    their footers are read here; rows are read when the dataset is scanned,
-    skipping row groups outside the window by their ``__time`` statistics.
+    their footers are read here; rows are read when the window is scanned,
+    skipping row groups outside it by their ``__time`` statistics.
     Naive ``start``/``end`` are taken as UTC. Files from other writers are
     accepted and put on one schema (see :mod:`curation_pipeline.stream.schema`);
-    a stream without data gives an empty dataset with ``record_id`` and ``__time``.
+    a stream without data gives an empty window with ``record_id`` and ``__time``.
     The store is ``location`` if given, else the one at ``store_url`` (see
     :func:`~curation_pipeline.location.resolve_location`).
 
@@ -63,11 +100,29 @@ def read_window(
     days = days_overlapping(start, end)
     folders = _window_folders(store, application, days)
     span = (days[0], days[-1]) if days else None
-    dataset = _dataset(store, published_footers(store, application, folders, span) if days else [])
+    footers = published_footers(store, application, folders, span) if days else []
+    dataset = _dataset(store, footers)
     time_type = dataset.schema.field(TIME).type
-    return dataset.filter(
-        (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
-    )
+    window = (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
+    return StreamWindow(application, start, end, dataset, window, tuple(footers))
+
+
+def read_window(
+    application: str,
+    start: datetime,
+    end: datetime,
+    store_url: str | None = None,
+    *,
+    location: Location | None = None,
+) -> ds.Dataset:
+    """The records of ``application`` with ``start <= __time < end``, as a lazy dataset.
+
+    Same as ``open_window(...).to_dataset()`` (see :func:`open_window` for the
+    arguments and errors). To select from a window, pass the
+    :class:`StreamWindow` of :func:`open_window` instead: the selection engine
+    cannot see the files behind a filtered dataset and reads it as one piece.
+    """
+    return open_window(application, start, end, store_url, location=location).to_dataset()
 
 
 # Up to this many days, list each day's folder directly; beyond, one listing of
@@ -99,7 +154,7 @@ def _utc(value: object, name: str) -> datetime:
     return datetime(*value.timetuple()[:6], value.microsecond, tzinfo=timezone.utc)
 
 
-def _dataset(store: Store, footers: list[Footer]) -> ds.Dataset:
+def _dataset(store: Store, footers: list[Footer]) -> ds.FileSystemDataset:
     schema = unify_stream_schema([(store.uri(f.path), f.schema) for f in footers])
     with storage_errors("cannot open the stream files"):
         return ds.dataset(

@@ -23,7 +23,7 @@ from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.location import Location
 from curation_pipeline.selection import SelectionResult, derive_seed, run_selection
 from curation_pipeline.store import DatasetHeadOutOfDateError, RetryPolicy
-from curation_pipeline.stream import read_window
+from curation_pipeline.stream import open_window
 from curation_pipeline.windows.grid import Window, file_safe_key
 from curation_pipeline.windows.overlap import WINDOWS_KEY, held_windows, refuse_overlap, windows_record
 
@@ -121,7 +121,8 @@ def curate_window(
             (nothing is committed).
         StreamError, SelectionError (e.g. ``MissingFieldError``), StoreError: from the libraries.
     """
-    data = read_window(curator.application_name, window.start, window.end, location=location)
+    # The window's files and filter, apart: the engine reads its row groups directly.
+    data = open_window(curator.application_name, window.start, window.end, location=location)
     seed = derive_seed(curator.name, partition_key)
     if data.count_rows() == 0:
         # Nothing to select from: the stream may not even have the curator's columns yet.

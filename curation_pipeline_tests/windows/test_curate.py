@@ -177,3 +177,26 @@ def test_windows_committed_at_once_all_land_and_head_records_each_window(request
     assert sorted(head.files) == [f"data/{k}.parquet" for k in ["2026-01-01", *keys]]
     assert sorted(head.metadata["windows"]) == sorted(head.files)
     assert len(store.get_dataset("busy").list_versions()) == 4
+
+
+def test_the_window_reaches_the_engine_with_its_files_and_filter(store_url, curator, monkeypatch):
+    """The stream's files are read row group by row group, not as one opaque filtered dataset."""
+    from curation_pipeline.selection import engine
+    from curation_pipeline.selection.scan import ParquetSource, RowGroupPiece
+
+    opened = []
+
+    def recording(data):
+        source = engine_open_source(data)
+        opened.append(source)
+        return source
+
+    engine_open_source = engine.open_source
+    monkeypatch.setattr(engine, "open_source", recording)
+    window = WindowGrid.for_curator(curator).window("2026-01-02")
+    result = curate_window(curator, window, "2026-01-02", DatasetStore.open(store_url), resolve_location(store_url))
+    assert result.candidate_rows == 40 and result.selected_rows == 5
+    assert [type(source) for source in opened] == [ParquetSource]
+    pieces = opened[0].pieces(None)
+    # Two days of files: only the window's day has a row group in it.
+    assert len(pieces) == 1 and isinstance(pieces[0], RowGroupPiece)
