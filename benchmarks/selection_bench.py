@@ -26,7 +26,7 @@ cap, fails or times out is reported as such in the table, not skipped.
 
 Engines, each as its documentation recommends for large data:
 
-- ours:   ``curation_pipeline.stream.read_window`` + ``curation_pipeline.selection.select``
+- ours:   ``curation_pipeline.stream.open_window`` + ``curation_pipeline.selection.select``
           (the store URL resolved by the project's Location: on S3 through
           ``CURATION_S3_ENDPOINT_URL``);
 - polars: ``scan_parquet`` (lazy; on S3 natively, ``storage_options``) and
@@ -128,7 +128,7 @@ def run_ours(store_url: str, rule: str, k: int):
         UniformSampler,
     )
     from curation_pipeline.selection import select
-    from curation_pipeline.stream import read_window
+    from curation_pipeline.stream import open_window
 
     selectors = {
         "uniform": Selector(method=UniformSampler(), limit=k),
@@ -145,7 +145,8 @@ def run_ours(store_url: str, rule: str, k: int):
         "strat_prop": Selector(method=StratifiedSampler(field=STRATUM, mode="proportional"), limit=k),
         "strat_bal": Selector(method=StratifiedSampler(field=STRATUM, mode="balanced"), limit=k),
     }
-    window = read_window(APPLICATION, START, END, store_url=store_url)
+    # The window's files and filter apart (a StreamWindow), as curators hand it to the engine.
+    window = open_window(APPLICATION, START, END, store_url=store_url)
     return select(window, [selectors[rule]], seed=SEED)
 
 
