@@ -538,12 +538,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(args: argparse.Namespace, s3: Any) -> None:
+    load = os.getloadavg()[0]
     found = cases(args, s3)
     if not found:
         print("nothing to measure: every requested size was skipped")
         return
-    cap = f"{args.cap_gib:g} GiB"
-    print(f"cpus: {os.cpu_count()}, repeats: {args.repeats} (median), cap: {cap}, data: {args.data_dir}")
+    print(f"cpus: {os.cpu_count()}, repeats: {args.repeats} (median), cap: {args.cap_gib:g} GiB, data: {args.data_dir}")
     measured: dict[tuple, dict[str, Figures]] = {}
     for case in found:
         for rule in args.rules:
@@ -551,9 +551,21 @@ def run(args: argparse.Namespace, s3: Any) -> None:
                 figures = {engine: measure(engine, case, rule, k, args, s3) for engine in args.engines}
                 print_line(rule, k, case, figures)
                 measured[(rule, k, case)] = figures
+                # Rewritten after every measurement: a long run stopped halfway keeps what it measured.
+                path = save(args, measured, load, complete=False)
+    path = save(args, measured, load, complete=True)
+    print(f"results: {path}")
+
+
+def save(args: argparse.Namespace, measured: dict[tuple, dict[str, Figures]], load: float, complete: bool) -> Path:
+    """Write the results measured so far (``complete=False``: the note says the run is still going or stopped)."""
     growth = growth_vs_base(measured)
     with_s3 = "s3" in args.locations
-    rows = [results_row(rule, k, case, figures, growth[(rule, k, case)], with_s3) for (rule, k, case), figures in measured.items()]
+    rows = [
+        results_row(rule, k, case, figures, growth[(rule, k, case)], with_s3)
+        for (rule, k, case), figures in measured.items()
+    ]
+    cap = f"{args.cap_gib:g} GiB"
     parameters = {
         "sizes": args.sizes,
         "layouts": args.layouts,
@@ -563,7 +575,7 @@ def run(args: argparse.Namespace, s3: Any) -> None:
         "engines": args.engines,
         "memory cap": cap,
     }
-    if s3 is not None:
+    if with_s3:
         parameters["S3 latency ms"] = args.latency_ms
     title = (
         f"Median ms, peak RSS MB, every engine capped at {cap}; ours / best peer below 1: ours is the fastest;"
@@ -571,10 +583,17 @@ def run(args: argparse.Namespace, s3: Any) -> None:
     )
     if with_s3:
         title += "; on S3, requests and MB read per run (median)"
+    note = f"The 1-minute load average was {load:.1f} on {os.cpu_count()} CPUs when the benchmark started."
+    if with_s3:
+        note += (
+            " On S3, the moto server and the proxy run in the benchmark's own process, on the same CPUs as the"
+            " engine measured."
+        )
+    if not complete:
+        note += " Partial: the run had not finished when these figures were written."
     name = args.results_name + ("-quick" if args.quick and not args.results_name.endswith("-quick") else "")
     figures_table = table(title, columns(args.engines, with_s3), rows)
-    path = write_results(name, title=TITLE, parameters=parameters, tables=[figures_table])
-    print(f"results: {path}")
+    return write_results(name, title=TITLE, parameters=parameters, tables=[figures_table], note=note)
 
 
 if __name__ == "__main__":
