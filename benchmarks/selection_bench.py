@@ -413,7 +413,7 @@ def results_row(
     engines = list(figures)
     row: list[Any] = [RULE_LABELS[rule], k, case.rows, case.layout, "S3" if case.location == "s3" else "local"]
     row += [_rounded(f.ms) if f.ok else f.status for f in figures.values()]
-    row += [_rounded(ratio_to_best_peer(figures), 2), _rounded(growth, 1)]
+    row += [_rounded(ratio_to_best_peer(figures), 2), _rounded(growth, 2)]
     row += [_rounded(figures[e].rss_mb) for e in engines]
     if with_s3:
         row += [figures[e].requests for e in engines]
