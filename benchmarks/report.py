@@ -47,7 +47,8 @@ requests and response bytes per measured run (median of the repeats). Each
 same 2 GiB cap (a watchdog kills a process whose anonymous RSS passes it: a
 kernel limit is not used, `RLIMIT_AS` breaks engines that map files or
 reserve arenas, and this machine's memory cgroup is not ours to write): median
-of the repeats after a warm-up, `k` full records (all 13 columns) materialised
+of the repeats after a warm-up (a warm-up over 10 s is the one run measured:
+DuckDB's spilling strata, for one), `k` full records (all 13 columns) materialised
 (pyarrow Table for ours and DuckDB, polars DataFrame), peak RSS of that
 process (VmHWM). A process over the cap, failed or timed out shows that in its
 time column instead of a figure. Peers as their documentation recommends for
@@ -74,7 +75,7 @@ linear growth makes it rows / 10M.
 ```
 
 Other flags: `--rules`, `--ks`, `--engines`, `--repeats`, `--latency-ms`,
-`--s3-only`, `--cap-gib`, `--timeout` (per engine process), `--data-dir`,
+`--s3-only`, `--cap-gib`, `--timeout` (per engine process), `--long-run`, `--data-dir`,
 `--assume-free-bytes` (tries the skip path), `--results-name`.
 
 Targets (issue 11): at 100M and 1B rows, ours at or under the fastest peer
