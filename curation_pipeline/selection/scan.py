@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from curation_pipeline import parallel
 from curation_pipeline.fields import RECORD_ID
+from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.window import FilteredParquet
 
@@ -34,6 +35,15 @@ from curation_pipeline.selection.window import FilteredParquet
 BATCH_ROWS = 1 << 17
 # Rows per piece when the data is an in-memory table.
 TABLE_PIECE_ROWS = 1 << 18
+# A fetch whose last winner lies before this share of its row group reads it
+# in batches of _FETCH_BATCH_ROWS and stops after that winner; past it, the
+# batches' own cost outweighs the rows left unread.
+_EARLY_STOP = 0.75
+_FETCH_BATCH_ROWS = 8192
+# Winners fetched through DuckDB (late_fetch) when they are at most one row in
+# this many of their row groups' rows; denser, pyarrow's whole-group read is
+# as cheap (the newest 10,000 rows of a day: one or two row groups).
+_LATE_SHARE = 16
 # The projected column holding a selector's filter, row by row.
 _MATCH = "__selection_match"
 
@@ -273,12 +283,27 @@ class RowGroupPiece(_ScannedPiece):
     def fetch(self, rows: np.ndarray) -> pa.Table:
         # No filter here (rows are row indices); strings stay dictionaries until taken.
         if self.source.direct(self.group):
+            group = self.group.row_groups[0]
+            if rows.size and int(rows[-1]) < _EARLY_STOP * group.num_rows:
+                # Winners only in the group's first rows: decode batch by batch
+                # and stop after the last one (pyarrow cannot skip to a row).
+                reader = self.source.reader(self.group, True)
+                batches = reader.iter_batches(batch_size=_FETCH_BATCH_ROWS, row_groups=[group.id], use_threads=False)
+                return _take_rows(batches, rows).cast(self.source.schema)
             table = self._read(None, True)
             if rows.size and int(rows[-1]) >= table.num_rows:
                 raise SelectionError("the data changed while it was read: a picked row is gone")
             return table.take(pa.array(rows)).cast(self.source.schema)
         batches = self._scanner(True).to_batches()
         return _take_rows(batches, rows).cast(self.source.schema)
+
+    def late_file(self) -> str | None:
+        """This group's file path if its winners are fetched per file (:mod:`late_fetch`), else None."""
+        return self.group.path if self.source.direct(self.group) and self.source.late(self.group) else None
+
+    def file_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Row numbers within the file of this group's rows ``rows``."""
+        return rows + self.source.group_start(self.group)
 
     def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
         if not self.source.direct(self.group):
@@ -392,6 +417,8 @@ class ParquetSource:
         ]
         self.strings = strings
         self._direct: dict[str, bool] = {}
+        self._late: dict[str, bool] = {}
+        self._starts: dict[str, np.ndarray] = {}
         self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
@@ -419,6 +446,23 @@ class ParquetSource:
             found = self._plain_format and group.physical_schema.remove_metadata().equals(self._plain_schema)
             self._direct[group.path] = found
         return found
+
+    def late(self, group: ds.ParquetFileFragment) -> bool:
+        """Whether ``group``'s file is read through DuckDB when fetching (local, plain types)."""
+        found = self._late.get(group.path)
+        if found is None:
+            found = late_fetch.suitable(group.filesystem, group.path, self.schema)
+            self._late[group.path] = found
+        return found
+
+    def group_start(self, group: ds.ParquetFileFragment) -> int:
+        """The file row number of ``group``'s first row."""
+        starts = self._starts.get(group.path)
+        if starts is None:
+            metadata = group.metadata
+            sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+            starts = self._starts[group.path] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        return int(starts[group.row_groups[0].id])
 
     def column_index(self, group: ds.ParquetFileFragment, field: str) -> int:
         """Index of the Parquet leaf column of top-level column ``field`` in ``group``'s file, or -1."""
@@ -501,8 +545,48 @@ def _and(a: ds.Expression | None, b: ds.Expression | None) -> ds.Expression | No
 
 
 def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Table:
-    """Full rows at sorted row indices of each piece, concatenated in the order given."""
-    tables = list(ordered_map(lambda pick: pick[0].fetch(pick[1]), picks))
+    """Full rows at sorted row indices of each piece, concatenated in the order given.
+
+    Row groups of local stream files are fetched one DuckDB query per file
+    (:mod:`curation_pipeline.selection.late_fetch`); other pieces one by one.
+    """
+    by_file: dict[str, list[int]] = {}
+    alone: list[int] = []
+    for index, (piece, _) in enumerate(picks):
+        path = piece.late_file() if isinstance(piece, RowGroupPiece) else None
+        (by_file.setdefault(path, []) if path is not None else alone).append(index)
+    jobs: list[tuple[str | None, list[int]]] = []
+    for path, indices in by_file.items():
+        picked = sum(picks[index][1].size for index in indices)
+        held = sum(picks[index][0].group.row_groups[0].num_rows for index in indices)  # type: ignore[attr-defined]
+        if picked * _LATE_SHARE <= held:
+            jobs.append((path, indices))
+        else:
+            alone.extend(indices)  # dense winners (the newest rows): a whole-group read is as cheap
+    jobs += [(None, [index]) for index in sorted(alone)]
+    tables: list[pa.Table | None] = [None] * len(picks)
+
+    def run(job: tuple[str | None, list[int]]) -> list[pa.Table]:
+        path, indices = job
+        if path is None:
+            piece, rows = picks[indices[0]]
+            return [piece.fetch(rows)]
+        return _fetch_file(path, [picks[index] for index in indices])
+
+    for (_, indices), fetched in zip(jobs, ordered_map(run, jobs)):
+        for index, table in zip(indices, fetched):
+            tables[index] = table
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables)
+
+
+def _fetch_file(path: str, picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
+    """Each pick's rows, the picks being row groups of the one file at ``path``."""
+    pieces = [piece for piece, _ in picks]
+    numbers = np.concatenate([piece.file_rows(rows) for piece, (_, rows) in zip(pieces, picks)])  # type: ignore[attr-defined]
+    if np.unique(numbers).size != numbers.size:
+        return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
+    table = late_fetch.take_file(path, numbers, pieces[0].source.schema)  # type: ignore[attr-defined]
+    sizes = np.cumsum([0] + [rows.size for _, rows in picks])
+    return [table.slice(int(start), int(end - start)) for start, end in zip(sizes[:-1], sizes[1:])]

@@ -111,3 +111,29 @@ def test_ties_at_the_cut_are_settled_by_record_id(tmp_path) -> None:
     result = run_selection(dataset, [_ordered(60, "score")], seed=0)
     assert ids(result.table) == expected
     assert result.selectors[0].selected_rows == 60
+
+
+def test_thousands_of_ties_at_the_cut_stay_on_the_numeric_path(tmp_path, monkeypatch) -> None:
+    """Rounded values tie by the thousand on big windows: the tied rows' record_id settles them.
+
+    Ranking every row's record_id instead (the general path) made top-k on a
+    100M-row day of four-decimal confidences cost 2.2 times as much.
+    """
+    from curation_pipeline.selection import ordered
+
+    def general(*args, **kwargs):
+        raise AssertionError("the general path ranked every row's record_id")
+
+    monkeypatch.setattr(ordered, "_general_picks", general)
+    rows = 40_000
+    # 3 distinct values: 13,333 or so rows tied at every value, in every row group.
+    table = pa.table(
+        {
+            "record_id": [f"r{(i * 7919) % rows:06d}" for i in range(rows)],
+            "score": pa.array([round((i % 3) / 10, 1) for i in range(rows)]),
+        }
+    )
+    dataset = write_stream(tmp_path, table, rows_per_group=4096)
+    for direction, limit in (("descending", 100), ("ascending", 2500)):
+        expected = table.sort_by([("score", direction), ("record_id", "ascending")]).slice(0, limit)
+        assert ids(select(dataset, [_ordered(limit, "score", direction)], seed=0)) == ids(expected)

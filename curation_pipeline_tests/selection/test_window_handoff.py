@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -154,3 +155,16 @@ def test_engine_on_an_s3_stream_selects_as_from_a_table(aws_env) -> None:
     selector = Selector(method=UniformSampler(), limit=3)
     got = select(open_window("app", start, end, store), [selector], seed=5)
     assert got.equals(select(table, [selector], seed=5))
+
+
+def test_a_fetch_stopping_early_gives_the_rows_of_a_whole_read(tmp_path: Path) -> None:
+    """Winners in a group's first rows are read batch by batch up to the last one; the rows are the same."""
+    table = records(70_000, seed=6)  # one day: a 65,536-row group, then 4,464 rows
+    log_records("app", table, str(tmp_path / "store"))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), str(tmp_path / "store"))
+    first = open_source(window).pieces(None)[0]
+    schema = window.schema
+    for rows in ([0, 5, 8191, 8192, 30_000], [40_000, 65_535], [65_535]):
+        got = first.fetch(np.array(rows, dtype=np.int64))
+        assert got.schema == schema
+        assert got.equals(table.take(pa.array(rows)).cast(schema))

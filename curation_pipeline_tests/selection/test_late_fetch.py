@@ -1,0 +1,118 @@
+"""Winners' records through DuckDB, one query per local file: the same rows as pyarrow's whole-group reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pytest
+
+from curation_pipeline.curators.selectors import (
+    EqualsFilter,
+    OrderedSampler,
+    Selector,
+    StratifiedSampler,
+    UniformSampler,
+)
+from curation_pipeline.selection import SelectionError, late_fetch, select
+from curation_pipeline.stream import log_records, open_window
+from curation_pipeline_tests.selection.records import DAY, records
+
+SELECTORS = {
+    "uniform": Selector(method=UniformSampler(), limit=300),
+    "uniform_few": Selector(method=UniformSampler(), limit=7),
+    "filtered": Selector(method=UniformSampler(), limit=200, filters=[EqualsFilter(field="outputs.label", equals="dog")]),
+    "top": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=250),
+    "newest": Selector(limit=5000),
+    "strata": Selector(method=StratifiedSampler(field="outputs.label", mode="balanced"), limit=240),
+}
+
+
+@pytest.fixture
+def counted(monkeypatch) -> list[int]:
+    """Rows fetched through DuckDB."""
+    fetched = [0]
+    take_file = late_fetch.take_file
+
+    def counting(path, rows, schema):
+        fetched[0] += rows.size
+        return take_file(path, rows, schema)
+
+    monkeypatch.setattr(late_fetch, "take_file", counting)
+    return fetched
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> str:
+    """Three days in three batches: files overlap in time, 65,536-row groups."""
+    url = str(tmp_path_factory.mktemp("late") / "store")
+    for seed in range(3):
+        table = records(150_000, seed=seed)
+        ids = pa.compute.binary_join_element_wise(pa.scalar(f"b{seed}-"), table.column("record_id"), "")
+        log_records("app", table.set_column(0, "record_id", ids), url)
+    return url
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_duckdb_and_pyarrow_fetch_the_same_rows(store: str, counted: list[int], monkeypatch, name: str) -> None:
+    window = open_window("app", DAY + dt.timedelta(hours=3), DAY + dt.timedelta(days=1, hours=9), store)
+    through_duckdb = select(window, [SELECTORS[name]], seed=21)
+    used = counted[0]
+    monkeypatch.setattr(late_fetch, "suitable", lambda *args: False)
+    counted[0] = 0
+    through_pyarrow = select(window, [SELECTORS[name]], seed=21)
+    assert counted[0] == 0
+    assert through_duckdb.schema == through_pyarrow.schema == window.schema
+    assert through_duckdb.equals(through_pyarrow)
+    assert used > 0
+
+
+def test_rows_come_back_in_the_order_asked(store: str) -> None:
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
+    path = window.files[0]
+    rows = np.array([70_000, 3, 65_536, 12], dtype=np.int64)
+    got = late_fetch.take_file(path, rows, window.schema)
+    whole = window.dataset.filesystem.open_input_file(path)
+    import pyarrow.parquet as pq
+
+    expected = pq.read_table(whole).take(pa.array(rows)).cast(window.schema)
+    assert got.equals(expected)
+
+
+def test_a_row_gone_from_the_file_is_an_error(store: str) -> None:
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
+    with pytest.raises(SelectionError, match="a picked row is gone"):
+        late_fetch.take_file(window.files[0], np.array([5, 10_000_000], dtype=np.int64), window.schema)
+
+
+def test_dense_winners_keep_whole_group_reads(tmp_path: Path, counted: list[int]) -> None:
+    """The newest rows of a one-writer day sit in its last row groups: a whole-group read is as cheap."""
+    table = records(150_000, seed=8)
+    log_records("app", table, str(tmp_path / "store"))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), str(tmp_path / "store"))
+    got = select(window, [Selector(limit=5000)], seed=0)
+    assert got.equals(select(table.slice(0, 86_400), [Selector(limit=5000)], seed=0))
+    assert counted[0] == 0
+
+
+def test_only_local_files_without_glob_characters_and_with_plain_types() -> None:
+    schema = pa.schema([("record_id", pa.string()), ("__time", pa.timestamp("us", tz="UTC")), ("x", pa.float64())])
+    local = pafs.LocalFileSystem()
+    assert late_fetch.suitable(local, "/data/part-1.parquet", schema)
+    assert not late_fetch.suitable(local, "/data/part-[1].parquet", schema)
+    assert not late_fetch.suitable(pafs.S3FileSystem(anonymous=True, region="us-east-1"), "bucket/part.parquet", schema)
+    nested = schema.append(pa.field("tags", pa.list_(pa.string())))
+    assert not late_fetch.suitable(local, "/data/part-1.parquet", nested)
+
+
+def test_an_s3_window_keeps_pyarrow_reads(aws_env, counted: list[int]) -> None:
+    table = records(70_000, seed=4)
+    url = f"s3://{aws_env.make_bucket('late')}/curation"
+    log_records("app", table, url)
+    selector = SELECTORS["uniform"]
+    got = select(open_window("app", DAY, DAY + dt.timedelta(days=1), url), [selector], seed=5)
+    assert got.equals(select(table.slice(0, 86_400), [selector], seed=5))
+    assert counted[0] == 0
