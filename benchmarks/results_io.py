@@ -41,10 +41,13 @@ def machine() -> dict[str, Any]:
 
 
 def git_commit() -> str | None:
-    """The commit of the measured code, with ``-dirty`` when the work tree has changes; None outside git."""
+    """The commit of the measured code, with ``-dirty`` when the work tree has changes; None outside git.
+
+    Changes to result files do not count: a benchmark rewriting its results as it goes is not changed code.
+    """
     try:
         commit = _git("rev-parse", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
+        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", f":!{RESULTS_DIR.relative_to(PROJECT_ROOT)}")
     except (OSError, subprocess.CalledProcessError):
         return None
     return f"{commit}-dirty" if dirty else commit

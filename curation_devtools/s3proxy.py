@@ -7,6 +7,10 @@
   :meth:`S3Proxy.release` is called; :attr:`S3Proxy.holding` is set when the
   first one arrives. A test uses it to freeze a run worker in the middle of a
   commit before killing it.
+* ``latency`` (seconds) delays every request before it is forwarded, as a
+  remote S3 endpoint's round trip does; :meth:`S3Proxy.traffic` counts the
+  requests and the body bytes each way (the selection benchmark reads a window
+  through it).
 
     with S3Proxy.start(upstream="http://127.0.0.1:5000", strip_conditions=True) as proxy:
         client = boto3.client("s3", endpoint_url=proxy.endpoint_url, ...)
@@ -20,7 +24,9 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -31,6 +37,20 @@ _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy
 HoldRule = Callable[[str, str], bool]  # (method, path with query) -> hold it?
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """What went through the proxy: requests, request body bytes and response body bytes."""
+
+    requests: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    def __sub__(self, earlier: Traffic) -> Traffic:
+        return Traffic(
+            self.requests - earlier.requests, self.bytes_in - earlier.bytes_in, self.bytes_out - earlier.bytes_out
+        )
+
+
 class S3Proxy:
     """A running proxy: its endpoint URL, the requests it saw, and the hold gate."""
 
@@ -39,13 +59,21 @@ class S3Proxy:
         self._thread = thread
 
     @classmethod
-    def start(cls, upstream: str, *, strip_conditions: bool = False, hold: HoldRule | None = None) -> S3Proxy:
-        """Serve on a free 127.0.0.1 port, forwarding to ``upstream`` (``http://host:port``)."""
+    def start(
+        cls, upstream: str, *, strip_conditions: bool = False, hold: HoldRule | None = None, latency: float = 0.0
+    ) -> S3Proxy:
+        """Serve on a free 127.0.0.1 port, forwarding to ``upstream`` (``http://host:port``).
+
+        Every request waits ``latency`` seconds before it is forwarded.
+        """
+        if not 0 <= latency < float("inf"):
+            raise ValueError(f"latency must be a finite number of seconds >= 0, not {latency!r}")
         target = urlsplit(upstream)
         server = _ProxyServer(("127.0.0.1", 0), _Handler)
         server.upstream = (target.hostname or "127.0.0.1", target.port or 80)
         server.strip_conditions = strip_conditions
         server.hold = hold
+        server.latency = latency
         thread = threading.Thread(target=server.serve_forever, name="s3-proxy", daemon=True)
         thread.start()
         return cls(server, thread)
@@ -70,6 +98,11 @@ class S3Proxy:
         """(method, path) of every request seen so far, in arrival order."""
         with self._server.count_lock:
             return list(self._server.seen)
+
+    def traffic(self) -> Traffic:
+        """Requests and body bytes so far; subtract two snapshots for what happened between them."""
+        with self._server.count_lock:
+            return Traffic(len(self._server.seen), self._server.bytes_in, self._server.bytes_out)
 
     def hold_when(self, rule: HoldRule | None) -> None:
         """Park requests matching ``rule`` from now on (None: park nothing) until :meth:`release`."""
@@ -101,6 +134,7 @@ class _ProxyServer(ThreadingHTTPServer):
     upstream: tuple[str, int]
     strip_conditions: bool
     hold: HoldRule | None
+    latency: float
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -108,6 +142,8 @@ class _ProxyServer(ThreadingHTTPServer):
         self.released = threading.Event()
         self.stripped = 0
         self.seen: list[tuple[str, str]] = []
+        self.bytes_in = 0
+        self.bytes_out = 0
         self.count_lock = threading.Lock()
 
     def count_stripped(self) -> None:
@@ -117,6 +153,11 @@ class _ProxyServer(ThreadingHTTPServer):
     def record(self, method: str, path: str) -> None:
         with self.count_lock:
             self.seen.append((method, path))
+
+    def count_bytes(self, received: int, sent: int) -> None:
+        with self.count_lock:
+            self.bytes_in += received
+            self.bytes_out += sent
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -144,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None and rule(self.command, self.path) and not self.server.released.is_set():
             self.server.holding.set()
             self.server.released.wait()
+        if self.server.latency:
+            time.sleep(self.server.latency)
         connection = http.client.HTTPConnection(*self.server.upstream, timeout=120)
         try:
             connection.request(self.command, self.path, body=body, headers=headers)
@@ -161,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+        self.server.count_bytes(len(body or b""), 0 if self.command == "HEAD" else len(payload))
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
