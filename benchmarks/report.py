@@ -147,7 +147,9 @@ busiest), five minutes, and the whole day of 3 columns through the same
 filtered dataset `read_window` returns (local disk, warm page cache, median of
 the repeats); then, at the stream's row-group size, dictionary encoding on
 every column against the stream's choice; last, rows per data page: full
-scans, and one row's full record read page-wise against the group whole.
+scans, and one row's full record read from its whole group (the figures below
+were measured while the engine had a page reader of its own, and also time
+reading only that row's pages; see decisions.md, "Page-wise reads").
 
 ```sh
 .venv/bin/python benchmarks/stream_rowgroup_bench.py [--rows 1000000] [--repeat 7] [--compression zstd]
