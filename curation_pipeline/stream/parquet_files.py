@@ -128,7 +128,8 @@ def read_footer(store: Store, path: str) -> Footer:
         with store.filesystem.open_input_file(path) as source:
             parquet = pq.ParquetFile(source)
             schema, metadata = parquet.schema_arrow, parquet.metadata
-    return Footer(path, schema, metadata.num_rows, _max_time(schema, metadata), _time_spans(schema, metadata))
+    spans = _time_spans(schema, metadata)
+    return Footer(path, schema, metadata.num_rows, _max_time(spans), spans)
 
 
 def read_footers(store: Store, paths: Sequence[str]) -> list[Footer]:
@@ -159,33 +160,18 @@ def _time_spans(schema: pa.Schema, metadata: pq.FileMetaData) -> tuple[tuple[int
         if metadata.row_group(group).num_rows == 0:
             continue
         stats = metadata.row_group(group).column(column).statistics
+        # Naive and zoned timestamps are both stored as UTC-based integers.
         if stats is None or not stats.has_min_max or stats.physical_type != "INT64":
             return None
         spans.append((_to_micros(stats.min_raw, unit), _to_micros(stats.max_raw, unit)))
     return tuple(spans)
 
 
-def _max_time(schema: pa.Schema, metadata: pq.FileMetaData) -> datetime | None:
-    index = schema.get_field_index(TIME)
-    if index < 0 or not pa.types.is_timestamp(schema.field(index).type) or metadata.num_rows == 0:
+def _max_time(spans: tuple[tuple[int, int], ...] | None) -> datetime | None:
+    """The newest ``__time`` of a file from its row groups' spans (None without statistics or rows)."""
+    if not spans:
         return None
-    column = _leaf_index(metadata, TIME)
-    if column is None:
-        return None
-    best = None
-    for group in range(metadata.num_row_groups):
-        if metadata.row_group(group).num_rows == 0:
-            continue
-        stats = metadata.row_group(group).column(column).statistics
-        # Naive and zoned timestamps are both stored as UTC-based integers.
-        if stats is None or not stats.has_min_max or stats.physical_type != "INT64":
-            return None
-        best = stats.max_raw if best is None else max(best, stats.max_raw)
-    if best is None:
-        return None
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(
-        microseconds=_to_micros(best, schema.field(index).type.unit)
-    )
+    return _EPOCH + timedelta(microseconds=max(last for _, last in spans))
 
 
 def _leaf_index(metadata: pq.FileMetaData, name: str) -> int | None:
