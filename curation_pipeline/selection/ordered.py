@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.picks import Picks, group_by_piece
-from curation_pipeline.selection.scan import Piece, ordered_map, workers
+from curation_pipeline.selection.scan import BATCH_ROWS, Piece, ordered_map, workers
 
 _PIECE = "__selection_piece"
 _OFFSET = "__selection_offset"
@@ -154,16 +154,18 @@ def _numeric_picks(
     # piece; merging once the pending ones outnumber them keeps it linear.
     pending: list[tuple[np.ndarray, ...]] = []
     overflow = False
+    no_rows = None  # best_of without a piece column (within one piece)
 
-    def best_of(keys: np.ndarray, piece: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, ...]:
+    def best_of(keys: np.ndarray, piece: np.ndarray | None, row: np.ndarray) -> tuple[np.ndarray, ...]:
         if keys.size <= limit:
             return keys, piece, row
         cut = np.partition(keys, limit - 1)[limit - 1]
         keep = keys <= cut
-        return keys[keep], piece[keep], row[keep]
+        return keys[keep], None if piece is None else piece[keep], row[keep]
 
     def reduce_piece(index: int) -> tuple[tuple[np.ndarray, ...], int]:
         keys_parts, row_parts = [], []
+        held = 0
         matched = 0
         cut = state["cut"]  # the limit-th key so far (read once: merges change it)
         for batch, rows in pieces[index].matches([field]):
@@ -175,7 +177,17 @@ def _numeric_picks(
                 keep = keys <= cut if keep is None else keep & (keys <= cut)
             keys_parts.append(keys if keep is None else keys[keep])
             row_parts.append(rows if keep is None else rows[keep])
+            held += keys_parts[-1].size
             matched += rows.size
+            if held > 2 * limit + BATCH_ROWS:
+                # A large row group arrives in many batches: cut what is held as
+                # it grows (ties kept, so the piece's final cut is the same), and
+                # memory follows the limit and the batch, not the group.
+                kept_keys, _, kept_rows = best_of(np.concatenate(keys_parts), no_rows, np.concatenate(row_parts))
+                keys_parts, row_parts, held = [kept_keys], [kept_rows], kept_keys.size
+                if kept_keys.size >= limit:
+                    piece_cut = np.partition(kept_keys, limit - 1)[limit - 1]
+                    cut = piece_cut if cut is None else min(cut, piece_cut)
         if not keys_parts:
             return (no_keys, np.empty(0, np.int64), np.empty(0, np.int64)), 0
         keys = np.concatenate(keys_parts)

@@ -35,6 +35,12 @@ from curation_pipeline.selection.window import FilteredParquet
 BATCH_ROWS = 1 << 17
 # Rows per piece when the data is an in-memory table.
 TABLE_PIECE_ROWS = 1 << 18
+# Row groups larger than this (a foreign writer's 128 MB groups of millions of
+# rows) are read in batches of BATCH_ROWS rather than decoded whole, for
+# narrow scans and fetches alike: memory then follows the batch, not the
+# group, with up to 2 * workers() groups in flight. Smaller groups (the
+# stream's own, 65,536 rows) keep the single whole-group read, which is faster.
+_WHOLE_GROUP_ROWS = BATCH_ROWS
 # A fetch whose last winner lies before this share of its row group reads it
 # in batches of _FETCH_BATCH_ROWS and stops after that winner; past it, the
 # batches' own cost outweighs the rows left unread.
@@ -228,21 +234,44 @@ class RowGroupPiece(_ScannedPiece):
         if self.source.direct(self.group):
             # The Parquet reader itself, without the dataset scanner's per-scan set-up.
             if _MATCH not in projection:
-                yield from self._read(list(projection), dictionary).to_batches(max_chunksize=BATCH_ROWS)
+                yield from self._batches(list(projection), dictionary)
                 return
             if self.fields and self._row_filter() is self.selector_filter:
                 # The filter reads the selector's fields alone: read them, evaluate in memory.
                 names = list(dict.fromkeys([name for name in projection if name != _MATCH] + self.fields))
                 for layout in (True, False) if dictionary else (False,):
                     try:
-                        table = self._read(names, layout)
-                        scanned = ds.dataset(table).to_batches(columns=projection, batch_size=BATCH_ROWS, use_threads=False)
-                        batches = list(scanned)  # evaluated whole here, so a failure yields nothing twice
+                        batches = self._evaluated(names, layout, projection)
+                        first = next(batches, None)  # a kernel fails on the first batch if at all
                     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
                         continue  # e.g. a kernel without a dictionary variant: plain strings, then the scanner
-                    yield from batches
+                    if first is not None:
+                        yield first
+                        yield from batches
                     return
         yield from self._scanner(dictionary, columns=projection).to_batches()
+
+    def _evaluated(
+        self, names: list[str], dictionary: bool, projection: dict[str, ds.Expression]
+    ) -> Iterator[pa.RecordBatch]:
+        """``projection`` evaluated in memory over this group's ``names`` columns, batch by batch."""
+        for batch in self._batches(names, dictionary):
+            yield from ds.dataset(pa.Table.from_batches([batch])).to_batches(
+                columns=projection, batch_size=BATCH_ROWS, use_threads=False
+            )
+
+    def _batches(self, columns: list[str] | None, dictionary: bool) -> Iterator[pa.RecordBatch]:
+        """This row group's ``columns`` straight from its file, in batches (only when :meth:`ParquetSource.direct`).
+
+        A group of at most ``_WHOLE_GROUP_ROWS`` rows is read whole (one call,
+        the fastest); a larger one batch by batch, so memory stays bounded.
+        """
+        group = self.group.row_groups[0]
+        if group.num_rows <= _WHOLE_GROUP_ROWS:
+            yield from self._read(columns, dictionary).to_batches(max_chunksize=BATCH_ROWS)
+            return
+        reader = self.source.reader(self.group, dictionary)
+        yield from reader.iter_batches(batch_size=BATCH_ROWS, row_groups=[group.id], columns=columns, use_threads=False)
 
     def _read(self, columns: list[str] | None, dictionary: bool) -> pa.Table:
         """This row group straight from its file (only when :meth:`ParquetSource.direct`)."""
@@ -284,6 +313,11 @@ class RowGroupPiece(_ScannedPiece):
         # No filter here (rows are row indices); strings stay dictionaries until taken.
         if self.source.direct(self.group):
             group = self.group.row_groups[0]
+            if rows.size and group.num_rows > _WHOLE_GROUP_ROWS:
+                # A large group: batch by batch, whatever the winners' positions, with
+                # plain strings (a dictionary built across batches of a plain-encoded
+                # column would grow to the whole group's values).
+                return _take_rows(self._batches(None, False), rows).cast(self.source.schema)
             if rows.size and int(rows[-1]) < _EARLY_STOP * group.num_rows:
                 # Winners only in the group's first rows: decode batch by batch
                 # and stop after the last one (pyarrow cannot skip to a row).
@@ -308,6 +342,8 @@ class RowGroupPiece(_ScannedPiece):
     def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
         if not self.source.direct(self.group):
             return super().take(rows, columns)
+        if rows.size and self.group.row_groups[0].num_rows > _WHOLE_GROUP_ROWS:
+            return _take_rows(self._batches(columns, False), rows)
         table = self._read(columns, False)
         if rows.size and int(rows[-1]) >= table.num_rows:
             raise SelectionError("the data changed while it was read: a picked row is gone")

@@ -107,7 +107,7 @@ def stratified_picks(
         picked = walker.take(codes)
         if picked.size:
             chosen_pieces.append(piece)
-            chosen_offsets.append(rows[picked])
+            chosen_offsets.append(rows[picked].astype(np.int64))
     picked = {stratum_name(s): int(q + extra) for s, q, extra in zip(strata, quotas, walker.extra)}
     return StratifiedOutcome(Picks(tuple(chosen_pieces), tuple(chosen_offsets)), total, picked)
 
@@ -202,17 +202,23 @@ def _count_strata(piece: Piece, field: str) -> Counter:
 
 def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
     """The stratum index and the row index of every matching row of the piece, in order."""
+    # The narrowest integer types that hold them: a large row group (millions
+    # of rows) is held whole here, one code and one row index per row.
+    code_type = np.min_scalar_type(-len(index_of) - 1)
     parts = []
     row_parts = []
     for batch, rows in piece.matches([field], dictionary=True):
-        row_parts.append(rows)
+        row_parts.append(rows.astype(np.int32) if rows.size and rows[-1] <= _INT32_MAX else rows)
         column = batch.column(0)
         if not pa.types.is_dictionary(column.type):
             column = pc.dictionary_encode(column, null_encoding="encode")
         values = column.dictionary.to_pylist()
-        lookup = np.array([index_of[_key(v)] for v in values] + [index_of.get(None, -1)], dtype=np.int64)
+        lookup = np.array([index_of[_key(v)] for v in values] + [index_of.get(None, -1)], dtype=code_type)
         indices = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
         parts.append(lookup[indices])
     if not parts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     return np.concatenate(parts), np.concatenate(row_parts)
+
+
+_INT32_MAX = np.iinfo(np.int32).max
