@@ -35,6 +35,13 @@ _CONFIG = {"threads": 1, "memory_limit": "256MB"}
 _local = threading.local()
 
 
+class LateFetchUnavailable(Exception):
+    """DuckDB could not read the rows (e.g. out of its memory limit): the caller reads them with pyarrow.
+
+    Internal: never leaves the selection layer.
+    """
+
+
 def available() -> bool:
     """Whether DuckDB can be used here."""
     return duckdb is not None
@@ -45,11 +52,18 @@ def suitable(filesystem: pafs.FileSystem, path: str, schema: pa.Schema) -> bool:
 
     Local files only (DuckDB's S3 reader is an extension this package does not
     install); no glob characters in the path (DuckDB would expand them); flat
-    columns of types DuckDB hands back unchanged or castable without loss.
+    columns of types DuckDB hands back unchanged or castable without loss
+    (nanosecond timestamps, such as the INT96 of Spark and Hive files, come
+    back as microseconds: not those); column names DuckDB binds as pyarrow
+    does (none named ``file_row_number``, none differing from another only by
+    case, DuckDB's names being case-insensitive).
     """
     if duckdb is None or not isinstance(filesystem, pafs.LocalFileSystem):
         return False
     if any(char in path for char in "*?[{"):
+        return False
+    lowered = [name.lower() for name in schema.names]
+    if _ROW in lowered or len(set(lowered)) != len(lowered):
         return False
     return all(_exact(field.type) for field in schema)
 
@@ -61,7 +75,7 @@ def _exact(type_: pa.DataType) -> bool:
         or pa.types.is_integer(type_)
         or pa.types.is_floating(type_)
         or pa.types.is_boolean(type_)
-        or pa.types.is_timestamp(type_)
+        or (pa.types.is_timestamp(type_) and type_.unit != "ns")
         or pa.types.is_date32(type_)
     )
 
@@ -87,12 +101,15 @@ def take_file(path: str, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
         relation = _connection().sql(query)
         # to_arrow_table in recent DuckDB; fetch_arrow_table in older releases (deprecated in 2.0).
         table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
-    except duckdb.Error as error:
-        raise SelectionError(f"cannot read the picked rows of {path}: {error}") from error
+    except duckdb.Error as error:  # out of memory, an unreadable file: pyarrow reads it, or says what is wrong
+        raise LateFetchUnavailable(str(error)) from error
     found = table.column(_ROW).to_numpy()
     if found.size != rows.size:
         raise SelectionError("the data changed while it was read: a picked row is gone")
     # DuckDB returns rows in file order; put them in the order asked.
     order = np.argsort(found, kind="stable")
     positions = order[np.searchsorted(found, rows, sorter=order)]
-    return table.drop_columns([_ROW]).select(schema.names).take(pa.array(positions)).cast(schema)
+    try:
+        return table.drop_columns([_ROW]).select(schema.names).take(pa.array(positions)).cast(schema)
+    except (KeyError, pa.ArrowException) as error:  # a column DuckDB named or typed otherwise
+        raise LateFetchUnavailable(str(error)) from error

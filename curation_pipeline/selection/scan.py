@@ -623,6 +623,9 @@ def _fetch_file(path: str, picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Tab
     numbers = np.concatenate([piece.file_rows(rows) for piece, (_, rows) in zip(pieces, picks)])  # type: ignore[attr-defined]
     if np.unique(numbers).size != numbers.size:
         return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
-    table = late_fetch.take_file(path, numbers, pieces[0].source.schema)  # type: ignore[attr-defined]
+    try:
+        table = late_fetch.take_file(path, numbers, pieces[0].source.schema)  # type: ignore[attr-defined]
+    except late_fetch.LateFetchUnavailable:
+        return [piece.fetch(rows) for piece, rows in picks]  # pyarrow's read of the same rows
     sizes = np.cumsum([0] + [rows.size for _, rows in picks])
     return [table.slice(int(start), int(end - start)) for start, end in zip(sizes[:-1], sizes[1:])]

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.version import RULES_VERSION
-from curation_pipeline.store import DatasetDeletedError, DatasetNotFoundError, DatasetStore, FileEntry
+from curation_pipeline.store import DatasetDeletedError, DatasetNotFoundError, DatasetStore, FileEntry, StoreError
 from curation_pipeline.stream.lineage import InvalidLineageError, WindowLineage
 
 #: The key of the record in a window file's Parquet metadata.
@@ -83,8 +83,14 @@ def previous_window(store: DatasetStore, dataset_name: str, path: str) -> Previo
     entry = dataset.files(head).get(path) if head is not None else None
     if entry is None:
         return None
-    parquet = pq.ParquetFile(io.BytesIO(dataset.read_file(path, head)))
-    table = parquet.read()
+    try:
+        parquet = pq.ParquetFile(io.BytesIO(dataset.read_file(path, head)))
+        table = parquet.read()
+    except (OSError, pa.ArrowException) as error:
+        raise StoreError(
+            f"dataset {dataset_name!r}: the window file {path} of version {head} is not readable Parquet ({error}); "
+            "curating the window again would replace it: restore it (curation datasets rollback) or remove it first"
+        ) from error
     definition, lineage, seen, rules = _read_record((parquet.schema_arrow.metadata or {}).get(WINDOW_RECORD_KEY))
     held = table.replace_schema_metadata(_without_record(table.schema.metadata))
     return PreviousWindow(head, entry, held, definition, lineage, seen, rules)

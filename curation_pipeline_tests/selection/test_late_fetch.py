@@ -116,3 +116,26 @@ def test_an_s3_window_keeps_pyarrow_reads(aws_env, counted: list[int]) -> None:
     got = select(open_window("app", DAY, DAY + dt.timedelta(days=1), url), [selector], seed=5)
     assert got.equals(select(table.slice(0, 86_400), [selector], seed=5))
     assert counted[0] == 0
+
+
+def test_columns_duckdb_would_read_otherwise_keep_pyarrow_reads() -> None:
+    schema = pa.schema([("record_id", pa.string()), ("__time", pa.timestamp("us", tz="UTC"))])
+    local = pafs.LocalFileSystem()
+    nanos = schema.append(pa.field("seen", pa.timestamp("ns")))  # INT96 files read as ns: DuckDB gives microseconds
+    assert not late_fetch.suitable(local, "/data/part-1.parquet", nanos)
+    assert not late_fetch.suitable(local, "/data/part-1.parquet", schema.append(pa.field("file_row_number", pa.int64())))
+    cased = schema.append(pa.field("A", pa.int64())).append(pa.field("a", pa.int64()))  # one name to DuckDB
+    assert not late_fetch.suitable(local, "/data/part-1.parquet", cased)
+
+
+def test_a_file_duckdb_cannot_read_is_fetched_by_pyarrow(store: str, monkeypatch) -> None:
+    """DuckDB out of its memory limit (or any read error): the same rows through pyarrow, not a failed curation."""
+    window = open_window("app", DAY + dt.timedelta(hours=3), DAY + dt.timedelta(days=1, hours=9), store)
+    selector = SELECTORS["uniform"]
+    expected = select(window, [selector], seed=21)
+
+    def out_of_memory(path, rows, schema):
+        raise late_fetch.LateFetchUnavailable("Out of Memory Error: could not allocate block of size 93.8 MiB")
+
+    monkeypatch.setattr(late_fetch, "take_file", out_of_memory)
+    assert select(window, [selector], seed=21).equals(expected)

@@ -105,3 +105,14 @@ def test_a_window_replaced_by_another_run_meanwhile_is_not_overwritten(store_url
     with pytest.raises(WindowChangedError, match="curated by another run meanwhile"):
         curate(curator, store_url)
     assert DatasetStore.open(store_url).get_dataset("sample").read_file("data/2026-01-01.parquet") == b"theirs"
+
+
+def test_a_window_file_that_is_not_parquet_stops_the_curation_with_a_store_error(store_url):
+    from curation_pipeline.store import StoreError
+
+    curator = UniformCurator("sample", APP, 10, start_on=START)
+    first = curate(curator, store_url)
+    DatasetStore.open(store_url).get_dataset("sample").commit({first.path: b"not parquet"}, "a broken push")
+    with pytest.raises(StoreError, match="is not readable Parquet"):
+        curate(curator, store_url)
+    assert DatasetStore.open(store_url).get_dataset("sample").read_file(first.path) == b"not parquet"  # untouched
