@@ -35,10 +35,10 @@ _CONFIG = {"threads": 1, "memory_limit": "256MB"}
 _local = threading.local()
 
 
-class LateFetchUnavailable(Exception):
+class LateFetchUnavailable(SelectionError):
     """DuckDB could not read the rows (e.g. out of its memory limit): the caller reads them with pyarrow.
 
-    Internal: never leaves the selection layer.
+    Caught inside the selection layer, which then reads the file with pyarrow.
     """
 
 
