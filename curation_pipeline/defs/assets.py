@@ -26,7 +26,7 @@ from curation_pipeline.defs.checks import build_check_specs, evaluate_checks
 from curation_pipeline.defs.partitions import CuratorPartitions, python_name
 from curation_pipeline.defs.resources import CurationStore
 from curation_pipeline.defs.starts import name_metadata, start_description, start_metadata
-from curation_pipeline.defs.stream_assets import input_versions_observed, stream_asset_key
+from curation_pipeline.defs.stream_assets import DATA_VERSION_TAG, input_versions_observed, stream_asset_key
 from curation_pipeline.errors import CurationError, redact
 from curation_pipeline.names import name_key
 from curation_pipeline.selection import MissingFieldError
@@ -39,7 +39,6 @@ from curation_pipeline.windows import (
 )
 from curation_pipeline.windows.checks import committed_table, stored_window
 
-DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
 # Dagster's provenance tags, written by hand because the windows are logged as events, not returned.
 CODE_VERSION_TAG = "dagster/code_version"

@@ -79,11 +79,6 @@ class DayFiles:
         text = "".join(f"{name}\t{size}\n" for name, size in self.files)
         return hashlib.sha256(f"{self.day.isoformat()}\n{text}".encode()).hexdigest()[:16]
 
-    @property
-    def names(self) -> frozenset[str]:
-        """The file names."""
-        return frozenset(name for name, _ in self.files)
-
 
 def observe_days(
     application: str,
@@ -91,12 +86,11 @@ def observe_days(
     store_url: str | None = None,
     *,
     location: Location | None = None,
-    rows: bool = False,
 ) -> list[DayFiles]:
     """What each of ``days`` holds in ``application``'s stream, in the order given.
 
-    One listing per day plus one of the pending batches; with ``rows=True``,
-    the footers of the files too. A day without a folder holds no files.
+    One listing per day plus one of the pending batches (rows: :func:`with_rows`).
+    A day without a folder holds no files.
 
     Raises:
         InvalidApplicationNameError: bad ``application``.
@@ -105,10 +99,7 @@ def observe_days(
     application = check_application(application)
     store = open_store(store_url, location=location)
     require_stream_root(store)
-    observed = _observe(store, application, days)
-    if rows:
-        observed = [_with_rows(store, application, day) for day in observed]
-    return observed
+    return _observe(store, application, days)
 
 
 def _observe(store: Store, application: str, days: Sequence[date]) -> list[DayFiles]:
@@ -247,16 +238,14 @@ class WindowLineage:
         """The lineage of a window read from ``footers``."""
         files: dict[str, list[str]] = {}
         for footer in footers:
-            folder, _, name = footer.path.rpartition("/")
-            day = parse_date_dir(folder.rpartition("/")[2])
-            files.setdefault(day.isoformat() if day else "", []).append(name)
+            day, name = _day_and_name(footer)
+            files.setdefault(day, []).append(name)
         return cls({day: tuple(sorted(names)) for day, names in sorted(files.items())})
 
     def holds(self, footer: Footer) -> bool:
         """Whether ``footer``'s file is one of the lineage's."""
-        folder, _, name = footer.path.rpartition("/")
-        day = parse_date_dir(folder.rpartition("/")[2])
-        return name in self.files.get(day.isoformat() if day else "", ())
+        day, name = _day_and_name(footer)
+        return name in self.files.get(day, ())
 
     def to_json(self) -> str:
         """Canonical JSON: ``{"files": {"YYYY-MM-DD": [names...]}}``."""
@@ -280,6 +269,13 @@ class WindowLineage:
         except (ValueError, KeyError, TypeError) as error:
             raise InvalidLineageError(f"not a window lineage record: {error}") from error
         return cls({day: tuple(sorted(names)) for day, names in sorted(files.items())})
+
+
+def _day_and_name(footer: Footer) -> tuple[str, str]:
+    """The ISO day of ``footer``'s ``date=`` folder ("" outside one) and its file name."""
+    folder, _, name = footer.path.rpartition("/")
+    day = parse_date_dir(folder.rpartition("/")[2])
+    return (day.isoformat() if day else ""), name
 
 
 @dataclass(frozen=True)
