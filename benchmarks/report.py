@@ -76,7 +76,11 @@ linear growth makes it rows / 10M.
 
 Other flags: `--rules`, `--ks`, `--engines`, `--repeats`, `--latency-ms`,
 `--s3-only`, `--cap-gib`, `--timeout` (per engine process), `--long-run`, `--data-dir`,
-`--assume-free-bytes` (tries the skip path), `--results-name`.
+`--assume-free-bytes` (tries the skip path), `--results-name`, `--merge`: the
+comparison at 100M rows runs for hours, so it is run a layout and a location
+at a time, each run with `--merge` keeping the rows it does not measure again;
+the `run` column names the run that measured a row and the note below lists
+each run's date, commit and command.
 
 Targets (issue 11): at 100M and 1B rows, ours at or under the fastest peer
 that completes under the cap on every rule and layout; at 10M within 1.2x;

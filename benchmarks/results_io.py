@@ -61,8 +61,12 @@ def write_results(
     tables: Sequence[dict[str, Any]],
     note: str = "",
     quick: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``results/<name>.json`` (``<name>-quick.json`` for a quick run) and return its path."""
+    """Write ``results/<name>.json`` (``<name>-quick.json`` for a quick run) and return its path.
+
+    ``extra`` holds a benchmark's own keys (the selection benchmark's runs), stored alongside.
+    """
     results = {
         "benchmark": name,
         "title": title,
@@ -73,6 +77,7 @@ def write_results(
         "parameters": parameters,
         "note": note,
         "tables": _finite(list(tables)),
+        **(extra or {}),
     }
     path = RESULTS_DIR / f"{name}{'-quick' if quick else ''}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -66,13 +66,17 @@ Flags: ``--sizes`` (row counts), ``--large`` (10M,100M,1B), ``--layouts``
 ``--cap-gib``, ``--timeout`` (seconds per engine process), ``--long-run``, ``--data-dir``,
 ``--assume-free-bytes`` (pretend the disk has this much free: tries the skip
 path without filling the disk), ``--results-name`` (default ``selection``;
-``--quick`` writes ``selection-quick``, which the report does not render).
+``--quick`` writes ``selection-quick``, which the report does not render),
+``--merge`` (keep the rows of the results file this run does not measure
+again: a big comparison is run a layout and a location at a time).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import itertools
+import json
 import math
 import os
 import shutil
@@ -88,7 +92,8 @@ from typing import Any
 
 import memory_cap
 import selection_data as data
-from results_io import table, write_results
+import selection_merge
+from results_io import RESULTS_DIR, git_commit, table, write_results
 
 START = datetime(data.DAY.year, data.DAY.month, data.DAY.day, tzinfo=timezone.utc)
 END = START + timedelta(days=1)
@@ -258,8 +263,6 @@ def run_polars(store_url: str, rule: str, k: int):
 
 def child(args: argparse.Namespace) -> None:
     """One engine, one rule: warm up, time ``repeats`` runs between marks, print JSON on stdout."""
-    import json
-
     def run():  # type: ignore[no-untyped-def]
         if args.child == "duckdb":
             temp_dir = args.data_dir / "duckdb-tmp"
@@ -497,6 +500,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "curation_selection_bench")
     parser.add_argument("--assume-free-bytes", type=int, default=None, help="pretend the disk has this much free")
     parser.add_argument("--results-name", default="selection", help="results/<name>.json (default selection)")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the rows of the results file this run does not measure again"
+    )
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--generate", choices=data.LAYOUTS, help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -575,20 +581,36 @@ def run(args: argparse.Namespace, s3: Any) -> None:
 
 
 def save(args: argparse.Namespace, measured: dict[tuple, dict[str, Figures]], load: float, complete: bool) -> Path:
-    """Write the results measured so far (``complete=False``: the note says the run is still going or stopped)."""
+    """Write the results measured so far (``complete=False``: the note says the run is still going or stopped).
+
+    With ``--merge``, rows of the results file this run does not measure again are kept (see
+    :mod:`selection_merge`).
+    """
+    name = args.results_name + ("-quick" if args.quick and not args.results_name.endswith("-quick") else "")
+    path = RESULTS_DIR / f"{name}.json"
+    previous = json.loads(path.read_text()) if args.merge and path.exists() else None
+    with_s3 = "s3" in args.locations or _has_s3_columns(previous)
     growth = growth_vs_base(measured)
-    with_s3 = "s3" in args.locations
     rows = [
         results_row(rule, k, case, figures, growth[(rule, k, case)], with_s3)
         for (rule, k, case), figures in measured.items()
     ]
+    run_note = f"The 1-minute load average was {load:.1f} on {os.cpu_count()} CPUs when it started."
+    if not complete:
+        run_note += " Partial: the run had not finished when these figures were written."
+    run = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": git_commit(),
+        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "note": run_note,
+    }
+    names, merged_rows, runs = selection_merge.merge(previous, columns(args.engines, with_s3), rows, run, BASE_ROWS)
     cap = f"{args.cap_gib:g} GiB"
     parameters = {
-        "sizes": args.sizes,
-        "layouts": args.layouts,
-        "locations": args.locations,
-        "ks": args.ks,
-        "repeats": args.repeats,
+        "sizes": sorted({row[names.index("rows")] for row in merged_rows}),
+        "layouts": [layout for layout in data.LAYOUTS if any(row[names.index("layout")] == layout for row in merged_rows)],
+        "locations": sorted({row[names.index("location")] for row in merged_rows}),
+        "ks": sorted({row[names.index("k")] for row in merged_rows}),
         "engines": args.engines,
         "memory cap": cap,
     }
@@ -596,22 +618,28 @@ def save(args: argparse.Namespace, measured: dict[tuple, dict[str, Figures]], lo
         parameters["S3 latency ms"] = args.latency_ms
     title = (
         f"Median ms, peak RSS MB, every engine capped at {cap}; ours / best peer below 1: ours is the fastest;"
-        " ours time / at 10M: linear growth is rows / 10M"
+        " ours time / at 10M: linear growth is rows / 10M; run: the run that measured the row (below)"
     )
     if with_s3:
         title += "; on S3, requests and MB read per run (median)"
-    note = f"The 1-minute load average was {load:.1f} on {os.cpu_count()} CPUs when the benchmark started."
+    note = ""
     if with_s3:
         note += (
-            " On S3, the moto server and the proxy run in the benchmark's own process, on the same CPUs as the"
-            " engine measured."
+            "On S3, the moto server and the proxy run in the benchmark's own process, on the same CPUs as the"
+            " engine measured. "
         )
-    if not complete:
-        note += " Partial: the run had not finished when these figures were written."
-    name = args.results_name + ("-quick" if args.quick and not args.results_name.endswith("-quick") else "")
-    figures_table = table(title, columns(args.engines, with_s3), rows)
-    return write_results(name, title=TITLE, parameters=parameters, tables=[figures_table], note=note)
+    note += selection_merge.describe(runs)
+    figures_table = table(title, names, merged_rows)
+    return write_results(
+        name, title=TITLE, parameters=parameters, tables=[figures_table], note=note, extra={"runs": runs}
+    )
 
+
+def _has_s3_columns(previous: dict[str, Any] | None) -> bool:
+    try:
+        return any(column.endswith(" requests") for column in previous["tables"][0]["columns"])  # type: ignore[index]
+    except (TypeError, KeyError, IndexError):
+        return False
 
 if __name__ == "__main__":
     main()

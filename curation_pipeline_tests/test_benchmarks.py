@@ -142,3 +142,55 @@ def test_results_rows_show_failures_ratios_and_growth_against_10m() -> None:
         "100/-",
     ]
     assert len(row) == len(selection_bench.columns(["ours", "polars"], True))
+
+
+def _merge_run(label: str) -> dict[str, object]:
+    return {"date": f"2026-11-2{label}", "commit": f"{label}" * 40, "command": f"bench {label}", "note": ""}
+
+
+def test_a_merged_run_replaces_its_own_rows_keeps_the_others_and_names_each_rows_run() -> None:
+    import selection_merge
+
+    local = selection_bench.columns(["ours", "polars"], False)
+    wide = selection_bench.columns(["ours", "polars"], True)
+    first = [
+        ["uniform", 100, 10_000_000, "ours", "local", 100, 50, 2.0, 1.0, 200, 300, "100/100"],
+        ["uniform", 100, 100_000_000, "ours", "local", 1500, 400, 3.75, 15.0, 210, 900, "100/100"],
+        ["newest", 100, 10_000_000, "foreign", "local", 80, 40, 2.0, 1.0, 200, 300, "100/100"],
+    ]
+    columns, rows, runs = selection_merge.merge(None, local, first, _merge_run("1"), 10_000_000)
+    previous = {"tables": [{"columns": columns, "rows": rows}], "runs": runs}
+    # A later run measures 100M again (now 1,200 ms) and adds S3 rows: the S3 columns join the table.
+    second = [
+        ["uniform", 100, 100_000_000, "ours", "local", 1200, 400, 3.0, None, 205, 900, None, None, None, None, "100/100"],
+        ["uniform", 100, 10_000_000, "ours", "S3", 300, 200, 1.5, None, 220, 310, 40, 18, 2.0, 1.5, "100/100"],
+    ]
+    columns, rows, runs = selection_merge.merge(previous, wide, second, _merge_run("2"), 10_000_000)
+    assert columns == [*wide, "run"]
+    by_key = {tuple(row[:5]): dict(zip(columns, row)) for row in rows}
+    assert len(rows) == 4
+    replaced = by_key[("uniform", 100, 100_000_000, "ours", "local")]
+    assert (replaced["ours ms"], replaced["run"], replaced["ours time / at 10M"]) == (1200, "B", 12.0)
+    kept = by_key[("newest", 100, 10_000_000, "foreign", "local")]
+    assert (kept["ours ms"], kept["run"], kept["ours requests"]) == (80, "A", None)
+    assert by_key[("uniform", 100, 10_000_000, "ours", "S3")]["ours requests"] == 40
+    assert [run["label"] for run in runs] == ["A", "B"] and runs[1]["command"] == "bench 2"
+    # Local rows first, then sizes of one rule side by side.
+    assert [tuple(row[:5]) for row in rows][:2] == [
+        ("uniform", 100, 10_000_000, "ours", "local"), ("uniform", 100, 100_000_000, "ours", "local"),
+    ]
+    assert "Run A: 2026-11-21, commit `111111111111`, `bench 1`." in selection_merge.describe(runs)
+
+
+def test_a_run_whose_rows_are_all_replaced_leaves_the_notes_and_other_engines_are_refused() -> None:
+    import selection_merge
+
+    local = selection_bench.columns(["ours", "polars"], False)
+    row = ["uniform", 100, 10_000_000, "ours", "local", 100, 50, 2.0, 1.0, 200, 300, "100/100"]
+    columns, rows, runs = selection_merge.merge(None, local, [row], _merge_run("1"), 10_000_000)
+    previous = {"tables": [{"columns": columns, "rows": rows}], "runs": runs}
+    columns, rows, runs = selection_merge.merge(previous, local, [row], _merge_run("2"), 10_000_000)
+    assert [run["command"] for run in runs] == ["bench 2"] and rows[0][-1] == "A"
+    other = selection_bench.columns(["ours", "duckdb"], False)
+    with pytest.raises(selection_merge.MergeError, match="compares ours ms, polars ms, this run ours ms, DuckDB ms"):
+        selection_merge.merge(previous, other, [row], _merge_run("3"), 10_000_000)
