@@ -85,6 +85,19 @@ each run's date, commit and command.
 Targets (issue 11): at 100M and 1B rows, ours at or under the fastest peer
 that completes under the cap on every rule and layout; at 10M within 1.2x;
 peak RSS under 500 MB everywhere, cost growing linearly.""",
+    "selection_floor": """\
+`benchmarks/selection_floor.py` times pyarrow alone decoding the one column a
+rule must read in full (confidence for top confidence and bounded range, label
+for equality and stratified rules), every row group of the day, with the
+engine's own reads on its own threads. No pyarrow-decoding engine can answer
+such a rule faster; set beside the fastest peer's time for the whole query in
+the table above, it bounds what reading with pyarrow can reach, and what is
+left of ours' time above it is the engine's own work (choosing, fetching the
+winners' full records).
+
+```sh
+.venv/bin/python benchmarks/selection_floor.py --sizes 10000000,100000000 --layouts all
+```""",
     "store": """\
 `benchmarks/store_bench.py` pushes and pulls 1 GB in 200 files of random bytes
 (cached under `/tmp/curation-store-bench/`) through the library, on a local
