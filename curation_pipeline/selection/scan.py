@@ -29,6 +29,7 @@ from curation_pipeline import parallel
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.errors import SelectionError
+from curation_pipeline.selection.filters import Predicate
 from curation_pipeline.selection.window import FilteredParquet
 
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
@@ -201,11 +202,13 @@ class RowGroupPiece(_ScannedPiece):
         source: ParquetSource,
         selector_filter: ds.Expression | None,
         fields: Sequence[str] = (),
+        predicate: Predicate | None = None,
     ) -> None:
         self.group = group
         self.fields = list(dict.fromkeys(fields))
         self.source = source
         self.selector_filter = selector_filter
+        self.predicate = predicate
         self.filter = _and(source.data_filter, selector_filter)
         self._dictionary_group: ds.ParquetFileFragment | None = None
         self._window_whole: bool | None = None
@@ -260,6 +263,16 @@ class RowGroupPiece(_ScannedPiece):
         self, names: list[str], dictionary: bool, projection: dict[str, ds.Expression]
     ) -> Iterator[pa.RecordBatch]:
         """``projection`` evaluated in memory over this group's ``names`` columns, batch by batch."""
+        predicate = self.predicate
+        if predicate is not None:
+            # The selector's predicate on the arrays themselves: the kernels alone,
+            # and dictionary columns compared on their dictionaries.
+            for batch in self._batches(names, dictionary):
+                yield pa.RecordBatch.from_arrays(
+                    [batch.column(name) for name in projection if name != _MATCH] + [predicate.mask(batch)],
+                    names=list(projection),
+                )
+            return
         for batch in self._batches(names, dictionary):
             yield from ds.dataset(pa.Table.from_batches([batch])).to_batches(
                 columns=projection, batch_size=BATCH_ROWS, use_threads=False
@@ -395,11 +408,15 @@ class Source(Protocol):
 
     schema: pa.Schema
 
-    def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
+    def pieces(
+        self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
+    ) -> list[Piece]:
         """The pieces that may hold rows passing ``selector_filter``, in data order.
 
         ``fields`` names the columns ``selector_filter`` reads (a hint: pieces
-        that know them can read those columns alone).
+        that know them can read those columns alone); ``predicate``, the same
+        filter evaluated in memory (a hint: pieces that hold those columns
+        evaluate it on them directly).
         """
 
     def count_rows(self) -> int:
@@ -413,7 +430,9 @@ class TableSource:
         self.table = table
         self.schema = table.schema
 
-    def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
+    def pieces(
+        self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
+    ) -> list[Piece]:
         starts = range(0, max(self.table.num_rows, 1), TABLE_PIECE_ROWS)
         return [TablePiece(self.table.slice(start, TABLE_PIECE_ROWS), selector_filter) for start in starts]
 
@@ -428,7 +447,9 @@ class DatasetSource:
         self.dataset = dataset
         self.schema = dataset.schema
 
-    def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
+    def pieces(
+        self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
+    ) -> list[Piece]:
         return [DatasetPiece(self.dataset, selector_filter)]
 
     def count_rows(self) -> int:
@@ -523,13 +544,15 @@ class ParquetSource:
             read_dictionary=self.strings if dictionary else None,
         )
 
-    def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
+    def pieces(
+        self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
+    ) -> list[Piece]:
         combined = _and(self.data_filter, selector_filter)
         pieces: list[Piece] = []
         for fragment in self.fragments:
             # split_by_row_group drops row groups whose statistics rule the filter out.
             for group in fragment.split_by_row_group(combined, schema=self.schema):
-                pieces.append(RowGroupPiece(group, self, selector_filter, fields))
+                pieces.append(RowGroupPiece(group, self, selector_filter, fields, predicate))
         return pieces
 
     def count_rows(self) -> int:
