@@ -369,11 +369,13 @@ class RowGroupPiece(_ScannedPiece):
 
     def value_range(self, field: str) -> tuple[Any, Any] | None:
         type_ = self.source.schema.field(field).type if field in self.source.schema.names else None
-        numeric = type_ is not None and (pa.types.is_floating(type_) or pa.types.is_integer(type_))
-        leaf = self.source.column_index(self.group, field) if numeric and self.source.direct(self.group) else -1
+        plain = type_ is not None and (
+            pa.types.is_floating(type_) or pa.types.is_integer(type_) or pa.types.is_string(type_)
+        )
+        leaf = self.source.column_index(self.group, field) if plain and self.source.direct(self.group) else -1
         if leaf >= 0:
-            # Numbers need no conversion: read the one column chunk's statistics
-            # rather than building every column's (``row_groups[0].statistics``).
+            # Numbers and strings need no conversion: read the one column chunk's
+            # statistics rather than building every column's (``row_groups[0].statistics``).
             stats = self.group.metadata.row_group(self.group.row_groups[0].id).column(leaf).statistics
             if stats is None or not stats.has_min_max:
                 return None
