@@ -498,6 +498,8 @@ class ParquetSource:
             default_fragment_scan_options=dataset.format.default_fragment_scan_options,
         )
         self._plain_format = dataset.format.equals(ds.ParquetFileFormat())
+        # The window's own pieces, once a selector without a filter has asked for them.
+        self._window_pieces: list[RowGroupPiece] | None = None
 
     def direct(self, group: ds.ParquetFileFragment) -> bool:
         """Whether ``group``'s file can be read with ``pq.ParquetFile``, bypassing the scanner.
@@ -551,14 +553,21 @@ class ParquetSource:
         self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
     ) -> list[Piece]:
         combined = _and(self.data_filter, selector_filter)
-        pieces: list[Piece] = []
+        pieces: list[RowGroupPiece] = []
         for fragment in self.fragments:
             # split_by_row_group drops row groups whose statistics rule the filter out.
             for group in fragment.split_by_row_group(combined, schema=self.schema):
                 pieces.append(RowGroupPiece(group, self, selector_filter, fields, predicate))
-        return pieces
+        if selector_filter is None:
+            self._window_pieces = pieces
+        return list(pieces)
 
     def count_rows(self) -> int:
+        if self._window_pieces is not None:
+            # The window's pieces hold every row it keeps: a group wholly inside
+            # counts from its footer, the few across an edge count their rows
+            # (a dataset count would test every file's statistics again).
+            return sum(piece.count() for piece in self._window_pieces)
         return self.dataset.count_rows(filter=self.data_filter)
 
 

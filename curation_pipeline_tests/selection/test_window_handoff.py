@@ -196,3 +196,7 @@ def test_row_groups_wholly_inside_the_window_are_told_by_statistics(tmp_path: Pa
     expected = dataset.to_table(filter=window)
     got = select(Window(), [Selector(method=UniformSampler(), limit=100)], seed=1)
     assert got.column("record_id").to_pylist() == expected.column("record_id").to_pylist()
+    # Candidates: counted on the window's pieces once a selector without a filter built them, else by the dataset.
+    assert source.count_rows() == expected.num_rows == 9
+    filtered = Selector(method=UniformSampler(), limit=3, filters=[EqualsFilter(field="record_id", equals="r01")])
+    assert run_selection(Window(), [filtered], seed=1).candidate_rows == 9
