@@ -195,16 +195,16 @@ def test_the_predicate_in_memory_keeps_the_rows_its_expression_keeps(filters, en
 
     from curation_pipeline.selection.filters import selector_predicate
 
-    table = _numbers().append_column("d", pa.array(["alpha", None, "beta", "alpha", "gamma", "beta"]).dictionary_encode())
+    labels = pa.array(["alpha", None, "beta", "alpha", "gamma", "beta"]).dictionary_encode()
+    table = _numbers().append_column("d", labels)
     selector = Selector(limit=ALL, filters=filters, method=OrderedSampler(field="record_id", sort="ascending"))
     predicate = selector_predicate(selector, table.schema, "test")
     expected = ds.dataset(table).to_table(filter=predicate.expression()).column("record_id").to_pylist()
     # The engine reads string columns as dictionaries: the predicate must take either layout.
     batch = table.combine_chunks().to_batches()[0]
     if encode:
-        batch = pa.RecordBatch.from_arrays(
-            [c.dictionary_encode() if pa.types.is_string(c.type) else c for c in batch.columns], names=batch.schema.names
-        )
+        columns = [c.dictionary_encode() if pa.types.is_string(c.type) else c for c in batch.columns]
+        batch = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
     mask = predicate.mask(batch)
     assert mask.null_count == 0
     assert table.filter(mask).column("record_id").to_pylist() == expected
@@ -220,8 +220,11 @@ def test_filters_on_row_groups_are_evaluated_without_a_dataset_per_batch(tmp_pat
     table = records(3000)
     log_records("app", table, str(tmp_path / "store"))
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), str(tmp_path / "store"))
-    selector = Selector(limit=ALL, filters=[EqualsFilter(field="outputs.label", equals="dog")],
-                        method=OrderedSampler(field="record_id", sort="ascending"))
+    selector = Selector(
+        limit=ALL,
+        filters=[EqualsFilter(field="outputs.label", equals="dog")],
+        method=OrderedSampler(field="record_id", sort="ascending"),
+    )
     expected = select(table, [selector], seed=0)
 
     def refused(*args, **kwargs):

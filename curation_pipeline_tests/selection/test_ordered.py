@@ -162,7 +162,12 @@ def test_ties_are_settled_reading_only_the_groups_whose_smallest_id_can_win(tmp_
     expected = select(table, [selector], seed=0)
     reads: list[int] = []
     take = scan.RowGroupPiece.take
-    monkeypatch.setattr(scan.RowGroupPiece, "take", lambda self, rows, columns: reads.append(1) or take(self, rows, columns))
+
+    def counted(self, rows, columns):
+        reads.append(1)
+        return take(self, rows, columns)
+
+    monkeypatch.setattr(scan.RowGroupPiece, "take", counted)
     got = select(dataset, [selector], seed=0)
     assert got.drop_columns(["date"]).equals(expected)  # the hive folder's column aside
     # 20 row groups hold tied rows; the 30 smallest ids sit in the first one or two.
