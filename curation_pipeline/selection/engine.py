@@ -31,7 +31,7 @@ from curation_pipeline.curators.selectors import (
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.distinct import distinct_selection, first_of_each
 from curation_pipeline.selection.errors import FieldTypeError, SelectionError
-from curation_pipeline.selection.filters import column_type, selector_expression
+from curation_pipeline.selection.filters import Predicate, column_type, selector_predicate
 from curation_pipeline.selection.ordered import ordered_picks
 from curation_pipeline.selection.picks import Picks, locate
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
@@ -102,11 +102,11 @@ def run_selectors(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
     schema = source.schema
     column_type(schema, RECORD_ID, "selection")
     # Check every selector before reading any data: a typo fails fast.
-    expressions = [_checked_expression(selector, schema, f"selector {i}") for i, selector in enumerate(selectors)]
+    predicates = [_checked_predicate(selector, schema, f"selector {i}") for i, selector in enumerate(selectors)]
     tables = []
     stats = []
-    for index, (selector, expression) in enumerate(zip(selectors, expressions)):
-        pick = functools.partial(_pick, source, selector, expression, seed, index)
+    for index, (selector, predicate) in enumerate(zip(selectors, predicates)):
+        pick = functools.partial(_pick, source, selector, predicate, seed, index)
         table, figures = distinct_selection(pick, selector, schema, seed, index)
         tables.append(table)
         stats.append(figures)
@@ -114,25 +114,25 @@ def run_selectors(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
     return SelectorTables(result, tuple(tables))
 
 
-def _checked_expression(selector: Selector, schema: pa.Schema, where: str) -> ds.Expression | None:
+def _checked_predicate(selector: Selector, schema: pa.Schema, where: str) -> Predicate | None:
     if not isinstance(selector, Selector):
         raise SelectionError(f"{where}: expected a Selector, got {type(selector).__name__}")
-    expression = selector_expression(selector, schema, where)
+    predicate = selector_predicate(selector, schema, where)
     method = selector.method
     if isinstance(method, (OrderedSampler, StratifiedSampler)):
         label = f"{where}: {method.type} sampling"
         type_ = column_type(schema, method.field, label)
         if pa.types.is_nested(type_):
             raise FieldTypeError(f"{label} on field {method.field!r}: column type {type_} has no order or strata")
-    return expression
+    return predicate
 
 
 def _pick(
-    source: Source, selector: Selector, expression: ds.Expression | None, seed: int, index: int, limit: int
+    source: Source, selector: Selector, predicate: Predicate | None, seed: int, index: int, limit: int
 ) -> tuple[Picks, SelectorStats]:
     """The rows ``selector``'s method picks when asked for ``limit`` rows (duplicates included)."""
-    fields = [spec.field for spec in (*selector.filters, *selector.tags)]
-    pieces = source.pieces(expression, fields)
+    expression = None if predicate is None else predicate.expression()
+    pieces = source.pieces(expression, () if predicate is None else predicate.fields, predicate)
     method = selector.method
     if isinstance(method, UniformSampler):
         counts = np.fromiter(ordered_map(lambda piece: piece.count(), pieces), dtype=np.int64, count=len(pieces))

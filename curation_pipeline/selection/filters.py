@@ -4,12 +4,22 @@ Every filter becomes an expression the scanner pushes down, so Parquet
 row-group statistics prune row groups before any value is decoded. A
 comparison with null yields null, and the scanner drops rows whose filter is
 null: null values never pass a filter.
+
+The same filters also evaluate on columns already in memory
+(:class:`Predicate`), with the same compute kernels the expression calls: a
+dataset built per batch to evaluate an expression costs several times the
+kernels themselves, and a dictionary-encoded column is compared on its
+dictionary alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import reduce
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,22 +45,107 @@ def column_type(schema: pa.Schema, field: str, where: str) -> pa.DataType:
     return schema.field(index).type
 
 
+# The compute function of each comparison, as the expression's operator names it.
+_OPERATORS = {
+    "greater": operator.gt,
+    "greater_equal": operator.ge,
+    "less": operator.lt,
+    "less_equal": operator.le,
+    "equal": operator.eq,
+}
+_SUBSTRING = "match_substring"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One condition on one column: ``function(column, value)``, as an expression or on arrays in memory."""
+
+    field: str
+    function: str  # a key of _OPERATORS, or "match_substring" (value: the pattern)
+    value: Any
+    # The column's type is a dictionary: the expression decodes it first (comparison kernels take no dictionaries).
+    decode: pa.DataType | None = None
+
+    def expression(self) -> ds.Expression:
+        """The condition as a dataset expression (what the scanner pushes down and prunes row groups by)."""
+        column = pc.field(self.field)
+        if self.decode is not None:
+            column = column.cast(self.decode)
+        if self.function == _SUBSTRING:
+            return pc.match_substring(column, pattern=self.value)
+        return _OPERATORS[self.function](column, self.value)
+
+    def evaluate(self, column: pa.Array) -> pa.Array:
+        """The condition on ``column`` (booleans, null where the value is null).
+
+        A dictionary-encoded column is compared on its dictionary and the
+        results taken by its indices: the same booleans as decoding first.
+        """
+        if pa.types.is_dictionary(column.type):
+            return self._apply(column.dictionary).take(column.indices)
+        return self._apply(column)
+
+    def _apply(self, values: pa.Array) -> pa.Array:
+        if self.function == _SUBSTRING:
+            return pc.match_substring(values, pattern=self.value)
+        return pc.call_function(self.function, [values, self.value])
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """The AND of a selector's conditions, evaluated on record batches in memory."""
+
+    comparisons: tuple[Comparison, ...]
+
+    @property
+    def fields(self) -> list[str]:
+        """The columns the conditions read, each once, in order."""
+        return list(dict.fromkeys(c.field for c in self.comparisons))
+
+    def expression(self) -> ds.Expression:
+        """The same conditions as one dataset expression."""
+        return reduce(lambda a, b: a & b, [c.expression() for c in self.comparisons])
+
+    def mask(self, batch: pa.RecordBatch | pa.Table) -> pa.Array:
+        """Where every condition holds on ``batch`` (which holds :attr:`fields`); nulls count as false."""
+        result = None
+        for comparison in self.comparisons:
+            column = batch.column(comparison.field)
+            if isinstance(column, pa.ChunkedArray):
+                column = column.combine_chunks()
+            found = comparison.evaluate(column)
+            result = found if result is None else pc.and_kleene(result, found)
+        assert result is not None  # a predicate has at least one condition
+        return result.fill_null(False)
+
+
+def selector_predicate(selector: Selector, schema: pa.Schema, where: str) -> Predicate | None:
+    """Every filter and tag of ``selector`` as one predicate, or None when it has none."""
+    comparisons = [c for f in (*selector.filters, *selector.tags) for c in filter_comparisons(f, schema, where)]
+    return Predicate(tuple(comparisons)) if comparisons else None
+
+
 def selector_expression(selector: Selector, schema: pa.Schema, where: str) -> ds.Expression | None:
     """The AND of every filter and tag of ``selector``, or None when it has none."""
-    parts = [filter_expression(f, schema, where) for f in (*selector.filters, *selector.tags)]
-    return reduce(lambda a, b: a & b, parts) if parts else None
+    predicate = selector_predicate(selector, schema, where)
+    return None if predicate is None else predicate.expression()
 
 
 def filter_expression(spec: AnyFilter, schema: pa.Schema, where: str) -> ds.Expression:
     """One filter as an expression; raises if its field is missing or its value does not fit."""
+    return Predicate(tuple(filter_comparisons(spec, schema, where))).expression()
+
+
+def filter_comparisons(spec: AnyFilter, schema: pa.Schema, where: str) -> Sequence[Comparison]:
+    """One filter as its conditions (AND-ed); raises if its field is missing or its value does not fit."""
     if isinstance(spec, BoundsFilter):
         return _bounds(spec, schema, where)
     if isinstance(spec, EqualsFilter):
-        return _equals(spec.field, spec.equals, schema, f"{where}: equals filter")
+        return [_equals(spec.field, spec.equals, schema, f"{where}: equals filter")]
     if isinstance(spec, TagFilter):
-        return _equals(spec.field, spec.value, schema, f"{where}: tag {spec.name!r}")
+        return [_equals(spec.field, spec.value, schema, f"{where}: tag {spec.name!r}")]
     if isinstance(spec, ContainsFilter):
-        return _contains(spec, schema, where)
+        return [_contains(spec, schema, where)]
     raise FieldTypeError(f"{where}: unknown filter {type(spec).__name__}")
 
 
@@ -88,23 +183,26 @@ def _bound_scalar(value: object, type_: pa.DataType, field: str, where: str) -> 
     raise _mismatch(where, field, type_, value)
 
 
-def _bounds(spec: BoundsFilter, schema: pa.Schema, where: str) -> ds.Expression:
+def _bounds(spec: BoundsFilter, schema: pa.Schema, where: str) -> list[Comparison]:
     label = f"{where}: bounds filter"
     type_ = column_type(schema, spec.field, label)
-    column = pc.field(spec.field)
     parts = []
-    if spec.lower is not None:
-        parts.append(column > _bound_scalar(spec.lower, type_, spec.field, label))
-    if spec.inclusive_lower is not None:
-        parts.append(column >= _bound_scalar(spec.inclusive_lower, type_, spec.field, label))
-    if spec.upper is not None:
-        parts.append(column < _bound_scalar(spec.upper, type_, spec.field, label))
-    if spec.inclusive_upper is not None:
-        parts.append(column <= _bound_scalar(spec.inclusive_upper, type_, spec.field, label))
-    return reduce(lambda a, b: a & b, parts)
+    for function, value in (
+        ("greater", spec.lower),
+        ("greater_equal", spec.inclusive_lower),
+        ("less", spec.upper),
+        ("less_equal", spec.inclusive_upper),
+    ):
+        if value is not None:
+            parts.append(Comparison(spec.field, function, _bound_scalar(value, type_, spec.field, label)))
+    return parts
 
 
-def _equals(field: str, value: object, schema: pa.Schema, where: str) -> ds.Expression:
+def _decoded(type_: pa.DataType) -> pa.DataType | None:
+    return type_.value_type if pa.types.is_dictionary(type_) else None
+
+
+def _equals(field: str, value: object, schema: pa.Schema, where: str) -> Comparison:
     type_ = column_type(schema, field, where)
     if isinstance(value, bool):
         fits = pa.types.is_boolean(type_)
@@ -116,19 +214,13 @@ def _equals(field: str, value: object, schema: pa.Schema, where: str) -> ds.Expr
         fits = False
     if not fits:
         raise _mismatch(where, field, type_, value)
-    column = pc.field(field)
-    if pa.types.is_dictionary(type_):
-        # Comparison kernels do not take dictionary arrays; decode first.
-        column = column.cast(type_.value_type)
-    return column == pa.scalar(value)
+    # Comparison kernels do not take dictionary arrays; decode first.
+    return Comparison(field, "equal", pa.scalar(value), _decoded(type_))
 
 
-def _contains(spec: ContainsFilter, schema: pa.Schema, where: str) -> ds.Expression:
+def _contains(spec: ContainsFilter, schema: pa.Schema, where: str) -> Comparison:
     label = f"{where}: contains filter"
     type_ = column_type(schema, spec.field, label)
     if not is_string_like(type_):
         raise _mismatch(label, spec.field, type_, spec.contains)
-    column = pc.field(spec.field)
-    if pa.types.is_dictionary(type_):
-        column = column.cast(type_.value_type)
-    return pc.match_substring(column, pattern=spec.contains)
+    return Comparison(spec.field, _SUBSTRING, spec.contains, _decoded(type_))

@@ -252,11 +252,58 @@ def _settle_ties(
     owners = piece[tied]
     bounds = np.flatnonzero(np.diff(owners)) + 1
     groups = np.split(np.arange(tied.size), bounds)
-    ids = list(ordered_map(lambda g: pieces[int(owners[g[0]])].take(row[tied[g]], [RECORD_ID]), groups))
-    ranked = pc.sort_indices(pa.concat_tables(ids), sort_keys=[(RECORD_ID, "ascending")])
-    chosen = tied[ranked.slice(0, limit - sure.size).to_numpy()]
+    need = limit - sure.size
+    owner_pieces = [pieces[int(owners[group[0]])] for group in groups]
+    read = _tied_ids(owner_pieces, groups, lambda i: owner_pieces[i].take(row[tied[groups[i]]], [RECORD_ID]), need)
+    # Back to data order (positions in ``tied``), so equal record_ids keep it in the stable sort.
+    positions = np.concatenate([groups[i] for i, _ in read])
+    order = np.argsort(positions, kind="stable")
+    ids = pa.concat_tables([table for _, table in read]).take(pa.array(order))
+    ranked = pc.sort_indices(ids, sort_keys=[(RECORD_ID, "ascending")])
+    chosen = tied[positions[order][ranked.slice(0, need).to_numpy()]]
     keep = np.concatenate([sure, chosen])
     return keys[keep], piece[keep], row[keep]
+
+
+def _tied_ids(
+    owners: list[Piece], groups: list[np.ndarray], read: Callable[[int], pa.Table], need: int
+) -> list[tuple[int, pa.Table]]:
+    """``(group number, record_ids)`` of the tied rows' groups that may hold one of the ``need`` smallest ids.
+
+    ``owners[i]`` holds the tied rows ``groups[i]``; ``read(i)`` reads their
+    ids. Groups are read in waves, those with the smallest ``record_id``
+    minimum (Parquet statistics) first; once ``need`` ids are held, a group
+    whose minimum exceeds the ``need``-th smallest id held cannot hold a
+    winner and is not read. Where ids follow time (sequential, ULIDs), most
+    groups are skipped; where they are random, every group is read, as before.
+    """
+    minima = []
+    for owner in owners:
+        found = owner.value_range(RECORD_ID)
+        minima.append(None if found is None or not isinstance(found[0], str) else found[0])
+    # Groups without statistics first (they must be read), then by their smallest id.
+    order = [i for i, low in enumerate(minima) if low is None]
+    order += sorted((i for i, low in enumerate(minima) if low is not None), key=lambda i: minima[i])
+    done: list[tuple[int, pa.Table]] = []
+    held: list[str] = []
+    position = 0
+    while position < len(order):
+        bound = sorted(held)[need - 1] if len(held) >= need else None
+        # Until ``need`` ids are held, a wave takes the groups that hold them
+        # (their tied rows are counted); then ``workers()`` groups at a time.
+        wave: list[int] = []
+        wanted = need - len(held)
+        while position < len(order) and (len(wave) < workers() or (bound is None and wanted > 0)):
+            low = minima[order[position]]
+            if bound is not None and low is not None and low > bound:
+                return done  # sorted by minimum: every later group starts above the bound too
+            wave.append(order[position])
+            wanted -= groups[order[position]].size
+            position += 1
+        for index, table in zip(wave, ordered_map(read, wave)):
+            done.append((index, table))
+            held.extend(table.column(RECORD_ID).to_pylist())
+    return done
 
 
 def _key_value(key: Any, field_type: pa.DataType, direction: str) -> Any:

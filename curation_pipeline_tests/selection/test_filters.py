@@ -172,3 +172,63 @@ def test_type_mismatch_names_selector_field_type_and_value(spec, needle: str) ->
     message = str(caught.value)
     assert "selector 1" in message and repr(spec.field) in message and needle in message
     assert isinstance(caught.value, TypeError)
+
+
+_PREDICATE_CASES = [
+    [BoundsFilter(field="v", lower=2, inclusive_upper=4)],
+    [BoundsFilter(field="f", inclusive_lower=1, upper=3.5)],
+    [BoundsFilter(field="v", upper=4.5)],
+    [EqualsFilter(field="s", equals="alpha")],
+    [EqualsFilter(field="d", equals="beta")],
+    [EqualsFilter(field="b", equals=True)],
+    [ContainsFilter(field="s", contains="lph")],
+    [ContainsFilter(field="d", contains="a")],
+    [EqualsFilter(field="d", equals="alpha"), BoundsFilter(field="f", upper=10)],
+]
+
+
+@pytest.mark.parametrize("filters", _PREDICATE_CASES, ids=range(len(_PREDICATE_CASES)))
+@pytest.mark.parametrize("encode", [False, True])
+def test_the_predicate_in_memory_keeps_the_rows_its_expression_keeps(filters, encode: bool) -> None:
+    """Same rows from the kernels on the arrays as from the expression, nulls and dictionaries included."""
+    import pyarrow.dataset as ds
+
+    from curation_pipeline.selection.filters import selector_predicate
+
+    labels = pa.array(["alpha", None, "beta", "alpha", "gamma", "beta"]).dictionary_encode()
+    table = _numbers().append_column("d", labels)
+    selector = Selector(limit=ALL, filters=filters, method=OrderedSampler(field="record_id", sort="ascending"))
+    predicate = selector_predicate(selector, table.schema, "test")
+    expected = ds.dataset(table).to_table(filter=predicate.expression()).column("record_id").to_pylist()
+    # The engine reads string columns as dictionaries: the predicate must take either layout.
+    batch = table.combine_chunks().to_batches()[0]
+    if encode:
+        columns = [c.dictionary_encode() if pa.types.is_string(c.type) else c for c in batch.columns]
+        batch = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+    mask = predicate.mask(batch)
+    assert mask.null_count == 0
+    assert table.filter(mask).column("record_id").to_pylist() == expected
+    assert expected  # every case keeps some rows
+
+
+def test_filters_on_row_groups_are_evaluated_without_a_dataset_per_batch(tmp_path, monkeypatch) -> None:
+    """Row groups of a window read their filter's columns and run the kernels on them: no scanner, no dataset."""
+    import pyarrow.dataset as ds
+
+    from curation_pipeline.stream import log_records, open_window
+
+    table = records(3000)
+    log_records("app", table, str(tmp_path / "store"))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), str(tmp_path / "store"))
+    selector = Selector(
+        limit=ALL,
+        filters=[EqualsFilter(field="outputs.label", equals="dog")],
+        method=OrderedSampler(field="record_id", sort="ascending"),
+    )
+    expected = select(table, [selector], seed=0)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a dataset was built to evaluate a filter")
+
+    monkeypatch.setattr(ds, "dataset", refused)
+    assert select(window, [selector], seed=0).equals(expected)

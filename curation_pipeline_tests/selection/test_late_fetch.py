@@ -139,3 +139,16 @@ def test_a_file_duckdb_cannot_read_is_fetched_by_pyarrow(store: str, monkeypatch
 
     monkeypatch.setattr(late_fetch, "take_file", out_of_memory)
     assert select(window, [selector], seed=21).equals(expected)
+
+
+def test_small_files_keep_whole_group_reads(tmp_path: Path, counted: list[int], monkeypatch) -> None:
+    """A file of a few thousand rows is read whole by pyarrow faster than a DuckDB query starts."""
+    table = records(20_000, seed=9)
+    log_records("app", table, str(tmp_path / "store"))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), str(tmp_path / "store"))
+    selector = Selector(method=UniformSampler(), limit=50)
+    got = select(window, [selector], seed=4)
+    assert got.num_rows == 50
+    assert counted[0] == 0
+    monkeypatch.setattr(late_fetch, "suitable", lambda *args: False)
+    assert got.equals(select(window, [selector], seed=4))

@@ -137,3 +137,46 @@ def test_thousands_of_ties_at_the_cut_stay_on_the_numeric_path(tmp_path, monkeyp
     for direction, limit in (("descending", 100), ("ascending", 2500)):
         expected = table.sort_by([("score", direction), ("record_id", "ascending")]).slice(0, limit)
         assert ids(select(dataset, [_ordered(limit, "score", direction)], seed=0)) == ids(expected)
+
+
+def _tied_day(tmp_path, *, shuffled_ids: bool) -> tuple[pa.Table, ds.Dataset]:
+    """A day whose confidences tie in crowds (one decimal): the top 30 are all tied at 1.0, in every row group."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    table = records(20_000, seed=5)
+    rounded = pc.round(table.column("outputs.confidence"), 1)
+    table = table.set_column(table.schema.get_field_index("outputs.confidence"), "outputs.confidence", rounded)
+    if shuffled_ids:
+        order = np.random.default_rng(3).permutation(table.num_rows)
+        table = table.set_column(0, "record_id", table.column("record_id").take(pa.array(order)))
+    return table, write_stream(tmp_path, table, rows_per_group=1000)
+
+
+def test_ties_are_settled_reading_only_the_groups_whose_smallest_id_can_win(tmp_path, monkeypatch) -> None:
+    """Ids following time: the tied rows' groups are read by their record_id minimum, the rest left unread."""
+    from curation_pipeline.selection import scan
+
+    table, dataset = _tied_day(tmp_path, shuffled_ids=False)
+    selector = _ordered(30, field="outputs.confidence")
+    expected = select(table, [selector], seed=0)
+    reads: list[int] = []
+    take = scan.RowGroupPiece.take
+
+    def counted(self, rows, columns):
+        reads.append(1)
+        return take(self, rows, columns)
+
+    monkeypatch.setattr(scan.RowGroupPiece, "take", counted)
+    got = select(dataset, [selector], seed=0)
+    assert got.drop_columns(["date"]).equals(expected)  # the hive folder's column aside
+    # 20 row groups hold tied rows; the 30 smallest ids sit in the first one or two.
+    assert 0 < len(reads) <= 4
+
+
+def test_ties_with_random_ids_read_every_tied_group_and_pick_the_same_rows(tmp_path) -> None:
+    table, dataset = _tied_day(tmp_path, shuffled_ids=True)
+    for limit in (30, 700):
+        selector = _ordered(limit, field="outputs.confidence")
+        got = select(dataset, [selector], seed=0).drop_columns(["date"])
+        assert got.equals(select(table, [selector], seed=0))

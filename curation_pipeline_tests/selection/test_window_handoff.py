@@ -168,3 +168,35 @@ def test_a_fetch_stopping_early_gives_the_rows_of_a_whole_read(tmp_path: Path) -
         got = first.fetch(np.array(rows, dtype=np.int64))
         assert got.schema == schema
         assert got.equals(table.take(pa.array(rows)).cast(schema))
+
+
+def test_row_groups_wholly_inside_the_window_are_told_by_statistics(tmp_path: Path) -> None:
+    """Inside, across an edge, with a null time, all null: the window's filter runs per row only where it must."""
+    import pyarrow.dataset as ds
+
+    utc = pa.timestamp("us", tz="UTC")
+    hours = [DAY + dt.timedelta(hours=h) for h in range(10)]
+    times = [hours[1], hours[2], None, hours[3], hours[1], hours[2], hours[3], hours[4]]
+    times += [hours[8], hours[9], hours[5], hours[6], None, None, None, None]
+    table = pa.table({"record_id": [f"r{i:02d}" for i in range(16)], "__time": pa.array(times, utc)})
+    pq.write_table(table, tmp_path / "part.parquet", row_group_size=4)
+    dataset = ds.dataset(tmp_path / "part.parquet")
+    start, end = pa.scalar(hours[1], utc), pa.scalar(hours[7], utc)
+    window = (ds.field("__time") >= start) & (ds.field("__time") < end)
+
+    class Window:
+        def __init__(self) -> None:
+            self.dataset, self.filter = dataset, window
+
+    source = open_source(Window())
+    pieces = source.pieces(None)
+    # Group 3 holds no time at all: no piece; group 1 lies inside; groups 0 and 2 must be filtered row by row.
+    assert [piece.group.row_groups[0].id for piece in pieces] == [0, 1, 2]
+    assert [piece._row_filter() is None for piece in pieces] == [False, True, False]
+    expected = dataset.to_table(filter=window)
+    got = select(Window(), [Selector(method=UniformSampler(), limit=100)], seed=1)
+    assert got.column("record_id").to_pylist() == expected.column("record_id").to_pylist()
+    # Candidates: counted on the window's pieces once a selector without a filter built them, else by the dataset.
+    assert source.count_rows() == expected.num_rows == 9
+    filtered = Selector(method=UniformSampler(), limit=3, filters=[EqualsFilter(field="record_id", equals="r01")])
+    assert run_selection(Window(), [filtered], seed=1).candidate_rows == 9
