@@ -14,8 +14,11 @@ rows are taken.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -52,6 +55,8 @@ _FETCH_BATCH_ROWS = 8192
 _LATE_SHARE = 16
 # The projected column holding a selector's filter, row by row.
 _MATCH = "__selection_match"
+# Filesystems (pyarrow's type names) whose files cost a request to open.
+_REMOTE_FILESYSTEMS = frozenset({"s3", "gcs", "abfs", "hdfs"})
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,6 +71,17 @@ def workers() -> int:
 
 # One pool for every selection: starting threads per scan costs more than a narrow read.
 _POOL = parallel.Pool(workers(), "selection")
+# On a remote store (S3) a piece mostly waits for its requests (tens of
+# milliseconds each) rather than decoding: more pieces at once hide that
+# latency. How many is bounded by the bytes their column chunks hold (a read
+# pre-buffers its row group's chunks), so memory stays flat on files of large
+# row groups; never fewer than on a local disk.
+_REMOTE_POOL = parallel.Pool(16, "selection-remote")
+_REMOTE_BYTES_IN_FLIGHT = 256 << 20
+# Files whose row groups are sampled for their size (the footers are parsed already).
+_SAMPLED_FILES = 8
+# Pieces in flight while the selection of a remote source runs (None: local, the default).
+_IN_FLIGHT: contextvars.ContextVar[int | None] = contextvars.ContextVar("selection_in_flight", default=None)
 
 
 def ordered_map(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
@@ -73,8 +89,23 @@ def ordered_map(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
 
     Bounding what is in flight bounds memory, however many pieces the data
     has; a call from inside a scan runs inline (see :mod:`curation_pipeline.parallel`).
+    Inside :func:`reading` a remote source, on the remote pool, as many in
+    flight as its row groups' size allows.
     """
-    return parallel.ordered_map(fn, items, pool=_POOL)
+    in_flight = _IN_FLIGHT.get()
+    if in_flight is None:
+        return parallel.ordered_map(fn, items, pool=_POOL)
+    return parallel.ordered_map(fn, items, pool=_REMOTE_POOL, in_flight=in_flight)
+
+
+@contextlib.contextmanager
+def reading(source: Source) -> Iterator[None]:
+    """Run the scans of the block (:func:`ordered_map`) as wide as ``source``'s store calls for."""
+    token = _IN_FLIGHT.set(source.remote_in_flight() if isinstance(source, ParquetSource) else None)
+    try:
+        yield
+    finally:
+        _IN_FLIGHT.reset(token)
 
 
 class Piece(Protocol):
@@ -456,6 +487,9 @@ class ParquetSource:
         self._late: dict[str, bool] = {}
         self._starts: dict[str, np.ndarray] = {}
         self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
+        self._inputs: dict[str, pa.NativeFile] = {}
+        self._opening: dict[str, threading.Lock] = {}
+        self._inputs_lock = threading.Lock()
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
             [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in strings else f for f in self.schema]
@@ -510,13 +544,52 @@ class ParquetSource:
     def reader(self, group: ds.ParquetFileFragment, dictionary: bool) -> pq.ParquetFile:
         """A reader of ``group``'s file; the footer already parsed is reused, not read again.
 
-        A new reader per call: one ``ParquetFile`` must not serve two threads at once.
+        A new reader per call: one ``ParquetFile`` must not serve two threads
+        at once. Its column chunks are pre-buffered (pyarrow's default): the
+        chunks a read needs come in few coalesced ranged reads.
         """
         return pq.ParquetFile(
-            group.filesystem.open_input_file(group.path),
-            metadata=group.metadata,
-            read_dictionary=self.strings if dictionary else None,
+            self._input(group), metadata=group.metadata, read_dictionary=self.strings if dictionary else None
         )
+
+    def _input(self, group: ds.ParquetFileFragment) -> pa.NativeFile:
+        """``group``'s file opened for reading; on a remote store, opened once per file and shared.
+
+        Opening a file on S3 costs a request (its size), a local open nearly
+        nothing. Readers share the remote file: its positional reads are
+        thread-safe. Local files are opened per call so a window of thousands
+        of files does not hold thousands of descriptors.
+        """
+        filesystem, path = group.filesystem, group.path
+        if filesystem.type_name not in _REMOTE_FILESYSTEMS:
+            return filesystem.open_input_file(path)
+        with self._inputs_lock:
+            opened = self._inputs.get(path)
+            if opened is not None:
+                return opened
+            lock = self._opening.setdefault(path, threading.Lock())
+        with lock:  # one open per file, while other files open in parallel
+            opened = self._inputs.get(path)
+            if opened is None:
+                opened = filesystem.open_input_file(path)
+                with self._inputs_lock:
+                    self._inputs[path] = opened
+        return opened
+
+    def remote_in_flight(self) -> int | None:
+        """Pieces to read at once when the files are on a remote store (None when local); see :data:`_REMOTE_POOL`."""
+        if not self.fragments or self.fragments[0].filesystem.type_name not in _REMOTE_FILESYSTEMS:
+            return None
+        step = max(1, len(self.fragments) // _SAMPLED_FILES)
+        largest = 1
+        for fragment in self.fragments[::step][:_SAMPLED_FILES]:
+            metadata = fragment.metadata
+            for index in range(metadata.num_row_groups):
+                group = metadata.row_group(index)
+                size = sum(group.column(column).total_compressed_size for column in range(group.num_columns))
+                largest = max(largest, size)
+        most = 2 * _REMOTE_POOL.max_workers
+        return max(2 * workers(), min(most, _REMOTE_BYTES_IN_FLIGHT // largest))
 
     def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
         combined = _and(self.data_filter, selector_filter)
