@@ -13,12 +13,13 @@ import datetime as dt
 from collections.abc import Iterator
 from urllib.parse import unquote
 
+import pyarrow as pa
 import pytest
 
 from curation_devtools.s3proxy import S3Proxy
 from curation_pipeline.curators.selectors import OrderedSampler, Selector, UniformSampler
-from curation_pipeline.selection import select
-from curation_pipeline.selection.scan import open_source
+from curation_pipeline.selection import scan, select
+from curation_pipeline.selection.scan import open_source, workers
 from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, records
 
@@ -98,11 +99,38 @@ def test_selecting_from_a_window_reads_each_footer_once_in_bounded_requests(prox
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
 
 
-def test_a_remote_window_is_read_wider_than_a_local_one(proxied_stream, tmp_path) -> None:
+def test_a_remote_window_is_read_as_wide_as_its_row_groups_allow(proxied_stream, tmp_path) -> None:
     url, _, _ = proxied_stream
     remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
-    # Row groups of about a megabyte: the remote pool's full width.
-    assert remote.remote_in_flight() == 32
+    largest = max(
+        fragment.metadata.row_group(i).total_byte_size
+        for fragment in remote.fragments
+        for i in range(fragment.metadata.num_row_groups)
+    )
+    width = remote.remote_in_flight()
+    assert 2 * workers() <= width <= 2 * scan._REMOTE_POOL.max_workers
+    assert width == 2 * workers() or width * largest <= scan._REMOTE_BYTES_IN_FLIGHT
     local = str(tmp_path / "store")
     log_records("app", records(1_000, seed=8), local)
     assert open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), local)).remote_in_flight() is None
+
+
+def test_files_of_another_schema_read_their_footer_once_more_not_once_per_row_group(aws_env, monkeypatch) -> None:
+    """A file lacking a column of the window is read through a fragment of its own: one more footer read per file."""
+    bucket = aws_env.make_bucket("mixed")
+    url = f"s3://{bucket}/curation"
+    table = records(86_000, seed=9)
+    log_records("app", table.slice(0, 70_000), url)  # two row groups, without tags.extra
+    log_records("app", table.slice(70_000).append_column("tags.extra", pa.array(["x"] * 16_000)), url)
+    listed = aws_env.client().list_objects_v2(Bucket=bucket, Prefix="curation/streams/app/date=")["Contents"]
+    sizes = {f"{bucket}/{item['Key']}": item["Size"] for item in listed}
+    with S3Proxy.start(aws_env.endpoint_url) as proxy:
+        monkeypatch.setenv("CURATION_S3_ENDPOINT_URL", proxy.endpoint_url)
+        window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+        source = open_source(window)
+        assert sorted(source.direct(piece.group) for piece in source.pieces(None)) == [False, False, True]
+        got = select(window, [SELECTORS["top"]], seed=3)
+        reads = _footer_reads(proxy, sizes)
+    assert sorted(reads.values()) == [1, 2]  # the two-group file: at open_window, then once for its dictionaries
+    assert set(_heads(proxy, sizes).values()) <= {1}
+    assert got.equals(select(window.to_dataset().to_table(), [SELECTORS["top"]], seed=3))
