@@ -74,11 +74,11 @@ _POOL = parallel.Pool(workers(), "selection")
 # On a remote store (S3) a piece mostly waits for its requests (tens of
 # milliseconds each) rather than decoding: more pieces at once hide that
 # latency. How many is bounded by their row groups' uncompressed bytes, so
-# memory stays flat: measured on the benchmark's 3.6 MB groups, a piece in
-# flight holds about five times that while it decodes; never fewer than on a
-# local disk.
-_REMOTE_POOL = parallel.Pool(16, "selection-remote")
-_REMOTE_BYTES_IN_FLIGHT = 32 << 20
+# memory stays flat (measured on the benchmark's day of 3.6 MB groups: 16
+# pieces at once took the engine from 250 to 600 MB, 8 to 400-490 MB); never
+# fewer than on a local disk. Each runs on a thread of its own.
+_REMOTE_POOL = parallel.Pool(8, "selection-remote")
+_REMOTE_BYTES_IN_FLIGHT = 16 << 20
 # Files whose row groups are sampled for their size (the footers are parsed already).
 _SAMPLED_FILES = 8
 # Pieces in flight while the selection of a remote source runs (None: local, the default).
@@ -606,8 +606,7 @@ class ParquetSource:
             metadata = fragment.metadata
             for index in range(metadata.num_row_groups):
                 largest = max(largest, metadata.row_group(index).total_byte_size)
-        most = 2 * _REMOTE_POOL.max_workers
-        return max(2 * workers(), min(most, _REMOTE_BYTES_IN_FLIGHT // largest))
+        return max(2 * workers(), min(_REMOTE_POOL.max_workers, _REMOTE_BYTES_IN_FLIGHT // largest))
 
     def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
         combined = _and(self.data_filter, selector_filter)

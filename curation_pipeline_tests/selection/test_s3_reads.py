@@ -108,7 +108,7 @@ def test_a_remote_window_is_read_as_wide_as_its_row_groups_allow(proxied_stream,
         for i in range(fragment.metadata.num_row_groups)
     )
     width = remote.remote_in_flight()
-    assert 2 * workers() <= width <= 2 * scan._REMOTE_POOL.max_workers
+    assert 2 * workers() <= width <= max(2 * workers(), scan._REMOTE_POOL.max_workers)
     assert width == 2 * workers() or width * largest <= scan._REMOTE_BYTES_IN_FLIGHT
     local = str(tmp_path / "store")
     log_records("app", records(1_000, seed=8), local)
