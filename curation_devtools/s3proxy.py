@@ -10,7 +10,8 @@
 * ``latency`` (seconds) delays every request before it is forwarded, as a
   remote S3 endpoint's round trip does; :meth:`S3Proxy.traffic` counts the
   requests and the body bytes each way (the selection benchmark reads a window
-  through it).
+  through it); :attr:`S3Proxy.ranged_requests` lists each request with its
+  ``Range`` header (which bytes of an object a reader asked for).
 
     with S3Proxy.start(upstream="http://127.0.0.1:5000", strip_conditions=True) as proxy:
         client = boto3.client("s3", endpoint_url=proxy.endpoint_url, ...)
@@ -97,6 +98,12 @@ class S3Proxy:
     def requests(self) -> list[tuple[str, str]]:
         """(method, path) of every request seen so far, in arrival order."""
         with self._server.count_lock:
+            return [(method, path) for method, path, _ in self._server.seen]
+
+    @property
+    def ranged_requests(self) -> list[tuple[str, str, str | None]]:
+        """(method, path, ``Range`` header or None) of every request seen so far, in arrival order."""
+        with self._server.count_lock:
             return list(self._server.seen)
 
     def traffic(self) -> Traffic:
@@ -141,7 +148,7 @@ class _ProxyServer(ThreadingHTTPServer):
         self.holding = threading.Event()
         self.released = threading.Event()
         self.stripped = 0
-        self.seen: list[tuple[str, str]] = []
+        self.seen: list[tuple[str, str, str | None]] = []
         self.bytes_in = 0
         self.bytes_out = 0
         self.count_lock = threading.Lock()
@@ -150,9 +157,9 @@ class _ProxyServer(ThreadingHTTPServer):
         with self.count_lock:
             self.stripped += 1
 
-    def record(self, method: str, path: str) -> None:
+    def record(self, method: str, path: str, byte_range: str | None) -> None:
         with self.count_lock:
-            self.seen.append((method, path))
+            self.seen.append((method, path, byte_range))
 
     def count_bytes(self, received: int, sent: int) -> None:
         with self.count_lock:
@@ -168,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _forward(self) -> None:
-        self.server.record(self.command, self.path)
+        self.server.record(self.command, self.path, self.headers.get("Range"))
         body = self._read_body()
         headers = {}
         for name, value in self.headers.items():

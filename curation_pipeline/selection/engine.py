@@ -35,7 +35,7 @@ from curation_pipeline.selection.filters import Predicate, column_type, selector
 from curation_pipeline.selection.ordered import ordered_picks
 from curation_pipeline.selection.picks import Picks, locate
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
-from curation_pipeline.selection.scan import Source, open_source, ordered_map
+from curation_pipeline.selection.scan import Source, open_source, ordered_map, reading
 from curation_pipeline.selection.seeds import stream_key
 from curation_pipeline.selection.stratified import stratified_picks
 from curation_pipeline.selection.uniform import sample_positions
@@ -105,11 +105,12 @@ def run_selectors(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
     predicates = [_checked_predicate(selector, schema, f"selector {i}") for i, selector in enumerate(selectors)]
     tables = []
     stats = []
-    for index, (selector, predicate) in enumerate(zip(selectors, predicates)):
-        pick = functools.partial(_pick, source, selector, predicate, seed, index)
-        table, figures = distinct_selection(pick, selector, schema, seed, index)
-        tables.append(table)
-        stats.append(figures)
+    with reading(source):  # as many pieces at once as the store's latency calls for
+        for index, (selector, predicate) in enumerate(zip(selectors, predicates)):
+            pick = functools.partial(_pick, source, selector, predicate, seed, index)
+            table, figures = distinct_selection(pick, selector, schema, seed, index)
+            tables.append(table)
+            stats.append(figures)
     result = SelectionResult(table=unite(tables, schema), candidate_rows=source.count_rows(), selectors=tuple(stats))
     return SelectorTables(result, tuple(tables))
 

@@ -41,27 +41,35 @@ _IO_THREADS = 16
 
 
 def published_footers(
-    store: Store, application: str, folders: Sequence[str], days: tuple[date, date] | None = None
+    store: Store,
+    application: str,
+    folders: Sequence[str],
+    days: tuple[date, date] | None = None,
+    *,
+    keep_fragments: bool = False,
 ) -> list[Footer]:
     """Footers of the files of ``folders`` a reader may see, sorted by path (see the module docstring).
 
     ``days`` (first, last) is the span the folders were chosen from (None: every
     day); a batch's file on a day of that span is looked up even when its
-    folder did not exist yet when the folders were chosen.
+    folder did not exist yet when the folders were chosen. ``keep_fragments``:
+    as in :func:`~curation_pipeline.stream.parquet_files.read_footer`.
     """
     listings = ordered_map(lambda folder: list_dir(store, folder), folders, max_workers=_IO_THREADS, name="stream")
+    # Sizes from the listing: reading a footer then needs no request for the size.
     listed = {
-        info.path
+        info.path: info.size
         for infos in listings
         for info in infos
         if info.type == pafs.FileType.File and is_data_file(info.base_name)
     }
     pending = pending_batches(store, application)
     visible = sorted(path for path in listed if batch_of(_basename(path)) not in pending)
-    footers = read_footers(store, visible)
-    late = _late_batch_files(store, application, days, listed, footers)
+    footers = read_footers(store, visible, listed, keep_fragments=keep_fragments)
+    late = _late_batch_files(store, application, days, set(listed), footers)
     if late:
-        footers = sorted([*footers, *read_footers(store, late)], key=lambda footer: footer.path)
+        late_footers = read_footers(store, list(late), late, keep_fragments=keep_fragments)
+        footers = sorted([*footers, *late_footers], key=lambda footer: footer.path)
     return footers
 
 
@@ -76,8 +84,8 @@ def pending_batches(store: Store, application: str) -> set[str]:
 
 def _late_batch_files(
     store: Store, application: str, span: tuple[date, date] | None, listed: set[str], footers: list[Footer]
-) -> list[str]:
-    """Files of published batches on days of ``span`` that the listing missed and that exist now."""
+) -> dict[str, int]:
+    """Files of published batches on days of ``span`` that the listing missed and that exist now, with their sizes."""
     wanted: set[str] = set()
     for footer in footers:
         batch = batch_of(_basename(footer.path))
@@ -89,10 +97,10 @@ def _late_batch_files(
             if (span is None or span[0] <= day <= span[1]) and path not in listed:
                 wanted.add(path)
     if not wanted:
-        return []
+        return {}
     with storage_errors("cannot look up the files of a batch"):
         infos = store.filesystem.get_file_info(sorted(wanted))
-    return [info.path for info in infos if info.type == pafs.FileType.File]
+    return {info.path: info.size for info in infos if info.type == pafs.FileType.File}
 
 
 def _batch_days(footer: Footer) -> list[date] | None:

@@ -48,7 +48,7 @@ from curation_pipeline.stream.layout import (
     is_data_file,
     parse_date_dir,
 )
-from curation_pipeline.stream.parquet_files import Footer, list_dir, read_footer
+from curation_pipeline.stream.parquet_files import Footer, footers_dataset, list_dir, read_footer
 from curation_pipeline.stream.reader import StreamWindow, latest_time_of, window_bounds
 from curation_pipeline.stream.schema import unify_stream_schema
 
@@ -322,7 +322,7 @@ def _window_over(
     window: ds.Expression,
     schema: pa.Schema,
 ) -> StreamWindow:
-    dataset = ds.dataset([f.path for f in footers], schema=schema, format="parquet", filesystem=store.filesystem)
+    dataset = footers_dataset(store, footers, schema)
     return StreamWindow(application, start, end, dataset, window, tuple(footers))
 
 
@@ -350,7 +350,7 @@ def split_window(
     require_stream_root(store)
     days = days_overlapping(start, end)
     folders = [date_dir(store.root, application, day) for day in days]
-    footers = published_footers(store, application, folders, (days[0], days[-1])) if days else []
+    footers = published_footers(store, application, folders, (days[0], days[-1]), keep_fragments=True) if days else []
     before = footers if earlier is None else [f for f in footers if earlier.holds(f)]
     after = [] if earlier is None else [f for f in footers if not earlier.holds(f)]
     schema = unify_stream_schema([(store.uri(f.path), f.schema) for f in footers])

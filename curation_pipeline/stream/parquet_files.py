@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -34,6 +35,9 @@ PAGE_ROWS = 8192
 
 # Listing folders and reading footers is latency-bound on S3; a few threads hide it.
 _IO_THREADS = 16
+# The format stream files are read with: Parquet with default options (the
+# selection engine reads files of this format straight with pq.ParquetFile).
+PARQUET_FORMAT = ds.ParquetFileFormat()
 
 
 def encode_parquet(
@@ -113,6 +117,9 @@ class Footer:
     max_time: datetime | None  # from __time statistics; None when absent
     # (min, max) __time of each row group holding rows, in microseconds since the epoch; None without statistics.
     time_spans: tuple[tuple[int, int], ...] | None = None
+    # The file as a dataset fragment holding the parsed footer (kept only when
+    # asked, see read_footer): a window built on it never reads the footer again.
+    fragment: ds.ParquetFileFragment | None = field(default=None, compare=False, repr=False)
 
     def may_hold(self, start: datetime, end: datetime) -> bool:
         """Whether the file may hold records with ``start <= __time < end`` (True when its statistics cannot tell)."""
@@ -122,19 +129,45 @@ class Footer:
         return any(first < high and last >= low for first, last in self.time_spans)
 
 
-def read_footer(store: Store, path: str) -> Footer:
-    """Read the footer of ``path``; an unreadable file raises CorruptStreamFileError."""
+def read_footer(store: Store, path: str, size: int | None = None, *, keep_fragment: bool = False) -> Footer:
+    """Read the footer of ``path``; an unreadable file raises CorruptStreamFileError.
+
+    ``size`` (the file's bytes, from a listing) spares the request asking for
+    it: on S3 the footer then costs one ranged GET. ``keep_fragment`` keeps the
+    file as a dataset fragment holding the parsed footer (:attr:`Footer.fragment`),
+    for readers of the file's rows (see :func:`footers_dataset`).
+    """
     with storage_errors(f"cannot read {store.uri(path)}", CorruptStreamFileError):
-        with store.filesystem.open_input_file(path) as source:
-            parquet = pq.ParquetFile(source)
-            schema, metadata = parquet.schema_arrow, parquet.metadata
+        fragment = PARQUET_FORMAT.make_fragment(path, store.filesystem, file_size=size)
+        fragment.ensure_complete_metadata()
+        schema, metadata = fragment.physical_schema, fragment.metadata
     spans = _time_spans(schema, metadata)
-    return Footer(path, schema, metadata.num_rows, _max_time(spans), spans)
+    return Footer(path, schema, metadata.num_rows, _max_time(spans), spans, fragment if keep_fragment else None)
 
 
-def read_footers(store: Store, paths: Sequence[str]) -> list[Footer]:
-    """The footers of ``paths``, in order, several read at once."""
-    return list(ordered_map(lambda path: read_footer(store, path), paths, max_workers=_IO_THREADS, name="stream"))
+def read_footers(
+    store: Store, paths: Sequence[str], sizes: Mapping[str, int] | None = None, *, keep_fragments: bool = False
+) -> list[Footer]:
+    """The footers of ``paths``, in order, several read at once (``sizes``: known file sizes by path)."""
+    known = sizes or {}
+
+    def read(path: str) -> Footer:
+        return read_footer(store, path, known.get(path), keep_fragment=keep_fragments)
+
+    return list(ordered_map(read, paths, max_workers=_IO_THREADS, name="stream"))
+
+
+def footers_dataset(store: Store, footers: Sequence[Footer], schema: pa.Schema) -> ds.FileSystemDataset:
+    """The files of ``footers`` as one dataset of ``schema``, in their order.
+
+    Files whose footer kept its fragment are read through it, so their footer
+    is not read again (nor, on S3, their size asked for).
+    """
+    fragments = [
+        footer.fragment if footer.fragment is not None else PARQUET_FORMAT.make_fragment(footer.path, store.filesystem)
+        for footer in footers
+    ]
+    return ds.FileSystemDataset(fragments, schema, PARQUET_FORMAT, store.filesystem)
 
 
 def _to_micros(value: int, unit: str) -> int:

@@ -25,7 +25,7 @@ from curation_pipeline.stream.layout import (
     stream_dir,
 )
 from curation_pipeline.stream.batches import published_footers
-from curation_pipeline.stream.parquet_files import Footer, list_dir
+from curation_pipeline.stream.parquet_files import Footer, footers_dataset, list_dir
 from curation_pipeline.stream.schema import unify_stream_schema
 
 
@@ -98,7 +98,8 @@ def open_window(
     days = days_overlapping(start, end)
     folders = _window_folders(store, application, days)
     span = (days[0], days[-1]) if days else None
-    footers = published_footers(store, application, folders, span) if days else []
+    # The window's dataset reuses the footers read here: each file's footer is read once.
+    footers = published_footers(store, application, folders, span, keep_fragments=True) if days else []
     dataset = _dataset(store, footers)
     time_type = dataset.schema.field(TIME).type
     window = (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
@@ -167,9 +168,7 @@ def _utc(value: object, name: str) -> datetime:
 def _dataset(store: Store, footers: list[Footer]) -> ds.FileSystemDataset:
     schema = unify_stream_schema([(store.uri(f.path), f.schema) for f in footers])
     with storage_errors("cannot open the stream files"):
-        return ds.dataset(
-            [f.path for f in footers], schema=schema, format="parquet", filesystem=store.filesystem
-        )
+        return footers_dataset(store, footers, schema)
 
 
 @dataclass(frozen=True)

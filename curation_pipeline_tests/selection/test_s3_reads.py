@@ -1,0 +1,136 @@
+"""A window of several files on S3 reads each footer once and makes a bounded number of requests.
+
+The requests go through :class:`~curation_devtools.s3proxy.S3Proxy` in front
+of moto, which records each with its ``Range`` header: a footer read is a
+ranged GET ending at the file's last byte (Parquet's footer and magic close
+the file; no column chunk reaches it).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+from collections.abc import Iterator
+from urllib.parse import unquote
+
+import pyarrow as pa
+import pytest
+
+from curation_devtools.s3proxy import S3Proxy
+from curation_pipeline.curators.selectors import OrderedSampler, Selector, UniformSampler
+from curation_pipeline.selection import scan, select
+from curation_pipeline.selection.scan import open_source, workers
+from curation_pipeline.stream import log_records, open_window
+from curation_pipeline_tests.selection.records import DAY, records
+
+# Three files on one day (records one second apart): two of one row group, the last of two (groups of 65,536).
+FILE_ROWS = (8_000, 8_000, 70_000)
+GROUPS = 4
+SELECTORS = {
+    # Winners in every row group: every group's full records are fetched.
+    "uniform": Selector(method=UniformSampler(), limit=200),
+    # One column of every row group scanned, then the winners' full records.
+    "top": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=200),
+}
+# The stream root's check (a HEAD, then a one-key listing), the day's listing, the pending markers' listing.
+WINDOW_OVERHEAD = 4
+
+
+@pytest.fixture
+def proxied_stream(aws_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, S3Proxy, dict[str, int]]]:
+    """A store of FILE_ROWS files, the proxy its reads go through, and each file's size by key."""
+    bucket = aws_env.make_bucket("reads")
+    url = f"s3://{bucket}/curation"
+    table = records(sum(FILE_ROWS), seed=8)
+    start = 0
+    for rows in FILE_ROWS:  # one log call per file, each a one-day batch
+        log_records("app", table.slice(start, rows), url)
+        start += rows
+    listed = aws_env.client().list_objects_v2(Bucket=bucket, Prefix="curation/streams/app/date=")["Contents"]
+    sizes = {f"{bucket}/{item['Key']}": item["Size"] for item in listed}
+    assert len(sizes) == len(FILE_ROWS)
+    with S3Proxy.start(aws_env.endpoint_url) as proxy:
+        monkeypatch.setenv("CURATION_S3_ENDPOINT_URL", proxy.endpoint_url)
+        yield url, proxy, sizes
+
+
+def _footer_reads(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
+    """Ranged GETs reaching each file's last byte, by file."""
+    found: collections.Counter[str] = collections.Counter()
+    for method, path, byte_range in proxy.ranged_requests:
+        key = unquote(path.split("?")[0]).lstrip("/")
+        if method == "GET" and key in sizes and byte_range is not None:
+            last = int(byte_range.rpartition("-")[2] or sizes[key] - 1)
+            found[key] += last == sizes[key] - 1
+    return found
+
+
+def _heads(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
+    return collections.Counter(
+        unquote(path).lstrip("/")
+        for method, path, _ in proxy.ranged_requests
+        if method == "HEAD" and unquote(path).lstrip("/") in sizes
+    )
+
+
+def test_opening_a_window_reads_each_footer_once_without_asking_sizes(proxied_stream) -> None:
+    url, proxy, sizes = proxied_stream
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    assert len(window.files) == len(FILE_ROWS)
+    assert window.count_rows() == sum(FILE_ROWS)
+    assert _footer_reads(proxy, sizes) == {key: 1 for key in sizes}
+    assert not _heads(proxy, sizes)  # sizes come from the listing
+    assert len(proxy.requests) == WINDOW_OVERHEAD + len(FILE_ROWS)
+
+
+@pytest.mark.parametrize("rule", sorted(SELECTORS))
+def test_selecting_from_a_window_reads_each_footer_once_in_bounded_requests(proxied_stream, rule: str) -> None:
+    url, proxy, sizes = proxied_stream
+    selector = SELECTORS[rule]
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    got = select(window, [selector], seed=3)
+    assert _footer_reads(proxy, sizes) == {key: 1 for key in sizes}
+    heads = _heads(proxy, sizes)
+    assert set(heads.values()) <= {1}  # a file is opened once, however many of its groups are read
+    # Per file: its footer and one open; per row group: a narrow scan and a fetch, each one coalesced read.
+    assert len(proxy.requests) <= WINDOW_OVERHEAD + 2 * len(FILE_ROWS) + 2 * GROUPS
+    # The same rows as from the window's rows in memory (files in the window's order).
+    assert got.num_rows == selector.limit
+    assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
+
+
+def test_a_remote_window_is_read_as_wide_as_its_row_groups_allow(proxied_stream, tmp_path) -> None:
+    url, _, _ = proxied_stream
+    remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
+    largest = max(
+        fragment.metadata.row_group(i).total_byte_size
+        for fragment in remote.fragments
+        for i in range(fragment.metadata.num_row_groups)
+    )
+    width = remote.remote_in_flight()
+    assert 2 * workers() <= width <= max(2 * workers(), scan._REMOTE_POOL.max_workers)
+    assert width == 2 * workers() or width * largest <= scan._REMOTE_BYTES_IN_FLIGHT
+    local = str(tmp_path / "store")
+    log_records("app", records(1_000, seed=8), local)
+    assert open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), local)).remote_in_flight() is None
+
+
+def test_files_of_another_schema_read_their_footer_once_more_not_once_per_row_group(aws_env, monkeypatch) -> None:
+    """A file lacking a column of the window is read through a fragment of its own: one more footer read per file."""
+    bucket = aws_env.make_bucket("mixed")
+    url = f"s3://{bucket}/curation"
+    table = records(86_000, seed=9)
+    log_records("app", table.slice(0, 70_000), url)  # two row groups, without tags.extra
+    log_records("app", table.slice(70_000).append_column("tags.extra", pa.array(["x"] * 16_000)), url)
+    listed = aws_env.client().list_objects_v2(Bucket=bucket, Prefix="curation/streams/app/date=")["Contents"]
+    sizes = {f"{bucket}/{item['Key']}": item["Size"] for item in listed}
+    with S3Proxy.start(aws_env.endpoint_url) as proxy:
+        monkeypatch.setenv("CURATION_S3_ENDPOINT_URL", proxy.endpoint_url)
+        window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+        source = open_source(window)
+        assert sorted(source.direct(piece.group) for piece in source.pieces(None)) == [False, False, True]
+        got = select(window, [SELECTORS["top"]], seed=3)
+        reads = _footer_reads(proxy, sizes)
+    assert sorted(reads.values()) == [1, 2]  # the two-group file: at open_window, then once for its dictionaries
+    assert set(_heads(proxy, sizes).values()) <= {1}
+    assert got.equals(select(window.to_dataset().to_table(), [SELECTORS["top"]], seed=3))
