@@ -21,6 +21,7 @@ parent to note the moment (the parent snapshots S3 traffic there and answers
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -125,10 +126,19 @@ def _watch(
             return
 
 
+# "module.Name: message" or "NameError: message", as a traceback's last line names what was raised.
+_EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b[^:]*:")
+
+
 def _reason(stderr: list[str], code: int) -> str:
-    """The last meaningful line of the child's stderr, shortened, else its exit code."""
+    """The exception the child died of (else its last line of stderr), shortened; else its exit code.
+
+    Libraries append advice after the exception (DuckDB's "See also ..."): the
+    exception's own line says what went wrong.
+    """
     lines = [line.strip() for line in stderr if line.strip()]
-    reason = lines[-1] if lines else f"exit code {code}"
+    raised = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    reason = raised[-1] if raised else lines[-1] if lines else f"exit code {code}"
     return reason if len(reason) <= 100 else reason[:97] + "..."
 
 

@@ -194,3 +194,17 @@ def test_a_run_whose_rows_are_all_replaced_leaves_the_notes_and_other_engines_ar
     other = selection_bench.columns(["ours", "duckdb"], False)
     with pytest.raises(selection_merge.MergeError, match="compares ours ms, polars ms, this run ours ms, DuckDB ms"):
         selection_merge.merge(previous, other, [row], _merge_run("3"), 10_000_000)
+
+
+def test_a_failure_is_named_by_the_exception_not_the_advice_printed_after_it() -> None:
+    stderr = [
+        "Traceback (most recent call last):",
+        '  File "bench.py", line 3, in <module>',
+        "_duckdb.OutOfMemoryException: Out of Memory Error: failed to allocate 78.1 KiB",
+        "",
+        "Possible solutions:",
+        "See also https://duckdb.org/docs/current/guides/performance/how_to_tune_workloads",
+    ]
+    assert memory_cap._reason(stderr, 1) == "_duckdb.OutOfMemoryException: Out of Memory Error: failed to allocate 78.1 KiB"
+    assert memory_cap._reason(["killed by a signal"], 9) == "killed by a signal"
+    assert memory_cap._reason([], 9) == "exit code 9"
