@@ -8,7 +8,8 @@ than decoding them: this benchmark measures that decode alone, for each
 column, on the selection benchmark's days (``selection_data.py``), with the
 engine's own reads (``pq.ParquetFile.read_row_group`` per group on
 ``workers()`` threads; labels as dictionaries, as the engine reads them) and
-the same thread count. Set beside the fastest peer's time for the whole query
+the same thread count; and every column, what returning full records costs
+when the winners are dense enough to sit in every page. Set beside the fastest peer's time for the whole query
 (``docs/performance.md``, selection table), it bounds what a pyarrow-decoding
 engine can reach on that rule: where the floor is above the peer's time, the
 peer wins by not decoding every value (predicates evaluated inside its
@@ -31,11 +32,15 @@ import pyarrow.parquet as pq
 import selection_data as data
 from results_io import table, write_results
 
+ALL = "every column"
 # The column each family of rules must decode in full (newest prunes by statistics; uniform reads none).
 COLUMNS = {
     "outputs.confidence": "top confidence, bounded range",
     "outputs.label": "equality, stratified",
     "record_id": "ties of ordered rules (tied rows only); shown for scale",
+    # Full records: when winners are dense enough to sit in every page (k=10,000 of 100M rows: about
+    # one in each 8,192-row page), whoever returns them decodes every page of every column.
+    ALL: "fetching k full records when every page holds a winner",
 }
 
 
@@ -44,6 +49,7 @@ def decode(files: list[Path], column: str) -> tuple[float, float]:
     from curation_pipeline.selection.scan import ordered_map
 
     dictionary = [column] if column == "outputs.label" else None
+    columns = None if column == ALL else [column]
     groups = []
     for path in files:
         metadata = pq.read_metadata(path)
@@ -52,7 +58,7 @@ def decode(files: list[Path], column: str) -> tuple[float, float]:
     def read(group: tuple[Path, pq.FileMetaData, int]) -> int:
         path, metadata, index = group
         reader = pq.ParquetFile(path, metadata=metadata, read_dictionary=dictionary)
-        return reader.read_row_group(index, columns=[column], use_threads=False).num_rows
+        return reader.read_row_group(index, columns=columns, use_threads=False).num_rows
 
     cpu = _cpu()
     started = time.perf_counter()
