@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -52,6 +53,11 @@ _FETCH_BATCH_ROWS = 8192
 _LATE_SHARE = 16
 # The projected column holding a selector's filter, row by row.
 _MATCH = "__selection_match"
+# Files whose decoded footers a Parquet source holds at once (about 200 KB each
+# for a 1M-row file of 16 row groups; a day of 1,000 files would hold 200 MB):
+# pieces reach files in data order, at most 2 * workers() at a time, so a few
+# dozen serve a scan.
+FOOTER_CACHE_FILES = 64
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -187,12 +193,30 @@ class DatasetPiece(_ScannedPiece):
         return None
 
 
+@dataclass(frozen=True)
+class RowGroup:
+    """What a piece keeps of its row group: a few numbers, not its file's footer.
+
+    A decoded footer costs about 200 KB (a 1M-row file of 16 groups): a day of
+    1,000 files would hold 200 MB if every piece kept its file's. Pieces keep
+    these numbers and ask their source for the footer when they read (a
+    bounded cache, :meth:`ParquetSource.footer`).
+    """
+
+    path: str
+    id: int  # the row group's index in its file
+    rows: int
+    start: int  # the file row number of its first row
+    # Whether the footer's statistics show the source's own filter keeps every row.
+    whole: bool
+
+
 class RowGroupPiece(_ScannedPiece):
     """One row group of one Parquet file; the dataset's own filter is part of ``filter``."""
 
     def __init__(
         self,
-        group: ds.ParquetFileFragment,
+        group: RowGroup,
         source: ParquetSource,
         selector_filter: ds.Expression | None,
         fields: Sequence[str] = (),
@@ -202,22 +226,13 @@ class RowGroupPiece(_ScannedPiece):
         self.source = source
         self.selector_filter = selector_filter
         self.filter = _and(source.data_filter, selector_filter)
-        self._dictionary_group: ds.ParquetFileFragment | None = None
-        self._window_whole: bool | None = None
         self._count: int | None = None
 
     def _row_filter(self) -> ds.Expression | None:
         # Most row groups of a window lie wholly inside it: the footer's
         # statistics say so, and the window's comparisons need not run per row
         # (nor its column be read).
-        if self.source.data_filter is None:
-            return self.selector_filter
-        if self._window_whole is None:
-            scanner = self.group.scanner(
-                schema=self.source.schema, filter=self.source.data_filter, columns=[], use_threads=False
-            )
-            self._window_whole = scanner.count_rows() == self.group.row_groups[0].num_rows
-        return self.selector_filter if self._window_whole else self.filter
+        return self.selector_filter if self.group.whole else self.filter
 
     def _scanner(self, dictionary: bool, **options: Any) -> ds.Scanner:
         # One thread per piece: pieces already run in parallel, and a row
@@ -225,10 +240,10 @@ class RowGroupPiece(_ScannedPiece):
         options.update(batch_size=BATCH_ROWS, use_threads=False)
         if dictionary:
             try:
-                return self.dictionary_group().scanner(schema=self.source.read_schema, **options)
+                return self.source.fragment(self.group, True).scanner(schema=self.source.read_schema, **options)
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
                 pass  # a filter kernel without a dictionary variant (e.g. substring): read plain strings
-        return self.group.scanner(schema=self.source.schema, **options)
+        return self.source.fragment(self.group, False).scanner(schema=self.source.schema, **options)
 
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
         if self.source.direct(self.group):
@@ -266,8 +281,8 @@ class RowGroupPiece(_ScannedPiece):
         A group of at most ``_WHOLE_GROUP_ROWS`` rows is read whole (one call,
         the fastest); a larger one batch by batch, so memory stays bounded.
         """
-        group = self.group.row_groups[0]
-        if group.num_rows <= _WHOLE_GROUP_ROWS:
+        group = self.group
+        if group.rows <= _WHOLE_GROUP_ROWS:
             yield from self._read(columns, dictionary).to_batches(max_chunksize=BATCH_ROWS)
             return
         reader = self.source.reader(self.group, dictionary)
@@ -276,7 +291,7 @@ class RowGroupPiece(_ScannedPiece):
     def _read(self, columns: list[str] | None, dictionary: bool) -> pa.Table:
         """This row group straight from its file (only when :meth:`ParquetSource.direct`)."""
         return self.source.reader(self.group, dictionary).read_row_group(
-            self.group.row_groups[0].id, columns=columns, use_threads=False
+            self.group.id, columns=columns, use_threads=False
         )
 
     def count(self) -> int:
@@ -287,38 +302,27 @@ class RowGroupPiece(_ScannedPiece):
     def _count_rows(self) -> int:
         row_filter = self._row_filter()
         if row_filter is None:
-            return self.group.row_groups[0].num_rows
+            return self.group.rows
         if self.fields and row_filter is self.selector_filter and self.source.direct(self.group):
             return sum(rows.size for _, rows in self.matches([], dictionary=True))
         # Parquet answers from the footer when statistics show the filter keeps the whole group.
         return self._scanner(True, columns=[], filter=row_filter).count_rows()
 
-    def dictionary_group(self) -> ds.ParquetFileFragment:
-        """This row group, read with string columns as dictionaries."""
-        if self._dictionary_group is None:
-            self._dictionary_group = self.source.dictionary_format.make_fragment(
-                self.group.path,
-                filesystem=self.group.filesystem,
-                partition_expression=self.group.partition_expression,
-                row_groups=[self.group.row_groups[0].id],
-            )
-        return self._dictionary_group
-
     def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
-        if self._row_filter() is not None and self.count() == self.group.row_groups[0].num_rows:
+        if self._row_filter() is not None and self.count() == self.group.rows:
             return ordinals  # the filter keeps every row
         return super().rows_of(ordinals)
 
     def fetch(self, rows: np.ndarray) -> pa.Table:
         # No filter here (rows are row indices); strings stay dictionaries until taken.
         if self.source.direct(self.group):
-            group = self.group.row_groups[0]
-            if rows.size and group.num_rows > _WHOLE_GROUP_ROWS:
+            group = self.group
+            if rows.size and group.rows > _WHOLE_GROUP_ROWS:
                 # A large group: batch by batch, whatever the winners' positions, with
                 # plain strings (a dictionary built across batches of a plain-encoded
                 # column would grow to the whole group's values).
                 return _take_rows(self._batches(None, False), rows).cast(self.source.schema)
-            if rows.size and int(rows[-1]) < _EARLY_STOP * group.num_rows:
+            if rows.size and int(rows[-1]) < _EARLY_STOP * group.rows:
                 # Winners only in the group's first rows: decode batch by batch
                 # and stop after the last one (pyarrow cannot skip to a row).
                 reader = self.source.reader(self.group, True)
@@ -337,12 +341,12 @@ class RowGroupPiece(_ScannedPiece):
 
     def file_rows(self, rows: np.ndarray) -> np.ndarray:
         """Row numbers within the file of this group's rows ``rows``."""
-        return rows + self.source.group_start(self.group)
+        return rows + self.group.start
 
     def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
         if not self.source.direct(self.group):
             return super().take(rows, columns)
-        if rows.size and self.group.row_groups[0].num_rows > _WHOLE_GROUP_ROWS:
+        if rows.size and self.group.rows > _WHOLE_GROUP_ROWS:
             return _take_rows(self._batches(columns, False), rows)
         table = self._read(columns, False)
         if rows.size and int(rows[-1]) >= table.num_rows:
@@ -356,11 +360,11 @@ class RowGroupPiece(_ScannedPiece):
         if leaf >= 0:
             # Numbers need no conversion: read the one column chunk's statistics
             # rather than building every column's (``row_groups[0].statistics``).
-            stats = self.group.metadata.row_group(self.group.row_groups[0].id).column(leaf).statistics
+            stats = self.source.footer(self.group.path).row_group(self.group.id).column(leaf).statistics
             if stats is None or not stats.has_min_max:
                 return None
             return stats.min, stats.max
-        stats = self.group.row_groups[0].statistics or {}
+        stats = self.source.fragment(self.group, False).row_groups[0].statistics or {}
         found = stats.get(field)
         if not found or "min" not in found or "max" not in found:
             return None
@@ -435,17 +439,26 @@ class ParquetSource:
 
     ``data_filter`` is the rows' own filter (the window), handed over apart
     from the unfiltered dataset (see :class:`FilteredParquet`).
+
+    Footers are read file by file into a bounded cache (:data:`FOOTER_CACHE_FILES`
+    files, least recently used out, read again when needed), so a day's footers
+    are never all held. The dataset's own fragments only say where the files
+    are: a fragment keeps a footer it reads for as long as the dataset lives.
     """
 
     def __init__(self, dataset: ds.FileSystemDataset, data_filter: ds.Expression | None, fragments: list) -> None:
         self.dataset = dataset
         self.schema = dataset.schema
         self.data_filter = data_filter
-        self.fragments = fragments
+        self.paths = [fragment.path for fragment in fragments]
+        self._where = {fragment.path: (fragment.filesystem, fragment.partition_expression) for fragment in fragments}
+        self._window: list[RowGroup] | None = None
+        self._rows: int | None = None
         # Full records are read with string columns as dictionaries (cheap to
         # decode, cheap to take from) and cast back once only winners remain.
         # record_id is unique per row: a dictionary would only cost.
-        stored = set(fragments[0].physical_schema.names) if fragments else set()
+        first = _open_file(self._where, {False: dataset.format}, self.paths[0], False) if self.paths else None
+        stored = set(first.physical_schema.names) if first is not None else set()
         strings = [
             field.name
             for field in self.schema
@@ -454,7 +467,6 @@ class ParquetSource:
         self.strings = strings
         self._direct: dict[str, bool] = {}
         self._late: dict[str, bool] = {}
-        self._starts: dict[str, np.ndarray] = {}
         self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
@@ -469,8 +481,25 @@ class ParquetSource:
             default_fragment_scan_options=dataset.format.default_fragment_scan_options,
         )
         self._plain_format = dataset.format.equals(ds.ParquetFileFormat())
+        formats = {False: dataset.format, True: self.dictionary_format}
+        # The cache's function holds no reference to the source: no cycle keeps footers alive past its use.
+        self._files = functools.lru_cache(maxsize=FOOTER_CACHE_FILES)(
+            functools.partial(_open_file, self._where, formats)
+        )
 
-    def direct(self, group: ds.ParquetFileFragment) -> bool:
+    def footers_held(self) -> int:
+        """How many files' footers the cache holds now (at most :data:`FOOTER_CACHE_FILES`)."""
+        return self._files.cache_info().currsize  # type: ignore[attr-defined]
+
+    def footer(self, path: str) -> pq.FileMetaData:
+        """The decoded footer of the file at ``path``: from the cache, else read."""
+        return self._files(path, False).metadata
+
+    def fragment(self, group: RowGroup, dictionary: bool) -> ds.ParquetFileFragment:
+        """``group`` as a fragment sharing its file's cached footer (string columns as dictionaries if asked)."""
+        return self._files(group.path, dictionary).subset(row_group_ids=[group.id])
+
+    def direct(self, group: RowGroup) -> bool:
         """Whether ``group``'s file can be read with ``pq.ParquetFile``, bypassing the scanner.
 
         True when the file holds exactly the dataset's columns with the
@@ -479,56 +508,96 @@ class ParquetSource:
         """
         found = self._direct.get(group.path)
         if found is None:
-            found = self._plain_format and group.physical_schema.remove_metadata().equals(self._plain_schema)
+            physical = self._files(group.path, False).physical_schema
+            found = self._plain_format and physical.remove_metadata().equals(self._plain_schema)
             self._direct[group.path] = found
         return found
 
-    def late(self, group: ds.ParquetFileFragment) -> bool:
+    def late(self, group: RowGroup) -> bool:
         """Whether ``group``'s file is read through DuckDB when fetching (local, plain types)."""
         found = self._late.get(group.path)
         if found is None:
-            found = late_fetch.suitable(group.filesystem, group.path, self.schema)
+            found = late_fetch.suitable(self._where[group.path][0], group.path, self.schema)
             self._late[group.path] = found
         return found
 
-    def group_start(self, group: ds.ParquetFileFragment) -> int:
-        """The file row number of ``group``'s first row."""
-        starts = self._starts.get(group.path)
-        if starts is None:
-            metadata = group.metadata
-            sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-            starts = self._starts[group.path] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        return int(starts[group.row_groups[0].id])
-
-    def column_index(self, group: ds.ParquetFileFragment, field: str) -> int:
+    def column_index(self, group: RowGroup, field: str) -> int:
         """Index of the Parquet leaf column of top-level column ``field`` in ``group``'s file, or -1."""
         if self._leaves is None:
-            parquet_schema = group.metadata.schema
+            parquet_schema = self.footer(group.path).schema
             self._leaves = {parquet_schema.column(i).path: i for i in range(len(parquet_schema))}
         return self._leaves.get(field, -1)
 
-    def reader(self, group: ds.ParquetFileFragment, dictionary: bool) -> pq.ParquetFile:
-        """A reader of ``group``'s file; the footer already parsed is reused, not read again.
+    def reader(self, group: RowGroup, dictionary: bool) -> pq.ParquetFile:
+        """A reader of ``group``'s file; its footer comes from the cache, not parsed again when there.
 
         A new reader per call: one ``ParquetFile`` must not serve two threads at once.
         """
         return pq.ParquetFile(
-            group.filesystem.open_input_file(group.path),
-            metadata=group.metadata,
+            self._where[group.path][0].open_input_file(group.path),
+            metadata=self.footer(group.path),
             read_dictionary=self.strings if dictionary else None,
         )
 
     def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
-        combined = _and(self.data_filter, selector_filter)
-        pieces: list[Piece] = []
-        for fragment in self.fragments:
-            # split_by_row_group drops row groups whose statistics rule the filter out.
-            for group in fragment.split_by_row_group(combined, schema=self.schema):
-                pieces.append(RowGroupPiece(group, self, selector_filter, fields))
-        return pieces
+        if selector_filter is None:
+            groups = self._window_groups()
+        else:
+            groups = self._groups(_and(self.data_filter, selector_filter))
+        return [RowGroupPiece(group, self, selector_filter, fields) for group in groups]
+
+    def _window_groups(self) -> list[RowGroup]:
+        """The row groups the source's own filter may keep; read once, then remembered (numbers only)."""
+        if self._window is None:
+            self._window = self._groups(self.data_filter)
+        return self._window
+
+    def _groups(self, row_filter: ds.Expression | None) -> list[RowGroup]:
+        """The row groups ``row_filter``'s statistics do not rule out, in data order, read file by file."""
+        per_file = ordered_map(lambda path: self._file_groups(path, row_filter), self.paths)
+        return [group for groups in per_file for group in groups]
+
+    def _file_groups(self, path: str, row_filter: ds.Expression | None) -> list[RowGroup]:
+        fragment = self._files(path, False)
+        # split_by_row_group drops row groups whose statistics rule the filter out.
+        kept = [group.row_groups[0].id for group in fragment.split_by_row_group(row_filter, schema=self.schema)]
+        if not kept:
+            return []
+        metadata = fragment.metadata
+        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        # A group the negated data filter's statistics rule out is one they show wholly kept.
+        partial: set[int] = set()
+        if self.data_filter is not None:
+            negated = fragment.split_by_row_group(~self.data_filter, schema=self.schema)
+            partial = {group.row_groups[0].id for group in negated}
+        return [RowGroup(path, i, sizes[i], int(starts[i]), i not in partial) for i in kept]
 
     def count_rows(self) -> int:
-        return self.dataset.count_rows(filter=self.data_filter)
+        if self._rows is None:
+            groups = self._window_groups()
+            counted = ordered_map(self._count_kept, [group for group in groups if not group.whole])
+            self._rows = sum(group.rows for group in groups if group.whole) + sum(counted)
+        return self._rows
+
+    def _count_kept(self, group: RowGroup) -> int:
+        """Rows of ``group`` the source's own filter keeps (Parquet answers from statistics where it can)."""
+        options = {"filter": self.data_filter, "columns": [], "use_threads": False}
+        return self.fragment(group, False).scanner(schema=self.schema, **options).count_rows()
+
+
+def _open_file(
+    where: dict[str, tuple[Any, ds.Expression]], formats: dict[bool, ds.ParquetFileFormat], path: str, dictionary: bool
+) -> ds.ParquetFileFragment:
+    """The whole file at ``path`` as a fragment with its footer read.
+
+    ``where`` maps paths to their filesystem and partition expression;
+    ``formats[dictionary]`` reads it (string columns as dictionaries or not).
+    """
+    filesystem, partition = where[path]
+    fragment = formats[dictionary].make_fragment(path, filesystem=filesystem, partition_expression=partition)
+    fragment.ensure_complete_metadata()
+    return fragment
 
 
 def open_source(data: pa.Table | ds.Dataset | FilteredParquet) -> Source:
@@ -594,7 +663,7 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     jobs: list[tuple[str | None, list[int]]] = []
     for path, indices in by_file.items():
         picked = sum(picks[index][1].size for index in indices)
-        held = sum(picks[index][0].group.row_groups[0].num_rows for index in indices)  # type: ignore[attr-defined]
+        held = sum(picks[index][0].group.rows for index in indices)  # type: ignore[attr-defined]
         if picked * _LATE_SHARE <= held:
             jobs.append((path, indices))
         else:
