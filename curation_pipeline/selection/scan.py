@@ -56,8 +56,9 @@ _MATCH = "__selection_match"
 # Files whose decoded footers a Parquet source holds at once (about 200 KB each
 # for a 1M-row file of 16 row groups; a day of 1,000 files would hold 200 MB):
 # pieces reach files in data order, at most 2 * workers() at a time, so a few
-# dozen serve a scan.
-FOOTER_CACHE_FILES = 64
+# dozen serve a scan; 128 (25 MB) keep a 100M-row day of our layout whole,
+# read once.
+FOOTER_CACHE_FILES = 128
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -354,21 +355,7 @@ class RowGroupPiece(_ScannedPiece):
         return table.take(pa.array(rows))
 
     def value_range(self, field: str) -> tuple[Any, Any] | None:
-        type_ = self.source.schema.field(field).type if field in self.source.schema.names else None
-        numeric = type_ is not None and (pa.types.is_floating(type_) or pa.types.is_integer(type_))
-        leaf = self.source.column_index(self.group, field) if numeric and self.source.direct(self.group) else -1
-        if leaf >= 0:
-            # Numbers need no conversion: read the one column chunk's statistics
-            # rather than building every column's (``row_groups[0].statistics``).
-            stats = self.source.footer(self.group.path).row_group(self.group.id).column(leaf).statistics
-            if stats is None or not stats.has_min_max:
-                return None
-            return stats.min, stats.max
-        stats = self.source.fragment(self.group, False).row_groups[0].statistics or {}
-        found = stats.get(field)
-        if not found or "min" not in found or "max" not in found:
-            return None
-        return found["min"], found["max"]
+        return self.source.value_range(self.group, field)
 
 
 def _take_rows(batches: Iterator[pa.RecordBatch], rows: np.ndarray) -> pa.Table:
@@ -453,6 +440,7 @@ class ParquetSource:
         self.paths = [fragment.path for fragment in fragments]
         self._where = {fragment.path: (fragment.filesystem, fragment.partition_expression) for fragment in fragments}
         self._window: list[RowGroup] | None = None
+        self._ranges: dict[tuple[str, str], list[tuple[Any, Any] | None]] = {}
         self._rows: int | None = None
         # Full records are read with string columns as dictionaries (cheap to
         # decode, cheap to take from) and cast back once only winners remain.
@@ -538,6 +526,37 @@ class ParquetSource:
             metadata=self.footer(group.path),
             read_dictionary=self.strings if dictionary else None,
         )
+
+    def value_range(self, group: RowGroup, field: str) -> tuple[Any, Any] | None:
+        """``(min, max)`` of ``field``'s non-null values in ``group`` before filtering, if its footer tells.
+
+        Found for every row group of the file at once and remembered: an
+        ordered rule asks for every piece's, once per round, and the footer
+        may have left the cache since.
+        """
+        key = (group.path, field)
+        ranges = self._ranges.get(key)
+        if ranges is None:
+            ranges = self._ranges[key] = self._file_ranges(group, field)
+        return ranges[group.id]
+
+    def _file_ranges(self, group: RowGroup, field: str) -> list[tuple[Any, Any] | None]:
+        """:meth:`value_range` of every row group of ``group``'s file, by row-group id."""
+        type_ = self.schema.field(field).type if field in self.schema.names else None
+        numeric = type_ is not None and (pa.types.is_floating(type_) or pa.types.is_integer(type_))
+        fragment = self._files(group.path, False)
+        leaf = self.column_index(group, field) if numeric and self.direct(group) else -1
+        if leaf >= 0:
+            # Numbers need no conversion: read the one column chunk's statistics
+            # rather than building every column's (``RowGroupInfo.statistics``).
+            metadata = fragment.metadata
+            numbers = (metadata.row_group(i).column(leaf).statistics for i in range(metadata.num_row_groups))
+            return [(stats.min, stats.max) if stats is not None and stats.has_min_max else None for stats in numbers]
+        ranges: list[tuple[Any, Any] | None] = []
+        for info in fragment.row_groups:
+            found = (info.statistics or {}).get(field)
+            ranges.append((found["min"], found["max"]) if found and "min" in found and "max" in found else None)
+        return ranges
 
     def pieces(self, selector_filter: ds.Expression | None, fields: Sequence[str] = ()) -> list[Piece]:
         if selector_filter is None:
