@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -53,12 +55,13 @@ _FETCH_BATCH_ROWS = 8192
 _LATE_SHARE = 16
 # The projected column holding a selector's filter, row by row.
 _MATCH = "__selection_match"
-# Files whose decoded footers a Parquet source holds at once (about 200 KB each
-# for a 1M-row file of 16 row groups; a day of 1,000 files would hold 200 MB):
-# pieces reach files in data order, at most 2 * workers() at a time, so a few
-# dozen serve a scan; 128 (25 MB) keep a 100M-row day of our layout whole,
-# read once.
-FOOTER_CACHE_FILES = 128
+# Column chunks whose decoded footers a Parquet source holds at once, about
+# 1 KB each (a 1M-row file of 16 row groups and 13 columns: 208 chunks, 200 KB;
+# a day of 1,000 such files would hold 200 MB). Pieces reach files in data
+# order, at most 2 * workers() at a time, so a few dozen files serve a scan;
+# this budget (about 32 MB) keeps a 100M-row day of our layout (100 files) or
+# a day of 1,440 small files whole, each footer read once.
+FOOTER_CACHE_CHUNKS = 32_768
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -427,8 +430,8 @@ class ParquetSource:
     ``data_filter`` is the rows' own filter (the window), handed over apart
     from the unfiltered dataset (see :class:`FilteredParquet`).
 
-    Footers are read file by file into a bounded cache (:data:`FOOTER_CACHE_FILES`
-    files, least recently used out, read again when needed), so a day's footers
+    Footers are read file by file into a bounded cache (:data:`FOOTER_CACHE_CHUNKS`
+    column chunks, least recently used out, read again when needed), so a day's footers
     are never all held. The dataset's own fragments only say where the files
     are: a fragment keeps a footer it reads for as long as the dataset lives.
     """
@@ -471,13 +474,11 @@ class ParquetSource:
         self._plain_format = dataset.format.equals(ds.ParquetFileFormat())
         formats = {False: dataset.format, True: self.dictionary_format}
         # The cache's function holds no reference to the source: no cycle keeps footers alive past its use.
-        self._files = functools.lru_cache(maxsize=FOOTER_CACHE_FILES)(
-            functools.partial(_open_file, self._where, formats)
-        )
+        self._files = _FooterCache(functools.partial(_open_file, self._where, formats), FOOTER_CACHE_CHUNKS)
 
     def footers_held(self) -> int:
-        """How many files' footers the cache holds now (at most :data:`FOOTER_CACHE_FILES`)."""
-        return self._files.cache_info().currsize  # type: ignore[attr-defined]
+        """How many files' footers the cache holds now (their chunks within :data:`FOOTER_CACHE_CHUNKS`)."""
+        return len(self._files)
 
     def footer(self, path: str) -> pq.FileMetaData:
         """The decoded footer of the file at ``path``: from the cache, else read."""
@@ -603,6 +604,45 @@ class ParquetSource:
         """Rows of ``group`` the source's own filter keeps (Parquet answers from statistics where it can)."""
         options = {"filter": self.data_filter, "columns": [], "use_threads": False}
         return self.fragment(group, False).scanner(schema=self.schema, **options).count_rows()
+
+
+class _FooterCache:
+    """Files with their footers read, by ``(path, dictionary)``; least recently used out past ``budget`` chunks.
+
+    Weighed by column chunks (row groups times columns), what a decoded footer's
+    size follows, so that many small files are held as cheaply as a few big
+    ones. ``functools.lru_cache`` bounds entries, not their weight. Safe across
+    threads; two threads missing the same file both read it.
+    """
+
+    def __init__(self, read: Callable[[str, bool], ds.ParquetFileFragment], budget: int) -> None:
+        self._read = read
+        self._budget = budget
+        self._entries: OrderedDict[tuple[str, bool], tuple[ds.ParquetFileFragment, int]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __call__(self, path: str, dictionary: bool) -> ds.ParquetFileFragment:
+        key = (path, dictionary)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found[0]
+        fragment = self._read(path, dictionary)
+        metadata = fragment.metadata
+        weight = max(1, metadata.num_row_groups * metadata.num_columns)
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = (fragment, weight)
+                self._held += weight
+                while self._held > self._budget and len(self._entries) > 1:
+                    _, (_, dropped) = self._entries.popitem(last=False)
+                    self._held -= dropped
+        return fragment
 
 
 def _open_file(

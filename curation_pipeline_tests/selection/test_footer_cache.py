@@ -25,7 +25,8 @@ from curation_pipeline_tests.selection.records import DAY, records, write_stream
 
 FILES = 40
 ROWS_PER_FILE = 1_000
-CAPACITY = 2
+CAPACITY = 2  # files
+CHUNKS_PER_FILE = 4 * 8  # row groups times columns
 SELECTORS = {
     "uniform": Selector(method=UniformSampler(), limit=300),
     "filtered": Selector(
@@ -52,7 +53,7 @@ class _Window:
 
 @pytest.fixture(scope="module")
 def stream_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Forty files of 1,000 rows in time order, four row groups each."""
+    """Forty files of 1,000 rows in time order, four row groups (of eight columns) each."""
     root = tmp_path_factory.mktemp("footers")
     write_stream(root, records(FILES * ROWS_PER_FILE, seed=8), rows_per_group=250, rows_per_file=ROWS_PER_FILE)
     return root
@@ -93,9 +94,9 @@ def _spy_on_footers(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 def test_a_bounded_footer_cache_selects_what_an_unbounded_one_does(
     stream_folder: Path, monkeypatch: pytest.MonkeyPatch, partitioned: bool
 ) -> None:
-    assert scan.FOOTER_CACHE_FILES >= FILES  # the default holds every footer of this data
+    assert scan.FOOTER_CACHE_CHUNKS >= FILES * CHUNKS_PER_FILE  # the default holds every footer of this data
     unbounded = {name: run_selection(_window(stream_folder, partitioned), [s], seed=4) for name, s in SELECTORS.items()}
-    monkeypatch.setattr(scan, "FOOTER_CACHE_FILES", CAPACITY)
+    monkeypatch.setattr(scan, "FOOTER_CACHE_CHUNKS", CAPACITY * CHUNKS_PER_FILE)
     seen = _spy_on_footers(monkeypatch)
     for name, selector in SELECTORS.items():
         got = run_selection(_window(stream_folder, partitioned), [selector], seed=4)
@@ -109,7 +110,7 @@ def test_a_bounded_footer_cache_selects_what_an_unbounded_one_does(
 
 
 def test_pieces_hold_numbers_not_footers(stream_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scan, "FOOTER_CACHE_FILES", CAPACITY)
+    monkeypatch.setattr(scan, "FOOTER_CACHE_CHUNKS", CAPACITY * CHUNKS_PER_FILE)
     source = open_source(_window(stream_folder, False))
     assert isinstance(source, ParquetSource)
     pieces = source.pieces(None)
