@@ -19,7 +19,9 @@ import contextvars
 import functools
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -63,6 +65,13 @@ _LATE_MIN_ROWS = 1 << 15
 _MATCH = "__selection_match"
 # Filesystems (pyarrow's type names) whose files cost a request to open.
 _REMOTE_FILESYSTEMS = frozenset({"s3", "gcs", "abfs", "hdfs"})
+# Column chunks whose decoded footers a Parquet source holds at once, about
+# 1 KB each (a 1M-row file of 16 row groups and 13 columns: 208 chunks, 200 KB;
+# a day of 1,000 such files would hold 200 MB). Pieces reach files in data
+# order, at most 2 * workers() at a time, so a few dozen files serve a scan;
+# this budget (about 32 MB) keeps a 100M-row day of our layout (100 files) or
+# a day of 1,440 small files whole, each footer read once.
+FOOTER_CACHE_CHUNKS = 32_768
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -225,12 +234,30 @@ class DatasetPiece(_ScannedPiece):
         return None
 
 
+@dataclass(frozen=True)
+class RowGroup:
+    """What a piece keeps of its row group: a few numbers, not its file's footer.
+
+    A decoded footer costs about 200 KB (a 1M-row file of 16 groups): a day of
+    1,000 files would hold 200 MB if every piece kept its file's. Pieces keep
+    these numbers and ask their source for the footer when they read (a
+    bounded cache, :meth:`ParquetSource.footer`).
+    """
+
+    path: str
+    id: int  # the row group's index in its file
+    rows: int
+    start: int  # the file row number of its first row
+    # Whether the footer's statistics show the source's own filter keeps every row.
+    whole: bool
+
+
 class RowGroupPiece(_ScannedPiece):
     """One row group of one Parquet file; the dataset's own filter is part of ``filter``."""
 
     def __init__(
         self,
-        group: ds.ParquetFileFragment,
+        group: RowGroup,
         source: ParquetSource,
         selector_filter: ds.Expression | None,
         fields: Sequence[str] = (),
@@ -242,23 +269,13 @@ class RowGroupPiece(_ScannedPiece):
         self.selector_filter = selector_filter
         self.predicate = predicate
         self.filter = _and(source.data_filter, selector_filter)
-        self._dictionary_group: ds.ParquetFileFragment | None = None
-        self._window_whole: bool | None = None
         self._count: int | None = None
 
     def _row_filter(self) -> ds.Expression | None:
         # Most row groups of a window lie wholly inside it: the footer's
         # statistics say so, and the window's comparisons need not run per row
         # (nor its column be read).
-        if self.source.data_filter is None:
-            return self.selector_filter
-        if self._window_whole is None:
-            # The group passed the window's statistics test; it is whole when the
-            # window's negation fails that test (no row can fall outside). A
-            # statistics test costs a tenth of a scanner's count.
-            outside = self.group.split_by_row_group(~self.source.data_filter, schema=self.source.schema)
-            self._window_whole = not outside
-        return self.selector_filter if self._window_whole else self.filter
+        return self.selector_filter if self.group.whole else self.filter
 
     def _scanner(self, dictionary: bool, **options: Any) -> ds.Scanner:
         # One thread per piece: pieces already run in parallel, and a row
@@ -266,10 +283,10 @@ class RowGroupPiece(_ScannedPiece):
         options.update(batch_size=BATCH_ROWS, use_threads=False)
         if dictionary:
             try:
-                return self.dictionary_group().scanner(schema=self.source.read_schema, **options)
+                return self.source.fragment(self.group, True).scanner(schema=self.source.read_schema, **options)
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
                 pass  # a filter kernel without a dictionary variant (e.g. substring): read plain strings
-        return self.group.scanner(schema=self.source.schema, **options)
+        return self.source.fragment(self.group, False).scanner(schema=self.source.schema, **options)
 
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
         if self.source.direct(self.group):
@@ -317,8 +334,8 @@ class RowGroupPiece(_ScannedPiece):
         A group of at most ``_WHOLE_GROUP_ROWS`` rows is read whole (one call,
         the fastest); a larger one batch by batch, so memory stays bounded.
         """
-        group = self.group.row_groups[0]
-        if group.num_rows <= _WHOLE_GROUP_ROWS:
+        group = self.group
+        if group.rows <= _WHOLE_GROUP_ROWS:
             yield from self._read(columns, dictionary).to_batches(max_chunksize=BATCH_ROWS)
             return
         reader = self.source.reader(self.group, dictionary)
@@ -327,7 +344,7 @@ class RowGroupPiece(_ScannedPiece):
     def _read(self, columns: list[str] | None, dictionary: bool) -> pa.Table:
         """This row group straight from its file (only when :meth:`ParquetSource.direct`)."""
         return self.source.reader(self.group, dictionary).read_row_group(
-            self.group.row_groups[0].id, columns=columns, use_threads=False
+            self.group.id, columns=columns, use_threads=False
         )
 
     def count(self) -> int:
@@ -338,35 +355,27 @@ class RowGroupPiece(_ScannedPiece):
     def _count_rows(self) -> int:
         row_filter = self._row_filter()
         if row_filter is None:
-            return self.group.row_groups[0].num_rows
+            return self.group.rows
         if self.fields and row_filter is self.selector_filter and self.source.direct(self.group):
             return sum(rows.size for _, rows in self.matches([], dictionary=True))
         # Parquet answers from the footer when statistics show the filter keeps the whole group.
         return self._scanner(True, columns=[], filter=row_filter).count_rows()
 
-    def dictionary_group(self) -> ds.ParquetFileFragment:
-        """This row group, read with string columns as dictionaries."""
-        if self._dictionary_group is None:
-            # A subset of the file's fragment: the file's footer is read once, not once per row group.
-            whole = self.source.dictionary_file(self.group)
-            self._dictionary_group = whole.subset(row_group_ids=[self.group.row_groups[0].id])
-        return self._dictionary_group
-
     def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
-        if self._row_filter() is not None and self.count() == self.group.row_groups[0].num_rows:
+        if self._row_filter() is not None and self.count() == self.group.rows:
             return ordinals  # the filter keeps every row
         return super().rows_of(ordinals)
 
     def fetch(self, rows: np.ndarray) -> pa.Table:
         # No filter here (rows are row indices); strings stay dictionaries until taken.
         if self.source.direct(self.group):
-            group = self.group.row_groups[0]
-            if rows.size and group.num_rows > _WHOLE_GROUP_ROWS:
+            group = self.group
+            if rows.size and group.rows > _WHOLE_GROUP_ROWS:
                 # A large group: batch by batch, whatever the winners' positions, with
                 # plain strings (a dictionary built across batches of a plain-encoded
                 # column would grow to the whole group's values).
                 return _take_rows(self._batches(None, False), rows).cast(self.source.schema)
-            if rows.size and int(rows[-1]) < _EARLY_STOP * group.num_rows:
+            if rows.size and int(rows[-1]) < _EARLY_STOP * group.rows:
                 # Winners only in the group's first rows: decode batch by batch
                 # and stop after the last one (pyarrow cannot skip to a row).
                 reader = self.source.reader(self.group, True)
@@ -385,12 +394,12 @@ class RowGroupPiece(_ScannedPiece):
 
     def file_rows(self, rows: np.ndarray) -> np.ndarray:
         """Row numbers within the file of this group's rows ``rows``."""
-        return rows + self.source.group_start(self.group)
+        return rows + self.group.start
 
     def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
         if not self.source.direct(self.group):
             return super().take(rows, columns)
-        if rows.size and self.group.row_groups[0].num_rows > _WHOLE_GROUP_ROWS:
+        if rows.size and self.group.rows > _WHOLE_GROUP_ROWS:
             return _take_rows(self._batches(columns, False), rows)
         table = self._read(columns, False)
         if rows.size and int(rows[-1]) >= table.num_rows:
@@ -398,23 +407,7 @@ class RowGroupPiece(_ScannedPiece):
         return table.take(pa.array(rows))
 
     def value_range(self, field: str) -> tuple[Any, Any] | None:
-        type_ = self.source.schema.field(field).type if field in self.source.schema.names else None
-        plain = type_ is not None and (
-            pa.types.is_floating(type_) or pa.types.is_integer(type_) or pa.types.is_string(type_)
-        )
-        leaf = self.source.column_index(self.group, field) if plain and self.source.direct(self.group) else -1
-        if leaf >= 0:
-            # Numbers and strings need no conversion: read the one column chunk's
-            # statistics rather than building every column's (``row_groups[0].statistics``).
-            stats = self.group.metadata.row_group(self.group.row_groups[0].id).column(leaf).statistics
-            if stats is None or not stats.has_min_max:
-                return None
-            return stats.min, stats.max
-        stats = self.group.row_groups[0].statistics or {}
-        found = stats.get(field)
-        if not found or "min" not in found or "max" not in found:
-            return None
-        return found["min"], found["max"]
+        return self.source.value_range(self.group, field)
 
 
 def _take_rows(batches: Iterator[pa.RecordBatch], rows: np.ndarray) -> pa.Table:
@@ -493,17 +486,39 @@ class ParquetSource:
 
     ``data_filter`` is the rows' own filter (the window), handed over apart
     from the unfiltered dataset (see :class:`FilteredParquet`).
+
+    Footers are read file by file into a bounded cache (:data:`FOOTER_CACHE_CHUNKS`
+    column chunks, least recently used out, read again when needed), so a day's footers
+    are never all held. The dataset's own fragments only say where the files
+    are: a fragment keeps a footer it reads for as long as the dataset lives.
     """
 
-    def __init__(self, dataset: ds.FileSystemDataset, data_filter: ds.Expression | None, fragments: list) -> None:
+    def __init__(
+        self,
+        dataset: ds.FileSystemDataset,
+        data_filter: ds.Expression | None,
+        fragments: list,
+        footers_held: bool = False,
+    ) -> None:
         self.dataset = dataset
         self.schema = dataset.schema
         self.data_filter = data_filter
-        self.fragments = fragments
+        self.paths = [fragment.path for fragment in fragments]
+        self._where = {fragment.path: (fragment.filesystem, fragment.partition_expression) for fragment in fragments}
+        # Fragments that hold their parsed footer already (a stream window small
+        # enough to keep them hands them over, see FilteredParquet): reading
+        # from them costs no request, and the memory is the window's anyway.
+        self._given = {fragment.path: fragment for fragment in fragments} if footers_held else {}
+        self._opened = _OpenedFiles()
+        self._window: list[RowGroup] | None = None
+        self._ranges: dict[tuple[str, str], list[tuple[Any, Any] | None]] = {}
+        self._rows: int | None = None
         # Full records are read with string columns as dictionaries (cheap to
         # decode, cheap to take from) and cast back once only winners remain.
         # record_id is unique per row: a dictionary would only cost.
-        stored = set(fragments[0].physical_schema.names) if fragments else set()
+        plain = {False: dataset.format}
+        first = _open_file(self._where, plain, self._given, self._opened, self.paths[0], False) if self.paths else None
+        stored = set(first.physical_schema.names) if first is not None else set()
         strings = [
             field.name
             for field in self.schema
@@ -512,12 +527,7 @@ class ParquetSource:
         self.strings = strings
         self._direct: dict[str, bool] = {}
         self._late: dict[str, bool] = {}
-        self._starts: dict[str, np.ndarray] = {}
         self._leaves: dict[str, int] | None = None  # direct files share one schema, hence one layout
-        self._inputs: dict[str, pa.NativeFile] = {}
-        self._dictionary_files: dict[str, ds.ParquetFileFragment] = {}
-        self._opening: dict[tuple[int, str], threading.Lock] = {}
-        self._once_lock = threading.Lock()
         self._plain_schema = self.schema.remove_metadata()
         self.read_schema = pa.schema(
             [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in strings else f for f in self.schema]
@@ -531,10 +541,24 @@ class ParquetSource:
             default_fragment_scan_options=dataset.format.default_fragment_scan_options,
         )
         self._plain_format = dataset.format.equals(ds.ParquetFileFormat())
-        # The window's own pieces, once a selector without a filter has asked for them.
-        self._window_pieces: list[RowGroupPiece] | None = None
+        formats = {False: dataset.format, True: self.dictionary_format}
+        # The cache's function holds no reference to the source: no cycle keeps footers alive past its use.
+        read = functools.partial(_open_file, self._where, formats, self._given, self._opened)
+        self._files = _FooterCache(read, FOOTER_CACHE_CHUNKS)
 
-    def direct(self, group: ds.ParquetFileFragment) -> bool:
+    def footers_held(self) -> int:
+        """How many files' footers the cache holds now (their chunks within :data:`FOOTER_CACHE_CHUNKS`)."""
+        return len(self._files)
+
+    def footer(self, path: str) -> pq.FileMetaData:
+        """The decoded footer of the file at ``path``: from the cache, else read."""
+        return self._files(path, False).metadata
+
+    def fragment(self, group: RowGroup, dictionary: bool) -> ds.ParquetFileFragment:
+        """``group`` as a fragment sharing its file's cached footer (string columns as dictionaries if asked)."""
+        return self._files(group.path, dictionary).subset(row_group_ids=[group.id])
+
+    def direct(self, group: RowGroup) -> bool:
         """Whether ``group``'s file can be read with ``pq.ParquetFile``, bypassing the scanner.
 
         True when the file holds exactly the dataset's columns with the
@@ -543,122 +567,243 @@ class ParquetSource:
         """
         found = self._direct.get(group.path)
         if found is None:
-            found = self._plain_format and group.physical_schema.remove_metadata().equals(self._plain_schema)
+            physical = self._files(group.path, False).physical_schema
+            found = self._plain_format and physical.remove_metadata().equals(self._plain_schema)
             self._direct[group.path] = found
         return found
 
-    def late(self, group: ds.ParquetFileFragment) -> bool:
+    def late(self, group: RowGroup) -> bool:
         """Whether ``group``'s file is read through DuckDB when fetching (local, plain types)."""
         found = self._late.get(group.path)
         if found is None:
-            found = late_fetch.suitable(group.filesystem, group.path, self.schema)
+            found = late_fetch.suitable(self._where[group.path][0], group.path, self.schema)
             self._late[group.path] = found
         return found
 
-    def group_start(self, group: ds.ParquetFileFragment) -> int:
-        """The file row number of ``group``'s first row."""
-        starts = self._starts.get(group.path)
-        if starts is None:
-            metadata = group.metadata
-            sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-            starts = self._starts[group.path] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        return int(starts[group.row_groups[0].id])
-
-    def column_index(self, group: ds.ParquetFileFragment, field: str) -> int:
+    def column_index(self, group: RowGroup, field: str) -> int:
         """Index of the Parquet leaf column of top-level column ``field`` in ``group``'s file, or -1."""
         if self._leaves is None:
-            parquet_schema = group.metadata.schema
+            parquet_schema = self.footer(group.path).schema
             self._leaves = {parquet_schema.column(i).path: i for i in range(len(parquet_schema))}
         return self._leaves.get(field, -1)
 
-    def reader(self, group: ds.ParquetFileFragment, dictionary: bool) -> pq.ParquetFile:
-        """A reader of ``group``'s file; the footer already parsed is reused, not read again.
+    def reader(self, group: RowGroup, dictionary: bool) -> pq.ParquetFile:
+        """A reader of ``group``'s file; its footer comes from the cache, not parsed again when there.
 
         A new reader per call: one ``ParquetFile`` must not serve two threads
         at once. Its column chunks are pre-buffered (pyarrow's default): the
         chunks a read needs come in few coalesced ranged reads.
         """
         return pq.ParquetFile(
-            self._input(group), metadata=group.metadata, read_dictionary=self.strings if dictionary else None
+            self._opened.get(self._where[group.path][0], group.path),
+            metadata=self.footer(group.path),
+            read_dictionary=self.strings if dictionary else None,
         )
-
-    def _input(self, group: ds.ParquetFileFragment) -> pa.NativeFile:
-        """``group``'s file opened for reading; on a remote store, opened once per file and shared.
-
-        Opening a file on S3 costs a request (its size), a local open nearly
-        nothing. Readers share the remote file: its positional reads are
-        thread-safe. Local files are opened per call so a window of thousands
-        of files does not hold thousands of descriptors.
-        """
-        filesystem, path = group.filesystem, group.path
-        if filesystem.type_name not in _REMOTE_FILESYSTEMS:
-            return filesystem.open_input_file(path)
-        return self._once(self._inputs, path, lambda: filesystem.open_input_file(path))
-
-    def dictionary_file(self, group: ds.ParquetFileFragment) -> ds.ParquetFileFragment:
-        """``group``'s whole file read with string columns as dictionaries, one fragment per file.
-
-        pyarrow takes no parsed footer for a fragment of another format, so the
-        file's footer is read once more here, once per file; a remote file
-        through the shared opened file (no second request for its size).
-        """
-
-        def make() -> ds.ParquetFileFragment:
-            remote = group.filesystem.type_name in _REMOTE_FILESYSTEMS
-            source = self._input(group) if remote else group.path
-            fragment = self.dictionary_format.make_fragment(
-                source, None if remote else group.filesystem, partition_expression=group.partition_expression
-            )
-            fragment.ensure_complete_metadata()  # here, once, rather than by each row group's subset
-            return fragment
-
-        return self._once(self._dictionary_files, group.path, make)
-
-    def _once(self, cache: dict[str, T], path: str, make: Callable[[], T]) -> T:
-        """``cache[path]``, made by ``make()`` on first use: once per file, while other files are made in parallel."""
-        with self._once_lock:
-            if path in cache:
-                return cache[path]
-            lock = self._opening.setdefault((id(cache), path), threading.Lock())
-        with lock:
-            if path not in cache:
-                made = make()
-                with self._once_lock:
-                    cache[path] = made
-        return cache[path]
 
     def remote_in_flight(self) -> int | None:
         """Pieces to read at once when the files are on a remote store (None when local); see :data:`_REMOTE_POOL`."""
-        if not self.fragments or self.fragments[0].filesystem.type_name not in _REMOTE_FILESYSTEMS:
+        if not self.paths or self._where[self.paths[0]][0].type_name not in _REMOTE_FILESYSTEMS:
             return None
-        step = max(1, len(self.fragments) // _SAMPLED_FILES)
+        step = max(1, len(self.paths) // _SAMPLED_FILES)
         largest = 1
-        for fragment in self.fragments[::step][:_SAMPLED_FILES]:
-            metadata = fragment.metadata
+        for path in self.paths[::step][:_SAMPLED_FILES]:
+            metadata = self.footer(path)
             for index in range(metadata.num_row_groups):
                 largest = max(largest, metadata.row_group(index).total_byte_size)
         return max(2 * workers(), min(_REMOTE_POOL.max_workers, _REMOTE_BYTES_IN_FLIGHT // largest))
 
+    def value_range(self, group: RowGroup, field: str) -> tuple[Any, Any] | None:
+        """``(min, max)`` of ``field``'s non-null values in ``group`` before filtering, if its footer tells.
+
+        Found for every row group of the file at once and remembered: an
+        ordered rule asks for every piece's, once per round, and the footer
+        may have left the cache since.
+        """
+        key = (group.path, field)
+        ranges = self._ranges.get(key)
+        if ranges is None:
+            ranges = self._ranges[key] = self._file_ranges(group, field)
+        return ranges[group.id]
+
+    def _file_ranges(self, group: RowGroup, field: str) -> list[tuple[Any, Any] | None]:
+        """:meth:`value_range` of every row group of ``group``'s file, by row-group id."""
+        type_ = self.schema.field(field).type if field in self.schema.names else None
+        plain = type_ is not None and (
+            pa.types.is_floating(type_) or pa.types.is_integer(type_) or pa.types.is_string(type_)
+        )
+        fragment = self._files(group.path, False)
+        leaf = self.column_index(group, field) if plain and self.direct(group) else -1
+        if leaf >= 0:
+            # Numbers and strings need no conversion: read the one column chunk's
+            # statistics rather than building every column's (``RowGroupInfo.statistics``).
+            metadata = fragment.metadata
+            numbers = (metadata.row_group(i).column(leaf).statistics for i in range(metadata.num_row_groups))
+            return [(stats.min, stats.max) if stats is not None and stats.has_min_max else None for stats in numbers]
+        ranges: list[tuple[Any, Any] | None] = []
+        for info in fragment.row_groups:
+            found = (info.statistics or {}).get(field)
+            ranges.append((found["min"], found["max"]) if found and "min" in found and "max" in found else None)
+        return ranges
+
     def pieces(
         self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
     ) -> list[Piece]:
-        combined = _and(self.data_filter, selector_filter)
-        pieces: list[RowGroupPiece] = []
-        for fragment in self.fragments:
-            # split_by_row_group drops row groups whose statistics rule the filter out.
-            for group in fragment.split_by_row_group(combined, schema=self.schema):
-                pieces.append(RowGroupPiece(group, self, selector_filter, fields, predicate))
         if selector_filter is None:
-            self._window_pieces = pieces
-        return list(pieces)
+            groups = self._window_groups()
+        else:
+            groups = self._groups(_and(self.data_filter, selector_filter))
+        return [RowGroupPiece(group, self, selector_filter, fields, predicate) for group in groups]
+
+    def _window_groups(self) -> list[RowGroup]:
+        """The row groups the source's own filter may keep; read once, then remembered (numbers only)."""
+        if self._window is None:
+            self._window = self._groups(self.data_filter)
+        return self._window
+
+    def _groups(self, row_filter: ds.Expression | None) -> list[RowGroup]:
+        """The row groups ``row_filter``'s statistics do not rule out, in data order, read file by file."""
+        per_file = ordered_map(lambda path: self._file_groups(path, row_filter), self.paths)
+        return [group for groups in per_file for group in groups]
+
+    def _file_groups(self, path: str, row_filter: ds.Expression | None) -> list[RowGroup]:
+        fragment = self._files(path, False)
+        # split_by_row_group drops row groups whose statistics rule the filter out.
+        kept = [group.row_groups[0].id for group in fragment.split_by_row_group(row_filter, schema=self.schema)]
+        if not kept:
+            return []
+        metadata = fragment.metadata
+        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        # A group the negated data filter's statistics rule out is one they show wholly kept.
+        partial: set[int] = set()
+        if self.data_filter is not None:
+            negated = fragment.split_by_row_group(~self.data_filter, schema=self.schema)
+            partial = {group.row_groups[0].id for group in negated}
+        return [RowGroup(path, i, sizes[i], int(starts[i]), i not in partial) for i in kept]
 
     def count_rows(self) -> int:
-        if self._window_pieces is not None:
-            # The window's pieces hold every row it keeps: a group wholly inside
-            # counts from its footer, the few across an edge count their rows
-            # (a dataset count would test every file's statistics again).
-            return sum(piece.count() for piece in self._window_pieces)
-        return self.dataset.count_rows(filter=self.data_filter)
+        if self._rows is None:
+            groups = self._window_groups()
+            counted = ordered_map(self._count_kept, [group for group in groups if not group.whole])
+            self._rows = sum(group.rows for group in groups if group.whole) + sum(counted)
+        return self._rows
+
+    def _count_kept(self, group: RowGroup) -> int:
+        """Rows of ``group`` the source's own filter keeps (Parquet answers from statistics where it can)."""
+        options = {"filter": self.data_filter, "columns": [], "use_threads": False}
+        return self.fragment(group, False).scanner(schema=self.schema, **options).count_rows()
+
+
+class _FooterCache:
+    """Files with their footers read, by ``(path, dictionary)``; least recently used out past ``budget`` chunks.
+
+    Weighed by column chunks (row groups times columns), what a decoded footer's
+    size follows, so that many small files are held as cheaply as a few big
+    ones. ``functools.lru_cache`` bounds entries, not their weight. Safe across
+    threads; threads missing the same file wait for one read of it.
+    """
+
+    def __init__(self, read: Callable[[str, bool], ds.ParquetFileFragment], budget: int) -> None:
+        self._read = read
+        self._budget = budget
+        self._entries: OrderedDict[tuple[str, bool], tuple[ds.ParquetFileFragment, int]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+        self._reading: dict[tuple[str, bool], threading.Lock] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __call__(self, path: str, dictionary: bool) -> ds.ParquetFileFragment:
+        key = (path, dictionary)
+        found = self._get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            reading = self._reading.setdefault(key, threading.Lock())
+        with reading:  # one read per file: the row groups of a file are scanned at the same time
+            found = self._get(key)
+            if found is not None:
+                return found
+            fragment = self._read(path, dictionary)
+            metadata = fragment.metadata
+            weight = max(1, metadata.num_row_groups * metadata.num_columns)
+            with self._lock:
+                self._entries[key] = (fragment, weight)
+                self._held += weight
+                while self._held > self._budget and len(self._entries) > 1:
+                    _, (_, dropped) = self._entries.popitem(last=False)
+                    self._held -= dropped
+                self._reading.pop(key, None)
+        return fragment
+
+    def _get(self, key: tuple[str, bool]) -> ds.ParquetFileFragment | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            return found[0]
+
+
+class _OpenedFiles:
+    """Files opened for reading: a remote file once, shared; a local one anew at each call.
+
+    Opening a file on S3 costs a request (its size), a local open nearly
+    nothing. Readers share a remote file: its positional reads are
+    thread-safe. Local files are opened per call so a window of thousands of
+    files does not hold thousands of descriptors.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, pa.NativeFile] = {}
+        self._opening: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, filesystem: Any, path: str) -> pa.NativeFile:
+        if filesystem.type_name not in _REMOTE_FILESYSTEMS:
+            return filesystem.open_input_file(path)
+        with self._lock:
+            found = self._files.get(path)
+            if found is not None:
+                return found
+            lock = self._opening.setdefault(path, threading.Lock())
+        with lock:  # one open per file, while other files open in parallel
+            with self._lock:
+                found = self._files.get(path)
+            if found is None:
+                found = filesystem.open_input_file(path)
+                with self._lock:
+                    self._files[path] = found
+        return found
+
+
+def _open_file(
+    where: dict[str, tuple[Any, ds.Expression]],
+    formats: dict[bool, ds.ParquetFileFormat],
+    given: dict[str, ds.ParquetFileFragment],
+    opened: _OpenedFiles,
+    path: str,
+    dictionary: bool,
+) -> ds.ParquetFileFragment:
+    """The whole file at ``path`` as a fragment with its footer read.
+
+    ``where`` maps paths to their filesystem and partition expression;
+    ``formats[dictionary]`` reads it (string columns as dictionaries or not);
+    ``given`` holds fragments whose footer is read already. pyarrow takes no
+    parsed footer for a fragment of another format, so a dictionary read
+    parses the footer once more; a remote file through its shared opened file
+    (no second request for its size).
+    """
+    if not dictionary and path in given:
+        return given[path]
+    filesystem, partition = where[path]
+    if filesystem.type_name in _REMOTE_FILESYSTEMS:
+        fragment = formats[dictionary].make_fragment(opened.get(filesystem, path), partition_expression=partition)
+    else:
+        fragment = formats[dictionary].make_fragment(path, filesystem=filesystem, partition_expression=partition)
+    fragment.ensure_complete_metadata()
+    return fragment
 
 
 def open_source(data: pa.Table | ds.Dataset | FilteredParquet) -> Source:
@@ -696,7 +841,9 @@ def _filtered_source(data: FilteredParquet) -> Source:
         raise SelectionError(f"the filtered data's filter must be a pyarrow Expression, got {type(row_filter).__name__}")
     if isinstance(dataset, ds.FileSystemDataset) and isinstance(dataset.format, ds.ParquetFileFormat):
         try:
-            return ParquetSource(dataset, row_filter, list(dataset.get_fragments(row_filter)))
+            # A stream window says whether its fragments hold their footers (see FilteredParquet).
+            held = getattr(data, "footers_held", False) is True
+            return ParquetSource(dataset, row_filter, list(dataset.get_fragments(row_filter)), held)
         except ValueError:
             pass  # the dataset carries a filter of its own: read it as one piece
     return DatasetSource(dataset if row_filter is None else dataset.filter(row_filter))
@@ -724,7 +871,7 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     jobs: list[tuple[str | None, list[int]]] = []
     for path, indices in by_file.items():
         picked = sum(picks[index][1].size for index in indices)
-        held = sum(picks[index][0].group.row_groups[0].num_rows for index in indices)  # type: ignore[attr-defined]
+        held = sum(picks[index][0].group.rows for index in indices)  # type: ignore[attr-defined]
         if picked * _LATE_SHARE <= held and held >= _LATE_MIN_ROWS:
             jobs.append((path, indices))
         else:

@@ -8,6 +8,13 @@ row group, skipping groups the filter's statistics rule out. The stream's
 :class:`~curation_pipeline.stream.StreamWindow` is one: the selection layer
 cannot import the stream (it sits below it), so the hand-off is this
 structural type, which any object with the two attributes satisfies.
+
+An object may also say ``footers_held = True`` when every fragment of its
+dataset already holds its parsed footer (the stream's windows do, up to a
+budget): the engine then reads them from the fragments rather than again
+from the files. Otherwise the engine reads footers into its own bounded cache
+and never loads them into the dataset's fragments, which would keep them for
+the dataset's life.
 """
 
 from __future__ import annotations

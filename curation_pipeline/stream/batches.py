@@ -35,7 +35,7 @@ from curation_pipeline.stream.layout import (
     pending_batch,
     pending_dir,
 )
-from curation_pipeline.stream.parquet_files import Footer, list_dir, read_footers
+from curation_pipeline.stream.parquet_files import Footer, keep_within_budget, list_dir, read_footers
 
 _IO_THREADS = 16
 
@@ -69,7 +69,7 @@ def published_footers(
     late = _late_batch_files(store, application, days, set(listed), footers)
     if late:
         late_footers = read_footers(store, list(late), late, keep_fragments=keep_fragments)
-        footers = sorted([*footers, *late_footers], key=lambda footer: footer.path)
+        footers = keep_within_budget(sorted([*footers, *late_footers], key=lambda footer: footer.path))
     return footers
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ _IO_THREADS = 16
 # The format stream files are read with: Parquet with default options (the
 # selection engine reads files of this format straight with pq.ParquetFile).
 PARQUET_FORMAT = ds.ParquetFileFormat()
+# Column chunks of parsed footers a window keeps for its readers (about 1 KB
+# each): a 100M-row day of 1M-row files (100 files of 16 groups of 13 columns,
+# 20,800 chunks) or 1,440 small files keep theirs and are never read again; a
+# bigger window keeps none and its reader reads footers as it goes.
+KEPT_FOOTER_CHUNKS = 32_768
 
 
 def encode_parquet(
@@ -154,7 +160,35 @@ def read_footers(
     def read(path: str) -> Footer:
         return read_footer(store, path, known.get(path), keep_fragment=keep_fragments)
 
-    return list(ordered_map(read, paths, max_workers=_IO_THREADS, name="stream"))
+    footers = []
+    held = 0
+    for footer in ordered_map(read, paths, max_workers=_IO_THREADS, name="stream"):
+        held += fragment_chunks(footer)
+        if held > KEPT_FOOTER_CHUNKS:
+            footer = dataclasses.replace(footer, fragment=None)  # past the budget: keep none (see below)
+        footers.append(footer)
+    return keep_within_budget(footers)
+
+
+def fragment_chunks(footer: Footer) -> int:
+    """Column chunks (row groups times columns) of the parsed footer ``footer`` keeps; 0 when it keeps none."""
+    if footer.fragment is None:
+        return 0
+    metadata = footer.fragment.metadata
+    return max(1, metadata.num_row_groups * metadata.num_columns)
+
+
+def keep_within_budget(footers: list[Footer]) -> list[Footer]:
+    """``footers`` with their fragments if every one kept its fragment within :data:`KEPT_FOOTER_CHUNKS`, else none.
+
+    All or none: a reader either reads no footer again or reads each through
+    its own bounded cache (the selection engine's), so a window of a billion
+    rows in a thousand files does not hold 200 MB of footers.
+    """
+    kept = all(footer.fragment is not None for footer in footers)
+    if kept and sum(fragment_chunks(footer) for footer in footers) <= KEPT_FOOTER_CHUNKS:
+        return footers
+    return [dataclasses.replace(footer, fragment=None) if footer.fragment is not None else footer for footer in footers]
 
 
 def footers_dataset(store: Store, footers: Sequence[Footer], schema: pa.Schema) -> ds.FileSystemDataset:

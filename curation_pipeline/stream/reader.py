@@ -53,6 +53,16 @@ class StreamWindow:
         return self.dataset.schema
 
     @property
+    def footers_held(self) -> bool:
+        """Whether ``dataset``'s fragments hold their parsed footers (a reader need not read them again).
+
+        A window keeps them up to a budget of column chunks
+        (:data:`~curation_pipeline.stream.parquet_files.KEPT_FOOTER_CHUNKS`);
+        a bigger one keeps none, so its memory does not grow with its files.
+        """
+        return bool(self.footers) and all(footer.fragment is not None for footer in self.footers)
+
+    @property
     def files(self) -> tuple[str, ...]:
         """Paths of the files the window's rows may be in, sorted, on the store's filesystem."""
         return tuple(footer.path for footer in self.footers)

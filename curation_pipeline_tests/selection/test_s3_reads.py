@@ -102,11 +102,8 @@ def test_selecting_from_a_window_reads_each_footer_once_in_bounded_requests(prox
 def test_a_remote_window_is_read_as_wide_as_its_row_groups_allow(proxied_stream, tmp_path) -> None:
     url, _, _ = proxied_stream
     remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
-    largest = max(
-        fragment.metadata.row_group(i).total_byte_size
-        for fragment in remote.fragments
-        for i in range(fragment.metadata.num_row_groups)
-    )
+    footers = [remote.footer(path) for path in remote.paths]
+    largest = max(footer.row_group(i).total_byte_size for footer in footers for i in range(footer.num_row_groups))
     width = remote.remote_in_flight()
     assert 2 * workers() <= width <= max(2 * workers(), scan._REMOTE_POOL.max_workers)
     assert width == 2 * workers() or width * largest <= scan._REMOTE_BYTES_IN_FLIGHT
