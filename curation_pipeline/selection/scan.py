@@ -516,8 +516,13 @@ class ParquetSource:
         # Full records are read with string columns as dictionaries (cheap to
         # decode, cheap to take from) and cast back once only winners remain.
         # record_id is unique per row: a dictionary would only cost.
-        plain = {False: dataset.format}
-        first = _open_file(self._where, plain, self._given, self._opened, self.paths[0], False) if self.paths else None
+        # The dictionary format joins once the string columns are known (below),
+        # so the first file's footer, read here, is read through the cache and kept.
+        formats = {False: dataset.format}
+        # The cache's function holds no reference to the source: no cycle keeps footers alive past its use.
+        read = functools.partial(_open_file, self._where, formats, self._given, self._opened)
+        self._files = _FooterCache(read, FOOTER_CACHE_CHUNKS)
+        first = self._files(self.paths[0], False) if self.paths else None
         stored = set(first.physical_schema.names) if first is not None else set()
         strings = [
             field.name
@@ -541,12 +546,9 @@ class ParquetSource:
             default_fragment_scan_options=dataset.format.default_fragment_scan_options,
         )
         self._plain_format = dataset.format.equals(ds.ParquetFileFormat())
-        formats = {False: dataset.format, True: self.dictionary_format}
-        # The cache's function holds no reference to the source: no cycle keeps footers alive past its use.
-        read = functools.partial(_open_file, self._where, formats, self._given, self._opened)
-        self._files = _FooterCache(read, FOOTER_CACHE_CHUNKS)
+        formats[True] = self.dictionary_format
 
-    def footers_held(self) -> int:
+    def footers_cached(self) -> int:
         """How many files' footers the cache holds now (their chunks within :data:`FOOTER_CACHE_CHUNKS`)."""
         return len(self._files)
 

@@ -115,11 +115,11 @@ def test_pieces_hold_numbers_not_footers(stream_folder: Path, monkeypatch: pytes
     assert isinstance(source, ParquetSource)
     pieces = source.pieces(None)
     assert pieces and all(isinstance(piece, RowGroupPiece) for piece in pieces)
-    assert source.footers_held() <= CAPACITY
+    assert source.footers_cached() <= CAPACITY
     # The window starts and ends inside a row group: those two alone need the row filter.
     assert [piece.group.whole for piece in pieces].count(False) == 2
     assert sum(piece.count() for piece in pieces) == source.count_rows() == 36_800
-    assert source.footers_held() <= CAPACITY
+    assert source.footers_cached() <= CAPACITY
     first = pieces[0].group
     assert (first.path.endswith("part-0001.parquet"), first.id, first.start, first.rows) == (True, 0, 0, 250)
 
