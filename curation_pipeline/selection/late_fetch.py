@@ -85,6 +85,13 @@ def _connection():
     if connection is None:
         connection = duckdb.connect(config=_CONFIG)
         connection.execute("SET TimeZone = 'UTC'")
+        # Prefetching reads a file's column chunks whole before decoding: a
+        # foreign writer's 128 MB row group costs its whole size in memory per
+        # query (one query measured 228 MB peak against 112 MB without, and
+        # ran 0.20 against 0.12 s). The setting belongs to the Parquet
+        # extension (built in), which must be loaded before it can be set.
+        connection.execute("LOAD parquet")
+        connection.execute("SET disable_parquet_prefetching = true")
         _local.connection = connection
     return connection
 
