@@ -904,7 +904,9 @@ def _fetch_file(path: str, picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Tab
     if np.unique(numbers).size != numbers.size:
         return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
     try:
-        table = late_fetch.take_file(path, numbers, pieces[0].source.schema)  # type: ignore[attr-defined]
+        # Groups too large to read whole are also too large to prefetch whole.
+        prefetch = all(piece.group.rows <= _WHOLE_GROUP_ROWS for piece in pieces)  # type: ignore[attr-defined]
+        table = late_fetch.take_file(path, numbers, pieces[0].source.schema, prefetch=prefetch)  # type: ignore[attr-defined]
     except late_fetch.LateFetchUnavailable:
         return [piece.fetch(rows) for piece, rows in picks]  # pyarrow's read of the same rows
     sizes = np.cumsum([0] + [rows.size for _, rows in picks])

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 
 from curation_pipeline.curators.selectors import (
@@ -32,14 +33,28 @@ SELECTORS = {
 
 
 @pytest.fixture
-def counted(monkeypatch) -> list[int]:
+def prefetched(monkeypatch) -> list[bool]:
+    """Whether each DuckDB query prefetched its file's column chunks."""
+    asked: list[bool] = []
+    take_file = late_fetch.take_file
+
+    def recording(path, rows, schema, **options):
+        asked.append(options.get("prefetch", True))
+        return take_file(path, rows, schema, **options)
+
+    monkeypatch.setattr(late_fetch, "take_file", recording)
+    return asked
+
+
+@pytest.fixture
+def counted(monkeypatch, prefetched: list[bool]) -> list[int]:
     """Rows fetched through DuckDB."""
     fetched = [0]
     take_file = late_fetch.take_file
 
-    def counting(path, rows, schema):
+    def counting(path, rows, schema, **options):
         fetched[0] += rows.size
-        return take_file(path, rows, schema)
+        return take_file(path, rows, schema, **options)
 
     monkeypatch.setattr(late_fetch, "take_file", counting)
     return fetched
@@ -76,8 +91,6 @@ def test_rows_come_back_in_the_order_asked(store: str) -> None:
     rows = np.array([70_000, 3, 65_536, 12], dtype=np.int64)
     got = late_fetch.take_file(path, rows, window.schema)
     whole = window.dataset.filesystem.open_input_file(path)
-    import pyarrow.parquet as pq
-
     expected = pq.read_table(whole).take(pa.array(rows)).cast(window.schema)
     assert got.equals(expected)
 
@@ -134,7 +147,7 @@ def test_a_file_duckdb_cannot_read_is_fetched_by_pyarrow(store: str, monkeypatch
     selector = SELECTORS["uniform"]
     expected = select(window, [selector], seed=21)
 
-    def out_of_memory(path, rows, schema):
+    def out_of_memory(path, rows, schema, **options):
         raise late_fetch.LateFetchUnavailable("Out of Memory Error: could not allocate block of size 93.8 MiB")
 
     monkeypatch.setattr(late_fetch, "take_file", out_of_memory)
@@ -152,3 +165,40 @@ def test_small_files_keep_whole_group_reads(tmp_path: Path, counted: list[int], 
     assert counted[0] == 0
     monkeypatch.setattr(late_fetch, "suitable", lambda *args: False)
     assert got.equals(select(window, [selector], seed=4))
+
+
+def test_files_of_large_row_groups_are_fetched_without_prefetching(
+    tmp_path: Path, counted: list[int], prefetched: list[bool], monkeypatch
+) -> None:
+    """A foreign writer's big row groups: DuckDB reads pages as it decodes them, not whole column chunks first."""
+    url = str(tmp_path / "store")
+    table = records(400_000, seed=12)
+    five_a_second = np.datetime64(DAY.replace(tzinfo=None), "us") + np.arange(400_000) * np.timedelta64(200, "ms")
+    log_records("app", table.set_column(1, "__time", pa.array(five_a_second, table.schema.field("__time").type)), url)
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    assert len(window.files) == 1
+    # Rewritten in place as another writer would: 200,000-row groups, snappy, no page index.
+    pq.write_table(pq.read_table(window.files[0]), window.files[0], row_group_size=200_000, compression="snappy")
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    selector = Selector(method=UniformSampler(), limit=400)
+    got = select(window, [selector], seed=3)
+    assert counted[0] == 400
+    assert prefetched and not any(prefetched)
+    monkeypatch.setattr(late_fetch, "suitable", lambda *args: False)
+    assert got.equals(select(window, [selector], seed=3))
+
+
+def test_the_stream_layout_is_fetched_with_prefetching(store: str, prefetched: list[bool]) -> None:
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
+    select(window, [SELECTORS["uniform"]], seed=5)
+    assert prefetched and all(prefetched)
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_a_query_prefetches_as_asked_and_returns_the_same_rows(store: str, prefetch: bool) -> None:
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
+    rows = np.array([70_000, 3, 65_536, 12], dtype=np.int64)
+    got = late_fetch.take_file(window.files[0], rows, window.schema, prefetch=prefetch)
+    assert got.equals(late_fetch.take_file(window.files[0], rows, window.schema))
+    query = "SELECT current_setting('disable_parquet_prefetching')"
+    assert late_fetch._connection(prefetch).execute(query).fetchall() == [(not prefetch,)]
