@@ -35,7 +35,7 @@ from curation_pipeline.selection.filters import Predicate, column_type, selector
 from curation_pipeline.selection.ordered import ordered_picks
 from curation_pipeline.selection.picks import Picks, locate
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
-from curation_pipeline.selection.scan import Source, open_source, ordered_map, reading
+from curation_pipeline.selection.scan import Source, filtering, open_source, ordered_map, reading
 from curation_pipeline.selection.seeds import stream_key
 from curation_pipeline.selection.stratified import stratified_picks
 from curation_pipeline.selection.uniform import sample_positions
@@ -133,15 +133,24 @@ def _pick(
 ) -> tuple[Picks, SelectorStats]:
     """The rows ``selector``'s method picks when asked for ``limit`` rows (duplicates included)."""
     expression = None if predicate is None else predicate.expression()
-    pieces = source.pieces(expression, () if predicate is None else predicate.fields, predicate)
+    fields = () if predicate is None else predicate.fields
+    pieces = source.pieces(expression, fields, predicate)
+    with filtering(fields):  # scans read the filter's columns too
+        return _picked(pieces, source, selector, seed, index, limit)
+
+
+def _picked(
+    pieces: list, source: Source, selector: Selector, seed: int, index: int, limit: int
+) -> tuple[Picks, SelectorStats]:
     method = selector.method
     if isinstance(method, UniformSampler):
-        counts = np.fromiter(ordered_map(lambda piece: piece.count(), pieces), dtype=np.int64, count=len(pieces))
+        counts = np.fromiter(ordered_map(lambda piece: piece.count(), pieces, reads=()), dtype=np.int64, count=len(pieces))
         matched = int(counts.sum())
         positions = sample_positions(matched, limit, stream_key(seed, index, "uniform"))
         found = locate(positions, counts, pieces)
         # Positions count matches; a piece whose filter drops rows maps them to row indices.
-        rows = tuple(ordered_map(lambda pick: pick[0].rows_of(pick[1]), list(zip(found.pieces, found.offsets))))
+        located = list(zip(found.pieces, found.offsets))
+        rows = tuple(ordered_map(lambda pick: pick[0].rows_of(pick[1]), located, reads=()))
         picks = Picks(found.pieces, rows)
         return picks, SelectorStats(limit, matched, picks.rows)
     if isinstance(method, OrderedSampler):

@@ -70,7 +70,7 @@ def _general_picks(pieces: list[Piece], field: str, descending: bool, limit: int
             best = table if best is None else _top(pa.concat_tables([best, table]), limit, sort_keys)
 
     matched = _in_waves(
-        pieces, field, descending, top_of, merge, lambda: _threshold(best, field, limit, descending)
+        pieces, field, descending, top_of, merge, lambda: _threshold(best, field, limit, descending), columns
     )
     if best is None or best.num_rows == 0:
         return Picks((), ()), matched
@@ -89,8 +89,9 @@ def _in_waves(
     reduce_piece: Callable[[int], tuple[Any, int]],
     merge: Callable[[tuple[Any, int]], None],
     threshold: Callable[[], Any],
+    reads: list[str],
 ) -> int:
-    """Reduce pieces best-first, in waves; return the matched rows.
+    """Reduce pieces best-first, in waves; return the matched rows (``reads``: the columns a reduction reads).
 
     Before each wave, pieces whose statistics show nothing better than the
     current ``limit``-th value are set aside unread; they only get counted.
@@ -113,7 +114,7 @@ def _in_waves(
                 unread.append(index)
             else:
                 wave.append(index)
-        for result in ordered_map(reduce_piece, wave):
+        for result in ordered_map(reduce_piece, wave, reads=reads):
             matched += result[1]
             merge(result)
         # Statistics that set nothing aside (values spread over every row group)
@@ -121,7 +122,7 @@ def _in_waves(
         if len(unread) == skipped:
             size *= 2
     # Pieces skipped by statistics still count towards the matched rows (Parquet footers answer that).
-    return matched + sum(ordered_map(lambda i: pieces[i].count(), unread))
+    return matched + sum(ordered_map(lambda i: pieces[i].count(), unread, reads=()))
 
 
 # Candidates beyond the limit that the fast path holds (rows tied at the cut)
@@ -216,7 +217,7 @@ def _numeric_picks(
             return None
         return _key_value(np.partition(keys, limit - 1)[limit - 1], field_type, direction)
 
-    matched = _in_waves(pieces, field, descending, reduce_piece, merge, threshold)
+    matched = _in_waves(pieces, field, descending, reduce_piece, merge, threshold, [field])
     if pending and not overflow:
         consolidate()
     keys, piece, row = state["keys"], state["piece"], state["row"]
@@ -300,7 +301,7 @@ def _tied_ids(
             wave.append(order[position])
             wanted -= groups[order[position]].size
             position += 1
-        for index, table in zip(wave, ordered_map(read, wave)):
+        for index, table in zip(wave, ordered_map(read, wave, reads=[RECORD_ID])):
             done.append((index, table))
             held.extend(table.column(RECORD_ID).to_pylist())
     return done

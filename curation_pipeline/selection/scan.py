@@ -47,6 +47,9 @@ TABLE_PIECE_ROWS = 1 << 18
 # group, with up to 2 * workers() groups in flight. Smaller groups (the
 # stream's own, 65,536 rows) keep the single whole-group read, which is faster.
 _WHOLE_GROUP_ROWS = BATCH_ROWS
+# Bytes of each column a large row group's read holds at once (one ranged
+# read each on S3: a foreign writer's 128 MB group costs about 32 requests).
+_STREAM_BUFFER = 4 << 20
 # A fetch whose last winner lies before this share of its row group reads it
 # in batches of _FETCH_BATCH_ROWS and stops after that winner; past it, the
 # batches' own cost outweighs the rows left unread.
@@ -88,40 +91,76 @@ def workers() -> int:
 _POOL = parallel.Pool(workers(), "selection")
 # On a remote store (S3) a piece mostly waits for its requests (tens of
 # milliseconds each) rather than decoding: more pieces at once hide that
-# latency. How many is bounded by their row groups' uncompressed bytes, so
-# memory stays flat (measured on the benchmark's day of 3.6 MB groups: 16
-# pieces at once took the engine from 250 to 600 MB, 8 to 400-490 MB); never
-# fewer than on a local disk. Each runs on a thread of its own.
-_REMOTE_POOL = parallel.Pool(8, "selection-remote")
+# latency. How many is bounded by the uncompressed bytes of the columns a scan
+# reads, so memory stays flat: a narrow scan (one column of the benchmark's
+# 3.6 MB groups, about 0.5 MB) runs 16 pieces at once, a fetch of every column
+# four; never fewer than on a local disk. Each runs on a thread of its own.
+_REMOTE_POOL = parallel.Pool(16, "selection-remote")
 _REMOTE_BYTES_IN_FLIGHT = 16 << 20
 # Files whose row groups are sampled for their size (the footers are parsed already).
 _SAMPLED_FILES = 8
-# Pieces in flight while the selection of a remote source runs (None: local, the default).
-_IN_FLIGHT: contextvars.ContextVar[int | None] = contextvars.ContextVar("selection_in_flight", default=None)
+# The remote source whose selection runs (None: local, the default).
+_REMOTE_SOURCE: contextvars.ContextVar[ParquetSource | None] = contextvars.ContextVar(
+    "selection_remote_source", default=None
+)
+# The columns the running selector's filter reads, besides those a scan names.
+_FILTER_FIELDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("selection_filter_fields", default=())
 
 
-def ordered_map(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+def ordered_map(fn: Callable[[T], R], items: Sequence[T], *, reads: Sequence[str] | None = None) -> Iterator[R]:
     """``map(fn, items)`` on the selection's pool: results in order, at most ``2 * workers()`` in flight.
 
     Bounding what is in flight bounds memory, however many pieces the data
     has; a call from inside a scan runs inline (see :mod:`curation_pipeline.parallel`).
     Inside :func:`reading` a remote source, on the remote pool, as many in
-    flight as its row groups' size allows.
+    flight as the bytes of the columns each task reads allow: those ``reads``
+    names plus the selector's filter's (:func:`filtering`); None: every
+    column, as a fetch reads.
     """
-    in_flight = _IN_FLIGHT.get()
-    if in_flight is None:
+    source = _REMOTE_SOURCE.get()
+    if source is None:
         return parallel.ordered_map(fn, items, pool=_POOL)
-    return parallel.ordered_map(fn, items, pool=_REMOTE_POOL, in_flight=in_flight)
+    in_flight = source.remote_in_flight(None if reads is None else [*reads, *_FILTER_FIELDS.get()])
+    return parallel.ordered_map(_releasing(fn), items, pool=_REMOTE_POOL, in_flight=in_flight)
+
+
+def _releasing(fn: Callable[[T], R]) -> Callable[[T], R]:
+    """``fn``, then the memory pool asked to return what it no longer uses.
+
+    pyarrow's allocator (mimalloc) keeps freed memory per thread: with the
+    remote pool's 16 threads it held 583-594 MB of RSS against 327-386 MB when
+    released after each piece (a 10M-row day on S3, bounded and stratified
+    k=100); a release costs well under a millisecond.
+    """
+
+    def run(item: T) -> R:
+        try:
+            return fn(item)
+        finally:
+            pa.default_memory_pool().release_unused()
+
+    return run
+
+
+@contextlib.contextmanager
+def filtering(fields: Sequence[str]) -> Iterator[None]:
+    """Within the block, scans also read ``fields`` (a selector's filter's columns): see :func:`ordered_map`."""
+    token = _FILTER_FIELDS.set(tuple(fields))
+    try:
+        yield
+    finally:
+        _FILTER_FIELDS.reset(token)
 
 
 @contextlib.contextmanager
 def reading(source: Source) -> Iterator[None]:
     """Run the scans of the block (:func:`ordered_map`) as wide as ``source``'s store calls for."""
-    token = _IN_FLIGHT.set(source.remote_in_flight() if isinstance(source, ParquetSource) else None)
+    remote = isinstance(source, ParquetSource) and source.remote
+    token = _REMOTE_SOURCE.set(source if remote else None)
     try:
         yield
     finally:
-        _IN_FLIGHT.reset(token)
+        _REMOTE_SOURCE.reset(token)
 
 
 class Piece(Protocol):
@@ -513,6 +552,7 @@ class ParquetSource:
         self._window: list[RowGroup] | None = None
         self._ranges: dict[tuple[str, str], list[tuple[Any, Any] | None]] = {}
         self._rows: int | None = None
+        self._in_flight: dict[tuple[str, ...] | None, int] = {}
         # Full records are read with string columns as dictionaries (cheap to
         # decode, cheap to take from) and cast back once only winners remain.
         # record_id is unique per row: a dictionary would only cost.
@@ -593,26 +633,53 @@ class ParquetSource:
         """A reader of ``group``'s file; its footer comes from the cache, not parsed again when there.
 
         A new reader per call: one ``ParquetFile`` must not serve two threads
-        at once. Its column chunks are pre-buffered (pyarrow's default): the
-        chunks a read needs come in few coalesced ranged reads.
+        at once. The column chunks of a group read whole are pre-buffered
+        (pyarrow's default): the chunks a read needs come in few coalesced
+        ranged reads. A group too large to read whole is streamed instead,
+        :data:`_STREAM_BUFFER` bytes of each column at a time: pre-buffering
+        holds every chunk a read needs whole, 128 MB for a foreign writer's
+        group read in full.
         """
+        large = group.rows > _WHOLE_GROUP_ROWS
         return pq.ParquetFile(
             self._opened.get(self._where[group.path][0], group.path),
             metadata=self.footer(group.path),
             read_dictionary=self.strings if dictionary else None,
+            pre_buffer=not large,
+            buffer_size=_STREAM_BUFFER if large else 0,
         )
 
-    def remote_in_flight(self) -> int | None:
-        """Pieces to read at once when the files are on a remote store (None when local); see :data:`_REMOTE_POOL`."""
-        if not self.paths or self._where[self.paths[0]][0].type_name not in _REMOTE_FILESYSTEMS:
-            return None
+    @functools.cached_property
+    def remote(self) -> bool:
+        """Whether the files are on a remote store (each read a request)."""
+        return bool(self.paths) and self._where[self.paths[0]][0].type_name in _REMOTE_FILESYSTEMS
+
+    def remote_in_flight(self, columns: Sequence[str] | None = None) -> int:
+        """Pieces to read at once from a remote store when each reads ``columns`` (None: all); see :data:`_REMOTE_POOL`."""
+        key = None if columns is None else tuple(sorted(set(columns)))
+        found = self._in_flight.get(key)
+        if found is None:
+            largest = max(1, self._largest_read(key))
+            found = max(2 * workers(), min(_REMOTE_POOL.max_workers, _REMOTE_BYTES_IN_FLIGHT // largest))
+            self._in_flight[key] = found
+        return found
+
+    def _largest_read(self, columns: tuple[str, ...] | None) -> int:
+        """The most uncompressed bytes ``columns`` (None: all) take in a row group of a sample of the files."""
         step = max(1, len(self.paths) // _SAMPLED_FILES)
-        largest = 1
+        largest = 0
         for path in self.paths[::step][:_SAMPLED_FILES]:
             metadata = self.footer(path)
+            leaves = range(metadata.num_columns)
+            if columns is not None:
+                # A nested column's leaves are named by its path ("outputs.label" under "outputs").
+                names = [metadata.schema.column(i).path for i in leaves]
+                leaves = [i for i, name in zip(leaves, names) if any(_within(name, c) for c in columns)]
             for index in range(metadata.num_row_groups):
-                largest = max(largest, metadata.row_group(index).total_byte_size)
-        return max(2 * workers(), min(_REMOTE_POOL.max_workers, _REMOTE_BYTES_IN_FLIGHT // largest))
+                group = metadata.row_group(index)
+                read = group.total_byte_size if columns is None else sum(group.column(i).total_uncompressed_size for i in leaves)
+                largest = max(largest, read)
+        return largest
 
     def value_range(self, group: RowGroup, field: str) -> tuple[Any, Any] | None:
         """``(min, max)`` of ``field``'s non-null values in ``group`` before filtering, if its footer tells.
@@ -664,7 +731,7 @@ class ParquetSource:
 
     def _groups(self, row_filter: ds.Expression | None) -> list[RowGroup]:
         """The row groups ``row_filter``'s statistics do not rule out, in data order, read file by file."""
-        per_file = ordered_map(lambda path: self._file_groups(path, row_filter), self.paths)
+        per_file = ordered_map(lambda path: self._file_groups(path, row_filter), self.paths, reads=())
         return [group for groups in per_file for group in groups]
 
     def _file_groups(self, path: str, row_filter: ds.Expression | None) -> list[RowGroup]:
@@ -686,7 +753,8 @@ class ParquetSource:
     def count_rows(self) -> int:
         if self._rows is None:
             groups = self._window_groups()
-            counted = ordered_map(self._count_kept, [group for group in groups if not group.whole])
+            # Edge groups only: their filter's columns (the window's time) are narrow.
+            counted = ordered_map(self._count_kept, [group for group in groups if not group.whole], reads=())
             self._rows = sum(group.rows for group in groups if group.whole) + sum(counted)
         return self._rows
 
@@ -778,6 +846,11 @@ class _OpenedFiles:
                 with self._lock:
                     self._files[path] = found
         return found
+
+
+def _within(leaf: str, column: str) -> bool:
+    """Whether the Parquet leaf at path ``leaf`` belongs to the column named ``column``."""
+    return leaf == column or leaf.startswith(column + ".")
 
 
 def _open_file(

@@ -84,7 +84,7 @@ def stratified_picks(
 ) -> StratifiedOutcome:
     """Run both passes over ``pieces`` and return the picks in data order."""
     counts: Counter = Counter()
-    for piece_counts in ordered_map(lambda piece: _count_strata(piece, field), pieces):
+    for piece_counts in ordered_map(lambda piece: _count_strata(piece, field), pieces, reads=[field]):
         counts.update(piece_counts)
     strata = sorted(counts, key=_stratum_order)
     sizes = [counts[s] for s in strata]
@@ -103,7 +103,8 @@ def stratified_picks(
     index_of = {s: i for i, s in enumerate(strata)}
     chosen_pieces = []
     chosen_offsets = []
-    for piece, (codes, rows) in zip(pieces, ordered_map(lambda piece: _codes(piece, field, index_of), pieces)):
+    located = ordered_map(lambda piece: _codes(piece, field, index_of), pieces, reads=[field])
+    for piece, (codes, rows) in zip(pieces, located):
         picked = walker.take(codes)
         if picked.size:
             chosen_pieces.append(piece)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from urllib.parse import unquote
 
@@ -99,17 +100,40 @@ def test_selecting_from_a_window_reads_each_footer_once_in_bounded_requests(prox
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
 
 
-def test_a_remote_window_is_read_as_wide_as_its_row_groups_allow(proxied_stream, tmp_path) -> None:
+def test_a_remote_window_is_read_as_wide_as_the_columns_read_allow(proxied_stream, tmp_path) -> None:
     url, _, _ = proxied_stream
     remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
+    assert remote.remote
     footers = [remote.footer(path) for path in remote.paths]
-    largest = max(footer.row_group(i).total_byte_size for footer in footers for i in range(footer.num_row_groups))
-    width = remote.remote_in_flight()
-    assert 2 * workers() <= width <= max(2 * workers(), scan._REMOTE_POOL.max_workers)
-    assert width == 2 * workers() or width * largest <= scan._REMOTE_BYTES_IN_FLIGHT
+    groups = [footer.row_group(i) for footer in footers for i in range(footer.num_row_groups)]
+    narrowest = max(group.column(group.num_columns - 3).total_uncompressed_size for group in groups)
+    largest = max(group.total_byte_size for group in groups)
+    assert footers[0].schema.column(footers[0].num_columns - 3).path == "outputs.confidence"
+    whole = remote.remote_in_flight()
+    narrow = remote.remote_in_flight(["outputs.confidence"])
+    floor, ceiling = 2 * workers(), max(2 * workers(), scan._REMOTE_POOL.max_workers)
+    for width, size in ((whole, largest), (narrow, narrowest)):
+        assert floor <= width <= ceiling
+        assert width == floor or width * size <= scan._REMOTE_BYTES_IN_FLIGHT
+        assert width == ceiling or (width + 1) * size > scan._REMOTE_BYTES_IN_FLIGHT
+    assert narrow >= whole
+    assert remote.remote_in_flight([]) == ceiling  # footers and counts alone
     local = str(tmp_path / "store")
     log_records("app", records(1_000, seed=8), local)
-    assert open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), local)).remote_in_flight() is None
+    assert not open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), local)).remote
+
+
+def test_a_narrow_remote_scan_runs_that_many_pieces_at_once(proxied_stream, monkeypatch) -> None:
+    """The width is real: as many tasks run together as it says (a barrier of that many parties is passed)."""
+    url, _, _ = proxied_stream
+    remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
+    monkeypatch.setattr(scan, "_REMOTE_BYTES_IN_FLIGHT", 1 << 40)  # any group fits: the pool's size decides
+    width = remote.remote_in_flight(["outputs.confidence"])
+    assert width == scan._REMOTE_POOL.max_workers > 2 * workers()
+    together = threading.Barrier(width)
+    with scan.reading(remote):
+        waited = list(scan.ordered_map(lambda _: together.wait(timeout=30), range(width), reads=["outputs.confidence"]))
+    assert sorted(waited) == list(range(width))
 
 
 def test_files_of_another_schema_read_their_footer_once_more_not_once_per_row_group(aws_env, monkeypatch) -> None:
