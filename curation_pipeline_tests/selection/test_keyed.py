@@ -89,7 +89,8 @@ def test_different_keys_are_made_at_the_same_time() -> None:
         both.wait()
         return key.upper()
 
-    threads, outcomes = _in_threads([lambda: once.get("a", lambda: make("a")), lambda: once.get("b", lambda: make("b"))])
+    calls = [lambda key=key: once.get(key, lambda: make(key)) for key in ("a", "b")]
+    threads, outcomes = _in_threads(calls)
     _joined(threads)
     assert outcomes == ["A", "B"]
 
