@@ -18,8 +18,6 @@ import contextlib
 import contextvars
 import functools
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -35,6 +33,7 @@ from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.filters import Predicate
+from curation_pipeline.selection.keyed import KeepAll, KeyedOnce, LeastRecentlyUsed
 from curation_pipeline.selection.window import FilteredParquet
 
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
@@ -762,51 +761,27 @@ class _FooterCache:
 
     Weighed by column chunks (row groups times columns), what a decoded footer's
     size follows, so that many small files are held as cheaply as a few big
-    ones. ``functools.lru_cache`` bounds entries, not their weight. Safe across
-    threads; threads missing the same file wait for one read of it.
+    ones. Safe across threads; threads missing the same file wait for one read
+    of it, while other files are read in parallel (:class:`~.keyed.KeyedOnce`).
     """
 
     def __init__(self, read: Callable[[str, bool], ds.ParquetFileFragment], budget: int) -> None:
         self._read = read
-        self._budget = budget
-        self._entries: OrderedDict[tuple[str, bool], tuple[ds.ParquetFileFragment, int]] = OrderedDict()
-        self._held = 0
-        self._lock = threading.Lock()
-        self._reading: dict[tuple[str, bool], threading.Lock] = {}
+        self._entries: LeastRecentlyUsed[tuple[str, bool], ds.ParquetFileFragment] = LeastRecentlyUsed(budget, _chunks)
+        self._once = KeyedOnce(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __call__(self, path: str, dictionary: bool) -> ds.ParquetFileFragment:
-        key = (path, dictionary)
-        found = self._get(key)
-        if found is not None:
-            return found
-        with self._lock:
-            reading = self._reading.setdefault(key, threading.Lock())
-        with reading:  # one read per file: the row groups of a file are scanned at the same time
-            found = self._get(key)
-            if found is not None:
-                return found
-            fragment = self._read(path, dictionary)
-            metadata = fragment.metadata
-            weight = max(1, metadata.num_row_groups * metadata.num_columns)
-            with self._lock:
-                self._entries[key] = (fragment, weight)
-                self._held += weight
-                while self._held > self._budget and len(self._entries) > 1:
-                    _, (_, dropped) = self._entries.popitem(last=False)
-                    self._held -= dropped
-                self._reading.pop(key, None)
-        return fragment
+        # One read per file: the row groups of a file are scanned at the same time.
+        return self._once.get((path, dictionary), lambda: self._read(path, dictionary))
 
-    def _get(self, key: tuple[str, bool]) -> ds.ParquetFileFragment | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
-            self._entries.move_to_end(key)
-            return found[0]
+
+def _chunks(fragment: ds.ParquetFileFragment) -> int:
+    """Column chunks in ``fragment``'s footer (row groups times columns)."""
+    metadata = fragment.metadata
+    return metadata.num_row_groups * metadata.num_columns
 
 
 class _OpenedFiles:
@@ -819,26 +794,13 @@ class _OpenedFiles:
     """
 
     def __init__(self) -> None:
-        self._files: dict[str, pa.NativeFile] = {}
-        self._opening: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._remote: KeyedOnce[str, pa.NativeFile] = KeyedOnce(KeepAll())
 
     def get(self, filesystem: Any, path: str) -> pa.NativeFile:
         if filesystem.type_name not in _REMOTE_FILESYSTEMS:
             return filesystem.open_input_file(path)
-        with self._lock:
-            found = self._files.get(path)
-            if found is not None:
-                return found
-            lock = self._opening.setdefault(path, threading.Lock())
-        with lock:  # one open per file, while other files open in parallel
-            with self._lock:
-                found = self._files.get(path)
-            if found is None:
-                found = filesystem.open_input_file(path)
-                with self._lock:
-                    self._files[path] = found
-        return found
+        # One open per file, while other files open in parallel.
+        return self._remote.get(path, lambda: filesystem.open_input_file(path))
 
 
 def _within(leaf: str, column: str) -> bool:

@@ -11,6 +11,7 @@ pyarrow is imported by the functions that need it, so importing the store stays 
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, BinaryIO
@@ -57,16 +58,41 @@ def write_table(table: pa.Table, path: str | os.PathLike[str], file_format: str)
         pq.write_table(table, path)
 
 
+def native_file(source: BinaryIO) -> pa.NativeFile:
+    """``source``'s content as a file pyarrow reads itself, with no Python object behind it.
+
+    pyarrow reads a Python file object through a C++ wrapper holding a
+    reference to it, and each block it reads as Python bytes. Its CSV reader
+    may drop the last reference to those on one of its pool threads after
+    ``read_csv`` has returned; a pool thread taking the GIL while the
+    interpreter exits is ended by Python inside a C++ destructor, and the
+    process aborts ("terminate called without an active exception", exit
+    code 134; apache/arrow#34314). A program reading a version's CSV just
+    before it exits did so about once in 30 runs on a loaded machine. So a
+    file on disk (a verified temporary copy) is opened by its name, and
+    content in memory (a small object) is copied into Arrow's memory.
+    """
+    import pyarrow as pa
+
+    name = getattr(source, "name", None)
+    if isinstance(source, io.BufferedReader) and isinstance(name, str):
+        return pa.OSFile(name)
+    sink = pa.BufferOutputStream()
+    sink.write(source.read())
+    return pa.BufferReader(sink.getvalue())
+
+
 def read_table(source: BinaryIO, file_format: str, columns: list[str] | None = None) -> pa.Table:
     """Read one CSV or Parquet file (``columns``: only those)."""
-    if file_format == "csv":
-        import pyarrow.csv as pacsv
+    with native_file(source) as native:
+        if file_format == "csv":
+            import pyarrow.csv as pacsv
 
-        table = pacsv.read_csv(source)
-        return table if columns is None else table.select(columns)
-    import pyarrow.parquet as pq
+            table = pacsv.read_csv(native)
+            return table if columns is None else table.select(columns)
+        import pyarrow.parquet as pq
 
-    return pq.read_table(source, columns=columns)
+        return pq.read_table(native, columns=columns)
 
 
 def concat(tables: Sequence[pa.Table], where: str) -> pa.Table:
@@ -109,7 +135,8 @@ def _file_schema(dataset: Dataset, version_id: str, path: str) -> pa.Schema:
         if check_tabular(path) == "parquet":
             import pyarrow.parquet as pq
 
-            return pq.read_schema(f)
+            with native_file(f) as native:
+                return pq.read_schema(native)
         return read_table(f, "csv").schema.remove_metadata()
 
 
@@ -157,9 +184,9 @@ def iter_tables(
             if check_tabular(path) == "parquet":
                 import pyarrow.parquet as pq
 
-                batches = pq.ParquetFile(f).iter_batches(batch_size=batch_rows)
-                for batch in batches:
-                    yield conform(pa.Table.from_batches([batch]), schema)
+                with native_file(f) as native:
+                    for batch in pq.ParquetFile(native).iter_batches(batch_size=batch_rows):
+                        yield conform(pa.Table.from_batches([batch]), schema)
             else:
                 # One CSV file's types are inferred over the whole file, as in version_schema.
                 table = read_table(f, "csv")

@@ -34,6 +34,7 @@ from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.location import Location
 from curation_pipeline.selection.filters import selector_expression
 from curation_pipeline.store import DatasetDeletedError, DatasetNotFoundError, DatasetStore
+from curation_pipeline.store.tabular import native_file
 from curation_pipeline.stream import read_window
 from curation_pipeline.windows.curate import WindowResult, data_path
 from curation_pipeline.windows.grid import Window
@@ -73,7 +74,8 @@ def committed_table(store: DatasetStore, result: WindowResult) -> pa.Table:
     """The records a curated window's version holds (what the engine selected when nothing was committed)."""
     if result.version_id is None:
         return result.table
-    return pq.read_table(io.BytesIO(store.get_dataset(result.dataset).read_file(result.path, result.version_id)))
+    content = store.get_dataset(result.dataset).read_file(result.path, result.version_id)
+    return pq.read_table(native_file(io.BytesIO(content)))
 
 
 def stored_window(
@@ -87,7 +89,7 @@ def stored_window(
     except (DatasetNotFoundError, DatasetDeletedError):
         return stream_schema.empty_table(), stream_schema  # no live dataset: nothing stored for this window
     if path in dataset.files():
-        return pq.read_table(io.BytesIO(dataset.read_file(path))), stream_schema
+        return pq.read_table(native_file(io.BytesIO(dataset.read_file(path)))), stream_schema
     return stream_schema.empty_table(), stream_schema
 
 

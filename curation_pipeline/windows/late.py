@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.version import RULES_VERSION
 from curation_pipeline.store import DatasetDeletedError, DatasetNotFoundError, DatasetStore, FileEntry, StoreError
+from curation_pipeline.store.tabular import native_file
 from curation_pipeline.stream.lineage import InvalidLineageError, WindowLineage
 
 #: The key of the record in a window file's Parquet metadata.
@@ -84,7 +85,7 @@ def previous_window(store: DatasetStore, dataset_name: str, path: str) -> Previo
     if entry is None:
         return None
     try:
-        parquet = pq.ParquetFile(io.BytesIO(dataset.read_file(path, head)))
+        parquet = pq.ParquetFile(native_file(io.BytesIO(dataset.read_file(path, head))))
         table = parquet.read()
     except (OSError, pa.ArrowException) as error:
         raise StoreError(
