@@ -115,12 +115,11 @@ class PackedCodes:
         if bits >= 8:
             return PackedCodes(size, bits, codes.astype(np.dtype(f"uint{bits}")))
         per = 8 // bits
-        grid = np.zeros(-(-size // per) * per, dtype=np.uint8)
-        grid[:size] = codes
-        grid = grid.reshape(-1, per)
-        packed = np.zeros(grid.shape[0], dtype=np.uint8)
-        for slot in range(per):
-            packed |= grid[:, slot] << np.uint8(bits * slot)
+        padded = np.zeros(-(-size // per) * per, dtype=np.uint8)
+        padded[:size] = codes
+        packed = padded[0::per].copy()
+        for slot in range(1, per):
+            packed |= padded[slot::per] << np.uint8(bits * slot)
         return PackedCodes(size, bits, packed)
 
     @property

@@ -246,15 +246,24 @@ def _count_strata(piece: Piece, field: str, keep: Budget | None = None) -> tuple
         if keeping:
             # Piece-local numbers for the strata with rows here, in first-seen order.
             numbers = [local.setdefault(_key(v), len(local)) if n else 0 for v, n in zip(values, tally)]
-            lookup = np.array(numbers, dtype=np.min_scalar_type(len(local)))  # uint8 for up to 255 strata
-            parts.append(lookup[codes])
+            code_type = np.min_scalar_type(len(local))  # uint8 for up to 255 strata
+            if all(number == i for i, (number, n) in enumerate(zip(numbers, tally)) if n):
+                parts.append(codes.astype(code_type))  # the batch's numbering is the piece's (a piece's first batch)
+            else:
+                parts.append(np.array(numbers, dtype=code_type).take(codes))
             row_parts.append(rows)
     if keep is None or not keeping:
         return counts, None
-    empty = np.empty(0, dtype=np.int64)
-    local_codes = PackedCodes.of(np.concatenate(parts or [empty]), len(local))
-    kept = _PieceStrata(list(local), local_codes, RowSet.of(np.concatenate(row_parts or [empty])))
+    local_codes = PackedCodes.of(_joined(parts), len(local))
+    kept = _PieceStrata(list(local), local_codes, RowSet.of(_joined(row_parts)))
     return counts, (kept if keep.take(kept.nbytes) else None)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """``parts`` end to end (the one part itself, uncopied, when there is one)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
