@@ -83,13 +83,48 @@ class RowSet:
         stored = self.bitmap if self.bitmap is not None else self.indices
         return 0 if stored is None else int(stored.nbytes)
 
-    def rows(self) -> np.ndarray:
-        """The row indices, sorted, as int64."""
+    @property
+    def end(self) -> int:
+        """A bound past the highest row index held."""
         if self.bitmap is not None:
-            return np.flatnonzero(np.unpackbits(self.bitmap)).astype(np.int64)  # padding bits are 0
+            return int(self.bitmap.size) * 8
         if self.indices is not None:
-            return self.indices.astype(np.int64)
-        return np.arange(self.size, dtype=np.int64)
+            return int(self.indices[-1]) + 1 if self.indices.size else 0
+        return self.size
+
+    def rows(self, dtype: type = np.int64) -> np.ndarray:
+        """The row indices, sorted, as ``dtype`` (which must hold them)."""
+        if self.bitmap is not None:
+            return np.flatnonzero(np.unpackbits(self.bitmap)).astype(dtype)  # padding bits are 0
+        if self.indices is not None:
+            return self.indices.astype(dtype)
+        return np.arange(self.size, dtype=dtype)
+
+
+class RowsSeen:
+    """Sorted row indices arriving batch by batch, held only once they stop being ``0, 1, 2, ...``.
+
+    Without a filter every row matches: a foreign writer's 5M-row group
+    would otherwise hold 40 MB of indices to learn it needs none.
+    """
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._parts: list[np.ndarray] | None = None
+
+    def add(self, rows: np.ndarray) -> None:
+        """The next batch's row indices (sorted, distinct, after those added before)."""
+        if self._parts is None:
+            if rows.size == 0 or (int(rows[0]) == self.size and int(rows[-1]) == self.size + rows.size - 1):
+                self.size += int(rows.size)
+                return
+            self._parts = [np.arange(self.size, dtype=np.int64)]
+        self._parts.append(rows)
+        self.size += int(rows.size)
+
+    def row_set(self) -> RowSet:
+        """The rows seen, in their cheapest form."""
+        return RowSet(self.size) if self._parts is None else RowSet.of(np.concatenate(self._parts))
 
 
 _WIDTHS = (0, 1, 2, 4, 8, 16, 32)

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation_pipeline.curators.selectors import StratificationMode
-from curation_pipeline.selection.kept import Budget, PackedCodes, RowSet
+from curation_pipeline.selection.kept import Budget, PackedCodes, RowSet, RowsSeen
 from curation_pipeline.selection.picks import Picks
 from curation_pipeline.selection.scan import Piece, ordered_map
 from curation_pipeline.selection.seeds import stream_key
@@ -213,7 +213,9 @@ class _PieceStrata:
     def codes(self, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
         """As :func:`_codes` returns them, without reading the piece."""
         lookup = np.array([index_of[key] for key in self.keys], dtype=np.min_scalar_type(-len(index_of) - 1))
-        return lookup[self.local.codes()], self.rows.rows()
+        # Row indices as narrow as _codes gives them: a large row group is held whole here.
+        narrow = np.int32 if self.rows.end <= _INT32_MAX else np.int64
+        return lookup.take(self.local.codes()), self.rows.rows(narrow)
 
 
 def _count_strata(piece: Piece, field: str, keep: Budget | None = None) -> tuple[Counter, _PieceStrata | None]:
@@ -222,7 +224,7 @@ def _count_strata(piece: Piece, field: str, keep: Budget | None = None) -> tuple
     keeping = keep is not None and not keep.full()
     local: dict[Any, int] = {}
     parts = []
-    row_parts = []
+    seen = RowsSeen()
     for batch, rows in piece.matches([field], dictionary=True):
         column = batch.column(0)
         if pa.types.is_dictionary(column.type):
@@ -251,11 +253,11 @@ def _count_strata(piece: Piece, field: str, keep: Budget | None = None) -> tuple
                 parts.append(codes.astype(code_type))  # the batch's numbering is the piece's (a piece's first batch)
             else:
                 parts.append(np.array(numbers, dtype=code_type).take(codes))
-            row_parts.append(rows)
+            seen.add(rows)
     if keep is None or not keeping:
         return counts, None
     local_codes = PackedCodes.of(_joined(parts), len(local))
-    kept = _PieceStrata(list(local), local_codes, RowSet.of(_joined(row_parts)))
+    kept = _PieceStrata(list(local), local_codes, seen.row_set())
     return counts, (kept if keep.take(kept.nbytes) else None)
 
 
@@ -263,7 +265,7 @@ def _joined(parts: list[np.ndarray]) -> np.ndarray:
     """``parts`` end to end (the one part itself, uncopied, when there is one)."""
     if len(parts) == 1:
         return parts[0]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
 
 
 def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from curation_pipeline.curators.selectors import (
     UniformSampler,
 )
 from curation_pipeline.selection import kept, scan, select
-from curation_pipeline.selection.kept import Budget, PackedCodes, RowSet
+from curation_pipeline.selection.kept import Budget, PackedCodes, RowSet, RowsSeen
 
 GROUP_ROWS = 500
 GROUPS = 8
@@ -156,6 +156,21 @@ def test_a_row_set_gives_back_its_rows(rows: list[int]) -> None:
     found = RowSet.of(given)
     assert found.rows().dtype == np.int64
     assert found.rows().tolist() == rows
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [[], [[0, 1], [2, 3, 4]], [[0, 1], [], [3, 4]], [[0, 1], [2, 5], [6]], [[4, 7], [8]], [[], [0, 1]]],
+)
+def test_rows_seen_batch_by_batch_are_the_rows_given(batches: list[list[int]]) -> None:
+    seen = RowsSeen()
+    for rows in batches:
+        seen.add(np.array(rows, dtype=np.int64))
+    given = [row for rows in batches for row in rows]
+    found = seen.row_set()
+    assert found.rows().tolist() == given
+    assert found.rows(np.int32).dtype == np.int32
+    assert found.end >= (given[-1] + 1 if given else 0)
 
 
 def test_a_row_set_takes_the_cheapest_form() -> None:
