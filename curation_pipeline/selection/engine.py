@@ -32,6 +32,7 @@ from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.distinct import distinct_selection, first_of_each
 from curation_pipeline.selection.errors import FieldTypeError, SelectionError
 from curation_pipeline.selection.filters import Predicate, column_type, selector_predicate
+from curation_pipeline.selection.kept import Budget
 from curation_pipeline.selection.ordered import ordered_picks
 from curation_pipeline.selection.picks import Picks, locate
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
@@ -144,7 +145,10 @@ def _picked(
 ) -> tuple[Picks, SelectorStats]:
     method = selector.method
     if isinstance(method, UniformSampler):
-        counts = np.fromiter(ordered_map(lambda piece: piece.count(), pieces, reads=()), dtype=np.int64, count=len(pieces))
+        # Counting reads the filter's column; each piece keeps which rows matched
+        # (within the budget), so locating the picks need not read it again.
+        keep = Budget()
+        counts = np.fromiter(ordered_map(lambda piece: piece.count(keep), pieces, reads=()), dtype=np.int64, count=len(pieces))
         matched = int(counts.sum())
         positions = sample_positions(matched, limit, stream_key(seed, index, "uniform"))
         found = locate(positions, counts, pieces)

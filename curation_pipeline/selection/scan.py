@@ -34,6 +34,7 @@ from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.filters import Predicate
 from curation_pipeline.selection.keyed import KeepAll, KeyedOnce, LeastRecentlyUsed
+from curation_pipeline.selection.kept import Budget, RowSet
 from curation_pipeline.selection.window import FilteredParquet
 
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
@@ -169,11 +170,18 @@ class Piece(Protocol):
         decode); callers that ask for it handle both layouts.
         """
 
-    def count(self) -> int:
-        """How many rows pass the filter."""
+    def count(self, keep: Budget | None = None) -> int:
+        """How many rows pass the filter.
+
+        With ``keep``, a piece that reads the filter's column to count keeps
+        which rows matched (within ``keep``'s bytes), for :meth:`rows_of`.
+        """
 
     def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
-        """Row indices of the matches numbered ``ordinals`` (sorted, counted from 0)."""
+        """Row indices of the matches numbered ``ordinals`` (sorted, counted from 0).
+
+        Uses (and drops) what :meth:`count` kept, else reads the filter's column again.
+        """
 
     def fetch(self, rows: np.ndarray) -> pa.Table:
         """Every column of the rows at sorted ``rows``, in the data's schema."""
@@ -189,6 +197,8 @@ class _ScannedPiece:
     """Shared logic: matches by a projected filter column over ``_scan(projection)``."""
 
     filter: ds.Expression | None
+    # Which rows matched, kept by count() for rows_of() (see kept.py).
+    _kept: RowSet | None = None
 
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
@@ -220,8 +230,13 @@ class _ScannedPiece:
     def rows_of(self, ordinals: np.ndarray) -> np.ndarray:
         if self._row_filter() is None:
             return ordinals
-        found = np.concatenate([rows for _, rows in self.matches([], dictionary=True)] or [np.empty(0, dtype=np.int64)])
+        kept, self._kept = self._kept, None  # used once: the memory goes with it
+        found = self._match_rows() if kept is None else kept.rows()
         return found[ordinals]
+
+    def _match_rows(self) -> np.ndarray:
+        """Row indices of every match, read from the data."""
+        return np.concatenate([rows for _, rows in self.matches([], dictionary=True)] or [np.empty(0, dtype=np.int64)])
 
 
 class TablePiece(_ScannedPiece):
@@ -234,7 +249,7 @@ class TablePiece(_ScannedPiece):
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
         yield from ds.dataset(self.table).to_batches(columns=projection, batch_size=BATCH_ROWS)
 
-    def count(self) -> int:
+    def count(self, keep: Budget | None = None) -> int:
         if self.filter is None:
             return self.table.num_rows
         return ds.dataset(self.table).count_rows(filter=self.filter)
@@ -259,7 +274,7 @@ class DatasetPiece(_ScannedPiece):
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
         yield from self.dataset.to_batches(columns=projection, batch_size=BATCH_ROWS, use_threads=True)
 
-    def count(self) -> int:
+    def count(self, keep: Budget | None = None) -> int:
         return self.dataset.count_rows(filter=self.filter)
 
     def fetch(self, rows: np.ndarray) -> pa.Table:
@@ -382,17 +397,22 @@ class RowGroupPiece(_ScannedPiece):
             self.group.id, columns=columns, use_threads=False
         )
 
-    def count(self) -> int:
+    def count(self, keep: Budget | None = None) -> int:
         if self._count is None:
-            self._count = self._count_rows()
+            self._count = self._count_rows(keep)
         return self._count
 
-    def _count_rows(self) -> int:
+    def _count_rows(self, keep: Budget | None) -> int:
         row_filter = self._row_filter()
         if row_filter is None:
             return self.group.rows
         if self.fields and row_filter is self.selector_filter and self.source.direct(self.group):
-            return sum(rows.size for _, rows in self.matches([], dictionary=True))
+            rows = self._match_rows()
+            if keep is not None and 0 < rows.size < self.group.rows:
+                kept = RowSet.of(rows)
+                if keep.take(kept.nbytes):
+                    self._kept = kept
+            return int(rows.size)
         # Parquet answers from the footer when statistics show the filter keeps the whole group.
         return self._scanner(True, columns=[], filter=row_filter).count_rows()
 

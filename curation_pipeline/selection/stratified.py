@@ -3,9 +3,12 @@
 Two narrow passes over the stratum column. The first counts each stratum's
 rows; the quotas follow from the counts (:func:`stratum_quotas`); each
 stratum's winners are drawn as positions among that stratum's rows. The
-second pass walks the column again in data order and turns those positions
-into ``(piece, offset)`` picks. Memory holds per-stratum counts and at most
-``limit`` positions per stratum, never per-row state for the whole window.
+second pass walks the column in data order and turns those positions into
+``(piece, offset)`` picks. The first pass keeps each piece's rows' strata in
+a piece-local numbering (a few bits a row, within :data:`kept.KEPT_BYTES`),
+so the second reads again only the pieces past that budget. Memory holds
+per-stratum counts, at most ``limit`` positions per stratum and the kept
+codes, never unbounded per-row state for the whole window.
 
 Null values form their own stratum, named ``"__null__"``, so records with a
 missing value keep their share like any other value.
@@ -25,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation_pipeline.curators.selectors import StratificationMode
+from curation_pipeline.selection.kept import Budget, PackedCodes, RowSet, RowsSeen
 from curation_pipeline.selection.picks import Picks
 from curation_pipeline.selection.scan import Piece, ordered_map
 from curation_pipeline.selection.seeds import stream_key
@@ -84,8 +88,13 @@ def stratified_picks(
 ) -> StratifiedOutcome:
     """Run both passes over ``pieces`` and return the picks in data order."""
     counts: Counter = Counter()
-    for piece_counts in ordered_map(lambda piece: _count_strata(piece, field), pieces, reads=[field]):
+    keep = Budget()
+    kept: list[_PieceStrata | None] = []
+    for piece_counts, piece_strata in ordered_map(
+        lambda piece: _count_strata(piece, field, keep), pieces, reads=[field]
+    ):
         counts.update(piece_counts)
+        kept.append(piece_strata)
     strata = sorted(counts, key=_stratum_order)
     sizes = [counts[s] for s in strata]
     total = sum(sizes)
@@ -103,8 +112,14 @@ def stratified_picks(
     index_of = {s: i for i, s in enumerate(strata)}
     chosen_pieces = []
     chosen_offsets = []
-    located = ordered_map(lambda piece: _codes(piece, field, index_of), pieces, reads=[field])
-    for piece, (codes, rows) in zip(pieces, located):
+
+    def codes_of(index: int) -> tuple[np.ndarray, np.ndarray]:
+        piece_strata, kept[index] = kept[index], None  # used once: the memory goes with it
+        if piece_strata is None:
+            return _codes(pieces[index], field, index_of)
+        return piece_strata.codes(index_of)
+
+    for piece, (codes, rows) in zip(pieces, ordered_map(codes_of, range(len(pieces)), reads=[field])):
         picked = walker.take(codes)
         if picked.size:
             chosen_pieces.append(piece)
@@ -182,14 +197,48 @@ def _stratum_order(value: Any) -> tuple:
     return (0, value)
 
 
-def _count_strata(piece: Piece, field: str) -> Counter:
+@dataclass(frozen=True)
+class _PieceStrata:
+    """What the first pass learnt of a piece: each match's stratum, numbered within the piece, and its row."""
+
+    keys: list[Any]  # piece-local code -> stratum key
+    local: PackedCodes
+    rows: RowSet
+
+    # Bytes a stratum key costs held (a small Python object and its slot).
+    KEY_BYTES = 64
+
+    @property
+    def nbytes(self) -> int:
+        return self.local.nbytes + self.rows.nbytes + self.KEY_BYTES * len(self.keys)
+
+    def codes(self, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
+        """As :func:`_codes` returns them, without reading the piece."""
+        lookup = np.array([index_of[key] for key in self.keys], dtype=np.min_scalar_type(-len(index_of) - 1))
+        # Row indices as narrow as _codes gives them: a large row group is held whole here.
+        narrow = np.int32 if self.rows.end <= _INT32_MAX else np.int64
+        return lookup.take(self.local.codes()), self.rows.rows(narrow)
+
+
+def _count_strata(piece: Piece, field: str, keep: Budget | None = None) -> tuple[Counter, _PieceStrata | None]:
+    """Rows per stratum of the piece's matches; with ``keep``, also the piece's strata (if they fit)."""
     counts: Counter = Counter()
-    for batch, _ in piece.matches([field], dictionary=True):
+    keeping = keep is not None and not keep.full()
+    local: dict[Any, int] = {}
+    parts = []
+    seen = RowsSeen()
+    for batch, rows in piece.matches([field], dictionary=True):
         column = batch.column(0)
         if pa.types.is_dictionary(column.type):
             # Count dictionary codes, not decoded values: a few entries instead of every row.
             values = column.dictionary.to_pylist() + [None]
             codes = column.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+            tally = np.bincount(codes, minlength=len(values)).tolist()
+        elif keeping:
+            # Per-row codes to keep: the values' first-seen order, as value_counts gives them.
+            encoded = pc.dictionary_encode(column, null_encoding="encode")
+            values = encoded.dictionary.to_pylist()
+            codes = encoded.indices.to_numpy(zero_copy_only=False)
             tally = np.bincount(codes, minlength=len(values)).tolist()
         else:
             found = pc.value_counts(column)
@@ -198,7 +247,27 @@ def _count_strata(piece: Piece, field: str) -> Counter:
         for value, count in zip(values, tally):
             if count:
                 counts[_key(value)] += count
-    return counts
+        if keeping:
+            # Piece-local numbers for the strata with rows here, in first-seen order.
+            numbers = [local.setdefault(_key(v), len(local)) if n else 0 for v, n in zip(values, tally)]
+            code_type = np.min_scalar_type(len(local))  # uint8 for up to 255 strata
+            if all(number == i for i, (number, n) in enumerate(zip(numbers, tally)) if n):
+                parts.append(codes.astype(code_type))  # the batch's numbering is the piece's (a piece's first batch)
+            else:
+                parts.append(np.array(numbers, dtype=code_type).take(codes))
+            seen.add(rows)
+    if keep is None or not keeping:
+        return counts, None
+    local_codes = PackedCodes.of(_joined(parts), len(local))
+    kept = _PieceStrata(list(local), local_codes, seen.row_set())
+    return counts, (kept if keep.take(kept.nbytes) else None)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """``parts`` end to end (the one part itself, uncopied, when there is one)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
 
 
 def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,200 @@
+"""What a rule's first pass keeps of a piece: second passes that do not read again, and the same rows either way."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from curation_pipeline.curators.selectors import (
+    BoundsFilter,
+    ContainsFilter,
+    EqualsFilter,
+    Selector,
+    StratifiedSampler,
+    UniformSampler,
+)
+from curation_pipeline.selection import kept, scan, select
+from curation_pipeline.selection.kept import Budget, PackedCodes, RowSet, RowsSeen
+
+GROUP_ROWS = 500
+GROUPS = 8
+
+
+def _table(n: int = GROUP_ROWS * GROUPS) -> pa.Table:
+    rng = np.random.default_rng(7)
+    labels = np.array(["cat", "dog", "bird", "fish"], dtype=object)[rng.integers(0, 4, n)]
+    labels[rng.random(n) < 0.1] = None
+    # The first group holds one label only (its strata codes need no bits).
+    labels[:GROUP_ROWS] = "cat"
+    sizes = rng.integers(0, 40, n).astype(object)
+    sizes[rng.random(n) < 0.05] = None
+    return pa.table(
+        {
+            "record_id": [f"r{i:05d}" for i in range(n)],
+            "label": pa.array(labels.tolist(), pa.string()),
+            "size": pa.array(sizes.tolist(), pa.int64()),
+            "score": pa.array(rng.random(n)),
+        }
+    )
+
+
+def _dataset(tmp_path: Path, table: pa.Table) -> ds.Dataset:
+    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=GROUP_ROWS)
+    return ds.dataset(tmp_path / "part-0.parquet", format="parquet")
+
+
+class _ColumnReads:
+    """Counts each row group's reads of ``column`` (narrow scans; fetches read every column)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, column: str) -> None:
+        self.reads: Counter = Counter()
+        lock = threading.Lock()
+        batches = scan.RowGroupPiece._batches
+        reads = self.reads
+
+        def counted(piece: scan.RowGroupPiece, columns: list[str] | None, dictionary: bool):
+            if columns is not None and column in columns:
+                with lock:
+                    reads[piece.group.id] += 1
+            return batches(piece, columns, dictionary)
+
+        monkeypatch.setattr(scan.RowGroupPiece, "_batches", counted)
+
+
+def _uniform(limit: int, *filters) -> Selector:
+    return Selector(method=UniformSampler(), limit=limit, filters=list(filters))
+
+
+def _stratified(limit: int, mode: str = "proportional", field: str = "label", *filters) -> Selector:
+    return Selector(method=StratifiedSampler(field=field, mode=mode), limit=limit, filters=list(filters))
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        _uniform(GROUP_ROWS * GROUPS, EqualsFilter(field="label", equals="dog")),
+        _stratified(GROUP_ROWS * GROUPS),
+        _stratified(300, "strict", "size", EqualsFilter(field="label", equals="dog")),
+    ],
+    ids=["uniform-filtered", "stratified", "stratified-filtered"],
+)
+def test_the_second_pass_does_not_read_the_column_again_within_budget(tmp_path, monkeypatch, selector) -> None:
+    dataset = _dataset(tmp_path, _table())
+    column = selector.method.field if isinstance(selector.method, StratifiedSampler) else "label"
+    reads = _ColumnReads(monkeypatch, column).reads
+    within = select(dataset, [selector], seed=3)
+    assert within.num_rows > 0
+    assert len(reads) >= GROUPS - 1  # equality on "dog" rules out the first group by its statistics
+    assert set(reads.values()) == {1}
+
+    # Without a budget every piece holding a pick is read twice: the count above can fail.
+    reads.clear()
+    monkeypatch.setattr(kept, "KEPT_BYTES", 0)
+    assert select(dataset, [selector], seed=3).equals(within)
+    assert max(reads.values()) == 2
+
+
+def test_pieces_past_the_budget_are_read_again(tmp_path, monkeypatch) -> None:
+    # Room for about half the pieces' bitmaps (each about 63 bytes): the rest are read twice.
+    dataset = _dataset(tmp_path, _table())
+    selector = _uniform(GROUP_ROWS * GROUPS, EqualsFilter(field="label", equals="dog"))
+    reads = _ColumnReads(monkeypatch, "label").reads
+    monkeypatch.setattr(kept, "KEPT_BYTES", 4 * 63)
+    bounded = select(dataset, [selector], seed=3)
+    twice = sum(1 for count in reads.values() if count == 2)
+    assert 0 < twice < GROUPS
+    monkeypatch.setattr(kept, "KEPT_BYTES", 1 << 30)
+    assert select(dataset, [selector], seed=3).equals(bounded)
+
+
+SELECTORS = [
+    _uniform(10, EqualsFilter(field="label", equals="dog")),
+    _uniform(900, EqualsFilter(field="label", equals="bird")),
+    _uniform(25, ContainsFilter(field="label", contains="i")),
+    _uniform(400, BoundsFilter(field="size", lower=3, upper=9)),
+    _uniform(50, BoundsFilter(field="score", lower=0.999)),  # few matches: kept as row indices
+    _stratified(20, "proportional"),
+    _stratified(1000, "strict"),
+    _stratified(40, "balanced"),
+    _stratified(300, "proportional", "size"),  # plain integers with nulls, 41 strata
+    _stratified(77, "strict", "size", BoundsFilter(field="score", upper=0.3)),
+    _stratified(60, "balanced", "label", EqualsFilter(field="size", equals=5)),
+]
+
+
+@pytest.mark.parametrize("small_batches", [False, True], ids=["whole-groups", "batches"])
+def test_the_same_rows_come_out_with_any_budget(tmp_path, monkeypatch, small_batches) -> None:
+    table = _table()
+    dataset = _dataset(tmp_path, table)
+    if small_batches:
+        # Groups read in several batches: each batch brings its own dictionary.
+        monkeypatch.setattr(scan, "BATCH_ROWS", 128)
+        monkeypatch.setattr(scan, "_WHOLE_GROUP_ROWS", 128)
+    for seed in (0, 11):
+        for selector in SELECTORS:
+            monkeypatch.setattr(kept, "KEPT_BYTES", 1 << 30)
+            unbounded = select(dataset, [selector], seed=seed)
+            assert unbounded.num_rows > 0
+            monkeypatch.setattr(kept, "KEPT_BYTES", 0)
+            assert select(dataset, [selector], seed=seed).equals(unbounded), selector
+            assert select(table, [selector], seed=seed).equals(unbounded), selector  # in memory: nothing kept
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[], [0, 1, 2, 3], [5], [0, 2, 9, 10, 11, 63, 64, 700], list(range(3, 1000, 2)), [10, 100_000]],
+)
+def test_a_row_set_gives_back_its_rows(rows: list[int]) -> None:
+    given = np.array(rows, dtype=np.int64)
+    found = RowSet.of(given)
+    assert found.rows().dtype == np.int64
+    assert found.rows().tolist() == rows
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [[], [[0, 1], [2, 3, 4]], [[0, 1], [], [3, 4]], [[0, 1], [2, 5], [6]], [[4, 7], [8]], [[], [0, 1]]],
+)
+def test_rows_seen_batch_by_batch_are_the_rows_given(batches: list[list[int]]) -> None:
+    seen = RowsSeen()
+    for rows in batches:
+        seen.add(np.array(rows, dtype=np.int64))
+    given = [row for rows in batches for row in rows]
+    found = seen.row_set()
+    assert found.rows().tolist() == given
+    assert found.rows(np.int32).dtype == np.int32
+    assert found.end >= (given[-1] + 1 if given else 0)
+
+
+def test_a_row_set_takes_the_cheapest_form() -> None:
+    assert RowSet.of(np.arange(1000)).nbytes == 0  # every row
+    assert RowSet.of(np.arange(1, 1000)).nbytes == 125  # a bitmap
+    assert RowSet.of(np.array([5, 9_000])).nbytes == 8  # two indices
+
+
+@pytest.mark.parametrize("distinct", [1, 2, 3, 4, 5, 16, 17, 256, 257, 70_000])
+@pytest.mark.parametrize("size", [0, 1, 7, 1001])
+def test_packed_codes_give_back_their_codes(distinct: int, size: int) -> None:
+    codes = np.random.default_rng(distinct + size).integers(0, distinct, size)
+    packed = PackedCodes.of(codes, distinct)
+    assert packed.codes().tolist() == codes.tolist()
+    bits = {1: 0, 2: 1, 3: 2, 4: 2, 5: 4, 16: 4, 17: 8, 256: 8, 257: 16, 70_000: 32}[distinct]
+    assert packed.bits == bits
+    assert packed.nbytes == -(-size * bits // 8)
+
+
+def test_a_budget_refuses_what_does_not_fit() -> None:
+    budget = Budget(100)
+    assert budget.take(60)
+    assert not budget.take(41)
+    assert budget.take(40)
+    assert budget.full()
+    assert not budget.take(1)
+    assert Budget(0).full()
