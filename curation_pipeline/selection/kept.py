@@ -22,8 +22,8 @@ import numpy as np
 # strata codes cost 0 to 8 bits a row for up to 255 strata in a piece (one
 # stratum: none), so about 64M rows of a field of 5 to 16 values (measured: 1,064
 # of the 1,600 row groups of the benchmark's 100M-row day by its 5 labels).
-# Beside the engine's ~300 MB peak at 100M rows this stays within the issue's
-# 500 MB bound; the rest of a larger window is read twice, as without keeping.
+# Beside the engine's ~300 MB peak at 100M rows this stays within its 500 MB
+# target; the rest of a larger window is read twice, as without keeping.
 KEPT_BYTES = 32 << 20
 
 _INT32_MAX = np.iinfo(np.int32).max
