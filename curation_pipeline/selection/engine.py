@@ -36,7 +36,7 @@ from curation_pipeline.selection.kept import Budget
 from curation_pipeline.selection.ordered import ordered_picks
 from curation_pipeline.selection.picks import Picks, locate
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
-from curation_pipeline.selection.scan import Source, filtering, open_source, ordered_map, reading
+from curation_pipeline.selection.scan import Piece, Source, filtering, open_source, ordered_map, reading
 from curation_pipeline.selection.seeds import stream_key
 from curation_pipeline.selection.stratified import stratified_picks
 from curation_pipeline.selection.uniform import sample_positions
@@ -141,14 +141,15 @@ def _pick(
 
 
 def _picked(
-    pieces: list, source: Source, selector: Selector, seed: int, index: int, limit: int
+    pieces: list[Piece], source: Source, selector: Selector, seed: int, index: int, limit: int
 ) -> tuple[Picks, SelectorStats]:
     method = selector.method
     if isinstance(method, UniformSampler):
         # Counting reads the filter's column; each piece keeps which rows matched
         # (within the budget), so locating the picks need not read it again.
         keep = Budget()
-        counts = np.fromiter(ordered_map(lambda piece: piece.count(keep), pieces, reads=()), dtype=np.int64, count=len(pieces))
+        counted = ordered_map(lambda piece: piece.count(keep), pieces, reads=())
+        counts = np.fromiter(counted, dtype=np.int64, count=len(pieces))
         matched = int(counts.sum())
         positions = sample_positions(matched, limit, stream_key(seed, index, "uniform"))
         found = locate(positions, counts, pieces)

@@ -81,20 +81,19 @@ def _exact(type_: pa.DataType) -> bool:
 
 
 def _connection(prefetch: bool):
-    """This thread's connection, with DuckDB's Parquet prefetching on or off."""
-    connections = getattr(_local, "connections", None)
-    if connections is None:
-        connections = _local.connections = {}
-    connection = connections.get(prefetch)
+    """This thread's connection, its Parquet prefetching set as asked."""
+    connection = getattr(_local, "connection", None)
     if connection is None:
         connection = duckdb.connect(config=_CONFIG)
         connection.execute("SET TimeZone = 'UTC'")
-        if not prefetch:
-            # The setting belongs to the Parquet extension (built in), which
-            # must be loaded before it can be set.
-            connection.execute("LOAD parquet")
-            connection.execute("SET disable_parquet_prefetching = true")
-        connections[prefetch] = connection
+        # The setting belongs to the Parquet extension (built in), which must
+        # be loaded before it can be set.
+        connection.execute("LOAD parquet")
+        _local.connection = connection
+        _local.prefetch = True  # DuckDB's default
+    if _local.prefetch != prefetch:
+        connection.execute(f"SET disable_parquet_prefetching = {str(not prefetch).lower()}")
+        _local.prefetch = prefetch
     return connection
 
 

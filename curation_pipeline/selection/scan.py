@@ -29,12 +29,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from curation_pipeline import parallel
-from curation_pipeline.fields import RECORD_ID
+from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.filters import Predicate
 from curation_pipeline.selection.keyed import KeepAll, KeyedOnce, LeastRecentlyUsed
-from curation_pipeline.selection.kept import Budget, RowSet
+from curation_pipeline.selection.kept import Budget, RowSet, RowsSeen
 from curation_pipeline.selection.window import FilteredParquet
 
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
@@ -407,12 +407,17 @@ class RowGroupPiece(_ScannedPiece):
         if row_filter is None:
             return self.group.rows
         if self.fields and row_filter is self.selector_filter and self.source.direct(self.group):
-            rows = self._match_rows()
-            if keep is not None and 0 < rows.size < self.group.rows:
-                kept = RowSet.of(rows)
+            if keep is None or keep.full():
+                # Nothing to keep: count batch by batch, holding no row indices.
+                return sum(rows.size for _, rows in self.matches([], dictionary=True))
+            seen = RowsSeen()
+            for _, rows in self.matches([], dictionary=True):
+                seen.add(rows)
+            if 0 < seen.size < self.group.rows:
+                kept = seen.row_set()
                 if keep.take(kept.nbytes):
                     self._kept = kept
-            return int(rows.size)
+            return seen.size
         # Parquet answers from the footer when statistics show the filter keeps the whole group.
         return self._scanner(True, columns=[], filter=row_filter).count_rows()
 
@@ -453,7 +458,8 @@ class RowGroupPiece(_ScannedPiece):
 
     def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
         if not self.source.direct(self.group):
-            return super().take(rows, columns)
+            # Through the scanner, ``columns`` alone: a file of another schema.
+            return _take_rows(self._scanner(False, columns=columns).to_batches(), rows)
         if rows.size and self.group.rows > _WHOLE_GROUP_ROWS:
             return _take_rows(self._batches(columns, False), rows)
         table = self._read(columns, False)
@@ -661,23 +667,40 @@ class ParquetSource:
             read_dictionary=self.strings if dictionary else None,
         )
 
+    def large_groups(self, path: str) -> bool:
+        """Whether the file at ``path`` has a row group too large to read whole (see ``_WHOLE_GROUP_ROWS``)."""
+        metadata = self.footer(path)
+        return any(metadata.row_group(i).num_rows > _WHOLE_GROUP_ROWS for i in range(metadata.num_row_groups))
+
     @functools.cached_property
     def remote(self) -> bool:
         """Whether the files are on a remote store (each read a request)."""
         return bool(self.paths) and self._where[self.paths[0]][0].type_name in _REMOTE_FILESYSTEMS
 
     def remote_in_flight(self, columns: Sequence[str] | None = None) -> int:
-        """Pieces to read at once from a remote store when each reads ``columns`` (None: all); see :data:`_REMOTE_POOL`."""
+        """Pieces to read at once from a remote store when each reads ``columns`` (None: all); see :data:`_REMOTE_POOL`.
+
+        A row group at the window's edge is also read for the window's
+        filter: its time column counts as read too. Sizes are the columns'
+        uncompressed Parquet bytes, which under-state a dictionary-encoded
+        column decoded to plain values; the pool's size caps the width anyway.
+        """
+        if columns is not None and self.data_filter is not None and TIME in self.schema.names:
+            columns = [*columns, TIME]
         key = None if columns is None else tuple(sorted(set(columns)))
         found = self._in_flight.get(key)
         if found is None:
             largest = max(1, self._largest_read(key))
-            found = max(2 * workers(), min(_REMOTE_POOL.max_workers, _REMOTE_BYTES_IN_FLIGHT // largest))
+            # Never narrower than a local disk's scan (up to 8 at once), nor wider than the pool.
+            floor = min(2 * workers(), 8)
+            found = max(floor, min(_REMOTE_POOL.max_workers, _REMOTE_BYTES_IN_FLIGHT // largest))
             self._in_flight[key] = found
         return found
 
     def _largest_read(self, columns: tuple[str, ...] | None) -> int:
         """The most uncompressed bytes ``columns`` (None: all) take in a row group of a sample of the files."""
+        if columns == ():
+            return 0  # footers and counts alone
         step = max(1, len(self.paths) // _SAMPLED_FILES)
         largest = 0
         for path in self.paths[::step][:_SAMPLED_FILES]:
@@ -689,7 +712,10 @@ class ParquetSource:
                 leaves = [i for i, name in zip(leaves, names) if any(_within(name, c) for c in columns)]
             for index in range(metadata.num_row_groups):
                 group = metadata.row_group(index)
-                read = group.total_byte_size if columns is None else sum(group.column(i).total_uncompressed_size for i in leaves)
+                if columns is None:
+                    read = group.total_byte_size
+                else:
+                    read = sum(group.column(i).total_uncompressed_size for i in leaves)
                 largest = max(largest, read)
         return largest
 
@@ -765,8 +791,7 @@ class ParquetSource:
     def count_rows(self) -> int:
         if self._rows is None:
             groups = self._window_groups()
-            # Edge groups only: their filter's columns (the window's time) are narrow.
-            counted = ordered_map(self._count_kept, [group for group in groups if not group.whole], reads=())
+            counted = ordered_map(self._count_kept, [group for group in groups if not group.whole])
             self._rows = sum(group.rows for group in groups if group.whole) + sum(counted)
         return self._rows
 
@@ -952,9 +977,10 @@ def _fetch_file(path: str, picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Tab
     if np.unique(numbers).size != numbers.size:
         return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
     try:
+        source = pieces[0].source  # type: ignore[attr-defined]
         # Groups too large to read whole are also too large to prefetch whole.
-        prefetch = all(piece.group.rows <= _WHOLE_GROUP_ROWS for piece in pieces)  # type: ignore[attr-defined]
-        table = late_fetch.take_file(path, numbers, pieces[0].source.schema, prefetch=prefetch)  # type: ignore[attr-defined]
+        prefetch = not source.large_groups(path)
+        table = late_fetch.take_file(path, numbers, source.schema, prefetch=prefetch)
     except late_fetch.LateFetchUnavailable:
         return [piece.fetch(rows) for piece, rows in picks]  # pyarrow's read of the same rows
     sizes = np.cumsum([0] + [rows.size for _, rows in picks])

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation_pipeline.curators.selectors import StratificationMode
-from curation_pipeline.selection.kept import Budget, PackedCodes, RowSet, RowsSeen
+from curation_pipeline.selection.kept import INT32_MAX, Budget, PackedCodes, RowSet, RowsSeen
 from curation_pipeline.selection.picks import Picks
 from curation_pipeline.selection.scan import Piece, ordered_map
 from curation_pipeline.selection.seeds import stream_key
@@ -216,7 +216,7 @@ class _PieceStrata:
         """As :func:`_codes` returns them, without reading the piece."""
         lookup = np.array([index_of[key] for key in self.keys], dtype=np.min_scalar_type(-len(index_of) - 1))
         # Row indices as narrow as _codes gives them: a large row group is held whole here.
-        narrow = np.int32 if self.rows.end <= _INT32_MAX else np.int64
+        narrow = np.int32 if self.rows.end <= INT32_MAX else np.int64
         return lookup.take(self.local.codes()), self.rows.rows(narrow)
 
 
@@ -278,7 +278,7 @@ def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarr
     parts = []
     row_parts = []
     for batch, rows in piece.matches([field], dictionary=True):
-        row_parts.append(rows.astype(np.int32) if rows.size and rows[-1] <= _INT32_MAX else rows)
+        row_parts.append(rows.astype(np.int32) if rows.size and rows[-1] <= INT32_MAX else rows)
         column = batch.column(0)
         if not pa.types.is_dictionary(column.type):
             column = pc.dictionary_encode(column, null_encoding="encode")
@@ -291,4 +291,3 @@ def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarr
     return np.concatenate(parts), np.concatenate(row_parts)
 
 
-_INT32_MAX = np.iinfo(np.int32).max

@@ -75,8 +75,8 @@ def native_file(source: BinaryIO) -> pa.NativeFile:
     import pyarrow as pa
 
     name = getattr(source, "name", None)
-    if isinstance(source, io.BufferedReader) and isinstance(name, str):
-        return pa.OSFile(name)
+    if isinstance(source, io.BufferedReader) and isinstance(name, (str, os.PathLike)):
+        return pa.OSFile(os.fspath(name))
     sink = pa.BufferOutputStream()
     sink.write(source.read())
     return pa.BufferReader(sink.getvalue())

@@ -18,7 +18,6 @@ an asset check evaluation of the window's partition.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
@@ -26,15 +25,14 @@ from functools import reduce
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from curation_pipeline.curators import Curator
 from curation_pipeline.curators.selectors import StratificationMode, StratifiedSampler
 from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.location import Location
 from curation_pipeline.selection.filters import selector_expression
-from curation_pipeline.store import DatasetDeletedError, DatasetNotFoundError, DatasetStore
-from curation_pipeline.store.tabular import native_file
+from curation_pipeline.store import Dataset, DatasetDeletedError, DatasetNotFoundError, DatasetStore
+from curation_pipeline.store.tabular import read_table
 from curation_pipeline.stream import read_window
 from curation_pipeline.windows.curate import WindowResult, data_path
 from curation_pipeline.windows.grid import Window
@@ -74,8 +72,7 @@ def committed_table(store: DatasetStore, result: WindowResult) -> pa.Table:
     """The records a curated window's version holds (what the engine selected when nothing was committed)."""
     if result.version_id is None:
         return result.table
-    content = store.get_dataset(result.dataset).read_file(result.path, result.version_id)
-    return pq.read_table(native_file(io.BytesIO(content)))
+    return _stored_table(store.get_dataset(result.dataset), result.path, result.version_id)
 
 
 def stored_window(
@@ -89,8 +86,14 @@ def stored_window(
     except (DatasetNotFoundError, DatasetDeletedError):
         return stream_schema.empty_table(), stream_schema  # no live dataset: nothing stored for this window
     if path in dataset.files():
-        return pq.read_table(native_file(io.BytesIO(dataset.read_file(path)))), stream_schema
+        return _stored_table(dataset, path), stream_schema
     return stream_schema.empty_table(), stream_schema
+
+
+def _stored_table(dataset: Dataset, path: str, version_id: str | None = None) -> pa.Table:
+    """A window file of ``dataset`` (HEAD unless ``version_id``), read by pyarrow itself (see ``native_file``)."""
+    with dataset.open_file(path, version_id) as stored:
+        return read_table(stored, "parquet")
 
 
 def allowed_rows(curator: Curator, table: pa.Table) -> int:

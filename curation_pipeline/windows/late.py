@@ -21,7 +21,6 @@ ones for the kept/added/dropped figures.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 
@@ -85,8 +84,9 @@ def previous_window(store: DatasetStore, dataset_name: str, path: str) -> Previo
     if entry is None:
         return None
     try:
-        parquet = pq.ParquetFile(native_file(io.BytesIO(dataset.read_file(path, head))))
-        table = parquet.read()
+        with dataset.open_file(path, head) as stored:
+            parquet = pq.ParquetFile(native_file(stored))
+            table = parquet.read()
     except (OSError, pa.ArrowException) as error:
         raise StoreError(
             f"dataset {dataset_name!r}: the window file {path} of version {head} is not readable Parquet ({error}); "

@@ -193,8 +193,10 @@ def test_packed_codes_give_back_their_codes(distinct: int, size: int) -> None:
 def test_a_budget_refuses_what_does_not_fit() -> None:
     budget = Budget(100)
     assert budget.take(60)
+    assert not budget.full()
     assert not budget.take(41)
-    assert budget.take(40)
+    assert budget.full()  # once a piece did not fit, the next need not prepare its trace
+    assert budget.take(40)  # though what fits is still taken
     assert budget.full()
     assert not budget.take(1)
     assert Budget(0).full()

@@ -201,4 +201,5 @@ def test_a_query_prefetches_as_asked_and_returns_the_same_rows(store: str, prefe
     got = late_fetch.take_file(window.files[0], rows, window.schema, prefetch=prefetch)
     assert got.equals(late_fetch.take_file(window.files[0], rows, window.schema))
     query = "SELECT current_setting('disable_parquet_prefetching')"
-    assert late_fetch._connection(prefetch).execute(query).fetchall() == [(not prefetch,)]
+    for asked in (prefetch, not prefetch, prefetch):  # one connection a thread, set as each query asks
+        assert late_fetch._connection(asked).execute(query).fetchall() == [(not asked,)]

@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from curation_pipeline.store.tabular import read_table
+from curation_pipeline.store.tabular import native_file, read_table
 
 TABLE = pa.table({"text": [f"review {i}" for i in range(5_000)], "label": list(range(5_000))})
 
@@ -81,3 +81,13 @@ def test_only_the_calling_thread_touches_the_python_file(tmp_path: Path, file_fo
         table = read_table(source, file_format)
     assert table.equals(TABLE)
     assert source.threads <= {threading.get_ident()}
+
+
+def test_a_file_on_disk_is_opened_by_name_and_content_in_memory_copied(tmp_path: Path) -> None:
+    path = _written(tmp_path, "parquet")
+    with _OnDisk(path) as on_disk, native_file(on_disk) as native:
+        assert isinstance(native, pa.OSFile)  # pyarrow reads the file itself: no Python object behind it
+        assert pq.read_table(native).equals(TABLE)
+    with _InMemory(path.read_bytes()) as in_memory, native_file(in_memory) as native:
+        assert isinstance(native, pa.BufferReader)
+        assert pq.read_table(native).equals(TABLE)
