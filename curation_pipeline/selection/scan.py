@@ -61,6 +61,11 @@ _LATE_SHARE = 16
 # whole 7,000-row group (a file a minute) in 1.6 ms (measured on the benchmark's
 # 10M-row day in 1,440 files).
 _LATE_MIN_ROWS = 1 << 15
+# Rows of small files (under _LATE_MIN_ROWS with winners) fetched by one
+# DuckDB query over them all: a query per file costs about what pyarrow's
+# whole read does, one per ~150 files of a file a minute repays it and
+# still leaves a query for each thread.
+_FILES_QUERY_ROWS = 1 << 20
 # The projected column holding a selector's filter, row by row.
 _MATCH = "__selection_match"
 # Filesystems (pyarrow's type names) whose files cost a request to open.
@@ -935,32 +940,40 @@ def _and(a: ds.Expression | None, b: ds.Expression | None) -> ds.Expression | No
 def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Table:
     """Full rows at sorted row indices of each piece, concatenated in the order given.
 
-    Row groups of local stream files are fetched one DuckDB query per file
-    (:mod:`curation_pipeline.selection.late_fetch`); other pieces one by one.
+    Row groups of local stream files are fetched one DuckDB query per file,
+    small files many to a query (:mod:`curation_pipeline.selection.late_fetch`);
+    other pieces one by one.
     """
     by_file: dict[str, list[int]] = {}
     alone: list[int] = []
     for index, (piece, _) in enumerate(picks):
         path = piece.late_file() if isinstance(piece, RowGroupPiece) else None
         (by_file.setdefault(path, []) if path is not None else alone).append(index)
-    jobs: list[tuple[str | None, list[int]]] = []
+    jobs: list[tuple[list[str], list[int]]] = []  # files and picks; no file: one pick read by pyarrow
+    small: list[tuple[str, list[int], int]] = []
     for path, indices in by_file.items():
         picked = sum(picks[index][1].size for index in indices)
         held = sum(picks[index][0].group.rows for index in indices)  # type: ignore[attr-defined]
-        if picked * _LATE_SHARE <= held and held >= _LATE_MIN_ROWS:
-            jobs.append((path, indices))
+        if picked * _LATE_SHARE > held:
+            alone.extend(indices)  # dense winners (the newest rows): a whole-group read is as cheap
+        elif held >= _LATE_MIN_ROWS:
+            jobs.append(([path], indices))
         else:
-            # Dense winners (the newest rows) or small files: a whole-group read is as cheap.
-            alone.extend(indices)
-    jobs += [(None, [index]) for index in sorted(alone)]
+            small.append((path, indices, held))
+    batched, alone_small = _batched(small)
+    jobs += batched
+    alone += alone_small
+    jobs += [([], [index]) for index in sorted(alone)]
     tables: list[pa.Table | None] = [None] * len(picks)
 
-    def run(job: tuple[str | None, list[int]]) -> list[pa.Table]:
-        path, indices = job
-        if path is None:
+    def run(job: tuple[list[str], list[int]]) -> list[pa.Table]:
+        paths, indices = job
+        if not paths:
             piece, rows = picks[indices[0]]
             return [piece.fetch(rows)]
-        return _fetch_file(path, [picks[index] for index in indices])
+        if len(paths) > 1:
+            return _fetch_files([picks[index] for index in indices])
+        return _fetch_file(paths[0], [picks[index] for index in indices])
 
     for (_, indices), fetched in zip(jobs, ordered_map(run, jobs)):
         for index, table in zip(indices, fetched):
@@ -968,6 +981,56 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables)
+
+
+def _batched(small: list[tuple[str, list[int], int]]) -> tuple[list[tuple[list[str], list[int]]], list[int]]:
+    """Small files' picks as queries over several files, and the picks left to pyarrow.
+
+    ``small`` holds ``(path, pick indices, rows of their row groups)`` in
+    data order. A query takes files until their rows reach
+    :data:`_FILES_QUERY_ROWS`; a last query of fewer than
+    :data:`_LATE_MIN_ROWS` rows would not repay its cost and joins the one
+    before, or, alone, is read by pyarrow.
+    """
+    queries: list[tuple[list[str], list[int], int]] = []
+    for path, indices, held in small:
+        if not queries or queries[-1][2] >= _FILES_QUERY_ROWS:
+            queries.append(([], [], 0))
+        paths, picked, rows = queries[-1]
+        queries[-1] = (paths + [path], picked + indices, rows + held)
+    if queries and queries[-1][2] < _LATE_MIN_ROWS:
+        paths, picked, rows = queries.pop()
+        if queries:
+            previous = queries.pop()
+            queries.append((previous[0] + paths, previous[1] + picked, previous[2] + rows))
+        else:
+            return [], picked
+    return [(paths, picked) for paths, picked, _ in queries], []
+
+
+def _fetch_files(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
+    """Each pick's rows, the picks being row groups of small files, in one query (:func:`late_fetch.take_files`)."""
+    by_path: dict[str, list[int]] = {}
+    for position, (piece, _) in enumerate(picks):
+        by_path.setdefault(piece.group.path, []).append(position)  # type: ignore[attr-defined]
+    asked = []
+    for path, positions in by_path.items():
+        numbers = np.concatenate([picks[i][0].file_rows(picks[i][1]) for i in positions])  # type: ignore[attr-defined]
+        if np.unique(numbers).size != numbers.size:
+            return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
+        asked.append((path, numbers))
+    try:
+        fetched = late_fetch.take_files(asked, picks[0][0].source.schema)  # type: ignore[attr-defined]
+    except late_fetch.LateFetchUnavailable:
+        return [piece.fetch(rows) for piece, rows in picks]  # pyarrow's read of the same rows
+    tables: list[pa.Table | None] = [None] * len(picks)
+    for (path, positions), table in zip(by_path.items(), fetched):
+        start = 0
+        for i in positions:
+            size = picks[i][1].size
+            tables[i] = table.slice(start, size)
+            start += size
+    return tables  # type: ignore[return-value]
 
 
 def _fetch_file(path: str, picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:

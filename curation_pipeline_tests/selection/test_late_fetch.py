@@ -18,7 +18,7 @@ from curation_pipeline.curators.selectors import (
     StratifiedSampler,
     UniformSampler,
 )
-from curation_pipeline.selection import SelectionError, late_fetch, select
+from curation_pipeline.selection import SelectionError, late_fetch, scan, select
 from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, records
 
@@ -203,3 +203,81 @@ def test_a_query_prefetches_as_asked_and_returns_the_same_rows(store: str, prefe
     query = "SELECT current_setting('disable_parquet_prefetching')"
     for asked in (prefetch, not prefetch, prefetch):  # one connection a thread, set as each query asks
         assert late_fetch._connection(asked).execute(query).fetchall() == [(not asked,)]
+
+
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory) -> str:
+    """A day in 48 files of 1,000 rows (one log call each), as a delivery service writes a file a minute."""
+    url = str(tmp_path_factory.mktemp("small") / "store")
+    table = records(48_000, seed=13)
+    for start in range(0, 48_000, 1_000):
+        log_records("app", table.slice(start, 1_000), url)
+    return url
+
+
+@pytest.fixture
+def queries(monkeypatch) -> list[int]:
+    """Files per DuckDB query over several files."""
+    asked: list[int] = []
+    take_files = late_fetch.take_files
+
+    def recording(files, schema):
+        asked.append(len(files))
+        return take_files(files, schema)
+
+    monkeypatch.setattr(late_fetch, "take_files", recording)
+    return asked
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_small_files_are_fetched_several_to_a_query_with_the_same_rows(
+    small_files: str, queries: list[int], counted: list[int], monkeypatch, name: str
+) -> None:
+    monkeypatch.setattr(scan, "_FILES_QUERY_ROWS", 10_000)  # a query per ten files or so
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), small_files)
+    assert len(window.files) == 48
+    got = select(window, [SELECTORS[name]], seed=17)
+    assert counted[0] == 0  # no query per file
+    if name == "newest":  # the newest rows are dense in their files: whole reads
+        assert not queries
+    elif name == "uniform_few":  # 7 winners: files of 7,000 rows in all do not repay a query
+        assert not queries
+    else:
+        assert len(queries) > 1 and sum(queries) > 10
+    monkeypatch.setattr(late_fetch, "suitable", lambda *args: False)
+    expected = select(window, [SELECTORS[name]], seed=17)
+    assert got.schema == expected.schema == window.schema
+    assert got.equals(expected)
+
+
+def test_several_files_rows_come_back_in_the_order_asked(small_files: str) -> None:
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), small_files)
+    first, second = window.files[3], window.files[40]
+    asked = [(second, np.array([999, 0, 500], dtype=np.int64)), (first, np.array([7, 3], dtype=np.int64))]
+    got = late_fetch.take_files(asked, window.schema)
+    for (path, rows), table in zip(asked, got):
+        assert table.equals(pq.read_table(path).take(pa.array(rows)).cast(window.schema))
+
+
+def test_a_row_gone_from_one_of_several_files_is_an_error(small_files: str) -> None:
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), small_files)
+    asked = [(window.files[0], np.array([5], dtype=np.int64)), (window.files[1], np.array([1_000], dtype=np.int64))]
+    with pytest.raises(SelectionError, match="a picked row is gone"):
+        late_fetch.take_files(asked, window.schema)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([20_000], ([], [0])),  # too few rows for a query: pyarrow
+        ([20_000, 20_000], ([["f0", "f1"]], [])),
+        ([600_000, 600_000, 600_000], ([["f0", "f1"], ["f2"]], [])),
+        ([1_100_000, 10_000], ([["f0", "f1"]], [])),  # a last query too small joins the one before
+    ],
+)
+def test_small_files_are_batched_by_their_rows(rows: list[int], expected) -> None:
+    small = [(f"f{i}", [i], held) for i, held in enumerate(rows)]
+    batched, alone = scan._batched(small)
+    assert ([paths for paths, _ in batched], alone) == expected
+    assert sorted([i for _, picks in batched for i in picks] + alone) == list(range(len(rows)))  # each pick once
+
