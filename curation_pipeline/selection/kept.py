@@ -84,6 +84,11 @@ class RowSet:
         return RowSet(size, bitmap=np.packbits(mask))
 
     @property
+    def every(self) -> bool:
+        """Whether the rows are ``0 .. size - 1``, held as nothing but their count."""
+        return self.bitmap is None and self.indices is None
+
+    @property
     def nbytes(self) -> int:
         """Bytes held."""
         stored = self.bitmap if self.bitmap is not None else self.indices
@@ -127,6 +132,10 @@ class RowsSeen:
             self._parts = [np.arange(self.size, dtype=np.int64)]
         self._parts.append(rows)
         self.size += int(rows.size)
+
+    def listed(self) -> np.ndarray | None:
+        """The rows seen as one array, or None when they are ``0 .. size - 1``."""
+        return None if self._parts is None else np.concatenate(self._parts)
 
     def row_set(self) -> RowSet:
         """The rows seen, in their cheapest form."""

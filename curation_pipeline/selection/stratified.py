@@ -113,7 +113,7 @@ def stratified_picks(
     chosen_pieces = []
     chosen_offsets = []
 
-    def codes_of(index: int) -> tuple[np.ndarray, np.ndarray]:
+    def codes_of(index: int) -> tuple[np.ndarray, np.ndarray | None]:
         piece_strata, kept[index] = kept[index], None  # used once: the memory goes with it
         if piece_strata is None:
             return _codes(pieces[index], field, index_of)
@@ -123,7 +123,8 @@ def stratified_picks(
         picked = walker.take(codes)
         if picked.size:
             chosen_pieces.append(piece)
-            chosen_offsets.append(rows[picked].astype(np.int64))
+            # No rows: the piece's matches are its rows 0, 1, 2, ... (no filter).
+            chosen_offsets.append((picked if rows is None else rows[picked]).astype(np.int64))
     picked = {stratum_name(s): int(q + extra) for s, q, extra in zip(strata, quotas, walker.extra)}
     return StratifiedOutcome(Picks(tuple(chosen_pieces), tuple(chosen_offsets)), total, picked)
 
@@ -212,9 +213,11 @@ class _PieceStrata:
     def nbytes(self) -> int:
         return self.local.nbytes + self.rows.nbytes + self.KEY_BYTES * len(self.keys)
 
-    def codes(self, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
+    def codes(self, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray | None]:
         """As :func:`_codes` returns them, without reading the piece."""
         lookup = np.array([index_of[key] for key in self.keys], dtype=np.min_scalar_type(-len(index_of) - 1))
+        if self.rows.every:
+            return lookup.take(self.local.codes()), None
         # Row indices as narrow as _codes gives them: a large row group is held whole here.
         narrow = np.int32 if self.rows.end <= INT32_MAX else np.int64
         return lookup.take(self.local.codes()), self.rows.rows(narrow)
@@ -270,15 +273,19 @@ def _joined(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
 
 
-def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The stratum index and the row index of every matching row of the piece, in order."""
+def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The stratum index and the row index of every matching row of the piece, in order.
+
+    The row indices are None when they are ``0, 1, 2, ...`` (every row
+    matched): a foreign writer's 5M-row group would hold 20 MB of them.
+    """
     # The narrowest integer types that hold them: a large row group (millions
-    # of rows) is held whole here, one code and one row index per row.
+    # of rows) is held whole here, one code per row.
     code_type = np.min_scalar_type(-len(index_of) - 1)
     parts = []
-    row_parts = []
+    seen = RowsSeen()
     for batch, rows in piece.matches([field], dictionary=True):
-        row_parts.append(rows.astype(np.int32) if rows.size and rows[-1] <= INT32_MAX else rows)
+        seen.add(rows.astype(np.int32) if rows.size and rows[-1] <= INT32_MAX else rows)
         column = batch.column(0)
         if not pa.types.is_dictionary(column.type):
             column = pc.dictionary_encode(column, null_encoding="encode")
@@ -287,7 +294,7 @@ def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarr
         indices = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
         parts.append(lookup[indices])
     if not parts:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    return np.concatenate(parts), np.concatenate(row_parts)
+        return np.empty(0, dtype=np.int64), None
+    return np.concatenate(parts), seen.listed()
 
 
