@@ -98,12 +98,17 @@ every 8,192-row page, so every page of every column of the files holding
 winners is decompressed and decoded, after the narrow scan that chose them
 (polars decodes everything once, in one pass; pyarrow decodes the strings
 more slowly); on 1,440 small files a day each file costs an open, a footer
-and a read for the narrow scan and again for the fetch; on S3 the engine
-keeps at most 16 MB of uncompressed row groups in flight (four pieces of our
-layout at a time; 16 threads and 256 MB measured 546-625 MB of RSS), so its
-1,900-2,000 requests of 20 ms take 20-40 s where polars' 1,716 take 12 s,
-and a foreign writer's 128 MB row groups are read whole to fetch from them
-(DuckDB's fetch, which reads only the winners' pages, runs on local files).""",
+and a read for the narrow scan, and a share of a query for the fetch
+(winners of small files come many files to a DuckDB query), where polars
+reads each file once; on S3 a narrow scan runs 16 row groups at once and a
+fetch four (16 MB of the columns each reads), so bounded ranges and equality
+make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s (the
+test server, moto, copies a whole object for every ranged GET: many ranges of
+13 MB files cost it CPU on this 2-core machine, for every engine), and a
+foreign writer's 128 MB row groups are pre-buffered whole to fetch from them,
+four at once: 1.06-1.15 GB of RSS (streaming them in 4 MB reads held 745 MB
+but took twice as long; DuckDB's fetch, which reads only the winners' pages,
+runs on local files).""",
     "selection_floor": """\
 `benchmarks/selection_floor.py` times pyarrow alone decoding the one column a
 rule must read in full (confidence for top confidence and bounded range, label
