@@ -119,20 +119,39 @@ def take_file(path: str, rows: np.ndarray, schema: pa.Schema, *, prefetch: bool 
         f"SELECT * FROM read_parquet('{quoted}', {_ROW}=true, hive_partitioning=false, union_by_name=false) "
         f"WHERE {_ROW} = ANY($rows)"
     )
-    try:
-        relation = _connection(prefetch).sql(query, params={"rows": rows.astype(np.int64).tolist()})
-        # to_arrow_table in recent DuckDB; fetch_arrow_table in older releases (deprecated in 2.0).
-        table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
-    except duckdb.Error as error:  # out of memory, an unreadable file: pyarrow reads it, or says what is wrong
-        raise LateFetchUnavailable(str(error)) from error
+    table = _arrow(_connection(prefetch), query, {"rows": rows.astype(np.int64).tolist()})
     found = table.column(_ROW).to_numpy()
     if found.size != rows.size:
         raise SelectionError("the data changed while it was read: a picked row is gone")
     # DuckDB returns rows in file order; put them in the order asked.
     order = np.argsort(found, kind="stable")
-    positions = order[np.searchsorted(found, rows, sorter=order)]
+    return _conformed(table, [_ROW], order[np.searchsorted(found, rows, sorter=order)], schema)
+
+
+def _arrow(connection, query: str, params: dict, tables: dict[str, pa.Table] | None = None) -> pa.Table:
+    """``query``'s result as an Arrow table, ``tables`` registered by name meanwhile.
+
+    A DuckDB error (out of memory, an unreadable file) is :class:`LateFetchUnavailable`.
+    """
+    registered = []
     try:
-        return table.drop_columns([_ROW]).select(schema.names).take(pa.array(positions)).cast(schema)
+        for name, table in (tables or {}).items():
+            connection.register(name, table)
+            registered.append(name)
+        relation = connection.sql(query, params=params)
+        # to_arrow_table in recent DuckDB; fetch_arrow_table in older releases (deprecated in 2.0).
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
+    except duckdb.Error as error:  # pyarrow reads the file then, or says what is wrong
+        raise LateFetchUnavailable(str(error)) from error
+    finally:
+        for name in registered:
+            connection.unregister(name)
+
+
+def _conformed(table: pa.Table, added: list[str], positions: np.ndarray, schema: pa.Schema) -> pa.Table:
+    """``table`` without the query's ``added`` columns, its rows at ``positions``, in ``schema``."""
+    try:
+        return table.drop_columns(added).select(schema.names).take(pa.array(positions)).cast(schema)
     except (KeyError, pa.ArrowException) as error:  # a column DuckDB named or typed otherwise
         raise LateFetchUnavailable(str(error)) from error
 
@@ -160,23 +179,11 @@ def take_files(asked: Sequence[tuple[str, np.ndarray]], schema: pa.Schema) -> li
         f"hive_partitioning=false, union_by_name=false) p "
         f"JOIN wanted w ON p.{_FILE} = w.{_FILE} AND p.{_ROW} = w.{_ROW}"
     )
-    connection = _connection(True)
-    try:
-        connection.register("wanted", wanted)
-        try:
-            relation = connection.sql(query, params={"paths": paths})
-            table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
-        finally:
-            connection.unregister("wanted")
-    except duckdb.Error as error:
-        raise LateFetchUnavailable(str(error)) from error
+    table = _arrow(_connection(True), query, {"paths": paths}, {"wanted": wanted})
     if table.num_rows != wanted.num_rows:
         raise SelectionError("the data changed while it was read: a picked row is gone")
     order = np.argsort(table.column(_ASKED).to_numpy(), kind="stable")
-    try:
-        table = table.drop_columns([_ROW, _FILE, _ASKED]).select(schema.names).take(pa.array(order)).cast(schema)
-    except (KeyError, pa.ArrowException) as error:  # a column DuckDB named or typed otherwise
-        raise LateFetchUnavailable(str(error)) from error
+    table = _conformed(table, [_ROW, _FILE, _ASKED], order, schema)
     starts = np.cumsum([0, *sizes])
     return [table.slice(int(start), int(end - start)) for start, end in zip(starts[:-1], starts[1:])]
 

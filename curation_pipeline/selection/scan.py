@@ -971,9 +971,7 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
         if not paths:
             piece, rows = picks[indices[0]]
             return [piece.fetch(rows)]
-        if len(paths) > 1:
-            return _fetch_files([picks[index] for index in indices])
-        return _fetch_file(paths[0], [picks[index] for index in indices])
+        return _fetch_late([picks[index] for index in indices])
 
     for (_, indices), fetched in zip(jobs, ordered_map(run, jobs)):
         for index, table in zip(indices, fetched):
@@ -1008,8 +1006,11 @@ def _batched(small: list[tuple[str, list[int], int]]) -> tuple[list[tuple[list[s
     return [(paths, picked) for paths, picked, _ in queries], []
 
 
-def _fetch_files(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
-    """Each pick's rows, the picks being row groups of small files, in one query (:func:`late_fetch.take_files`)."""
+def _fetch_late(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
+    """Each pick's rows through DuckDB (:mod:`late_fetch`), the picks being row groups of local files.
+
+    One file: a query for its rows. Several (small files): one query over them all.
+    """
     by_path: dict[str, list[int]] = {}
     for position, (piece, _) in enumerate(picks):
         by_path.setdefault(piece.group.path, []).append(position)  # type: ignore[attr-defined]
@@ -1019,32 +1020,21 @@ def _fetch_files(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
         if np.unique(numbers).size != numbers.size:
             return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
         asked.append((path, numbers))
+    source = picks[0][0].source  # type: ignore[attr-defined]
     try:
-        fetched = late_fetch.take_files(asked, picks[0][0].source.schema)  # type: ignore[attr-defined]
+        if len(asked) == 1:
+            path, numbers = asked[0]
+            # Groups too large to read whole are also too large to prefetch whole.
+            fetched = [late_fetch.take_file(path, numbers, source.schema, prefetch=not source.large_groups(path))]
+        else:
+            fetched = late_fetch.take_files(asked, source.schema)
     except late_fetch.LateFetchUnavailable:
         return [piece.fetch(rows) for piece, rows in picks]  # pyarrow's read of the same rows
     tables: list[pa.Table | None] = [None] * len(picks)
-    for (path, positions), table in zip(by_path.items(), fetched):
+    for positions, table in zip(by_path.values(), fetched):
         start = 0
         for i in positions:
             size = picks[i][1].size
             tables[i] = table.slice(start, size)
             start += size
     return tables  # type: ignore[return-value]
-
-
-def _fetch_file(path: str, picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
-    """Each pick's rows, the picks being row groups of the one file at ``path``."""
-    pieces = [piece for piece, _ in picks]
-    numbers = np.concatenate([piece.file_rows(rows) for piece, (_, rows) in zip(pieces, picks)])  # type: ignore[attr-defined]
-    if np.unique(numbers).size != numbers.size:
-        return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
-    try:
-        source = pieces[0].source  # type: ignore[attr-defined]
-        # Groups too large to read whole are also too large to prefetch whole.
-        prefetch = not source.large_groups(path)
-        table = late_fetch.take_file(path, numbers, source.schema, prefetch=prefetch)
-    except late_fetch.LateFetchUnavailable:
-        return [piece.fetch(rows) for piece, rows in picks]  # pyarrow's read of the same rows
-    sizes = np.cumsum([0] + [rows.size for _, rows in picks])
-    return [table.slice(int(start), int(end - start)) for start, end in zip(sizes[:-1], sizes[1:])]
