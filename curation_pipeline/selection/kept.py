@@ -129,7 +129,7 @@ class RowsSeen:
             if rows.size == 0 or (int(rows[0]) == self.size and int(rows[-1]) == self.size + rows.size - 1):
                 self.size += int(rows.size)
                 return
-            self._parts = [np.arange(self.size, dtype=np.int64)]
+            self._parts = [np.arange(self.size, dtype=rows.dtype)]  # as narrow as the rows given
         self._parts.append(rows)
         self.size += int(rows.size)
 

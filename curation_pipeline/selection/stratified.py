@@ -216,11 +216,11 @@ class _PieceStrata:
     def codes(self, index_of: dict[Any, int]) -> tuple[np.ndarray, np.ndarray | None]:
         """As :func:`_codes` returns them, without reading the piece."""
         lookup = np.array([index_of[key] for key in self.keys], dtype=np.min_scalar_type(-len(index_of) - 1))
+        codes = lookup.take(self.local.codes())
         if self.rows.every:
-            return lookup.take(self.local.codes()), None
+            return codes, None
         # Row indices as narrow as _codes gives them: a large row group is held whole here.
-        narrow = np.int32 if self.rows.end <= INT32_MAX else np.int64
-        return lookup.take(self.local.codes()), self.rows.rows(narrow)
+        return codes, self.rows.rows(np.int32 if self.rows.end <= INT32_MAX else np.int64)
 
 
 def _count_strata(piece: Piece, field: str, keep: Budget | None = None) -> tuple[Counter, _PieceStrata | None]:
