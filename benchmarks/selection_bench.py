@@ -32,8 +32,9 @@ Engines, each as its documentation recommends for large data:
           ``CURATION_S3_ENDPOINT_URL``);
 - polars: ``scan_parquet`` (lazy; on S3 natively, ``storage_options``) and
           ``collect(engine="streaming")``;
-- DuckDB: ``read_parquet`` with ``memory_limit`` (60% of the cap), a
-          ``temp_directory`` to spill to and ``preserve_insertion_order=false``;
+- DuckDB: ``read_parquet`` with ``memory_limit`` (60% of the cap),
+          a ``temp_directory`` of its own to spill to (removed when the child
+          ends, however it ends) and ``preserve_insertion_order=false``;
           on S3 its httpfs extension cannot be installed offline, so DuckDB's
           own Parquet reader reads through a registered fsspec filesystem
           (``fsspec``'s ``ArrowFSWrapper`` over pyarrow's S3 filesystem).
@@ -265,8 +266,7 @@ def child(args: argparse.Namespace) -> None:
     """One engine, one rule: warm up, time ``repeats`` runs between marks, print JSON on stdout."""
     def run():  # type: ignore[no-untyped-def]
         if args.child == "duckdb":
-            temp_dir = args.data_dir / "duckdb-tmp"
-            return run_duckdb(args.store, args.rule, args.k, cap_bytes=_cap_bytes(args), temp_dir=temp_dir)
+            return run_duckdb(args.store, args.rule, args.k, cap_bytes=_cap_bytes(args), temp_dir=args.temp_dir)
         return {"ours": run_ours, "polars": run_polars}[args.child](args.store, args.rule, args.k)
 
     memory_cap.mark()
@@ -328,7 +328,18 @@ def measure(engine: str, case: Case, rule: str, k: int, args: argparse.Namespace
     if case.location == "s3":
         env.update(s3.env())
     on_mark = s3.proxy.traffic if case.location == "s3" else None
-    outcome = memory_cap.run_capped(command, cap_bytes=_cap_bytes(args), timeout=args.timeout, env=env, on_mark=on_mark)
+    # Each child spills to a folder of its own, removed here: a child killed at the cap or the timeout
+    # leaves its spill files behind (DuckDB: 18 GB from one timed-out stratified query at 100M rows).
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    spill = Path(tempfile.mkdtemp(prefix=f"{engine}-spill-", dir=args.data_dir))
+    env["POLARS_TEMP_DIR"] = str(spill)
+    try:
+        command += ["--temp-dir", str(spill)]
+        outcome = memory_cap.run_capped(
+            command, cap_bytes=_cap_bytes(args), timeout=args.timeout, env=env, on_mark=on_mark
+        )
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
     if outcome.result is None:
         if outcome.stderr:
             print(f"{engine} failed on {rule}, k={k}, {case.layout}, {case.location}:\n{outcome.stderr}", file=sys.stderr)
@@ -519,6 +530,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--generate", choices=data.LAYOUTS, help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--temp-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rule", help=argparse.SUPPRESS)
     parser.add_argument("--k", type=int, help=argparse.SUPPRESS)

@@ -59,6 +59,17 @@ def test_small_day_is_generated_with_distinct_ids_in_its_window(tmp_path: Path) 
     assert selection_data.is_complete(tmp_path, "overlap", 2_000)
 
 
+def test_every_engine_child_spills_to_a_folder_of_its_own_removed_however_it_ends(tmp_path: Path) -> None:
+    selection_data.ensure_day(tmp_path, "ours", 2_000)
+    case = selection_bench.Case("ours", 2_000, "local", str(selection_data.store_dir(tmp_path, "ours", 2_000)))
+    finished = selection_bench.parse_args(["--data-dir", str(tmp_path), "--repeats", "1", "--timeout", "60"])
+    figures = selection_bench.measure("duckdb", case, "uniform", 10, finished, None)
+    assert (figures.status, figures.rows) == ("ok", 10)
+    killed = selection_bench.parse_args(["--data-dir", str(tmp_path), "--repeats", "1", "--timeout", "0.05"])
+    assert selection_bench.measure("duckdb", case, "strat_prop", 10, killed, None).status == "timed out (0.05 s)"
+    assert not list(tmp_path.glob("*-spill-*"))
+
+
 def test_a_size_that_does_not_fit_the_disk_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     selection_bench.main(
         ["--large", "--layouts", "ours,foreign", "--data-dir", str(tmp_path), "--assume-free-bytes", "1000"]
