@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import unquote
 
@@ -155,6 +156,40 @@ def test_a_scan_is_sized_by_its_selectors_filter_columns_too(proxied_stream, mon
     filtered = remote.remote_in_flight(["outputs.confidence", "inputs.text"])
     assert widths == [alone, filtered]
     assert alone == 12 > filtered
+
+
+def test_a_remote_read_buffers_its_budget_of_compressed_chunks_at_once_below_the_local_width(
+    proxied_stream, monkeypatch
+) -> None:
+    """Chunks are pre-buffered whole: a width of one piece at the least, as the compressed bytes allow."""
+    url, _, _ = proxied_stream
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    remote = open_source(window)
+    groups = [footer.row_group(i) for footer in map(remote.footer, remote.paths) for i in range(footer.num_row_groups)]
+    buffered = max(sum(group.column(i).total_compressed_size for i in range(group.num_columns)) for group in groups)
+    monkeypatch.setattr(scan, "_REMOTE_BUFFERED_IN_FLIGHT", 2 * buffered + 1)
+    assert remote.remote_in_flight() == 2 < min(2 * workers(), 8)  # below a local disk's width
+    monkeypatch.setattr(scan, "_REMOTE_BUFFERED_IN_FLIGHT", 1)
+    assert open_source(window).remote_in_flight() == 1  # widths are kept per source: a new one
+    # The fetches of a selection then run one at a time, and choose the same rows.
+    running, most, lock = [0], [0], threading.Lock()
+    fetch = scan.RowGroupPiece.fetch
+
+    def counted(piece, rows):  # type: ignore[no-untyped-def]
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.05)  # long enough for fetches allowed together to overlap
+            return fetch(piece, rows)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(scan.RowGroupPiece, "fetch", counted)
+    got = select(window, [SELECTORS["uniform"]], seed=3)
+    assert most[0] == 1
+    assert got.equals(select(window.to_dataset().to_table(), [SELECTORS["uniform"]], seed=3))
 
 
 def test_a_narrow_remote_scan_runs_that_many_pieces_at_once(proxied_stream, monkeypatch) -> None:
