@@ -154,6 +154,7 @@ def _numeric_picks(
     # top would copy the candidates held (the limit plus the ties) once per
     # piece; merging once the pending ones outnumber them keeps it linear.
     pending: list[tuple[np.ndarray, ...]] = []
+    pending_keys = 0  # candidates in ``pending``, counted as they come (summing them each time is quadratic)
     overflow = False
     no_rows = None  # best_of without a piece column (within one piece)
 
@@ -195,9 +196,10 @@ def _numeric_picks(
         return best_of(keys, np.full(keys.size, index, np.int64), np.concatenate(row_parts)), matched
 
     def consolidate() -> None:
-        nonlocal overflow
+        nonlocal overflow, pending_keys
         parts = [(state["keys"], state["piece"], state["row"]), *pending]
         pending.clear()
+        pending_keys = 0
         merged = best_of(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
         state["keys"], state["piece"], state["row"] = merged
         overflow = merged[0].size > limit + _TIE_ALLOWANCE
@@ -205,10 +207,12 @@ def _numeric_picks(
             state["cut"] = np.partition(merged[0], limit - 1)[limit - 1]
 
     def merge(result: tuple[tuple[np.ndarray, ...], int]) -> None:
+        nonlocal pending_keys
         if overflow:
             return  # the general path will redo this selection; hold nothing more
         pending.append(result[0])
-        if sum(part[0].size for part in pending) >= max(limit, state["keys"].size):
+        pending_keys += result[0][0].size
+        if pending_keys >= max(limit, state["keys"].size):
             consolidate()
 
     def threshold() -> Any:
@@ -383,15 +387,29 @@ def _rank_keys(column: pa.Array, direction: str) -> np.ndarray | None:
 
 
 def _best_first(pieces: list[Piece], field: str, descending: bool) -> list[tuple[int, Any]]:
-    """Pieces without statistics first (they must be read), then by their best value."""
+    """Pieces without statistics first (they must be read), then files by their best piece, each best-first.
+
+    A file's pieces are read together, so its footer is read once: in one
+    order across files, a window of more files than the footer cache holds
+    (1,000 files of 1M rows) read a footer for nearly every row group
+    (17,689 footer reads, more than half the time at 1B rows). Pieces are
+    still set aside one by one against the threshold.
+    """
     known: list[tuple[int, Any]] = []
     unknown: list[tuple[int, Any]] = []
     for index, piece in enumerate(pieces):
         found = piece.value_range(field)
         bound = None if found is None else _comparable(found[1] if descending else found[0])
         (unknown if bound is None else known).append((index, bound))
+    # Each file keyed by its best bound and its first piece (so files of equal bounds stay apart).
+    files: dict[Any, tuple[Any, int]] = {}
     try:
-        known.sort(key=lambda item: item[1], reverse=descending)
+        for index, bound in known:
+            key = pieces[index].file or index  # in memory: a piece alone
+            best = files.get(key)
+            if best is None or (bound > best[0] if descending else bound < best[0]):
+                files[key] = (bound, index if best is None else best[1])
+        known.sort(key=lambda item: (*files[pieces[item[0]].file or item[0]], item[1]), reverse=descending)
     except TypeError:
         return [(index, None) for index, _ in unknown + known]  # incomparable statistics: read everything
     return unknown + known

@@ -173,6 +173,10 @@ def reading(source: Source) -> Iterator[None]:
 class Piece(Protocol):
     """A part of the data with a selector's filter bound to it."""
 
+    # The file holding the piece (None: in memory). Pieces of one file share its
+    # footer, read once while they are read together (see ParquetSource.footer).
+    file: str | None
+
     def matches(self, columns: Sequence[str], *, dictionary: bool = False) -> Iterator[Matches]:
         """Batches of the rows passing the filter (``columns`` only), with their row indices.
 
@@ -207,6 +211,7 @@ class _ScannedPiece:
     """Shared logic: matches by a projected filter column over ``_scan(projection)``."""
 
     filter: ds.Expression | None
+    file: str | None = None
     # Which rows matched, kept by count() for rows_of() (see kept.py).
     _kept: RowSet | None = None
 
@@ -324,6 +329,7 @@ class RowGroupPiece(_ScannedPiece):
         predicate: Predicate | None = None,
     ) -> None:
         self.group = group
+        self.file = group.path
         self.fields = list(dict.fromkeys(fields))
         self.source = source
         self.selector_filter = selector_filter

@@ -109,6 +109,28 @@ def test_a_bounded_footer_cache_selects_what_an_unbounded_one_does(
     assert seen["most_alive"] <= CAPACITY + 2 * scan.workers() < FILES
 
 
+@pytest.mark.parametrize("name", ["top", "bounded"])
+def test_an_ordered_rule_reads_each_files_row_groups_together_so_its_footer_once_a_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Best-first by statistics, file by file: a cache smaller than the window still reads a footer once a pass.
+
+    Ordered across files, confidences (spread over every row group) sent the
+    scan from file to file, reading a footer for nearly every row group.
+    """
+    files, groups = 10, 16
+    write_stream(tmp_path, records(files * groups * 100, seed=5), rows_per_group=100, rows_per_file=groups * 100)
+    window = _window(tmp_path, False)
+    expected = run_selection(window, [SELECTORS[name]], seed=4)
+    monkeypatch.setattr(scan, "FOOTER_CACHE_CHUNKS", CAPACITY * groups * 8)  # two files of 16 groups, 8 columns
+    seen = _spy_on_footers(monkeypatch)
+    got = run_selection(_window(tmp_path, False), [SELECTORS[name]], seed=4)
+    assert got.table.equals(expected.table)
+    # Passes over the files (groups in the window and under the filter, statistics, reading,
+    # ties, fetching), not one per row group read (160).
+    assert seen["reads"] <= 6 * files
+
+
 def test_pieces_hold_numbers_not_footers(stream_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scan, "FOOTER_CACHE_CHUNKS", CAPACITY * CHUNKS_PER_FILE)
     source = open_source(_window(stream_folder, False))
