@@ -71,7 +71,7 @@ linear growth makes it rows / 10M.
 .venv/bin/python benchmarks/selection_bench.py --quick   # 1M rows, k=100, one run (not rendered here)
 .venv/bin/python benchmarks/selection_bench.py --layouts all --s3                     # every layout, local and S3
 .venv/bin/python benchmarks/selection_bench.py --sizes 100000000 --layouts all --s3   # 100M rows a day
-.venv/bin/python benchmarks/selection_bench.py --large   # 10M, 100M and 1B rows (1B: about 15 GB a layout)
+.venv/bin/python benchmarks/selection_bench.py --large   # 10M, 100M and 1B rows (1B: 13-21 GB a layout)
 ```
 
 Other flags: `--rules`, `--ks`, `--engines`, `--repeats`, `--latency-ms`,
@@ -104,11 +104,28 @@ reads each file once; on S3 a narrow scan runs 16 row groups at once and a
 fetch four (16 MB of the columns each reads), so bounded ranges and equality
 make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s (the
 test server, moto, copies a whole object for every ranged GET: many ranges of
-13 MB files cost it CPU on this 2-core machine, for every engine), and a
-foreign writer's 128 MB row groups are pre-buffered whole to fetch from them,
-four at once: 1.06-1.15 GB of RSS (streaming them in 4 MB reads held 745 MB
-but took twice as long; DuckDB's fetch, which reads only the winners' pages,
-runs on local files).""",
+13 MB files cost it CPU on this 2-core machine, for every engine; on 1,440
+small files ours makes 5,200 requests against polars' 3,617). A foreign
+writer's 128 MB row groups are fetched one at a time on S3, their 115 MB of
+compressed column chunks buffered whole: 422-577 MB of RSS (four at once held
+1.06-1.15 GB; streaming them in 4 MB reads held 745 MB but took twice as long;
+DuckDB's fetch, which reads only the winners' pages, runs on local files).
+The stratified rules there peak at 558-577 MB, over the 500 MB target: one
+group's fetch (173 MB of Arrow memory) on top of what the strata passes leave
+in the C allocator's heap (glibc's `malloc_trim` after each row group
+brought 558 to 495 MB, and 521 MB at k=10,000; not adopted yet). Newest k=100 on
+ten overlapping writers on S3 (3.4 against polars' 1.9 s) was not profiled.
+
+At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
+13 minutes on 2 CPUs): DuckDB answers top confidence k=100 in 2.4 s, ours in
+3.8 s. Its top-N pushes the running cut down to the scan as a filter, so row
+groups below it are skipped as they are reached; ours skips them by their
+statistics too, but reads each of the 1,000 footers once per pass (the
+window's row groups, the statistics, the read, the ties' record_id
+statistics: 4,000 to 5,000 footer reads, about 0.5 ms each), because 1,000 footers
+(200 MB decoded) are more than the 32 MB footer cache holds. Top confidence
+and bounded range at k=10,000 (1.11, 1.26) fetch 10,000 winners spread over
+every file, as at 100M.""",
     "selection_floor": """\
 `benchmarks/selection_floor.py` times pyarrow alone decoding the one column a
 rule must read in full (confidence for top confidence and bounded range, label
