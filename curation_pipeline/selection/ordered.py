@@ -391,9 +391,10 @@ def _best_first(pieces: list[Piece], field: str, descending: bool) -> list[tuple
 
     A file's pieces are read together, so its footer is read once: in one
     order across files, a window of more files than the footer cache holds
-    (1,000 files of 1M rows) read a footer for nearly every row group
-    (17,689 footer reads, more than half the time at 1B rows). Pieces are
-    still set aside one by one against the threshold.
+    (1,000 files of 1M rows) read a footer for nearly every row group:
+    17,689 footer reads and 21.5 s for bounded range k=100 at 1B rows, 4,978
+    and 15.3 s file by file. Pieces are still set aside one by one against
+    the threshold.
     """
     known: list[tuple[int, Any]] = []
     unknown: list[tuple[int, Any]] = []
