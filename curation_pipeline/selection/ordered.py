@@ -402,15 +402,15 @@ def _best_first(pieces: list[Piece], field: str, descending: bool) -> list[tuple
         found = piece.value_range(field)
         bound = None if found is None else _comparable(found[1] if descending else found[0])
         (unknown if bound is None else known).append((index, bound))
+    file_of = [piece.file or index for index, piece in enumerate(pieces)]  # in memory: a piece alone
     # Each file keyed by its best bound and its first piece (so files of equal bounds stay apart).
     files: dict[Any, tuple[Any, int]] = {}
     try:
         for index, bound in known:
-            key = pieces[index].file or index  # in memory: a piece alone
-            best = files.get(key)
+            best = files.get(file_of[index])
             if best is None or (bound > best[0] if descending else bound < best[0]):
-                files[key] = (bound, index if best is None else best[1])
-        known.sort(key=lambda item: (*files[pieces[item[0]].file or item[0]], item[1]), reverse=descending)
+                files[file_of[index]] = (bound, index if best is None else best[1])
+        known.sort(key=lambda item: (*files[file_of[item[0]]], item[1]), reverse=descending)
     except TypeError:
         return [(index, None) for index, _ in unknown + known]  # incomparable statistics: read everything
     return unknown + known

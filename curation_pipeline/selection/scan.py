@@ -211,9 +211,12 @@ class _ScannedPiece:
     """Shared logic: matches by a projected filter column over ``_scan(projection)``."""
 
     filter: ds.Expression | None
-    file: str | None = None
     # Which rows matched, kept by count() for rows_of() (see kept.py).
     _kept: RowSet | None = None
+
+    @property
+    def file(self) -> str | None:
+        return None  # in memory
 
     def _scan(self, projection: dict[str, ds.Expression], dictionary: bool) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
@@ -329,7 +332,6 @@ class RowGroupPiece(_ScannedPiece):
         predicate: Predicate | None = None,
     ) -> None:
         self.group = group
-        self.file = group.path
         self.fields = list(dict.fromkeys(fields))
         self.source = source
         self.selector_filter = selector_filter
@@ -467,6 +469,10 @@ class RowGroupPiece(_ScannedPiece):
             return table.take(pa.array(rows)).cast(self.source.schema)
         batches = self._scanner(True).to_batches()
         return _take_rows(batches, rows).cast(self.source.schema)
+
+    @property
+    def file(self) -> str | None:
+        return self.group.path
 
     def late_file(self) -> str | None:
         """This group's file path if its winners are fetched per file (:mod:`late_fetch`), else None."""
