@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,13 @@ _LATE_MIN_ROWS = 1 << 15
 _FILES_QUERY_ROWS = 1 << 20
 # The projected column holding a selector's filter, row by row.
 _MATCH = "__selection_match"
+# Compressed bytes of a remote file's winning row groups fetched in one read
+# (see _fetch_together), which pre-buffers them whole and holds about three
+# times as much while decoding (42 MB for a 13 MB file of 16 groups). At 100M
+# rows on S3, top confidence k=10,000: 32 MB runs (a file a read) held 522 MB
+# at peak, 8 MB runs (two reads a file) 462 MB, 4 MB 411 MB but 200 more
+# requests and 23% slower.
+_TOGETHER_BYTES = 8 << 20
 # Filesystems (pyarrow's type names) whose files cost a request to open.
 _REMOTE_FILESYSTEMS = frozenset({"s3", "gcs", "abfs", "hdfs"})
 # Column chunks whose decoded footers a Parquet source holds at once, about
@@ -474,6 +482,18 @@ class RowGroupPiece(_ScannedPiece):
     def file(self) -> str | None:
         return self.group.path
 
+    def together_file(self) -> str | None:
+        """This group's file path if its winners are fetched with the file's other winning groups in one read, else None.
+
+        On a remote store a read is a request: one read of a file's winning
+        groups lets pyarrow coalesce their column chunks into few ranged
+        requests. Groups too large to read whole are fetched alone.
+        """
+        group = self.group
+        if self.source.remote and group.rows <= _WHOLE_GROUP_ROWS and self.source.direct(group):
+            return group.path
+        return None
+
     def late_file(self) -> str | None:
         """This group's file path if its winners are fetched per file (:mod:`late_fetch`), else None."""
         return self.group.path if self.source.direct(self.group) and self.source.late(self.group) else None
@@ -692,6 +712,11 @@ class ParquetSource:
             metadata=self.footer(group.path),
             read_dictionary=self.strings if dictionary else None,
         )
+
+    def compressed_bytes(self, group: RowGroup) -> int:
+        """The compressed bytes of ``group``'s column chunks: what a read of all its columns buffers."""
+        metadata = self.footer(group.path).row_group(group.id)
+        return sum(metadata.column(i).total_compressed_size for i in range(metadata.num_columns))
 
     def large_groups(self, path: str) -> bool:
         """Whether the file at ``path`` has a row group too large to read whole (see ``_WHOLE_GROUP_ROWS``)."""
@@ -970,36 +995,41 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
 
     Row groups of local stream files are fetched one DuckDB query per file,
     small files many to a query (:mod:`curation_pipeline.selection.late_fetch`);
+    row groups of remote files one read per file (:func:`_fetch_together`);
     other pieces one by one.
     """
-    by_file: dict[str, list[int]] = {}
+    late: dict[str, list[int]] = {}
+    together: dict[str, list[int]] = {}
     alone: list[int] = []
     for index, (piece, _) in enumerate(picks):
-        path = piece.late_file() if isinstance(piece, RowGroupPiece) else None
-        (by_file.setdefault(path, []) if path is not None else alone).append(index)
-    jobs: list[tuple[list[str], list[int]]] = []  # files and picks; no file: one pick read by pyarrow
+        if isinstance(piece, RowGroupPiece) and (path := piece.late_file()) is not None:
+            late.setdefault(path, []).append(index)
+        elif isinstance(piece, RowGroupPiece) and (path := piece.together_file()) is not None:
+            together.setdefault(path, []).append(index)
+        else:
+            alone.append(index)
+    jobs: list[tuple[_Fetcher, list[int]]] = []
     small: list[tuple[str, list[int], int]] = []
-    for path, indices in by_file.items():
+    for path, indices in late.items():
         picked = sum(picks[index][1].size for index in indices)
         held = sum(picks[index][0].group.rows for index in indices)  # type: ignore[attr-defined]
         if picked * _LATE_SHARE > held:
             alone.extend(indices)  # dense winners (the newest rows): a whole-group read is as cheap
         elif held >= _LATE_MIN_ROWS:
-            jobs.append(([path], indices))
+            jobs.append((_fetch_late, indices))
         else:
             small.append((path, indices, held))
     batched, alone_small = _batched(small)
-    jobs += batched
+    jobs += [(_fetch_late, indices) for _, indices in batched]
     alone += alone_small
-    jobs += [([], [index]) for index in sorted(alone)]
+    for indices in together.values():
+        jobs += [(_fetch_together, run) for run in _buffered_runs(picks, indices)]
+    jobs += [(_fetch_alone, [index]) for index in sorted(alone)]
     tables: list[pa.Table | None] = [None] * len(picks)
 
-    def run(job: tuple[list[str], list[int]]) -> list[pa.Table]:
-        paths, indices = job
-        if not paths:
-            piece, rows = picks[indices[0]]
-            return [piece.fetch(rows)]
-        return _fetch_late([picks[index] for index in indices])
+    def run(job: tuple[_Fetcher, list[int]]) -> list[pa.Table]:
+        fetcher, indices = job
+        return fetcher([picks[index] for index in indices])
 
     for (_, indices), fetched in zip(jobs, ordered_map(run, jobs)):
         for index, table in zip(indices, fetched):
@@ -1007,6 +1037,62 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables)
+
+
+# How one fetch job reads its picks: a table per pick, in the order given.
+_Fetcher = Callable[[list[tuple[Piece, np.ndarray]]], list[pa.Table]]
+
+
+def _fetch_alone(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
+    """The one pick's rows, read by its piece."""
+    ((piece, rows),) = picks
+    return [piece.fetch(rows)]
+
+
+def _buffered_runs(picks: Sequence[tuple[Piece, np.ndarray]], indices: list[int]) -> list[list[int]]:
+    """One file's picks of row groups in file order, split into runs read together.
+
+    A read pre-buffers the compressed chunks of all its row groups: a run's
+    groups hold at most :data:`_TOGETHER_BYTES` of them, one group at the least.
+    """
+    ordered = sorted(indices, key=lambda index: picks[index][0].group.id)  # type: ignore[attr-defined]
+    source: ParquetSource = picks[ordered[0]][0].source  # type: ignore[attr-defined]
+    runs: list[list[int]] = []
+    buffered = _TOGETHER_BYTES
+    for index in ordered:
+        size = source.compressed_bytes(picks[index][0].group)  # type: ignore[attr-defined]
+        if buffered + size > _TOGETHER_BYTES:
+            runs.append([])
+            buffered = 0
+        runs[-1].append(index)
+        buffered += size
+    return runs
+
+
+def _fetch_together(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
+    """Each pick's rows from one read of their row groups, the picks being distinct groups of one file in file order.
+
+    One reader over all the groups pre-buffers their chunks together, so
+    adjacent groups come in one ranged request rather than one each: for
+    10,000 winners of a 100M-row day on S3, 1,526 requests of a group became
+    200 of half a file (3,386 -> 2,002 in all with the narrow scan's; top
+    confidence 41.2 -> 25.7 s).
+    """
+    groups: list[RowGroup] = [piece.group for piece, _ in picks]  # type: ignore[attr-defined]
+    ids = [group.id for group in groups]
+    if len(set(ids)) != len(ids) or any(rows.size == 0 for _, rows in picks):
+        return [piece.fetch(rows) for piece, rows in picks]
+    source: ParquetSource = picks[0][0].source  # type: ignore[attr-defined]
+    # Row numbers within the groups' concatenation, which iter_batches reads in order.
+    starts = np.cumsum([0] + [group.rows for group in groups[:-1]])
+    rows = np.concatenate([offsets + start for (_, offsets), start in zip(picks, starts)])
+    # Groups read whole (not too large, see together_file): strings as dictionaries until taken.
+    batches = source.reader(groups[0], True).iter_batches(batch_size=BATCH_ROWS, row_groups=ids, use_threads=False)
+    table = _take_rows(batches, rows).cast(source.schema)
+    tables = []
+    for start, end in itertools.pairwise(np.cumsum([0] + [offsets.size for _, offsets in picks])):
+        tables.append(table.slice(int(start), int(end - start)))
+    return tables
 
 
 def _batched(small: list[tuple[str, list[int], int]]) -> tuple[list[tuple[list[str], list[int]]], list[int]]:

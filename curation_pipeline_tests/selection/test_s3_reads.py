@@ -101,6 +101,30 @@ def test_selecting_from_a_window_reads_each_footer_once_in_bounded_requests(prox
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
 
 
+def _data_reads(proxy: S3Proxy, sizes: dict[str, int]) -> int:
+    """Ranged GETs of column chunks: those not reaching a file's last byte (its footer)."""
+    reads = 0
+    for method, path, byte_range in proxy.ranged_requests:
+        key = unquote(path.split("?")[0]).lstrip("/")
+        if method == "GET" and key in sizes and byte_range is not None:
+            reads += int(byte_range.rpartition("-")[2] or sizes[key] - 1) != sizes[key] - 1
+    return reads
+
+
+@pytest.mark.parametrize(("budget", "reads"), [(scan._TOGETHER_BYTES, len(FILE_ROWS)), (1, GROUPS)])
+def test_a_files_winning_row_groups_are_fetched_in_one_read_within_the_budget(
+    proxied_stream, monkeypatch, budget: int, reads: int
+) -> None:
+    """Winners in every row group: one request a file, or one a group when the budget holds a group at most."""
+    url, proxy, sizes = proxied_stream
+    monkeypatch.setattr(scan, "_TOGETHER_BYTES", budget)
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    selector = SELECTORS["uniform"]  # counts from the footers, then fetches: every column chunk read is the fetch's
+    got = select(window, [selector], seed=3)
+    assert _data_reads(proxy, sizes) == reads
+    assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
+
+
 def test_a_remote_window_is_read_as_wide_as_the_columns_read_allow(proxied_stream, tmp_path) -> None:
     url, _, _ = proxied_stream
     remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
@@ -173,20 +197,24 @@ def test_a_remote_read_buffers_its_budget_of_compressed_chunks_at_once_below_the
     assert open_source(window).remote_in_flight() == 1  # widths are kept per source: a new one
     # The fetches of a selection then run one at a time, and choose the same rows.
     running, most, lock = [0], [0], threading.Lock()
-    fetch = scan.RowGroupPiece.fetch
 
-    def counted(piece, rows):  # type: ignore[no-untyped-def]
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        try:
-            time.sleep(0.05)  # long enough for fetches allowed together to overlap
-            return fetch(piece, rows)
-        finally:
+    def counted(fetcher):  # type: ignore[no-untyped-def]
+        def run(picks):  # type: ignore[no-untyped-def]
             with lock:
-                running[0] -= 1
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                time.sleep(0.05)  # long enough for fetches allowed together to overlap
+                return fetcher(picks)
+            finally:
+                with lock:
+                    running[0] -= 1
 
-    monkeypatch.setattr(scan.RowGroupPiece, "fetch", counted)
+        return run
+
+    # A file's winning row groups are fetched in one read, others alone: both are counted.
+    for name in ("_fetch_together", "_fetch_alone"):
+        monkeypatch.setattr(scan, name, counted(getattr(scan, name)))
     got = select(window, [SELECTORS["uniform"]], seed=3)
     assert most[0] == 1
     assert got.equals(select(window.to_dataset().to_table(), [SELECTORS["uniform"]], seed=3))
