@@ -135,7 +135,10 @@ def _pick(
     """The rows ``selector``'s method picks when asked for ``limit`` rows (duplicates included)."""
     expression = None if predicate is None else predicate.expression()
     fields = () if predicate is None else predicate.fields
-    pieces = source.pieces(expression, fields, predicate)
+    method = selector.method
+    # An ordered rule asks each piece's range of its field, and of record_id to settle ties.
+    ranges = (method.field, RECORD_ID) if isinstance(method, OrderedSampler) else ()
+    pieces = source.pieces(expression, fields, predicate, ranges)
     with filtering(fields):  # scans read the filter's columns too
         return _picked(pieces, source, selector, seed, index, limit)
 

@@ -541,14 +541,20 @@ class Source(Protocol):
     schema: pa.Schema
 
     def pieces(
-        self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
+        self,
+        selector_filter: ds.Expression | None,
+        fields: Sequence[str] = (),
+        predicate: Predicate | None = None,
+        ranges: Sequence[str] = (),
     ) -> list[Piece]:
         """The pieces that may hold rows passing ``selector_filter``, in data order.
 
         ``fields`` names the columns ``selector_filter`` reads (a hint: pieces
         that know them can read those columns alone); ``predicate``, the same
         filter evaluated in memory (a hint: pieces that hold those columns
-        evaluate it on them directly).
+        evaluate it on them directly); ``ranges``, the fields whose value
+        ranges the selector will ask of each piece (a hint: pieces found from
+        statistics can note them at once).
         """
 
     def count_rows(self) -> int:
@@ -563,7 +569,11 @@ class TableSource:
         self.schema = table.schema
 
     def pieces(
-        self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
+        self,
+        selector_filter: ds.Expression | None,
+        fields: Sequence[str] = (),
+        predicate: Predicate | None = None,
+        ranges: Sequence[str] = (),
     ) -> list[Piece]:
         starts = range(0, max(self.table.num_rows, 1), TABLE_PIECE_ROWS)
         return [TablePiece(self.table.slice(start, TABLE_PIECE_ROWS), selector_filter) for start in starts]
@@ -580,7 +590,11 @@ class DatasetSource:
         self.schema = dataset.schema
 
     def pieces(
-        self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
+        self,
+        selector_filter: ds.Expression | None,
+        fields: Sequence[str] = (),
+        predicate: Predicate | None = None,
+        ranges: Sequence[str] = (),
     ) -> list[Piece]:
         return [DatasetPiece(self.dataset, selector_filter)]
 
@@ -619,6 +633,7 @@ class ParquetSource:
         self._opened = _OpenedFiles()
         self._window: list[RowGroup] | None = None
         self._ranges: dict[tuple[str, str], list[tuple[Any, Any] | None]] = {}
+        self._large: dict[str, bool] = {}  # whether a file has a row group too large to read whole
         self._rows: int | None = None
         self._in_flight: dict[tuple[str, ...] | None, int] = {}
         # Full records are read with string columns as dictionaries (cheap to
@@ -675,11 +690,15 @@ class ParquetSource:
         dataset's types (no schema unification, no partition columns) and the
         dataset's format has default read options.
         """
-        found = self._direct.get(group.path)
+        return self._direct_file(group.path)
+
+    def _direct_file(self, path: str) -> bool:
+        """:meth:`direct` for the file at ``path``."""
+        found = self._direct.get(path)
         if found is None:
-            physical = self._files(group.path, False).physical_schema
+            physical = self._files(path, False).physical_schema
             found = self._plain_format and physical.remove_metadata().equals(self._plain_schema)
-            self._direct[group.path] = found
+            self._direct[path] = found
         return found
 
     def late(self, group: RowGroup) -> bool:
@@ -690,10 +709,10 @@ class ParquetSource:
             self._late[group.path] = found
         return found
 
-    def column_index(self, group: RowGroup, field: str) -> int:
-        """Index of the Parquet leaf column of top-level column ``field`` in ``group``'s file, or -1."""
+    def column_index(self, path: str, field: str) -> int:
+        """Index of the Parquet leaf column of top-level column ``field`` in the file at ``path``, or -1."""
         if self._leaves is None:
-            parquet_schema = self.footer(group.path).schema
+            parquet_schema = self.footer(path).schema
             self._leaves = {parquet_schema.column(i).path: i for i in range(len(parquet_schema))}
         return self._leaves.get(field, -1)
 
@@ -720,8 +739,12 @@ class ParquetSource:
 
     def large_groups(self, path: str) -> bool:
         """Whether the file at ``path`` has a row group too large to read whole (see ``_WHOLE_GROUP_ROWS``)."""
-        metadata = self.footer(path)
-        return any(metadata.row_group(i).num_rows > _WHOLE_GROUP_ROWS for i in range(metadata.num_row_groups))
+        found = self._large.get(path)
+        if found is None:
+            metadata = self.footer(path)
+            found = any(metadata.row_group(i).num_rows > _WHOLE_GROUP_ROWS for i in range(metadata.num_row_groups))
+            self._large[path] = found
+        return found
 
     @functools.cached_property
     def remote(self) -> bool:
@@ -786,17 +809,16 @@ class ParquetSource:
         key = (group.path, field)
         ranges = self._ranges.get(key)
         if ranges is None:
-            ranges = self._ranges[key] = self._file_ranges(group, field)
+            ranges = self._ranges[key] = self._file_ranges(group.path, self._files(group.path, False), field)
         return ranges[group.id]
 
-    def _file_ranges(self, group: RowGroup, field: str) -> list[tuple[Any, Any] | None]:
-        """:meth:`value_range` of every row group of ``group``'s file, by row-group id."""
+    def _file_ranges(self, path: str, fragment: ds.ParquetFileFragment, field: str) -> list[tuple[Any, Any] | None]:
+        """:meth:`value_range` of every row group of the file at ``path`` (read as ``fragment``), by row-group id."""
         type_ = self.schema.field(field).type if field in self.schema.names else None
         plain = type_ is not None and (
             pa.types.is_floating(type_) or pa.types.is_integer(type_) or pa.types.is_string(type_)
         )
-        fragment = self._files(group.path, False)
-        leaf = self.column_index(group, field) if plain and self.direct(group) else -1
+        leaf = self.column_index(path, field) if plain and self._direct_file(path) else -1
         if leaf >= 0:
             # Numbers and strings need no conversion: read the one column chunk's
             # statistics rather than building every column's (``RowGroupInfo.statistics``).
@@ -810,39 +832,54 @@ class ParquetSource:
         return ranges
 
     def pieces(
-        self, selector_filter: ds.Expression | None, fields: Sequence[str] = (), predicate: Predicate | None = None
+        self,
+        selector_filter: ds.Expression | None,
+        fields: Sequence[str] = (),
+        predicate: Predicate | None = None,
+        ranges: Sequence[str] = (),
     ) -> list[Piece]:
         if selector_filter is None:
-            groups = self._window_groups()
+            groups = self._window_groups(ranges)
         else:
-            groups = self._groups(_and(self.data_filter, selector_filter))
+            groups = self._groups(_and(self.data_filter, selector_filter), ranges)
         return [RowGroupPiece(group, self, selector_filter, fields, predicate) for group in groups]
 
-    def _window_groups(self) -> list[RowGroup]:
+    def _window_groups(self, ranges: Sequence[str] = ()) -> list[RowGroup]:
         """The row groups the source's own filter may keep; read once, then remembered (numbers only)."""
         if self._window is None:
-            self._window = self._groups(self.data_filter)
+            self._window = self._groups(self.data_filter, ranges)
         return self._window
 
-    def _groups(self, row_filter: ds.Expression | None) -> list[RowGroup]:
-        """The row groups ``row_filter``'s statistics do not rule out, in data order, read file by file."""
-        per_file = ordered_map(lambda path: self._file_groups(path, row_filter), self.paths, reads=())
+    def _groups(self, row_filter: ds.Expression | None, ranges: Sequence[str] = ()) -> list[RowGroup]:
+        """The row groups ``row_filter``'s statistics do not rule out, in data order, read file by file.
+
+        The ``ranges`` fields' row-group ranges (:meth:`value_range`) are
+        found from the same footers: a window of more files than the footer
+        cache holds would read every footer again to find them (1,000 files
+        of 1M rows: 1,345 more footer reads for top confidence k=100).
+        """
+        per_file = ordered_map(lambda path: self._file_groups(path, row_filter, ranges), self.paths, reads=())
         return [group for groups in per_file for group in groups]
 
-    def _file_groups(self, path: str, row_filter: ds.Expression | None) -> list[RowGroup]:
+    def _file_groups(self, path: str, row_filter: ds.Expression | None, ranges: Sequence[str]) -> list[RowGroup]:
         fragment = self._files(path, False)
-        # split_by_row_group drops row groups whose statistics rule the filter out.
-        kept = [group.row_groups[0].id for group in fragment.split_by_row_group(row_filter, schema=self.schema)]
-        if not kept:
-            return []
         metadata = fragment.metadata
         sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._large[path] = any(size > _WHOLE_GROUP_ROWS for size in sizes)
+        for field in ranges:
+            if (path, field) not in self._ranges:
+                self._ranges[(path, field)] = self._file_ranges(path, fragment, field)
         # A group the negated data filter's statistics rule out is one they show wholly kept.
         partial: set[int] = set()
         if self.data_filter is not None:
             negated = fragment.split_by_row_group(~self.data_filter, schema=self.schema)
             partial = {group.row_groups[0].id for group in negated}
+        if row_filter is self.data_filter and not partial:
+            kept = list(range(len(sizes)))  # the window's filter keeps every group whole (a file inside it)
+        else:
+            # split_by_row_group drops row groups whose statistics rule the filter out.
+            kept = [group.row_groups[0].id for group in fragment.split_by_row_group(row_filter, schema=self.schema)]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         return [RowGroup(path, i, sizes[i], int(starts[i]), i not in partial) for i in kept]
 
     def count_rows(self) -> int:

@@ -131,6 +131,33 @@ def test_an_ordered_rule_reads_each_files_row_groups_together_so_its_footer_once
     assert seen["reads"] <= 6 * files
 
 
+@pytest.mark.parametrize("partitioned", [False, True], ids=["direct", "scanner"])
+def test_ranges_asked_with_the_pieces_come_from_the_footers_read_to_list_them(
+    stream_folder: Path, monkeypatch: pytest.MonkeyPatch, partitioned: bool
+) -> None:
+    """With a cache smaller than the window, an ordered rule's ranges cost no second pass over the footers."""
+    fields = ("outputs.confidence", "record_id")
+    expected = open_source(_window(stream_folder, partitioned))
+    wanted = {
+        (piece.group.path, piece.group.id, field): expected.value_range(piece.group, field)
+        for piece in expected.pieces(None)
+        for field in fields
+    }
+    monkeypatch.setattr(scan, "FOOTER_CACHE_CHUNKS", CAPACITY * CHUNKS_PER_FILE)
+    seen = _spy_on_footers(monkeypatch)
+    source = open_source(_window(stream_folder, partitioned))
+    pieces = source.pieces(None, ranges=fields)
+    listed = seen["reads"]
+    assert listed <= FILES + 1  # each footer once (the first file's for the schema too)
+    found = {(p.group.path, p.group.id, field): p.value_range(field) for p in pieces for field in fields}
+    assert found == wanted and any(found.values())
+    assert [source.large_groups(path) for path in source.paths] == [False] * FILES
+    assert seen["reads"] == listed  # no footer read again
+    # Not asked with the pieces, a range reads its file's footer again (the cache holds two files).
+    source.value_range(pieces[0].group, "inputs.price")
+    assert seen["reads"] == listed + 1
+
+
 def test_pieces_hold_numbers_not_footers(stream_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scan, "FOOTER_CACHE_CHUNKS", CAPACITY * CHUNKS_PER_FILE)
     source = open_source(_window(stream_folder, False))
