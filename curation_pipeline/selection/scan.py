@@ -816,12 +816,17 @@ class ParquetSource:
         """:meth:`value_range` of every row group of the file at ``path`` (read as ``fragment``), by row-group id."""
         type_ = self.schema.field(field).type if field in self.schema.names else None
         plain = type_ is not None and (
-            pa.types.is_floating(type_) or pa.types.is_integer(type_) or pa.types.is_string(type_)
+            pa.types.is_floating(type_)
+            or pa.types.is_integer(type_)
+            or pa.types.is_string(type_)
+            # Parquet's statistics give these as the datetimes pyarrow's would (not so nanoseconds).
+            or (pa.types.is_timestamp(type_) and type_.unit != "ns")
         )
         leaf = self.column_index(path, field) if plain and self._direct_file(path) else -1
         if leaf >= 0:
-            # Numbers and strings need no conversion: read the one column chunk's
-            # statistics rather than building every column's (``RowGroupInfo.statistics``).
+            # These need no conversion: read the one column chunk's statistics rather
+            # than building every column's (``RowGroupInfo.statistics``): 0.16 against
+            # 2.2 ms a 1M-row file for ``__time``, held on the GIL.
             metadata = fragment.metadata
             numbers = (metadata.row_group(i).column(leaf).statistics for i in range(metadata.num_row_groups))
             return [(stats.min, stats.max) if stats is not None and stats.has_min_max else None for stats in numbers]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from curation_pipeline.curators.selectors import (
@@ -156,6 +157,22 @@ def test_ranges_asked_with_the_pieces_come_from_the_footers_read_to_list_them(
     # Not asked with the pieces, a range reads its file's footer again (the cache holds two files).
     source.value_range(pieces[0].group, "inputs.price")
     assert seen["reads"] == listed + 1
+
+
+@pytest.mark.parametrize("type_", [pa.timestamp("us", tz="UTC"), pa.timestamp("ms"), pa.timestamp("s", tz="Europe/Paris")])
+def test_time_ranges_from_a_column_chunks_statistics_are_pyarrows(tmp_path: Path, type_: pa.DataType) -> None:
+    """Timestamps' ranges come from the one column chunk's statistics, as the same datetimes as every column's."""
+    seconds = pa.array([1_714_521_600 + 7 * i for i in range(3_000)], pa.int64())
+    times = pc.multiply(seconds, {"s": 1, "ms": 1_000, "us": 1_000_000}[type_.unit]).cast(pa.int64()).cast(type_)
+    table = pa.table({"record_id": pc.cast(seconds, pa.string()), "at": times})
+    pq.write_table(table, tmp_path / "part.parquet", row_group_size=1_000)
+    dataset = ds.dataset(tmp_path, format="parquet")
+    source = open_source(_Window(dataset, None))
+    pieces = source.pieces(None)
+    fragment = next(iter(dataset.get_fragments()))
+    expected = [(info.statistics["at"]["min"], info.statistics["at"]["max"]) for info in fragment.row_groups]
+    assert [piece.value_range("at") for piece in pieces] == expected
+    assert [type(low) for low, _ in expected] == [dt.datetime] * 3
 
 
 def test_pieces_hold_numbers_not_footers(stream_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
