@@ -100,39 +100,49 @@ winners is decompressed and decoded, after the narrow scan that chose them
 more slowly); on 1,440 small files a day each file costs an open, a footer
 and a read for the narrow scan, and a share of a query for the fetch
 (winners of small files come many files to a DuckDB query), where polars
-reads each file once; on S3 a narrow scan runs 16 row groups at once and a
+reads each file once. On S3 a narrow scan runs 16 row groups at once and a
 fetch four (16 MB of the columns each reads), so bounded ranges and equality
-make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s (the
-test server, moto, copies a whole object for every ranged GET: many ranges of
-13 MB files cost it CPU on this 2-core machine, for every engine; on 1,440
-small files ours makes 5,200 requests against polars' 3,617). A foreign
-writer's 128 MB row groups are fetched one at a time on S3, their 115 MB of
-compressed column chunks buffered whole: 422-577 MB of RSS (four at once held
-1.06-1.15 GB; streaming them in 4 MB reads held 745 MB but took twice as long;
-DuckDB's fetch, which reads only the winners' pages, runs on local files).
-The stratified rules there peak at 558-577 MB, over the 500 MB target: one
-group's fetch (173 MB of Arrow memory) on top of what the strata passes leave
-in the C allocator's heap (glibc's `malloc_trim` after each row group
-brought 558 to 495 MB, and 521 MB at k=10,000; not adopted yet). Newest k=100 on
-ten overlapping writers on S3 (3.4 against polars' 1.9 s) was not profiled.
-At k=10,000 on S3 ours takes 3 to 4 times polars on top confidence, ranges
-and equality of our layout (42-46 s against 11-14 s): 10,000 winners sit in
-every row group, and the fetch reads each group with a winner on its own,
-every column decoded, in a ranged GET of its own (3,386 requests against
-polars' 1,716, and moto copies the 13 MB object for each). Reading a file's
-winning row groups in one call, their chunks coalesced into one range, is
-the next step.
+make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s. The
+test server bounds that: moto and the latency proxy spend 6.9-7.5 ms of CPU
+in one Python process on each ranged GET (measured with 400 GETs from a
+child process, which spent 0.8 ms on each), so it answers 150-200 requests a
+second however many are in flight, on the same two cores as the engines.
+Reading through the gaps between a file's row groups cut the requests by
+half to three quarters and those times by a quarter, for 8 times the bytes;
+it was not kept (docs/decisions.md). On 1,440 small files ours makes
+5,200 requests against polars' 3,617 (a footer, a narrow read and a fetch
+a file). A foreign writer's 128 MB row groups are fetched one at a time on S3,
+their 115 MB of compressed column chunks buffered whole: 422-577 MB of RSS
+(four at once held 1.06-1.15 GB; streaming them in 4 MB reads held 745 MB
+but took twice as long; DuckDB's fetch, which reads only the winners'
+pages, runs on local files). The stratified rules there peak at 558-577 MB
+in the table, over the 500 MB target: one group's fetch (173 MB of Arrow
+memory) on top of what the strata passes leave in the C heap. The heap is
+now trimmed after each large group and before a fetch (glibc's
+`malloc_trim`), which measured 518-556 MB there after these runs, still over.
+At k=10,000 on S3 a file's winning row groups are fetched in one read (their
+chunks, side by side, come in one request): 2,002 requests against polars'
+1,716, and 24-31 s against 11-15 s on our and the overlap layout (1.8 to 2.4
+times; 3 to 4 times when each group was a request of its own). What is left
+is the server's CPU a request and ours: every column of each row group
+holding a winner decoded by pyarrow (10,000 winners sit in nearly every
+group), about 25 s of CPU, where locally DuckDB decodes only the winners'
+pages. On 1,440 small files, k=10,000 takes 54-57 s (about 2 times polars)
+and 6,400-6,500 requests, and peaks at 510-514 MB on top confidence and bounded
+range, over the target. Newest on ten overlapping writers on S3 (1.82 at
+k=100, 1.89 at k=10,000: 3.3-3.4 s against polars' 1.7-1.9 s) was not profiled.
 
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
-13 minutes on 2 CPUs): DuckDB answers top confidence k=100 in 2.4 s, ours in
-3.8 s. Its top-N pushes the running cut down to the scan as a filter, so row
-groups below it are skipped as they are reached; ours skips them by their
-statistics too, but reads each of the 1,000 footers once per pass (the
-window's row groups, the statistics, the read, the ties' record_id
-statistics: 4,000 to 5,000 footer reads, about 0.5 ms each), because 1,000 footers
-(200 MB decoded) are more than the 32 MB footer cache holds. Top confidence
-and bounded range at k=10,000 (1.11, 1.26) fetch 10,000 winners spread over
-every file, as at 100M.""",
+13 minutes on 2 CPUs): top confidence k=100 takes 2.6 s against DuckDB's
+1.9 s (1.38). DuckDB's top-N pushes the running cut down to the scan as a
+filter; ours skips row groups by their statistics too. The 1,000 footers
+(200 MB decoded) do not fit the 32 MB footer cache, so each pass reads them
+again: the ranges an ordered rule asks are now noted with the window's
+row groups (2,900 -> 1,487 footer reads), the window's own read of them
+(for its time spans) comes first, and the winners' 100 rows lie in 95
+files, a DuckDB query each. Bounded range at k=100 and k=10,000 (1.09, 1.25)
+and top confidence at k=10,000 (1.03) fetch their winners spread over every
+file, as at 100M.""",
     "selection_floor": """\
 `benchmarks/selection_floor.py` times pyarrow alone decoding the one column a
 rule must read in full (confidence for top confidence and bounded range, label
