@@ -773,9 +773,13 @@ class ParquetSource:
         """Whether the file at ``path`` has a row group too large to read whole (see ``_WHOLE_GROUP_ROWS``)."""
         found = self._large.get(path)
         if found is None:
-            metadata = self.footer(path)
-            found = any(metadata.row_group(i).num_rows > _WHOLE_GROUP_ROWS for i in range(metadata.num_row_groups))
-            self._large[path] = found
+            found = self._note_large(path, self.footer(path))
+        return found
+
+    def _note_large(self, path: str, metadata: pq.FileMetaData) -> bool:
+        """Remember and return whether the file at ``path`` (its footer ``metadata``) has a group too large to read whole."""
+        found = any(metadata.row_group(i).num_rows > _WHOLE_GROUP_ROWS for i in range(metadata.num_row_groups))
+        self._large[path] = found
         return found
 
     @functools.cached_property
@@ -838,11 +842,17 @@ class ParquetSource:
         ordered rule asks for every piece's, once per round, and the footer
         may have left the cache since.
         """
-        key = (group.path, field)
+        return self._noted_ranges(group.path, field)[group.id]
+
+    def _noted_ranges(
+        self, path: str, field: str, fragment: ds.ParquetFileFragment | None = None
+    ) -> list[tuple[Any, Any] | None]:
+        """:meth:`_file_ranges` of the file at ``path``, remembered; its footer read unless ``fragment`` holds it."""
+        key = (path, field)
         ranges = self._ranges.get(key)
         if ranges is None:
-            ranges = self._ranges[key] = self._file_ranges(group.path, self._files(group.path, False), field)
-        return ranges[group.id]
+            ranges = self._ranges[key] = self._file_ranges(path, fragment or self._files(path, False), field)
+        return ranges
 
     def _file_ranges(self, path: str, fragment: ds.ParquetFileFragment, field: str) -> list[tuple[Any, Any] | None]:
         """:meth:`value_range` of every row group of the file at ``path`` (read as ``fragment``), by row-group id."""
@@ -902,10 +912,9 @@ class ParquetSource:
         fragment = self._files(path, False)
         metadata = fragment.metadata
         sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-        self._large[path] = any(size > _WHOLE_GROUP_ROWS for size in sizes)
+        self._note_large(path, metadata)
         for field in ranges:
-            if (path, field) not in self._ranges:
-                self._ranges[(path, field)] = self._file_ranges(path, fragment, field)
+            self._noted_ranges(path, field, fragment)
         # A group the negated data filter's statistics rule out is one they show wholly kept.
         partial: set[int] = set()
         if self.data_filter is not None:
@@ -1163,11 +1172,13 @@ def _fetch_together(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     rows = np.concatenate([offsets + start for (_, offsets), start in zip(picks, starts)])
     # Groups read whole (not too large, see together_file): strings as dictionaries until taken.
     batches = source.reader(groups[0], True).iter_batches(batch_size=BATCH_ROWS, row_groups=ids, use_threads=False)
-    table = _take_rows(batches, rows).cast(source.schema)
-    tables = []
-    for start, end in itertools.pairwise(np.cumsum([0] + [offsets.size for _, offsets in picks])):
-        tables.append(table.slice(int(start), int(end - start)))
-    return tables
+    return _sliced(_take_rows(batches, rows).cast(source.schema), [offsets.size for _, offsets in picks])
+
+
+def _sliced(table: pa.Table, sizes: Sequence[int]) -> list[pa.Table]:
+    """``table`` cut into consecutive slices of ``sizes`` rows."""
+    starts = itertools.accumulate(sizes, initial=0)
+    return [table.slice(start, size) for start, size in zip(starts, sizes)]
 
 
 def _batched(small: list[tuple[str, list[int], int]]) -> tuple[list[tuple[list[str], list[int]]], list[int]]:
@@ -1221,9 +1232,6 @@ def _fetch_late(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
         return [piece.fetch(rows) for piece, rows in picks]  # pyarrow's read of the same rows
     tables: list[pa.Table | None] = [None] * len(picks)
     for positions, table in zip(by_path.values(), fetched):
-        start = 0
-        for i in positions:
-            size = picks[i][1].size
-            tables[i] = table.slice(start, size)
-            start += size
+        for i, part in zip(positions, _sliced(table, [picks[i][1].size for i in positions])):
+            tables[i] = part
     return tables  # type: ignore[return-value]

@@ -56,14 +56,19 @@ def proxied_stream(aws_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
         yield url, proxy, sizes
 
 
-def _footer_reads(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
-    """Ranged GETs reaching each file's last byte, by file."""
-    found: collections.Counter[str] = collections.Counter()
+def _ranged_gets(proxy: S3Proxy, sizes: dict[str, int]) -> Iterator[tuple[str, bool]]:
+    """Each ranged GET of a file: its key, and whether it reaches the file's last byte (a footer read)."""
     for method, path, byte_range in proxy.ranged_requests:
         key = unquote(path.split("?")[0]).lstrip("/")
         if method == "GET" and key in sizes and byte_range is not None:
-            last = int(byte_range.rpartition("-")[2] or sizes[key] - 1)
-            found[key] += last == sizes[key] - 1
+            yield key, int(byte_range.rpartition("-")[2] or sizes[key] - 1) == sizes[key] - 1
+
+
+def _footer_reads(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
+    """Ranged GETs reaching each file's last byte, by file."""
+    found: collections.Counter[str] = collections.Counter()
+    for key, footer in _ranged_gets(proxy, sizes):
+        found[key] += footer
     return found
 
 
@@ -103,12 +108,7 @@ def test_selecting_from_a_window_reads_each_footer_once_in_bounded_requests(prox
 
 def _data_reads(proxy: S3Proxy, sizes: dict[str, int]) -> int:
     """Ranged GETs of column chunks: those not reaching a file's last byte (its footer)."""
-    reads = 0
-    for method, path, byte_range in proxy.ranged_requests:
-        key = unquote(path.split("?")[0]).lstrip("/")
-        if method == "GET" and key in sizes and byte_range is not None:
-            reads += int(byte_range.rpartition("-")[2] or sizes[key] - 1) != sizes[key] - 1
-    return reads
+    return sum(not footer for _, footer in _ranged_gets(proxy, sizes))
 
 
 @pytest.mark.parametrize(("budget", "reads"), [(scan._TOGETHER_BYTES, len(FILE_ROWS)), (1, GROUPS)])
