@@ -724,11 +724,11 @@ class ParquetSource:
         """
         return self._direct_file(group.path)
 
-    def _direct_file(self, path: str) -> bool:
-        """:meth:`direct` for the file at ``path``."""
+    def _direct_file(self, path: str, fragment: ds.ParquetFileFragment | None = None) -> bool:
+        """:meth:`direct` for the file at ``path``; its footer read unless ``fragment`` holds it."""
         found = self._direct.get(path)
         if found is None:
-            physical = self._files(path, False).physical_schema
+            physical = (fragment or self._files(path, False)).physical_schema
             found = self._plain_format and physical.remove_metadata().equals(self._plain_schema)
             self._direct[path] = found
         return found
@@ -741,10 +741,13 @@ class ParquetSource:
             self._late[group.path] = found
         return found
 
-    def column_index(self, path: str, field: str) -> int:
-        """Index of the Parquet leaf column of top-level column ``field`` in the file at ``path``, or -1."""
+    def column_index(self, path: str, field: str, metadata: pq.FileMetaData | None = None) -> int:
+        """Index of the Parquet leaf column of top-level column ``field`` in the file at ``path``, or -1.
+
+        Its footer is read unless ``metadata`` is the footer.
+        """
         if self._leaves is None:
-            parquet_schema = self.footer(path).schema
+            parquet_schema = (metadata or self.footer(path)).schema
             self._leaves = {parquet_schema.column(i).path: i for i in range(len(parquet_schema))}
         return self._leaves.get(field, -1)
 
@@ -864,7 +867,9 @@ class ParquetSource:
             # Parquet's statistics give these as the datetimes pyarrow's would (not so nanoseconds).
             or (pa.types.is_timestamp(type_) and type_.unit != "ns")
         )
-        leaf = self.column_index(path, field) if plain and self._direct_file(path) else -1
+        # From ``fragment``'s footer: another thread may have pushed it out of the cache meanwhile.
+        direct = plain and self._direct_file(path, fragment)
+        leaf = self.column_index(path, field, fragment.metadata) if direct else -1
         if leaf >= 0:
             # These need no conversion: read the one column chunk's statistics rather
             # than building every column's (``RowGroupInfo.statistics``): 0.16 against
