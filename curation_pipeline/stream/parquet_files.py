@@ -109,8 +109,15 @@ def delete_quietly(store: Store, paths: Iterable[str]) -> None:
 
 def list_dir(store: Store, folder: str) -> list[pafs.FileInfo]:
     """Entries directly inside ``folder``; a missing folder is empty, not an error."""
+    selector = pafs.FileSelector(folder, allow_not_found=True)
     with storage_errors(f"cannot list {store.uri(folder)}"):
-        return store.filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+        try:
+            return store.filesystem.get_file_info(selector)
+        except FileNotFoundError:
+            # pyarrow's local listing fails, then checks whether the folder exists: a
+            # writer creating it in between (a batch landing) makes that an error. The
+            # folder exists now: list it again.
+            return store.filesystem.get_file_info(selector)
 
 
 @dataclass(frozen=True)
