@@ -77,6 +77,13 @@ _MATCH = "__selection_match"
 # at peak, 8 MB runs (two reads a file) 462 MB, 4 MB 411 MB but 200 more
 # requests and 23% slower.
 _TOGETHER_BYTES = 8 << 20
+# Compressed bytes of a large row group's column chunks that one pass of its
+# fetch reads (see RowGroupPiece._fetch_large). A foreign writer's 115 MB
+# group, fetched whole, held 173 MB of Arrow memory at peak; in passes of at
+# most this (its record ids, times, inputs, the rest) 51-53 MB, and peak RSS
+# went 461-481 -> 346-365 MB (100M rows on S3, equality k=10,000, fetches one
+# at a time).
+_PASS_BYTES = 32 << 20
 # Filesystems (pyarrow's type names) whose files cost a request to open.
 _REMOTE_FILESYSTEMS = frozenset({"s3", "gcs", "abfs", "hdfs"})
 # Column chunks whose decoded footers a Parquet source holds at once, about
@@ -111,8 +118,11 @@ _REMOTE_BYTES_IN_FLIGHT = 16 << 20
 # ... and by the compressed bytes of those columns, which a read pre-buffers
 # whole before decoding: a foreign writer's row group of every column is about
 # 115 MB, and fetches of four at once held 1.06-1.15 GB. So few pieces run at
-# once that this many compressed bytes are buffered, one at the least.
-_REMOTE_BUFFERED_IN_FLIGHT = 128 << 20
+# once that this many compressed bytes are buffered, one at the least. Such a
+# group is fetched a pass of columns at a time (_PASS_BYTES), its largest pass
+# 37 MB: two at once (100M rows on S3, equality k=10,000) took 17.4-19.0 s and
+# held 440-445 MB at peak, three 18.1-21.9 s and 477-500 MB.
+_REMOTE_BUFFERED_IN_FLIGHT = 96 << 20
 # Files whose row groups are sampled for their size (the footers are parsed already).
 _SAMPLED_FILES = 8
 # The remote source whose selection runs (None: local, the default).
@@ -431,21 +441,18 @@ class RowGroupPiece(_ScannedPiece):
                 columns=projection, batch_size=BATCH_ROWS, use_threads=False
             )
 
-    def _batches(self, columns: list[str] | None, dictionary: bool) -> Iterator[pa.RecordBatch]:
+    def _batches(self, columns: list[str], dictionary: bool, threads: bool = False) -> Iterator[pa.RecordBatch]:
         """This row group's ``columns`` straight from its file, in batches (only when :meth:`ParquetSource.direct`).
 
         A group of at most ``_WHOLE_GROUP_ROWS`` rows is read whole (one call,
-        the fastest); a larger one batch by batch, so memory stays bounded.
+        the fastest); a larger one batch by batch, so memory stays bounded,
+        its columns decoded on pyarrow's CPU pool if ``threads``.
         """
         group = self.group
         if group.rows <= _WHOLE_GROUP_ROWS:
             yield from self._read(columns, dictionary).to_batches(max_chunksize=BATCH_ROWS)
             return
         reader = self.source.reader(self.group, dictionary)
-        # A fetch (every column) decodes the columns on pyarrow's CPU pool: on a remote store
-        # such groups are fetched one at a time (see _REMOTE_BUFFERED_IN_FLIGHT), which would
-        # leave the other cores idle (30 against 22 s at 100M rows on S3, measured).
-        threads = columns is None
         try:
             yield from reader.iter_batches(
                 batch_size=BATCH_ROWS, row_groups=[group.id], columns=columns, use_threads=threads
@@ -493,10 +500,7 @@ class RowGroupPiece(_ScannedPiece):
         if self.source.direct(self.group):
             group = self.group
             if rows.size and group.rows > _WHOLE_GROUP_ROWS:
-                # A large group: batch by batch, whatever the winners' positions, with
-                # plain strings (a dictionary built across batches of a plain-encoded
-                # column would grow to the whole group's values).
-                return _take_rows(self._batches(None, False), rows).cast(self.source.schema)
+                return self._fetch_large(rows)
             if rows.size and int(rows[-1]) < _EARLY_STOP * group.rows:
                 # Winners only in the group's first rows: decode batch by batch
                 # and stop after the last one (pyarrow cannot skip to a row).
@@ -509,6 +513,25 @@ class RowGroupPiece(_ScannedPiece):
             return table.take(pa.array(rows)).cast(self.source.schema)
         batches = self._scanner(True).to_batches()
         return _take_rows(batches, rows).cast(self.source.schema)
+
+    def _fetch_large(self, rows: np.ndarray) -> pa.Table:
+        """Rows ``rows`` of this large group: a few columns a pass, each pass batch by batch.
+
+        A read pre-buffers the compressed chunks of the columns it reads: a
+        pass reads columns whose chunks hold at most :data:`_PASS_BYTES` (one
+        column at the least), so a foreign writer's 115 MB group is held a
+        third at a time. Strings stay plain: a dictionary built across
+        batches of a plain-encoded column would grow to the group's values.
+        A pass decodes its columns on pyarrow's CPU pool: on a remote store
+        few such groups are fetched at once (see _REMOTE_BUFFERED_IN_FLIGHT),
+        which would leave cores idle (fetched whole one at a time: 30
+        against 22 s at 100M rows on S3, measured).
+        """
+        passes = self.source.column_passes(self.group)
+        parts = [_take_rows(self._batches(columns, False, threads=True), rows) for columns in passes]
+        names = [name for part in parts for name in part.column_names]
+        table = pa.Table.from_arrays([column for part in parts for column in part.columns], names=names)
+        return table.select(self.source.schema.names).cast(self.source.schema)
 
     @property
     def file(self) -> str | None:
@@ -772,6 +795,10 @@ class ParquetSource:
         metadata = self.footer(group.path).row_group(group.id)
         return sum(metadata.column(i).total_compressed_size for i in range(metadata.num_columns))
 
+    def column_passes(self, group: RowGroup) -> list[list[str]]:
+        """The schema's columns in order, cut into the passes of a large ``group``'s fetch (see :func:`_column_passes`)."""
+        return [columns for columns, _ in _column_passes(self.footer(group.path), group.id, self.schema.names)]
+
     def large_groups(self, path: str) -> bool:
         """Whether the file at ``path`` has a row group too large to read whole (see ``_WHOLE_GROUP_ROWS``)."""
         found = self._large.get(path)
@@ -830,12 +857,18 @@ class ParquetSource:
             for index in range(metadata.num_row_groups):
                 group = metadata.row_group(index)
                 chunks = [group.column(i) for i in leaves]
-                if columns is None:
-                    read = group.total_byte_size
-                else:
+                if columns is not None:
                     read = sum(chunk.total_uncompressed_size for chunk in chunks)
+                    held = sum(chunk.total_compressed_size for chunk in chunks)
+                elif group.num_rows > _WHOLE_GROUP_ROWS:
+                    # Fetched a pass at a time: a pass's chunks are what is buffered at once.
+                    read = group.total_byte_size
+                    held = max(size for _, size in _column_passes(metadata, index, self.schema.names))
+                else:
+                    read = group.total_byte_size
+                    held = sum(chunk.total_compressed_size for chunk in chunks)
                 largest = max(largest, read)
-                buffered = max(buffered, sum(chunk.total_compressed_size for chunk in chunks))
+                buffered = max(buffered, held)
         return largest, buffered
 
     def value_range(self, group: RowGroup, field: str) -> tuple[Any, Any] | None:
@@ -992,6 +1025,24 @@ class _OpenedFiles:
             return filesystem.open_input_file(path)
         # One open per file, while other files open in parallel.
         return self._remote.get(path, lambda: filesystem.open_input_file(path))
+
+
+def _column_passes(metadata: pq.FileMetaData, index: int, names: Sequence[str]) -> list[tuple[list[str], int]]:
+    """Columns ``names`` in order, cut into passes whose compressed chunks in row group ``index`` hold at most :data:`_PASS_BYTES` (one column at the least), with each pass's bytes."""
+    chunks = metadata.row_group(index)
+    sizes = dict.fromkeys(names, 0)
+    for i in range(chunks.num_columns):
+        leaf = metadata.schema.column(i).path
+        column = next((name for name in sizes if _within(leaf, name)), None)
+        if column is not None:
+            sizes[column] += chunks.column(i).total_compressed_size
+    passes: list[tuple[list[str], int]] = []
+    for column, size in sizes.items():
+        if passes and passes[-1][1] + size <= _PASS_BYTES:
+            passes[-1] = (passes[-1][0] + [column], passes[-1][1] + size)
+        else:
+            passes.append(([column], size))
+    return passes
 
 
 def _within(leaf: str, column: str) -> bool:

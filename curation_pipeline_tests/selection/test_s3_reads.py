@@ -125,6 +125,38 @@ def test_a_files_winning_row_groups_are_fetched_in_one_read_within_the_budget(
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
 
 
+@pytest.mark.parametrize("budget", [1 << 40, 1])
+def test_a_large_row_groups_winners_are_fetched_a_few_columns_a_read(proxied_stream, monkeypatch, budget: int) -> None:
+    """Groups too large to read whole: one read a group when its columns fit the budget, else one a column."""
+    url, proxy, sizes = proxied_stream
+    monkeypatch.setattr(scan, "_WHOLE_GROUP_ROWS", 1024)
+    monkeypatch.setattr(scan, "_PASS_BYTES", budget)
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    selector = SELECTORS["uniform"]
+    got = select(window, [selector], seed=3)
+    passes = 1 if budget > 1 else len(window.to_dataset().schema.names)
+    assert _data_reads(proxy, sizes) == GROUPS * passes
+    assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
+
+
+def test_a_large_row_groups_fetch_counts_its_largest_pass_as_buffered(proxied_stream, monkeypatch) -> None:
+    """Fetched a column a pass, as many large groups are fetched at once as their largest column allows."""
+    url, _, _ = proxied_stream
+    monkeypatch.setattr(scan, "_WHOLE_GROUP_ROWS", 1024)
+    monkeypatch.setattr(scan, "_PASS_BYTES", 1)
+    remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
+    groups = [footer.row_group(i) for footer in map(remote.footer, remote.paths) for i in range(footer.num_row_groups)]
+    largest = max(_bytes_of_column(group, name) for group in groups for name in remote.schema.names)
+    monkeypatch.setattr(scan, "_REMOTE_BUFFERED_IN_FLIGHT", 2 * largest + 1)
+    assert remote.remote_in_flight() == 2
+
+
+def _bytes_of_column(group, name: str) -> int:
+    """Compressed bytes of column ``name``'s chunks (its leaves) in row group metadata ``group``."""
+    chunks = [group.column(i) for i in range(group.num_columns)]
+    return sum(c.total_compressed_size for c in chunks if scan._within(c.path_in_schema, name))
+
+
 def test_a_remote_window_is_read_as_wide_as_the_columns_read_allow(proxied_stream, tmp_path) -> None:
     url, _, _ = proxied_stream
     remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
