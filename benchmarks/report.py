@@ -111,15 +111,15 @@ Reading through the gaps between a file's row groups cut the requests by
 half to three quarters and those times by a quarter, for 8 times the bytes;
 it was not kept (docs/decisions.md). On 1,440 small files ours makes
 5,200 requests against polars' 3,617 (a footer, a narrow read and a fetch
-a file). A foreign writer's 128 MB row groups are fetched one at a time on S3,
-their 115 MB of compressed column chunks buffered whole: 422-577 MB of RSS
-(four at once held 1.06-1.15 GB; streaming them in 4 MB reads held 745 MB
-but took twice as long; DuckDB's fetch, which reads only the winners'
-pages, runs on local files). The stratified rules there peak at 558-577 MB
-in the table, over the 500 MB target: one group's fetch (173 MB of Arrow
-memory) on top of what the strata passes leave in the C heap. The heap is
-now trimmed after each large group and before a fetch (glibc's
-`malloc_trim`), which measured 518-556 MB there after these runs, still over.
+a file). A foreign writer's 128 MB row groups are fetched on S3 a few
+columns a pass, each pass pre-buffering at most 32 MB of compressed chunks
+(one column at the least: its largest pass is the 37 MB `inputs` struct),
+two groups at once: every rule there now runs in 3.7-25.0 s at 301-488 MB,
+0.12-0.77 of the fastest peer where one completes (polars passes 2 GiB on
+uniform and the strata; DuckDB completes only uniform k=100, in 58 s). Fetched whole, one group at a time, those rules took 21.7-32.2 s
+and the strata peaked at 558-577 MB (one group's fetch held 173 MB of Arrow
+memory, 51-53 MB in passes); four whole groups at once held 1.06-1.15 GB,
+and streaming them in 4 MB reads held 745 MB but took twice as long.
 At k=10,000 on S3 a file's winning row groups are fetched in one read (their
 chunks, side by side, come in one request): 2,002 requests against polars'
 1,716, and 24-31 s against 11-15 s on our and the overlap layout (1.8 to 2.4
