@@ -129,10 +129,20 @@ holding a winner decoded by pyarrow (10,000 winners sit in nearly every
 group), about 25 s of CPU, where locally DuckDB decodes only the winners'
 pages. On 1,440 small files, k=10,000 takes 54-57 s (about 2 times polars)
 and 6,400-6,500 requests, and peaks at 510-514 MB on top confidence and bounded
-range, over the target: the window's 1,440 footers take 88 MB and Arrow's
-allocations 63-76 MB, the rest is held by pyarrow's allocator (mimalloc):
-with its system allocator the same run peaked at 397 MB. Newest on ten overlapping writers on S3 (1.82 at
-k=100, 1.89 at k=10,000: 3.3-3.4 s against polars' 1.7-1.9 s) was not profiled.
+range, over the target: the window's 1,440 footers take 60-88 MB (about
+24 KB a file and 1 KB a column chunk) and Arrow's allocations 63-76 MB, the
+rest is held by pyarrow's allocator (mimalloc): with its system allocator
+the same run peaked at 397 MB. What it holds grows with pyarrow's IO
+threads, which pre-buffer the reads and keep what they allocated
+(`ARROW_IO_THREADS` 2, 4 and 8, the default: 394, 448 and 492 MB, in 73, 58
+and 53 s); that setting is process-wide, so the library leaves it to the
+process (docs/decisions.md). Newest on ten overlapping writers on S3 (1.82
+at k=100, 1.89 at k=10,000: 3.3-3.4 s against polars' 1.7-1.9 s) makes 135
+requests to polars' 253-269: opening the window reads the 100 footers (1.1
+s; the server spends about 7 ms of CPU on each); the selection (0.85 s)
+then spends about half its time waiting on the waves of its best-first scan
+of the newest row groups' times, a fifth listing the groups and a tenth
+fetching (py-spy).
 
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
 13 minutes on 2 CPUs): top confidence k=100 takes 2.6 s against DuckDB's

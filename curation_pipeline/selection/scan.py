@@ -120,8 +120,8 @@ _REMOTE_BYTES_IN_FLIGHT = 16 << 20
 # 115 MB, and fetches of four at once held 1.06-1.15 GB. So few pieces run at
 # once that this many compressed bytes are buffered, one at the least. Such a
 # group is fetched a pass of columns at a time (_PASS_BYTES), its largest pass
-# 37 MB: two at once (100M rows on S3, equality k=10,000) took 17.4-19.0 s and
-# held 440-445 MB at peak, three 18.1-21.9 s and 477-500 MB.
+# 37 MB: two at once (100M rows on S3, equality k=10,000) took 17.4-19.6 s and
+# held 375-445 MB at peak, three 18.1-21.9 s and 477-500 MB.
 _REMOTE_BUFFERED_IN_FLIGHT = 96 << 20
 # Files whose row groups are sampled for their size (the footers are parsed already).
 _SAMPLED_FILES = 8
