@@ -157,6 +157,22 @@ def _bytes_of_column(group, name: str) -> int:
     return sum(c.total_compressed_size for c in chunks if scan._within(c.path_in_schema, name))
 
 
+def test_a_read_is_pre_buffered_only_when_its_chunks_can_merge(proxied_stream) -> None:
+    """Adjacent chunks come in one request, pre-buffered; chunks apart one each, read on the scanning thread."""
+    url, proxy, sizes = proxied_stream
+    source = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
+    piece = source.pieces(None)[0]
+    path = piece.group.path
+    assert not source.pre_buffered(path, ["outputs.confidence"])
+    assert not source.pre_buffered(path, ["record_id", "outputs.confidence"])
+    assert source.pre_buffered(path, ["outputs.label", "outputs.confidence"])
+    for columns, requests in [(["outputs.label", "outputs.confidence"], 1), (["record_id", "outputs.confidence"], 2)]:
+        before = _data_reads(proxy, sizes)
+        table = piece._read(columns, False)
+        assert _data_reads(proxy, sizes) - before == requests
+        assert table.column_names == columns and table.num_rows == piece.group.rows
+
+
 def test_a_remote_window_is_read_as_wide_as_the_columns_read_allow(proxied_stream, tmp_path) -> None:
     url, _, _ = proxied_stream
     remote = open_source(open_window("app", DAY, DAY + dt.timedelta(days=1), url))
