@@ -79,10 +79,10 @@ _MATCH = "__selection_match"
 _TOGETHER_BYTES = 8 << 20
 # Compressed bytes of a large row group's column chunks that one pass of its
 # fetch reads (see RowGroupPiece._fetch_large). A foreign writer's 115 MB
-# group, fetched whole, held 173 MB of Arrow memory at peak; in passes of at
-# most this (its record ids, times, inputs, the rest) 51-53 MB, and peak RSS
-# went 461-481 -> 346-365 MB (100M rows on S3, equality k=10,000, fetches one
-# at a time).
+# group, fetched whole, held 173 MB of Arrow memory at peak; in four passes
+# (its record ids, its times, four inputs, the rest: 26-32 MB each) 51-53 MB,
+# and peak RSS went 461-487 -> 346-365 MB (100M rows on S3, equality
+# k=10,000, fetches one at a time).
 _PASS_BYTES = 32 << 20
 # Filesystems (pyarrow's type names) whose files cost a request to open.
 _REMOTE_FILESYSTEMS = frozenset({"s3", "gcs", "abfs", "hdfs"})
@@ -120,9 +120,10 @@ _REMOTE_BYTES_IN_FLIGHT = 16 << 20
 # 115 MB, and fetches of four at once held 1.06-1.15 GB. So few pieces run at
 # once that this many compressed bytes are buffered, one at the least. Such a
 # group is fetched a pass of columns at a time (_PASS_BYTES), its largest pass
-# 37 MB: two at once (100M rows on S3, equality k=10,000) took 17.4-19.6 s and
-# held 375-445 MB at peak, three 18.1-21.9 s and 477-500 MB.
-_REMOTE_BUFFERED_IN_FLIGHT = 96 << 20
+# 31.6 MB: two at once (100M rows on S3, equality k=10,000, peak RSS) took
+# 18.6-19.6 s and held 375-401 MB, three 17.4-19.0 s and 440-445 MB (and 472
+# MB on stratified balanced k=100), four 18.1-21.9 s and 477-500 MB.
+_REMOTE_BUFFERED_IN_FLIGHT = 64 << 20
 # Files whose row groups are sampled for their size (the footers are parsed already).
 _SAMPLED_FILES = 8
 # The remote source whose selection runs (None: local, the default).
@@ -522,7 +523,7 @@ class RowGroupPiece(_ScannedPiece):
         A read pre-buffers the compressed chunks of the columns it reads: a
         pass reads columns whose chunks hold at most :data:`_PASS_BYTES` (one
         column at the least), so a foreign writer's 115 MB group is held a
-        third at a time. Strings stay plain: a dictionary built across
+        quarter at a time. Strings stay plain: a dictionary built across
         batches of a plain-encoded column would grow to the group's values.
         A pass decodes its columns on pyarrow's CPU pool: on a remote store
         few such groups are fetched at once (see _REMOTE_BUFFERED_IN_FLIGHT),
