@@ -113,13 +113,15 @@ it was not kept (docs/decisions.md). On 1,440 small files ours makes
 5,200 requests against polars' 3,617 (a footer, a narrow read and a fetch
 a file). A foreign writer's 128 MB row groups are fetched on S3 a few
 columns a pass, each pass pre-buffering at most 32 MB of compressed chunks
-(one column at the least: its largest pass is the 37 MB `inputs` struct),
-two groups at once: every rule there now runs in 3.7-25.0 s at 301-488 MB,
-0.12-0.77 of the fastest peer where one completes (polars passes 2 GiB on
-uniform and the strata; DuckDB completes only uniform k=100, in 58 s). Fetched whole, one group at a time, those rules took 21.7-32.2 s
-and the strata peaked at 558-577 MB (one group's fetch held 173 MB of Arrow
-memory, 51-53 MB in passes); four whole groups at once held 1.06-1.15 GB,
-and streaming them in 4 MB reads held 745 MB but took twice as long.
+(one column at the least; four passes of 26-32 MB), two groups at once:
+every rule there now runs in 3.2-24.7 s at 279-441 MB, 0.13-0.85 of the
+fastest peer where one completes (polars passes 2 GiB on uniform and the
+strata; DuckDB completes uniform k=100, bounded range k=100 and equality,
+in 57-59 s). Fetched whole, one group at a time, the rules other than
+newest and bounded range k=100 took 21.7-32.2 s and the strata peaked at
+558-577 MB (one group's fetch held 173 MB of Arrow memory, 51-53 MB in
+passes); four whole groups at once held 1.06-1.15 GB, and streaming them in
+4 MB reads held 745 MB but took twice as long.
 At k=10,000 on S3 a file's winning row groups are fetched in one read (their
 chunks, side by side, come in one request): 2,002 requests against polars'
 1,716, and 24-31 s against 11-15 s on our and the overlap layout (1.8 to 2.4
@@ -127,16 +129,18 @@ times; 3 to 4 times when each group was a request of its own). What is left
 is the server's CPU a request and ours: every column of each row group
 holding a winner decoded by pyarrow (10,000 winners sit in nearly every
 group), about 25 s of CPU, where locally DuckDB decodes only the winners'
-pages. On 1,440 small files, k=10,000 takes 54-57 s (about 2 times polars)
-and 6,400-6,500 requests, and peaks at 510-514 MB on top confidence and bounded
-range, over the target: the window's 1,440 footers take 60-88 MB (about
-24 KB a file and 1 KB a column chunk) and Arrow's allocations 63-76 MB, the
-rest is held by pyarrow's allocator (mimalloc): with its system allocator
-the same run peaked at 397 MB. What it holds grows with pyarrow's IO
-threads, which pre-buffer the reads and keep what they allocated
-(`ARROW_IO_THREADS` 2, 4 and 8, the default: 394, 448 and 492 MB, in 73, 58
-and 53 s); that setting is process-wide, so the library leaves it to the
-process (docs/decisions.md). Newest on ten overlapping writers on S3 (1.82
+pages. On 1,440 small files, k=10,000 takes 45-51 s on top confidence,
+bounded range and equality (1.8-2.0 times polars) and 6,400-6,500 requests,
+now at 413-429 MB: a read of column chunks lying apart (a narrow scan's) is
+no longer pre-buffered, so pyarrow's IO threads, whose allocator heaps
+(mimalloc) keep what they allocated, no longer read them (top confidence
+and bounded range peaked at 510-514 MB). What the small files hold besides:
+the window's 1,440 footers, 60-88 MB (about 24 KB a file and 1 KB a column
+chunk), and Arrow's allocations, 63-76 MB. The IO threads still pre-buffer
+the fetches: their count decides the allocator's share (`ARROW_IO_THREADS`
+2, 4 and 8, the default, before the change above: 394, 448 and 492 MB, in
+73, 58 and 53 s); that setting is process-wide, so the library leaves it to
+the process (docs/decisions.md). Newest on ten overlapping writers on S3 (1.82
 at k=100, 1.89 at k=10,000: 3.3-3.4 s against polars' 1.7-1.9 s) makes 135
 requests to polars' 253-269: opening the window reads the 100 footers (1.1
 s; the server spends about 7 ms of CPU on each); the selection (0.85 s)
