@@ -140,7 +140,10 @@ chunk), and Arrow's allocations, 63-76 MB. The IO threads still pre-buffer
 the fetches: their count decides the allocator's share (`ARROW_IO_THREADS`
 2, 4 and 8, the default, before the change above: 394, 448 and 492 MB, in
 73, 58 and 53 s); that setting is process-wide, so the library leaves it to
-the process (docs/decisions.md). Newest on ten overlapping writers on S3 (1.82
+the process (docs/decisions.md). The strata there at k=10,000 take close
+to the minute: stratified proportional passed it in run L (49.5-56.7 s in
+earlier runs, the last lost before it was merged; balanced 58.0 s in run L),
+the one row where ours does not finish. Newest on ten overlapping writers on S3 (1.82
 at k=100, 1.89 at k=10,000: 3.3-3.4 s against polars' 1.7-1.9 s) makes 135
 requests to polars' 253-269: opening the window reads the 100 footers (1.1
 s; the server spends about 7 ms of CPU on each); the selection (0.85 s)
