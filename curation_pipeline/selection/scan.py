@@ -797,8 +797,7 @@ class ParquetSource:
         key = tuple(columns)
         found = self._pre_buffered.get(key)
         if found is None:
-            leaves = self._leaf_indices(path)
-            read = sorted(index for leaf, index in leaves.items() if any(_within(leaf, c) for c in columns))
+            read = _leaves_within(list(self._leaf_indices(path)), columns)  # paths in leaf order
             found = any(b - a == 1 for a, b in zip(read, read[1:]))
             self._pre_buffered[key] = found
         return found
@@ -880,11 +879,9 @@ class ParquetSource:
         largest = buffered = 0
         for path in self.paths[::step][:_SAMPLED_FILES]:
             metadata = self.footer(path)
-            leaves = range(metadata.num_columns)
+            leaves: Sequence[int] = range(metadata.num_columns)
             if columns is not None:
-                # A nested column's leaves are named by its path ("outputs.label" under "outputs").
-                names = [metadata.schema.column(i).path for i in leaves]
-                leaves = [i for i, name in zip(leaves, names) if any(_within(name, c) for c in columns)]
+                leaves = _leaves_within([metadata.schema.column(i).path for i in leaves], columns)
             for index in range(metadata.num_row_groups):
                 group = metadata.row_group(index)
                 chunks = [group.column(i) for i in leaves]
@@ -1074,6 +1071,14 @@ def _column_passes(metadata: pq.FileMetaData, index: int, names: Sequence[str]) 
         else:
             passes.append(([column], size))
     return passes
+
+
+def _leaves_within(paths: Sequence[str], columns: Sequence[str]) -> list[int]:
+    """Indices, in order, of the Parquet leaves at ``paths`` that belong to one of ``columns``.
+
+    A nested column's leaves are named by its path ("outputs.label" under "outputs").
+    """
+    return [i for i, path in enumerate(paths) if any(_within(path, column) for column in columns)]
 
 
 def _within(leaf: str, column: str) -> bool:
