@@ -11,7 +11,8 @@ the newest records cost one or two row groups, whatever the window's size.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,16 @@ import pyarrow.compute as pc
 
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection.picks import Picks, group_by_piece
-from curation_pipeline.selection.scan import BATCH_ROWS, Piece, ordered_map, workers
+from curation_pipeline.selection.scan import (
+    BATCH_ROWS,
+    Piece,
+    ordered_map,
+    plain,
+    together_rows,
+    together_runs,
+    whole_matches,
+    workers,
+)
 
 _PIECE = "__selection_piece"
 _OFFSET = "__selection_offset"
@@ -70,7 +80,13 @@ def _general_picks(pieces: list[Piece], field: str, descending: bool, limit: int
             best = table if best is None else _top(pa.concat_tables([best, table]), limit, sort_keys)
 
     matched = _in_waves(
-        pieces, field, descending, top_of, merge, lambda: _threshold(best, field, limit, descending), columns
+        pieces,
+        field,
+        descending,
+        lambda unit: [top_of(index) for index in unit],
+        merge,
+        lambda: _threshold(best, field, limit, descending),
+        columns,
     )
     if best is None or best.num_rows == 0:
         return Picks((), ()), matched
@@ -86,18 +102,23 @@ def _in_waves(
     pieces: list[Piece],
     field: str,
     descending: bool,
-    reduce_piece: Callable[[int], tuple[Any, int]],
+    reduce: Callable[[list[int]], list[tuple[Any, int]]],
     merge: Callable[[tuple[Any, int]], None],
     threshold: Callable[[], Any],
-    reads: list[str],
+    reads: list[str] | None,
+    units: Callable[[list[int]], list[list[int]]] | None = None,
 ) -> int:
-    """Reduce pieces best-first, in waves; return the matched rows (``reads``: the columns a reduction reads).
+    """Reduce pieces best-first, in waves; return the matched rows (``reads``: the columns a reduction reads, None every one).
 
     Before each wave, pieces whose statistics show nothing better than the
     current ``limit``-th value are set aside unread; they only get counted.
     The first wave is ``workers()`` pieces; a wave that set nothing aside
-    doubles the next one.
+    doubles the next one. A wave's pieces are reduced in ``units`` (runs
+    of a file's pieces; one piece each unless given), ``reduce`` giving a
+    result per piece.
     """
+    by_file = units is not None
+    units = units or (lambda wave: [[index] for index in wave])
     order = _best_first(pieces, field, descending)
     matched = 0
     unread: list[int] = []
@@ -107,16 +128,18 @@ def _in_waves(
         current = threshold()
         wave: list[int] = []
         skipped = len(unread)
-        while position < len(order) and len(wave) < size:
+        # Read by file, a wave ends with a file: a file across two waves would cost a read in each.
+        while position < len(order) and (len(wave) < size or (by_file and _same_file(pieces, wave, order[position][0]))):
             index, bound = order[position]
             position += 1
             if current is not None and bound is not None and _worse(bound, current, descending):
                 unread.append(index)
             else:
                 wave.append(index)
-        for result in ordered_map(reduce_piece, wave, reads=reads):
-            matched += result[1]
-            merge(result)
+        for results in ordered_map(reduce, units(wave), reads=reads):
+            for result in results:
+                matched += result[1]
+                merge(result)
         # Statistics that set nothing aside (values spread over every row group)
         # will not start to: larger waves, fewer round trips.
         if len(unread) == skipped:
@@ -144,34 +167,48 @@ def _numeric_picks(
     fetched ``record_id`` settles those ties. Returns None (general path) for
     other types, when fewer than ``limit`` rows have a value (nulls must then
     be ranked by ``record_id``), or when ties at the cut are too many.
+
+    Where the winners will fill most of the row groups read anyway, on a
+    remote store (:func:`_read_whole`), each run of a file's groups is read
+    once with every column, and the candidates keep their full records as
+    they go: no narrow scan, no fetch.
     """
     direction = "descending" if descending else "ascending"
     if not _rankable(field_type):
         return None
+    whole = _read_whole(pieces, field, descending, limit)
     no_keys = _rank_keys(pa.array([], field_type), direction)  # empty, of the keys' dtype
-    state: dict[str, Any] = {"keys": no_keys, "piece": np.empty(0, np.int64), "row": np.empty(0, np.int64), "cut": None}
+    # Candidates: rank keys, piece indices, row indices and, read whole, full records.
+    state: dict[str, Any] = {
+        "keys": no_keys,
+        "piece": np.empty(0, np.int64),
+        "row": np.empty(0, np.int64),
+        "records": None,
+        "cut": None,
+    }
     # Pieces' candidates not merged yet: merging each piece into the running
     # top would copy the candidates held (the limit plus the ties) once per
     # piece; merging once the pending ones outnumber them keeps it linear.
-    pending: list[tuple[np.ndarray, ...]] = []
+    pending: list[_Candidates] = []
     pending_keys = 0  # candidates in ``pending``, counted as they come (summing them each time is quadratic)
     overflow = False
-    no_rows = None  # best_of without a piece column (within one piece)
 
-    def best_of(keys: np.ndarray, piece: np.ndarray | None, row: np.ndarray) -> tuple[np.ndarray, ...]:
+    def best_of(candidates: _Candidates) -> _Candidates:
+        keys, piece, row, records = candidates
         if keys.size <= limit:
-            return keys, piece, row
+            return candidates
         cut = np.partition(keys, limit - 1)[limit - 1]
         keep = keys <= cut
-        return keys[keep], None if piece is None else piece[keep], row[keep]
+        kept_records = None if records is None else records.filter(pa.array(keep))
+        return keys[keep], None if piece is None else piece[keep], row[keep], kept_records
 
-    def reduce_piece(index: int) -> tuple[tuple[np.ndarray, ...], int]:
-        keys_parts, row_parts = [], []
+    def reduce_batches(index: int, batches: Iterable[tuple[pa.Array, np.ndarray, pa.RecordBatch | None]]) -> tuple[_Candidates, int]:
+        """One piece's candidates from its matched rows' values (and, read whole, their full records)."""
+        keys_parts, row_parts, record_parts = [], [], []
         held = 0
         matched = 0
         cut = state["cut"]  # the limit-th key so far (read once: merges change it)
-        for batch, rows in pieces[index].matches([field]):
-            column = batch.column(0)
+        for column, rows, batch in batches:
             keys = _rank_keys(column, direction)
             keep = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
             if cut is not None:
@@ -179,34 +216,51 @@ def _numeric_picks(
                 keep = keys <= cut if keep is None else keep & (keys <= cut)
             keys_parts.append(keys if keep is None else keys[keep])
             row_parts.append(rows if keep is None else rows[keep])
+            if batch is not None:
+                record_parts.append(batch if keep is None else batch.filter(pa.array(keep)))
             held += keys_parts[-1].size
             matched += rows.size
             if held > 2 * limit + BATCH_ROWS:
                 # A large row group arrives in many batches: cut what is held as
                 # it grows (ties kept, so the piece's final cut is the same), and
                 # memory follows the limit and the batch, not the group.
-                kept_keys, _, kept_rows = best_of(np.concatenate(keys_parts), no_rows, np.concatenate(row_parts))
-                keys_parts, row_parts, held = [kept_keys], [kept_rows], kept_keys.size
-                if kept_keys.size >= limit:
-                    piece_cut = np.partition(kept_keys, limit - 1)[limit - 1]
+                kept = best_of(_joined(keys_parts, None, row_parts, record_parts))
+                keys_parts, row_parts, held = [kept[0]], [kept[2]], kept[0].size
+                record_parts = [] if kept[3] is None else kept[3].to_batches()
+                if kept[0].size >= limit:
+                    piece_cut = np.partition(kept[0], limit - 1)[limit - 1]
                     cut = piece_cut if cut is None else min(cut, piece_cut)
         if not keys_parts:
-            return (no_keys, np.empty(0, np.int64), np.empty(0, np.int64)), 0
-        keys = np.concatenate(keys_parts)
-        return best_of(keys, np.full(keys.size, index, np.int64), np.concatenate(row_parts)), matched
+            return (no_keys, np.empty(0, np.int64), np.empty(0, np.int64), None), 0
+        keys, _, rows, records = best_of(_joined(keys_parts, None, row_parts, record_parts))
+        # Strings read as dictionaries are decoded once only candidates remain:
+        # each batch's dictionary holds its whole column chunk's values.
+        records = None if records is None else plain(records)
+        return (keys, np.full(keys.size, index, np.int64), rows, records), matched
+
+    def reduce_narrow(unit: list[int]) -> list[tuple[_Candidates, int]]:
+        (index,) = unit
+        return [reduce_batches(index, ((batch.column(0), rows, None) for batch, rows in pieces[index].matches([field])))]
+
+    def reduce_whole(run: list[int]) -> list[tuple[_Candidates, int]]:
+        found = itertools.groupby(whole_matches([pieces[index] for index in run]), key=lambda item: item[0])
+        return [
+            reduce_batches(run[position], ((batch.column(field), rows, batch) for _, batch, rows in items))
+            for position, items in found
+        ]
 
     def consolidate() -> None:
         nonlocal overflow, pending_keys
-        parts = [(state["keys"], state["piece"], state["row"]), *pending]
+        parts = [(state["keys"], state["piece"], state["row"], state["records"]), *pending]
         pending.clear()
         pending_keys = 0
-        merged = best_of(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
-        state["keys"], state["piece"], state["row"] = merged
+        merged = best_of(_joined(*(list(part) for part in zip(*parts))))
+        state["keys"], state["piece"], state["row"], state["records"] = merged
         overflow = merged[0].size > limit + _TIE_ALLOWANCE
         if merged[0].size >= limit and not overflow:
             state["cut"] = np.partition(merged[0], limit - 1)[limit - 1]
 
-    def merge(result: tuple[tuple[np.ndarray, ...], int]) -> None:
+    def merge(result: tuple[_Candidates, int]) -> None:
         nonlocal pending_keys
         if overflow:
             return  # the general path will redo this selection; hold nothing more
@@ -221,16 +275,93 @@ def _numeric_picks(
             return None
         return _key_value(np.partition(keys, limit - 1)[limit - 1], field_type, direction)
 
-    matched = _in_waves(pieces, field, descending, reduce_piece, merge, threshold, [field])
+    if whole:
+        runs = lambda wave: [run for file in _by_file(pieces, wave) for run in together_runs(pieces, file)]  # noqa: E731
+        matched = _in_waves(pieces, field, descending, reduce_whole, merge, threshold, None, runs)
+    else:
+        matched = _in_waves(pieces, field, descending, reduce_narrow, merge, threshold, [field])
     if pending and not overflow:
         consolidate()
-    keys, piece, row = state["keys"], state["piece"], state["row"]
+    keys, piece, row, records = state["keys"], state["piece"], state["row"], state["records"]
     if overflow or keys.size < min(limit, matched):
         return None  # a crowd of ties, or nulls to rank: the general path settles both
-    if keys.size > limit:
+    if keys.size > limit and records is None:
         keys, piece, row = _settle_ties(pieces, limit, keys, piece, row)
     picks = group_by_piece(piece, row, pieces)
-    return _TiedPicks(picks.pieces, picks.offsets, None, field, direction, limit), matched
+    if records is not None:
+        records = records.take(pa.array(np.lexsort((row, piece))))  # the order a fetch gives
+    return _TiedPicks(picks.pieces, picks.offsets, None, records, field, direction, limit), matched
+
+
+# A piece's or the merge's candidates: rank keys, piece indices (None within
+# one piece), row indices, and their full records when read whole (else None).
+_Candidates = tuple[np.ndarray, np.ndarray | None, np.ndarray, pa.Table | None]
+# Limits above this are selected in two passes whatever the data: read whole,
+# the candidates held (up to about twice the limit) are full records.
+_WHOLE_LIMIT = 1 << 16
+
+
+def _joined(
+    keys: list[np.ndarray], piece: list[np.ndarray | None] | None, row: list[np.ndarray], records: list[Any]
+) -> _Candidates:
+    """Candidates' parts (each a list) as one: tables and batches of records concatenated, when there are any."""
+    pieces = None if piece is None or any(part is None for part in piece) else np.concatenate(piece)  # type: ignore[arg-type]
+    held = [part for part in records if part is not None]
+    tables = [part if isinstance(part, pa.Table) else pa.Table.from_batches([part]) for part in held]
+    return np.concatenate(keys), pieces, np.concatenate(row), pa.concat_tables(tables) if tables else None
+
+
+def _read_whole(pieces: list[Piece], field: str, descending: bool, limit: int) -> bool:
+    """Whether the winners will fill most row groups a selection reads: read those whole, once, with every column.
+
+    Only where every piece is a row group of a remote file read with the
+    file's others (:func:`together_rows`): there a narrow scan costs a
+    request a group, and the fetch would read nearly every group again. The
+    groups to read are estimated from statistics: taking groups by the value
+    all their rows reach, best first, until they hold ``limit`` rows gives a
+    value the limit-th is at least as good as; a group whose best value is
+    worse need not be read. Read whole when ``limit`` is at least the groups
+    left (a winner a group, on average). The estimate counts every row of a
+    group, as if the selector's filter kept them all.
+    """
+    rows = together_rows(pieces)
+    if rows is None or limit > _WHOLE_LIMIT:
+        return False
+    unknown = 0
+    ranges: list[tuple[Any, Any, int]] = []  # (the value every row reaches, the best value, rows)
+    for piece, count in zip(pieces, rows):
+        found = piece.value_range(field)
+        if found is None or found[0] is None or found[1] is None:
+            unknown += 1
+            continue
+        low, high = _comparable(found[0]), _comparable(found[1])
+        ranges.append((low, high, count) if descending else (high, low, count))
+    try:
+        ranges.sort(key=lambda item: item[0], reverse=descending)
+        held = 0
+        reached = None
+        for every, _, count in ranges:
+            held += count
+            if held >= limit:
+                reached = every
+                break
+        to_read = len(ranges) if reached is None else sum(1 for _, best, _ in ranges if not _worse(best, reached, descending))
+    except TypeError:
+        return False  # incomparable statistics
+    return limit >= unknown + to_read
+
+
+def _same_file(pieces: list[Piece], wave: list[int], index: int) -> bool:
+    """Whether piece ``index`` is of the file of the last piece of ``wave``."""
+    return bool(wave) and pieces[index].file is not None and pieces[index].file == pieces[wave[-1]].file
+
+
+def _by_file(pieces: list[Piece], wave: list[int]) -> list[list[int]]:
+    """``wave``'s piece indices grouped by file, files in the order they first appear."""
+    files: dict[Any, list[int]] = {}
+    for index in wave:
+        files.setdefault(pieces[index].file, []).append(index)
+    return list(files.values())
 
 
 def _settle_ties(

@@ -17,12 +17,14 @@ class Picks:
     ``pieces[i]`` holds the winners at row indices ``offsets[i]`` (sorted,
     non-empty). Fetching returns rows piece by piece in index order, which is
     data order; ``order``, when set, permutes that into the selector's output
-    order.
+    order. ``records``, when set, holds those rows' full records already, in
+    that fetch order (a selection that read them whole): fetching reads nothing.
     """
 
     pieces: tuple[Piece, ...]
     offsets: tuple[np.ndarray, ...]
     order: np.ndarray | None = None
+    records: pa.Table | None = None
 
     @property
     def rows(self) -> int:
@@ -31,7 +33,10 @@ class Picks:
 
     def fetch(self, schema: pa.Schema) -> pa.Table:
         """The picked rows with every column, in output order."""
-        table = fetch(list(zip(self.pieces, self.offsets)), schema)
+        if self.records is not None:
+            table = self.records.cast(schema)
+        else:
+            table = fetch(list(zip(self.pieces, self.offsets)), schema)
         return table if self.order is None else table.take(pa.array(self.order))
 
 

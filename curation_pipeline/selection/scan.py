@@ -442,6 +442,30 @@ class RowGroupPiece(_ScannedPiece):
                 columns=projection, batch_size=BATCH_ROWS, use_threads=False
             )
 
+    def mask(self, batch: pa.RecordBatch) -> np.ndarray | None:
+        """Which rows of ``batch`` (rows of this group, every column) match its filter; None: every row.
+
+        For :func:`whole_matches`, which reads whole groups: the same rows
+        :meth:`matches` yields. String columns may be dictionaries; a kernel
+        without a dictionary variant gets them decoded.
+        """
+        row_filter = self._row_filter()
+        if row_filter is None:
+            return None
+        table = pa.Table.from_batches([batch])
+        try:
+            found = self._evaluate(row_filter, table)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+            found = self._evaluate(row_filter, plain(table))
+        return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+    def _evaluate(self, row_filter: ds.Expression, table: pa.Table) -> pa.Array:
+        """``row_filter`` row by row over ``table``, as :meth:`_scan` evaluates it."""
+        if self.predicate is not None and self.fields and row_filter is self.selector_filter:
+            return self.predicate.mask(table)
+        found = ds.dataset(table).to_table(columns={_MATCH: row_filter}, use_threads=False)
+        return found.column(_MATCH).combine_chunks()
+
     def _batches(self, columns: list[str], dictionary: bool, threads: bool = False) -> Iterator[pa.RecordBatch]:
         """This row group's ``columns`` straight from its file, in batches (only when :meth:`ParquetSource.direct`).
 
@@ -1199,7 +1223,7 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     jobs += [(_fetch_late, indices) for _, indices in batched]
     alone += alone_small
     for indices in together.values():
-        jobs += [(_fetch_together, run) for run in _buffered_runs(picks, indices)]
+        jobs += [(_fetch_together, run) for run in together_runs([piece for piece, _ in picks], indices)]
     jobs += [(_fetch_alone, [index]) for index in sorted(alone)]
     tables: list[pa.Table | None] = [None] * len(picks)
 
@@ -1225,24 +1249,74 @@ def _fetch_alone(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     return [piece.fetch(rows)]
 
 
-def _buffered_runs(picks: Sequence[tuple[Piece, np.ndarray]], indices: list[int]) -> list[list[int]]:
-    """One file's picks of row groups in file order, split into runs read together.
+def together_runs(pieces: Sequence[Piece], indices: Sequence[int]) -> list[list[int]]:
+    """``indices`` of row groups of one remote file (see :func:`together_rows`), in file order, split into runs read together.
 
     A read pre-buffers the compressed chunks of all its row groups: a run's
     groups hold at most :data:`_TOGETHER_BYTES` of them, one group at the least.
     """
-    ordered = sorted(indices, key=lambda index: picks[index][0].group.id)  # type: ignore[attr-defined]
-    source: ParquetSource = picks[ordered[0]][0].source  # type: ignore[attr-defined]
+    ordered = sorted(indices, key=lambda index: pieces[index].group.id)  # type: ignore[attr-defined]
     runs: list[list[int]] = []
     buffered = _TOGETHER_BYTES
     for index in ordered:
-        size = source.compressed_bytes(picks[index][0].group)  # type: ignore[attr-defined]
+        piece: RowGroupPiece = pieces[index]  # type: ignore[assignment]
+        size = piece.source.compressed_bytes(piece.group)
         if buffered + size > _TOGETHER_BYTES:
             runs.append([])
             buffered = 0
         runs[-1].append(index)
         buffered += size
     return runs
+
+
+def together_rows(pieces: Sequence[Piece]) -> list[int] | None:
+    """Each piece's rows when every piece is a row group of a remote file read with the file's others (:meth:`RowGroupPiece.together_file`); else None."""
+    if not pieces or not all(isinstance(piece, RowGroupPiece) and piece.together_file() is not None for piece in pieces):
+        return None
+    return [piece.group.rows for piece in pieces]  # type: ignore[attr-defined]
+
+
+def whole_matches(pieces: Sequence[Piece]) -> Iterator[tuple[int, pa.RecordBatch, np.ndarray]]:
+    """Every column of the matched rows of ``pieces``, a run of :func:`together_runs`, from one read.
+
+    Yields ``(position in pieces, batch, the batch's row indices in that
+    piece)`` in data order: the rows and values :meth:`Piece.matches` and
+    :func:`fetch` give, string columns as dictionaries (:func:`plain`
+    decodes them). One read pre-buffers the run's chunks, which lie side by
+    side: a request for the run rather than one a group.
+    """
+    groups: list[RowGroup] = [piece.group for piece in pieces]  # type: ignore[attr-defined]
+    source: ParquetSource = pieces[0].source  # type: ignore[attr-defined]
+    # Where each group's rows start within the groups' concatenation, which iter_batches reads in order.
+    starts = np.cumsum([0] + [group.rows for group in groups])
+    reader = source.reader(groups[0], True)
+    read = 0
+    for batch in reader.iter_batches(batch_size=BATCH_ROWS, row_groups=[group.id for group in groups], use_threads=False):
+        if read + batch.num_rows > starts[-1]:
+            raise SelectionError("the data changed while it was read: a row group is longer than its footer says")
+        done = 0
+        while done < batch.num_rows:
+            position = int(np.searchsorted(starts, read, side="right")) - 1
+            size = min(batch.num_rows - done, int(starts[position + 1]) - read)
+            part = batch.slice(done, size)
+            first = read - int(starts[position])
+            mask = pieces[position].mask(part)  # type: ignore[attr-defined]
+            if mask is None:
+                yield position, part, np.arange(first, first + size, dtype=np.int64)
+            elif mask.any():
+                yield position, part.filter(pa.array(mask)), np.flatnonzero(mask) + first
+            done += size
+            read += size
+    if read != starts[-1]:
+        raise SelectionError("the data changed while it was read: a row group is shorter than its footer says")
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary columns decoded to their values' type (and no schema metadata)."""
+    if not any(pa.types.is_dictionary(field.type) for field in table.schema):
+        return table.replace_schema_metadata(None)
+    fields = [pa.field(f.name, f.type.value_type, f.nullable) if pa.types.is_dictionary(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields))
 
 
 def _fetch_together(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:

@@ -19,8 +19,15 @@ import pyarrow as pa
 import pytest
 
 from curation_devtools.s3proxy import S3Proxy
-from curation_pipeline.curators.selectors import OrderedSampler, Selector, UniformSampler
-from curation_pipeline.selection import scan, select
+from curation_pipeline.curators.selectors import (
+    BoundsFilter,
+    ContainsFilter,
+    EqualsFilter,
+    OrderedSampler,
+    Selector,
+    UniformSampler,
+)
+from curation_pipeline.selection import ordered, scan, select
 from curation_pipeline.selection.scan import open_source, workers
 from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, records
@@ -300,3 +307,57 @@ def test_files_of_another_schema_read_their_footer_once_more_not_once_per_row_gr
     assert sorted(reads.values()) == [1, 2]  # the two-group file: at open_window, then once for its dictionaries
     assert set(_heads(proxy, sizes).values()) <= {1}
     assert got.equals(select(window.to_dataset().to_table(), [SELECTORS["top"]], seed=3))
+
+
+# Ordered selectors whose limit fills most row groups they must read: each
+# group is then read once, whole, rather than scanned and fetched.
+DENSE = {
+    "top": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=200),
+    "bounded": Selector(
+        method=OrderedSampler(field="outputs.confidence", sort="ascending"),
+        limit=300,
+        filters=[BoundsFilter(field="outputs.confidence", lower=0.25, upper=0.75)],
+    ),
+    # Every value held by about 860 rows: the limit cuts through ties, which record_id settles.
+    "tied": Selector(method=OrderedSampler(field="inputs.n", sort="descending"), limit=500),
+    "newest": Selector(method=OrderedSampler(field="__time", sort="descending"), limit=100),
+    "equals": Selector(
+        method=OrderedSampler(field="outputs.confidence", sort="descending"),
+        limit=200,
+        filters=[EqualsFilter(field="outputs.label", equals="cat")],
+    ),
+    # A substring of a string column read as a dictionary.
+    "contains": Selector(
+        method=OrderedSampler(field="outputs.confidence", sort="ascending"),
+        limit=200,
+        filters=[ContainsFilter(field="inputs.text", contains="about dog")],
+    ),
+}
+
+
+@pytest.mark.parametrize("edges", [False, True], ids=["day", "hours"])
+@pytest.mark.parametrize("rule", sorted(DENSE))
+def test_a_dense_ordered_selection_reads_each_row_group_once_whole(proxied_stream, monkeypatch, rule, edges) -> None:
+    """The same rows as scanning then fetching, and as the rows in memory, in a read a file (a run of its groups)."""
+    url, proxy, sizes = proxied_stream
+    start, end = (DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=20)) if edges else (DAY, DAY + dt.timedelta(days=1))
+    selector = DENSE[rule]
+    window = open_window("app", start, end, url)
+    got = select(window, [selector], seed=3)
+    # At most one read a file, its groups read together (none for a file whose rows lose to
+    # the others'); the window's count of its rows reads its two edge groups' times besides.
+    assert 1 <= _data_reads(proxy, sizes) <= len(FILE_ROWS) + (2 if edges else 0)
+    assert got.num_rows == selector.limit
+    assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
+    monkeypatch.setattr(ordered, "_WHOLE_LIMIT", 0)  # scanned, then fetched
+    assert got.equals(select(open_window("app", start, end, url), [selector], seed=3))
+
+
+def test_a_sparse_ordered_selection_scans_narrowly_then_fetches(proxied_stream) -> None:
+    """Fewer winners than row groups to read: a narrow scan of every group, then the winners' groups."""
+    url, proxy, sizes = proxied_stream
+    selector = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=2)
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    got = select(window, [selector], seed=3)
+    assert _data_reads(proxy, sizes) > GROUPS  # a scan a group, and a fetch
+    assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
