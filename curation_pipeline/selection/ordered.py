@@ -29,6 +29,7 @@ from curation_pipeline.selection.scan import (
     plain,
     together_rows,
     together_runs,
+    trim_heap,
     whole_matches,
     workers,
 )
@@ -276,6 +277,7 @@ def _numeric_picks(
         return _key_value(np.partition(keys, limit - 1)[limit - 1], field_type, direction)
 
     if whole:
+        trim_heap()  # what opening the window freed, back to the system before the largest reads
         runs = lambda wave: [run for file in _by_file(pieces, wave) for run in together_runs(pieces, file)]  # noqa: E731
         matched = _in_waves(pieces, field, descending, reduce_whole, merge, threshold, None, runs)
     else:
