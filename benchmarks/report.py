@@ -122,16 +122,25 @@ newest and bounded range k=100 took 21.7-32.2 s and the strata peaked at
 558-577 MB (one group's fetch held 173 MB of Arrow memory, 51-53 MB in
 passes); four whole groups at once held 1.06-1.15 GB, and streaming them in
 4 MB reads held 745 MB but took twice as long.
-At k=10,000 on S3 a file's winning row groups are fetched in one read (their
-chunks, side by side, come in one request): 2,002 requests against polars'
-1,716, and 24-31 s against 11-15 s on our and the overlap layout (1.8 to 2.4
-times; 3 to 4 times when each group was a request of its own). What is left
-is the server's CPU a request and ours: every column of each row group
-holding a winner decoded by pyarrow (10,000 winners sit in nearly every
-group), about 25 s of CPU, where locally DuckDB decodes only the winners'
-pages. On 1,440 small files, k=10,000 takes 45-51 s on top confidence,
-bounded range and equality (1.8-2.0 times polars) and 6,400-6,500 requests,
-now at 413-429 MB: a read of column chunks lying apart (a narrow scan's) is
+At k=10,000 on S3 the winners of top confidence and bounded range sit in
+nearly every row group: those rules now read each run of a file's groups
+once, with every column, keeping the candidates' full records as they go
+(run M; docs/decisions.md, "Dense ordered selections read whole on a remote
+store"). On our and the overlap layout that is 404 requests against polars'
+1,716 (2,002 before, a narrow scan of every group then a fetch of a file's
+winning groups in one read), and 13.9-18.7 s against 10.4-12.0 s: 1.34 to
+1.55 times, from 1.8 to 2.4. What is left is ours: pyarrow decodes every
+column of every group (21-25 s of CPU on two cores shared with the test
+server), where polars decodes each file in one pass, and a release of the
+allocator's memory after each run costs a fifth to a third of that CPU
+(kept: without it the peak passes 500 MB; docs/decisions.md). Equality at
+k=10,000 (2.0-2.15) draws positions among the matches, so it counts them
+first and then fetches: a narrow scan of every group and a fetch, as
+before. On 1,440 small files, k=10,000 takes 37-39 s on top confidence and
+bounded range (1.53 and 1.63 times polars, were 1.8) in 4,215-4,325 requests,
+a third of them a request per file asking its size before its first data
+read (pyarrow's Python API opens a remote file by path alone), and 51 s on
+equality (2.03, 6,469 requests), at 413-439 MB: a read of column chunks lying apart (a narrow scan's) is
 no longer pre-buffered, so pyarrow's IO threads, whose allocator heaps
 (mimalloc) keep what they allocated, no longer read them (top confidence
 and bounded range peaked at 510-514 MB). What the small files hold besides:
@@ -143,13 +152,14 @@ the fetches: their count decides the allocator's share (`ARROW_IO_THREADS`
 the process (docs/decisions.md). The strata there at k=10,000 take close
 to the minute: stratified proportional passed it in run L (49.5-56.7 s in
 earlier runs, the last lost before it was merged; balanced 58.0 s in run L),
-the one row where ours does not finish. Newest on ten overlapping writers on S3 (1.82
-at k=100, 1.89 at k=10,000: 3.3-3.4 s against polars' 1.7-1.9 s) makes 135
-requests to polars' 253-269: opening the window reads the 100 footers (1.1
-s; the server spends about 7 ms of CPU on each); the selection (0.85 s)
-then spends about half its time waiting on the waves of its best-first scan
-of the newest row groups' times, a fifth listing the groups and a tenth
-fetching (py-spy).
+the one row where ours does not finish. Newest on ten overlapping writers on
+S3 now reads the newest groups whole, a file's at once (125 requests, 1.4 s
+against polars' 1.5-1.9 s: 0.73 and 0.91, were 1.82 and 1.89 with a narrow
+scan of their times in waves, then a fetch). Top confidence at k=100 on S3
+makes 766 requests where run A made 520: since ordered rules read a file's
+groups together, best file first (for the 1B-row day's footers, below), a
+file's weaker groups are read before other files' best ones set them aside
+(7.6 s, 0.75 of polars, against 5.2 s).
 
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
 13 minutes on 2 CPUs): top confidence k=100 takes 2.6 s against DuckDB's
