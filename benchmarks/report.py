@@ -131,9 +131,9 @@ store"). On our and the overlap layout that is 404 requests against polars'
 winning groups in one read), and 13.9-18.7 s against 10.4-12.0 s: 1.34 to
 1.55 times, from 1.8 to 2.4. What is left is ours: pyarrow decodes every
 column of every group (21-25 s of CPU on two cores shared with the test
-server), where polars decodes each file in one pass, and a release of the
-allocator's memory after each run costs a fifth to a third of that CPU
-(kept: without it the peak passes 500 MB; docs/decisions.md). Equality at
+server), where polars decodes each file in one pass; releasing the
+allocator's memory after each run costs little of it (22.9 s of CPU against
+21.9 s without, whose peak is 843 MB). Equality at
 k=10,000 (2.0-2.15) draws positions among the matches, so it counts them
 first and then fetches: a narrow scan of every group and a fetch, as
 before. On 1,440 small files, k=10,000 takes 37-39 s on top confidence and
