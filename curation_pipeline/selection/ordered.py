@@ -6,6 +6,10 @@ merges them into a running top ``limit``, so memory holds at most a few times
 statistics, and a piece whose best value is worse than the current
 ``limit``-th value is never read: for ``__time`` (the stream is sorted by it)
 the newest records cost one or two row groups, whatever the window's size.
+The winners' full records are then fetched; on a remote store, where they
+would fill most row groups read, each file's groups are read once whole
+instead, the candidates keeping their full records (at most a few times
+``limit`` of them).
 """
 
 from __future__ import annotations
