@@ -100,7 +100,13 @@ winners is decompressed and decoded, after the narrow scan that chose them
 more slowly); on 1,440 small files a day each file costs an open, a footer
 and a read for the narrow scan, and a share of a query for the fetch
 (winners of small files come many files to a DuckDB query), where polars
-reads each file once. On S3 a narrow scan runs 16 row groups at once and a
+reads each file once. DuckDB's fetch is near the cost of decompressing the
+file: 100 winners of a 1M-row file take 40 ms on one thread, the two string
+columns alone 31 ms, and pyarrow's read of the whole file 116 ms
+(docs/decisions.md). The local rows at 10M and 100M are run J, at this
+code; the machine measured slower that day than in the runs they replace
+(small files at 10M, top confidence k=10,000: 1.9 s at the time, 2.4-2.9 s
+for the same commit the day of run J, 3.1 s in it). On S3 a narrow scan runs 16 row groups at once and a
 fetch four (16 MB of the columns each reads), so bounded ranges and equality
 make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s. The
 test server bounds that: moto and the latency proxy spend 6.9-7.5 ms of CPU
@@ -125,7 +131,7 @@ passes); four whole groups at once held 1.06-1.15 GB, and streaming them in
 At k=10,000 on S3 the winners of top confidence and bounded range sit in
 nearly every row group: those rules now read each run of a file's groups
 once, with every column, keeping the candidates' full records as they go
-(run M; docs/decisions.md, "Dense ordered selections read whole on a remote
+(run I; docs/decisions.md, "Dense ordered selections read whole on a remote
 store"). On our and the overlap layout that is 404 requests against polars'
 1,716 (2,002 before, a narrow scan of every group then a fetch of a file's
 winning groups in one read), and 13.9-18.7 s against 10.4-12.0 s: 1.34 to
@@ -150,8 +156,8 @@ the fetches: their count decides the allocator's share (`ARROW_IO_THREADS`
 2, 4 and 8, the default, before the change above: 394, 448 and 492 MB, in
 73, 58 and 53 s); that setting is process-wide, so the library leaves it to
 the process (docs/decisions.md). The strata there at k=10,000 take close
-to the minute: stratified proportional passed it in run L (49.5-56.7 s in
-earlier runs, the last lost before it was merged; balanced 58.0 s in run L),
+to the minute: stratified proportional passed it in run H (49.5-56.7 s in
+earlier runs, the last lost before it was merged; balanced 58.0 s in run H),
 the one row where ours does not finish. Newest on ten overlapping writers on
 S3 now reads the newest groups whole, a file's at once (125 requests, 1.4 s
 against polars' 1.5-1.9 s: 0.73 and 0.91, were 1.82 and 1.89 with a narrow
