@@ -426,21 +426,11 @@ class RowGroupPiece(_ScannedPiece):
     def _evaluated(
         self, names: list[str], dictionary: bool, projection: dict[str, ds.Expression]
     ) -> Iterator[pa.RecordBatch]:
-        """``projection`` evaluated in memory over this group's ``names`` columns, batch by batch."""
-        predicate = self.predicate
-        if predicate is not None:
-            # The selector's predicate on the arrays themselves: the kernels alone,
-            # and dictionary columns compared on their dictionaries.
-            for batch in self._batches(names, dictionary):
-                yield pa.RecordBatch.from_arrays(
-                    [batch.column(name) for name in projection if name != _MATCH] + [predicate.mask(batch)],
-                    names=list(projection),
-                )
-            return
+        """``projection`` evaluated in memory over this group's ``names`` columns, batch by batch (its filter by :meth:`_evaluate`)."""
+        columns = [name for name in projection if name != _MATCH]
         for batch in self._batches(names, dictionary):
-            yield from ds.dataset(pa.Table.from_batches([batch])).to_batches(
-                columns=projection, batch_size=BATCH_ROWS, use_threads=False
-            )
+            found = self._evaluate(projection[_MATCH], pa.Table.from_batches([batch]))
+            yield pa.RecordBatch.from_arrays([batch.column(name) for name in columns] + [found], names=[*columns, _MATCH])
 
     def mask(self, batch: pa.RecordBatch) -> np.ndarray | None:
         """Which rows of ``batch`` (rows of this group, every column) match its filter; None: every row.
@@ -460,8 +450,10 @@ class RowGroupPiece(_ScannedPiece):
         return found.fill_null(False).to_numpy(zero_copy_only=False)
 
     def _evaluate(self, row_filter: ds.Expression, table: pa.Table) -> pa.Array:
-        """``row_filter`` row by row over ``table``, as :meth:`_scan` evaluates it."""
+        """``row_filter`` row by row over ``table`` (which holds the columns it reads)."""
         if self.predicate is not None and self.fields and row_filter is self.selector_filter:
+            # The selector's predicate on the arrays themselves: the kernels alone,
+            # and dictionary columns compared on their dictionaries.
             return self.predicate.mask(table)
         found = ds.dataset(table).to_table(columns={_MATCH: row_filter}, use_threads=False)
         return found.column(_MATCH).combine_chunks()
