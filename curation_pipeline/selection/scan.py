@@ -77,6 +77,13 @@ _MATCH = "__selection_match"
 # at peak, 8 MB runs (two reads a file) 462 MB, 4 MB 411 MB but 200 more
 # requests and 23% slower.
 _TOGETHER_BYTES = 8 << 20
+# Remote files at most this large (their column chunks' compressed bytes) may
+# be copied whole to a temporary local file for DuckDB to fetch sparse
+# winners from (_spooled): as many copies as fetches run at once are on disk.
+_SPOOLED_FILE_BYTES = 32 << 20
+# ... copied this many bytes a request (a request held at a time), as
+# _TOGETHER_BYTES reads a file's groups.
+_SPOOLED_READ_BYTES = 8 << 20
 # Compressed bytes of a large row group's column chunks that one pass of its
 # fetch reads (see RowGroupPiece._fetch_large). A foreign writer's 115 MB
 # group, fetched whole, held 173 MB of Arrow memory at peak; in four passes
@@ -830,10 +837,28 @@ class ParquetSource:
         took twice as long, and changed nothing on a local disk.
         """
         return pq.ParquetFile(
-            self._opened.get(self._where[group.path][0], group.path),
+            self.opened(group.path),
             metadata=self.footer(group.path),
             read_dictionary=self.strings if dictionary else None,
             pre_buffer=pre_buffer,
+        )
+
+    def opened(self, path: str) -> pa.NativeFile:
+        """The file at ``path`` opened for positional reads (a remote file once, shared; see :class:`_OpenedFiles`)."""
+        return self._opened.get(self._where[path][0], path)
+
+    @functools.cached_property
+    def spoolable(self) -> bool:
+        """Whether DuckDB reads every column as pyarrow would (:func:`late_fetch.readable`), for fetches from copies of remote files."""
+        return late_fetch.readable(self.schema)
+
+    def file_bytes(self, path: str) -> int:
+        """The compressed bytes of every column chunk of the file at ``path``: about its size."""
+        metadata = self.footer(path)
+        return sum(
+            metadata.row_group(g).column(c).total_compressed_size
+            for g in range(metadata.num_row_groups)
+            for c in range(metadata.num_columns)
         )
 
     def compressed_bytes(self, group: RowGroup) -> int:
@@ -1215,7 +1240,10 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     jobs += [(_fetch_late, indices) for _, indices in batched]
     alone += alone_small
     for indices in together.values():
-        jobs += [(_fetch_together, run) for run in together_runs([piece for piece, _ in picks], indices)]
+        if _spooled([picks[index] for index in indices]):
+            jobs.append((_fetch_spooled, indices))
+        else:
+            jobs += [(_fetch_together, run) for run in together_runs([piece for piece, _ in picks], indices)]
     jobs += [(_fetch_alone, [index]) for index in sorted(alone)]
     tables: list[pa.Table | None] = [None] * len(picks)
 
@@ -1331,6 +1359,61 @@ def _fetch_together(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     # Groups read whole (not too large, see together_file): strings as dictionaries until taken.
     batches = source.reader(groups[0], True).iter_batches(batch_size=BATCH_ROWS, row_groups=ids, use_threads=False)
     return _sliced(_take_rows(batches, rows).cast(source.schema), [offsets.size for _, offsets in picks])
+
+
+def _spooled(picks: list[tuple[Piece, np.ndarray]]) -> bool:
+    """Whether the winners of one remote file's groups (``picks``) are fetched from a local copy of it (:func:`_fetch_spooled`).
+
+    When DuckDB can read the data's types, the winners are sparse (as for a
+    local file's: at most one row in :data:`_LATE_SHARE` of their groups',
+    which hold at least :data:`_LATE_MIN_ROWS`), and their groups hold at
+    least half of the file's compressed bytes, which is at most
+    :data:`_SPOOLED_FILE_BYTES`: copying the rest of the file costs little
+    more than reading those groups.
+    """
+    source: ParquetSource = picks[0][0].source  # type: ignore[attr-defined]
+    groups: list[RowGroup] = [piece.group for piece, _ in picks]  # type: ignore[attr-defined]
+    if not source.spoolable:
+        return False
+    picked = sum(rows.size for _, rows in picks)
+    held = sum(group.rows for group in groups)
+    if picked * _LATE_SHARE > held or held < _LATE_MIN_ROWS:
+        return False
+    winning = sum(source.compressed_bytes(group) for group in groups)
+    whole = source.file_bytes(groups[0].path)
+    return whole <= _SPOOLED_FILE_BYTES and 2 * winning >= whole
+
+
+def _fetch_spooled(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
+    """Each pick's rows, the picks being row groups of one remote file, through DuckDB from a local copy of the file.
+
+    The copy comes :data:`_SPOOLED_READ_BYTES` a request, about as many
+    requests as :func:`_fetch_together`'s runs of the same groups make; DuckDB
+    then decodes the winners' pages alone (:func:`late_fetch.take_spooled`).
+    Without DuckDB's read (a full temporary disk, a DuckDB error), the
+    groups are read by pyarrow as :func:`_fetch_together` reads them.
+    """
+    source: ParquetSource = picks[0][0].source  # type: ignore[attr-defined]
+    path = picks[0][0].group.path  # type: ignore[attr-defined]
+    numbers = np.concatenate([piece.file_rows(rows) for piece, rows in picks])  # type: ignore[attr-defined]
+    if np.unique(numbers).size == numbers.size:
+        opened = source.opened(path)
+        read = lambda offset, size: opened.read_at(size, offset)  # noqa: E731
+        try:
+            table = late_fetch.take_spooled(read, opened.size(), numbers, source.schema, chunk_bytes=_SPOOLED_READ_BYTES)
+        except late_fetch.LateFetchUnavailable:
+            pass
+        else:
+            # The copy's reads churned the C heap (the store client's buffers):
+            # without this, uniform k=10,000 at 100M rows on S3 held 519 MB, with it 402 MB.
+            trim_heap()
+            return _sliced(table, [rows.size for _, rows in picks])
+    pieces = [piece for piece, _ in picks]
+    tables: list[pa.Table | None] = [None] * len(picks)
+    for run in together_runs(pieces, range(len(picks))):
+        for index, table in zip(run, _fetch_together([picks[index] for index in run])):
+            tables[index] = table
+    return tables  # type: ignore[return-value]
 
 
 def _sliced(table: pa.Table, sizes: Sequence[int]) -> list[pa.Table]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -121,14 +122,77 @@ def test_only_local_files_without_glob_characters_and_with_plain_types() -> None
     assert not late_fetch.suitable(local, "/data/part-1.parquet", nested)
 
 
-def test_an_s3_window_keeps_pyarrow_reads(aws_env, counted: list[int]) -> None:
+def test_an_s3_windows_winners_are_fetched_from_a_copy(aws_env, counted: list[int], monkeypatch) -> None:
+    """Not from the remote file itself (DuckDB reads local files only here): from a temporary local copy."""
     table = records(70_000, seed=4)
     url = f"s3://{aws_env.make_bucket('late')}/curation"
     log_records("app", table, url)
+    copied = []
+    take_spooled = late_fetch.take_spooled
+
+    def recording(read, size, rows, schema, **options):
+        copied.append(rows.size)
+        return take_spooled(read, size, rows, schema, **options)
+
+    monkeypatch.setattr(late_fetch, "take_spooled", recording)
     selector = SELECTORS["uniform"]
     got = select(open_window("app", DAY, DAY + dt.timedelta(days=1), url), [selector], seed=5)
     assert got.equals(select(table.slice(0, 86_400), [selector], seed=5))
-    assert counted[0] == 0
+    assert copied == [selector.limit] and counted[0] == 0
+
+
+def _reader(path: str) -> tuple:
+    """A ``read(offset, size)`` of the local file at ``path`` recording each call, the calls, and the file's size."""
+    data = Path(path).read_bytes()
+    calls: list[tuple[int, int]] = []
+
+    def read(offset: int, size: int) -> pa.Buffer:
+        calls.append((offset, size))
+        return pa.py_buffer(data[offset : offset + size])
+
+    return read, calls, len(data)
+
+
+def test_a_copied_file_gives_the_rows_of_the_file_and_is_removed(store: str, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
+    path = window.files[0]
+    read, calls, size = _reader(path)
+    rows = np.array([70_000, 3, 65_536, 12], dtype=np.int64)
+    got = late_fetch.take_spooled(read, size, rows, window.schema, chunk_bytes=300_000)
+    assert got.equals(late_fetch.take_file(path, rows, window.schema))
+    assert calls == [(offset, min(300_000, size - offset)) for offset in range(0, size, 300_000)]
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_read_of_a_copy_is_raised_and_the_copy_removed(store: str, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
+    read, _, size = _reader(window.files[0])
+
+    def failing(offset: int, nbytes: int) -> pa.Buffer:
+        if offset:
+            raise OSError("connection reset by the store")
+        return read(offset, nbytes)
+
+    with pytest.raises(OSError, match="connection reset"):
+        late_fetch.take_spooled(failing, size, np.array([1], dtype=np.int64), window.schema, chunk_bytes=100_000)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_copy_duckdb_cannot_read_or_cannot_be_written_is_unavailable(store: str, monkeypatch, tmp_path: Path) -> None:
+    """The caller then reads the file with pyarrow (tested on S3): no failed curation, no file left."""
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
+    read, _, size = _reader(window.files[0])
+    rows = np.array([1], dtype=np.int64)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    zeros = lambda offset, nbytes: pa.py_buffer(bytes(nbytes))  # noqa: E731 (not Parquet: the file changed meanwhile)
+    with pytest.raises(late_fetch.LateFetchUnavailable):
+        late_fetch.take_spooled(zeros, size, rows, window.schema, chunk_bytes=1 << 20)
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    with pytest.raises(late_fetch.LateFetchUnavailable, match="no temporary file"):
+        late_fetch.take_spooled(read, size, rows, window.schema, chunk_bytes=1 << 20)
 
 
 def test_columns_duckdb_would_read_otherwise_keep_pyarrow_reads() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -63,20 +64,26 @@ def proxied_stream(aws_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
         yield url, proxy, sizes
 
 
-def _ranged_gets(proxy: S3Proxy, sizes: dict[str, int]) -> Iterator[tuple[str, bool]]:
-    """Each ranged GET of a file: its key, and whether it reaches the file's last byte (a footer read)."""
+def _ranged_gets(proxy: S3Proxy, sizes: dict[str, int]) -> Iterator[tuple[str, int, int]]:
+    """Each ranged GET of a file: its key, and the first and last byte asked."""
     for method, path, byte_range in proxy.ranged_requests:
         key = unquote(path.split("?")[0]).lstrip("/")
         if method == "GET" and key in sizes and byte_range is not None:
-            yield key, int(byte_range.rpartition("-")[2] or sizes[key] - 1) == sizes[key] - 1
+            first, _, last = byte_range.partition("=")[2].partition("-")
+            yield key, int(first), int(last or sizes[key] - 1)
 
 
 def _footer_reads(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
-    """Ranged GETs reaching each file's last byte, by file."""
+    """Ranged GETs reaching each file's last byte from past its first (its footer), by file."""
     found: collections.Counter[str] = collections.Counter()
-    for key, footer in _ranged_gets(proxy, sizes):
-        found[key] += footer
+    for key, first, last in _ranged_gets(proxy, sizes):
+        found[key] += first > 0 and last == sizes[key] - 1
     return found
+
+
+def _copies(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
+    """Ranged GETs of a copy of each file (from its first byte), by file: a fetch through DuckDB."""
+    return collections.Counter(key for key, first, _ in _ranged_gets(proxy, sizes) if first == 0)
 
 
 def _heads(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
@@ -114,8 +121,8 @@ def test_selecting_from_a_window_reads_each_footer_once_in_bounded_requests(prox
 
 
 def _data_reads(proxy: S3Proxy, sizes: dict[str, int]) -> int:
-    """Ranged GETs of column chunks: those not reaching a file's last byte (its footer)."""
-    return sum(not footer for _, footer in _ranged_gets(proxy, sizes))
+    """Ranged GETs of column chunks or of a copy: those not of a file's footer alone."""
+    return sum(first == 0 or last < sizes[key] - 1 for key, first, last in _ranged_gets(proxy, sizes))
 
 
 @pytest.mark.parametrize(("budget", "reads"), [(scan._TOGETHER_BYTES, len(FILE_ROWS)), (1, GROUPS)])
@@ -125,10 +132,43 @@ def test_a_files_winning_row_groups_are_fetched_in_one_read_within_the_budget(
     """Winners in every row group: one request a file, or one a group when the budget holds a group at most."""
     url, proxy, sizes = proxied_stream
     monkeypatch.setattr(scan, "_TOGETHER_BYTES", budget)
+    monkeypatch.setattr(scan, "_SPOOLED_FILE_BYTES", 0)  # read by pyarrow, no file copied for DuckDB
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
     selector = SELECTORS["uniform"]  # counts from the footers, then fetches: every column chunk read is the fetch's
     got = select(window, [selector], seed=3)
     assert _data_reads(proxy, sizes) == reads
+    assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
+
+
+def test_a_files_sparse_winners_are_fetched_from_a_copy_of_it(proxied_stream, monkeypatch, tmp_path) -> None:
+    """Winners spread over a file of enough rows: the file is copied a request a chunk, DuckDB reads the copy, the copy goes."""
+    url, proxy, sizes = proxied_stream
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(scan, "_SPOOLED_READ_BYTES", 100_000)
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    selector = SELECTORS["uniform"]
+    got = select(window, [selector], seed=3)
+    big = max(sizes, key=sizes.__getitem__)  # the 70,000-row file; the others are too small to copy
+    chunks = [(first, min(first + 100_000, sizes[big]) - 1) for first in range(0, sizes[big], 100_000)]
+    reads = [(first, last) for key, first, last in _ranged_gets(proxy, sizes) if key == big]
+    assert len(chunks) > 1 and set(chunks) <= set(reads)
+    assert len(reads) == len(chunks) + 1  # and its footer, when the window opened
+    assert set(_copies(proxy, sizes)) == {big}
+    assert not list(tmp_path.iterdir())
+    assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
+    monkeypatch.setattr(scan, "_SPOOLED_FILE_BYTES", 0)  # read by pyarrow
+    assert got.equals(select(open_window("app", DAY, DAY + dt.timedelta(days=1), url), [selector], seed=3))
+
+
+def test_a_file_that_cannot_be_copied_is_fetched_by_pyarrow(proxied_stream, monkeypatch, tmp_path) -> None:
+    """No temporary folder to copy to: the winners' groups are read as without DuckDB, the same rows."""
+    url, proxy, sizes = proxied_stream
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    selector = SELECTORS["uniform"]
+    got = select(window, [selector], seed=3)
+    assert not _copies(proxy, sizes)
+    assert _data_reads(proxy, sizes) == len(FILE_ROWS)  # a read of each file's groups
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
 
 
