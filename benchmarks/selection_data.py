@@ -25,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import time
@@ -240,7 +241,10 @@ def ensure_day(data_dir: Path, layout: str, rows: int) -> None:
         print(f"generating {layout} layout, {rows:,} rows in {len(specs):,} files under {root} ...", flush=True)
         started = time.perf_counter()
         jobs = generating_jobs(specs)
-        with ProcessPoolExecutor(jobs) as pool:
+        # Spawned, not forked: a fork copies a process whose other threads (DuckDB's,
+        # pyarrow's) may be inside their allocators, and the children crashed at
+        # birth (a segmentation fault) after DuckDB fetches in the same process.
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             # list(): a failed file raises here, before the day is marked complete.
             list(pool.map(write_file, [layout] * len(specs), specs, [folder / spec.name for spec in specs]))
         marker = {"version": VERSION, "layout": layout, "rows": rows, "files": len(specs)}
