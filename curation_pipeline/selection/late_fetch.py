@@ -9,7 +9,8 @@ winners cost 37-58% less CPU than whole-group reads (docs/decisions.md,
 the rows it is told, and the result is cast back to the data's schema, so the
 same rows come out on every machine and either reader.
 
-Used for files :meth:`ParquetSource.direct` reads on a local filesystem, with
+Used for files :meth:`ParquetSource.direct` reads on a local filesystem, and
+for temporary local copies of remote files (:func:`take_spooled`), with
 column types DuckDB returns exactly; everything else keeps pyarrow's read.
 """
 

@@ -1211,8 +1211,9 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
 
     Row groups of local stream files are fetched one DuckDB query per file,
     small files many to a query (:mod:`curation_pipeline.selection.late_fetch`);
-    row groups of remote files one read per file (:func:`_fetch_together`);
-    other pieces one by one.
+    row groups of remote files from a local copy of the file through DuckDB
+    where their winners are sparse (:func:`_spooled`), else one read per file
+    (:func:`_fetch_together`); other pieces one by one.
     """
     trim_heap()  # what the passes freed, back to the system before the largest reads
     late: dict[str, list[int]] = {}
