@@ -10,7 +10,7 @@ the rows it is told, and the result is cast back to the data's schema, so the
 same rows come out on every machine and either reader.
 
 Used for files :meth:`ParquetSource.direct` reads on a local filesystem, and
-for temporary local copies of remote files (:func:`take_spooled`), with
+for temporary local copies of remote files (:func:`spooled`, :func:`take_copied`), with
 column types DuckDB returns exactly; everything else keeps pyarrow's read.
 """
 
@@ -147,24 +147,18 @@ def _take_file(connection, path: str, rows: np.ndarray, schema: pa.Schema) -> pa
     return _conformed(table, [_ROW], order[np.searchsorted(found, rows, sorter=order)], schema)
 
 
-def take_spooled(
-    read: Callable[[int, int], pa.Buffer], size: int, rows: np.ndarray, schema: pa.Schema, *, chunk_bytes: int
-) -> pa.Table:
-    """:func:`take_file` of a remote file: its ``size`` bytes copied to a temporary local file first.
+@contextlib.contextmanager
+def spooled(read: Callable[[int, int], pa.Buffer], size: int, *, chunk_bytes: int) -> Iterator[str]:
+    """The path of a temporary local copy of a remote file of ``size`` bytes, removed after the block.
 
     DuckDB reads local files only here (its S3 reader is an extension this
-    package does not install), so the file comes ``chunk_bytes`` a request
-    (``read(offset, nbytes)``) to the temporary folder, is queried, and is
-    removed. Its winners then cost DuckDB's sparse read rather than pyarrow's
-    decode of every row group holding one: 7 rows of a 69,000-row file in
-    7-9 against 16-20 ms of CPU, 100 rows of a 1M-row file in 72-99 against
-    314-388 ms (two threads). The queries themselves run at most one a CPU at
-    once; the copies, waiting on requests, as many as the caller runs. A
-    temporary file that cannot be written (a full disk) raises
+    package does not install). The bytes come ``chunk_bytes`` a request
+    (``read(offset, nbytes)``), a request held at a time. A temporary file
+    that cannot be written (no temporary folder, a full disk) raises
     :class:`LateFetchUnavailable`; errors of ``read`` pass through.
     """
     try:
-        handle, spool = tempfile.mkstemp(prefix="curation-fetch-", suffix=".parquet")
+        handle, path = tempfile.mkstemp(prefix="curation-fetch-", suffix=".parquet")
     except OSError as error:
         raise LateFetchUnavailable(f"no temporary file to copy a remote file to: {error}") from error
     try:
@@ -175,16 +169,29 @@ def take_spooled(
                 try:
                     out.write(data)
                 except OSError as error:
-                    raise LateFetchUnavailable(f"cannot copy a remote file to {spool}: {error}") from error
+                    raise LateFetchUnavailable(f"cannot copy a remote file to {path}: {error}") from error
         finally:
             try:
                 out.close()  # writes what is buffered: a full disk may say so only here
             except OSError as error:
-                raise LateFetchUnavailable(f"cannot copy a remote file to {spool}: {error}") from error
-        with _SPOOLED.lent() as connection:
-            return _take_file(connection, spool, rows, schema)
+                raise LateFetchUnavailable(f"cannot copy a remote file to {path}: {error}") from error
+        yield path
     finally:
-        os.remove(spool)
+        os.remove(path)
+
+
+def take_copied(path: str, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
+    """:func:`take_file` of a copy made by :func:`spooled`, on a connection lent for the query.
+
+    The winners then cost DuckDB's sparse read rather than pyarrow's decode
+    of every row group holding one: 7 rows of a 69,000-row file in 7-9
+    against 16-20 ms of CPU, 100 rows of a 1M-row file in 72-99 against
+    314-388 ms (two threads). The copies are made on the remote store's many
+    threads, each mostly waiting on its requests; the queries run at most
+    one a CPU at once.
+    """
+    with _SPOOLED.lent() as connection:
+        return _take_file(connection, path, rows, schema)
 
 
 class _Lent:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation_pipeline.fields import RECORD_ID
+from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.picks import Picks, group_by_piece
 from curation_pipeline.selection.scan import (
     BATCH_ROWS,
@@ -174,9 +175,12 @@ def _numeric_picks(
     be ranked by ``record_id``), or when ties at the cut are too many.
 
     Where the winners will fill most of the row groups read anyway, on a
-    remote store (:func:`_read_whole`), each run of a file's groups is read
-    once with every column, and the candidates keep their full records as
-    they go: no narrow scan, no fetch.
+    remote store (:func:`_read_whole`), each file is read once and the
+    candidates keep their full records as they go: no narrow scan of the
+    store, no fetch. The file is copied to a local temporary file, the
+    rule's column read from the copy and the candidates' full records
+    fetched from it by DuckDB; where it cannot be (too large, columns DuckDB
+    reads otherwise), each run of its groups is read with every column.
     """
     direction = "descending" if descending else "ascending"
     if not _rankable(field_type):
@@ -254,6 +258,32 @@ def _numeric_picks(
             for position, items in found
         ]
 
+    def reduce_copied(unit: list[int]) -> list[tuple[_Candidates, int]]:
+        """A file's pieces from a local copy of it: the rule's column read there, then only the candidates' full records (DuckDB).
+
+        A file too large to copy, or a copy that cannot be made or read: the
+        file's runs read whole as without one.
+        """
+        source = pieces[unit[0]].source  # type: ignore[attr-defined]
+        path = pieces[unit[0]].file
+        if not source.copyable(path):
+            return [result for run in together_runs(pieces, unit) for result in reduce_whole(run)]
+        try:
+            with source.copied(path) as copy:
+                found = [
+                    reduce_batches(index, ((batch.column(0), rows, None) for batch, rows in pieces[index].copied_matches(copy, [field])))  # type: ignore[attr-defined]
+                    for index in unit
+                ]
+                keys, piece, row, _ = best_of(_joined(*(list(part) for part in zip(*(found_ for found_, _ in found)))))
+                records = None
+                if keys.size:
+                    owners, position = np.unique(piece, return_inverse=True)
+                    starts = np.array([pieces[int(owner)].group.start for owner in owners], np.int64)  # type: ignore[attr-defined]
+                    records = plain(late_fetch.take_copied(copy, row + starts[position], source.schema))
+        except late_fetch.LateFetchUnavailable:
+            return [result for run in together_runs(pieces, unit) for result in reduce_whole(run)]
+        return [((keys, piece, row, records), sum(matched for _, matched in found))]
+
     def consolidate() -> None:
         nonlocal overflow, pending_keys
         parts = [(state["keys"], state["piece"], state["row"], state["records"]), *pending]
@@ -282,8 +312,15 @@ def _numeric_picks(
 
     if whole:
         trim_heap()  # what opening the window freed, back to the system before the largest reads
-        runs = lambda wave: [run for file in _by_file(pieces, wave) for run in together_runs(pieces, file)]  # noqa: E731
-        matched = _in_waves(pieces, field, descending, reduce_whole, merge, threshold, None, runs)
+        if pieces[0].source.copies:  # type: ignore[attr-defined]
+            # Each file from a local copy: the rule's column read there, DuckDB
+            # fetching only the candidates' full records, where pyarrow would
+            # decode every column of every group.
+            files = lambda wave: _by_file(pieces, wave)  # noqa: E731
+            matched = _in_waves(pieces, field, descending, reduce_copied, merge, threshold, None, files)
+        else:
+            runs = lambda wave: [run for file in _by_file(pieces, wave) for run in together_runs(pieces, file)]  # noqa: E731
+            matched = _in_waves(pieces, field, descending, reduce_whole, merge, threshold, None, runs)
     else:
         matched = _in_waves(pieces, field, descending, reduce_narrow, merge, threshold, [field])
     if pending and not overflow:

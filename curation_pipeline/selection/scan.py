@@ -456,6 +456,30 @@ class RowGroupPiece(_ScannedPiece):
             found = self._evaluate(row_filter, plain(table))
         return found.fill_null(False).to_numpy(zero_copy_only=False)
 
+    def copied_matches(self, copy: str, columns: list[str]) -> Iterator[Matches]:
+        """:meth:`matches` of ``columns``, read from ``copy``, a local copy of this group's file (:meth:`ParquetSource.copied`).
+
+        The columns the filter reads come too: the selector's fields, or
+        every column in a group the window's own filter cuts (at its edges).
+        """
+        row_filter = self._row_filter()
+        names: list[str] | None = list(columns)
+        if row_filter is not None:
+            use_fields = row_filter is self.selector_filter and self.fields
+            names = list(dict.fromkeys([*columns, *self.fields])) if use_fields else None
+        reader = pq.ParquetFile(copy, read_dictionary=self.source.strings)
+        table = reader.read_row_group(self.group.id, columns=names, use_threads=False)
+        if table.num_rows != self.group.rows:
+            raise SelectionError("the data changed while it was read: a row group's rows differ from its footer's")
+        start = 0
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            mask = self.mask(batch)
+            if mask is None:
+                yield batch.select(columns), np.arange(start, start + batch.num_rows, dtype=np.int64)
+            elif mask.any():
+                yield batch.select(columns).filter(pa.array(mask)), np.flatnonzero(mask) + start
+            start += batch.num_rows
+
     def _evaluate(self, row_filter: ds.Expression, table: pa.Table) -> pa.Array:
         """``row_filter`` row by row over ``table`` (which holds the columns it reads)."""
         if self.predicate is not None and self.fields and row_filter is self.selector_filter:
@@ -848,9 +872,30 @@ class ParquetSource:
         return self._opened.get(self._where[path][0], path)
 
     @functools.cached_property
-    def spoolable(self) -> bool:
-        """Whether DuckDB reads every column as pyarrow would (:func:`late_fetch.readable`), for fetches from copies of remote files."""
-        return late_fetch.readable(self.schema)
+    def copies(self) -> bool:
+        """Whether remote files of this source may be read from local copies (:meth:`copied`): remote, and DuckDB reads every column as pyarrow would (:func:`late_fetch.readable`)."""
+        return self.remote and late_fetch.readable(self.schema)
+
+    def copyable(self, path: str) -> bool:
+        """Whether the file at ``path`` may be read from a local copy: :attr:`copies`, and it holds at most :data:`_SPOOLED_FILE_BYTES`."""
+        return self.copies and self.file_bytes(path) <= _SPOOLED_FILE_BYTES
+
+    @contextlib.contextmanager
+    def copied(self, path: str) -> Iterator[str]:
+        """The path of a temporary local copy of the remote file at ``path``, for the block (:func:`late_fetch.spooled`).
+
+        Raises :class:`late_fetch.LateFetchUnavailable` when it cannot be
+        written. Afterwards the C heap is trimmed: the copy's reads churned
+        it (the store client's buffers; uniform k=10,000 at 100M rows on S3
+        held 519 MB without, 402 MB with it).
+        """
+        opened = self.opened(path)
+        read = lambda offset, size: opened.read_at(size, offset)  # noqa: E731
+        try:
+            with late_fetch.spooled(read, opened.size(), chunk_bytes=_SPOOLED_READ_BYTES) as copy:
+                yield copy
+        finally:
+            trim_heap()
 
     def file_bytes(self, path: str) -> int:
         """The compressed bytes of every column chunk of the file at ``path``: about its size."""
@@ -1369,20 +1414,17 @@ def _spooled(picks: list[tuple[Piece, np.ndarray]]) -> bool:
     local file's: at most one row in :data:`_LATE_SHARE` of their groups',
     which hold at least :data:`_LATE_MIN_ROWS`), and their groups hold at
     least half of the file's compressed bytes, which is at most
-    :data:`_SPOOLED_FILE_BYTES`: copying the rest of the file costs little
-    more than reading those groups.
+    :data:`_SPOOLED_FILE_BYTES` (:meth:`ParquetSource.copyable`): copying the
+    rest of the file costs little more than reading those groups.
     """
     source: ParquetSource = picks[0][0].source  # type: ignore[attr-defined]
     groups: list[RowGroup] = [piece.group for piece, _ in picks]  # type: ignore[attr-defined]
-    if not source.spoolable:
-        return False
     picked = sum(rows.size for _, rows in picks)
     held = sum(group.rows for group in groups)
-    if picked * _LATE_SHARE > held or held < _LATE_MIN_ROWS:
+    if picked * _LATE_SHARE > held or held < _LATE_MIN_ROWS or not source.copyable(groups[0].path):
         return False
     winning = sum(source.compressed_bytes(group) for group in groups)
-    whole = source.file_bytes(groups[0].path)
-    return whole <= _SPOOLED_FILE_BYTES and 2 * winning >= whole
+    return 2 * winning >= source.file_bytes(groups[0].path)
 
 
 def _fetch_spooled(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
@@ -1390,7 +1432,7 @@ def _fetch_spooled(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
 
     The copy comes :data:`_SPOOLED_READ_BYTES` a request, about as many
     requests as :func:`_fetch_together`'s runs of the same groups make; DuckDB
-    then decodes the winners' pages alone (:func:`late_fetch.take_spooled`).
+    then decodes the winners' pages alone (:func:`late_fetch.take_copied`).
     Without DuckDB's read (a full temporary disk, a DuckDB error), the
     groups are read by pyarrow as :func:`_fetch_together` reads them.
     """
@@ -1398,16 +1440,12 @@ def _fetch_spooled(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     path = picks[0][0].group.path  # type: ignore[attr-defined]
     numbers = np.concatenate([piece.file_rows(rows) for piece, rows in picks])  # type: ignore[attr-defined]
     if np.unique(numbers).size == numbers.size:
-        opened = source.opened(path)
-        read = lambda offset, size: opened.read_at(size, offset)  # noqa: E731
         try:
-            table = late_fetch.take_spooled(read, opened.size(), numbers, source.schema, chunk_bytes=_SPOOLED_READ_BYTES)
+            with source.copied(path) as copy:
+                table = late_fetch.take_copied(copy, numbers, source.schema)
         except late_fetch.LateFetchUnavailable:
             pass
         else:
-            # The copy's reads churned the C heap (the store client's buffers):
-            # without this, uniform k=10,000 at 100M rows on S3 held 519 MB, with it 402 MB.
-            trim_heap()
             return _sliced(table, [rows.size for _, rows in picks])
     pieces = [piece for piece, _ in picks]
     tables: list[pa.Table | None] = [None] * len(picks)

@@ -375,11 +375,21 @@ DENSE = {
 }
 
 
+@pytest.mark.parametrize("copied", [True, False], ids=["copied", "pyarrow"])
 @pytest.mark.parametrize("edges", [False, True], ids=["day", "hours"])
 @pytest.mark.parametrize("rule", sorted(DENSE))
-def test_a_dense_ordered_selection_reads_each_row_group_once_whole(proxied_stream, monkeypatch, rule, edges) -> None:
-    """The same rows as scanning then fetching, and as the rows in memory, in a read a file (a run of its groups)."""
+def test_a_dense_ordered_selection_reads_each_row_group_once_whole(
+    proxied_stream, monkeypatch, tmp_path, rule, edges, copied
+) -> None:
+    """The same rows as scanning then fetching, and as the rows in memory, in a read a file (a run of its groups).
+
+    Copied: each file read from a local copy of it, its candidates' records
+    through DuckDB; else (files too large to copy) every column by pyarrow.
+    """
     url, proxy, sizes = proxied_stream
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    if not copied:
+        monkeypatch.setattr(scan, "_SPOOLED_FILE_BYTES", 0)
     start, end = (DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=20)) if edges else (DAY, DAY + dt.timedelta(days=1))
     selector = DENSE[rule]
     window = open_window("app", start, end, url)
@@ -387,6 +397,7 @@ def test_a_dense_ordered_selection_reads_each_row_group_once_whole(proxied_strea
     # At most one read a file, its groups read together (none for a file whose rows lose to
     # the others'); the window's count of its rows reads its two edge groups' times besides.
     assert 1 <= _data_reads(proxy, sizes) <= len(FILE_ROWS) + (2 if edges else 0)
+    assert bool(_copies(proxy, sizes)) == copied and not list(tmp_path.iterdir())
     assert got.num_rows == selector.limit
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
     monkeypatch.setattr(ordered, "_WHOLE_LIMIT", 0)  # scanned, then fetched
