@@ -103,10 +103,10 @@ and a read for the narrow scan, and a share of a query for the fetch
 reads each file once. DuckDB's fetch is near the cost of decompressing the
 file: 100 winners of a 1M-row file take 40 ms on one thread, the two string
 columns alone 31 ms, and pyarrow's read of the whole file 116 ms
-(docs/decisions.md). The local rows at 10M and 100M are run J, at this
-code; the machine measured slower that day than in the runs they replace
+(docs/decisions.md). The local rows at 10M and 100M are run E (local
+reads have not changed since); the machine measured slower that day than in the runs they replace
 (small files at 10M, top confidence k=10,000: 1.9 s at the time, 2.4-2.9 s
-for the same commit the day of run J, 3.1 s in it). On S3 a narrow scan runs 16 row groups at once and a
+for the same commit the day of run E, 3.1 s in it). On S3 a narrow scan runs 16 row groups at once and a
 fetch four (16 MB of the columns each reads), so bounded ranges and equality
 make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s. The
 test server bounds that: moto and the latency proxy spend 6.9-7.5 ms of CPU
@@ -129,43 +129,50 @@ newest and bounded range k=100 took 21.7-32.2 s and the strata peaked at
 passes); four whole groups at once held 1.06-1.15 GB, and streaming them in
 4 MB reads held 745 MB but took twice as long.
 At k=10,000 on S3 the winners of top confidence and bounded range sit in
-nearly every row group: those rules now read each run of a file's groups
-once, with every column, keeping the candidates' full records as they go
-(run I; docs/decisions.md, "Dense ordered selections read whole on a remote
+nearly every row group: those rules read each file once, copying it to a
+local temporary file (8 MB a request), reading the rule's column from the
+copy and fetching only the candidates' full records from it through DuckDB
+(run H; docs/decisions.md, "Dense ordered selections read whole on a remote
 store"). On our and the overlap layout that is 404 requests against polars'
-1,716 (2,002 before, a narrow scan of every group then a fetch of a file's
-winning groups in one read), and 13.9-18.7 s against 10.4-12.0 s: 1.34 to
-1.55 times, from 1.8 to 2.4. What is left is ours: pyarrow decodes every
-column of every group (21-25 s of CPU on two cores shared with the test
-server), where polars decodes each file in one pass; releasing the
-allocator's memory after each run costs little of it (22.9 s of CPU against
-21.9 s without, whose peak is 843 MB). Equality at
-k=10,000 (2.0-2.15) draws positions among the matches, so it counts them
-first and then fetches: a narrow scan of every group and a fetch, as
-before. On 1,440 small files, k=10,000 takes 37-39 s on top confidence and
-bounded range (1.53 and 1.63 times polars, were 1.8) in 4,215-4,325 requests,
-a third of them a request per file asking its size before its first data
-read (pyarrow's Python API opens a remote file by path alone), and 51 s on
-equality (2.03, 6,469 requests), at 413-439 MB: a read of column chunks lying apart (a narrow scan's) is
-no longer pre-buffered, so pyarrow's IO threads, whose allocator heaps
-(mimalloc) keep what they allocated, no longer read them (top confidence
-and bounded range peaked at 510-514 MB). What the small files hold besides:
-the window's 1,440 footers, 60-88 MB (about 24 KB a file and 1 KB a column
-chunk), and Arrow's allocations, 63-76 MB. The IO threads still pre-buffer
-the fetches: their count decides the allocator's share (`ARROW_IO_THREADS`
-2, 4 and 8, the default, before the change above: 394, 448 and 492 MB, in
-73, 58 and 53 s); that setting is process-wide, so the library leaves it to
-the process (docs/decisions.md). The strata there at k=10,000 take close
-to the minute: stratified proportional passed it in run H (49.5-56.7 s in
-earlier runs, the last lost before it was merged; balanced 58.0 s in run H),
-the one row where ours does not finish. Newest on ten overlapping writers on
-S3 now reads the newest groups whole, a file's at once (125 requests, 1.4 s
-against polars' 1.5-1.9 s: 0.73 and 0.91, were 1.82 and 1.89 with a narrow
-scan of their times in waves, then a fetch). Top confidence at k=100 on S3
-makes 766 requests where run A made 520: since ordered rules read a file's
-groups together, best file first (for the 1B-row day's footers, below), a
-file's weaker groups are read before other files' best ones set them aside
-(7.6 s, 0.75 of polars, against 5.2 s).
+1,716, and 10.0-11.1 s against 10.2-11.3 s: 0.92 to 1.05 times (1.34 to
+1.55 when pyarrow decoded every column of every group, 1.8 to 2.4 with a
+narrow scan then a fetch). Other rules' winners, where sparse in a file's
+groups holding most of its bytes, are fetched the same way, from a copy
+through DuckDB rather than decoded whole by pyarrow (runs F and G;
+docs/decisions.md, "Sparse winners on a remote store come from a local
+copy"): uniform k=10,000 7.1-7.7 s (18.2-18.3 s before), equality k=10,000
+18.0-20.7 s (29.4-30.6 s; 1.57 and 1.93 times polars, were 2.02 and 2.15),
+the strata at k=10,000 23.6-28.0 s (35.0-39.3 s). Equality still counts
+first: its draws are positions among the matches, so it reads the label
+column of every group (1,530 of its 2,004 requests) before it fetches. On
+1,440 small files every rule now finishes within the minute (the strata at
+k=10,000 41.3-43.2 s; stratified proportional timed out before); k=10,000
+takes 35-37 s on top confidence and bounded range (1.50 and 1.42 times
+polars) in 4,265-4,325 requests, a third of them a request per file asking
+its size before its first data read (pyarrow's Python API opens a remote
+file by path alone), and 40 s on equality (1.61, 6,469 requests; 0.90 at
+k=100), at 399-418 MB. There each 1 MB file costs a copy, a footer parse
+and a query, and the test server (moto and the proxy, 18-32 s of CPU a run)
+shares the two cores with the engine. Bounded range k=100 there measured
+27.9 s in run G against 23.0 s in run D, through the same narrow scan; alone
+afterwards, 23.1 s with the copies off and 23.7 s with them. A narrow
+scan's read of column chunks lying apart is not pre-buffered, so pyarrow's
+IO threads, whose allocator heaps (mimalloc) keep what they allocated, do
+not read them (top confidence and bounded range peaked at 510-514 MB
+when they did). What the small files hold besides: the window's 1,440
+footers, 60-88 MB (about 24 KB a file and 1 KB a column chunk), and Arrow's
+allocations, 63-76 MB. The IO threads still pre-buffer the fetches of
+groups read by pyarrow: their count decides the allocator's share
+(`ARROW_IO_THREADS` 2, 4 and 8, the default, before the change above: 394,
+448 and 492 MB, in 73, 58 and 53 s); that setting is process-wide, so the
+library leaves it to the process (docs/decisions.md). Newest on ten
+overlapping writers on S3 reads the newest groups whole, a file's at once
+(125 requests, 1.4 s against polars' 1.5-1.9 s: 0.73 and 0.91, were 1.82
+and 1.89 with a narrow scan of their times in waves, then a fetch). Top
+confidence at k=100 on S3 makes 766 requests where an earlier run made 520:
+since ordered rules read a file's groups together, best file first (for the
+1B-row day's footers, below), a file's weaker groups are read before other
+files' best ones set them aside (7.6 s, 0.75 of polars, against 5.2 s).
 
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
 13 minutes on 2 CPUs): top confidence k=100 takes 2.6 s against DuckDB's
