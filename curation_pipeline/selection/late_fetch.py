@@ -10,7 +10,7 @@ the rows it is told, and the result is cast back to the data's schema, so the
 same rows come out on every machine and either reader.
 
 Used for files :meth:`ParquetSource.direct` reads on a local filesystem, and
-for temporary local copies of remote files (:func:`spooled`, :func:`take_copied`), with
+for temporary local copies of remote files (:func:`local_copy`, :func:`take_copied`), with
 column types DuckDB returns exactly; everything else keeps pyarrow's read.
 """
 
@@ -148,7 +148,7 @@ def _take_file(connection, path: str, rows: np.ndarray, schema: pa.Schema) -> pa
 
 
 @contextlib.contextmanager
-def spooled(read: Callable[[int, int], pa.Buffer], size: int, *, chunk_bytes: int) -> Iterator[str]:
+def local_copy(read: Callable[[int, int], pa.Buffer], size: int, *, chunk_bytes: int) -> Iterator[str]:
     """The path of a temporary local copy of a remote file of ``size`` bytes, removed after the block.
 
     DuckDB reads local files only here (its S3 reader is an extension this
@@ -181,7 +181,7 @@ def spooled(read: Callable[[int, int], pa.Buffer], size: int, *, chunk_bytes: in
 
 
 def take_copied(path: str, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
-    """:func:`take_file` of a copy made by :func:`spooled`, on a connection lent for the query.
+    """:func:`take_file` of a copy made by :func:`local_copy`, on a connection lent for the query.
 
     The winners then cost DuckDB's sparse read rather than pyarrow's decode
     of every row group holding one: 7 rows of a 69,000-row file in 7-9
@@ -190,7 +190,7 @@ def take_copied(path: str, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
     threads, each mostly waiting on its requests; the queries run at most
     one a CPU at once.
     """
-    with _SPOOLED.lent() as connection:
+    with _LENT.lent() as connection:
         return _take_file(connection, path, rows, schema)
 
 
@@ -222,7 +222,7 @@ class _Lent:
                     self._free.append(connection)
 
 
-_SPOOLED = _Lent(max(2, min(8, os.cpu_count() or 2)))
+_LENT = _Lent(max(2, min(8, os.cpu_count() or 2)))
 
 
 def _arrow(connection, query: str, params: dict, tables: dict[str, pa.Table] | None = None) -> pa.Table:

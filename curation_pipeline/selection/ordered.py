@@ -266,23 +266,23 @@ def _numeric_picks(
         """
         source = pieces[unit[0]].source  # type: ignore[attr-defined]
         path = pieces[unit[0]].file
-        if not source.copyable(path):
-            return [result for run in together_runs(pieces, unit) for result in reduce_whole(run)]
-        try:
-            with source.copied(path) as copy:
-                found = [
-                    reduce_batches(index, ((batch.column(0), rows, None) for batch, rows in pieces[index].copied_matches(copy, [field])))  # type: ignore[attr-defined]
-                    for index in unit
-                ]
-                keys, piece, row, _ = best_of(_joined(*(list(part) for part in zip(*(found_ for found_, _ in found)))))
-                records = None
-                if keys.size:
-                    owners, position = np.unique(piece, return_inverse=True)
-                    starts = np.array([pieces[int(owner)].group.start for owner in owners], np.int64)  # type: ignore[attr-defined]
-                    records = plain(late_fetch.take_copied(copy, row + starts[position], source.schema))
-        except late_fetch.LateFetchUnavailable:
-            return [result for run in together_runs(pieces, unit) for result in reduce_whole(run)]
-        return [((keys, piece, row, records), sum(matched for _, matched in found))]
+        if source.copyable(path):
+            try:
+                with source.copied(path) as copy:
+                    found = [
+                        reduce_batches(index, ((batch.column(0), rows, None) for batch, rows in pieces[index].copied_matches(copy, [field])))  # type: ignore[attr-defined]
+                        for index in unit
+                    ]
+                    keys, piece, row, _ = best_of(_joined(*(list(part) for part in zip(*(each for each, _ in found)))))
+                    records = None
+                    if keys.size:
+                        owners, position = np.unique(piece, return_inverse=True)
+                        starts = np.array([pieces[int(owner)].group.start for owner in owners], np.int64)  # type: ignore[attr-defined]
+                        records = plain(late_fetch.take_copied(copy, row + starts[position], source.schema))
+                return [((keys, piece, row, records), sum(matched for _, matched in found))]
+            except late_fetch.LateFetchUnavailable:
+                pass  # read as without a copy
+        return [result for run in together_runs(pieces, unit) for result in reduce_whole(run)]
 
     def consolidate() -> None:
         nonlocal overflow, pending_keys

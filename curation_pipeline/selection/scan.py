@@ -79,11 +79,11 @@ _MATCH = "__selection_match"
 _TOGETHER_BYTES = 8 << 20
 # Remote files at most this large (their column chunks' compressed bytes) may
 # be copied whole to a temporary local file for DuckDB to fetch sparse
-# winners from (_spooled): as many copies as fetches run at once are on disk.
-_SPOOLED_FILE_BYTES = 32 << 20
+# winners from (_from_copy): as many copies as fetches run at once are on disk.
+_COPIED_FILE_BYTES = 32 << 20
 # ... copied this many bytes a request (a request held at a time), as
 # _TOGETHER_BYTES reads a file's groups.
-_SPOOLED_READ_BYTES = 8 << 20
+_COPY_READ_BYTES = 8 << 20
 # Compressed bytes of a large row group's column chunks that one pass of its
 # fetch reads (see RowGroupPiece._fetch_large). A foreign writer's 115 MB
 # group, fetched whole, held 173 MB of Arrow memory at peak; in four passes
@@ -877,12 +877,12 @@ class ParquetSource:
         return self.remote and late_fetch.readable(self.schema)
 
     def copyable(self, path: str) -> bool:
-        """Whether the file at ``path`` may be read from a local copy: :attr:`copies`, and it holds at most :data:`_SPOOLED_FILE_BYTES`."""
-        return self.copies and self.file_bytes(path) <= _SPOOLED_FILE_BYTES
+        """Whether the file at ``path`` may be read from a local copy: :attr:`copies`, and it holds at most :data:`_COPIED_FILE_BYTES`."""
+        return self.copies and self.file_bytes(path) <= _COPIED_FILE_BYTES
 
     @contextlib.contextmanager
     def copied(self, path: str) -> Iterator[str]:
-        """The path of a temporary local copy of the remote file at ``path``, for the block (:func:`late_fetch.spooled`).
+        """The path of a temporary local copy of the remote file at ``path``, for the block (:func:`late_fetch.local_copy`).
 
         Raises :class:`late_fetch.LateFetchUnavailable` when it cannot be
         written. Afterwards the C heap is trimmed: the copy's reads churned
@@ -892,7 +892,7 @@ class ParquetSource:
         opened = self.opened(path)
         read = lambda offset, size: opened.read_at(size, offset)  # noqa: E731
         try:
-            with late_fetch.spooled(read, opened.size(), chunk_bytes=_SPOOLED_READ_BYTES) as copy:
+            with late_fetch.local_copy(read, opened.size(), chunk_bytes=_COPY_READ_BYTES) as copy:
                 yield copy
         finally:
             trim_heap()
@@ -1257,7 +1257,7 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     Row groups of local stream files are fetched one DuckDB query per file,
     small files many to a query (:mod:`curation_pipeline.selection.late_fetch`);
     row groups of remote files from a local copy of the file through DuckDB
-    where their winners are sparse (:func:`_spooled`), else one read per file
+    where their winners are sparse (:func:`_from_copy`), else one read per file
     (:func:`_fetch_together`); other pieces one by one.
     """
     trim_heap()  # what the passes freed, back to the system before the largest reads
@@ -1286,8 +1286,8 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     jobs += [(_fetch_late, indices) for _, indices in batched]
     alone += alone_small
     for indices in together.values():
-        if _spooled([picks[index] for index in indices]):
-            jobs.append((_fetch_spooled, indices))
+        if _from_copy([picks[index] for index in indices]):
+            jobs.append((_fetch_copied, indices))
         else:
             jobs += [(_fetch_together, run) for run in together_runs([piece for piece, _ in picks], indices)]
     jobs += [(_fetch_alone, [index]) for index in sorted(alone)]
@@ -1407,14 +1407,14 @@ def _fetch_together(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     return _sliced(_take_rows(batches, rows).cast(source.schema), [offsets.size for _, offsets in picks])
 
 
-def _spooled(picks: list[tuple[Piece, np.ndarray]]) -> bool:
-    """Whether the winners of one remote file's groups (``picks``) are fetched from a local copy of it (:func:`_fetch_spooled`).
+def _from_copy(picks: list[tuple[Piece, np.ndarray]]) -> bool:
+    """Whether the winners of one remote file's groups (``picks``) are fetched from a local copy of it (:func:`_fetch_copied`).
 
     When DuckDB can read the data's types, the winners are sparse (as for a
     local file's: at most one row in :data:`_LATE_SHARE` of their groups',
     which hold at least :data:`_LATE_MIN_ROWS`), and their groups hold at
     least half of the file's compressed bytes, which is at most
-    :data:`_SPOOLED_FILE_BYTES` (:meth:`ParquetSource.copyable`): copying the
+    :data:`_COPIED_FILE_BYTES` (:meth:`ParquetSource.copyable`): copying the
     rest of the file costs little more than reading those groups.
     """
     source: ParquetSource = picks[0][0].source  # type: ignore[attr-defined]
@@ -1427,10 +1427,10 @@ def _spooled(picks: list[tuple[Piece, np.ndarray]]) -> bool:
     return 2 * winning >= source.file_bytes(groups[0].path)
 
 
-def _fetch_spooled(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
+def _fetch_copied(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     """Each pick's rows, the picks being row groups of one remote file, through DuckDB from a local copy of the file.
 
-    The copy comes :data:`_SPOOLED_READ_BYTES` a request, about as many
+    The copy comes :data:`_COPY_READ_BYTES` a request, about as many
     requests as :func:`_fetch_together`'s runs of the same groups make; DuckDB
     then decodes the winners' pages alone (:func:`late_fetch.take_copied`).
     Without DuckDB's read (a full temporary disk, a DuckDB error), the

@@ -159,7 +159,7 @@ def test_a_copied_file_gives_the_rows_of_the_file_and_is_removed(store: str, mon
     path = window.files[0]
     read, calls, size = _reader(path)
     rows = np.array([70_000, 3, 65_536, 12], dtype=np.int64)
-    with late_fetch.spooled(read, size, chunk_bytes=300_000) as copy:
+    with late_fetch.local_copy(read, size, chunk_bytes=300_000) as copy:
         got = late_fetch.take_copied(copy, rows, window.schema)
     assert got.equals(late_fetch.take_file(path, rows, window.schema))
     assert calls == [(offset, min(300_000, size - offset)) for offset in range(0, size, 300_000)]
@@ -176,7 +176,7 @@ def test_a_failed_read_of_a_copy_is_raised_and_the_copy_removed(store: str, monk
             raise OSError("connection reset by the store")
         return read(offset, nbytes)
 
-    with pytest.raises(OSError, match="connection reset"), late_fetch.spooled(failing, size, chunk_bytes=100_000):
+    with pytest.raises(OSError, match="connection reset"), late_fetch.local_copy(failing, size, chunk_bytes=100_000):
         pass
     assert not list(tmp_path.iterdir())
 
@@ -188,11 +188,11 @@ def test_a_copy_duckdb_cannot_read_or_cannot_be_written_is_unavailable(store: st
     rows = np.array([1], dtype=np.int64)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     zeros = lambda offset, nbytes: pa.py_buffer(bytes(nbytes))  # noqa: E731 (not Parquet: the file changed meanwhile)
-    with pytest.raises(late_fetch.LateFetchUnavailable), late_fetch.spooled(zeros, size, chunk_bytes=1 << 20) as copy:
+    with pytest.raises(late_fetch.LateFetchUnavailable), late_fetch.local_copy(zeros, size, chunk_bytes=1 << 20) as copy:
         late_fetch.take_copied(copy, rows, window.schema)
     assert not list(tmp_path.iterdir())
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
-    with pytest.raises(late_fetch.LateFetchUnavailable, match="no temporary file"), late_fetch.spooled(read, size, chunk_bytes=1):
+    with pytest.raises(late_fetch.LateFetchUnavailable, match="no temporary file"), late_fetch.local_copy(read, size, chunk_bytes=1):
         pass
 
 

@@ -132,7 +132,7 @@ def test_a_files_winning_row_groups_are_fetched_in_one_read_within_the_budget(
     """Winners in every row group: one request a file, or one a group when the budget holds a group at most."""
     url, proxy, sizes = proxied_stream
     monkeypatch.setattr(scan, "_TOGETHER_BYTES", budget)
-    monkeypatch.setattr(scan, "_SPOOLED_FILE_BYTES", 0)  # read by pyarrow, no file copied for DuckDB
+    monkeypatch.setattr(scan, "_COPIED_FILE_BYTES", 0)  # read by pyarrow, no file copied for DuckDB
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
     selector = SELECTORS["uniform"]  # counts from the footers, then fetches: every column chunk read is the fetch's
     got = select(window, [selector], seed=3)
@@ -144,7 +144,7 @@ def test_a_files_sparse_winners_are_fetched_from_a_copy_of_it(proxied_stream, mo
     """Winners spread over a file of enough rows: the file is copied a request a chunk, DuckDB reads the copy, the copy goes."""
     url, proxy, sizes = proxied_stream
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(scan, "_SPOOLED_READ_BYTES", 100_000)
+    monkeypatch.setattr(scan, "_COPY_READ_BYTES", 100_000)
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
     selector = SELECTORS["uniform"]
     got = select(window, [selector], seed=3)
@@ -156,7 +156,7 @@ def test_a_files_sparse_winners_are_fetched_from_a_copy_of_it(proxied_stream, mo
     assert set(_copies(proxy, sizes)) == {big}
     assert not list(tmp_path.iterdir())
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
-    monkeypatch.setattr(scan, "_SPOOLED_FILE_BYTES", 0)  # read by pyarrow
+    monkeypatch.setattr(scan, "_COPIED_FILE_BYTES", 0)  # read by pyarrow
     assert got.equals(select(open_window("app", DAY, DAY + dt.timedelta(days=1), url), [selector], seed=3))
 
 
@@ -389,7 +389,7 @@ def test_a_dense_ordered_selection_reads_each_row_group_once_whole(
     url, proxy, sizes = proxied_stream
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     if not copied:
-        monkeypatch.setattr(scan, "_SPOOLED_FILE_BYTES", 0)
+        monkeypatch.setattr(scan, "_COPIED_FILE_BYTES", 0)
     start, end = (DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=20)) if edges else (DAY, DAY + dt.timedelta(days=1))
     selector = DENSE[rule]
     window = open_window("app", start, end, url)
@@ -402,6 +402,17 @@ def test_a_dense_ordered_selection_reads_each_row_group_once_whole(
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
     monkeypatch.setattr(ordered, "_WHOLE_LIMIT", 0)  # scanned, then fetched
     assert got.equals(select(open_window("app", start, end, url), [selector], seed=3))
+
+
+def test_a_dense_ordered_selection_without_copies_reads_the_files_whole(proxied_stream, monkeypatch, tmp_path) -> None:
+    """No temporary folder to copy to: each file's groups read with every column instead, the same rows."""
+    url, proxy, sizes = proxied_stream
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    got = select(window, [DENSE["bounded"]], seed=3)
+    assert not _copies(proxy, sizes)
+    assert 1 <= _data_reads(proxy, sizes) <= len(FILE_ROWS)
+    assert got.equals(select(window.to_dataset().to_table(), [DENSE["bounded"]], seed=3))
 
 
 def test_a_sparse_ordered_selection_scans_narrowly_then_fetches(proxied_stream) -> None:
