@@ -148,7 +148,7 @@ def test_a_files_sparse_winners_are_fetched_from_a_copy_of_it(proxied_stream, mo
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
     selector = SELECTORS["uniform"]
     got = select(window, [selector], seed=3)
-    big = max(sizes, key=sizes.__getitem__)  # the 70,000-row file; the others are too small to copy
+    big = max(sizes, key=sizes.__getitem__)  # the 70,000-row file; the others' winning groups hold too few rows to copy for
     chunks = [(first, min(first + 100_000, sizes[big]) - 1) for first in range(0, sizes[big], 100_000)]
     reads = [(first, last) for key, first, last in _ranged_gets(proxy, sizes) if key == big]
     assert len(chunks) > 1 and set(chunks) <= set(reads)
