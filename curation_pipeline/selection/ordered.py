@@ -202,6 +202,10 @@ def _numeric_picks(
     pending_keys = 0  # candidates in ``pending``, counted as they come (summing them each time is quadratic)
     overflow = False
 
+    def best_of_all(parts: list[_Candidates]) -> _Candidates:
+        """The best of several candidates' parts, joined (:func:`_joined`)."""
+        return best_of(_joined(*(list(part) for part in zip(*parts))))
+
     def best_of(candidates: _Candidates) -> _Candidates:
         keys, piece, row, records = candidates
         if keys.size <= limit:
@@ -273,7 +277,7 @@ def _numeric_picks(
                         reduce_batches(index, ((batch.column(0), rows, None) for batch, rows in pieces[index].copied_matches(copy, [field])))  # type: ignore[attr-defined]
                         for index in unit
                     ]
-                    keys, piece, row, _ = best_of(_joined(*(list(part) for part in zip(*(each for each, _ in found)))))
+                    keys, piece, row, _ = best_of_all([each for each, _ in found])
                     records = None
                     if keys.size:
                         owners, position = np.unique(piece, return_inverse=True)
@@ -289,7 +293,7 @@ def _numeric_picks(
         parts = [(state["keys"], state["piece"], state["row"], state["records"]), *pending]
         pending.clear()
         pending_keys = 0
-        merged = best_of(_joined(*(list(part) for part in zip(*parts))))
+        merged = best_of_all(parts)
         state["keys"], state["piece"], state["row"], state["records"] = merged
         overflow = merged[0].size > limit + _TIE_ALLOWANCE
         if merged[0].size >= limit and not overflow:

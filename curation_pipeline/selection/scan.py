@@ -473,12 +473,19 @@ class RowGroupPiece(_ScannedPiece):
             raise SelectionError("the data changed while it was read: a row group's rows differ from its footer's")
         start = 0
         for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-            mask = self.mask(batch)
-            if mask is None:
-                yield batch.select(columns), np.arange(start, start + batch.num_rows, dtype=np.int64)
-            elif mask.any():
-                yield batch.select(columns).filter(pa.array(mask)), np.flatnonzero(mask) + start
+            found = self.matched(batch.select(columns), self.mask(batch), start)
+            if found is not None:
+                yield found
             start += batch.num_rows
+
+    @staticmethod
+    def matched(batch: pa.RecordBatch, mask: np.ndarray | None, first: int) -> Matches | None:
+        """The rows of ``batch`` that ``mask`` keeps (:meth:`mask`: None keeps all), with their row indices (``batch`` starts at row ``first``); None when none."""
+        if mask is None:
+            return batch, np.arange(first, first + batch.num_rows, dtype=np.int64)
+        if not mask.any():
+            return None
+        return batch.filter(pa.array(mask)), np.flatnonzero(mask) + first
 
     def _evaluate(self, row_filter: ds.Expression, table: pa.Table) -> pa.Array:
         """``row_filter`` row by row over ``table`` (which holds the columns it reads)."""
@@ -739,6 +746,7 @@ class ParquetSource:
         self._window: list[RowGroup] | None = None
         self._ranges: dict[tuple[str, str], list[tuple[Any, Any] | None]] = {}
         self._large: dict[str, bool] = {}  # whether a file has a row group too large to read whole
+        self._file_bytes: dict[str, int] = {}  # each file's compressed column chunks, once asked
         self._rows: int | None = None
         self._in_flight: dict[tuple[str, ...] | None, int] = {}
         # Full records are read with string columns as dictionaries (cheap to
@@ -898,18 +906,16 @@ class ParquetSource:
             trim_heap()
 
     def file_bytes(self, path: str) -> int:
-        """The compressed bytes of every column chunk of the file at ``path``: about its size."""
-        metadata = self.footer(path)
-        return sum(
-            metadata.row_group(g).column(c).total_compressed_size
-            for g in range(metadata.num_row_groups)
-            for c in range(metadata.num_columns)
-        )
+        """The compressed bytes of every column chunk of the file at ``path``: about its size (remembered)."""
+        found = self._file_bytes.get(path)
+        if found is None:
+            metadata = self.footer(path)
+            found = self._file_bytes[path] = sum(_chunk_bytes(metadata.row_group(i)) for i in range(metadata.num_row_groups))
+        return found
 
     def compressed_bytes(self, group: RowGroup) -> int:
         """The compressed bytes of ``group``'s column chunks: what a read of all its columns buffers."""
-        metadata = self.footer(group.path).row_group(group.id)
-        return sum(metadata.column(i).total_compressed_size for i in range(metadata.num_columns))
+        return _chunk_bytes(self.footer(group.path).row_group(group.id))
 
     def column_passes(self, group: RowGroup) -> list[list[str]]:
         """The schema's columns in order, cut into the passes of a large ``group``'s fetch (see :func:`_column_passes`)."""
@@ -1141,6 +1147,11 @@ class _OpenedFiles:
         return self._remote.get(path, lambda: filesystem.open_input_file(path))
 
 
+def _chunk_bytes(group: pq.RowGroupMetaData) -> int:
+    """The compressed bytes of row group metadata ``group``'s column chunks."""
+    return sum(group.column(i).total_compressed_size for i in range(group.num_columns))
+
+
 def _column_passes(metadata: pq.FileMetaData, index: int, names: Sequence[str]) -> list[tuple[list[str], int]]:
     """Columns ``names`` in order, cut into passes whose compressed chunks in row group ``index`` hold at most :data:`_PASS_BYTES` (one column at the least), with each pass's bytes."""
     chunks = metadata.row_group(index)
@@ -1366,11 +1377,9 @@ def whole_matches(pieces: Sequence[Piece]) -> Iterator[tuple[int, pa.RecordBatch
             size = min(batch.num_rows - done, int(starts[position + 1]) - read)
             part = batch.slice(done, size)
             first = read - int(starts[position])
-            mask = pieces[position].mask(part)  # type: ignore[attr-defined]
-            if mask is None:
-                yield position, part, np.arange(first, first + size, dtype=np.int64)
-            elif mask.any():
-                yield position, part.filter(pa.array(mask)), np.flatnonzero(mask) + first
+            found = RowGroupPiece.matched(part, pieces[position].mask(part), first)  # type: ignore[attr-defined]
+            if found is not None:
+                yield position, *found
             done += size
             read += size
     if read != starts[-1]:
