@@ -18,7 +18,6 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
@@ -36,7 +35,7 @@ from curation_pipeline.selection.kept import Budget
 from curation_pipeline.selection.ordered import ordered_picks
 from curation_pipeline.selection.picks import Picks, locate
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
-from curation_pipeline.selection.scan import Piece, Source, filtering, open_source, ordered_map, reading
+from curation_pipeline.selection.scan import Piece, Source, count_pieces, filtering, open_source, ordered_map, reading
 from curation_pipeline.selection.seeds import stream_key
 from curation_pipeline.selection.stratified import stratified_picks
 from curation_pipeline.selection.uniform import sample_positions
@@ -151,8 +150,7 @@ def _picked(
         # Counting reads the filter's column; each piece keeps which rows matched
         # (within the budget), so locating the picks need not read it again.
         keep = Budget()
-        counted = ordered_map(lambda piece: piece.count(keep), pieces, reads=())
-        counts = np.fromiter(counted, dtype=np.int64, count=len(pieces))
+        counts = count_pieces(pieces, keep)
         matched = int(counts.sum())
         positions = sample_positions(matched, limit, stream_key(seed, index, "uniform"))
         found = locate(positions, counts, pieces)

@@ -32,9 +32,11 @@ from curation_pipeline.selection.scan import (
     Piece,
     ordered_map,
     plain,
+    scan_units,
     together_rows,
     together_runs,
     trim_heap,
+    unit_matches,
     whole_matches,
     workers,
 )
@@ -215,9 +217,16 @@ def _numeric_picks(
         kept_records = None if records is None else records.filter(pa.array(keep))
         return keys[keep], None if piece is None else piece[keep], row[keep], kept_records
 
-    def reduce_batches(index: int, batches: Iterable[tuple[pa.Array, np.ndarray, pa.RecordBatch | None]]) -> tuple[_Candidates, int]:
-        """One piece's candidates from its matched rows' values (and, read whole, their full records)."""
+    def reduce_batches(
+        index: int | np.ndarray, batches: Iterable[tuple[pa.Array, np.ndarray, pa.RecordBatch | None]]
+    ) -> tuple[_Candidates, int]:
+        """Candidates from matched rows' values (and, read whole, their full records).
+
+        ``index``: the piece the rows are of, or, for a unit of pieces
+        (:func:`unit_matches`), each row's piece in the batches' order.
+        """
         keys_parts, row_parts, record_parts = [], [], []
+        owner_parts: list[np.ndarray | None] | None = None if isinstance(index, int) else []
         held = 0
         matched = 0
         cut = state["cut"]  # the limit-th key so far (read once: merges change it)
@@ -229,6 +238,9 @@ def _numeric_picks(
                 keep = keys <= cut if keep is None else keep & (keys <= cut)
             keys_parts.append(keys if keep is None else keys[keep])
             row_parts.append(rows if keep is None else rows[keep])
+            if owner_parts is not None:
+                owners = index[matched : matched + rows.size]  # type: ignore[index]
+                owner_parts.append(owners if keep is None else owners[keep])
             if batch is not None:
                 record_parts.append(batch if keep is None else batch.filter(pa.array(keep)))
             held += keys_parts[-1].size
@@ -237,21 +249,29 @@ def _numeric_picks(
                 # A large row group arrives in many batches: cut what is held as
                 # it grows (ties kept, so the piece's final cut is the same), and
                 # memory follows the limit and the batch, not the group.
-                kept = best_of(_joined(keys_parts, None, row_parts, record_parts))
+                kept = best_of(_joined(keys_parts, owner_parts, row_parts, record_parts))
                 keys_parts, row_parts, held = [kept[0]], [kept[2]], kept[0].size
+                owner_parts = None if owner_parts is None else [kept[1]]
                 record_parts = [] if kept[3] is None else kept[3].to_batches()
                 if kept[0].size >= limit:
                     piece_cut = np.partition(kept[0], limit - 1)[limit - 1]
                     cut = piece_cut if cut is None else min(cut, piece_cut)
         if not keys_parts:
             return (no_keys, np.empty(0, np.int64), np.empty(0, np.int64), None), 0
-        keys, _, rows, records = best_of(_joined(keys_parts, None, row_parts, record_parts))
+        keys, owner, rows, records = best_of(_joined(keys_parts, owner_parts, row_parts, record_parts))
         # Strings read as dictionaries are decoded once only candidates remain:
         # each batch's dictionary holds its whole column chunk's values.
         records = None if records is None else plain(records)
-        return (keys, np.full(keys.size, index, np.int64), rows, records), matched
+        if owner is None:
+            owner = np.full(keys.size, index, np.int64)
+        return (keys, owner, rows, records), matched
 
     def reduce_narrow(unit: list[int]) -> list[tuple[_Candidates, int]]:
+        if len(unit) > 1:
+            # Small row groups filtered together (scan_units): their rows as one batch.
+            values, rows, owners = unit_matches([pieces[index] for index in unit], [field])
+            column = values.column(0).combine_chunks()
+            return [reduce_batches(np.asarray(unit, np.int64)[owners], [(column, rows, None)])]
         (index,) = unit
         return [reduce_batches(index, ((batch.column(0), rows, None) for batch, rows in pieces[index].matches([field])))]
 
@@ -326,7 +346,8 @@ def _numeric_picks(
             runs = lambda wave: [run for file in _by_file(pieces, wave) for run in together_runs(pieces, file)]  # noqa: E731
             matched = _in_waves(pieces, field, descending, reduce_whole, merge, threshold, None, runs)
     else:
-        matched = _in_waves(pieces, field, descending, reduce_narrow, merge, threshold, [field])
+        units = lambda wave: scan_units(pieces, wave)  # noqa: E731
+        matched = _in_waves(pieces, field, descending, reduce_narrow, merge, threshold, [field], units)
     if pending and not overflow:
         consolidate()
     keys, piece, row, records = state["keys"], state["piece"], state["row"], state["records"]
