@@ -133,6 +133,8 @@ class Footer:
     # The file as a dataset fragment holding the parsed footer (kept only when
     # asked, see read_footer): a window built on it never reads the footer again.
     fragment: ds.ParquetFileFragment | None = field(default=None, compare=False, repr=False)
+    # Column chunks (row groups times columns) of the parsed footer, what holding it costs.
+    chunks: int = field(default=0, compare=False, repr=False)
 
     def may_hold(self, start: datetime, end: datetime) -> bool:
         """Whether the file may hold records with ``start <= __time < end`` (True when its statistics cannot tell)."""
@@ -155,7 +157,8 @@ def read_footer(store: Store, path: str, size: int | None = None, *, keep_fragme
         fragment.ensure_complete_metadata()
         schema, metadata = fragment.physical_schema, fragment.metadata
     spans = _time_spans(schema, metadata)
-    return Footer(path, schema, metadata.num_rows, _max_time(spans), spans, fragment if keep_fragment else None)
+    chunks = max(1, metadata.num_row_groups * metadata.num_columns)
+    return Footer(path, schema, metadata.num_rows, _max_time(spans), spans, fragment if keep_fragment else None, chunks)
 
 
 def read_footers(
@@ -181,6 +184,8 @@ def fragment_chunks(footer: Footer) -> int:
     """Column chunks (row groups times columns) of the parsed footer ``footer`` keeps; 0 when it keeps none."""
     if footer.fragment is None:
         return 0
+    if footer.chunks:
+        return footer.chunks  # counted as it was read: asking the fragment costs a wrapper each time
     metadata = footer.fragment.metadata
     return max(1, metadata.num_row_groups * metadata.num_columns)
 
