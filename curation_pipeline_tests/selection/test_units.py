@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow.dataset as ds
 import pytest
 
 from curation_pipeline.curators.selectors import (
@@ -17,7 +18,7 @@ from curation_pipeline.curators.selectors import (
 from curation_pipeline.selection import scan, select
 from curation_pipeline.selection.scan import open_source, scan_units, unit_scannable
 from curation_pipeline.stream import log_records, open_window
-from curation_pipeline_tests.selection.records import DAY, records
+from curation_pipeline_tests.selection.records import DAY, records, write_stream
 
 FILES = 48
 FILE_ROWS = 1_000
@@ -88,7 +89,8 @@ def test_units_keep_the_pieces_order_and_leave_the_windows_edges_alone(small_fil
     pieces = source.pieces(None)
     indices = list(range(len(pieces)))
     found = scan_units(pieces, indices)
-    assert [index for unit in found for index in unit] == indices
+    assert sorted(index for unit in found for index in unit) == indices
+    assert all(unit == sorted(unit) for unit in found)  # a unit's pieces in their order
     edges = [index for index, piece in enumerate(pieces) if not piece.group.whole]
     assert len(edges) == 2  # the window cuts its first and its last file
     assert [[edge] for edge in edges] == [unit for unit in found if unit[0] in edges]
@@ -103,3 +105,22 @@ def test_large_row_groups_are_scanned_alone(small_files: str, monkeypatch) -> No
     source = open_source(open_window("app", START, END, small_files))
     pieces = source.pieces(None)
     assert all(unit == [index] for index, unit in enumerate(scan_units(pieces, range(len(pieces)))))
+
+
+def test_small_groups_apart_in_the_order_still_share_units(tmp_path, monkeypatch) -> None:
+    # Files of a large group then a small one, as a file a minute past a row group's rows ends.
+    write_stream(tmp_path, records(24 * 1_000, seed=5), rows_per_group=700, rows_per_file=1_000)
+    # The files alone (no partition column): read straight, as a window's are.
+    dataset = ds.dataset(tmp_path / "streams" / "app" / "date=2024-05-01", format="parquet")
+    monkeypatch.setattr(scan, "_UNIT_GROUP_ROWS", 500)
+    pieces = open_source(dataset).pieces(None)
+    small = [index for index, piece in enumerate(pieces) if piece.group.rows == 300]
+    assert len(small) == 24 and small[1] - small[0] == 2  # every other piece
+    found = scan_units(pieces, range(len(pieces)))
+    assert sorted(index for unit in found for index in unit) == list(range(len(pieces)))
+    assert all(len(unit) == 1 for unit in found if pieces[unit[0]].group.rows == 700)
+    assert sorted(index for unit in found if len(unit) > 1 for index in unit) == small
+    selector = SELECTORS["bounded"]
+    got = select(dataset, [selector], seed=3)
+    monkeypatch.setattr(scan, "_UNIT_GROUP_ROWS", 0)
+    assert got.equals(select(dataset, [selector], seed=3))
