@@ -98,15 +98,29 @@ every 8,192-row page, so every page of every column of the files holding
 winners is decompressed and decoded, after the narrow scan that chose them
 (polars decodes everything once, in one pass; pyarrow decodes the strings
 more slowly); on 1,440 small files a day each file costs an open, a footer
-and a read for the narrow scan, and a share of a query for the fetch
-(winners of small files come many files to a DuckDB query), where polars
-reads each file once. DuckDB's fetch is near the cost of decompressing the
+and a read for the narrow scan (their rows filtered, ranked and counted
+many files at once), and a share of a query for the fetch (winners of small
+files come many files to a DuckDB query), where polars and DuckDB read each
+file once. At 10M rows those files hold 7,000 rows, a single page a column:
+fetching 10,000 winners from the 1,367 files holding them costs DuckDB
+0.87-1.0 s however it is asked (joined on row numbers, filtered by the
+rule's value range, a query a file: 2.6 s), about DuckDB's whole one-pass
+query (0.91-1.08 s), so there a narrow scan then a fetch stays about twice
+the peer (docs/decisions.md, "Small row groups scanned many to a unit").
+DuckDB's fetch is near the cost of decompressing the
 file: 100 winners of a 1M-row file take 40 ms on one thread, the two string
 columns alone 31 ms, and pyarrow's read of the whole file 116 ms
-(docs/decisions.md). The local rows at 10M and 100M are run E (local
-reads have not changed since); the machine measured slower that day than in the runs they replace
-(small files at 10M, top confidence k=10,000: 1.9 s at the time, 2.4-2.9 s
-for the same commit the day of run E, 3.1 s in it). On S3 a narrow scan runs 16 row groups at once and a
+(docs/decisions.md). The local rows are run E, but for small files (run I)
+and our and the overlap layout at 10M (run J), measured after small row
+groups were scanned in units: on small files at 10M bounded range k=100
+went from 2.43 to 1.79 times the fastest peer (1.80 to 1.01 s), top
+confidence k=100 1.54 to 1.42, equality k=100 1.83 to 1.23, and at
+k=10,000 top confidence 2.94 to 2.11 (3.1 to 1.75 s), bounded range 3.82 to
+2.26, equality 2.93 to 2.18; at 100M top confidence and bounded range k=100
+1.15 and 1.21 to 1.04 and 1.08, equality k=10,000 1.92 to 1.50. The peers
+ran faster in runs I and J than in run E (DuckDB's bounded range k=100 on
+small files at 10M: 562 against 741 ms; on our layout 179 against 182 ms,
+where ours measured 216 against 220 ms). On S3 a narrow scan runs 16 row groups at once and a
 fetch four (16 MB of the columns each reads), so bounded ranges and equality
 make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s. The
 test server bounds that: moto and the latency proxy spend 6.9-7.5 ms of CPU

@@ -35,7 +35,7 @@ SELECTORS = {
     "top": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=250),
     "top_many": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=5_000),
     "equality": Selector(method=UniformSampler(), limit=200, filters=[EqualsFilter(field="outputs.label", equals="dog")]),
-    # Substring search has no kernel for dictionary strings: counted on plain strings.
+    # A substring filter on strings counted as dictionaries (compared on each dictionary).
     "contains": Selector(method=UniformSampler(), limit=200, filters=[ContainsFilter(field="inputs.text", contains="7 about")]),
     "uniform": Selector(method=UniformSampler(), limit=300),
 }
