@@ -115,6 +115,8 @@ def _in_waves(
     threshold: Callable[[], Any],
     reads: list[str] | None,
     units: Callable[[list[int]], list[list[int]]] | None = None,
+    *,
+    by_file: bool = False,
 ) -> int:
     """Reduce pieces best-first, in waves; return the matched rows (``reads``: the columns a reduction reads, None every one).
 
@@ -122,10 +124,10 @@ def _in_waves(
     current ``limit``-th value are set aside unread; they only get counted.
     The first wave is ``workers()`` pieces; a wave that set nothing aside
     doubles the next one. A wave's pieces are reduced in ``units`` (runs
-    of a file's pieces; one piece each unless given), ``reduce`` giving a
-    result per piece.
+    of a file's pieces, or small row groups scanned together; one piece
+    each unless given), ``reduce`` giving results for a unit's pieces.
+    ``by_file``: a wave ends with a file (its pieces are read together).
     """
-    by_file = units is not None
     units = units or (lambda wave: [[index] for index in wave])
     order = _best_first(pieces, field, descending)
     matched = 0
@@ -341,10 +343,10 @@ def _numeric_picks(
             # fetching only the candidates' full records, where pyarrow would
             # decode every column of every group.
             files = lambda wave: _by_file(pieces, wave)  # noqa: E731
-            matched = _in_waves(pieces, field, descending, reduce_copied, merge, threshold, None, files)
+            matched = _in_waves(pieces, field, descending, reduce_copied, merge, threshold, None, files, by_file=True)
         else:
             runs = lambda wave: [run for file in _by_file(pieces, wave) for run in together_runs(pieces, file)]  # noqa: E731
-            matched = _in_waves(pieces, field, descending, reduce_whole, merge, threshold, None, runs)
+            matched = _in_waves(pieces, field, descending, reduce_whole, merge, threshold, None, runs, by_file=True)
     else:
         units = lambda wave: scan_units(pieces, wave)  # noqa: E731
         matched = _in_waves(pieces, field, descending, reduce_narrow, merge, threshold, [field], units)

@@ -1422,8 +1422,9 @@ def scan_units(pieces: Sequence[Piece], indices: Sequence[int]) -> list[list[int
     be neighbours: a file a minute past 65,536 rows ends in a small group
     after each large one.
     """
-    scannable = [index for index in indices if unit_scannable(pieces[index])]
-    units = [[index] for index in indices if not unit_scannable(pieces[index])]
+    alone = {index: not unit_scannable(pieces[index]) for index in indices}
+    scannable = [index for index in indices if not alone[index]]
+    units = [[index] for index in indices if alone[index]]
     share = max(1, -(-len(scannable) // (2 * workers())))
     rows = 0
     for position, index in enumerate(scannable):
@@ -1474,10 +1475,10 @@ def _unit_table(pieces: Sequence[Piece], names: list[str], dictionary: bool) -> 
     """``names`` of each of ``pieces``' row groups, read straight, as one table, and each group's rows."""
     tables = []
     for piece in pieces:
-        table = pa.Table.from_batches(piece._batches(names, dictionary))  # type: ignore[attr-defined]
-        if table.num_rows != piece.group.rows:  # type: ignore[attr-defined]
+        batches = list(piece._batches(names, dictionary))  # type: ignore[attr-defined]
+        if sum(batch.num_rows for batch in batches) != piece.group.rows:  # type: ignore[attr-defined]
             raise SelectionError("the data changed while it was read: a row group's rows differ from its footer's")
-        tables.append(table)
+        tables.append(pa.Table.from_batches(batches))
     # Dictionaries differ from file to file: concatenated as chunks, unified where a kernel combines them.
     return pa.concat_tables(tables), np.array([table.num_rows for table in tables], np.int64)
 
