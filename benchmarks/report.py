@@ -113,14 +113,14 @@ columns alone 31 ms, and pyarrow's read of the whole file 116 ms
 (docs/decisions.md). The local rows are run E, but for small files (run I)
 and our and the overlap layout at 10M (run J), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
-went from 2.43 to 1.79 times the fastest peer (1.80 to 1.01 s), top
-confidence k=100 1.54 to 1.42, equality k=100 1.83 to 1.23, and at
-k=10,000 top confidence 2.94 to 2.11 (3.1 to 1.75 s), bounded range 3.82 to
-2.26, equality 2.93 to 2.18; at 100M top confidence and bounded range k=100
-1.15 and 1.21 to 1.04 and 1.08, equality k=10,000 1.92 to 1.50. The peers
-ran faster in runs I and J than in run E (DuckDB's bounded range k=100 on
-small files at 10M: 562 against 741 ms; on our layout 179 against 182 ms,
-where ours measured 216 against 220 ms). On S3 a narrow scan runs 16 row groups at once and a
+went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
+confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
+k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
+2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
+bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
+to 1.58. The peers ran faster in runs I and J than in run E (DuckDB's
+bounded range k=100 on small files at 10M: 554 against 741 ms; on our
+layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 a narrow scan runs 16 row groups at once and a
 fetch four (16 MB of the columns each reads), so bounded ranges and equality
 make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s. The
 test server bounds that: moto and the latency proxy spend 6.9-7.5 ms of CPU
