@@ -448,17 +448,18 @@ class RowGroupPiece(_ScannedPiece):
             found = self._evaluate(projection[_MATCH], pa.Table.from_batches([batch]))
             yield pa.RecordBatch.from_arrays([batch.column(name) for name in columns] + [found], names=[*columns, _MATCH])
 
-    def mask(self, batch: pa.RecordBatch) -> np.ndarray | None:
-        """Which rows of ``batch`` (rows of this group, every column) match its filter; None: every row.
+    def mask(self, batch: pa.RecordBatch | pa.Table) -> np.ndarray | None:
+        """Which rows of ``batch`` (rows of this group, or of groups filtered alike) match its filter; None: every row.
 
-        For :func:`whole_matches`, which reads whole groups: the same rows
+        ``batch`` holds the columns the filter reads. For :func:`whole_matches`,
+        which reads whole groups, and :func:`unit_matches`: the same rows
         :meth:`matches` yields. String columns may be dictionaries; a kernel
         without a dictionary variant gets them decoded.
         """
         row_filter = self._row_filter()
         if row_filter is None:
             return None
-        table = pa.Table.from_batches([batch])
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         try:
             found = self._evaluate(row_filter, table)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
@@ -1446,29 +1447,22 @@ def unit_matches(
     Returns their ``columns``, their row indices within their pieces, and
     their pieces' positions in ``pieces`` (ascending): the rows and values
     :meth:`Piece.matches` gives piece by piece, string columns as
-    dictionaries if ``dictionary`` (plain where a filter kernel has no
-    dictionary variant). Small row groups (a file a minute) cost more in the
-    filtering and handling of each than in reading it: 1,440 files of 7,000
-    rows took 0.64 s piece by piece, where reading their column took 0.21 s.
+    dictionaries if ``dictionary``. The pieces filter alike (whole groups,
+    one selector), so the first one's :meth:`RowGroupPiece.mask` serves all.
+    Small row groups (a file a minute) cost more in the filtering and
+    handling of each than in reading it: 1,440 files of 7,000 rows took
+    0.64 s piece by piece, where reading their column took 0.21 s.
     """
     first: RowGroupPiece = pieces[0]  # type: ignore[assignment]
-    row_filter = first.selector_filter
-    names = list(columns) if row_filter is None else list(dict.fromkeys([*columns, *first.fields]))
-    for layout in (True, False) if dictionary else (False,):
-        table, sizes = _unit_table(pieces, names, layout)
-        owners = np.repeat(np.arange(len(pieces), dtype=np.int64), sizes)
-        rows = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        if row_filter is None:
-            return table.select(columns), rows, owners
-        try:
-            mask = first._evaluate(row_filter, table).fill_null(False)
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-            if layout:
-                continue  # a kernel without a dictionary variant (e.g. substring): plain strings
-            raise
-        kept = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-        return table.select(columns).filter(mask), rows[kept], owners[kept]
-    raise AssertionError("unreachable: the plain layout returns or raises")
+    names = list(columns) if first.selector_filter is None else list(dict.fromkeys([*columns, *first.fields]))
+    table, sizes = _unit_table(pieces, names, dictionary)
+    owners = np.repeat(np.arange(len(pieces), dtype=np.int64), sizes)
+    rows = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    mask = first.mask(table)
+    if mask is None:
+        return table.select(columns), rows, owners
+    kept = np.flatnonzero(mask)
+    return table.select(columns).filter(pa.array(mask)), rows[kept], owners[kept]
 
 
 def _unit_table(pieces: Sequence[Piece], names: list[str], dictionary: bool) -> tuple[pa.Table, np.ndarray]:
