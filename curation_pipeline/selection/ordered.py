@@ -25,11 +25,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation_pipeline.fields import RECORD_ID
-from curation_pipeline.selection import late_fetch
+from curation_pipeline.selection import late_fetch, value_scan
 from curation_pipeline.selection.picks import Picks, group_by_piece
 from curation_pipeline.selection.scan import (
     BATCH_ROWS,
     Piece,
+    RowGroup,
+    RowGroupPiece,
+    count_pieces,
     ordered_map,
     plain,
     scan_units,
@@ -54,6 +57,15 @@ def ordered_picks(
     which reads the field alone; when ties or nulls leave it unsure, or for
     other types, the general path ranks ``(field, record_id)`` pairs.
     """
+    sampled = _sampled_cut(pieces, field, field_type, descending, limit)
+    if sampled is not None:
+        try:
+            fast = _numeric_picks(pieces, field, field_type, descending, limit, sampled)
+        except late_fetch.LateFetchUnavailable:
+            fast = None  # polars could not read a file, or the cut let too many rows through
+        if fast is not None:
+            return fast
+        # Fewer than ``limit`` rows past the sampled cut (or ties, or nulls): two passes settle it.
     fast = _numeric_picks(pieces, field, field_type, descending, limit)
     if fast is not None:
         return fast
@@ -167,7 +179,12 @@ _TIE_ALLOWANCE = 1 << 20
 
 
 def _numeric_picks(
-    pieces: list[Piece], field: str, field_type: pa.DataType, descending: bool, limit: int
+    pieces: list[Piece],
+    field: str,
+    field_type: pa.DataType,
+    descending: bool,
+    limit: int,
+    sampled: _Sampled | None = None,
 ) -> tuple[Picks, int] | None:
     """Top ``limit`` by a numeric or temporal field without reading ``record_id`` first.
 
@@ -185,6 +202,11 @@ def _numeric_picks(
     rule's column read from the copy and the candidates' full records
     fetched from it by DuckDB; where it cannot be (too large, columns DuckDB
     reads otherwise), each run of its groups is read with every column.
+
+    ``sampled`` (local files, winners in nearly every page: :func:`_sampled_cut`):
+    one pass, one polars query reading each file once for the rows at or
+    past the sampled cut, every column; the matched rows counted beforehand. Returns None also when fewer than
+    ``limit`` rows pass that cut: the caller then selects in two passes.
     """
     direction = "descending" if descending else "ascending"
     if not _rankable(field_type):
@@ -310,6 +332,40 @@ def _numeric_picks(
                 pass  # read as without a copy
         return [result for run in together_runs(pieces, unit) for result in reduce_whole(run)]
 
+    def reduce_valued(units: list[list[int]]) -> list[tuple[_Candidates, int]]:
+        """The candidates of ``units`` (a file's pieces each) from one polars query (:mod:`value_scan`).
+
+        Its rows: those at or past the sampled cut, or the running one once tighter.
+        """
+        assert sampled is not None
+        cut = state["cut"]
+        key = sampled.cut if cut is None else min(sampled.cut, cut)
+        groups = [sorted((pieces[index].group for index in unit), key=lambda group: group.start) for unit in units]  # type: ignore[attr-defined]
+        table = value_scan.rows_past(
+            [(each[0].path, _row_ranges(each)) for each in groups],
+            pieces[0].source.schema,  # type: ignore[attr-defined]
+            field,
+            _key_value(key, field_type, direction),
+            descending,
+            _VALUED_CAP + 2 * limit,
+        )
+        # File by file, each in file order: a piece's rows are one slice.
+        at = table.column(value_scan.FILE).to_numpy() * (1 << 40) + table.column(value_scan.ROW).to_numpy()
+        table = table.drop_columns([value_scan.ROW, value_scan.FILE])
+        found = []
+        for position, unit in enumerate(units):
+            for index in unit:
+                piece = pieces[index]
+                start, end = piece.group.start, piece.group.start + piece.group.rows  # type: ignore[attr-defined]
+                low, high = np.searchsorted(at, [position * (1 << 40) + start, position * (1 << 40) + end])
+                part, rows = table.slice(low, high - low), at[low:high] - position * (1 << 40) - start
+                mask = piece.mask(part)  # the window's edges (a selector's filter never reaches here)
+                if mask is not None:
+                    part, rows = part.filter(pa.array(mask)), rows[mask]
+                # The matched rows were counted beforehand (_Sampled.matched): none counted here.
+                found.append((reduce_batches(index, [(part.column(field), rows, part)])[0], 0))
+        return found
+
     def consolidate() -> None:
         nonlocal overflow, pending_keys
         parts = [(state["keys"], state["piece"], state["row"], state["records"]), *pending]
@@ -336,7 +392,12 @@ def _numeric_picks(
             return None
         return _key_value(np.partition(keys, limit - 1)[limit - 1], field_type, direction)
 
-    if whole:
+    if sampled is not None:
+        for units in _file_runs(pieces, _VALUED_QUERY_ROWS):
+            for result in reduce_valued(units):
+                merge(result)
+        matched = sampled.matched
+    elif whole:
         trim_heap()  # what opening the window freed, back to the system before the largest reads
         if pieces[0].source.copies:  # type: ignore[attr-defined]
             # Each file from a local copy: the rule's column read there, DuckDB
@@ -369,6 +430,117 @@ _Candidates = tuple[np.ndarray, np.ndarray | None, np.ndarray, pa.Table | None]
 # Limits above this are selected in two passes whatever the data: read whole,
 # the candidates held (up to about twice the limit) are full records.
 _WHOLE_LIMIT = 1 << 16
+# One pass (_sampled_cut): the row groups sampled for the cut, spread over the
+# window; a window of fewer than twice as many is selected in two passes (the
+# sample would read most of its column already).
+_SAMPLE_PIECES = 32
+# ... only over files whose row groups in the window hold at least this many
+# rows: small files (a file a minute) cost a polars query each, more than their reads.
+_VALUED_FILE_ROWS = 1 << 15
+# Rows past the cut one file's read may return beyond twice the limit, before
+# the selection falls back to two passes (full records: memory).
+_VALUED_CAP = 1 << 16
+# Rows of the files one polars query reads: polars runs a query's files on
+# all its threads, holding buffers for each file it has open.
+_VALUED_QUERY_ROWS = 1 << 27
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """A cut on the rank keys that at least ``limit`` rows pass, as a sample says, and the rows the pieces match."""
+
+    cut: Any
+    matched: int
+
+
+def _sampled_cut(
+    pieces: list[Piece], field: str, field_type: pa.DataType, descending: bool, limit: int
+) -> _Sampled | None:
+    """A cut for selecting in one pass (:func:`_numeric_picks`), or None where two passes are used.
+
+    One pass applies where the winners fill nearly every page of the files
+    read (at least a winner a row group on average), so a fetch after a
+    narrow scan would decompress every page anyway: every piece a row group
+    of a local file polars reads exactly (:func:`value_scan.usable`), each
+    file's holding at least :data:`_VALUED_FILE_ROWS` rows, not too large to read whole, no
+    selector filter (its rows would pass the cut unfiltered), a numeric
+    field, a limit of at most :data:`_WHOLE_LIMIT` (full records are held).
+
+    The cut: the field of :data:`_SAMPLE_PIECES` row groups spread over the
+    window is read; holding a share ``f`` of the matched rows, the sample
+    expects ``limit * f`` winners, and the cut is the key ranked
+    ``1.3 * limit * f + 4 * sqrt(limit * f)`` in it. About 1.3-1.6 times the
+    limit pass it; fewer than the limit only when the sample is off by four
+    standard deviations (the caller then selects in two passes).
+    """
+    direction = "descending" if descending else "ascending"
+    if not (len(pieces) <= limit <= _WHOLE_LIMIT and len(pieces) >= 2 * _SAMPLE_PIECES):
+        return None
+    if not all(_valued(piece) for piece in pieces) or not value_scan.usable(pieces[0].source.schema, field):  # type: ignore[attr-defined]
+        return None
+    file_rows: dict[str, int] = {}
+    for piece in pieces:
+        file_rows[piece.file] = file_rows.get(piece.file, 0) + piece.group.rows  # type: ignore[attr-defined,index]
+    if min(file_rows.values()) < _VALUED_FILE_ROWS or any(pieces[0].source.large_groups(path) for path in file_rows):  # type: ignore[attr-defined]
+        return None
+    counts = count_pieces(pieces)
+    matched = int(counts.sum())
+    step = len(pieces) / _SAMPLE_PIECES
+    sample = sorted({int(step * i + step / 2) for i in range(_SAMPLE_PIECES)})
+    sampled_rows = int(counts[sample].sum())
+    if matched <= limit or sampled_rows == 0:
+        return None
+
+    no_keys = _rank_keys(pa.array([], field_type), direction)  # empty, of the keys' dtype
+
+    def keys_of(index: int) -> np.ndarray:
+        parts = [no_keys]
+        for batch, _ in pieces[index].matches([field]):
+            column = batch.column(0)
+            keys = _rank_keys(column, direction)
+            parts.append(keys if not column.null_count else keys[column.is_valid().to_numpy(zero_copy_only=False)])
+        return np.concatenate(parts)
+
+    keys = np.concatenate(list(ordered_map(keys_of, sample, reads=[field])))
+    expected = limit * sampled_rows / matched
+    rank = int(np.ceil(1.3 * expected + 4 * np.sqrt(expected)))
+    if keys.size < rank:
+        return None
+    return _Sampled(np.partition(keys, rank - 1)[rank - 1], matched)
+
+
+def _valued(piece: Piece) -> bool:
+    """Whether ``piece`` may be read in one pass (:func:`_sampled_cut`)."""
+    return (
+        isinstance(piece, RowGroupPiece)
+        and piece.selector_filter is None
+        and piece.late_file() is not None
+    )
+
+
+def _file_runs(pieces: list[Piece], rows: int) -> list[list[list[int]]]:
+    """``pieces``' indices by file (in order), files taken in runs holding about ``rows`` rows each."""
+    runs: list[list[list[int]]] = []
+    held = rows
+    for unit in _by_file(pieces, list(range(len(pieces)))):
+        size = sum(pieces[index].group.rows for index in unit)  # type: ignore[attr-defined]
+        if held + size > rows and held:
+            runs.append([])
+            held = 0
+        runs[-1].append(unit)
+        held += size
+    return runs
+
+
+def _row_ranges(groups: list[RowGroup]) -> list[tuple[int, int]]:
+    """The ``[start, end)`` file row numbers ``groups`` (in file order) cover, adjacent groups as one range."""
+    ranges: list[tuple[int, int]] = []
+    for group in groups:
+        if ranges and ranges[-1][1] == group.start:
+            ranges[-1] = (ranges[-1][0], group.start + group.rows)
+        else:
+            ranges.append((group.start, group.start + group.rows))
+    return ranges
 
 
 def _joined(

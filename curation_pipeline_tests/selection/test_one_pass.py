@@ -1,0 +1,182 @@
+"""Dense ordered selections in one pass (polars reading each file once past a sampled cut): the rows of two passes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pytest
+
+from curation_pipeline.curators.selectors import BoundsFilter, OrderedSampler, Selector
+from curation_pipeline.selection import ordered, run_selection, value_scan
+from curation_pipeline.stream import log_records, open_window
+from curation_pipeline_tests.selection.records import DAY, records, write_stream
+
+FILES = 12
+FILE_ROWS = 3_000
+GROUP_ROWS = 500  # 72 row groups
+UTC = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A dataset and its filter apart (:class:`FilteredParquet`), as the stream's windows hand them over."""
+
+    dataset: ds.Dataset
+    filter: ds.Expression | None
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> ds.Dataset:
+    """12 files of 3,000 rows in groups of 500: confidences rounded (ties), scores with nulls, a NaN or two."""
+    table = records(FILES * FILE_ROWS, seed=5)
+    rng = np.random.default_rng(9)
+    rounded = np.round(rng.random(table.num_rows), 2)
+    rounded[[17, 20_000]] = np.nan
+    scores = rng.integers(-500, 500, table.num_rows).astype(object)
+    scores[::7] = None
+    table = table.set_column(table.schema.get_field_index("outputs.confidence"), "outputs.confidence", pa.array(rounded))
+    table = table.append_column("inputs.score", pa.array(scores.tolist(), pa.int64()))
+    root = tmp_path_factory.mktemp("one_pass")
+    write_stream(root, table, rows_per_group=GROUP_ROWS, rows_per_file=FILE_ROWS)
+    # The files alone (no partition column, which no file holds): read straight from the files.
+    return ds.dataset(root / "streams" / "app" / "date=2024-05-01", format="parquet")
+
+
+@pytest.fixture(autouse=True)
+def small_thresholds(monkeypatch) -> None:
+    """The thresholds scaled to the test's 72 groups of 500 rows (a 100M-row day has 1,600 of 65,536)."""
+    monkeypatch.setattr(ordered, "_SAMPLE_PIECES", 8)
+    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 1_000)
+
+
+@pytest.fixture
+def queries(monkeypatch) -> list[int]:
+    """Rows each one-pass query returned."""
+    returned: list[int] = []
+    rows_past = value_scan.rows_past
+
+    def recording(*args, **kwargs):
+        table = rows_past(*args, **kwargs)
+        returned.append(table.num_rows)
+        return table
+
+    monkeypatch.setattr(value_scan, "rows_past", recording)
+    return returned
+
+
+def edges(dataset: ds.Dataset) -> Window:
+    """The day's rows but its first 777 and last 1,234 seconds: the window cuts a group at each end."""
+    time = pc.field("__time")
+    start = pa.scalar(DAY + dt.timedelta(seconds=777), UTC)
+    end = pa.scalar(DAY + dt.timedelta(seconds=FILES * FILE_ROWS - 1_234), UTC)
+    return Window(dataset, (time >= start) & (time < end))
+
+
+def two_passes(monkeypatch, window: Window, selector: Selector):
+    with monkeypatch.context() as patched:
+        patched.setattr(ordered, "_sampled_cut", lambda *args: None)
+        return run_selection(window, [selector], seed=3)
+
+
+SELECTORS = {
+    "top confidence": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=500),
+    "lowest confidence": Selector(method=OrderedSampler(field="outputs.confidence", sort="ascending"), limit=300),
+    "top score": Selector(method=OrderedSampler(field="inputs.score", sort="descending"), limit=400),
+    "lowest score": Selector(method=OrderedSampler(field="inputs.score", sort="ascending"), limit=1_000),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+@pytest.mark.parametrize("cut", [True, False], ids=["window edges", "whole day"])
+def test_one_pass_selects_the_rows_of_two_passes(dataset, queries, monkeypatch, name: str, cut: bool) -> None:
+    window = edges(dataset) if cut else Window(dataset, None)
+    got = run_selection(window, [SELECTORS[name]], seed=3)
+    assert len(queries) == 1 and SELECTORS[name].limit <= queries[0] < 4 * SELECTORS[name].limit
+    expected = two_passes(monkeypatch, window, SELECTORS[name])
+    assert got.table.equals(expected.table)
+    assert got.selectors == expected.selectors  # the matched rows counted alike
+    assert got.table.num_rows == SELECTORS[name].limit
+
+
+def test_the_streams_own_window_selects_in_one_pass(tmp_path, queries, monkeypatch) -> None:
+    """72 files of 1,000 rows logged by the stream's writer, a window cutting the first and last."""
+    url = str(tmp_path / "store")
+    table = records(72 * 1_000, seed=13)
+    for start in range(0, table.num_rows, 1_000):
+        log_records("app", table.slice(start, 1_000), url)
+    window = open_window("app", DAY + dt.timedelta(seconds=300), DAY + dt.timedelta(seconds=71_500), url)
+    selector = SELECTORS["top confidence"]
+    got = run_selection(window, [selector], seed=3)
+    assert len(queries) == 1
+    expected = two_passes(monkeypatch, window, selector)
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
+    assert got.selectors[0].matched_rows == 72 * 1_000 - 300 - 500
+
+
+def test_a_cut_at_the_last_winners_value_keeps_the_rows_tied_there(dataset, queries, monkeypatch) -> None:
+    selector = SELECTORS["top confidence"]
+    expected = two_passes(monkeypatch, edges(dataset), selector)
+    last = expected.table.column("outputs.confidence")[selector.limit - 1].as_py()
+    assert pc.sum(pc.equal(expected.table.column("outputs.confidence"), last)).as_py() > 1  # ties at the cut
+    sampled_cut = ordered._sampled_cut
+    monkeypatch.setattr(ordered, "_sampled_cut", lambda *args: ordered._Sampled(-last, sampled_cut(*args).matched))
+    got = run_selection(edges(dataset), [selector], seed=3)
+    assert queries[0] >= selector.limit  # one pass was enough: the rows tied at the cut came back
+    assert got.table.equals(expected.table)
+
+
+def test_a_sampled_cut_passing_too_few_rows_falls_back_to_two_passes(dataset, queries, monkeypatch) -> None:
+    selector = SELECTORS["top confidence"]
+    sampled_cut = ordered._sampled_cut
+
+    def too_high(*args):
+        found = sampled_cut(*args)
+        return ordered._Sampled(-0.995, found.matched)  # rank keys of a descending rule: -value; 0.995 and up
+
+    monkeypatch.setattr(ordered, "_sampled_cut", too_high)
+    got = run_selection(edges(dataset), [selector], seed=3)
+    assert queries and queries[0] < selector.limit  # the one pass ran, and found too few
+    assert got.table.equals(two_passes(monkeypatch, edges(dataset), selector).table)
+
+
+def test_a_cut_letting_too_many_rows_through_falls_back_to_two_passes(dataset, queries, monkeypatch) -> None:
+    selector = SELECTORS["lowest score"]
+    monkeypatch.setattr(ordered, "_VALUED_CAP", 0)  # at most twice the limit may pass
+    sampled_cut = ordered._sampled_cut
+    monkeypatch.setattr(ordered, "_sampled_cut", lambda *args: ordered._Sampled(10**6, sampled_cut(*args).matched))
+    got = run_selection(Window(dataset, None), [selector], seed=3)
+    assert not queries  # the query raised: more than the cap passed
+    assert got.table.equals(two_passes(monkeypatch, Window(dataset, None), selector).table)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        # A selector's filter: rows past the cut would come back unfiltered.
+        Selector(
+            method=OrderedSampler(field="outputs.confidence", sort="ascending"),
+            limit=500,
+            filters=[BoundsFilter(field="outputs.confidence", lower=0.3, upper=0.7)],
+        ),
+        # Fewer winners than row groups: a narrow scan then a fetch touches few pages.
+        Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=50),
+        # Not a number.
+        Selector(method=OrderedSampler(field="__time", sort="descending"), limit=500),
+    ],
+    ids=["selector filter", "sparse winners", "timestamps"],
+)
+def test_two_passes_where_one_does_not_apply(dataset, queries, selector: Selector) -> None:
+    assert run_selection(Window(dataset, None), [selector], seed=3).table.num_rows == selector.limit
+    assert not queries
+
+
+def test_two_passes_without_polars(dataset, queries, monkeypatch) -> None:
+    monkeypatch.setattr(value_scan, "pl", None)
+    selector = SELECTORS["top score"]
+    assert run_selection(Window(dataset, None), [selector], seed=3).table.num_rows == selector.limit
+    assert not queries
