@@ -14,21 +14,29 @@ and are filtered, ranked and chosen by the engine, cast to the data's schema.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from types import ModuleType
 
 import pyarrow as pa
 
 from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
 
-try:
-    import polars as pl
-except ImportError:  # an install without it selects in two passes
-    pl = None
 
 # The columns a query adds: each row's number within its file, and its file's position among those asked.
 ROW = "__curation_row"
 FILE = "__curation_file"
+
+
+@functools.cache
+def _polars() -> ModuleType | None:
+    """polars, imported on first use (0.17 s that most selections never need); None where it is not installed."""
+    try:
+        import polars
+    except ImportError:  # an install without it selects in two passes
+        return None
+    return polars
 
 
 def usable(schema: pa.Schema, field: str) -> bool:
@@ -39,7 +47,7 @@ def usable(schema: pa.Schema, field: str) -> bool:
     reads those types the same), ``field`` numeric, and no column named as
     one the query adds.
     """
-    if pl is None or not late_fetch.readable(schema) or {ROW, FILE} & set(schema.names):
+    if _polars() is None or not late_fetch.readable(schema) or {ROW, FILE} & set(schema.names):
         return False
     index = schema.get_field_index(field)
     return index >= 0 and (pa.types.is_integer(schema.field(index).type) or pa.types.is_floating(schema.field(index).type))
@@ -67,6 +75,8 @@ def rows_past(
     ``cap`` rows pass (a cut too loose to hold in memory): the caller then
     selects in two passes.
     """
+    pl = _polars()
+    assert pl is not None, "rows_past needs polars (see usable)"
     column = pl.col(field)
     past = column >= bound if descending else column <= bound
     frames = []

@@ -176,7 +176,7 @@ def test_two_passes_where_one_does_not_apply(dataset, queries, selector: Selecto
 
 
 def test_two_passes_without_polars(dataset, queries, monkeypatch) -> None:
-    monkeypatch.setattr(value_scan, "pl", None)
+    monkeypatch.setattr(value_scan, "_polars", lambda: None)
     selector = SELECTORS["top score"]
     assert run_selection(Window(dataset, None), [selector], seed=3).table.num_rows == selector.limit
     assert not queries
