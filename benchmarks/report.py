@@ -110,13 +110,19 @@ the peer (docs/decisions.md, "Small row groups scanned many to a unit").
 DuckDB's fetch is near the cost of decompressing the
 file: 100 winners of a 1M-row file take 40 ms on one thread, the two string
 columns alone 31 ms, and pyarrow's read of the whole file 116 ms
-(docs/decisions.md). polars' reader, given the winners' value range as its
-predicate, fetched the 13,708 rows of top confidence k=10,000 at 100M in
-1.98-2.66 s against DuckDB's 2.86-2.99 s alone, but in the engine no
-faster than the runs' spread, and not kept; a single pass with the cut
-known beforehand took 2.15-2.70 s (docs/decisions.md, "Ordered winners
-narrowed by their value range"). The local rows are run E, but for small files (run I)
-and our and the overlap layout at 10M (run J), measured after small row
+(docs/decisions.md). Top confidence k=10,000 on our and the overlap
+layout now selects in one pass (run K): a cut from a sample of row groups,
+then one polars query reading each file once for the rows past it, every
+column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
+rows 1.41 and 1.34 -> 1.01 and 0.89 times polars (4,034 -> 2,740 ms on our
+layout), at 10M 1.19 and 0.98, at 411-414 MB (270-272 MB in two passes).
+Run K was run with the default `--long-run` of 10 s, so every engine's
+figure there is a median of three warm runs; runs A-J, with 3 s, measured
+ours at 100M by its first run where that took over 3 s (imports included).
+Bounded range keeps two passes: its filter's matches must be counted first,
+which costs what the narrow scan does. The local rows are run E, but for
+small files (run I), our and the overlap layout at 10M (run J) and top
+confidence k=10,000 on those two layouts (run K), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
 confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
