@@ -115,14 +115,21 @@ layout now selects in one pass (run K): a cut from a sample of row groups,
 then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
 rows 1.41 and 1.34 -> 1.01 and 0.89 times polars (4,034 -> 2,740 ms on our
-layout), at 10M 1.19 and 0.98, at 411-414 MB (270-272 MB in two passes).
-Run K was run with the default `--long-run` of 10 s, so every engine's
-figure there is a median of three warm runs; runs A-J, with 3 s, measured
-ours at 100M by its first run where that took over 3 s (imports included).
-Bounded range keeps two passes: its filter's matches must be counted first,
-which costs what the narrow scan does. The local rows are run E, but for
-small files (run I), our and the overlap layout at 10M (run J) and top
-confidence k=10,000 on those two layouts (run K), measured after small row
+layout), at 10M 1.24 and 1.33 -> 1.19 and 0.98, at 411-414 MB (270-272 MB
+in two passes). Runs K and L were run with the default `--long-run` of
+10 s, so every engine's figure there is a median of three warm runs; runs
+A-J, with 3 s, measured ours at 100M by its first run where that took over
+3 s (imports included). Run L measured bounded range and equality k=10,000
+at 100M on those two layouts again that way: 1.35 and 1.41 (were 1.32 and
+1.70), 1.27 and 1.03 (were 1.37 and 1.24). Bounded range keeps two passes:
+its filter's matches must be counted first, which costs what the narrow
+scan does. On this machine the same code's times moved by a third within
+minutes in this session (bounded range k=10,000 on small files at 100M:
+6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark runs), so
+the small files' rows stay run I. The local rows are run E, but for small
+files (run I), our and the overlap layout at 10M (run J), top confidence
+k=10,000 on those two layouts (run K) and bounded range and equality
+k=10,000 on them at 100M (run L), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
 confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at

@@ -1,12 +1,12 @@
-"""Rows of a local Parquet file at or past a value of one column, with every column, through polars' reader.
+"""Rows of local Parquet files at or past a value of one column, with every column, through polars' reader.
 
 An ordered rule whose winners fill nearly every page of the files it reads
 (10,000 of a 100M-row day) pays twice in two passes: a narrow scan of its
 column, then a fetch that decompresses every page of every column anyway.
 Given a predicate on one column, polars' reader decodes that column first
-and the others only for the rows it keeps, so one query per file with the
-rule's cut as the predicate reads each file once and returns only rows that
-can still win (docs/decisions.md, "Dense ordered selections in one pass").
+and the others only for the rows it keeps, so a query with the rule's cut
+as the predicate reads each file once and returns only rows that can still
+win (docs/decisions.md, "Dense ordered selections in one pass").
 
 polars only reads: the rows past the cut come back with their row numbers
 and are filtered, ranked and chosen by the engine, cast to the data's schema.
@@ -22,7 +22,6 @@ import pyarrow as pa
 
 from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
-
 
 # The columns a query adds: each row's number within its file, and its file's position among those asked.
 ROW = "__curation_row"
