@@ -353,7 +353,8 @@ def _numeric_picks(
         files = table.column(value_scan.FILE).to_numpy()
         numbers = table.column(value_scan.ROW).to_numpy()
         order = np.lexsort((numbers, files))
-        if np.any(order[1:] < order[:-1]):  # file by file, each in file order, as a piece's slices need
+        # A piece's rows are one slice: file by file, each in file order (polars' concat keeps that order).
+        if np.any(order[1:] < order[:-1]):
             table, files, numbers = table.take(pa.array(order)), files[order], numbers[order]
         table = table.drop_columns([value_scan.ROW, value_scan.FILE])
         bounds = np.searchsorted(files, np.arange(len(units) + 1))

@@ -76,16 +76,17 @@ def rows_past(
     """
     pl = _polars()
     assert pl is not None, "rows_past needs polars (see usable)"
-    column = pl.col(field)
-    past = column >= bound if descending else column <= bound
-    frames = []
-    for position, (path, ranges) in enumerate(files):
-        inside = pl.any_horizontal([pl.col(ROW).is_between(start, end - 1) for start, end in ranges])
-        frame = pl.scan_parquet(path, glob=False, hive_partitioning=False).with_row_index(ROW)
-        frames.append(frame.filter(past & inside).with_columns(pl.lit(position, pl.Int64).alias(FILE)))
     try:
+        column = pl.col(field)
+        past = column >= bound if descending else column <= bound
+        frames = []
+        for position, (path, ranges) in enumerate(files):
+            inside = pl.any_horizontal([pl.col(ROW).is_between(start, end - 1) for start, end in ranges])
+            frame = pl.scan_parquet(path, glob=False, hive_partitioning=False).with_row_index(ROW)
+            frames.append(frame.filter(past & inside).with_columns(pl.lit(position, pl.Int64).alias(FILE)))
         table = pl.concat(frames).head(cap + 1).collect().to_arrow()
-    except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as error:
+    # A bound polars cannot take as a literal (an unsigned 64-bit value past 2^63, say) fails as it is built.
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError, OverflowError, ValueError) as error:
         raise LateFetchUnavailable(str(error)) from error
     if table.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")

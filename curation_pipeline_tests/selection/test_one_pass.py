@@ -41,6 +41,8 @@ def dataset(tmp_path_factory) -> ds.Dataset:
     scores[::7] = None
     table = table.set_column(table.schema.get_field_index("outputs.confidence"), "outputs.confidence", pa.array(rounded))
     table = table.append_column("inputs.score", pa.array(scores.tolist(), pa.int64()))
+    # Unsigned values past 2^63, which no signed 64-bit literal holds.
+    table = table.append_column("inputs.big", pa.array(2**63 + rng.integers(0, 1_000, table.num_rows).astype(np.uint64), pa.uint64()))
     root = tmp_path_factory.mktemp("one_pass")
     write_stream(root, table, rows_per_group=GROUP_ROWS, rows_per_file=FILE_ROWS)
     # The files alone (no partition column, which no file holds): read straight from the files.
@@ -88,6 +90,7 @@ SELECTORS = {
     "lowest confidence": Selector(method=OrderedSampler(field="outputs.confidence", sort="ascending"), limit=300),
     "top score": Selector(method=OrderedSampler(field="inputs.score", sort="descending"), limit=400),
     "lowest score": Selector(method=OrderedSampler(field="inputs.score", sort="ascending"), limit=1_000),
+    "top big": Selector(method=OrderedSampler(field="inputs.big", sort="descending"), limit=400),
 }
 
 
