@@ -256,8 +256,7 @@ def _numeric_picks(
         matched = 0
         cut = state["cut"]  # the limit-th key so far (read once: merges change it)
         for column, rows, batch in batches:
-            keys = _rank_keys(column, direction)
-            keep = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
+            keys, keep = _ranked(column, direction)
             if cut is not None:
                 # Rows worse than the current cut cannot make the top: drop them before partitioning.
                 keep = keys <= cut if keep is None else keep & (keys <= cut)
@@ -507,9 +506,8 @@ def _sampled_cut(
     def keys_of(index: int) -> np.ndarray:
         parts = [no_keys]
         for batch, _ in pieces[index].matches([field]):
-            column = batch.column(0)
-            keys = _rank_keys(column, direction)
-            parts.append(keys if not column.null_count else keys[column.is_valid().to_numpy(zero_copy_only=False)])
+            keys, keep = _ranked(batch.column(0), direction)
+            parts.append(keys if keep is None else keys[keep])
         return np.concatenate(parts)
 
     keys = np.concatenate(list(ordered_map(keys_of, sample, reads=[field])))
@@ -764,6 +762,24 @@ def _rank_keys(column: pa.Array, direction: str) -> np.ndarray | None:
     values = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.uint64 if physical == pa.uint64() else np.int64)
     # Bitwise NOT reverses the order of two's complement and unsigned integers without overflow.
     return values if direction == "ascending" else ~values
+
+
+def _ranked(column: pa.Array, direction: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_rank_keys` of a rankable ``column`` and which rows may rank (None: all).
+
+    Nulls and NaN may not: both rank after every number (NaN before nulls,
+    as pyarrow sorts), which the general path settles when fewer than the
+    limit are numbers. Kept among the keys, a NaN would become the cut of a
+    piece holding more rows than the limit but fewer numbers, and that cut
+    (nothing compares at or below NaN) would drop every candidate.
+    """
+    keys = _rank_keys(column, direction)
+    keep = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
+    if keys.dtype.kind == "f":
+        numbers = ~np.isnan(keys)
+        if not numbers.all():
+            keep = numbers if keep is None else keep & numbers
+    return keys, keep
 
 
 def _best_first(pieces: list[Piece], field: str, descending: bool) -> list[tuple[int, Any]]:

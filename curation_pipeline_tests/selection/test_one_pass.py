@@ -12,9 +12,9 @@ import pyarrow.dataset as ds
 import pytest
 
 from curation_pipeline.curators.selectors import BoundsFilter, OrderedSampler, Selector
-from curation_pipeline.selection import ordered, run_selection, value_scan
+from curation_pipeline.selection import late_fetch, ordered, run_selection, value_scan
 from curation_pipeline.stream import log_records, open_window
-from curation_pipeline_tests.selection.records import DAY, records, write_stream
+from curation_pipeline_tests.selection.records import DAY, ids, records, write_stream
 
 FILES = 12
 FILE_ROWS = 3_000
@@ -71,6 +71,21 @@ def queries(monkeypatch) -> list[int]:
     return returned
 
 
+@pytest.fixture
+def passes(monkeypatch) -> list[tuple[bool, bool]]:
+    """Each numeric selection: (whether in one pass, whether it answered rather than handing over)."""
+    calls: list[tuple[bool, bool]] = []
+    numeric_picks = ordered._numeric_picks
+
+    def recording(*args):
+        found = numeric_picks(*args)
+        calls.append((len(args) > 5 and args[5] is not None, found is not None))
+        return found
+
+    monkeypatch.setattr(ordered, "_numeric_picks", recording)
+    return calls
+
+
 def edges(dataset: ds.Dataset) -> Window:
     """The day's rows but its first 777 and last 1,234 seconds: the window cuts a group at each end."""
     time = pc.field("__time")
@@ -96,10 +111,11 @@ SELECTORS = {
 
 @pytest.mark.parametrize("name", sorted(SELECTORS))
 @pytest.mark.parametrize("cut", [True, False], ids=["window edges", "whole day"])
-def test_one_pass_selects_the_rows_of_two_passes(dataset, queries, monkeypatch, name: str, cut: bool) -> None:
+def test_one_pass_selects_the_rows_of_two_passes(dataset, queries, passes, monkeypatch, name: str, cut: bool) -> None:
     window = edges(dataset) if cut else Window(dataset, None)
     got = run_selection(window, [SELECTORS[name]], seed=3)
     assert len(queries) == 1 and SELECTORS[name].limit <= queries[0] < 4 * SELECTORS[name].limit
+    assert passes == [(True, True)]  # the one pass answered: no second pass
     expected = two_passes(monkeypatch, window, SELECTORS[name])
     assert got.table.equals(expected.table)
     assert got.selectors == expected.selectors  # the matched rows counted alike
@@ -121,6 +137,38 @@ def test_the_streams_own_window_selects_in_one_pass(tmp_path, queries, monkeypat
     assert got.selectors[0].matched_rows == 72 * 1_000 - 300 - 500
 
 
+def test_files_read_a_run_of_them_a_query(dataset, queries, passes, monkeypatch) -> None:
+    selector = SELECTORS["lowest score"]
+    monkeypatch.setattr(ordered, "_VALUED_QUERY_ROWS", 6_000)  # two files a query
+    got = run_selection(edges(dataset), [selector], seed=3)
+    assert len(queries) == FILES // 2 and passes == [(True, True)]
+    assert got.table.equals(two_passes(monkeypatch, edges(dataset), selector).table)
+
+
+def test_mostly_nan_row_groups_lose_no_winner(tmp_path, queries, passes, monkeypatch) -> None:
+    """Groups of 500 rows holding 50 numbers: NaN ranks after every number, and never becomes a cut."""
+    table = records(FILES * FILE_ROWS, seed=8)
+    values = np.round(np.random.default_rng(4).random(table.num_rows), 3)
+    values[: table.num_rows // 2][np.arange(table.num_rows // 2) % 10 != 0] = np.nan
+    table = table.set_column(table.schema.get_field_index("outputs.confidence"), "outputs.confidence", pa.array(values))
+    write_stream(tmp_path, table, rows_per_group=GROUP_ROWS, rows_per_file=FILE_ROWS)
+    window = Window(ds.dataset(tmp_path / "streams" / "app" / "date=2024-05-01", format="parquet"), None)
+    numbers = table.filter(pc.invert(pc.is_nan(table.column("outputs.confidence"))))
+    for sort in ("descending", "ascending"):
+        selector = Selector(method=OrderedSampler(field="outputs.confidence", sort=sort), limit=300)
+        order = pc.sort_indices(numbers, sort_keys=[("outputs.confidence", sort), ("record_id", "ascending")])
+        expected = ids(numbers.take(order.slice(0, 300)))
+        assert ids(run_selection(window, [selector], seed=3).table) == expected
+        assert ids(two_passes(monkeypatch, window, selector).table) == expected
+    assert passes[0] == (True, True) and passes[2] == (True, True)
+
+
+def test_a_file_polars_cannot_read_is_an_error_the_selection_falls_back_from(tmp_path) -> None:
+    schema = pa.schema([("record_id", pa.string()), ("x", pa.float64())])
+    with pytest.raises(late_fetch.LateFetchUnavailable):
+        value_scan.rows_past([(str(tmp_path / "gone.parquet"), [(0, 10)])], schema, "x", 0.5, True, 100)
+
+
 def test_a_cut_at_the_last_winners_value_keeps_the_rows_tied_there(dataset, queries, monkeypatch) -> None:
     selector = SELECTORS["top confidence"]
     expected = two_passes(monkeypatch, edges(dataset), selector)
@@ -133,7 +181,7 @@ def test_a_cut_at_the_last_winners_value_keeps_the_rows_tied_there(dataset, quer
     assert got.table.equals(expected.table)
 
 
-def test_a_sampled_cut_passing_too_few_rows_falls_back_to_two_passes(dataset, queries, monkeypatch) -> None:
+def test_a_sampled_cut_passing_too_few_rows_falls_back_to_two_passes(dataset, queries, passes, monkeypatch) -> None:
     selector = SELECTORS["top confidence"]
     sampled_cut = ordered._sampled_cut
 
@@ -144,16 +192,17 @@ def test_a_sampled_cut_passing_too_few_rows_falls_back_to_two_passes(dataset, qu
     monkeypatch.setattr(ordered, "_sampled_cut", too_high)
     got = run_selection(edges(dataset), [selector], seed=3)
     assert queries and queries[0] < selector.limit  # the one pass ran, and found too few
+    assert passes[:2] == [(True, False), (False, True)]
     assert got.table.equals(two_passes(monkeypatch, edges(dataset), selector).table)
 
 
-def test_a_cut_letting_too_many_rows_through_falls_back_to_two_passes(dataset, queries, monkeypatch) -> None:
+def test_a_cut_letting_too_many_rows_through_falls_back_to_two_passes(dataset, queries, passes, monkeypatch) -> None:
     selector = SELECTORS["lowest score"]
     monkeypatch.setattr(ordered, "_VALUED_CAP", 0)  # at most twice the limit may pass
     sampled_cut = ordered._sampled_cut
     monkeypatch.setattr(ordered, "_sampled_cut", lambda *args: ordered._Sampled(10**6, sampled_cut(*args).matched))
     got = run_selection(Window(dataset, None), [selector], seed=3)
-    assert not queries  # the query raised: more than the cap passed
+    assert not queries and passes[0] == (False, True)  # the query raised (more than the cap passed): two passes
     assert got.table.equals(two_passes(monkeypatch, Window(dataset, None), selector).table)
 
 
