@@ -111,26 +111,26 @@ DuckDB's fetch is near the cost of decompressing the
 file: 100 winners of a 1M-row file take 40 ms on one thread, the two string
 columns alone 31 ms, and pyarrow's read of the whole file 116 ms
 (docs/decisions.md). Top confidence k=10,000 on our and the overlap
-layout now selects in one pass (run K): a cut from a sample of row groups,
+layout now selects in one pass (run L): a cut from a sample of row groups,
 then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
-rows 1.41 and 1.34 -> 1.01 and 0.89 times polars (4,034 -> 2,740 ms on our
-layout), at 10M 1.24 and 1.33 -> 1.19 and 0.98, at 411-414 MB (270-272 MB
+rows 1.41 and 1.34 -> 0.95 and 0.91 times polars (4,034 -> 2,547 ms on our
+layout), at 10M 1.24 and 1.33 -> 1.02 and 1.02, at 412-419 MB (270-272 MB
 in two passes). Runs K and L were run with the default `--long-run` of
 10 s, so every engine's figure there is a median of three warm runs; runs
 A-J, with 3 s, measured ours at 100M by its first run where that took over
-3 s (imports included). Run L measured bounded range and equality k=10,000
-at 100M on those two layouts again that way: 1.35 and 1.41 (were 1.32 and
-1.70), 1.27 and 1.03 (were 1.37 and 1.24). Bounded range keeps two passes:
-its filter's matches must be counted first, which costs what the narrow
-scan does. On this machine the same code's times moved by a third within
-minutes in this session (bounded range k=10,000 on small files at 100M:
-6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark runs), so
-the small files' rows stay run I. The local rows are run E, but for small
-files (run I), our and the overlap layout at 10M (run J), top confidence
-k=10,000 on those two layouts (run K) and bounded range and equality
-k=10,000 on them at 100M (run L), measured after small row
-groups were scanned in units: on small files at 10M bounded range k=100
+3 s (imports included). Measured that way, equality k=10,000 at 100M on
+those two layouts is 1.27 and 1.03 (run K; were 1.37 and 1.24) and bounded
+range 1.50 and 1.34 (run L; were 1.32 and 1.70). Bounded range keeps two
+passes: its filter's matches must be counted first, which costs what the
+narrow scan does. On this machine the same code's times moved by a third
+within minutes in this session (bounded range k=10,000 on small files at
+100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
+runs), so the small files' rows stay run I. The local rows are run E, but
+for equality (run K), top confidence and bounded range (run L) k=10,000 on
+our and the overlap layout, and for small files (run I) and those two
+layouts at 10M (run J), measured after small row groups were scanned in
+units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
 confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
 k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
