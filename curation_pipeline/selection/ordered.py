@@ -479,7 +479,7 @@ def _sampled_cut(
     The cut: the field of :data:`_SAMPLE_PIECES` row groups spread over the
     window is read; holding a share ``f`` of the matched rows, the sample
     expects ``limit * f`` winners, and the cut is the key ranked
-    ``1.3 * limit * f + 4 * sqrt(limit * f)`` in it. About 1.3-1.6 times the
+    ``1.3 * limit * f + 4 * sqrt(limit * f)`` in it. About 1.3-1.7 times the
     limit pass it; fewer than the limit only when the sample is off by four
     standard deviations (the caller then selects in two passes).
     """
