@@ -95,6 +95,7 @@ def edges(dataset: ds.Dataset) -> Window:
 
 
 def two_passes(monkeypatch, window: Window, selector: Selector):
+    """The selection as without one pass: a narrow scan, then a fetch of the winners."""
     with monkeypatch.context() as patched:
         patched.setattr(ordered, "_sampled_cut", lambda *args: None)
         return run_selection(window, [selector], seed=3)
