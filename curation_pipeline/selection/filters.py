@@ -179,8 +179,28 @@ def _bound_scalar(value: object, type_: pa.DataType, field: str, where: str) -> 
             return pa.scalar(aware.astimezone(dt.timezone.utc).replace(tzinfo=None), type=pa.timestamp(type_.unit))
         return pa.scalar(aware, type=type_)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and _is_numeric(type_):
-        return pa.scalar(value)
+        return _number(value, type_, field, where)
     raise _mismatch(where, field, type_, value)
+
+
+def _number(value: int | float, type_: pa.DataType, field: str, where: str) -> pa.Scalar:
+    """A numeric filter value as a scalar pyarrow compares with a ``type_`` column without refusing it mid-scan.
+
+    pyarrow casts an integer to a float column's type, and refuses (while
+    reading) one that type cannot hold exactly; a float column gets the
+    integer as a float when that is exact. An unsigned 64-bit column gets
+    an unsigned bound, and an integer past 64 bits signed fits no other.
+    """
+    if isinstance(value, int) and pa.types.is_floating(type_):
+        if float(value) != value:
+            raise FieldTypeError(f"{where} on field {field!r}: {value} has no exact {type_} value to compare with")
+        return pa.scalar(float(value))
+    if isinstance(value, int) and pa.types.is_uint64(type_) and 0 <= value < 2**64:
+        # As unsigned: pyarrow casts the column to a signed bound's type, refusing values past 2^63.
+        return pa.scalar(value, pa.uint64())
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise FieldTypeError(f"{where} on field {field!r}: {value} is out of range for column type {type_}")
+    return pa.scalar(value)
 
 
 def _bounds(spec: BoundsFilter, schema: pa.Schema, where: str) -> list[Comparison]:
@@ -214,8 +234,9 @@ def _equals(field: str, value: object, schema: pa.Schema, where: str) -> Compari
         fits = False
     if not fits:
         raise _mismatch(where, field, type_, value)
+    scalar = _number(value, type_, field, where) if isinstance(value, (int, float)) and not isinstance(value, bool) else pa.scalar(value)
     # Comparison kernels do not take dictionary arrays; decode first.
-    return Comparison(field, "equal", pa.scalar(value), _decoded(type_))
+    return Comparison(field, "equal", scalar, _decoded(type_))
 
 
 def _contains(spec: ContainsFilter, schema: pa.Schema, where: str) -> Comparison:

@@ -8,8 +8,14 @@ and the others only for the rows it keeps, so a query with the rule's cut
 as the predicate reads each file once and returns only rows that can still
 win (docs/decisions.md, "Dense ordered selections in one pass").
 
-polars only reads: the rows past the cut come back with their row numbers
-and are filtered, ranked and chosen by the engine, cast to the data's schema.
+A selector's own bounds on that column (a bounded range: ``0.45 <
+confidence < 0.55``) join the predicate, and polars counts the rows they
+keep, where it evaluates them exactly as pyarrow's kernels do
+(:func:`condition`).
+
+polars only reads and counts: the rows past the cut come back with their
+row numbers and are filtered, ranked and chosen by the engine, cast to the
+data's schema.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 import pyarrow as pa
 
 from curation_pipeline.selection import late_fetch
+from curation_pipeline.selection.filters import Comparison
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
 
 # The columns a query adds: each row's number within its file, and its file's position among those asked.
@@ -38,18 +46,114 @@ def _polars() -> ModuleType | None:
     return polars
 
 
-def usable(schema: pa.Schema, field: str) -> bool:
+def usable(schema: pa.Schema, field: str, comparisons: Sequence[Comparison] = ()) -> bool:
     """Whether rows of files of ``schema`` can be read this way with values identical to pyarrow's.
 
     The columns must be ones DuckDB's fetch also returns exactly
     (:func:`late_fetch.readable`: flat, no nanosecond timestamps; polars
-    reads those types the same), ``field`` numeric, and no column named as
-    one the query adds.
+    reads those types the same), ``field`` numeric, no column named as
+    one the query adds, and ``comparisons`` (a selector's conditions) ones
+    :func:`condition` translates.
     """
     if _polars() is None or not late_fetch.readable(schema) or {ROW, FILE} & set(schema.names):
         return False
     index = schema.get_field_index(field)
-    return index >= 0 and (pa.types.is_integer(schema.field(index).type) or pa.types.is_floating(schema.field(index).type))
+    if index < 0 or not (pa.types.is_integer(schema.field(index).type) or pa.types.is_floating(schema.field(index).type)):
+        return False
+    return not comparisons or condition(schema, field, comparisons) is not None
+
+
+# pyarrow's comparison functions (filters.Comparison.function) polars has the same operator for.
+_OPERATORS = {"greater", "greater_equal", "less", "less_equal", "equal"}
+
+
+def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> Any | None:
+    """``comparisons``, conditions on the numeric column ``field``, as one polars expression keeping exactly the rows pyarrow's kernels keep; None where it cannot.
+
+    pyarrow compares in a common type, and drops nulls and NaN (every
+    comparison with NaN is false). polars orders NaN above every number
+    (``NaN > 0.45`` holds) and casts a float literal to a float32 column's
+    type, so the expression compares integers as 128-bit integers and
+    floats as float64 (exact for every value either holds) and sets NaN
+    aside. Not translated (two passes read the selection instead): a
+    condition on another column, a NaN bound, an operator other than the
+    five orderings, and the bounds pyarrow itself would round or refuse
+    (an integer past float precision against a float column, a float
+    against a 64-bit integer column, a signed bound against an unsigned
+    64-bit column).
+    """
+    pl = _polars()
+    type_ = schema.field(field).type if schema.get_field_index(field) >= 0 else None
+    if pl is None or type_ is None or not comparisons:
+        return None
+    floating = pa.types.is_floating(type_)
+    if not (floating or pa.types.is_integer(type_)):
+        return None
+    terms = []
+    for comparison in comparisons:
+        if comparison.field != field or comparison.function not in _OPERATORS or comparison.decode is not None:
+            return None
+        if not isinstance(comparison.value, pa.Scalar):
+            return None
+        value = comparison.value.as_py()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if isinstance(value, float) and value != value:
+            return None  # NaN: pyarrow keeps no row, polars orders NaN above every number
+        if floating:
+            # pyarrow casts an integer bound to the column's float type, refusing one it would round.
+            if isinstance(value, int) and abs(value) > 2 ** (24 if type_.bit_width == 32 else 53):
+                return None
+            column, bound = pl.col(field).cast(pl.Float64), pl.lit(float(value), pl.Float64)
+        elif isinstance(value, float):
+            if type_.bit_width == 64:
+                return None  # pyarrow casts the column to float64, refusing values past 2^53
+            column, bound = pl.col(field).cast(pl.Float64), pl.lit(value, pl.Float64)
+        elif pa.types.is_uint64(type_) and not pa.types.is_uint64(comparison.value.type):
+            return None  # pyarrow casts the column to the bound's signed type, refusing values past 2^63
+        else:
+            column, bound = pl.col(field).cast(pl.Int128), pl.lit(value, pl.Int128)
+        terms.append(_compare(column, comparison.function, bound))
+    if floating:
+        terms.append(pl.col(field).is_not_nan())
+    return pl.all_horizontal(terms)
+
+
+def _compare(column: Any, function: str, bound: Any) -> Any:
+    if function == "greater":
+        return column > bound
+    if function == "greater_equal":
+        return column >= bound
+    if function == "less":
+        return column < bound
+    if function == "less_equal":
+        return column <= bound
+    return column == bound
+
+
+def count_where(
+    files: Sequence[tuple[str, Sequence[tuple[int, int]]]], schema: pa.Schema, field: str, comparisons: Sequence[Comparison]
+) -> int:
+    """How many rows of ``files`` (as :func:`rows_past` takes them) ``comparisons`` keep, counted by polars.
+
+    ``comparisons`` must be ones :func:`condition` translates. Raises
+    :class:`LateFetchUnavailable` when polars fails.
+    """
+    pl = _polars()
+    assert pl is not None, "count_where needs polars (see usable)"
+    where = condition(schema, field, comparisons)
+    assert where is not None, "count_where needs comparisons polars evaluates exactly (see usable)"
+    try:
+        frames = [_scan(pl, path, ranges).filter(where).select(pl.len().cast(pl.Int64)) for path, ranges in files]
+        return int(pl.concat(frames).sum().collect().item()) if frames else 0
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, pa.ArrowException, OSError, OverflowError, ValueError) as error:
+        raise LateFetchUnavailable(str(error)) from error
+
+
+def _scan(pl: ModuleType, path: str, ranges: Sequence[tuple[int, int]]) -> Any:
+    """A lazy scan of ``path``'s rows in ``ranges``, with each row's number in the file (:data:`ROW`)."""
+    inside = pl.any_horizontal([pl.col(ROW).is_between(start, end - 1) for start, end in ranges])
+    return pl.scan_parquet(path, glob=False, hive_partitioning=False).with_row_index(ROW).filter(inside)
 
 
 def rows_past(
@@ -59,6 +163,7 @@ def rows_past(
     bound: int | float,
     descending: bool,
     cap: int,
+    comparisons: Sequence[Comparison] = (),
 ) -> pa.Table:
     """The rows of ``files`` whose ``field`` is at least ``bound`` (at most, ascending): every column, :data:`ROW` and :data:`FILE`.
 
@@ -67,7 +172,9 @@ def rows_past(
     own threads. Rows come cast to ``schema``, plus each row's number in its
     file (:data:`ROW`) and its file's position in ``files`` (:data:`FILE`),
     both int64, file by file in file order. Nulls and NaN never pass (both
-    rank after every number).
+    rank after every number). ``comparisons``: a selector's conditions on
+    ``field``, which the rows must also meet (:func:`condition` translates
+    them).
 
     Raises :class:`LateFetchUnavailable` when polars fails or more than
     ``cap`` rows pass (a cut too loose to hold in memory): the caller then
@@ -80,11 +187,14 @@ def rows_past(
         past = column >= bound if descending else column <= bound
         if pa.types.is_floating(schema.field(field).type):
             past = past & column.is_not_nan()  # polars orders NaN above every number; it never ranks
-        frames = []
-        for position, (path, ranges) in enumerate(files):
-            inside = pl.any_horizontal([pl.col(ROW).is_between(start, end - 1) for start, end in ranges])
-            frame = pl.scan_parquet(path, glob=False, hive_partitioning=False).with_row_index(ROW)
-            frames.append(frame.filter(past & inside).with_columns(pl.lit(position, pl.Int64).alias(FILE)))
+        if comparisons:
+            where = condition(schema, field, comparisons)
+            assert where is not None, "rows_past needs comparisons polars evaluates exactly (see usable)"
+            past = past & where
+        frames = [
+            _scan(pl, path, ranges).filter(past).with_columns(pl.lit(position, pl.Int64).alias(FILE))
+            for position, (path, ranges) in enumerate(files)
+        ]
         # polars stops reading once the cap is passed: a cut far looser than the sample promised costs
         # the rows up to it (half of a 100M-row day past the cut: the query gave up after 0.12 s).
         table = pl.concat(frames).head(cap + 1).collect().to_arrow()

@@ -232,3 +232,24 @@ def test_filters_on_row_groups_are_evaluated_without_a_dataset_per_batch(tmp_pat
 
     monkeypatch.setattr(ds, "dataset", refused)
     assert select(window, [selector], seed=0).equals(expected)
+
+
+def test_integer_bounds_past_what_pyarrow_compares_are_exact_or_refused_up_front() -> None:
+    data = pa.table(
+        {
+            "record_id": ["r0", "r1", "r2"],
+            "u": pa.array([2**64 - 1, 2**63 + 5, 3], pa.uint64()),
+            "f": pa.array([2.0**60, 1.0, 2.5]),
+            "i": pa.array([1, 2, 3], pa.int64()),
+        }
+    )
+    # An unsigned bound (pyarrow would cast the column to int64 and refuse values past 2^63 mid-scan).
+    assert _pick(data, BoundsFilter(field="u", lower=2**63)) == ["r0", "r1"]
+    assert _pick(data, BoundsFilter(field="u", inclusive_upper=2**63 + 5)) == ["r1", "r2"]
+    assert _pick(data, EqualsFilter(field="u", equals=2**64 - 1)) == ["r0"]
+    # An integer a float holds exactly compares as that float.
+    assert _pick(data, BoundsFilter(field="f", inclusive_lower=2**60)) == ["r0"]
+    with pytest.raises(FieldTypeError, match=r"bounds filter on field 'f': 1152921504606846977 has no exact double"):
+        _pick(data, BoundsFilter(field="f", lower=2**60 + 1))
+    with pytest.raises(FieldTypeError, match=r"equals filter on field 'i': 18446744073709551616 is out of range for column type int64"):
+        _pick(data, EqualsFilter(field="i", equals=2**64))

@@ -107,6 +107,22 @@ SELECTORS = {
     "top score": Selector(method=OrderedSampler(field="inputs.score", sort="descending"), limit=400),
     "lowest score": Selector(method=OrderedSampler(field="inputs.score", sort="ascending"), limit=1_000),
     "top big": Selector(method=OrderedSampler(field="inputs.big", sort="descending"), limit=400),
+    # A selector's bounds on the rule's own field: polars applies and counts them as pyarrow does.
+    "bounded confidence": Selector(
+        method=OrderedSampler(field="outputs.confidence", sort="ascending"),
+        limit=300,
+        filters=[BoundsFilter(field="outputs.confidence", lower=0.45, upper=0.55)],
+    ),
+    "bounded score": Selector(
+        method=OrderedSampler(field="inputs.score", sort="descending"),
+        limit=400,
+        filters=[BoundsFilter(field="inputs.score", inclusive_lower=-100, upper=201)],
+    ),
+    "bounded big": Selector(
+        method=OrderedSampler(field="inputs.big", sort="ascending"),
+        limit=400,
+        filters=[BoundsFilter(field="inputs.big", lower=2**63 + 100, inclusive_upper=2**63 + 900)],
+    ),
 }
 
 
@@ -210,18 +226,24 @@ def test_a_cut_letting_too_many_rows_through_falls_back_to_two_passes(dataset, q
 @pytest.mark.parametrize(
     "selector",
     [
-        # A selector's filter: rows past the cut would come back unfiltered.
+        # A filter on another field: polars would have to count its matches on a column it does not rank.
         Selector(
             method=OrderedSampler(field="outputs.confidence", sort="ascending"),
             limit=500,
-            filters=[BoundsFilter(field="outputs.confidence", lower=0.3, upper=0.7)],
+            filters=[BoundsFilter(field="inputs.score", lower=-300, upper=300)],
+        ),
+        # A float bound on a 64-bit integer column: pyarrow compares in float64 (refusing values past 2^53).
+        Selector(
+            method=OrderedSampler(field="inputs.score", sort="ascending"),
+            limit=500,
+            filters=[BoundsFilter(field="inputs.score", lower=-300.5)],
         ),
         # Fewer winners than row groups: a narrow scan then a fetch touches few pages.
         Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=50),
         # Not a number.
         Selector(method=OrderedSampler(field="__time", sort="descending"), limit=500),
     ],
-    ids=["selector filter", "sparse winners", "timestamps"],
+    ids=["filter on another field", "float bound on integers", "sparse winners", "timestamps"],
 )
 def test_two_passes_where_one_does_not_apply(dataset, queries, selector: Selector) -> None:
     assert run_selection(Window(dataset, None), [selector], seed=3).table.num_rows == selector.limit

@@ -1,0 +1,122 @@
+"""polars reading for the one pass: a selector's conditions evaluated and counted exactly as pyarrow's kernels do."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pydantic
+import pytest
+
+from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter
+from curation_pipeline.selection import value_scan
+from curation_pipeline.selection.errors import FieldTypeError
+from curation_pipeline.selection.filters import Comparison, filter_comparisons
+
+FLOATS = [math.nan, -math.inf, math.inf, -0.0, 0.0, 0.45, float(np.float32(0.45)), 0.55, -1.5, 2.0**24, 2.0**24 + 2, 2.0**53, 1e300, None]
+INTEGERS = {
+    pa.int8(): [-128, 127, 0, -1, 1, None],
+    pa.uint8(): [0, 255, 1, None],
+    pa.int32(): [-(2**31), 2**31 - 1, 0, -1, 300, None],
+    pa.uint32(): [0, 2**32 - 1, 300, None],
+    pa.int64(): [-(2**63), 2**63 - 1, 0, -1, 300, 2**53 + 1, None],
+    pa.uint64(): [0, 2**64 - 1, 2**63 + 5, 300, None],
+}
+BOUNDS = [0.45, 0, -1, 300, 2.5, 2**24, 2**24 + 1, 2**53, 2**53 + 1, 2**63 + 5, -(2**63), math.inf, -math.inf, math.nan, -0.0]
+SPECS = {
+    "greater": lambda value: BoundsFilter(field="x", lower=value),
+    "greater_equal": lambda value: BoundsFilter(field="x", inclusive_lower=value),
+    "less": lambda value: BoundsFilter(field="x", upper=value),
+    "less_equal": lambda value: BoundsFilter(field="x", inclusive_upper=value),
+    "equal": lambda value: EqualsFilter(field="x", equals=value),
+}
+
+
+def columns() -> list[pa.Array]:
+    floats = [pa.array(FLOATS, type_) for type_ in (pa.float32(), pa.float64())]
+    return floats + [pa.array(values, type_) for type_, values in INTEGERS.items()]
+
+
+def comparisons(column: pa.Array, name: str, bound: float) -> list[Comparison] | None:
+    """The conditions a filter becomes on ``column``, as the engine builds them; None where the filter is refused."""
+    try:
+        return list(filter_comparisons(SPECS[name](bound), pa.schema([("x", column.type)]), "test"))
+    except (pydantic.ValidationError, FieldTypeError):
+        return None
+
+
+def test_conditions_keep_exactly_the_rows_pyarrow_keeps() -> None:
+    translated = 0
+    for column, name, bound in itertools.product(columns(), SPECS, BOUNDS):
+        conditions = comparisons(column, name, bound)
+        if conditions is None:
+            continue
+        schema = pa.schema([("x", column.type)])
+        try:
+            expected = conditions[0].evaluate(column).fill_null(False).to_pylist()
+        except pa.ArrowInvalid:  # pyarrow refuses the bound for this column's values: so must the translation
+            assert value_scan.condition(schema, "x", conditions) is None, (column.type, name, bound)
+            continue
+        where = value_scan.condition(schema, "x", conditions)
+        if where is None:
+            continue
+        frame = pl.from_arrow(pa.table({"x": column}))
+        got = frame.select(where.fill_null(False).alias("kept")).to_series().to_list()
+        assert got == expected, (column.type, name, bound)
+        translated += 1
+    assert translated > 300  # most cases are translated, not set aside
+
+
+@pytest.mark.parametrize(
+    ("type_", "name", "bound"),
+    [
+        (pa.float64(), "greater", 0.45),
+        (pa.float32(), "less_equal", 0.45),  # polars alone would compare in float32
+        (pa.float64(), "less", 0.55),  # polars alone keeps NaN: NaN orders above every number
+        (pa.uint64(), "greater_equal", 2**63 + 5),
+        (pa.int8(), "equal", 300),
+        (pa.int32(), "less", 2.5),
+    ],
+)
+def test_the_bounds_curators_give_are_translated(type_: pa.DataType, name: str, bound: float) -> None:
+    conditions = comparisons(pa.array([], type_), name, bound)
+    assert conditions and value_scan.condition(pa.schema([("x", type_)]), "x", conditions) is not None
+
+
+@pytest.mark.parametrize(
+    ("type_", "conditions"),
+    [
+        (pa.float64(), [Comparison("y", "greater", pa.scalar(0.5))]),  # another column
+        (pa.float64(), [Comparison("x", "greater", pa.scalar(math.nan))]),
+        (pa.int64(), [Comparison("x", "greater", pa.scalar(0.5))]),  # pyarrow compares in float64, refusing values past 2^53
+        (pa.float64(), [Comparison("x", "greater", pa.scalar(2**53 + 1))]),  # no exact float
+        (pa.float32(), [Comparison("x", "greater", pa.scalar(2**24 + 1))]),
+        (pa.string(), [Comparison("x", "match_substring", "a")]),
+    ],
+    ids=["another column", "NaN bound", "float against int64", "int past 2^53", "int past 2^24", "substring"],
+)
+def test_conditions_polars_would_evaluate_otherwise_are_not_translated(type_: pa.DataType, conditions: list[Comparison]) -> None:
+    schema = pa.schema([("x", type_), ("y", pa.float64())])
+    assert value_scan.condition(schema, "x", conditions) is None
+    assert not value_scan.usable(schema, "x", conditions)
+
+
+def test_count_where_counts_the_rows_in_the_ranges_the_conditions_keep(tmp_path) -> None:
+    values = np.round(np.random.default_rng(2).random(10_000), 2)
+    values[::97] = np.nan
+    table = pa.table({"record_id": [str(i) for i in range(values.size)], "x": pa.array(values)})
+    path = str(tmp_path / "part.parquet")
+    pq.write_table(table, path, row_group_size=1_000)
+    conditions = list(filter_comparisons(BoundsFilter(field="x", lower=0.45, upper=0.55), table.schema, "test"))
+    ranges = [(0, 2_000), (5_000, 9_000)]
+    expected = sum(
+        int(np.count_nonzero((values[start:end] > 0.45) & (values[start:end] < 0.55))) for start, end in ranges
+    )
+    assert expected > 0
+    assert value_scan.count_where([(path, ranges), (path, [(9_000, 10_000)])], table.schema, "x", conditions) == expected + int(
+        np.count_nonzero((values[9_000:] > 0.45) & (values[9_000:] < 0.55))
+    )
