@@ -116,18 +116,27 @@ then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
 rows 1.41 and 1.34 -> 0.95 and 0.91 times polars (4,034 -> 2,547 ms on our
 layout), at 10M 1.24 and 1.33 -> 1.02 and 1.02, at 412-419 MB (270-272 MB
-in two passes). Runs K and L were run with the default `--long-run` of
+in two passes). Bounded range k=10,000 on those layouts now selects in
+one pass too (runs M and N): polars applies the selector's bounds in its
+query and counts the rows they keep first (0.31-0.40 s at 100M, where
+pyarrow took 1.0-1.1 s), translated so that it keeps exactly the rows
+pyarrow's kernels keep (docs/decisions.md, "A selector's bounds in the one
+pass"). At 100M 1.50 and 1.34 -> 1.12 and 1.06 times polars (3,821 ->
+3,298 ms on our layout; run M), at 10M 1.47 and 1.70 -> 1.03 and 1.17
+(run N; run M, a minute before, measured 1.32 and 0.85, polars' own time
+moving from 361 to 444 ms and from 472 to 337 ms), at 439-447 MB at 100M.
+What is left over polars at 100M is that count: polars' query computes
+no count of the rows its filter keeps, where ours reports it (matched
+rows). Runs K-N were run with the default `--long-run` of
 10 s, so every engine's figure there is a median of three warm runs; runs
 A-J, with 3 s, measured ours at 100M by its first run where that took over
 3 s (imports included). Measured that way, equality k=10,000 at 100M on
-those two layouts is 1.27 and 1.03 (run K; were 1.37 and 1.24) and bounded
-range 1.50 and 1.34 (run L; were 1.32 and 1.70). Bounded range keeps two
-passes: its filter's matches must be counted first, which costs what the
-narrow scan does. On this machine the same code's times moved by a third
+those two layouts is 1.27 and 1.03 (run K; were 1.37 and 1.24). On this
+machine the same code's times moved by a third
 within minutes in this session (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs), so the small files' rows stay run I. The local rows are run E, but
-for equality (run K), top confidence and bounded range (run L) k=10,000 on
+for equality (run K), top confidence (run L) and bounded range (runs M and N) k=10,000 on
 our and the overlap layout, and for small files (run I) and those two
 layouts at 10M (run J), measured after small row groups were scanned in
 units: on small files at 10M bounded range k=100
