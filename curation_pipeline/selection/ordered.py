@@ -341,9 +341,8 @@ def _numeric_picks(
         assert sampled is not None
         cut = state["cut"]
         key = sampled.cut if cut is None else min(sampled.cut, cut)
-        groups = [sorted((pieces[index].group for index in unit), key=lambda group: group.start) for unit in units]  # type: ignore[attr-defined]
         table = value_scan.rows_past(
-            [(each[0].path, _row_ranges(each)) for each in groups],
+            _file_ranges(pieces, units),
             pieces[0].source.schema,  # type: ignore[attr-defined]
             field,
             _key_value(key, field_type, direction),
@@ -559,10 +558,7 @@ def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...
         return int(count_pieces(pieces).sum())
     inside = [index for index, piece in enumerate(pieces) if piece.group.whole]  # type: ignore[attr-defined]
     edges = [piece for piece in pieces if not piece.group.whole]  # type: ignore[attr-defined]
-    files = [
-        (group[0].path, _row_ranges(group))
-        for group in (sorted((pieces[index].group for index in unit), key=lambda group: group.start) for unit in _by_file(pieces, inside))  # type: ignore[attr-defined]
-    ]
+    files = _file_ranges(pieces, _by_file(pieces, inside))
     counted = value_scan.count_where(files, pieces[0].source.schema, field, comparisons) if files else 0  # type: ignore[attr-defined]
     return counted + int(count_pieces(edges).sum())
 
@@ -579,6 +575,12 @@ def _file_runs(pieces: list[Piece], rows: int) -> list[list[list[int]]]:
         runs[-1].append(unit)
         held += size
     return runs
+
+
+def _file_ranges(pieces: list[Piece], units: list[list[int]]) -> list[tuple[str, list[tuple[int, int]]]]:
+    """For each of ``units`` (a file's row-group pieces each), the file's path and the row ranges its groups cover."""
+    groups = [sorted((pieces[index].group for index in unit), key=lambda group: group.start) for unit in units]  # type: ignore[attr-defined]
+    return [(each[0].path, _row_ranges(each)) for each in groups]
 
 
 def _row_ranges(groups: list[RowGroup]) -> list[tuple[int, int]]:

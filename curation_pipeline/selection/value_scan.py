@@ -21,6 +21,7 @@ data's schema.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -63,8 +64,14 @@ def usable(schema: pa.Schema, field: str, comparisons: Sequence[Comparison] = ()
     return not comparisons or condition(schema, field, comparisons) is not None
 
 
-# pyarrow's comparison functions (filters.Comparison.function) polars has the same operator for.
-_OPERATORS = {"greater", "greater_equal", "less", "less_equal", "equal"}
+# pyarrow's comparison functions (filters.Comparison.function), as the operators polars' expressions take.
+_OPERATORS = {
+    "greater": operator.gt,
+    "greater_equal": operator.ge,
+    "less": operator.lt,
+    "less_equal": operator.le,
+    "equal": operator.eq,
+}
 
 
 def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> Any | None:
@@ -76,8 +83,8 @@ def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) 
     type, so the expression compares integers as 128-bit integers and
     floats as float64 (exact for every value either holds) and sets NaN
     aside. Not translated (two passes read the selection instead): a
-    condition on another column, a NaN bound, an operator other than the
-    five orderings, and the bounds pyarrow itself would round or refuse
+    condition on another column, a NaN bound, a condition other than the
+    five comparisons, and the bounds pyarrow itself would round or refuse
     (an integer past float precision against a float column, a float
     against a 64-bit integer column, a signed bound against an unsigned
     64-bit column).
@@ -113,22 +120,10 @@ def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) 
             return None  # pyarrow casts the column to the bound's signed type, refusing values past 2^63
         else:
             column, bound = pl.col(field).cast(pl.Int128), pl.lit(value, pl.Int128)
-        terms.append(_compare(column, comparison.function, bound))
+        terms.append(_OPERATORS[comparison.function](column, bound))
     if floating:
         terms.append(pl.col(field).is_not_nan())
     return pl.all_horizontal(terms)
-
-
-def _compare(column: Any, function: str, bound: Any) -> Any:
-    if function == "greater":
-        return column > bound
-    if function == "greater_equal":
-        return column >= bound
-    if function == "less":
-        return column < bound
-    if function == "less_equal":
-        return column <= bound
-    return column == bound
 
 
 def count_where(
@@ -144,7 +139,13 @@ def count_where(
     where = condition(schema, field, comparisons)
     assert where is not None, "count_where needs comparisons polars evaluates exactly (see usable)"
     try:
-        frames = [_scan(pl, path, ranges).filter(where).select(pl.len().cast(pl.Int64)) for path, ranges in files]
+        # Slices rather than row numbers: polars numbering the rows cost 0.1-0.2 s more at 100M rows.
+        scans = [pl.scan_parquet(path, glob=False, hive_partitioning=False) for path, _ in files]
+        frames = [
+            scan.slice(start, end - start).filter(where).select(pl.len().cast(pl.Int64))
+            for scan, (_, ranges) in zip(scans, files)
+            for start, end in ranges
+        ]
         return int(pl.concat(frames).sum().collect().item()) if frames else 0
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, pa.ArrowException, OSError, OverflowError, ValueError) as error:
         raise LateFetchUnavailable(str(error)) from error
