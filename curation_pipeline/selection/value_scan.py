@@ -139,7 +139,7 @@ def count_where(
     where = condition(schema, field, comparisons)
     assert where is not None, "count_where needs comparisons polars evaluates exactly (see usable)"
     try:
-        # Slices rather than row numbers: polars numbering the rows cost 0.1-0.2 s more at 100M rows.
+        # Slices rather than row numbers: polars numbering the rows cost 0.03-0.05 s more (0.27-0.31 s for 100M rows).
         scans = [pl.scan_parquet(path, glob=False, hive_partitioning=False) for path, _ in files]
         frames = [
             scan.slice(start, end - start).filter(where).select(pl.len().cast(pl.Int64))
