@@ -207,6 +207,9 @@ def _numeric_picks(
     ``sampled`` (local files, winners in nearly every page: :func:`_sampled_cut`):
     one pass, a polars query reading each file once for the rows at or past
     the sampled cut, every column; the matched rows counted beforehand.
+    Read narrow (sparse winners within bounds), the query returns the field
+    alone, the window's edge groups are scanned as in two passes, and the
+    winners are fetched as after a narrow scan.
     Returns None also when fewer than ``limit`` rows pass that cut: the
     caller then selects in two passes.
     """
@@ -349,6 +352,7 @@ def _numeric_picks(
             descending,
             _VALUED_CAP + 2 * limit,
             sampled.comparisons,
+            narrow=sampled.narrow,
         )
         files = table.column(value_scan.FILE).to_numpy()
         numbers = table.column(value_scan.ROW).to_numpy()
@@ -371,7 +375,7 @@ def _numeric_picks(
                 if mask is not None:
                     part, rows = part.filter(pa.array(mask)), rows[mask]
                 # The matched rows were counted beforehand (_Sampled.matched): none counted here.
-                found.append((reduce_batches(index, [(part.column(field), rows, part)])[0], 0))
+                found.append((reduce_batches(index, [(part.column(field), rows, None if sampled.narrow else part)])[0], 0))
         return found
 
     def consolidate() -> None:
@@ -401,8 +405,14 @@ def _numeric_picks(
         return _key_value(np.partition(keys, limit - 1)[limit - 1], field_type, direction)
 
     if sampled is not None:
-        for units in _file_runs(pieces, _VALUED_QUERY_ROWS):
+        # Read narrow, the window's edge groups are scanned as in two passes: the query reads no column of the window's filter.
+        queried = [index for index, piece in enumerate(pieces) if not sampled.narrow or piece.group.whole]  # type: ignore[attr-defined]
+        for units in _file_runs(pieces, queried, _VALUED_QUERY_ROWS):
             for result in reduce_valued(units):
+                merge(result)
+        edges = [[index] for index, piece in enumerate(pieces) if sampled.narrow and not piece.group.whole]  # type: ignore[attr-defined]
+        for results in ordered_map(reduce_narrow, edges, reads=[field]):
+            for result in results:
                 merge(result)
         matched = sampled.matched
     elif whole:
@@ -465,6 +475,8 @@ class _Sampled:
     matched: int
     # The selector's conditions on the rule's field, which the query evaluates too (none: empty).
     comparisons: tuple[Comparison, ...] = ()
+    # Fewer winners than row groups: the query returns the field alone, and the winners are fetched after.
+    narrow: bool = False
 
 
 def _sampled_cut(
@@ -483,6 +495,12 @@ def _sampled_cut(
     does (a bounded range, :func:`value_scan.condition`): the query and
     the count then apply them too (:func:`_matched`).
 
+    Fewer winners than row groups are read in one pass only within such
+    bounds, whose evaluation in pyarrow is what a narrow scan pays, and
+    unless the footers' statistics set most groups aside (two passes then
+    leave them unread): the query returns the field alone
+    (:attr:`_Sampled.narrow`), and the winners are fetched after.
+
     The cut: the field of :data:`_SAMPLE_PIECES` row groups spread over the
     window is read; holding a share ``f`` of the matched rows, the sample
     expects ``limit * f`` winners, and the cut is the key ranked
@@ -491,10 +509,14 @@ def _sampled_cut(
     standard deviations (the caller then selects in two passes).
     """
     direction = "descending" if descending else "ascending"
-    if not (len(pieces) <= limit <= _WHOLE_LIMIT and len(pieces) >= 2 * _SAMPLE_PIECES):
+    if not (limit <= _WHOLE_LIMIT and len(pieces) >= 2 * _SAMPLE_PIECES):
         return None
     comparisons = _own_comparisons(pieces)
     if comparisons is None or not all(_valued(piece) for piece in pieces):
+        return None
+    if limit < len(pieces) and not comparisons:
+        # Sparse winners without bounds: the two passes' narrow scan costs no more than polars' (top
+        # confidence k=100 at 100M rows: 0.59-0.60 against 0.58-0.67 s), and reads best first.
         return None
     if not value_scan.usable(pieces[0].source.schema, field, comparisons):  # type: ignore[attr-defined]
         return None
@@ -530,7 +552,18 @@ def _sampled_cut(
     rank = int(np.ceil(1.3 * expected + 4 * np.sqrt(expected)))
     if keys.size < rank:
         return None
-    return _Sampled(np.partition(keys, rank - 1)[rank - 1], matched, comparisons)
+    cut = np.partition(keys, rank - 1)[rank - 1]
+    narrow = limit < len(pieces)
+    if narrow and _prunable(pieces, field, field_type, descending, cut) * 2 > len(pieces):
+        return None  # most row groups' statistics set them aside: two passes leave them unread
+    return _Sampled(cut, matched, comparisons, narrow)
+
+
+def _prunable(pieces: list[Piece], field: str, field_type: pa.DataType, descending: bool, cut: Any) -> int:
+    """How many of ``pieces`` their statistics show hold nothing past ``cut`` (a rank key)."""
+    value = _comparable(_key_value(cut, field_type, "descending" if descending else "ascending"))
+    ranges = [piece.value_range(field) for piece in pieces]
+    return sum(1 for found in ranges if found is not None and _worse(_comparable(found[1] if descending else found[0]), value, descending))
 
 
 def _valued(piece: Piece) -> bool:
@@ -563,11 +596,11 @@ def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...
     return counted + int(count_pieces(edges).sum())
 
 
-def _file_runs(pieces: list[Piece], rows: int) -> list[list[list[int]]]:
-    """``pieces``' indices by file (in order), files taken in runs holding about ``rows`` rows each."""
+def _file_runs(pieces: list[Piece], indices: list[int], rows: int) -> list[list[list[int]]]:
+    """``indices`` of ``pieces`` by file (in order), files taken in runs holding about ``rows`` rows each."""
     runs: list[list[list[int]]] = []
     held = rows
-    for unit in _by_file(pieces, list(range(len(pieces)))):
+    for unit in _by_file(pieces, indices):
         size = sum(pieces[index].group.rows for index in unit)  # type: ignore[attr-defined]
         if held + size > rows and held:
             runs.append([])

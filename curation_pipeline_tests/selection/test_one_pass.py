@@ -139,6 +139,84 @@ def test_one_pass_selects_the_rows_of_two_passes(dataset, queries, passes, monke
     assert got.table.num_rows == SELECTORS[name].limit
 
 
+SPARSE = {
+    # Fewer winners than the 72 row groups, within bounds on the rule's field: the query reads the field
+    # alone (narrow), the window's edge groups are scanned as in two passes, and the winners fetched after.
+    "bounded confidence": Selector(
+        method=OrderedSampler(field="outputs.confidence", sort="ascending"),
+        limit=40,
+        filters=[BoundsFilter(field="outputs.confidence", lower=0.45, upper=0.55)],
+    ),
+    "bounded score": Selector(
+        method=OrderedSampler(field="inputs.score", sort="descending"),
+        limit=50,
+        filters=[BoundsFilter(field="inputs.score", inclusive_lower=-100, upper=201)],
+    ),
+}
+
+
+@pytest.fixture
+def narrow(monkeypatch) -> list[bool]:
+    """Whether each one-pass query read the field alone."""
+    asked: list[bool] = []
+    rows_past = value_scan.rows_past
+
+    def recording(*args, narrow: bool = False, **kwargs):
+        asked.append(narrow)
+        return rows_past(*args, narrow=narrow, **kwargs)
+
+    monkeypatch.setattr(value_scan, "rows_past", recording)
+    return asked
+
+
+@pytest.mark.parametrize("name", sorted(SPARSE))
+@pytest.mark.parametrize("cut", [True, False], ids=["window edges", "whole day"])
+def test_sparse_winners_within_bounds_are_read_narrow(dataset, narrow, passes, monkeypatch, name: str, cut: bool) -> None:
+    window = edges(dataset) if cut else Window(dataset, None)
+    got = run_selection(window, [SPARSE[name]], seed=3)
+    assert narrow == [True] and passes == [(True, True)]  # one narrow query answered: no second pass
+    expected = two_passes(monkeypatch, window, SPARSE[name])
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
+    assert got.table.num_rows == SPARSE[name].limit
+
+
+def test_sparse_winners_in_the_windows_edge_groups_are_found_read_narrow(tmp_path, narrow, passes, monkeypatch) -> None:
+    """The best values sit in the window's two edge groups, inside the window and just outside it."""
+    table = records(FILES * FILE_ROWS, seed=7)
+    values = np.random.default_rng(3).integers(0, 10_000, table.num_rows).astype(np.float64)
+    # Rows are seconds from DAY: the window (edges) keeps rows 777 to 34,765; 600 and 34,900 share their groups.
+    values[[600, 800, 34_700, 34_900]] = [-5.0, -4.0, -3.0, -2.0]
+    table = table.append_column("inputs.cost", pa.array(values))
+    write_stream(tmp_path, table, rows_per_group=GROUP_ROWS, rows_per_file=FILE_ROWS)
+    window = edges(ds.dataset(tmp_path / "streams" / "app" / "date=2024-05-01", format="parquet"))
+    selector = Selector(
+        method=OrderedSampler(field="inputs.cost", sort="ascending"),
+        limit=30,
+        filters=[BoundsFilter(field="inputs.cost", inclusive_lower=-10.0, upper=5_000.0)],
+    )
+    got = run_selection(window, [selector], seed=3)
+    assert narrow == [True] and passes == [(True, True)]
+    assert got.table.column("inputs.cost").to_pylist()[:2] == [-4.0, -3.0]
+    expected = two_passes(monkeypatch, window, selector)
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
+
+
+def test_sparse_winners_the_footers_set_aside_keep_two_passes(tmp_path, queries, passes, monkeypatch) -> None:
+    """A field rising with time: every row group's statistics but the last few show it cannot win."""
+    table = records(FILES * FILE_ROWS, seed=6)
+    table = table.append_column("inputs.rank", pa.array(np.arange(table.num_rows, dtype=np.float64)))
+    write_stream(tmp_path, table, rows_per_group=GROUP_ROWS, rows_per_file=FILE_ROWS)
+    window = Window(ds.dataset(tmp_path / "streams" / "app" / "date=2024-05-01", format="parquet"), None)
+    selector = Selector(
+        method=OrderedSampler(field="inputs.rank", sort="descending"),
+        limit=40,
+        filters=[BoundsFilter(field="inputs.rank", lower=10.0)],
+    )
+    got = run_selection(window, [selector], seed=3)
+    assert not queries and passes == [(False, True)]
+    assert got.table.column("inputs.rank").to_pylist() == [float(FILES * FILE_ROWS - 1 - i) for i in range(40)]
+
+
 def test_the_streams_own_window_selects_in_one_pass(tmp_path, queries, monkeypatch) -> None:
     """72 files of 1,000 rows logged by the stream's writer, a window cutting the first and last."""
     url = str(tmp_path / "store")
