@@ -333,3 +333,21 @@ def test_two_passes_without_polars(dataset, queries, monkeypatch) -> None:
     selector = SELECTORS["top score"]
     assert run_selection(Window(dataset, None), [selector], seed=3).table.num_rows == selector.limit
     assert not queries
+
+
+def test_counts_and_narrow_queries_read_a_run_of_files_each(dataset, narrow, passes, monkeypatch) -> None:
+    counts: list[int] = []
+    count_where = value_scan.count_where
+
+    def recording(*args, **kwargs):
+        counts.append(count_where(*args, **kwargs))
+        return counts[-1]
+
+    monkeypatch.setattr(value_scan, "count_where", recording)
+    monkeypatch.setattr(ordered, "_NARROW_QUERY_ROWS", 6_000)  # two files a count, or a narrow query
+    for selector in (SELECTORS["bounded confidence"], SPARSE["bounded confidence"]):
+        got = run_selection(edges(dataset), [selector], seed=3)
+        expected = two_passes(monkeypatch, edges(dataset), selector)
+        assert got.table.equals(expected.table) and got.selectors == expected.selectors
+    assert len(counts) == 2 * FILES // 2 and passes[0] == (True, True) and passes[2] == (True, True)
+    assert narrow == [False, *[True] * (FILES // 2)]  # the dense pass in one query, the narrow one in six
