@@ -85,10 +85,53 @@ class Comparison:
             return self._apply(column.dictionary).take(column.indices)
         return self._apply(column)
 
+    def judged_by_range(self, type_: pa.DataType) -> bool:
+        """Whether :meth:`may_hold` on the ``(min, max)`` of a ``type_`` column rules rows out exactly as pyarrow's kernel would.
+
+        Python compares numbers exactly and strings by code point (UTF-8's
+        byte order, as pyarrow does). pyarrow compares exactly too, but where
+        it casts the column to a type that rounds or refuses its values (a
+        float bound against a 64-bit integer column, a signed bound against
+        an unsigned 64-bit one): those, dictionaries, timestamps and
+        substrings are left to pyarrow.
+        """
+        if self.function not in _OPERATORS or self.decode is not None or not isinstance(self.value, pa.Scalar):
+            return False
+        bound = self.value.type
+        if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+            return pa.types.is_string(bound) or pa.types.is_large_string(bound)
+        if pa.types.is_integer(type_) and pa.types.is_integer(bound):
+            return pa.types.is_uint64(bound) or not pa.types.is_uint64(type_)
+        if pa.types.is_integer(type_) and _is_float(bound):
+            return type_.bit_width <= 32
+        return _is_float(type_) and _is_float(bound)
+
+    def may_hold(self, low: Any, high: Any) -> bool:
+        """Whether a value within ``[low, high]`` (a row group's non-null values, from its statistics) may meet the condition.
+
+        True where the range cannot tell: a bound missing, NaN, or of
+        another kind than the condition's value. See :meth:`judged_by_range`.
+        """
+        value = self.value.as_py() if isinstance(self.value, pa.Scalar) else self.value
+        kinds = (str,) if isinstance(value, str) else (int, float)
+        if not all(isinstance(each, kinds) and not isinstance(each, bool) and each == each for each in (low, high)):
+            return True
+        if self.function == "equal":
+            return bool(low <= value <= high)
+        if self.function in ("greater", "greater_equal"):
+            return bool(_OPERATORS[self.function](high, value))
+        if self.function in ("less", "less_equal"):
+            return bool(_OPERATORS[self.function](low, value))
+        return True
+
     def _apply(self, values: pa.Array) -> pa.Array:
         if self.function == _SUBSTRING:
             return pc.match_substring(values, pattern=self.value)
         return pc.call_function(self.function, [values, self.value])
+
+
+def _is_float(type_: pa.DataType) -> bool:
+    return pa.types.is_float32(type_) or pa.types.is_float64(type_)
 
 
 @dataclass(frozen=True)

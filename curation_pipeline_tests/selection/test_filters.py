@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
+from curation_pipeline.curators.errors import CuratorConfigError
 from curation_pipeline.curators.selectors import (
     BoundsFilter,
     ContainsFilter,
@@ -16,6 +20,7 @@ from curation_pipeline.curators.selectors import (
     TagFilter,
 )
 from curation_pipeline.selection import FieldTypeError, MissingFieldError, SelectionError, run_selection, select
+from curation_pipeline.selection.filters import Comparison, filter_comparisons
 from curation_pipeline_tests.selection.records import DAY, ids, records
 
 ALL = 10_000  # the largest limit: every matching row comes back
@@ -253,3 +258,77 @@ def test_integer_bounds_past_what_pyarrow_compares_are_exact_or_refused_up_front
         _pick(data, BoundsFilter(field="f", lower=2**60 + 1))
     with pytest.raises(FieldTypeError, match=r"equals filter on field 'i': 18446744073709551616 is out of range for column type int64"):
         _pick(data, EqualsFilter(field="i", equals=2**64))
+
+
+# Row groups ruled out by their statistics (Comparison.may_hold): only where pyarrow's kernel keeps none of their rows.
+RANGE_VALUES = {
+    pa.int8(): [-128, -1, 0, 1, 127],
+    pa.uint8(): [0, 1, 200, 255],
+    pa.int32(): [-(2**31), -1, 0, 300, 2**24 + 1, 2**31 - 1],
+    pa.uint32(): [0, 300, 2**32 - 1],
+    pa.int64(): [-(2**63), -1, 0, 300, 2**53, 2**53 + 1, 2**63 - 1],
+    pa.uint64(): [0, 300, 2**63 - 1, 2**63 + 5, 2**64 - 1],
+    pa.float32(): [-math.inf, -1.5, -0.0, 0.0, float(np.float32(0.45)), 0.55, 2.0**24 + 2, math.inf],
+    pa.float64(): [-math.inf, -1.5, -0.0, 0.0, 0.45, float(np.float32(0.45)), 2.0**53, 1e300, math.inf],
+    pa.string(): ["", "Alpha", "alpha", "alphabet", "beta", "é", "\U0001f600"],
+}
+RANGE_BOUNDS = [0.45, 0, -1, 300, 2.5, 2**24 + 1, 2**53, 2.0**53, 2**53 + 1, 2**63 + 5, -(2**63), math.inf, -math.inf, math.nan, -0.0]
+STRING_BOUNDS = ["", "alpha", "alphabet", "b", "é", "\U0001f600", "zz"]
+RANGE_SPECS = {
+    "greater": lambda value: BoundsFilter(field="x", lower=value),
+    "greater_equal": lambda value: BoundsFilter(field="x", inclusive_lower=value),
+    "less": lambda value: BoundsFilter(field="x", upper=value),
+    "less_equal": lambda value: BoundsFilter(field="x", inclusive_upper=value),
+    "equal": lambda value: EqualsFilter(field="x", equals=value),
+}
+
+
+def _range_comparisons(type_: pa.DataType, spec, bound) -> list[Comparison]:
+    try:
+        return list(filter_comparisons(spec(bound), pa.schema([("x", type_)]), "test"))
+    except (CuratorConfigError, SelectionError):
+        return []  # a bound the filter does not take (a string range) or the column refuses
+
+
+def test_a_row_group_is_ruled_out_by_its_range_only_where_pyarrow_keeps_none_of_its_rows() -> None:
+    ruled_out = kept = 0
+    for type_, values in RANGE_VALUES.items():
+        bounds = STRING_BOUNDS if pa.types.is_string(type_) else RANGE_BOUNDS
+        for spec, bound in itertools.product(RANGE_SPECS.values(), bounds):
+            for comparison in _range_comparisons(type_, spec, bound):
+                if not comparison.judged_by_range(type_):
+                    continue
+                for low, high in itertools.combinations_with_replacement(sorted(values), 2):
+                    # A group holding every value from low to high, its statistics (low, high).
+                    group = pa.array([value for value in values if low <= value <= high], type_)
+                    if comparison.may_hold(low, high):
+                        kept += 1
+                    else:
+                        ruled_out += 1
+                        assert not any(comparison.evaluate(group).fill_null(False).to_pylist()), (comparison, low, high)
+    assert ruled_out > 1000 and kept > 1000
+
+
+@pytest.mark.parametrize(
+    ("type_", "bound", "judged"),
+    [
+        (pa.int64(), 0.5, False),  # pyarrow casts the column to float64, rounding past 2^53
+        (pa.int32(), 0.5, True),
+        (pa.uint64(), -1, False),  # pyarrow casts the column to the bound's signed type
+        (pa.uint64(), 2**63 + 5, True),
+        (pa.timestamp("us", tz="UTC"), dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), False),
+        (pa.dictionary(pa.int32(), pa.string()), "alpha", False),
+    ],
+)
+def test_ranges_judge_only_what_python_compares_as_pyarrow_does(type_: pa.DataType, bound: object, judged: bool) -> None:
+    (comparison,) = _range_comparisons(type_, RANGE_SPECS["greater_equal" if not pa.types.is_dictionary(type_) else "equal"], bound)
+    assert comparison.judged_by_range(type_) is judged
+
+
+def test_a_range_that_cannot_tell_keeps_the_group() -> None:
+    (comparison,) = _range_comparisons(pa.float64(), RANGE_SPECS["greater"], 0.5)
+    assert comparison.may_hold(math.nan, 0.1) and comparison.may_hold(0.0, math.nan)
+    assert comparison.may_hold(None, 0.1) and comparison.may_hold("a", "b")
+    assert not comparison.may_hold(0.0, 0.5) and comparison.may_hold(0.0, 0.6)
+    (match,) = _range_comparisons(pa.string(), RANGE_SPECS["equal"], "beta")
+    assert match.may_hold("alpha", "gamma") and not match.may_hold("gamma", "zeta") and match.may_hold(1, 2)

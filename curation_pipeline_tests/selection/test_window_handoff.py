@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 import curation_pipeline
 from curation_pipeline.curators.selectors import (
+    BoundsFilter,
     EqualsFilter,
     OrderedSampler,
     Selector,
@@ -20,6 +22,7 @@ from curation_pipeline.curators.selectors import (
     UniformSampler,
 )
 from curation_pipeline.selection import FilteredParquet, run_selection, select
+from curation_pipeline.selection.filters import selector_predicate
 from curation_pipeline.selection.scan import DatasetSource, ParquetSource, RowGroupPiece, open_source
 from curation_pipeline.stream import StreamWindow, log_records, open_window, read_window
 from curation_pipeline_tests.selection.records import DAY, records
@@ -200,3 +203,55 @@ def test_row_groups_wholly_inside_the_window_are_told_by_statistics(tmp_path: Pa
     assert source.count_rows() == expected.num_rows == 9
     filtered = Selector(method=UniformSampler(), limit=3, filters=[EqualsFilter(field="record_id", equals="r01")])
     assert run_selection(Window(), [filtered], seed=1).candidate_rows == 9
+
+
+def test_a_selectors_row_groups_are_told_by_value_ranges_as_pyarrows_statistics_tell_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bounds and equals filters keep the row groups ``split_by_row_group`` keeps, without asking it, and the same rows."""
+    import pyarrow.dataset as ds
+
+    utc = pa.timestamp("us", tz="UTC")
+    rows = 64
+    scores = [float(i // 8) if i % 8 else math.nan for i in range(rows)]  # a NaN in every group; groups 0..7
+    table = pa.table(
+        {
+            "record_id": [f"r{i:02d}" for i in range(rows)],
+            "__time": pa.array([DAY + dt.timedelta(minutes=i) for i in range(rows)], utc),
+            "score": pa.array([None if i % 16 == 3 else value for i, value in enumerate(scores)]),
+            "count": pa.array([i // 8 * 100 for i in range(rows)], pa.int64()),
+            "label": [("a", "b", "c", "d")[i // 16] for i in range(rows)],
+        }
+    )
+    pq.write_table(table, tmp_path / "part.parquet", row_group_size=8)
+    dataset = ds.dataset(tmp_path / "part.parquet")
+    # The window cuts group 1 and leaves out group 7.
+    window = (ds.field("__time") >= pa.scalar(DAY + dt.timedelta(minutes=12), utc)) & (
+        ds.field("__time") < pa.scalar(DAY + dt.timedelta(minutes=56), utc)
+    )
+
+    class Window:
+        def __init__(self) -> None:
+            self.dataset, self.filter = dataset, window
+
+    asked = []
+    groups = ParquetSource._groups
+    monkeypatch.setattr(ParquetSource, "_groups", lambda self, row_filter, ranges=(): asked.append(row_filter) or groups(self, row_filter, ranges))
+    cases = [
+        [BoundsFilter(field="score", lower=2.0, inclusive_upper=4.0)],
+        [BoundsFilter(field="score", inclusive_lower=6.5)],
+        [BoundsFilter(field="count", upper=300), EqualsFilter(field="label", equals="b")],
+        [EqualsFilter(field="label", equals="c")],
+        [EqualsFilter(field="count", equals=250)],
+    ]
+    fragment = next(dataset.get_fragments())
+    for filters in cases:
+        selector = Selector(method=OrderedSampler(field="record_id", sort="ascending"), limit=100, filters=filters)
+        source = open_source(Window())
+        predicate = selector_predicate(selector, dataset.schema, "test")
+        pieces = source.pieces(predicate.expression(), predicate.fields, predicate)
+        expected = [group.row_groups[0].id for group in fragment.split_by_row_group(window & predicate.expression())]
+        assert [piece.group.id for piece in pieces] == expected, filters
+        got = select(Window(), [selector], seed=1).column("record_id").to_pylist()
+        assert got == dataset.to_table(filter=window & predicate.expression()).column("record_id").to_pylist()
+    assert all(row_filter is window for row_filter in asked), "a selector's groups were asked of split_by_row_group"
