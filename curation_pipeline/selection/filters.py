@@ -45,8 +45,8 @@ def column_type(schema: pa.Schema, field: str, where: str) -> pa.DataType:
     return schema.field(index).type
 
 
-# The compute function of each comparison, as the expression's operator names it.
-_OPERATORS = {
+# The compute function of each comparison, as the operator an expression (pyarrow's, polars') takes.
+OPERATORS = {
     "greater": operator.gt,
     "greater_equal": operator.ge,
     "less": operator.lt,
@@ -61,7 +61,7 @@ class Comparison:
     """One condition on one column: ``function(column, value)``, as an expression or on arrays in memory."""
 
     field: str
-    function: str  # a key of _OPERATORS, or "match_substring" (value: the pattern)
+    function: str  # a key of OPERATORS, or "match_substring" (value: the pattern)
     value: Any
     # The column's type is a dictionary: the expression decodes it first (comparison kernels take no dictionaries).
     decode: pa.DataType | None = None
@@ -73,7 +73,7 @@ class Comparison:
             column = column.cast(self.decode)
         if self.function == _SUBSTRING:
             return pc.match_substring(column, pattern=self.value)
-        return _OPERATORS[self.function](column, self.value)
+        return OPERATORS[self.function](column, self.value)
 
     def evaluate(self, column: pa.Array) -> pa.Array:
         """The condition on ``column`` (booleans, null where the value is null).
@@ -95,7 +95,7 @@ class Comparison:
         an unsigned 64-bit one): those, dictionaries, timestamps and
         substrings are left to pyarrow.
         """
-        if self.function not in _OPERATORS or self.decode is not None or not isinstance(self.value, pa.Scalar):
+        if self.function not in OPERATORS or self.decode is not None or not isinstance(self.value, pa.Scalar):
             return False
         bound = self.value.type
         if pa.types.is_string(type_) or pa.types.is_large_string(type_):
@@ -119,9 +119,9 @@ class Comparison:
         if self.function == "equal":
             return bool(low <= value <= high)
         if self.function in ("greater", "greater_equal"):
-            return bool(_OPERATORS[self.function](high, value))
+            return bool(OPERATORS[self.function](high, value))
         if self.function in ("less", "less_equal"):
-            return bool(_OPERATORS[self.function](low, value))
+            return bool(OPERATORS[self.function](low, value))
         return True
 
     def _apply(self, values: pa.Array) -> pa.Array:

@@ -21,7 +21,6 @@ data's schema.
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from curation_pipeline.selection import late_fetch
-from curation_pipeline.selection.filters import Comparison
+from curation_pipeline.selection.filters import OPERATORS, Comparison
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
 
 # The columns a query adds: each row's number within its file, and its file's position among those asked.
@@ -64,16 +63,6 @@ def usable(schema: pa.Schema, field: str, comparisons: Sequence[Comparison] = ()
     return not comparisons or condition(schema, field, comparisons) is not None
 
 
-# pyarrow's comparison functions (filters.Comparison.function), as the operators polars' expressions take.
-_OPERATORS = {
-    "greater": operator.gt,
-    "greater_equal": operator.ge,
-    "less": operator.lt,
-    "less_equal": operator.le,
-    "equal": operator.eq,
-}
-
-
 def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> Any | None:
     """``comparisons``, conditions on the numeric column ``field``, as one polars expression keeping exactly the rows pyarrow's kernels keep; None where it cannot.
 
@@ -98,7 +87,7 @@ def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) 
         return None
     terms = []
     for comparison in comparisons:
-        if comparison.field != field or comparison.function not in _OPERATORS or comparison.decode is not None:
+        if comparison.field != field or comparison.function not in OPERATORS or comparison.decode is not None:
             return None
         if not isinstance(comparison.value, pa.Scalar):
             return None
@@ -120,7 +109,7 @@ def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) 
             return None  # pyarrow casts the column to the bound's signed type, refusing values past 2^63
         else:
             column, bound = pl.col(field).cast(pl.Int128), pl.lit(value, pl.Int128)
-        terms.append(_OPERATORS[comparison.function](column, bound))
+        terms.append(OPERATORS[comparison.function](column, bound))
     if floating:
         terms.append(pl.col(field).is_not_nan())
     return pl.all_horizontal(terms)
