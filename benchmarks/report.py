@@ -111,35 +111,43 @@ DuckDB's fetch is near the cost of decompressing the
 file: 100 winners of a 1M-row file take 40 ms on one thread, the two string
 columns alone 31 ms, and pyarrow's read of the whole file 116 ms
 (docs/decisions.md). Top confidence k=10,000 on our and the overlap
-layout now selects in one pass (run L): a cut from a sample of row groups,
+layout now selects in one pass (run K): a cut from a sample of row groups,
 then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
 rows 1.41 and 1.34 -> 0.95 and 0.91 times polars (4,034 -> 2,547 ms on our
 layout), at 10M 1.24 and 1.33 -> 1.02 and 1.02, at 412-419 MB (270-272 MB
-in two passes). Bounded range k=10,000 on those layouts now selects in
-one pass too (runs M and N): polars applies the selector's bounds in its
-query and counts the rows they keep first (0.31-0.40 s at 100M, where
-pyarrow took 1.0-1.1 s), translated so that it keeps exactly the rows
-pyarrow's kernels keep (docs/decisions.md, "A selector's bounds in the one
-pass"). At 100M 1.50 and 1.34 -> 1.12 and 1.06 times polars (3,821 ->
-3,298 ms on our layout; run M), at 10M 1.47 and 1.70 -> 1.03 and 1.17
-(run N; run M, a minute before, measured 1.32 and 0.85, polars' own time
-moving from 361 to 444 ms and from 472 to 337 ms), at 439-447 MB at 100M.
-What is left over polars at 100M is that count: polars' query computes
-no count of the rows its filter keeps, where ours reports it (matched
-rows). Runs K-N were run with the default `--long-run` of
-10 s, so every engine's figure there is a median of three warm runs; runs
+in two passes). Bounded ranges select in one pass too (runs L and M):
+polars applies the selector's bounds in its query and counts the rows
+they keep first, translated so that it keeps exactly the rows pyarrow's
+kernels keep (docs/decisions.md, "A selector's bounds in the one pass");
+where the winners are fewer than the row groups (k=100) the query returns
+the field alone and the winners are fetched after. A selector's row groups
+(bounded range and equality) are now found from its fields' value ranges
+rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
+docs/decisions.md, "A selector's row groups from its fields' value
+ranges"). Runs L and M ran on a machine about twice as slow as runs A-K's
+for every engine: polars' bounded range k=100 at 10M rows on our layout
+took 173 ms there (in a run since replaced) and 370 ms in run L, DuckDB's
+359 and 719 ms. In run L, at 100M rows, bounded range is 0.70 times
+polars on both layouts at k=100 (0.78 and 0.84 in run E, in two passes)
+and 1.06 and 1.11 at k=10,000 (1.50 and 1.34 in two passes; 1.12 and 1.06
+in one pass on the faster machine), equality 0.47 and 0.45 at k=100 and
+1.18 and 1.04 at k=10,000; at 10M bounded range is 1.26 and 1.57 at k=100
+and 1.09 and 1.30 at k=10,000, equality 1.76 and 1.47 at k=10,000. What is
+left over polars on bounded range k=10,000 is the count: polars' query
+computes no count of the rows its filter keeps, where ours reports it
+(matched rows); on equality k=10,000, the fetch of winners in nearly every
+page (above). Runs K and L were run with the default `--long-run` of 10
+s, so every engine's figure there is a median of three warm runs; runs
 A-J, with 3 s, measured ours at 100M by its first run where that took over
-3 s (imports included). Measured that way, equality k=10,000 at 100M on
-those two layouts is 1.27 and 1.03 (run K; were 1.37 and 1.24). On this
-machine the same code's times moved by a third
-within minutes in this session (bounded range k=10,000 on small files at
+3 s (imports included). On the machine of runs A-K the same code's times
+moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs), so the small files' rows stay run I. The local rows are run E, but
-for equality (run K), top confidence (run L) and bounded range (runs M and N) k=10,000 on
-our and the overlap layout, and for small files (run I) and those two
-layouts at 10M (run J), measured after small row groups were scanned in
-units: on small files at 10M bounded range k=100
+for top confidence k=10,000 on our and the overlap layout (run K), bounded
+range and equality there (run L), and for small files (run I) and the
+other rules on those two layouts at 10M (run J), measured after small row
+groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
 confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
 k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
@@ -223,9 +231,13 @@ filter; ours skips row groups by their statistics too. The 1,000 footers
 again: the ranges an ordered rule asks are now noted with the window's
 row groups (2,900 -> 1,487 footer reads), the window's own read of them
 (for its time spans) comes first, and the winners' 100 rows lie in 95
-files, a DuckDB query each. Bounded range at k=100 and k=10,000 (1.09, 1.25)
-and top confidence at k=10,000 (1.03) fetch their winners spread over every
-file, as at 100M.""",
+files, a DuckDB query each. Top confidence at k=10,000 (1.03) fetches its
+winners spread over every file, as at 100M. Bounded range and equality
+(run M, on run L's slower machine) take 21.1 and 23.6 s at k=100, 0.73 and
+0.41 times polars (DuckDB timed out; bounded range was 1.09 in run A, in
+two passes); at k=10,000 bounded range 37.7 s, 1.10 times polars (1.25 in
+run A), where its count and its winners in every file bound it as at 100M,
+and equality 44.3 s, where polars passes 2 GiB and DuckDB times out.""",
     "selection_floor": """\
 `benchmarks/selection_floor.py` times pyarrow alone decoding the one column a
 rule must read in full (confidence for top confidence and bounded range, label
