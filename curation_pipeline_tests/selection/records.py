@@ -11,7 +11,18 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter
+
 DAY = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+
+# Each comparison a filter makes (filters.Comparison.function), as a filter on the column "x" with a given value.
+COMPARISON_FILTERS = {
+    "greater": lambda value: BoundsFilter(field="x", lower=value),
+    "greater_equal": lambda value: BoundsFilter(field="x", inclusive_lower=value),
+    "less": lambda value: BoundsFilter(field="x", upper=value),
+    "less_equal": lambda value: BoundsFilter(field="x", inclusive_upper=value),
+    "equal": lambda value: EqualsFilter(field="x", equals=value),
+}
 
 
 def records(n: int, *, seed: int = 0) -> pa.Table:

@@ -21,7 +21,7 @@ from curation_pipeline.curators.selectors import (
 )
 from curation_pipeline.selection import FieldTypeError, MissingFieldError, SelectionError, run_selection, select
 from curation_pipeline.selection.filters import Comparison, filter_comparisons
-from curation_pipeline_tests.selection.records import DAY, ids, records
+from curation_pipeline_tests.selection.records import COMPARISON_FILTERS, DAY, ids, records
 
 ALL = 10_000  # the largest limit: every matching row comes back
 
@@ -274,13 +274,6 @@ RANGE_VALUES = {
 }
 RANGE_BOUNDS = [0.45, 0, -1, 300, 2.5, 2**24 + 1, 2**53, 2.0**53, 2**53 + 1, 2**63 + 5, -(2**63), math.inf, -math.inf, math.nan, -0.0]
 STRING_BOUNDS = ["", "alpha", "alphabet", "b", "é", "\U0001f600", "zz"]
-RANGE_SPECS = {
-    "greater": lambda value: BoundsFilter(field="x", lower=value),
-    "greater_equal": lambda value: BoundsFilter(field="x", inclusive_lower=value),
-    "less": lambda value: BoundsFilter(field="x", upper=value),
-    "less_equal": lambda value: BoundsFilter(field="x", inclusive_upper=value),
-    "equal": lambda value: EqualsFilter(field="x", equals=value),
-}
 
 
 def _range_comparisons(type_: pa.DataType, spec, bound) -> list[Comparison]:
@@ -294,7 +287,7 @@ def test_a_row_group_is_ruled_out_by_its_range_only_where_pyarrow_keeps_none_of_
     ruled_out = kept = 0
     for type_, values in RANGE_VALUES.items():
         bounds = STRING_BOUNDS if pa.types.is_string(type_) else RANGE_BOUNDS
-        for spec, bound in itertools.product(RANGE_SPECS.values(), bounds):
+        for spec, bound in itertools.product(COMPARISON_FILTERS.values(), bounds):
             for comparison in _range_comparisons(type_, spec, bound):
                 if not comparison.judged_by_range(type_):
                     continue
@@ -321,14 +314,14 @@ def test_a_row_group_is_ruled_out_by_its_range_only_where_pyarrow_keeps_none_of_
     ],
 )
 def test_ranges_judge_only_what_python_compares_as_pyarrow_does(type_: pa.DataType, bound: object, judged: bool) -> None:
-    (comparison,) = _range_comparisons(type_, RANGE_SPECS["greater_equal" if not pa.types.is_dictionary(type_) else "equal"], bound)
+    (comparison,) = _range_comparisons(type_, COMPARISON_FILTERS["greater_equal" if not pa.types.is_dictionary(type_) else "equal"], bound)
     assert comparison.judged_by_range(type_) is judged
 
 
 def test_a_range_that_cannot_tell_keeps_the_group() -> None:
-    (comparison,) = _range_comparisons(pa.float64(), RANGE_SPECS["greater"], 0.5)
+    (comparison,) = _range_comparisons(pa.float64(), COMPARISON_FILTERS["greater"], 0.5)
     assert comparison.may_hold(math.nan, 0.1) and comparison.may_hold(0.0, math.nan)
     assert comparison.may_hold(None, 0.1) and comparison.may_hold("a", "b")
     assert not comparison.may_hold(0.0, 0.5) and comparison.may_hold(0.0, 0.6)
-    (match,) = _range_comparisons(pa.string(), RANGE_SPECS["equal"], "beta")
+    (match,) = _range_comparisons(pa.string(), COMPARISON_FILTERS["equal"], "beta")
     assert match.may_hold("alpha", "gamma") and not match.may_hold("gamma", "zeta") and match.may_hold(1, 2)

@@ -101,6 +101,11 @@ def two_passes(monkeypatch, window: Window, selector: Selector):
         return run_selection(window, [selector], seed=3)
 
 
+def bounded(field: str, sort: str, limit: int, **bounds: float) -> Selector:
+    """An ordered selector on ``field`` with bounds on that field alone (a bounded range)."""
+    return Selector(method=OrderedSampler(field=field, sort=sort), limit=limit, filters=[BoundsFilter(field=field, **bounds)])
+
+
 SELECTORS = {
     "top confidence": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=500),
     "lowest confidence": Selector(method=OrderedSampler(field="outputs.confidence", sort="ascending"), limit=300),
@@ -108,21 +113,9 @@ SELECTORS = {
     "lowest score": Selector(method=OrderedSampler(field="inputs.score", sort="ascending"), limit=1_000),
     "top big": Selector(method=OrderedSampler(field="inputs.big", sort="descending"), limit=400),
     # A selector's bounds on the rule's own field: polars applies and counts them as pyarrow does.
-    "bounded confidence": Selector(
-        method=OrderedSampler(field="outputs.confidence", sort="ascending"),
-        limit=300,
-        filters=[BoundsFilter(field="outputs.confidence", lower=0.45, upper=0.55)],
-    ),
-    "bounded score": Selector(
-        method=OrderedSampler(field="inputs.score", sort="descending"),
-        limit=400,
-        filters=[BoundsFilter(field="inputs.score", inclusive_lower=-100, upper=201)],
-    ),
-    "bounded big": Selector(
-        method=OrderedSampler(field="inputs.big", sort="ascending"),
-        limit=400,
-        filters=[BoundsFilter(field="inputs.big", lower=2**63 + 100, inclusive_upper=2**63 + 900)],
-    ),
+    "bounded confidence": bounded("outputs.confidence", "ascending", 300, lower=0.45, upper=0.55),
+    "bounded score": bounded("inputs.score", "descending", 400, inclusive_lower=-100, upper=201),
+    "bounded big": bounded("inputs.big", "ascending", 400, lower=2**63 + 100, inclusive_upper=2**63 + 900),
 }
 
 
@@ -142,16 +135,8 @@ def test_one_pass_selects_the_rows_of_two_passes(dataset, queries, passes, monke
 SPARSE = {
     # Fewer winners than the 72 row groups, within bounds on the rule's field: the query reads the field
     # alone (narrow), the window's edge groups are scanned as in two passes, and the winners fetched after.
-    "bounded confidence": Selector(
-        method=OrderedSampler(field="outputs.confidence", sort="ascending"),
-        limit=40,
-        filters=[BoundsFilter(field="outputs.confidence", lower=0.45, upper=0.55)],
-    ),
-    "bounded score": Selector(
-        method=OrderedSampler(field="inputs.score", sort="descending"),
-        limit=50,
-        filters=[BoundsFilter(field="inputs.score", inclusive_lower=-100, upper=201)],
-    ),
+    "bounded confidence": bounded("outputs.confidence", "ascending", 40, lower=0.45, upper=0.55),
+    "bounded score": bounded("inputs.score", "descending", 50, inclusive_lower=-100, upper=201),
 }
 
 

@@ -12,10 +12,11 @@ import pyarrow.parquet as pq
 import pydantic
 import pytest
 
-from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter
+from curation_pipeline.curators.selectors import BoundsFilter
 from curation_pipeline.selection import value_scan
 from curation_pipeline.selection.errors import FieldTypeError
 from curation_pipeline.selection.filters import Comparison, filter_comparisons
+from curation_pipeline_tests.selection.records import COMPARISON_FILTERS
 
 FLOATS = [math.nan, -math.inf, math.inf, -0.0, 0.0, 0.45, float(np.float32(0.45)), 0.55, -1.5, 2.0**24, 2.0**24 + 2, 2.0**53, 1e300, None]
 INTEGERS = {
@@ -27,13 +28,7 @@ INTEGERS = {
     pa.uint64(): [0, 2**64 - 1, 2**63 + 5, 300, None],
 }
 BOUNDS = [0.45, 0, -1, 300, 2.5, 2**24, 2**24 + 1, 2**53, 2**53 + 1, 2**63 + 5, -(2**63), math.inf, -math.inf, math.nan, -0.0]
-SPECS = {
-    "greater": lambda value: BoundsFilter(field="x", lower=value),
-    "greater_equal": lambda value: BoundsFilter(field="x", inclusive_lower=value),
-    "less": lambda value: BoundsFilter(field="x", upper=value),
-    "less_equal": lambda value: BoundsFilter(field="x", inclusive_upper=value),
-    "equal": lambda value: EqualsFilter(field="x", equals=value),
-}
+SPECS = COMPARISON_FILTERS
 
 
 def columns() -> list[pa.Array]:
