@@ -136,8 +136,17 @@ def count_where(
             for start, end in ranges
         ]
         return int(pl.concat(frames).sum().collect().item()) if frames else 0
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, pa.ArrowException, OSError, OverflowError, ValueError) as error:
+    except _failures(pl) as error:
         raise LateFetchUnavailable(str(error)) from error
+
+
+def _failures(pl: ModuleType) -> tuple[type[BaseException], ...]:
+    """What a polars query may raise where the caller then reads in two passes.
+
+    Building the query may fail too (a value polars takes as no literal); a
+    panic in its reader is no Exception.
+    """
+    return (pl.exceptions.PolarsError, pl.exceptions.PanicException, pa.ArrowException, OSError, OverflowError, ValueError)
 
 
 def _scan(pl: ModuleType, path: str, ranges: Sequence[tuple[int, int]]) -> Any:
@@ -193,8 +202,7 @@ def rows_past(
         # polars stops reading once the cap is passed: a cut far looser than the sample promised costs
         # the rows up to it (half of a 100M-row day past the cut: the query gave up after 0.12 s).
         table = pl.concat(frames).head(cap + 1).collect().to_arrow()
-    # Building the query may fail too (a value polars takes as no literal); a panic in its reader is no Exception.
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, pa.ArrowException, OSError, OverflowError, ValueError) as error:
+    except _failures(pl) as error:
         raise LateFetchUnavailable(str(error)) from error
     if table.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
