@@ -37,7 +37,7 @@ from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.filters import Comparison, Predicate
 from curation_pipeline.selection.keyed import KeepAll, KeyedOnce, LeastRecentlyUsed
 from curation_pipeline.selection.kept import Budget, RowSet, RowsSeen
-from curation_pipeline.selection.window import FilteredParquet
+from curation_pipeline.selection.window import FilteredParquet, TimeRange, time_range
 
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
 BATCH_ROWS = 1 << 17
@@ -742,7 +742,8 @@ class ParquetSource:
     """A Parquet file-system dataset, one piece per row group.
 
     ``data_filter`` is the rows' own filter (the window), handed over apart
-    from the unfiltered dataset (see :class:`FilteredParquet`).
+    from the unfiltered dataset (see :class:`FilteredParquet`); ``window``,
+    when given, says it as time bounds (:class:`TimeRange`).
 
     Footers are read file by file into a bounded cache (:data:`FOOTER_CACHE_CHUNKS`
     column chunks, least recently used out, read again when needed), so a day's footers
@@ -756,10 +757,12 @@ class ParquetSource:
         data_filter: ds.Expression | None,
         fragments: list,
         footers_held: bool = False,
+        window: TimeRange | None = None,
     ) -> None:
         self.dataset = dataset
         self.schema = dataset.schema
         self.data_filter = data_filter
+        self._time_range = window if data_filter is not None else None
         self.paths = [fragment.path for fragment in fragments]
         self._where = {fragment.path: (fragment.filesystem, fragment.partition_expression) for fragment in fragments}
         # Fragments that hold their parsed footer already (a stream window small
@@ -1134,8 +1137,11 @@ class ParquetSource:
         for field in ranges:
             self._noted_ranges(path, field, fragment)
         partial = self._partial_groups(path, fragment)
+        judged = self._judged_by_time(path, fragment) if row_filter is self.data_filter and partial else None
         if row_filter is self.data_filter and not partial:
             kept = list(range(len(sizes)))  # the window's filter keeps every group whole (a file inside it)
+        elif judged is not None:
+            kept = [index for index, (some, _) in enumerate(judged) if some]
         else:
             # split_by_row_group drops row groups whose statistics rule the filter out.
             kept = [group.row_groups[0].id for group in fragment.split_by_row_group(row_filter, schema=self.schema)]
@@ -1152,11 +1158,47 @@ class ParquetSource:
         found = self._partial.get(path)
         if found is None:
             found = frozenset()
-            if self.data_filter is not None:
-                negated = fragment.split_by_row_group(~self.data_filter, schema=self.schema)
+            judged = self._judged_by_time(path, fragment)
+            if judged is not None:
+                found = frozenset(index for index, (_, whole) in enumerate(judged) if not whole)
+            elif self.data_filter is not None:
+                # A row the filter finds null is not kept either. pyarrow's statistics do not always tell it
+                # from ``~filter`` alone: a group of one time and a null passed as wholly kept.
+                failing = ~self.data_filter | self.data_filter.is_null()
+                negated = fragment.split_by_row_group(failing, schema=self.schema)
                 found = frozenset(group.row_groups[0].id for group in negated)
             self._partial[path] = found
         return found
+
+    def _judged_by_time(self, path: str, fragment: ds.ParquetFileFragment) -> list[tuple[bool, bool]] | None:
+        """``(kept, whole)`` of each row group of the file at ``path`` by the window's time bounds (:meth:`TimeRange.judge`).
+
+        From the time column chunk's raw min/max: 0.16 ms a 1M-row file,
+        where ``split_by_row_group`` builds every column's statistics as
+        expressions (half the cost of finding a 10M-row window's pieces).
+        None without bounds, or for a file whose time column is stored
+        otherwise than the dataset's (another unit: the filter casts it).
+        """
+        window = self._time_range
+        if window is None or not self._direct_file(path, fragment):
+            return None
+        leaf = self.column_index(path, window.field, fragment.metadata)
+        if leaf < 0:
+            return None
+        metadata = fragment.metadata
+        judged = []
+        for index in range(metadata.num_row_groups):
+            group = metadata.row_group(index)
+            stats = group.column(leaf).statistics
+            if stats is not None and not stats.has_min_max and stats.has_null_count and stats.null_count == group.num_rows:
+                judged.append((False, False))  # no time at all: no row in the window
+                continue
+            if stats is None or not stats.has_min_max:
+                judged.append((True, False))  # unknown: read, and filtered row by row
+                continue
+            nulls = stats.null_count if stats.has_null_count else None
+            judged.append(window.judge(stats.min_raw, stats.max_raw, nulls))
+        return judged
 
     def count_rows(self) -> int:
         if self._rows is None:
@@ -1320,7 +1362,8 @@ def _filtered_source(data: FilteredParquet) -> Source:
         try:
             # A stream window says whether its fragments hold their footers (see FilteredParquet).
             held = getattr(data, "footers_held", False) is True
-            return ParquetSource(dataset, row_filter, list(dataset.get_fragments(row_filter)), held)
+            window = time_range(data, dataset.schema)
+            return ParquetSource(dataset, row_filter, list(dataset.get_fragments(row_filter)), held, window)
         except ValueError:
             pass  # the dataset carries a filter of its own: read it as one piece
     return DatasetSource(dataset if row_filter is None else dataset.filter(row_filter))

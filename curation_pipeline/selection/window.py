@@ -15,13 +15,25 @@ budget): the engine then reads them from the fragments rather than again
 from the files. Otherwise the engine reads footers into its own bounded cache
 and never loads them into the dataset's fragments, which would keep them for
 the dataset's life.
+
+An object may also say ``time_range = (field, start, end)`` (timezone-aware
+datetimes) when its filter keeps exactly the rows with
+``start <= field < end``, as a stream window's does. The engine then tells
+the row groups the window keeps whole, cuts or rules out from the field's
+min/max in the footers (:class:`TimeRange`), rather than evaluating the
+filter against every column's statistics of every row group.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
+import pyarrow as pa
 import pyarrow.dataset as ds
+
+from curation_pipeline.selection.errors import SelectionError
 
 
 @runtime_checkable
@@ -35,3 +47,53 @@ class FilteredParquet(Protocol):
     @property
     def filter(self) -> ds.Expression | None:
         """The rows to keep."""
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A window's filter as bounds: it keeps exactly the rows with ``start <= field < end``.
+
+    ``start`` and ``end`` are microseconds since the epoch, the unit of the
+    stream's time column (``timestamp[us, tz=UTC]``), in which the filter compares.
+    """
+
+    field: str
+    start: int
+    end: int
+
+    def judge(self, low: int, high: int, nulls: int | None) -> tuple[bool, bool]:
+        """``(kept, whole)`` for a row group whose ``field`` spans ``[low, high]`` microseconds with ``nulls`` nulls (None: unknown).
+
+        ``kept``: some of its rows may pass; ``whole``: every row passes (a
+        null time never does).
+        """
+        kept = high >= self.start and low < self.end
+        whole = kept and nulls == 0 and low >= self.start and high < self.end
+        return kept, whole
+
+
+def time_range(data: Any, schema: pa.Schema) -> TimeRange | None:
+    """``data.time_range`` as a :class:`TimeRange`, if it says one on a microsecond timestamp column of ``schema`` (else None).
+
+    Raises:
+        SelectionError: ``time_range`` is not ``(field, start, end)`` with
+            timezone-aware datetimes, ``start <= end``.
+    """
+    found = getattr(data, "time_range", None)
+    if found is None:
+        return None
+    if not (
+        isinstance(found, tuple)
+        and len(found) == 3
+        and isinstance(found[0], str)
+        and all(isinstance(bound, datetime) and bound.tzinfo is not None for bound in found[1:])
+        and found[1] <= found[2]
+    ):
+        raise SelectionError(
+            f"the filtered data's time_range must be (field, start, end) with timezone-aware datetimes, start <= end; got {found!r}"
+        )
+    field, start, end = found
+    type_ = schema.field(field).type if field in schema.names else None
+    if type_ is None or not pa.types.is_timestamp(type_) or type_.unit != "us":
+        return None  # compared in another unit: the filter's statistics decide, as without a range
+    return TimeRange(field, pa.scalar(start, type_).value, pa.scalar(end, type_).value)

@@ -63,6 +63,15 @@ class StreamWindow:
         return bool(self.footers) and all(footer.fragment is not None for footer in self.footers)
 
     @property
+    def time_range(self) -> tuple[str, datetime, datetime]:
+        """``(field, start, end)``: :attr:`filter` keeps exactly the rows with ``start <= field < end``.
+
+        The selection engine tells the row groups the window keeps whole,
+        cuts or rules out from the field's min/max in the footers.
+        """
+        return TIME, self.start, self.end
+
+    @property
     def files(self) -> tuple[str, ...]:
         """Paths of the files the window's rows may be in, sorted, on the store's filesystem."""
         return tuple(footer.path for footer in self.footers)

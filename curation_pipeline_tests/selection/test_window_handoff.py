@@ -255,3 +255,116 @@ def test_a_selectors_row_groups_are_told_by_value_ranges_as_pyarrows_statistics_
         got = select(Window(), [selector], seed=1).column("record_id").to_pylist()
         assert got == dataset.to_table(filter=window & predicate.expression()).column("record_id").to_pylist()
     assert all(row_filter is window for row_filter in asked), "a selector's groups were asked of split_by_row_group"
+
+
+class _Fragment:
+    """A file's fragment that refuses ``split_by_row_group``: the window's bounds must tell its groups."""
+
+    def __init__(self, fragment) -> None:
+        self._fragment = fragment
+
+    def __getattr__(self, name: str):
+        if name == "split_by_row_group":
+            raise AssertionError("the window's row groups were asked of split_by_row_group")
+        return getattr(self._fragment, name)
+
+
+def _window_pieces(dataset, start: dt.datetime, end: dt.datetime, bounds: bool) -> list[tuple[int, bool]]:
+    """``(row group, whole)`` of the window's pieces, told by its time bounds or by its filter's statistics."""
+    import pyarrow.dataset as ds
+
+    utc = pa.timestamp("us", tz="UTC")
+
+    class Window:
+        def __init__(self) -> None:
+            self.dataset = dataset
+            self.filter = (ds.field("__time") >= pa.scalar(start, utc)) & (ds.field("__time") < pa.scalar(end, utc))
+            if bounds:
+                self.time_range = ("__time", start, end)
+
+    source = open_source(Window())
+    return [(piece.group.id, piece._row_filter() is None) for piece in source.pieces(None)]
+
+
+def test_a_windows_row_groups_are_told_by_its_time_bounds_as_by_its_filters_statistics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random times (nulls, groups without statistics, bounds on a group's min or max).
+
+    A group the bounds leave out holds no row of the window, and one they
+    keep whole holds only such rows; they leave out and keep whole at least
+    the groups the filter's statistics do (with a null in a group,
+    ``split_by_row_group`` keeps some that hold no row of the window).
+    """
+    import pyarrow.dataset as ds
+
+    from curation_pipeline.selection import scan
+
+    utc = pa.timestamp("us", tz="UTC")
+    rng = np.random.default_rng(7)
+    for case in range(60):
+        rows = int(rng.integers(1, 40))
+        seconds = rng.integers(0, 50, rows)
+        times = [None if rng.random() < 0.1 else DAY + dt.timedelta(seconds=int(s)) for s in seconds]
+        if case % 3 == 0:
+            times.sort(key=lambda t: (t is None, t))  # in time order, as a stream's files mostly are
+        table = pa.table({"record_id": [f"r{i:02d}" for i in range(rows)], "__time": pa.array(times, utc)})
+        path = tmp_path / f"case{case}.parquet"
+        pq.write_table(table, path, row_group_size=int(rng.integers(1, 8)), write_statistics=case % 7 != 0)
+        dataset = ds.dataset(path)
+        edges = sorted({int(s) for s in rng.choice(seconds, 2)} | {int(rng.integers(0, 51))})
+        start, end = (DAY + dt.timedelta(seconds=edges[0]), DAY + dt.timedelta(seconds=edges[-1]))
+        by_statistics = dict(_window_pieces(dataset, start, end, bounds=False))
+        with monkeypatch.context() as patched:
+            opened = scan._open_file
+            patched.setattr(scan, "_open_file", lambda *args: _Fragment(opened(*args)))
+            by_bounds = dict(_window_pieces(dataset, start, end, bounds=True))
+        window = (ds.field("__time") >= pa.scalar(start, utc)) & (ds.field("__time") < pa.scalar(end, utc))
+        parquet = pq.ParquetFile(path)
+        for group in range(parquet.metadata.num_row_groups):
+            inside = [t is not None and start <= t < end for t in parquet.read_row_group(group).column("__time").to_pylist()]
+            context = (case, group, times, start, end)
+            assert group in by_bounds or not any(inside), context
+            assert not by_bounds.get(group) or all(inside), context
+            assert group not in by_bounds or group in by_statistics, context
+            assert by_bounds.get(group, True) or not by_statistics.get(group), context
+        kept = dataset.to_table(filter=window).column("record_id").to_pylist()
+        for bounds in (True, False):
+            handed = _Handed(dataset, window)
+            if bounds:
+                handed.time_range = ("__time", start, end)  # type: ignore[attr-defined]
+            got = select(handed, [Selector(method=UniformSampler(), limit=100)], seed=1).column("record_id").to_pylist()
+            assert got == kept, (case, bounds)
+
+
+def test_a_window_stored_in_another_time_unit_is_told_by_its_filter(tmp_path: Path) -> None:
+    """Nanoseconds in the file, microseconds in the dataset: the filter casts them, its statistics decide."""
+    import pyarrow.dataset as ds
+
+    utc = pa.timestamp("us", tz="UTC")
+    times = pa.array([DAY + dt.timedelta(seconds=s) for s in range(12)], pa.timestamp("ns", tz="UTC"))
+    pq.write_table(pa.table({"record_id": [f"r{i:02d}" for i in range(12)], "__time": times}), tmp_path / "ns.parquet", row_group_size=4)
+    dataset = ds.dataset(tmp_path / "ns.parquet", schema=pa.schema([("record_id", pa.string()), ("__time", utc)]))
+    start, end = DAY + dt.timedelta(seconds=4), DAY + dt.timedelta(seconds=9)
+    assert _window_pieces(dataset, start, end, bounds=True) == _window_pieces(dataset, start, end, bounds=False)
+    assert _window_pieces(dataset, start, end, bounds=True) == [(1, True), (2, False)]
+
+
+@pytest.mark.parametrize(
+    "time_range",
+    [("__time", DAY), ("__time", DAY + dt.timedelta(days=1), DAY), ("__time", DAY.replace(tzinfo=None), DAY), (1, DAY, DAY)],
+    ids=["two items", "end before start", "naive", "field not a name"],
+)
+def test_a_handed_over_time_range_must_be_a_field_and_two_aware_datetimes(tmp_path: Path, time_range) -> None:
+    log_records("app", records(10), str(tmp_path / "store"))
+    window = open_window("app", DAY, DAY + dt.timedelta(days=1), str(tmp_path / "store"))
+    handed = _Handed(window.dataset, window.filter)
+    handed.time_range = time_range  # type: ignore[attr-defined]
+    with pytest.raises(curation_pipeline.selection.SelectionError, match="time_range must be"):
+        run_selection(handed, SELECTORS[:1], seed=0)
+
+
+def test_a_stream_window_says_its_time_bounds(tmp_path: Path) -> None:
+    log_records("app", records(10), str(tmp_path / "store"))
+    start, end = DAY, DAY + dt.timedelta(hours=3)
+    assert open_window("app", start, end, str(tmp_path / "store")).time_range == ("__time", start, end)
