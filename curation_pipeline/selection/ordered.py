@@ -231,6 +231,8 @@ def _numeric_picks(
     # piece; merging once the pending ones outnumber them keeps it linear.
     pending: list[_Candidates] = []
     pending_keys = 0  # candidates in ``pending``, counted as they come (summing them each time is quadratic)
+    # Read narrow by polars: the rows past the cut (:func:`_packed`) and their record_ids, for _settle_ties.
+    known_ids: list[tuple[np.ndarray, pa.ChunkedArray]] = []
     overflow = False
 
     def best_of_all(parts: list[_Candidates]) -> _Candidates:
@@ -353,6 +355,7 @@ def _numeric_picks(
             _VALUED_CAP + 2 * limit,
             sampled.comparisons,
             narrow=sampled.narrow,
+            ids=sampled.ids,
         )
         files = table.column(value_scan.FILE).to_numpy()
         numbers = table.column(value_scan.ROW).to_numpy()
@@ -362,21 +365,29 @@ def _numeric_picks(
             table, files, numbers = table.take(pa.array(order)), files[order], numbers[order]
         table = table.drop_columns([value_scan.ROW, value_scan.FILE])
         bounds = np.searchsorted(files, np.arange(len(units) + 1))
-        found = []
+        owners = np.full(table.num_rows, -1, np.int64)  # each row's piece
+        rows = np.empty(table.num_rows, np.int64)  # and its number in the piece
+        kept = None
         for unit, first, last in zip(units, bounds[:-1].tolist(), bounds[1:].tolist()):
             for index in unit:
                 piece = pieces[index]
                 start, end = piece.group.start, piece.group.start + piece.group.rows  # type: ignore[attr-defined]
                 low, high = first + np.searchsorted(numbers[first:last], [start, end])
-                part, rows = table.slice(low, high - low), numbers[low:high] - start
+                owners[low:high] = index
+                rows[low:high] = numbers[low:high] - start
                 # The window's edges. polars applied the selector's conditions as pyarrow does
                 # (value_scan.condition): evaluating them again cost 0.2-0.4 s at 100M rows.
-                mask = None if piece.group.whole else piece.mask(part)  # type: ignore[attr-defined]
+                mask = None if piece.group.whole else piece.mask(table.slice(low, high - low))  # type: ignore[attr-defined]
                 if mask is not None:
-                    part, rows = part.filter(pa.array(mask)), rows[mask]
-                # The matched rows were counted beforehand (_Sampled.matched): none counted here.
-                found.append((reduce_batches(index, [(part.column(field), rows, None if sampled.narrow else part)])[0], 0))
-        return found
+                    kept = np.ones(table.num_rows, bool) if kept is None else kept
+                    kept[low:high] = mask
+        if kept is not None:
+            table, owners, rows = table.filter(pa.array(kept)), owners[kept], rows[kept]
+        if sampled.ids:
+            known_ids.append((_packed(owners, rows), table.column(RECORD_ID)))
+        # Ranked as one batch: the pieces' rows apart cost a dozen pyarrow calls a piece (a 10M-row
+        # window has 160). The matched rows were counted beforehand (_Sampled.matched): none here.
+        return [(reduce_batches(owners, [(table.column(field), rows, None if sampled.narrow else table)])[0], 0)]
 
     def consolidate() -> None:
         nonlocal overflow, pending_keys
@@ -435,7 +446,7 @@ def _numeric_picks(
     if overflow or keys.size < min(limit, matched):
         return None  # a crowd of ties, or nulls to rank: the general path settles both
     if keys.size > limit and records is None:
-        keys, piece, row = _settle_ties(pieces, limit, keys, piece, row)
+        keys, piece, row = _settle_ties(pieces, limit, keys, piece, row, _KnownIds.of(known_ids))
     picks = group_by_piece(piece, row, pieces)
     if records is not None:
         records = records.take(pa.array(np.lexsort((row, piece))))  # the order a fetch gives
@@ -474,6 +485,14 @@ _VALUED_QUERY_ROWS = 1 << 27
 _NARROW_QUERY_ROWS = 1 << 22
 
 
+# Read narrow, record_id comes with the rows past the cut when they are expected to
+# be at most this many times the limit. polars decodes a page of it for each row it
+# returns: 0.02-0.05 s for 340 rows at 10M (bounded range k=100), 0.25 s for 3,289
+# at 100M. Reading the tied rows' record_ids after reads whole column chunks of the
+# groups that may hold the smallest, about one a winner: 0.08-0.11 s for k=100.
+_QUERIED_IDS = 10
+
+
 @dataclass(frozen=True)
 class _Sampled:
     """A cut on the rank keys that at least ``limit`` rows pass, as a sample says, and the rows the pieces match."""
@@ -484,6 +503,8 @@ class _Sampled:
     comparisons: tuple[Comparison, ...] = ()
     # Fewer winners than row groups: the query returns the field alone, and the winners are fetched after.
     narrow: bool = False
+    # ... and record_id, which settles ties at the cut without reading it again (_settle_ties).
+    ids: bool = False
 
 
 def _sampled_cut(
@@ -563,7 +584,9 @@ def _sampled_cut(
     narrow = limit < len(pieces)
     if narrow and _prunable(pieces, field, field_type, descending, cut) * 2 > len(pieces):
         return None  # most row groups' statistics set them aside: two passes leave them unread
-    return _Sampled(cut, matched, comparisons, narrow)
+    past = np.count_nonzero(keys <= cut) * matched / sampled_rows  # rows the query is expected to return
+    ids = narrow and bool(past <= _QUERIED_IDS * limit) and RECORD_ID in pieces[0].source.schema.names  # type: ignore[attr-defined]
+    return _Sampled(cut, matched, comparisons, narrow, ids)
 
 
 def _prunable(pieces: list[Piece], field: str, field_type: pa.DataType, descending: bool, cut: Any) -> int:
@@ -701,32 +724,45 @@ def _by_file(pieces: list[Piece], wave: list[int]) -> list[list[int]]:
 
 
 def _settle_ties(
-    pieces: list[Piece], limit: int, keys: np.ndarray, piece: np.ndarray, row: np.ndarray
+    pieces: list[Piece],
+    limit: int,
+    keys: np.ndarray,
+    piece: np.ndarray,
+    row: np.ndarray,
+    known: _KnownIds | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Cut candidates tied at the ``limit``-th key down to ``limit`` by ``record_id``.
 
     Only ``record_id`` of the tied rows is read (a narrow read of their row
     groups), so full records are fetched for the winners alone; skipped when
-    the winners' row groups hold most of the tied rows anyway. Equal
-    ``record_id`` values keep data order, as the fetch's stable sort would.
+    the winners' row groups hold most of the tied rows anyway. Rows whose
+    ids are ``known`` cost no read. Equal ``record_id`` values keep data
+    order, as the fetch's stable sort would.
     """
     cut = np.partition(keys, limit - 1)[limit - 1]
     sure = np.flatnonzero(keys < cut)
     tied = np.flatnonzero(keys == cut)
-    tied_pieces = np.unique(piece[tied])
-    extra = np.setdiff1d(tied_pieces, piece[sure]).size
-    if 4 * extra <= tied_pieces.size:
+    tied = tied[np.lexsort((row[tied], piece[tied]))]  # data order
+    at = None if known is None else known.find(piece[tied], row[tied])
+    unknown = np.unique(piece[tied] if at is None else piece[tied][at < 0])
+    extra = np.setdiff1d(unknown, piece[sure]).size
+    if unknown.size and 4 * extra <= unknown.size:
         # The winners' row groups hold most tied rows anyway: the fetch settles
         # the ties; reading record_id first would cost more than it saves (a
         # narrow read is about a quarter of a full row group's decoding).
         return keys, piece, row
-    tied = tied[np.lexsort((row[tied], piece[tied]))]  # data order
     owners = piece[tied]
     bounds = np.flatnonzero(np.diff(owners)) + 1
     groups = np.split(np.arange(tied.size), bounds)
     need = limit - sure.size
     owner_pieces = [pieces[int(owners[group[0]])] for group in groups]
-    read = _tied_ids(owner_pieces, groups, lambda i: owner_pieces[i].take(row[tied[groups[i]]], [RECORD_ID]), need)
+
+    def ids_of(i: int) -> pa.Table:
+        if at is not None and (at[groups[i]] >= 0).all():
+            return pa.table({RECORD_ID: known.ids.take(pa.array(at[groups[i]]))})  # type: ignore[union-attr]
+        return owner_pieces[i].take(row[tied[groups[i]]], [RECORD_ID])
+
+    read = _tied_ids(owner_pieces, groups, ids_of, need) if unknown.size else [(i, ids_of(i)) for i in range(len(groups))]
     # Back to data order (positions in ``tied``), so equal record_ids keep it in the stable sort.
     positions = np.concatenate([groups[i] for i, _ in read])
     order = np.argsort(positions, kind="stable")
@@ -776,6 +812,37 @@ def _tied_ids(
             done.append((index, table))
             held.extend(table.column(RECORD_ID).to_pylist())
     return done
+
+
+def _packed(piece: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """A piece index and a row number in it as one int64 (a row group holds fewer than 2^32 rows)."""
+    return (piece << 32) | row
+
+
+@dataclass(frozen=True)
+class _KnownIds:
+    """The ``record_id`` of rows read already, by :func:`_packed` piece and row (sorted)."""
+
+    rows: np.ndarray
+    ids: pa.Array
+
+    @classmethod
+    def of(cls, parts: list[tuple[np.ndarray, pa.ChunkedArray]]) -> _KnownIds | None:
+        """The rows and ids of ``parts`` (packed rows, ids) as one, sorted; None without any."""
+        if not parts:
+            return None
+        rows = np.concatenate([packed for packed, _ in parts])
+        ids = pa.chunked_array([chunk for _, column in parts for chunk in column.chunks], parts[0][1].type)
+        order = np.argsort(rows, kind="stable")
+        return cls(rows[order], ids.take(pa.array(order)).combine_chunks())
+
+    def find(self, piece: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """Each row's position in :attr:`ids`, or -1 where its id is not known."""
+        wanted = _packed(piece, row)
+        if not self.rows.size:
+            return np.full(wanted.size, -1, np.int64)
+        at = np.minimum(np.searchsorted(self.rows, wanted), self.rows.size - 1)
+        return np.where(self.rows[at] == wanted, at, -1)
 
 
 def _key_value(key: Any, field_type: pa.DataType, direction: str) -> Any:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection import late_fetch
 from curation_pipeline.selection.filters import OPERATORS, Comparison
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
@@ -165,6 +166,7 @@ def rows_past(
     comparisons: Sequence[Comparison] = (),
     *,
     narrow: bool = False,
+    ids: bool = False,
 ) -> pa.Table:
     """The rows of ``files`` whose ``field`` is at least ``bound`` (at most, ascending): every column, :data:`ROW` and :data:`FILE`.
 
@@ -176,7 +178,8 @@ def rows_past(
     rank after every number). ``comparisons``: a selector's conditions on
     ``field``, which the rows must also meet (:func:`condition` translates
     them). ``narrow``: ``field`` alone, with :data:`ROW` and :data:`FILE`
-    (polars then reads no other column).
+    (polars then reads no other column), and ``record_id`` too if ``ids``
+    (polars decodes a page of it for each row that passes).
 
     Raises :class:`LateFetchUnavailable` when polars fails or more than
     ``cap`` rows pass (a cut too loose to hold in memory): the caller then
@@ -197,8 +200,9 @@ def rows_past(
             _scan(pl, path, ranges).filter(past).with_columns(pl.lit(position, pl.Int64).alias(FILE))
             for position, (path, ranges) in enumerate(files)
         ]
+        names = ([field, RECORD_ID] if ids and field != RECORD_ID else [field]) if narrow else schema.names
         if narrow:
-            frames = [frame.select(field, ROW, FILE) for frame in frames]
+            frames = [frame.select(*names, ROW, FILE) for frame in frames]
         # polars stops reading once the cap is passed: a cut far looser than the sample promised costs
         # the rows up to it (half of a 100M-row day past the cut: the query gave up after 0.12 s).
         table = pl.concat(frames).head(cap + 1).collect().to_arrow()
@@ -206,7 +210,6 @@ def rows_past(
         raise LateFetchUnavailable(str(error)) from error
     if table.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
-    names = [field] if narrow else schema.names
     try:
         records = table.select(names).cast(pa.schema([schema.field(name) for name in names]))
     except (KeyError, pa.ArrowException) as error:  # a column polars named or typed otherwise

@@ -13,6 +13,7 @@ import pytest
 
 from curation_pipeline.curators.selectors import BoundsFilter, OrderedSampler, Selector
 from curation_pipeline.selection import late_fetch, ordered, run_selection, value_scan
+from curation_pipeline.selection.scan import RowGroupPiece
 from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, ids, records, write_stream
 
@@ -163,6 +164,30 @@ def test_sparse_winners_within_bounds_are_read_narrow(dataset, narrow, passes, m
     expected = two_passes(monkeypatch, window, SPARSE[name])
     assert got.table.equals(expected.table) and got.selectors == expected.selectors
     assert got.table.num_rows == SPARSE[name].limit
+
+
+@pytest.mark.parametrize("name", sorted(SPARSE))
+@pytest.mark.parametrize("queried", [True, False], ids=["ids queried", "ids read after"])
+def test_ties_at_a_narrow_cut_are_settled_by_the_ids_the_query_returned(dataset, passes, monkeypatch, name: str, queried: bool) -> None:
+    """Rounded values tie at the cut: their record_ids come with the query, or are read after; the same rows."""
+    asked: list[bool] = []
+    rows_past = value_scan.rows_past
+    monkeypatch.setattr(value_scan, "rows_past", lambda *args, ids=False, **kwargs: asked.append(ids) or rows_past(*args, ids=ids, **kwargs))
+    tied: list[int] = []
+    settle_ties = ordered._settle_ties
+    monkeypatch.setattr(ordered, "_settle_ties", lambda pieces, limit, keys, *rest: tied.append(keys.size - limit) or settle_ties(pieces, limit, keys, *rest))
+    taken: list[list[str]] = []
+    take = RowGroupPiece.take
+    monkeypatch.setattr(RowGroupPiece, "take", lambda self, rows, columns: taken.append(columns) or take(self, rows, columns))
+    # Rows expected past the cut: 3 times the limit for the scores, 11 for the confidences (two decimals).
+    monkeypatch.setattr(ordered, "_QUERIED_IDS", 100 if queried else 0)
+    window = Window(dataset, None)
+    got = run_selection(window, [SPARSE[name]], seed=3)
+    assert asked == [queried] and passes == [(True, True)]
+    assert len(tied) == 1 and tied[0] > 0  # candidates tied past the limit were settled
+    assert (["record_id"] in taken) is not queried  # read after only when the query did not return them
+    expected = two_passes(monkeypatch, window, SPARSE[name])
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
 
 
 def test_sparse_winners_in_the_windows_edge_groups_are_found_read_narrow(tmp_path, narrow, passes, monkeypatch) -> None:
