@@ -346,7 +346,7 @@ def _numeric_picks(
         assert sampled is not None
         cut = state["cut"]
         key = sampled.cut if cut is None else min(sampled.cut, cut)
-        table = value_scan.rows_past(
+        arguments = (
             _file_ranges(pieces, units),
             pieces[0].source.schema,  # type: ignore[attr-defined]
             field,
@@ -354,9 +354,12 @@ def _numeric_picks(
             descending,
             _VALUED_CAP + 2 * limit,
             sampled.comparisons,
-            narrow=sampled.narrow,
-            ids=sampled.ids,
         )
+        counted = 0
+        if sampled.matched is None:
+            table, counted = value_scan.counted_rows_past(*arguments)
+        else:
+            table = value_scan.rows_past(*arguments, narrow=sampled.narrow, ids=sampled.ids)
         files = table.column(value_scan.FILE).to_numpy()
         numbers = table.column(value_scan.ROW).to_numpy()
         order = np.lexsort((numbers, files))
@@ -386,8 +389,8 @@ def _numeric_picks(
         if sampled.ids:
             known_ids.append((_packed(owners, rows), table.column(RECORD_ID)))
         # Ranked as one batch: the pieces' rows apart cost a dozen pyarrow calls a piece (a 10M-row
-        # window has 160). The matched rows were counted beforehand (_Sampled.matched): none here.
-        return [(reduce_batches(owners, [(table.column(field), rows, None if sampled.narrow else table)])[0], 0)]
+        # window has 160). The matched rows: counted by the query, or beforehand (_Sampled.matched).
+        return [(reduce_batches(owners, [(table.column(field), rows, None if sampled.narrow else table)])[0], counted)]
 
     def consolidate() -> None:
         nonlocal overflow, pending_keys
@@ -418,14 +421,17 @@ def _numeric_picks(
     if sampled is not None:
         # Read narrow, the window's edge groups are scanned as in two passes: the query reads no column of the window's filter.
         queried = [index for index, piece in enumerate(pieces) if not sampled.narrow or piece.group.whole]  # type: ignore[attr-defined]
+        counted = 0
         for units in _file_runs(pieces, queried, _NARROW_QUERY_ROWS if sampled.narrow else _VALUED_QUERY_ROWS):
             for result in reduce_valued(units):
                 merge(result)
+                counted += result[1]
         edges = [[index] for index, piece in enumerate(pieces) if sampled.narrow and not piece.group.whole]  # type: ignore[attr-defined]
         for results in ordered_map(reduce_narrow, edges, reads=[field]):
             for result in results:
                 merge(result)
-        matched = sampled.matched
+                counted += result[1]
+        matched = counted if sampled.matched is None else sampled.matched
     elif whole:
         trim_heap()  # what opening the window freed, back to the system before the largest reads
         if pieces[0].source.copies:  # type: ignore[attr-defined]
@@ -498,7 +504,8 @@ class _Sampled:
     """A cut on the rank keys that at least ``limit`` rows pass, as a sample says, and the rows the pieces match."""
 
     cut: Any
-    matched: int
+    # The rows the pieces match, counted beforehand; None: the narrow queries count them (value_scan.counted_rows_past).
+    matched: int | None
     # The selector's conditions on the rule's field, which the query evaluates too (none: empty).
     comparisons: tuple[Comparison, ...] = ()
     # Fewer winners than row groups: the query returns the field alone, and the winners are fetched after.
@@ -553,12 +560,15 @@ def _sampled_cut(
         file_rows[piece.file] = file_rows.get(piece.file, 0) + piece.group.rows  # type: ignore[attr-defined,index]
     if min(file_rows.values()) < _VALUED_FILE_ROWS or any(pieces[0].source.large_groups(path) for path in file_rows):  # type: ignore[attr-defined]
         return None
-    try:
-        matched = _matched(pieces, field, comparisons)
-    except late_fetch.LateFetchUnavailable:
-        return None  # polars could not count them: two passes will
-    if matched <= limit:
-        return None
+    narrow = limit < len(pieces)
+    matched = None
+    if not narrow:
+        try:
+            matched = _matched(pieces, field, comparisons)
+        except late_fetch.LateFetchUnavailable:
+            return None  # polars could not count them: two passes will
+        if matched <= limit:
+            return None
     step = len(pieces) / _SAMPLE_PIECES
     sample = sorted({int(step * i + step / 2) for i in range(_SAMPLE_PIECES)})
     no_keys = _rank_keys(pa.array([], field_type), direction)  # empty, of the keys' dtype
@@ -576,16 +586,28 @@ def _sampled_cut(
     sampled_rows = sum(rows for _, rows in found)  # nulls and NaN too, as ``matched`` counts them
     if sampled_rows == 0:
         return None
-    expected = limit * sampled_rows / matched
+    # Read narrow, the rows are counted by the query, after the cut: their number is estimated
+    # from the sample's share of the window's row groups.
+    share = sum(pieces[index].group.rows for index in sample) / sum(piece.group.rows for piece in pieces)  # type: ignore[attr-defined]
+    estimated = sampled_rows / share if matched is None else matched
+    if estimated <= limit:
+        return None
+    expected = limit * sampled_rows / estimated
     rank = int(np.ceil(1.3 * expected + 4 * np.sqrt(expected)))
     if keys.size < rank:
         return None
     cut = np.partition(keys, rank - 1)[rank - 1]
-    narrow = limit < len(pieces)
     if narrow and _prunable(pieces, field, field_type, descending, cut) * 2 > len(pieces):
         return None  # most row groups' statistics set them aside: two passes leave them unread
-    past = np.count_nonzero(keys <= cut) * matched / sampled_rows  # rows the query is expected to return
+    past = np.count_nonzero(keys <= cut) * estimated / sampled_rows  # rows the query is expected to return
     ids = narrow and bool(past <= _QUERIED_IDS * limit) and RECORD_ID in pieces[0].source.schema.names  # type: ignore[attr-defined]
+    if ids:
+        # The ids come with a query of its own (polars then decodes a page of them for each row it
+        # returns, where one gathering the rows beside the count would decode them all): counted apart.
+        try:
+            matched = _matched(pieces, field, comparisons)
+        except late_fetch.LateFetchUnavailable:
+            return None
     return _Sampled(cut, matched, comparisons, narrow, ids)
 
 

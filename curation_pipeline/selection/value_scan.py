@@ -35,6 +35,9 @@ from curation_pipeline.selection.late_fetch import LateFetchUnavailable
 # The columns a query adds: each row's number within its file, and its file's position among those asked.
 ROW = "__curation_row"
 FILE = "__curation_file"
+# counted_rows_past's columns: a file's matched rows, and its rows past the bound (a list).
+_COUNT = "__curation_count"
+_FOUND = "__curation_found"
 
 
 @functools.cache
@@ -188,10 +191,7 @@ def rows_past(
     pl = _polars()
     assert pl is not None, "rows_past needs polars (see usable)"
     try:
-        column = pl.col(field)
-        past = column >= bound if descending else column <= bound
-        if pa.types.is_floating(schema.field(field).type):
-            past = past & column.is_not_nan()  # polars orders NaN above every number; it never ranks
+        past = _past(pl, schema, field, bound, descending)
         if comparisons:
             where = condition(schema, field, comparisons)
             assert where is not None, "rows_past needs comparisons polars evaluates exactly (see usable)"
@@ -216,3 +216,57 @@ def rows_past(
         raise LateFetchUnavailable(str(error)) from error
     records = records.append_column(ROW, table.column(ROW).cast(pa.int64()))
     return records.append_column(FILE, table.column(FILE).cast(pa.int64()))
+
+
+def counted_rows_past(
+    files: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+    schema: pa.Schema,
+    field: str,
+    bound: int | float,
+    descending: bool,
+    cap: int,
+    comparisons: Sequence[Comparison],
+) -> tuple[pa.Table, int]:
+    """:func:`rows_past` read narrow, and how many rows of ``files`` ``comparisons`` keep, from one read of ``field``.
+
+    Counting apart from the query decodes the column twice: 1.5-1.6 s
+    against 0.9 s for 100M confidences. Each file's rows past ``bound``
+    are gathered as a list beside its count, so at most ``cap + 1`` of
+    them are held per file. Raises :class:`LateFetchUnavailable` as
+    :func:`rows_past` does.
+    """
+    pl = _polars()
+    assert pl is not None, "counted_rows_past needs polars (see usable)"
+    where = condition(schema, field, comparisons)
+    assert where is not None, "counted_rows_past needs comparisons polars evaluates exactly (see usable)"
+    try:
+        past = _past(pl, schema, field, bound, descending)
+        found = pl.struct(field, ROW).filter(past).head(cap + 1).implode().alias(_FOUND)
+        frames = [
+            _scan(pl, path, ranges)
+            .filter(where)
+            .select(pl.len().cast(pl.Int64).alias(_COUNT), found)
+            .with_columns(pl.lit(position, pl.Int64).alias(FILE))
+            for position, (path, ranges) in enumerate(files)
+        ]
+        counts = pl.concat(frames).collect()
+        rows = counts.select(_FOUND, FILE).explode(_FOUND).drop_nulls(_FOUND).unnest(_FOUND).to_arrow()
+    except _failures(pl) as error:
+        raise LateFetchUnavailable(str(error)) from error
+    if rows.num_rows > cap:
+        raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
+    try:
+        values = rows.column(field).cast(schema.field(field).type)
+    except (KeyError, pa.ArrowException) as error:  # a column polars named or typed otherwise
+        raise LateFetchUnavailable(str(error)) from error
+    table = pa.table({field: values, ROW: rows.column(ROW).cast(pa.int64()), FILE: rows.column(FILE).cast(pa.int64())})
+    return table, int(counts.get_column(_COUNT).sum())
+
+
+def _past(pl: ModuleType, schema: pa.Schema, field: str, bound: int | float, descending: bool) -> Any:
+    """The polars condition that ``field`` is at least ``bound`` (at most, ascending); NaN never passes."""
+    column = pl.col(field)
+    past = column >= bound if descending else column <= bound
+    if pa.types.is_floating(schema.field(field).type):
+        past = past & column.is_not_nan()  # polars orders NaN above every number; it never ranks
+    return past

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ import pytest
 
 from curation_pipeline.curators.selectors import BoundsFilter, OrderedSampler, Selector
 from curation_pipeline.selection import late_fetch, ordered, run_selection, value_scan
+from curation_pipeline.selection.filters import Comparison
 from curation_pipeline.selection.scan import RowGroupPiece
 from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, ids, records, write_stream
@@ -61,14 +63,20 @@ def small_thresholds(monkeypatch) -> None:
 def queries(monkeypatch) -> list[int]:
     """Rows each one-pass query returned."""
     returned: list[int] = []
-    rows_past = value_scan.rows_past
+    rows_past, counted_rows_past = value_scan.rows_past, value_scan.counted_rows_past
 
     def recording(*args, **kwargs):
         table = rows_past(*args, **kwargs)
         returned.append(table.num_rows)
         return table
 
+    def counting(*args):
+        table, counted = counted_rows_past(*args)
+        returned.append(table.num_rows)
+        return table, counted
+
     monkeypatch.setattr(value_scan, "rows_past", recording)
+    monkeypatch.setattr(value_scan, "counted_rows_past", counting)
     return returned
 
 
@@ -145,13 +153,14 @@ SPARSE = {
 def narrow(monkeypatch) -> list[bool]:
     """Whether each one-pass query read the field alone."""
     asked: list[bool] = []
-    rows_past = value_scan.rows_past
+    rows_past, counted_rows_past = value_scan.rows_past, value_scan.counted_rows_past
 
     def recording(*args, narrow: bool = False, **kwargs):
         asked.append(narrow)
         return rows_past(*args, narrow=narrow, **kwargs)
 
     monkeypatch.setattr(value_scan, "rows_past", recording)
+    monkeypatch.setattr(value_scan, "counted_rows_past", lambda *args: asked.append(True) or counted_rows_past(*args))
     return asked
 
 
@@ -171,8 +180,10 @@ def test_sparse_winners_within_bounds_are_read_narrow(dataset, narrow, passes, m
 def test_ties_at_a_narrow_cut_are_settled_by_the_ids_the_query_returned(dataset, passes, monkeypatch, name: str, queried: bool) -> None:
     """Rounded values tie at the cut: their record_ids come with the query, or are read after; the same rows."""
     asked: list[bool] = []
-    rows_past = value_scan.rows_past
+    rows_past, counted_rows_past = value_scan.rows_past, value_scan.counted_rows_past
     monkeypatch.setattr(value_scan, "rows_past", lambda *args, ids=False, **kwargs: asked.append(ids) or rows_past(*args, ids=ids, **kwargs))
+    # Without ids, the query counts the matched rows too.
+    monkeypatch.setattr(value_scan, "counted_rows_past", lambda *args: asked.append(False) or counted_rows_past(*args))
     tied: list[int] = []
     settle_ties = ordered._settle_ties
     monkeypatch.setattr(ordered, "_settle_ties", lambda pieces, limit, keys, *rest: tied.append(keys.size - limit) or settle_ties(pieces, limit, keys, *rest))
@@ -270,8 +281,11 @@ def test_mostly_nan_row_groups_lose_no_winner(tmp_path, queries, passes, monkeyp
 
 def test_a_file_polars_cannot_read_is_an_error_the_selection_falls_back_from(tmp_path) -> None:
     schema = pa.schema([("record_id", pa.string()), ("x", pa.float64())])
+    gone = [(str(tmp_path / "gone.parquet"), [(0, 10)])]
     with pytest.raises(late_fetch.LateFetchUnavailable):
-        value_scan.rows_past([(str(tmp_path / "gone.parquet"), [(0, 10)])], schema, "x", 0.5, True, 100)
+        value_scan.rows_past(gone, schema, "x", 0.5, True, 100)
+    with pytest.raises(late_fetch.LateFetchUnavailable):
+        value_scan.counted_rows_past(gone, schema, "x", 0.5, True, 100, [Comparison("x", "less", pa.scalar(0.9))])
 
 
 def test_a_cut_at_the_last_winners_value_keeps_the_rows_tied_there(dataset, queries, monkeypatch) -> None:
@@ -309,6 +323,24 @@ def test_a_cut_letting_too_many_rows_through_falls_back_to_two_passes(dataset, q
     got = run_selection(Window(dataset, None), [selector], seed=3)
     assert not queries and passes[0] == (False, True)  # the query raised (more than the cap passed): two passes
     assert got.table.equals(two_passes(monkeypatch, Window(dataset, None), selector).table)
+
+
+def test_a_counting_query_letting_too_many_rows_through_falls_back_to_two_passes(dataset, queries, passes, monkeypatch) -> None:
+    selector = SPARSE["bounded score"]
+    monkeypatch.setattr(ordered, "_VALUED_CAP", 0)  # at most twice the limit may pass
+    monkeypatch.setattr(ordered, "_QUERIED_IDS", 0)  # no ids: the query counts the matched rows
+    sampled_cut = ordered._sampled_cut
+
+    def loose(*args):
+        found = sampled_cut(*args)
+        assert found.narrow and found.matched is None  # to be counted by the query
+        return dataclasses.replace(found, cut=10**6)  # every row passes
+
+    monkeypatch.setattr(ordered, "_sampled_cut", loose)
+    got = run_selection(Window(dataset, None), [selector], seed=3)
+    assert not queries and passes[0] == (False, True)  # the query raised (more than the cap passed): two passes
+    expected = two_passes(monkeypatch, Window(dataset, None), selector)
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
 
 
 @pytest.mark.parametrize(
@@ -359,5 +391,6 @@ def test_counts_and_narrow_queries_read_a_run_of_files_each(dataset, narrow, pas
         got = run_selection(edges(dataset), [selector], seed=3)
         expected = two_passes(monkeypatch, edges(dataset), selector)
         assert got.table.equals(expected.table) and got.selectors == expected.selectors
-    assert len(counts) == 2 * FILES // 2 and passes[0] == (True, True) and passes[2] == (True, True)
+    # The dense pass counts in six queries; the narrow one counts in its own six.
+    assert len(counts) == FILES // 2 and passes[0] == (True, True) and passes[2] == (True, True)
     assert narrow == [False, *[True] * (FILES // 2)]  # the dense pass in one query, the narrow one in six
