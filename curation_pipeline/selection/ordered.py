@@ -208,8 +208,10 @@ def _numeric_picks(
     one pass, a polars query reading each file once for the rows at or past
     the sampled cut, every column; the matched rows counted beforehand.
     Read narrow (sparse winners within bounds), the query returns the field
-    alone, the window's edge groups are scanned as in two passes, and the
-    winners are fetched as after a narrow scan.
+    alone and counts the matched rows as it reads (or, for few rows past the
+    cut, returns their record_ids too, counted beforehand: :attr:`_Sampled.ids`),
+    the window's edge groups are scanned as in two passes, and the winners
+    are fetched as after a narrow scan.
     Returns None also when fewer than ``limit`` rows pass that cut: the
     caller then selects in two passes.
     """
@@ -537,8 +539,9 @@ def _sampled_cut(
     (:attr:`_Sampled.narrow`), and the winners are fetched after.
 
     The cut: the field of :data:`_SAMPLE_PIECES` row groups spread over the
-    window is read; holding a share ``f`` of the matched rows, the sample
-    expects ``limit * f`` winners, and the cut is the key ranked
+    window is read; holding a share ``f`` of the matched rows (read narrow,
+    ``f`` is the sample's share of the window's rows: the rows are counted
+    after), the sample expects ``limit * f`` winners, and the cut is the key ranked
     ``1.3 * limit * f + 4 * sqrt(limit * f)`` in it. About 1.3-1.7 times the
     limit pass it; fewer than the limit only when the sample is off by four
     standard deviations (the caller then selects in two passes).
