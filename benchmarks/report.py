@@ -116,25 +116,27 @@ then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
 rows 1.41 and 1.34 -> 0.95 and 0.91 times polars (4,034 -> 2,547 ms on our
 layout), at 10M 1.24 and 1.33 -> 1.02 and 1.02, at 412-419 MB (270-272 MB
-in two passes). Bounded ranges select in one pass too (runs L and M):
+in two passes). Bounded ranges select in one pass too (runs N and O):
 polars applies the selector's bounds in its query and counts the rows
-they keep first, translated so that it keeps exactly the rows pyarrow's
+they keep, translated so that it keeps exactly the rows pyarrow's
 kernels keep (docs/decisions.md, "A selector's bounds in the one pass");
 where the winners are fewer than the row groups (k=100) the query returns
-the field alone and the winners are fetched after. A selector's row groups
+the field alone, counting as it reads, and the winners are fetched after
+(docs/decisions.md, "The narrow pass counts as it reads"). A selector's row groups
 (bounded range and equality) are now found from its fields' value ranges
 rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
 docs/decisions.md, "A selector's row groups from its fields' value
-ranges"). Runs L and M ran on a machine about twice as slow as runs A-K's
+ranges"). Runs L-O ran on a machine about twice as slow as runs A-K's
 for every engine: polars' bounded range k=100 at 10M rows on our layout
-took 173 ms there (in a run since replaced) and 370 ms in run L, DuckDB's
-359 and 719 ms. In run L, at 100M rows, bounded range is 0.70 times
-polars on both layouts at k=100 (0.78 and 0.84 in run E, in two passes)
-and 1.06 and 1.11 at k=10,000 (1.50 and 1.34 in two passes; 1.12 and 1.06
-in one pass on the faster machine), equality 0.47 and 0.45 at k=100 and
-1.18 and 1.04 at k=10,000; at 10M bounded range is 1.26 and 1.57 at k=100
-and 1.09 and 1.30 at k=10,000, equality 1.76 and 1.47 at k=10,000. What is
-left over polars on bounded range k=10,000 is the count: polars' query
+took 173 ms there (in a run since replaced) and 370-422 ms in runs L and
+N, DuckDB's 359 and 719-875 ms. In run N, at 100M rows, bounded range is
+0.52 and 0.47 times polars on our and the overlap layout at k=100 (0.70
+in run L, counted apart; 0.78 and 0.84 in run E, in two passes) and 1.03
+and 0.94 at k=10,000 (1.06 and 1.11 in run L; 1.50 and 1.34 in two
+passes); at 10M 1.07 and 1.35 at k=100 (1.26 and 1.57 in run L) and 1.08
+and 1.06 at k=10,000. In run L equality is 0.47 and 0.45 at k=100 and
+1.18 and 1.04 at k=10,000 at 100M, 1.76 and 1.47 at k=10,000 at 10M. What
+is left over polars on bounded range k=10,000 is the count: polars' query
 computes no count of the rows its filter keeps, where ours reports it
 (matched rows); on equality k=10,000, the fetch of winners in nearly every
 page (above). Runs K and L were run with the default `--long-run` of 10
@@ -145,7 +147,7 @@ moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs), so the small files' rows stay run I. The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run K), bounded
-range and equality there (run L), and for small files (run I) and the
+range there (run N), equality there (run L), and for small files (run I) and the
 other rules on those two layouts at 10M (run J), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
@@ -232,12 +234,12 @@ again: the ranges an ordered rule asks are now noted with the window's
 row groups (2,900 -> 1,487 footer reads), the window's own read of them
 (for its time spans) comes first, and the winners' 100 rows lie in 95
 files, a DuckDB query each. Top confidence at k=10,000 (1.03) fetches its
-winners spread over every file, as at 100M. Bounded range and equality
-(run M, on run L's slower machine) take 21.1 and 23.6 s at k=100, 0.73 and
-0.41 times polars (DuckDB timed out; bounded range was 1.09 in run A, in
-two passes); at k=10,000 bounded range 37.7 s, 1.10 times polars (1.25 in
-run A), where its count and its winners in every file bound it as at 100M,
-and equality 44.3 s, where polars passes 2 GiB and DuckDB times out.""",
+winners spread over every file, as at 100M. Bounded range (run O,
+on run L's slower machine) takes 14.4 s at k=100, 0.49 times polars (0.73
+in run M with the count apart, 1.09 in run A in two passes; DuckDB timed
+out), and 32.7 s at k=10,000, 0.82 times (1.10 in run M, 1.25 in run A).
+Equality (run M) takes 23.6 s at k=100, 0.41 times polars, and 44.3 s at
+k=10,000, where polars passes 2 GiB and DuckDB times out.""",
     "selection_floor": """\
 `benchmarks/selection_floor.py` times pyarrow alone decoding the one column a
 rule must read in full (confidence for top confidence and bounded range, label
