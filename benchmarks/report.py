@@ -145,9 +145,10 @@ A-J, with 3 s, measured ours at 100M by its first run where that took over
 3 s (imports included). On the machine of runs A-K the same code's times
 moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
-runs), so the small files' rows stay run I. The local rows are run E, but
+runs). The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run K), bounded
-range there (run N), equality there (run L), and for small files (run I) and the
+range there (run N), equality there (run L), for small files (run I, and
+run P for top confidence, bounded range, equality and uniform) and the
 other rules on those two layouts at 10M (run J), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
@@ -155,7 +156,14 @@ confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
 k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
-to 1.58. The peers ran faster in runs I and J than in run E (DuckDB's
+to 1.58 (run I). Run P measured the same rules again on run L's slower
+machine, with a window's row groups told by its time bounds (finding the
+pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): 1.02-2.17 times
+the fastest peer at 10M (uniform k=100 0.59), and at 100M 0.97 and 1.21 for
+top confidence and bounded range k=100, 2.36 and 2.65 at k=10,000,
+equality 0.59 and 1.80, uniform 0.15 and 0.68; there each of the 1,440
+files costs an open and a narrow read, and a share of a fetch, where
+polars and DuckDB read each file once. The peers ran faster in runs I and J than in run E (DuckDB's
 bounded range k=100 on small files at 10M: 554 against 741 ms; on our
 layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 a narrow scan runs 16 row groups at once and a
 fetch four (16 MB of the columns each reads), so bounded ranges and equality

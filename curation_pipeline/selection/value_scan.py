@@ -38,6 +38,8 @@ FILE = "__curation_file"
 # counted_rows_past's columns: a file's matched rows, and its rows past the bound (a list).
 _COUNT = "__curation_count"
 _FOUND = "__curation_found"
+# Local files with the [start, end) row numbers to read of each.
+FileRows = Sequence[tuple[str, Sequence[tuple[int, int]]]]
 
 
 @functools.cache
@@ -120,7 +122,7 @@ def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) 
 
 
 def count_where(
-    files: Sequence[tuple[str, Sequence[tuple[int, int]]]], schema: pa.Schema, field: str, comparisons: Sequence[Comparison]
+    files: FileRows, schema: pa.Schema, field: str, comparisons: Sequence[Comparison]
 ) -> int:
     """How many rows of ``files`` (as :func:`rows_past` takes them) ``comparisons`` keep, counted by polars.
 
@@ -160,7 +162,7 @@ def _scan(pl: ModuleType, path: str, ranges: Sequence[tuple[int, int]]) -> Any:
 
 
 def rows_past(
-    files: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+    files: FileRows,
     schema: pa.Schema,
     field: str,
     bound: int | float,
@@ -219,13 +221,7 @@ def rows_past(
 
 
 def counted_rows_past(
-    files: Sequence[tuple[str, Sequence[tuple[int, int]]]],
-    schema: pa.Schema,
-    field: str,
-    bound: int | float,
-    descending: bool,
-    cap: int,
-    comparisons: Sequence[Comparison],
+    files: FileRows, schema: pa.Schema, field: str, bound: int | float, descending: bool, cap: int, comparisons: Sequence[Comparison]
 ) -> tuple[pa.Table, int]:
     """:func:`rows_past` read narrow, and how many rows of ``files`` ``comparisons`` keep, from one read of ``field``.
 
