@@ -371,7 +371,7 @@ def _numeric_picks(
         table = table.drop_columns([value_scan.ROW, value_scan.FILE])
         bounds = np.searchsorted(files, np.arange(len(units) + 1))
         owners = np.full(table.num_rows, -1, np.int64)  # each row's piece
-        rows = np.empty(table.num_rows, np.int64)  # and its number in the piece
+        rows = np.zeros(table.num_rows, np.int64)  # and its number in the piece
         kept = None
         for unit, first, last in zip(units, bounds[:-1].tolist(), bounds[1:].tolist()):
             for index in unit:
@@ -386,13 +386,19 @@ def _numeric_picks(
                 if mask is not None:
                     kept = np.ones(table.num_rows, bool) if kept is None else kept
                     kept[low:high] = mask
+        if np.any(owners < 0):
+            raise late_fetch.LateFetchUnavailable("a query returned rows of no piece asked")
         if kept is not None:
             table, owners, rows = table.filter(pa.array(kept)), owners[kept], rows[kept]
-        if sampled.ids:
-            known_ids.append((_packed(owners, rows), table.column(RECORD_ID)))
         # Ranked as one batch: the pieces' rows apart cost a dozen pyarrow calls a piece (a 10M-row
         # window has 160). The matched rows: counted by the query, or beforehand (_Sampled.matched).
-        return [(reduce_batches(owners, [(table.column(field), rows, None if sampled.narrow else table)])[0], counted)]
+        candidates = reduce_batches(owners, [(table.column(field), rows, None if sampled.narrow else table)])[0]
+        if sampled.ids:
+            # The candidates' ids alone: rows past the running cut cannot tie at the final one.
+            packed = _packed(owners, rows)
+            held = np.isin(packed, _packed(candidates[1], candidates[2]))  # type: ignore[arg-type]
+            known_ids.append((packed[held], table.column(RECORD_ID).filter(pa.array(held))))
+        return [(candidates, counted)]
 
     def consolidate() -> None:
         nonlocal overflow, pending_keys
@@ -503,7 +509,7 @@ _QUERIED_IDS = 10
 
 @dataclass(frozen=True)
 class _Sampled:
-    """A cut on the rank keys that at least ``limit`` rows pass, as a sample says, and the rows the pieces match."""
+    """A cut on the rank keys that at least ``limit`` rows pass, as a sample says, and the rows the pieces match if counted."""
 
     cut: Any
     # The rows the pieces match, counted beforehand; None: the narrow queries count them (value_scan.counted_rows_past).
@@ -530,7 +536,8 @@ def _sampled_cut(
     :data:`_WHOLE_LIMIT` (full records are held), and no selector filter
     but conditions on the field itself that polars evaluates as pyarrow
     does (a bounded range, :func:`value_scan.condition`): the query and
-    the count then apply them too (:func:`_matched`).
+    the count then apply them too (:func:`_matched`, or the narrow query
+    itself: :func:`value_scan.counted_rows_past`).
 
     Fewer winners than row groups are read in one pass only within such
     bounds, whose evaluation in pyarrow is what a narrow scan pays, and
@@ -593,7 +600,7 @@ def _sampled_cut(
     # from the sample's share of the window's row groups.
     share = sum(pieces[index].group.rows for index in sample) / sum(piece.group.rows for piece in pieces)  # type: ignore[attr-defined]
     estimated = sampled_rows / share if matched is None else matched
-    if estimated <= limit:
+    if matched is None and estimated <= limit:
         return None
     expected = limit * sampled_rows / estimated
     rank = int(np.ceil(1.3 * expected + 4 * np.sqrt(expected)))
@@ -610,6 +617,8 @@ def _sampled_cut(
         try:
             matched = _matched(pieces, field, comparisons)
         except late_fetch.LateFetchUnavailable:
+            return None
+        if matched <= limit:
             return None
     return _Sampled(cut, matched, comparisons, narrow, ids)
 
@@ -770,11 +779,11 @@ def _settle_ties(
     tied = tied[np.lexsort((row[tied], piece[tied]))]  # data order
     at = None if known is None else known.find(piece[tied], row[tied])
     unknown = np.unique(piece[tied] if at is None else piece[tied][at < 0])
-    extra = np.setdiff1d(unknown, piece[sure]).size
-    if unknown.size and 4 * extra <= unknown.size:
-        # The winners' row groups hold most tied rows anyway: the fetch settles
-        # the ties; reading record_id first would cost more than it saves (a
-        # narrow read is about a quarter of a full row group's decoding).
+    tied_pieces = np.unique(piece[tied])
+    if unknown.size and 4 * np.setdiff1d(tied_pieces, piece[sure]).size <= tied_pieces.size:
+        # Ids to read, and the winners' row groups hold most tied rows anyway:
+        # the fetch settles the ties; reading record_id first would cost more
+        # than it saves (a narrow read is about a quarter of a full row group's decoding).
         return keys, piece, row
     owners = piece[tied]
     bounds = np.flatnonzero(np.diff(owners)) + 1
@@ -791,8 +800,10 @@ def _settle_ties(
     # Back to data order (positions in ``tied``), so equal record_ids keep it in the stable sort.
     positions = np.concatenate([groups[i] for i, _ in read])
     order = np.argsort(positions, kind="stable")
-    ids = pa.concat_tables([table for _, table in read]).take(pa.array(order))
-    ranked = pc.sort_indices(ids, sort_keys=[(RECORD_ID, "ascending")])
+    # The ids' arrays alone: the ids read carry the dataset's field (maybe not nullable), the known ones none.
+    chunks = [chunk for _, table in read for chunk in table.column(RECORD_ID).chunks]
+    ids = pa.chunked_array(chunks, read[0][1].column(RECORD_ID).type).take(pa.array(order))
+    ranked = pc.sort_indices(ids)
     chosen = tied[positions[order][ranked.slice(0, need).to_numpy()]]
     keep = np.concatenate([sure, chosen])
     return keys[keep], piece[keep], row[keep]

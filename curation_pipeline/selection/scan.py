@@ -775,6 +775,7 @@ class ParquetSource:
         self._large: dict[str, bool] = {}  # whether a file has a row group too large to read whole
         self._file_bytes: dict[str, int] = {}  # each file's compressed column chunks, once asked
         self._partial: dict[str, frozenset[int]] = {}  # row groups the window's filter cuts, by file
+        self._judged: dict[str, list[tuple[bool, bool]] | None] = {}  # by the window's time bounds, by file
         self._rows: int | None = None
         self._in_flight: dict[tuple[str, ...] | None, int] = {}
         # Full records are read with string columns as dictionaries (cheap to
@@ -1178,7 +1179,13 @@ class ParquetSource:
         expressions (half the cost of finding a 10M-row window's pieces).
         None without bounds, or for a file whose time column is stored
         otherwise than the dataset's (another unit: the filter casts it).
+        Remembered: the window's groups and a file's cut ones ask it apart.
         """
+        if path not in self._judged:
+            self._judged[path] = self._judge_by_time(path, fragment)
+        return self._judged[path]
+
+    def _judge_by_time(self, path: str, fragment: ds.ParquetFileFragment) -> list[tuple[bool, bool]] | None:
         window = self._time_range
         if window is None or not self._direct_file(path, fragment):
             return None
@@ -1359,10 +1366,10 @@ def _filtered_source(data: FilteredParquet) -> Source:
     if row_filter is not None and not isinstance(row_filter, ds.Expression):
         raise SelectionError(f"the filtered data's filter must be a pyarrow Expression, got {type(row_filter).__name__}")
     if isinstance(dataset, ds.FileSystemDataset) and isinstance(dataset.format, ds.ParquetFileFormat):
+        window = time_range(data, dataset.schema)  # a bad one is an error, not a reason to read slowly
         try:
             # A stream window says whether its fragments hold their footers (see FilteredParquet).
             held = getattr(data, "footers_held", False) is True
-            window = time_range(data, dataset.schema)
             return ParquetSource(dataset, row_filter, list(dataset.get_fragments(row_filter)), held, window)
         except ValueError:
             pass  # the dataset carries a filter of its own: read it as one piece

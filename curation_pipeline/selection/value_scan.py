@@ -228,7 +228,8 @@ def counted_rows_past(
     Counting apart from the query decodes the column twice: 1.5-1.6 s
     against 0.9 s for 100M confidences. Each file's rows past ``bound``
     are gathered as a list beside its count, so at most ``cap + 1`` of
-    them are held per file. Raises :class:`LateFetchUnavailable` as
+    them are held per file. ``comparisons`` must be ones :func:`condition`
+    translates (at least one). Raises :class:`LateFetchUnavailable` as
     :func:`rows_past` does.
     """
     pl = _polars()

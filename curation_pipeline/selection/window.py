@@ -77,7 +77,7 @@ def time_range(data: Any, schema: pa.Schema) -> TimeRange | None:
 
     Raises:
         SelectionError: ``time_range`` is not ``(field, start, end)`` with
-            timezone-aware datetimes, ``start <= end``.
+            timezone-aware datetimes in whole microseconds, ``start <= end``.
     """
     found = getattr(data, "time_range", None)
     if found is None:
@@ -92,6 +92,9 @@ def time_range(data: Any, schema: pa.Schema) -> TimeRange | None:
         raise SelectionError(
             f"the filtered data's time_range must be (field, start, end) with timezone-aware datetimes, start <= end; got {found!r}"
         )
+    if any(getattr(bound, "nanosecond", 0) for bound in found[1:]):
+        # A pandas Timestamp: microseconds would cut its nanoseconds, and the bounds would judge rows wrongly.
+        raise SelectionError(f"the filtered data's time_range must be whole microseconds; got {found!r}")
     field, start, end = found
     type_ = schema.field(field).type if field in schema.names else None
     if type_ is None or not pa.types.is_timestamp(type_) or type_.unit != "us":

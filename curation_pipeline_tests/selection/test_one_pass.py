@@ -201,6 +201,38 @@ def test_ties_at_a_narrow_cut_are_settled_by_the_ids_the_query_returned(dataset,
     assert got.table.equals(expected.table) and got.selectors == expected.selectors
 
 
+@pytest.mark.parametrize("nullable", [True, False], ids=["record_id nullable", "record_id not null"])
+def test_ties_in_the_windows_edge_groups_are_read_beside_the_ids_the_query_returned(tmp_path, passes, monkeypatch, nullable: bool) -> None:
+    """The edge groups are scanned, not queried: their tied rows' ids are read, the others' came with the query."""
+    table = records(FILES * FILE_ROWS, seed=5)
+    confidence = table.schema.get_field_index("outputs.confidence")
+    rounded = np.round(np.random.default_rng(9).random(table.num_rows), 2)  # ties, in the edge groups too
+    table = table.set_column(confidence, "outputs.confidence", pa.array(rounded))
+    # Ids falling with time: the window's last (edge) group holds the smallest, read first when ties are settled.
+    table = table.set_column(0, "record_id", pa.array([f"rec-{table.num_rows - i:07d}" for i in range(table.num_rows)]))
+    if not nullable:
+        table = table.cast(table.schema.set(table.schema.get_field_index("record_id"), pa.field("record_id", pa.string(), nullable=False)))
+    write_stream(tmp_path, table, rows_per_group=GROUP_ROWS, rows_per_file=FILE_ROWS)
+    window = edges(ds.dataset(tmp_path / "streams" / "app" / "date=2024-05-01", format="parquet"))
+    monkeypatch.setattr(ordered, "_QUERIED_IDS", 100)  # ids with the query
+    settled: list[tuple[int, int]] = []  # (tied rows whose ids were known, tied rows)
+    settle_ties = ordered._settle_ties
+
+    def recording(pieces, limit, keys, piece, row, known=None):
+        cut = np.partition(keys, limit - 1)[limit - 1]
+        tied = keys == cut
+        settled.append((int((known.find(piece[tied], row[tied]) >= 0).sum()) if known else 0, int(tied.sum())))
+        return settle_ties(pieces, limit, keys, piece, row, known)
+
+    monkeypatch.setattr(ordered, "_settle_ties", recording)
+    selector = SPARSE["bounded confidence"]
+    got = run_selection(window, [selector], seed=3)
+    assert passes == [(True, True)]
+    assert len(settled) == 1 and 0 < settled[0][0] < settled[0][1]  # some tied ids known, some read
+    expected = two_passes(monkeypatch, window, selector)
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
+
+
 def test_sparse_winners_in_the_windows_edge_groups_are_found_read_narrow(tmp_path, narrow, passes, monkeypatch) -> None:
     """The best values sit in the window's two edge groups, inside the window and just outside it."""
     table = records(FILES * FILE_ROWS, seed=7)
@@ -391,6 +423,6 @@ def test_counts_and_narrow_queries_read_a_run_of_files_each(dataset, narrow, pas
         got = run_selection(edges(dataset), [selector], seed=3)
         expected = two_passes(monkeypatch, edges(dataset), selector)
         assert got.table.equals(expected.table) and got.selectors == expected.selectors
-    # The dense pass counts in six queries; the narrow one counts in its own six.
+    # Counted apart: the dense pass, in six queries; the narrow one counts in its six queries (``narrow``).
     assert len(counts) == FILES // 2 and passes[0] == (True, True) and passes[2] == (True, True)
     assert narrow == [False, *[True] * (FILES // 2)]  # the dense pass in one query, the narrow one in six

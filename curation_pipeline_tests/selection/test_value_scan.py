@@ -115,3 +115,34 @@ def test_count_where_counts_the_rows_in_the_ranges_the_conditions_keep(tmp_path)
     assert value_scan.count_where([(path, ranges), (path, [(9_000, 10_000)])], table.schema, "x", conditions) == expected + int(
         np.count_nonzero((values[9_000:] > 0.45) & (values[9_000:] < 0.55))
     )
+
+
+@pytest.mark.parametrize("descending", [True, False], ids=["descending", "ascending"])
+def test_counted_rows_past_counts_and_returns_the_rows_past_the_bound(tmp_path, descending: bool) -> None:
+    """Files with rows past the bound, with matched rows but none past it, and with none matched at all."""
+    rng = np.random.default_rng(4)
+    files = []
+    for number, values in enumerate([np.round(rng.random(5_000), 3), np.full(3_000, 0.5), np.full(2_000, 0.99)]):
+        values[::89] = np.nan
+        table = pa.table({"record_id": [f"{number}-{i}" for i in range(values.size)], "x": pa.array(values)})
+        path = str(tmp_path / f"part-{number}.parquet")
+        pq.write_table(table, path, row_group_size=1_000)
+        files.append((path, values))
+    conditions = list(filter_comparisons(BoundsFilter(field="x", lower=0.2, upper=0.8), table.schema, "test"))
+    bound = 0.7 if descending else 0.3
+    asked = [(path, [(0, 1_000), (2_000, values.size)]) for path, values in files]
+    rows, counted = value_scan.counted_rows_past(asked, table.schema, "x", bound, descending, 10_000, conditions)
+    expected_count, expected_rows = 0, []
+    for position, (path, values) in enumerate(files):
+        for start, end in [(0, 1_000), (2_000, values.size)]:
+            for row in range(start, end):
+                value = values[row]
+                if 0.2 < value < 0.8:
+                    expected_count += 1
+                    if (value >= bound) if descending else (value <= bound):
+                        expected_rows.append((value, row, position))
+    assert counted == expected_count and expected_rows
+    assert rows.column_names == ["x", value_scan.ROW, value_scan.FILE]
+    assert sorted(zip(*(rows.column(name).to_pylist() for name in rows.column_names))) == sorted(expected_rows)
+    with pytest.raises(value_scan.LateFetchUnavailable):
+        value_scan.counted_rows_past(asked, table.schema, "x", bound, descending, len(expected_rows) - 1, conditions)

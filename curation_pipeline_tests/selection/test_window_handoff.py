@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -352,8 +353,14 @@ def test_a_window_stored_in_another_time_unit_is_told_by_its_filter(tmp_path: Pa
 
 @pytest.mark.parametrize(
     "time_range",
-    [("__time", DAY), ("__time", DAY + dt.timedelta(days=1), DAY), ("__time", DAY.replace(tzinfo=None), DAY), (1, DAY, DAY)],
-    ids=["two items", "end before start", "naive", "field not a name"],
+    [
+        ("__time", DAY),
+        ("__time", DAY + dt.timedelta(days=1), DAY),
+        ("__time", DAY.replace(tzinfo=None), DAY),
+        (1, DAY, DAY),
+        ("__time", pd.Timestamp(DAY) + pd.Timedelta(nanoseconds=500), DAY + dt.timedelta(days=1)),
+    ],
+    ids=["two items", "end before start", "naive", "field not a name", "nanoseconds"],
 )
 def test_a_handed_over_time_range_must_be_a_field_and_two_aware_datetimes(tmp_path: Path, time_range) -> None:
     log_records("app", records(10), str(tmp_path / "store"))
@@ -368,3 +375,22 @@ def test_a_stream_window_says_its_time_bounds(tmp_path: Path) -> None:
     log_records("app", records(10), str(tmp_path / "store"))
     start, end = DAY, DAY + dt.timedelta(hours=3)
     assert open_window("app", start, end, str(tmp_path / "store")).time_range == ("__time", start, end)
+
+
+def test_a_null_time_beside_a_single_time_is_not_in_the_window(tmp_path: Path) -> None:
+    """A group of one time and a null: its statistics (min equal to max) once showed it wholly inside."""
+    import pyarrow.dataset as ds
+
+    utc = pa.timestamp("us", tz="UTC")
+    times = pa.array([DAY + dt.timedelta(hours=1), None, DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=3)], utc)
+    pq.write_table(pa.table({"record_id": ["a", "b", "c", "d"], "__time": times}), tmp_path / "part.parquet", row_group_size=2)
+    dataset = ds.dataset(tmp_path / "part.parquet")
+    start, end = DAY, DAY + dt.timedelta(days=1)
+    window = (ds.field("__time") >= pa.scalar(start, utc)) & (ds.field("__time") < pa.scalar(end, utc))
+    for bounds in (False, True):
+        handed = _Handed(dataset, window)
+        if bounds:
+            handed.time_range = ("__time", start, end)  # type: ignore[attr-defined]
+        assert _window_pieces(dataset, start, end, bounds) == [(0, False), (1, True)]
+        got = select(handed, [Selector(method=UniformSampler(), limit=10)], seed=1)
+        assert got.column("record_id").to_pylist() == ["a", "c", "d"]
