@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from curation_pipeline.fields import RECORD_ID
@@ -267,3 +268,74 @@ def _past(pl: ModuleType, schema: pa.Schema, field: str, bound: int | float, des
     if pa.types.is_floating(schema.field(field).type):
         past = past & column.is_not_nan()  # polars orders NaN above every number; it never ranks
     return past
+
+
+def prefilter(schema: pa.Schema, comparisons: Sequence[Comparison]) -> Any | None:
+    """A polars condition that every row meeting ``comparisons`` meets, where polars can say one; else None.
+
+    Numeric comparisons as :func:`condition` translates them; equality of a
+    string column with a string. Given to :func:`rows_at`, it lets polars
+    decode the other columns only for the rows it keeps.
+    """
+    pl = _polars()
+    if pl is None or not comparisons:
+        return None
+    terms = []
+    for comparison in comparisons:
+        type_ = schema.field(comparison.field).type if schema.get_field_index(comparison.field) >= 0 else None
+        value = comparison.value.as_py() if isinstance(comparison.value, pa.Scalar) else None
+        if type_ is not None and pa.types.is_string(type_) and comparison.function == "equal" and comparison.decode is None:
+            if not isinstance(value, str):
+                return None
+            terms.append(pl.col(comparison.field) == pl.lit(value, pl.String))
+            continue
+        term = condition(schema, comparison.field, [comparison])
+        if term is None:
+            return None
+        terms.append(term)
+    return pl.all_horizontal(terms)
+
+
+def rows_at(files: Sequence[tuple[str, np.ndarray]], schema: pa.Schema, where: Any) -> list[pa.Table]:
+    """Every column of the rows at file row numbers ``rows`` (distinct) of each ``(path, rows)`` of ``files``, in that order.
+
+    The rows must all meet ``where`` (:func:`prefilter`): polars reads the
+    columns it names, and the others only for the rows asked among those
+    that meet it. One query over the files. Raises
+    :class:`LateFetchUnavailable` where polars fails or returns other rows
+    than asked (a row ``where`` does not hold for): the caller reads them
+    otherwise.
+    """
+    pl = _polars()
+    assert pl is not None, "rows_at needs polars (see prefilter)"
+    try:
+        frames = [
+            pl.scan_parquet(path, glob=False, hive_partitioning=False)
+            .with_row_index(ROW)
+            .filter(where & pl.col(ROW).is_in(pl.Series(rows.astype(np.int64)).cast(pl.get_index_type()).implode()))
+            .with_columns(pl.lit(position, pl.Int64).alias(FILE))
+            for position, (path, rows) in enumerate(files)
+        ]
+        table = pl.concat(frames).collect().to_arrow()
+    except _failures(pl) as error:
+        raise LateFetchUnavailable(str(error)) from error
+    sizes = [rows.size for _, rows in files]
+    if table.num_rows != sum(sizes):
+        raise LateFetchUnavailable(f"polars returned {table.num_rows} of the {sum(sizes)} rows asked")
+    try:
+        records = table.select(schema.names).cast(schema)
+    except (KeyError, pa.ArrowException) as error:  # a column polars named or typed otherwise
+        raise LateFetchUnavailable(str(error)) from error
+    positions = table.column(FILE).to_numpy()
+    numbers = table.column(ROW).to_numpy().astype(np.int64)
+    found = []
+    start = 0
+    for position, (_, rows) in enumerate(files):
+        # File by file, each in file order (polars' concat keeps it): back to the order asked.
+        part = records.slice(start, sizes[position])
+        got = numbers[start : start + sizes[position]]
+        if np.any(positions[start : start + sizes[position]] != position) or np.any(np.sort(rows) != got):
+            raise LateFetchUnavailable("polars returned rows other than those asked")
+        found.append(part.take(pa.array(np.searchsorted(got, rows))))
+        start += sizes[position]
+    return found

@@ -13,13 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation_pipeline.curators.selectors import (
+    BoundsFilter,
     EqualsFilter,
     OrderedSampler,
     Selector,
     StratifiedSampler,
     UniformSampler,
 )
-from curation_pipeline.selection import SelectionError, late_fetch, scan, select
+from curation_pipeline.selection import SelectionError, late_fetch, scan, select, value_scan
 from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, records
 
@@ -74,6 +75,7 @@ def store(tmp_path_factory) -> str:
 
 @pytest.mark.parametrize("name", sorted(SELECTORS))
 def test_duckdb_and_pyarrow_fetch_the_same_rows(store: str, counted: list[int], monkeypatch, name: str) -> None:
+    monkeypatch.setattr(scan, "_VALUED_FETCH_SHARE", 0)  # dense winners under a filter: DuckDB too, not polars
     window = open_window("app", DAY + dt.timedelta(hours=3), DAY + dt.timedelta(days=1, hours=9), store)
     through_duckdb = select(window, [SELECTORS[name]], seed=21)
     used = counted[0]
@@ -346,3 +348,27 @@ def test_small_files_are_batched_by_their_rows(rows: list[int], expected) -> Non
     assert ([paths for paths, _ in batched], alone) == expected
     assert sorted([i for _, picks in batched for i in picks] + alone) == list(range(len(rows)))  # each pick once
 
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [EqualsFilter(field="outputs.label", equals="dog")],
+        [BoundsFilter(field="outputs.confidence", lower=0.2, upper=0.9), EqualsFilter(field="outputs.label", equals="cat")],
+    ],
+    ids=["equals", "bounds and equals"],
+)
+def test_dense_winners_under_a_filter_come_through_polars_as_through_duckdb(store: str, counted: list[int], monkeypatch, filters) -> None:
+    """Winners in most pages, under a filter polars evaluates: polars reads the filter's columns, then the winners'."""
+    window = open_window("app", DAY + dt.timedelta(hours=3), DAY + dt.timedelta(days=1, hours=9), store)
+    selector = Selector(method=UniformSampler(), limit=10_000, filters=filters)
+    queried: list[int] = []
+    rows_at = value_scan.rows_at
+    monkeypatch.setattr(value_scan, "rows_at", lambda files, *rest: queried.append(len(files)) or rows_at(files, *rest))
+    through_polars = select(window, [selector], seed=21)
+    assert queried and counted[0] == 0
+    monkeypatch.setattr(scan, "_VALUED_FETCH_SHARE", 0)  # winners never dense enough: DuckDB
+    through_duckdb = select(window, [selector], seed=21)
+    assert counted[0] > 0
+    assert through_polars.schema == through_duckdb.schema == window.schema
+    assert through_polars.equals(through_duckdb) and through_polars.num_rows == 10_000

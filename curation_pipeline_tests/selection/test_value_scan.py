@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pydantic
 import pytest
 
-from curation_pipeline.curators.selectors import BoundsFilter
+from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter
 from curation_pipeline.selection import value_scan
 from curation_pipeline.selection.errors import FieldTypeError
 from curation_pipeline.selection.filters import Comparison, filter_comparisons
@@ -146,3 +146,30 @@ def test_counted_rows_past_counts_and_returns_the_rows_past_the_bound(tmp_path, 
     assert sorted(zip(*(rows.column(name).to_pylist() for name in rows.column_names))) == sorted(expected_rows)
     with pytest.raises(value_scan.LateFetchUnavailable):
         value_scan.counted_rows_past(asked, table.schema, "x", bound, descending, len(expected_rows) - 1, conditions)
+
+
+def test_rows_at_gives_the_rows_asked_in_that_order_and_refuses_a_row_its_condition_drops(tmp_path) -> None:
+    labels = pa.array(["dog", "cat", None, "dog", "dög", "dog"] * 500)
+    table = pa.table({"record_id": [f"r{i}" for i in range(len(labels))], "x": pa.array(np.arange(len(labels), dtype=np.float64)), "label": labels})
+    path = str(tmp_path / "part.parquet")
+    pq.write_table(table, path, row_group_size=700)
+    equals = list(filter_comparisons(EqualsFilter(field="label", equals="dog"), table.schema, "test"))
+    where = value_scan.prefilter(table.schema, equals)
+    asked = np.array([2_997, 0, 1_503, 3, 2_105], np.int64)  # rows of "dog", out of order
+    (got,) = value_scan.rows_at([(path, asked)], table.schema, where)
+    assert got.equals(table.take(pa.array(asked)))
+    with pytest.raises(value_scan.LateFetchUnavailable):
+        value_scan.rows_at([(path, np.array([0, 4], np.int64))], table.schema, where)  # "dög" is not "dog"
+    bounds = list(filter_comparisons(BoundsFilter(field="x", lower=10.0), table.schema, "test"))
+    (got,) = value_scan.rows_at([(path, asked[asked > 10])], table.schema, value_scan.prefilter(table.schema, [*bounds, *equals]))
+    assert got.equals(table.take(pa.array(asked[asked > 10])))
+
+
+def test_a_prefilter_is_given_only_for_conditions_polars_evaluates() -> None:
+    schema = pa.schema([("label", pa.string()), ("x", pa.float64()), ("n", pa.int64())])
+    assert value_scan.prefilter(schema, [Comparison("label", "equal", pa.scalar("dog"))]) is not None
+    assert value_scan.prefilter(schema, [Comparison("x", "less", pa.scalar(0.5))]) is not None
+    assert value_scan.prefilter(schema, []) is None
+    assert value_scan.prefilter(schema, [Comparison("label", "match_substring", "do")]) is None
+    assert value_scan.prefilter(schema, [Comparison("label", "less", pa.scalar("dog"))]) is None
+    assert value_scan.prefilter(schema, [Comparison("n", "less", pa.scalar(0.5))]) is None  # a float bound on int64
