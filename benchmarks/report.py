@@ -116,7 +116,7 @@ then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
 rows 1.41 and 1.34 -> 0.95 and 0.91 times polars (4,034 -> 2,547 ms on our
 layout), at 10M 1.24 and 1.33 -> 1.02 and 1.02, at 412-419 MB (270-272 MB
-in two passes). Bounded ranges select in one pass too (runs N and O):
+in two passes). Bounded ranges select in one pass too (runs M and N):
 polars applies the selector's bounds in its query and counts the rows
 they keep, translated so that it keeps exactly the rows pyarrow's
 kernels keep (docs/decisions.md, "A selector's bounds in the one pass");
@@ -126,29 +126,32 @@ the field alone, counting as it reads, and the winners are fetched after
 (bounded range and equality) are now found from its fields' value ranges
 rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
 docs/decisions.md, "A selector's row groups from its fields' value
-ranges"). Runs L-O ran on a machine about twice as slow as runs A-K's
+ranges"). Runs L-P ran on a machine about twice as slow as runs A-K's
 for every engine: polars' bounded range k=100 at 10M rows on our layout
-took 173 ms there (in a run since replaced) and 370-422 ms in runs L and
-N, DuckDB's 359 and 719-875 ms. In run N, at 100M rows, bounded range is
-0.52 and 0.47 times polars on our and the overlap layout at k=100 (0.70
-in run L, counted apart; 0.78 and 0.84 in run E, in two passes) and 1.03
-and 0.94 at k=10,000 (1.06 and 1.11 in run L; 1.50 and 1.34 in two
-passes); at 10M 1.07 and 1.35 at k=100 (1.26 and 1.57 in run L) and 1.08
-and 1.06 at k=10,000. In run L equality is 0.47 and 0.45 at k=100 and
-1.18 and 1.04 at k=10,000 at 100M, 1.76 and 1.47 at k=10,000 at 10M. What
-is left over polars on bounded range k=10,000 is the count: polars' query
-computes no count of the rows its filter keeps, where ours reports it
-(matched rows); on equality k=10,000, the fetch of winners in nearly every
-page (above). Runs K and L were run with the default `--long-run` of 10
-s, so every engine's figure there is a median of three warm runs; runs
+took 173 ms there (in a run since replaced) and 370-422 ms on it, DuckDB's
+359 and 719-875 ms. In run M, at 100M rows, bounded range is 0.52 and
+0.47 times polars on our and the overlap layout at k=100 (0.70 in a run
+since replaced, counted apart; 0.78 and 0.84 in run E, in two passes) and
+1.03 and 0.94 at k=10,000 (1.06 and 1.11 counted apart; 1.50 and 1.34 in
+two passes); at 10M 1.07 and 1.35 at k=100 (1.26 and 1.57 counted apart)
+and 1.08 and 1.06 at k=10,000. Equality's winners under its filter now
+come through polars where they fill most pages (docs/decisions.md, "Dense
+winners under a filter fetched by polars"): in run P, k=10,000 is 1.37
+and 1.13 times polars at 10M (1.76 and 1.47 fetched by DuckDB, in a run
+since replaced) and 1.03 and 1.04 at 100M (1.18 and 1.04); k=100 0.71-0.73
+at 10M and 0.44-0.49 at 100M. What is left over polars on bounded range
+k=10,000 is the count: polars' query computes no count of the rows its
+filter keeps, where ours reports it (matched rows); on equality k=10,000,
+the count and the fetch of winners in nearly every page (above). Runs K-P were run with the default `--long-run` of 10
+s, so every engine's figure there is a median of three warm runs (one in run L); runs
 A-J, with 3 s, measured ours at 100M by its first run where that took over
 3 s (imports included). On the machine of runs A-K the same code's times
 moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs). The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run K), bounded
-range there (run N), equality there (run L), for small files (run I, and
-run P for top confidence, bounded range, equality and uniform) and the
+range there (run M), equality there (run P), for small files (run I, and
+run O for top confidence, bounded range, equality and uniform) and the
 other rules on those two layouts at 10M (run J), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
@@ -156,7 +159,7 @@ confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
 k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
-to 1.58 (run I). Run P measured the same rules again on run L's slower
+to 1.58 (run I). Run O measured the same rules again on run L's slower
 machine, with a window's row groups told by its time bounds (finding the
 pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): 1.02-2.17 times
 the fastest peer at 10M (uniform k=100 0.59), and at 100M 0.97 and 1.21 for
@@ -242,11 +245,11 @@ again: the ranges an ordered rule asks are now noted with the window's
 row groups (2,900 -> 1,487 footer reads), the window's own read of them
 (for its time spans) comes first, and the winners' 100 rows lie in 95
 files, a DuckDB query each. Top confidence at k=10,000 (1.03) fetches its
-winners spread over every file, as at 100M. Bounded range (run O,
+winners spread over every file, as at 100M. Bounded range (run N,
 on run L's slower machine) takes 14.4 s at k=100, 0.49 times polars (0.73
-in run M with the count apart, 1.09 in run A in two passes; DuckDB timed
-out), and 32.7 s at k=10,000, 0.82 times (1.10 in run M, 1.25 in run A).
-Equality (run M) takes 23.6 s at k=100, 0.41 times polars, and 44.3 s at
+in run L with the count apart, 1.09 in run A in two passes; DuckDB timed
+out), and 32.7 s at k=10,000, 0.82 times (1.10 in run L, 1.25 in run A).
+Equality (run L) takes 23.6 s at k=100, 0.41 times polars, and 44.3 s at
 k=10,000, where polars passes 2 GiB and DuckDB times out.""",
     "selection_floor": """\
 `benchmarks/selection_floor.py` times pyarrow alone decoding the one column a
