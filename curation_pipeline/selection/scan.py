@@ -1768,27 +1768,15 @@ def _fetch_valued(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     0.44-0.52 s where DuckDB's queries take 0.7 s (100M: 3.9-4.2 against
     4.6-4.9 s). Where polars cannot, DuckDB reads them (:func:`_fetch_late`).
     """
-    by_path: dict[str, list[int]] = {}
-    for position, (piece, _) in enumerate(picks):
-        by_path.setdefault(piece.group.path, []).append(position)  # type: ignore[attr-defined]
-    asked = []
-    for path, positions in by_path.items():
-        numbers = np.concatenate([picks[i][0].file_rows(picks[i][1]) for i in positions])  # type: ignore[attr-defined]
-        if np.unique(numbers).size != numbers.size:
-            return _fetch_late(picks)  # a row asked twice: one query returns it once
-        asked.append((path, numbers))
+    by_path, asked = _asked_by_file(picks)
     where = _prefilter(picks[0][0])
+    if not asked or where is None:
+        return _fetch_late(picks)  # a row asked twice (one query returns it once), or no condition
     try:
-        if where is None:
-            raise late_fetch.LateFetchUnavailable("no condition for polars")
         fetched = value_scan.rows_at(asked, picks[0][0].source.schema, where)  # type: ignore[attr-defined]
     except late_fetch.LateFetchUnavailable:
         return _fetch_late(picks)
-    tables: list[pa.Table | None] = [None] * len(picks)
-    for positions, table in zip(by_path.values(), fetched):
-        for i, part in zip(positions, _sliced(table, [picks[i][1].size for i in positions])):
-            tables[i] = part
-    return tables  # type: ignore[return-value]
+    return _placed(picks, by_path, fetched)
 
 
 def _fetch_late(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
@@ -1796,15 +1784,9 @@ def _fetch_late(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
 
     One file: a query for its rows. Several (small files): one query over them all.
     """
-    by_path: dict[str, list[int]] = {}
-    for position, (piece, _) in enumerate(picks):
-        by_path.setdefault(piece.group.path, []).append(position)  # type: ignore[attr-defined]
-    asked = []
-    for path, positions in by_path.items():
-        numbers = np.concatenate([picks[i][0].file_rows(picks[i][1]) for i in positions])  # type: ignore[attr-defined]
-        if np.unique(numbers).size != numbers.size:
-            return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
-        asked.append((path, numbers))
+    by_path, asked = _asked_by_file(picks)
+    if not asked:
+        return [piece.fetch(rows) for piece, rows in picks]  # a row asked twice: one query returns it once
     source = picks[0][0].source  # type: ignore[attr-defined]
     try:
         if len(asked) == 1:
@@ -1815,6 +1797,25 @@ def _fetch_late(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
             fetched = late_fetch.take_files(asked, source.schema)
     except late_fetch.LateFetchUnavailable:
         return [piece.fetch(rows) for piece, rows in picks]  # pyarrow's read of the same rows
+    return _placed(picks, by_path, fetched)
+
+
+def _asked_by_file(picks: list[tuple[Piece, np.ndarray]]) -> tuple[dict[str, list[int]], list[tuple[str, np.ndarray]]]:
+    """The picks' positions by file, and each file's row numbers asked; none asked where a row is asked twice."""
+    by_path: dict[str, list[int]] = {}
+    for position, (piece, _) in enumerate(picks):
+        by_path.setdefault(piece.group.path, []).append(position)  # type: ignore[attr-defined]
+    asked = []
+    for path, positions in by_path.items():
+        numbers = np.concatenate([picks[i][0].file_rows(picks[i][1]) for i in positions])  # type: ignore[attr-defined]
+        if np.unique(numbers).size != numbers.size:
+            return by_path, []
+        asked.append((path, numbers))
+    return by_path, asked
+
+
+def _placed(picks: list[tuple[Piece, np.ndarray]], by_path: dict[str, list[int]], fetched: list[pa.Table]) -> list[pa.Table]:
+    """Each pick's rows, cut from its file's fetched table (:func:`_asked_by_file`'s order)."""
     tables: list[pa.Table | None] = [None] * len(picks)
     for positions, table in zip(by_path.values(), fetched):
         for i, part in zip(positions, _sliced(table, [picks[i][1].size for i in positions])):
