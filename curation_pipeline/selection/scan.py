@@ -1396,7 +1396,9 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
     """Full rows at sorted row indices of each piece, concatenated in the order given.
 
     Row groups of local stream files are fetched one DuckDB query per file,
-    small files many to a query (:mod:`curation_pipeline.selection.late_fetch`);
+    small files many to a query (:mod:`curation_pipeline.selection.late_fetch`),
+    or, where winners under a selector's filter fill most pages, by polars
+    (:func:`_fetch_valued`);
     row groups of remote files from a local copy of the file through DuckDB
     where their winners are sparse (:func:`_from_copy`), else one read per file
     (:func:`_fetch_together`); other pieces one by one.
