@@ -372,3 +372,15 @@ def test_dense_winners_under_a_filter_come_through_polars_as_through_duckdb(stor
     assert counted[0] > 0
     assert through_polars.schema == through_duckdb.schema == window.schema
     assert through_polars.equals(through_duckdb) and through_polars.num_rows == 10_000
+
+
+def test_dense_winners_in_row_groups_too_large_to_read_whole_keep_duckdb(store: str, counted: list[int], monkeypatch) -> None:
+    """polars would hold such a group's columns decoded (a foreign writer's 128 MB groups)."""
+    monkeypatch.setattr(scan, "_WHOLE_GROUP_ROWS", 1_000)  # the store's 65,536-row groups count as large
+    window = open_window("app", DAY + dt.timedelta(hours=3), DAY + dt.timedelta(days=1, hours=9), store)
+    selector = Selector(method=UniformSampler(), limit=10_000, filters=[EqualsFilter(field="outputs.label", equals="dog")])
+    queried: list[int] = []
+    rows_at = value_scan.rows_at
+    monkeypatch.setattr(value_scan, "rows_at", lambda files, *rest: queried.append(len(files)) or rows_at(files, *rest))
+    assert select(window, [selector], seed=21).num_rows == 10_000
+    assert not queried and counted[0] > 0
