@@ -573,11 +573,8 @@ def _sampled_cut(
     narrow = limit < len(pieces)
     matched = None
     if not narrow:
-        try:
-            matched = _matched(pieces, field, comparisons)
-        except late_fetch.LateFetchUnavailable:
-            return None  # polars could not count them: two passes will
-        if matched <= limit:
+        matched = _more_than(pieces, field, comparisons, limit)
+        if matched is None:
             return None
     step = len(pieces) / _SAMPLE_PIECES
     sample = sorted({int(step * i + step / 2) for i in range(_SAMPLE_PIECES)})
@@ -614,11 +611,8 @@ def _sampled_cut(
     if ids:
         # The ids come with a query of its own (polars then decodes a page of them for each row it
         # returns, where one gathering the rows beside the count would decode them all): counted apart.
-        try:
-            matched = _matched(pieces, field, comparisons)
-        except late_fetch.LateFetchUnavailable:
-            return None
-        if matched <= limit:
+        matched = _more_than(pieces, field, comparisons, limit)
+        if matched is None:
             return None
     return _Sampled(cut, matched, comparisons, narrow, ids)
 
@@ -641,6 +635,15 @@ def _own_comparisons(pieces: list[Piece]) -> tuple[Comparison, ...] | None:
     if getattr(pieces[0], "selector_filter", None) is None:
         return ()
     return None if predicate is None else predicate.comparisons
+
+
+def _more_than(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...], limit: int) -> int | None:
+    """:func:`_matched`, where more than ``limit`` rows match; None where fewer do or polars could not count them (two passes)."""
+    try:
+        matched = _matched(pieces, field, comparisons)
+    except late_fetch.LateFetchUnavailable:
+        return None
+    return matched if matched > limit else None
 
 
 def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...]) -> int:

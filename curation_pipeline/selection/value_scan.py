@@ -213,12 +213,7 @@ def rows_past(
         raise LateFetchUnavailable(str(error)) from error
     if table.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
-    try:
-        records = table.select(names).cast(pa.schema([schema.field(name) for name in names]))
-    except (KeyError, pa.ArrowException) as error:  # a column polars named or typed otherwise
-        raise LateFetchUnavailable(str(error)) from error
-    records = records.append_column(ROW, table.column(ROW).cast(pa.int64()))
-    return records.append_column(FILE, table.column(FILE).cast(pa.int64()))
+    return _typed(table, pa.schema([schema.field(name) for name in names]), numbered=True)
 
 
 def counted_rows_past(
@@ -253,12 +248,22 @@ def counted_rows_past(
         raise LateFetchUnavailable(str(error)) from error
     if rows.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
+    return _typed(rows, pa.schema([schema.field(field)]), numbered=True), int(counts.get_column(_COUNT).sum())
+
+
+def _typed(table: pa.Table, target: pa.Schema, *, numbered: bool = False) -> pa.Table:
+    """``target``'s columns of polars' ``table``, cast to its types; then, if ``numbered``, :data:`ROW` and :data:`FILE` as int64.
+
+    Raises :class:`LateFetchUnavailable` where polars named or typed a column otherwise.
+    """
     try:
-        values = rows.column(field).cast(schema.field(field).type)
-    except (KeyError, pa.ArrowException) as error:  # a column polars named or typed otherwise
+        typed = table.select(target.names).cast(target)
+    except (KeyError, pa.ArrowException) as error:
         raise LateFetchUnavailable(str(error)) from error
-    table = pa.table({field: values, ROW: rows.column(ROW).cast(pa.int64()), FILE: rows.column(FILE).cast(pa.int64())})
-    return table, int(counts.get_column(_COUNT).sum())
+    if numbered:
+        typed = typed.append_column(ROW, table.column(ROW).cast(pa.int64()))
+        typed = typed.append_column(FILE, table.column(FILE).cast(pa.int64()))
+    return typed
 
 
 def _past(pl: ModuleType, schema: pa.Schema, field: str, bound: int | float, descending: bool) -> Any:
@@ -322,10 +327,7 @@ def rows_at(files: Sequence[tuple[str, np.ndarray]], schema: pa.Schema, where: A
     sizes = [rows.size for _, rows in files]
     if table.num_rows != sum(sizes):
         raise LateFetchUnavailable(f"polars returned {table.num_rows} of the {sum(sizes)} rows asked")
-    try:
-        records = table.select(schema.names).cast(schema)
-    except (KeyError, pa.ArrowException) as error:  # a column polars named or typed otherwise
-        raise LateFetchUnavailable(str(error)) from error
+    records = _typed(table, schema)
     positions = table.column(FILE).to_numpy()
     numbers = table.column(ROW).to_numpy().astype(np.int64)
     found = []
