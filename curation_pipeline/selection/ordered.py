@@ -15,6 +15,7 @@ instead, the candidates keeping their full records (at most a few times
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -340,10 +341,12 @@ def _numeric_picks(
                 pass  # read as without a copy
         return [result for run in together_runs(pieces, unit) for result in reduce_whole(run)]
 
-    def reduce_valued(units: list[list[int]]) -> list[tuple[_Candidates, int]]:
-        """The candidates of ``units`` (a file's pieces each) from one polars query (:mod:`value_scan`).
+    def reduce_valued(units: list[list[int]], small: bool = False) -> list[tuple[_Candidates, int]]:
+        """The candidates of ``units`` (a file's pieces each) from one polars query (:mod:`value_scan`), or DuckDB's if ``small``.
 
         Its rows: those at or past the sampled cut, or the running one once tighter.
+        ``small``: files of few rows (:func:`value_scan.small_rows_past`), whose
+        rows come back with the selector's filter to evaluate again.
         """
         assert sampled is not None
         cut = state["cut"]
@@ -358,7 +361,9 @@ def _numeric_picks(
             sampled.comparisons,
         )
         counted = 0
-        if sampled.matched is None:
+        if small:
+            table = value_scan.small_rows_past(*arguments)
+        elif sampled.matched is None:
             table, counted = value_scan.counted_rows_past(*arguments)
         else:
             table = value_scan.rows_past(*arguments, narrow=sampled.narrow, ids=sampled.ids)
@@ -382,7 +387,9 @@ def _numeric_picks(
                 rows[low:high] = numbers[low:high] - start
                 # The window's edges. polars applied the selector's conditions as pyarrow does
                 # (value_scan.condition): evaluating them again cost 0.2-0.4 s at 100M rows.
-                mask = None if piece.group.whole else piece.mask(table.slice(low, high - low))  # type: ignore[attr-defined]
+                # DuckDB's rows (small) may hold more: their few rows are evaluated again.
+                whole = piece.group.whole and not small  # type: ignore[attr-defined]
+                mask = None if whole else piece.mask(table.slice(low, high - low))  # type: ignore[attr-defined]
                 if mask is not None:
                     kept = np.ones(table.num_rows, bool) if kept is None else kept
                     kept[low:high] = mask
@@ -430,10 +437,17 @@ def _numeric_picks(
         # Read narrow, the window's edge groups are scanned as in two passes: the query reads no column of the window's filter.
         queried = [index for index, piece in enumerate(pieces) if not sampled.narrow or piece.group.whole]  # type: ignore[attr-defined]
         counted = 0
-        for units in _file_runs(pieces, queried, _NARROW_QUERY_ROWS if sampled.narrow else _VALUED_QUERY_ROWS):
+        small = _small_files(pieces)  # read narrow, none (_sampled_cut)
+        large = [index for index in queried if pieces[index].file not in small]
+        for units in _file_runs(pieces, large, _NARROW_QUERY_ROWS if sampled.narrow else _VALUED_QUERY_ROWS):
             for result in reduce_valued(units):
                 merge(result)
                 counted += result[1]
+        # Small files' queries on the pool, a connection a thread (DuckDB's one-threaded queries).
+        runs = _file_runs(pieces, [index for index in queried if pieces[index].file in small], _SMALL_QUERY_ROWS)
+        for results in ordered_map(functools.partial(reduce_valued, small=True), runs, reads=None):
+            for result in results:
+                merge(result)
         edges = [[index] for index, piece in enumerate(pieces) if sampled.narrow and not piece.group.whole]  # type: ignore[attr-defined]
         for results in ordered_map(reduce_narrow, edges, reads=[field]):
             for result in results:
@@ -477,11 +491,17 @@ _WHOLE_LIMIT = 1 << 16
 # window; a window of fewer than twice as many is selected in two passes (the
 # sample would read most of its column already).
 _SAMPLE_PIECES = 32
-# ... only over files whose row groups in the window hold at least this many
-# rows: each file costs polars a scan of its own. On 1,440 files of 69,000
-# rows (a 100M-row day, a file a minute) one pass was no faster (top
-# confidence k=10,000: 7.3-8.6 against 7.4-8.2 s) and polars held more.
+# ... through polars only over files whose row groups in the window hold at
+# least this many rows: each file costs polars a scan of its own. On 1,440
+# files of 69,000 rows (a 100M-row day, a file a minute) one pass was no
+# faster (top confidence k=10,000: 7.3-8.6 against 7.4-8.2 s) and polars held
+# more. Smaller files are read by DuckDB (value_scan.small_rows_past), unless
+# read narrow.
 _VALUED_FILE_ROWS = 1 << 18
+# Rows of small files one DuckDB query reads, the queries on the pool: 16-64
+# files of 69,000 rows took 5.1-5.3 s for a 100M-row day, 16-256 files of
+# 7,000 rows 1.3 s for a 10M-row day.
+_SMALL_QUERY_ROWS = 1 << 20
 # Rows past the cut one query may return beyond twice the limit, before the
 # selection falls back to two passes (they are full records: memory).
 _VALUED_CAP = 1 << 16
@@ -530,20 +550,22 @@ def _sampled_cut(
     One pass applies where the winners fill nearly every page of the files
     read (at least a winner a row group on average), so a fetch after a
     narrow scan would decompress every page anyway: every piece a row group
-    of a local file polars reads exactly (:func:`value_scan.usable`), each
-    file holding at least :data:`_VALUED_FILE_ROWS` of them and no group
-    too large to read whole, a numeric field, a limit of at most
+    of a local file polars reads exactly (:func:`value_scan.usable`), no
+    group too large to read whole, a numeric field, a limit of at most
     :data:`_WHOLE_LIMIT` (full records are held), and no selector filter
     but conditions on the field itself that polars evaluates as pyarrow
     does (a bounded range, :func:`value_scan.condition`): the query and
     the count then apply them too (:func:`_matched`, or the narrow query
-    itself: :func:`value_scan.counted_rows_past`).
+    itself: :func:`value_scan.counted_rows_past`). Files whose groups hold
+    fewer than :data:`_VALUED_FILE_ROWS` rows (a file a minute) are read by
+    DuckDB instead (:func:`value_scan.small_rows_past`), and counted by pyarrow.
 
     Fewer winners than row groups are read in one pass only within such
     bounds, whose evaluation in pyarrow is what a narrow scan pays, and
     unless the footers' statistics set most groups aside (two passes then
     leave them unread): the query returns the field alone
-    (:attr:`_Sampled.narrow`), and the winners are fetched after.
+    (:attr:`_Sampled.narrow`), and the winners are fetched after; not over
+    small files, which polars counts one by one.
 
     The cut: the field of :data:`_SAMPLE_PIECES` row groups spread over the
     window is read; holding a share ``f`` of the matched rows (read narrow,
@@ -565,12 +587,11 @@ def _sampled_cut(
         return None
     if not value_scan.usable(pieces[0].source.schema, field, comparisons):  # type: ignore[attr-defined]
         return None
-    file_rows: dict[str, int] = {}
-    for piece in pieces:
-        file_rows[piece.file] = file_rows.get(piece.file, 0) + piece.group.rows  # type: ignore[attr-defined,index]
-    if min(file_rows.values()) < _VALUED_FILE_ROWS or any(pieces[0].source.large_groups(path) for path in file_rows):  # type: ignore[attr-defined]
-        return None
     narrow = limit < len(pieces)
+    if narrow and _small_files(pieces):
+        return None  # counting as it reads is polars' (value_scan.counted_rows_past), slow over small files
+    if any(pieces[0].source.large_groups(path) for path in {piece.file for piece in pieces}):  # type: ignore[attr-defined]
+        return None
     matched = None
     if not narrow:
         matched = _more_than(pieces, field, comparisons, limit)
@@ -624,6 +645,14 @@ def _prunable(pieces: list[Piece], field: str, field_type: pa.DataType, descendi
     return sum(1 for found in ranges if found is not None and _worse(_comparable(found[1] if descending else found[0]), value, descending))
 
 
+def _small_files(pieces: list[Piece]) -> set[str]:
+    """The files whose row groups among ``pieces`` hold fewer than :data:`_VALUED_FILE_ROWS` rows: read by DuckDB in one pass."""
+    file_rows: dict[str, int] = {}
+    for piece in pieces:
+        file_rows[piece.file] = file_rows.get(piece.file, 0) + piece.group.rows  # type: ignore[attr-defined,index]
+    return {path for path, rows in file_rows.items() if rows < _VALUED_FILE_ROWS}
+
+
 def _valued(piece: Piece) -> bool:
     """Whether ``piece`` may be read in one pass (:func:`_sampled_cut`)."""
     return isinstance(piece, RowGroupPiece) and piece.late_file() is not None
@@ -652,12 +681,17 @@ def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...
     With them, polars counts the rows they keep in the groups wholly
     inside the window (:func:`value_scan.count_where`): pyarrow would read
     the column twice as slowly (1.0-1.1 s for 100M confidences). The edge
-    groups are counted by pyarrow, the window's filter with the selector's.
+    groups are counted by pyarrow, the window's filter with the selector's,
+    and so are small files' (:func:`_small_files`), which polars scans one
+    by one (pyarrow counts 1,440 files of 69,000 rows in 0.74-0.78 s, small
+    groups many at once).
     """
     if not comparisons:
         return int(count_pieces(pieces).sum())
-    inside = [index for index, piece in enumerate(pieces) if piece.group.whole]  # type: ignore[attr-defined]
-    edges = [piece for piece in pieces if not piece.group.whole]  # type: ignore[attr-defined]
+    small = _small_files(pieces)
+    inside = [index for index, piece in enumerate(pieces) if piece.group.whole and piece.file not in small]  # type: ignore[attr-defined]
+    counted_inside = set(inside)
+    edges = [piece for index, piece in enumerate(pieces) if index not in counted_inside]
     schema = pieces[0].source.schema  # type: ignore[attr-defined]
     counted = sum(
         value_scan.count_where(_file_ranges(pieces, units), schema, field, comparisons)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection import late_fetch
@@ -89,37 +90,48 @@ def condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) 
     type_ = schema.field(field).type if schema.get_field_index(field) >= 0 else None
     if pl is None or type_ is None or not comparisons:
         return None
+    terms = [_term(type_, field, comparison) for comparison in comparisons]
+    if any(term is None for term in terms):
+        return None
+    expressions = []
+    for function, as_float, value in terms:  # type: ignore[misc]
+        kind = pl.Float64 if as_float else pl.Int128
+        expressions.append(OPERATORS[function](pl.col(field).cast(kind), pl.lit(value, kind)))
+    if pa.types.is_floating(type_):
+        expressions.append(pl.col(field).is_not_nan())
+    return pl.all_horizontal(expressions)
+
+
+def _term(type_: pa.DataType, field: str, comparison: Comparison) -> tuple[str, bool, int | float] | None:
+    """``comparison`` on the column ``field`` of ``type_`` as ``(function, compared as float64, bound)``; None where not exact (:func:`condition`).
+
+    Compared as float64 or, for integers, as 128-bit integers: exact for
+    every value either side holds, so the rows kept are pyarrow's.
+    """
     floating = pa.types.is_floating(type_)
     if not (floating or pa.types.is_integer(type_)):
         return None
-    terms = []
-    for comparison in comparisons:
-        if comparison.field != field or comparison.function not in OPERATORS or comparison.decode is not None:
-            return None
-        if not isinstance(comparison.value, pa.Scalar):
-            return None
-        value = comparison.value.as_py()
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        if isinstance(value, float) and value != value:
-            return None  # NaN: pyarrow keeps no row, polars orders NaN above every number
-        if floating:
-            # pyarrow casts an integer bound to the column's float type, refusing one it would round.
-            if isinstance(value, int) and abs(value) > 2 ** (24 if type_.bit_width == 32 else 53):
-                return None
-            column, bound = pl.col(field).cast(pl.Float64), pl.lit(float(value), pl.Float64)
-        elif isinstance(value, float):
-            if type_.bit_width == 64:
-                return None  # pyarrow casts the column to float64, refusing values past 2^53
-            column, bound = pl.col(field).cast(pl.Float64), pl.lit(value, pl.Float64)
-        elif pa.types.is_uint64(type_) and not pa.types.is_uint64(comparison.value.type):
-            return None  # pyarrow casts the column to the bound's signed type, refusing values past 2^63
-        else:
-            column, bound = pl.col(field).cast(pl.Int128), pl.lit(value, pl.Int128)
-        terms.append(OPERATORS[comparison.function](column, bound))
+    if comparison.field != field or comparison.function not in OPERATORS or comparison.decode is not None:
+        return None
+    if not isinstance(comparison.value, pa.Scalar):
+        return None
+    value = comparison.value.as_py()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and value != value:
+        return None  # NaN: pyarrow keeps no row, polars orders NaN above every number
     if floating:
-        terms.append(pl.col(field).is_not_nan())
-    return pl.all_horizontal(terms)
+        # pyarrow casts an integer bound to the column's float type, refusing one it would round.
+        if isinstance(value, int) and abs(value) > 2 ** (24 if type_.bit_width == 32 else 53):
+            return None
+        return comparison.function, True, float(value)
+    if isinstance(value, float):
+        if type_.bit_width == 64:
+            return None  # pyarrow casts the column to float64, refusing values past 2^53
+        return comparison.function, True, value
+    if pa.types.is_uint64(type_) and not pa.types.is_uint64(comparison.value.type):
+        return None  # pyarrow casts the column to the bound's signed type, refusing values past 2^63
+    return comparison.function, False, value
 
 
 def count_where(
@@ -214,6 +226,78 @@ def rows_past(
     if table.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
     return _typed(table, pa.schema([schema.field(name) for name in names]), numbered=True)
+
+
+# The comparisons as DuckDB writes them (small_rows_past).
+_SQL_OPERATORS = {"greater": ">", "greater_equal": ">=", "less": "<", "less_equal": "<=", "equal": "="}
+
+
+def small_rows_past(
+    files: FileRows,
+    schema: pa.Schema,
+    field: str,
+    bound: int | float,
+    descending: bool,
+    cap: int,
+    comparisons: Sequence[Comparison] = (),
+) -> pa.Table:
+    """:func:`rows_past` (every column) through DuckDB, for files of few rows each; one query over them all.
+
+    polars scans each file on its own: over 1,440 files of 69,000 rows (a
+    file a minute, 100M rows a day), the rows past a cut took it 5.7-6.5 s
+    in queries of 4-64 files and 31.7 s in one, DuckDB 5.1-5.3 s; over
+    1,440 files of 7,000 rows, 2.6-3.3 s against 1.3 s.
+
+    A superset: every row at or past ``bound`` that ``comparisons`` keep
+    comes back, and more where a comparison is not translated exactly
+    (:func:`_term`), so the caller evaluates the selector's filter on the
+    rows again, as pyarrow does. Rows outside ``files``' ranges are left
+    out. Raises :class:`LateFetchUnavailable` when DuckDB fails or more
+    than ``cap`` rows come back.
+    """
+    type_ = schema.field(field).type
+    floating = pa.types.is_floating(type_)
+    column = _sql_cast(field, floating)
+    params: dict[str, Any] = {"paths": [path for path, _ in files], "bound": bound}
+    terms = [f"{column} {'>=' if descending else '<='} {_sql_cast('$bound', floating, literal=True)}"]
+    if floating:
+        terms.append(f"NOT isnan({column})")  # DuckDB orders NaN above every number: it never ranks
+    for position, comparison in enumerate(comparisons):
+        term = _term(type_, field, comparison)
+        if term is not None:
+            function, as_float, value = term
+            params[f"v{position}"] = value
+            terms.append(
+                f"{_sql_cast(field, as_float)} {_SQL_OPERATORS[function]} {_sql_cast(f'$v{position}', as_float, literal=True)}"
+            )
+    sql = (
+        f"SELECT * FROM read_parquet($paths, filename='{FILE}', file_row_number=true, "
+        f"hive_partitioning=false, union_by_name=false) WHERE {' AND '.join(terms)} LIMIT {cap + 1}"
+    )
+    table = late_fetch.query(sql, params)
+    if table.num_rows > cap:
+        raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
+    found_in = pc.index_in(table.column(FILE), value_set=pa.array(params["paths"], pa.string()))
+    if found_in.null_count:
+        raise LateFetchUnavailable("DuckDB named a file other than those asked")
+    positions = found_in.to_numpy()
+    numbers = table.column("file_row_number").to_numpy().astype(np.int64)
+    order = np.lexsort((numbers, positions))
+    positions, numbers = positions[order].astype(np.int64), numbers[order]
+    bounds = np.searchsorted(positions, np.arange(len(files) + 1))
+    inside = np.zeros(numbers.size, bool)
+    for (_, ranges), low, high in zip(files, bounds[:-1].tolist(), bounds[1:].tolist()):
+        for start, end in ranges:
+            inside[low:high] |= (numbers[low:high] >= start) & (numbers[low:high] < end)
+    found = table.take(pa.array(order[inside])).drop_columns([FILE, "file_row_number"])
+    found = found.append_column(ROW, pa.array(numbers[inside])).append_column(FILE, pa.array(positions[inside]))
+    return _typed(found, schema, numbered=True)
+
+
+def _sql_cast(name: str, as_float: bool, *, literal: bool = False) -> str:
+    """The column ``name`` (or, ``literal``, the parameter) as DuckDB compares it: DOUBLE, or HUGEINT for integers."""
+    quoted = name if literal else '"' + name.replace('"', '""') + '"'
+    return f"CAST({quoted} AS {'DOUBLE' if as_float else 'HUGEINT'})"
 
 
 def counted_rows_past(

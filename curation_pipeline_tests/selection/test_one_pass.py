@@ -426,3 +426,45 @@ def test_counts_and_narrow_queries_read_a_run_of_files_each(dataset, narrow, pas
     # Counted apart: the dense pass, in six queries; the narrow one counts in its six queries (``narrow``).
     assert len(counts) == FILES // 2 and passes[0] == (True, True) and passes[2] == (True, True)
     assert narrow == [False, *[True] * (FILES // 2)]  # the dense pass in one query, the narrow one in six
+
+
+@pytest.fixture
+def small_queries(monkeypatch) -> list[int]:
+    """Files each DuckDB one-pass query (files of few rows) read."""
+    asked: list[int] = []
+    small_rows_past = value_scan.small_rows_past
+    monkeypatch.setattr(value_scan, "small_rows_past", lambda files, *args: asked.append(len(files)) or small_rows_past(files, *args))
+    return asked
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+@pytest.mark.parametrize("cut", [True, False], ids=["window edges", "whole day"])
+def test_small_files_are_read_in_one_pass_by_duckdb(dataset, queries, small_queries, passes, monkeypatch, name: str, cut: bool) -> None:
+    """Files of fewer rows than polars' scans repay (a file a minute) go to DuckDB, two files a query, on the pool."""
+    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)  # every file small
+    monkeypatch.setattr(ordered, "_SMALL_QUERY_ROWS", 6_000)
+    window = edges(dataset) if cut else Window(dataset, None)
+    got = run_selection(window, [SELECTORS[name]], seed=3)
+    assert not queries and small_queries == [2] * (FILES // 2) and passes == [(True, True)]
+    expected = two_passes(monkeypatch, window, SELECTORS[name])
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
+    assert got.table.num_rows == SELECTORS[name].limit
+
+
+def test_small_and_large_files_of_one_window_are_read_each_by_its_reader(dataset, queries, small_queries, passes, monkeypatch) -> None:
+    """The window cuts its first and last file: those hold fewer rows in it, so DuckDB reads them, polars the others."""
+    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", FILE_ROWS)
+    selector = SELECTORS["bounded confidence"]
+    got = run_selection(edges(dataset), [selector], seed=3)
+    assert len(queries) == 1 and small_queries == [2] and passes == [(True, True)]  # the two edge files, one query
+    expected = two_passes(monkeypatch, edges(dataset), selector)
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
+
+
+def test_small_files_keep_two_passes_for_sparse_winners(dataset, queries, small_queries, passes, monkeypatch) -> None:
+    """Fewer winners than row groups would be read narrow, counting as polars reads: slow over small files."""
+    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)
+    selector = SPARSE["bounded confidence"]
+    got = run_selection(edges(dataset), [selector], seed=3)
+    assert not queries and not small_queries and passes == [(False, True)]
+    assert got.table.equals(two_passes(monkeypatch, edges(dataset), selector).table)

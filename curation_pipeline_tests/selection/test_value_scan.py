@@ -173,3 +173,63 @@ def test_a_prefilter_is_given_only_for_conditions_polars_evaluates() -> None:
     assert value_scan.prefilter(schema, [Comparison("label", "match_substring", "do")]) is None
     assert value_scan.prefilter(schema, [Comparison("label", "less", pa.scalar("dog"))]) is None
     assert value_scan.prefilter(schema, [Comparison("n", "less", pa.scalar(0.5))]) is None  # a float bound on int64
+
+
+def _least(type_: pa.DataType) -> int | float:
+    """A bound every number of ``type_`` is at or past, descending."""
+    return -math.inf if pa.types.is_floating(type_) else (0 if pa.types.is_unsigned_integer(type_) else -(2**63))
+
+
+def test_small_rows_past_keeps_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
+    """DuckDB's query (files of few rows) over the grid the polars conditions are checked on: NaN, nulls, extremes."""
+    translated = 0
+    for number, column in enumerate(columns()):
+        table = pa.table({"x": column})
+        path = str(tmp_path / f"column-{number}.parquet")
+        pq.write_table(table, path)
+        for name, bound in itertools.product(SPECS, BOUNDS):
+            conditions = comparisons(column, name, bound)
+            if conditions is None or value_scan.condition(table.schema, "x", conditions) is None:
+                continue
+            kept = conditions[0].evaluate(column).fill_null(False).to_numpy(zero_copy_only=False)
+            got = value_scan.small_rows_past([(path, [(0, len(column))])], table.schema, "x", _least(column.type), True, 100, conditions)
+            assert got.column(value_scan.ROW).to_pylist() == np.flatnonzero(kept).tolist(), (column.type, name, bound)
+            assert got.column("x").combine_chunks().equals(column.filter(pa.array(kept))), (column.type, name, bound)
+            translated += 1
+    assert translated > 300
+
+
+@pytest.mark.parametrize("descending", [True, False], ids=["descending", "ascending"])
+def test_small_rows_past_returns_every_column_of_the_rows_past_the_bound_in_the_ranges_asked(tmp_path, descending: bool) -> None:
+    rng = np.random.default_rng(6)
+    files, expected = [], []
+    for number in range(4):
+        values = np.round(rng.random(2_000), 3)
+        values[::53] = np.nan
+        table = pa.table({"record_id": [f"{number}-{i}" for i in range(values.size)], "x": pa.array(values), "n": pa.array(np.arange(values.size))})
+        path = str(tmp_path / f"part-{number}.parquet")
+        pq.write_table(table, path, row_group_size=500)
+        ranges = [(0, 2_000)] if number % 2 else [(100, 700), (1_500, 1_800)]
+        files.append((path, ranges))
+        for start, end in ranges:
+            for row in range(start, end):
+                value = values[row]
+                if (value >= 0.9) if descending else (value <= 0.1):
+                    expected.append((f"{number}-{row}", row, number))
+    got = value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
+    assert got.column_names == ["record_id", "x", "n", value_scan.ROW, value_scan.FILE]
+    assert got.column("n").to_pylist() == got.column(value_scan.ROW).to_pylist()
+    found = list(zip(*(got.column(name).to_pylist() for name in ["record_id", value_scan.ROW, value_scan.FILE])))
+    assert found == sorted(expected, key=lambda row: (row[2], row[1])) and expected  # file by file, in file order
+    with pytest.raises(value_scan.LateFetchUnavailable):
+        value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
+
+
+def test_small_rows_past_keeps_rows_of_a_condition_it_does_not_translate(tmp_path) -> None:
+    """A condition not translated exactly is left to the caller: more rows come back, never fewer."""
+    table = pa.table({"x": pa.array(np.arange(100, dtype=np.int64))})
+    path = str(tmp_path / "part.parquet")
+    pq.write_table(table, path)
+    untranslated = [Comparison("x", "greater", pa.scalar(49.5))]  # a float against int64: pyarrow compares in float64
+    got = value_scan.small_rows_past([(path, [(0, 100)])], table.schema, "x", 10, True, 1_000, untranslated)
+    assert got.column("x").to_pylist() == list(range(10, 100))
