@@ -255,24 +255,13 @@ def small_rows_past(
     out. Raises :class:`LateFetchUnavailable` when DuckDB fails or more
     than ``cap`` rows come back.
     """
-    type_ = schema.field(field).type
-    floating = pa.types.is_floating(type_)
-    column = _sql_cast(field, floating)
-    params: dict[str, Any] = {"paths": [path for path, _ in files], "bound": bound}
-    terms = [f"{column} {'>=' if descending else '<='} {_sql_cast('$bound', floating, literal=True)}"]
-    if floating:
-        terms.append(f"NOT isnan({column})")  # DuckDB orders NaN above every number: it never ranks
-    for position, comparison in enumerate(comparisons):
-        term = _term(type_, field, comparison)
-        if term is not None:
-            function, as_float, value = term
-            params[f"v{position}"] = value
-            terms.append(
-                f"{_sql_cast(field, as_float)} {_SQL_OPERATORS[function]} {_sql_cast(f'$v{position}', as_float, literal=True)}"
-            )
+    floating = pa.types.is_floating(schema.field(field).type)
+    where, params = _sql_condition(schema, field, comparisons, exact=False)
+    params.update(paths=[path for path, _ in files], bound=bound)
+    where.append(f"{_sql_cast(field, floating)} {'>=' if descending else '<='} {_sql_cast('$bound', floating, literal=True)}")
     sql = (
         f"SELECT * FROM read_parquet($paths, filename='{FILE}', file_row_number=true, "
-        f"hive_partitioning=false, union_by_name=false) WHERE {' AND '.join(terms)} LIMIT {cap + 1}"
+        f"hive_partitioning=false, union_by_name=false) WHERE {' AND '.join(where)} LIMIT {cap + 1}"
     )
     table = late_fetch.query(sql, params)
     if table.num_rows > cap:
@@ -292,6 +281,49 @@ def small_rows_past(
     found = table.take(pa.array(order[inside])).drop_columns([FILE, "file_row_number"])
     found = found.append_column(ROW, pa.array(numbers[inside])).append_column(FILE, pa.array(positions[inside]))
     return _typed(found, schema, numbered=True)
+
+
+def small_count_where(paths: Sequence[str], schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> int:
+    """How many rows of the whole files at ``paths`` ``comparisons`` keep, counted by DuckDB: one query over them all.
+
+    For files of few rows, which polars scans one by one; pyarrow counted
+    1,440 files of 69,000 rows in 2.0-2.5 s within a selection. Exact:
+    ``comparisons`` must be ones :func:`condition` translates. Raises
+    :class:`LateFetchUnavailable` when DuckDB fails.
+    """
+    where, params = _sql_condition(schema, field, comparisons, exact=True)
+    params["paths"] = list(paths)
+    sql = (
+        "SELECT count(*) AS n FROM read_parquet($paths, hive_partitioning=false, union_by_name=false) "
+        f"WHERE {' AND '.join(where)}"
+    )
+    return int(late_fetch.query(sql, params).column("n")[0].as_py())
+
+
+def _sql_condition(
+    schema: pa.Schema, field: str, comparisons: Sequence[Comparison], *, exact: bool
+) -> tuple[list[str], dict[str, Any]]:
+    """``comparisons`` on ``field`` as DuckDB's terms (to join by AND) and their parameters, as :func:`condition` translates them.
+
+    NaN never passes (DuckDB orders it above every number). A comparison
+    not translated is left out where not ``exact`` (the rows kept are then
+    a superset), else raises :class:`LateFetchUnavailable`.
+    """
+    type_ = schema.field(field).type
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if pa.types.is_floating(type_):
+        where.append(f"NOT isnan({_sql_cast(field, True)})")
+    for position, comparison in enumerate(comparisons):
+        term = _term(type_, field, comparison)
+        if term is None:
+            if exact:
+                raise LateFetchUnavailable(f"a condition on {field!r} DuckDB would not evaluate as pyarrow does")
+            continue
+        function, as_float, value = term
+        params[f"v{position}"] = value
+        where.append(f"{_sql_cast(field, as_float)} {_SQL_OPERATORS[function]} {_sql_cast(f'$v{position}', as_float, literal=True)}")
+    return where, params
 
 
 def _sql_cast(name: str, as_float: bool, *, literal: bool = False) -> str:

@@ -443,9 +443,13 @@ def test_small_files_are_read_in_one_pass_by_duckdb(dataset, queries, small_quer
     """Files of fewer rows than polars' scans repay (a file a minute) go to DuckDB, two files a query, on the pool."""
     monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)  # every file small
     monkeypatch.setattr(ordered, "_SMALL_QUERY_ROWS", 6_000)
+    counted: list[int] = []  # files DuckDB counted (bounds): those the window holds whole
+    small_count_where = value_scan.small_count_where
+    monkeypatch.setattr(value_scan, "small_count_where", lambda paths, *args: counted.append(len(paths)) or small_count_where(paths, *args))
     window = edges(dataset) if cut else Window(dataset, None)
     got = run_selection(window, [SELECTORS[name]], seed=3)
     assert not queries and small_queries == [2] * (FILES // 2) and passes == [(True, True)]
+    assert sum(counted) == (0 if not SELECTORS[name].filters else FILES - 2 if cut else FILES)
     expected = two_passes(monkeypatch, window, SELECTORS[name])
     assert got.table.equals(expected.table) and got.selectors == expected.selectors
     assert got.table.num_rows == SELECTORS[name].limit

@@ -180,8 +180,8 @@ def _least(type_: pa.DataType) -> int | float:
     return -math.inf if pa.types.is_floating(type_) else (0 if pa.types.is_unsigned_integer(type_) else -(2**63))
 
 
-def test_small_rows_past_keeps_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
-    """DuckDB's query (files of few rows) over the grid the polars conditions are checked on: NaN, nulls, extremes."""
+def test_small_rows_past_and_counts_keep_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
+    """DuckDB's queries (files of few rows) over the grid the polars conditions are checked on: NaN, nulls, extremes."""
     translated = 0
     for number, column in enumerate(columns()):
         table = pa.table({"x": column})
@@ -195,6 +195,7 @@ def test_small_rows_past_keeps_exactly_the_rows_pyarrow_keeps_where_translated(t
             got = value_scan.small_rows_past([(path, [(0, len(column))])], table.schema, "x", _least(column.type), True, 100, conditions)
             assert got.column(value_scan.ROW).to_pylist() == np.flatnonzero(kept).tolist(), (column.type, name, bound)
             assert got.column("x").combine_chunks().equals(column.filter(pa.array(kept))), (column.type, name, bound)
+            assert value_scan.small_count_where([path, path], table.schema, "x", conditions) == 2 * int(kept.sum())
             translated += 1
     assert translated > 300
 
@@ -233,3 +234,5 @@ def test_small_rows_past_keeps_rows_of_a_condition_it_does_not_translate(tmp_pat
     untranslated = [Comparison("x", "greater", pa.scalar(49.5))]  # a float against int64: pyarrow compares in float64
     got = value_scan.small_rows_past([(path, [(0, 100)])], table.schema, "x", 10, True, 1_000, untranslated)
     assert got.column("x").to_pylist() == list(range(10, 100))
+    with pytest.raises(value_scan.LateFetchUnavailable):
+        value_scan.small_count_where([path], table.schema, "x", untranslated)  # a count must be exact
