@@ -97,11 +97,21 @@ fetching k=10,000 full records from a 100M-row day puts a winner in nearly
 every 8,192-row page, so every page of every column of the files holding
 winners is decompressed and decoded, after the narrow scan that chose them
 (polars decodes everything once, in one pass; pyarrow decodes the strings
-more slowly); on 1,440 small files a day each file costs an open, a footer
-and a read for the narrow scan (their rows filtered, ranked and counted
-many files at once), and a share of a query for the fetch (winners of small
-files come many files to a DuckDB query), where polars and DuckDB read each
-file once. At 10M rows those files hold 7,000 rows, a single page a column:
+more slowly); on 1,440 small files a day, where the winners are sparse or
+the rule is not ordered, each file costs an open, a footer and a read for
+the narrow scan (their rows filtered, ranked and counted many files at
+once), and a share of a query for the fetch (winners of small files come
+many files to a DuckDB query), where polars and DuckDB read each file once.
+Dense ordered selections there (top confidence and bounded range at
+k=10,000) now read each file once too, through DuckDB queries of about 1M
+rows of files each (run Q; docs/decisions.md, "Small files in one pass
+through DuckDB"): at 100M rows 1.21 and 1.71 times the fastest peer (2.36
+and 2.65 in two passes, run O), at 10M 1.56 and 2.07 (2.00 and 2.16).
+What bounds them: at 100M the winners leave few pages of any column
+unread, in our queries as in the peers' own; bounded range also counts
+its matched rows (1.3 s, by DuckDB), which the peers' queries do not
+compute; at 10M, opening the window (1,440 footers, 0.6 s) and finding
+its pieces (0.3 s) are a third of our time. At 10M rows those files hold 7,000 rows, a single page a column:
 fetching 10,000 winners from the 1,367 files holding them costs DuckDB
 0.87-1.0 s however it is asked (joined on row numbers, filtered by the
 rule's value range, a query a file: 2.6 s), about DuckDB's whole one-pass
@@ -150,8 +160,8 @@ moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs). The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run K), bounded
-range there (run M), equality there (run P), for small files (run I, and
-run O for top confidence, bounded range, equality and uniform) and the
+range there (run M), equality there (run P), for small files (run I, run
+O for equality and uniform, run Q for top confidence and bounded range) and the
 other rules on those two layouts at 10M (run J), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
@@ -159,14 +169,16 @@ confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
 k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
-to 1.58 (run I). Run O measured the same rules again on run L's slower
+to 1.58 (run I). Runs O and Q measured them again on run L's slower
 machine, with a window's row groups told by its time bounds (finding the
-pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): 1.02-2.17 times
-the fastest peer at 10M (uniform k=100 0.59), and at 100M 0.97 and 1.21 for
-top confidence and bounded range k=100, 2.36 and 2.65 at k=10,000,
-equality 0.59 and 1.80, uniform 0.15 and 0.68; there each of the 1,440
-files costs an open and a narrow read, and a share of a fetch, where
-polars and DuckDB read each file once. The peers ran faster in runs I and J than in run E (DuckDB's
+pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): in run O
+equality 1.02 and 2.17 times the fastest peer at 10M (k=100 and k=10,000)
+and 0.59 and 1.80 at 100M, uniform 0.59 and 1.53 at 10M and 0.15 and 0.68
+at 100M; in run Q, with dense ordered selections in one pass (above), top
+confidence and bounded range k=100 1.41 and 1.47 at 10M and 0.97 and 1.14
+at 100M (two passes, as in run O: 1.29 and 1.77, 0.97 and 1.21). Where
+two passes remain, each of the 1,440 files costs an open and a narrow
+read, and a share of a fetch, where polars and DuckDB read each file once. The peers ran faster in runs I and J than in run E (DuckDB's
 bounded range k=100 on small files at 10M: 554 against 741 ms; on our
 layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 a narrow scan runs 16 row groups at once and a
 fetch four (16 MB of the columns each reads), so bounded ranges and equality
