@@ -345,8 +345,8 @@ def _numeric_picks(
         """The candidates of ``units`` (a file's pieces each) from one polars query (:mod:`value_scan`), or DuckDB's if ``small``.
 
         Its rows: those at or past the sampled cut, or the running one once tighter.
-        ``small``: files of few rows (:func:`value_scan.small_rows_past`), whose
-        rows come back with the selector's filter to evaluate again.
+        ``small``: files of few rows (:func:`value_scan.small_rows_past`), their
+        matched rows counted beforehand; the queries in flight at once share the cap.
         """
         assert sampled is not None
         cut = state["cut"]
@@ -357,11 +357,12 @@ def _numeric_picks(
             field,
             _key_value(key, field_type, direction),
             descending,
-            _VALUED_CAP + 2 * limit,
+            (_VALUED_CAP + 2 * limit) // (2 * workers() if small else 1),
             sampled.comparisons,
         )
         counted = 0
         if small:
+            assert sampled.matched is not None, "small files are not read narrow (_sampled_cut): their rows are counted first"
             table = value_scan.small_rows_past(*arguments)
         elif sampled.matched is None:
             table, counted = value_scan.counted_rows_past(*arguments)
@@ -385,11 +386,9 @@ def _numeric_picks(
                 low, high = first + np.searchsorted(numbers[first:last], [start, end])
                 owners[low:high] = index
                 rows[low:high] = numbers[low:high] - start
-                # The window's edges. polars applied the selector's conditions as pyarrow does
-                # (value_scan.condition): evaluating them again cost 0.2-0.4 s at 100M rows.
-                # DuckDB's rows (small) may hold more: their few rows are evaluated again.
-                whole = piece.group.whole and not small  # type: ignore[attr-defined]
-                mask = None if whole else piece.mask(table.slice(low, high - low))  # type: ignore[attr-defined]
+                # The window's edges. polars and DuckDB applied the selector's conditions as pyarrow
+                # does (value_scan.condition): evaluating them again cost 0.2-0.4 s at 100M rows.
+                mask = None if piece.group.whole else piece.mask(table.slice(low, high - low))  # type: ignore[attr-defined]
                 if mask is not None:
                     kept = np.ones(table.num_rows, bool) if kept is None else kept
                     kept[low:high] = mask
@@ -437,7 +436,7 @@ def _numeric_picks(
         # Read narrow, the window's edge groups are scanned as in two passes: the query reads no column of the window's filter.
         queried = [index for index, piece in enumerate(pieces) if not sampled.narrow or piece.group.whole]  # type: ignore[attr-defined]
         counted = 0
-        small = _small_files(pieces)  # read narrow, none (_sampled_cut)
+        small = sampled.small
         large = [index for index in queried if pieces[index].file not in small]
         for units in _file_runs(pieces, large, _NARROW_QUERY_ROWS if sampled.narrow else _VALUED_QUERY_ROWS):
             for result in reduce_valued(units):
@@ -491,12 +490,11 @@ _WHOLE_LIMIT = 1 << 16
 # window; a window of fewer than twice as many is selected in two passes (the
 # sample would read most of its column already).
 _SAMPLE_PIECES = 32
-# ... through polars only over files whose row groups in the window hold at
-# least this many rows: each file costs polars a scan of its own. On 1,440
-# files of 69,000 rows (a 100M-row day, a file a minute) one pass was no
-# faster (top confidence k=10,000: 7.3-8.6 against 7.4-8.2 s) and polars held
-# more. Smaller files are read by DuckDB (value_scan.small_rows_past), unless
-# read narrow.
+# ... through polars only over files of at least this many rows: each file
+# costs polars a scan of its own. On 1,440 files of 69,000 rows (a 100M-row
+# day, a file a minute) one pass was no faster (top confidence k=10,000:
+# 7.3-8.6 against 7.4-8.2 s) and polars held more. Smaller files are read by
+# DuckDB (value_scan.small_rows_past), unless read narrow.
 _VALUED_FILE_ROWS = 1 << 18
 # Rows of small files one DuckDB query reads, the queries on the pool: 16-64
 # files of 69,000 rows took 5.1-5.3 s for a 100M-row day, 16-256 files of
@@ -540,6 +538,8 @@ class _Sampled:
     narrow: bool = False
     # ... and record_id, which settles ties at the cut without reading it again (_settle_ties).
     ids: bool = False
+    # The files read by DuckDB (_small_files); none when read narrow.
+    small: frozenset[str] = frozenset()
 
 
 def _sampled_cut(
@@ -556,9 +556,10 @@ def _sampled_cut(
     but conditions on the field itself that polars evaluates as pyarrow
     does (a bounded range, :func:`value_scan.condition`): the query and
     the count then apply them too (:func:`_matched`, or the narrow query
-    itself: :func:`value_scan.counted_rows_past`). Files whose groups hold
-    fewer than :data:`_VALUED_FILE_ROWS` rows (a file a minute) are read by
-    DuckDB instead (:func:`value_scan.small_rows_past`), and counted by pyarrow.
+    itself: :func:`value_scan.counted_rows_past`). Files of fewer than
+    :data:`_VALUED_FILE_ROWS` rows (a file a minute) are read by DuckDB
+    instead (:func:`value_scan.small_rows_past`), and counted by it where
+    the window holds them whole.
 
     Fewer winners than row groups are read in one pass only within such
     bounds, whose evaluation in pyarrow is what a narrow scan pays, and
@@ -588,13 +589,14 @@ def _sampled_cut(
     if not value_scan.usable(pieces[0].source.schema, field, comparisons):  # type: ignore[attr-defined]
         return None
     narrow = limit < len(pieces)
-    if narrow and _small_files(pieces):
+    small = _small_files(pieces)
+    if narrow and small:
         return None  # counting as it reads is polars' (value_scan.counted_rows_past), slow over small files
     if any(pieces[0].source.large_groups(path) for path in {piece.file for piece in pieces}):  # type: ignore[attr-defined]
         return None
     matched = None
     if not narrow:
-        matched = _more_than(pieces, field, comparisons, limit)
+        matched = _more_than(pieces, field, comparisons, limit, small)
         if matched is None:
             return None
     step = len(pieces) / _SAMPLE_PIECES
@@ -632,10 +634,10 @@ def _sampled_cut(
     if ids:
         # The ids come with a query of its own (polars then decodes a page of them for each row it
         # returns, where one gathering the rows beside the count would decode them all): counted apart.
-        matched = _more_than(pieces, field, comparisons, limit)
+        matched = _more_than(pieces, field, comparisons, limit, small)
         if matched is None:
             return None
-    return _Sampled(cut, matched, comparisons, narrow, ids)
+    return _Sampled(cut, matched, comparisons, narrow, ids, small)
 
 
 def _prunable(pieces: list[Piece], field: str, field_type: pa.DataType, descending: bool, cut: Any) -> int:
@@ -645,12 +647,16 @@ def _prunable(pieces: list[Piece], field: str, field_type: pa.DataType, descendi
     return sum(1 for found in ranges if found is not None and _worse(_comparable(found[1] if descending else found[0]), value, descending))
 
 
-def _small_files(pieces: list[Piece]) -> set[str]:
-    """The files whose row groups among ``pieces`` hold fewer than :data:`_VALUED_FILE_ROWS` rows: read by DuckDB in one pass."""
-    file_rows: dict[str, int] = {}
-    for piece in pieces:
-        file_rows[piece.file] = file_rows.get(piece.file, 0) + piece.group.rows  # type: ignore[attr-defined,index]
-    return {path for path, rows in file_rows.items() if rows < _VALUED_FILE_ROWS}
+def _small_files(pieces: list[Piece]) -> frozenset[str]:
+    """The files of ``pieces`` holding fewer than :data:`_VALUED_FILE_ROWS` rows: read by DuckDB in one pass.
+
+    By the file's rows, not those in the window: DuckDB reads a file whole,
+    where polars reads only the row ranges asked (a large file the window
+    cuts thinly).
+    """
+    source = pieces[0].source  # type: ignore[attr-defined]
+    files = {piece.file for piece in pieces}
+    return frozenset(path for path in files if source.footer(path).num_rows < _VALUED_FILE_ROWS)  # type: ignore[union-attr]
 
 
 def _valued(piece: Piece) -> bool:
@@ -666,33 +672,35 @@ def _own_comparisons(pieces: list[Piece]) -> tuple[Comparison, ...] | None:
     return None if predicate is None else predicate.comparisons
 
 
-def _more_than(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...], limit: int) -> int | None:
-    """:func:`_matched`, where more than ``limit`` rows match; None where fewer do or polars could not count them (two passes)."""
+def _more_than(
+    pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...], limit: int, small: frozenset[str]
+) -> int | None:
+    """:func:`_matched`, where more than ``limit`` rows match; None where fewer do or polars or DuckDB could not count them (two passes)."""
     try:
-        matched = _matched(pieces, field, comparisons)
+        matched = _matched(pieces, field, comparisons, small)
     except late_fetch.LateFetchUnavailable:
         return None
     return matched if matched > limit else None
 
 
-def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...]) -> int:
+def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...], small: frozenset[str]) -> int:
     """The rows ``pieces`` match: without ``comparisons`` by the footers (the window's edge groups read ``__time``).
 
     With them, polars counts the rows they keep in the groups wholly
     inside the window (:func:`value_scan.count_where`): pyarrow would read
     the column twice as slowly (1.0-1.1 s for 100M confidences). The edge
     groups are counted by pyarrow, the window's filter with the selector's.
-    Small files (:func:`_small_files`), which polars scans one by one, are
+    ``small`` files (:func:`_small_files`), which polars scans one by one, are
     counted by DuckDB where the window holds them whole
     (:func:`value_scan.small_count_where`; pyarrow took 2.0-2.5 s for 1,440
     files of 69,000 rows), else by pyarrow.
     """
     if not comparisons:
         return int(count_pieces(pieces).sum())
-    small = _small_files(pieces)
     inside = [index for index, piece in enumerate(pieces) if piece.group.whole and piece.file not in small]  # type: ignore[attr-defined]
     whole = _whole_files(pieces, small)
-    edges = [piece for index, piece in enumerate(pieces) if index not in {*inside, *whole}]
+    counted_apart = {*inside, *whole}
+    edges = [piece for index, piece in enumerate(pieces) if index not in counted_apart]
     schema = pieces[0].source.schema  # type: ignore[attr-defined]
     counted = sum(
         value_scan.count_where(_file_ranges(pieces, units), schema, field, comparisons)
@@ -706,20 +714,20 @@ def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...
     return counted + int(count_pieces(edges).sum())
 
 
-def _whole_files(pieces: list[Piece], files: set[str]) -> list[int]:
-    """The pieces of those of ``files`` that ``pieces`` hold whole: every row group, each wholly inside the window."""
+def _whole_files(pieces: list[Piece], files: frozenset[str]) -> list[int]:
+    """The pieces of those of ``files`` that ``pieces`` hold whole (:func:`_held_whole`)."""
     held: dict[str, list[int]] = {}
     for index, piece in enumerate(pieces):
         if piece.file in files:
             held.setdefault(piece.file, []).append(index)  # type: ignore[arg-type]
-    source = pieces[0].source  # type: ignore[attr-defined]
-    return [
-        index
-        for path, indices in held.items()
-        if all(pieces[index].group.whole for index in indices)  # type: ignore[attr-defined]
-        and sum(pieces[index].group.rows for index in indices) == source.footer(path).num_rows  # type: ignore[attr-defined]
-        for index in indices
-    ]
+    return [index for path, indices in held.items() if _held_whole(pieces, path, indices) for index in indices]
+
+
+def _held_whole(pieces: list[Piece], path: str, indices: list[int]) -> bool:
+    """Whether ``indices`` of ``pieces`` hold every row of the file at ``path``: all its row groups, each wholly inside the window."""
+    groups = [pieces[index].group for index in indices]  # type: ignore[attr-defined]
+    rows = pieces[indices[0]].source.footer(path).num_rows  # type: ignore[attr-defined]
+    return all(group.whole for group in groups) and sum(group.rows for group in groups) == rows
 
 
 def _file_runs(pieces: list[Piece], indices: list[int], rows: int) -> list[list[list[int]]]:

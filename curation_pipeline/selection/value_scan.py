@@ -248,15 +248,14 @@ def small_rows_past(
     in queries of 4-64 files and 31.7 s in one, DuckDB 5.1-5.3 s; over
     1,440 files of 7,000 rows, 2.6-3.3 s against 1.3 s.
 
-    A superset: every row at or past ``bound`` that ``comparisons`` keep
-    comes back, and more where a comparison is not translated exactly
-    (:func:`_term`), so the caller evaluates the selector's filter on the
-    rows again, as pyarrow does. Rows outside ``files``' ranges are left
-    out. Raises :class:`LateFetchUnavailable` when DuckDB fails or more
-    than ``cap`` rows come back.
+    ``comparisons`` must be ones :func:`condition` translates: DuckDB then
+    keeps exactly the rows pyarrow's kernels keep. Rows outside ``files``'
+    ranges are left out (DuckDB reads each file whole). Raises
+    :class:`LateFetchUnavailable` when DuckDB fails or more than ``cap``
+    rows come back.
     """
     floating = pa.types.is_floating(schema.field(field).type)
-    where, params = _sql_condition(schema, field, comparisons, exact=False)
+    where, params = _sql_condition(schema, field, comparisons)
     params.update(paths=[path for path, _ in files], bound=bound)
     where.append(f"{_sql_cast(field, floating)} {'>=' if descending else '<='} {_sql_cast('$bound', floating, literal=True)}")
     sql = (
@@ -287,11 +286,12 @@ def small_count_where(paths: Sequence[str], schema: pa.Schema, field: str, compa
     """How many rows of the whole files at ``paths`` ``comparisons`` keep, counted by DuckDB: one query over them all.
 
     For files of few rows, which polars scans one by one; pyarrow counted
-    1,440 files of 69,000 rows in 2.0-2.5 s within a selection. Exact:
-    ``comparisons`` must be ones :func:`condition` translates. Raises
-    :class:`LateFetchUnavailable` when DuckDB fails.
+    1,440 files of 69,000 rows in 2.0-2.5 s within a selection.
+    ``comparisons``: at least one, each one :func:`condition` translates.
+    Raises :class:`LateFetchUnavailable` when DuckDB fails.
     """
-    where, params = _sql_condition(schema, field, comparisons, exact=True)
+    assert comparisons, "small_count_where counts the rows conditions keep (the footers count the others)"
+    where, params = _sql_condition(schema, field, comparisons)
     params["paths"] = list(paths)
     sql = (
         "SELECT count(*) AS n FROM read_parquet($paths, hive_partitioning=false, union_by_name=false) "
@@ -300,14 +300,12 @@ def small_count_where(paths: Sequence[str], schema: pa.Schema, field: str, compa
     return int(late_fetch.query(sql, params).column("n")[0].as_py())
 
 
-def _sql_condition(
-    schema: pa.Schema, field: str, comparisons: Sequence[Comparison], *, exact: bool
-) -> tuple[list[str], dict[str, Any]]:
+def _sql_condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> tuple[list[str], dict[str, Any]]:
     """``comparisons`` on ``field`` as DuckDB's terms (to join by AND) and their parameters, as :func:`condition` translates them.
 
     NaN never passes (DuckDB orders it above every number). A comparison
-    not translated is left out where not ``exact`` (the rows kept are then
-    a superset), else raises :class:`LateFetchUnavailable`.
+    not translated raises :class:`LateFetchUnavailable` (the caller then
+    reads in two passes).
     """
     type_ = schema.field(field).type
     where: list[str] = []
@@ -317,9 +315,7 @@ def _sql_condition(
     for position, comparison in enumerate(comparisons):
         term = _term(type_, field, comparison)
         if term is None:
-            if exact:
-                raise LateFetchUnavailable(f"a condition on {field!r} DuckDB would not evaluate as pyarrow does")
-            continue
+            raise LateFetchUnavailable(f"a condition on {field!r} DuckDB would not evaluate as pyarrow does")
         function, as_float, value = term
         params[f"v{position}"] = value
         where.append(f"{_sql_cast(field, as_float)} {_SQL_OPERATORS[function]} {_sql_cast(f'$v{position}', as_float, literal=True)}")

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from curation_pipeline.curators.selectors import BoundsFilter, OrderedSampler, Selector
@@ -455,13 +456,42 @@ def test_small_files_are_read_in_one_pass_by_duckdb(dataset, queries, small_quer
     assert got.table.num_rows == SELECTORS[name].limit
 
 
-def test_small_and_large_files_of_one_window_are_read_each_by_its_reader(dataset, queries, small_queries, passes, monkeypatch) -> None:
-    """The window cuts its first and last file: those hold fewer rows in it, so DuckDB reads them, polars the others."""
-    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", FILE_ROWS)
+def test_small_and_large_files_of_one_window_are_read_each_by_its_reader(tmp_path, queries, small_queries, passes, monkeypatch) -> None:
+    """Files of 3,000 rows (polars) and of 1,000 (DuckDB), the window cutting both kinds: the rows and counts of two passes."""
+    table = records(FILES * FILE_ROWS, seed=5)
+    rounded = np.round(np.random.default_rng(9).random(table.num_rows), 2)
+    table = table.set_column(table.schema.get_field_index("outputs.confidence"), "outputs.confidence", pa.array(rounded))
+    folder = tmp_path / "streams" / "app" / "date=2024-05-01"
+    folder.mkdir(parents=True)
+    starts = [0, 3_000, 4_000, 5_000, 8_000, 9_000, 10_000, 13_000, 14_000, 15_000, 18_000, 21_000, 24_000, 27_000, 30_000, 33_000, 34_000, 35_000]
+    for number, (start, end) in enumerate(zip(starts, [*starts[1:], table.num_rows])):
+        pq.write_table(table.slice(start, end - start), folder / f"part-{number:04d}.parquet", row_group_size=GROUP_ROWS)
+    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 2_000)
+    window = edges(ds.dataset(folder, format="parquet"))
     selector = SELECTORS["bounded confidence"]
-    got = run_selection(edges(dataset), [selector], seed=3)
-    assert len(queries) == 1 and small_queries == [2] and passes == [(True, True)]  # the two edge files, one query
-    expected = two_passes(monkeypatch, edges(dataset), selector)
+    got = run_selection(window, [selector], seed=3)
+    assert len(queries) == 1 and sum(small_queries) == 8 and passes == [(True, True)]  # the 1,000-row files in the window
+    expected = two_passes(monkeypatch, window, selector)
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(1_000, 35_000), (250, 35_750)],
+    ids=["files held in part, every group whole", "every group held, one cut"],
+)
+def test_small_files_the_window_holds_in_part_are_counted_by_pyarrow(dataset, small_queries, passes, monkeypatch, start: int, end: int) -> None:
+    """DuckDB counts a file's every row: only files the window holds whole, each group wholly inside it."""
+    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)
+    counted: list[int] = []
+    small_count_where = value_scan.small_count_where
+    monkeypatch.setattr(value_scan, "small_count_where", lambda paths, *args: counted.append(len(paths)) or small_count_where(paths, *args))
+    time = pc.field("__time")
+    window = Window(dataset, (time >= pa.scalar(DAY + dt.timedelta(seconds=start), UTC)) & (time < pa.scalar(DAY + dt.timedelta(seconds=end), UTC)))
+    selector = SELECTORS["bounded confidence"]
+    got = run_selection(window, [selector], seed=3)
+    assert small_queries and passes == [(True, True)] and sum(counted) == FILES - 2
+    expected = two_passes(monkeypatch, window, selector)
     assert got.table.equals(expected.table) and got.selectors == expected.selectors
 
 

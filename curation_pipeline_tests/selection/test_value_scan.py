@@ -15,7 +15,7 @@ import pytest
 from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter
 from curation_pipeline.selection import value_scan
 from curation_pipeline.selection.errors import FieldTypeError
-from curation_pipeline.selection.filters import Comparison, filter_comparisons
+from curation_pipeline.selection.filters import OPERATORS, Comparison, filter_comparisons
 from curation_pipeline_tests.selection.records import COMPARISON_FILTERS
 
 FLOATS = [math.nan, -math.inf, math.inf, -0.0, 0.0, 0.45, float(np.float32(0.45)), 0.55, -1.5, 2.0**24, 2.0**24 + 2, 2.0**53, 1e300, None]
@@ -226,13 +226,17 @@ def test_small_rows_past_returns_every_column_of_the_rows_past_the_bound_in_the_
         value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
 
 
-def test_small_rows_past_keeps_rows_of_a_condition_it_does_not_translate(tmp_path) -> None:
-    """A condition not translated exactly is left to the caller: more rows come back, never fewer."""
+def test_small_queries_refuse_a_condition_they_do_not_translate(tmp_path) -> None:
+    """The rows and the count must be pyarrow's: the selection reads in two passes instead."""
     table = pa.table({"x": pa.array(np.arange(100, dtype=np.int64))})
     path = str(tmp_path / "part.parquet")
     pq.write_table(table, path)
     untranslated = [Comparison("x", "greater", pa.scalar(49.5))]  # a float against int64: pyarrow compares in float64
-    got = value_scan.small_rows_past([(path, [(0, 100)])], table.schema, "x", 10, True, 1_000, untranslated)
-    assert got.column("x").to_pylist() == list(range(10, 100))
     with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.small_count_where([path], table.schema, "x", untranslated)  # a count must be exact
+        value_scan.small_rows_past([(path, [(0, 100)])], table.schema, "x", 10, True, 1_000, untranslated)
+    with pytest.raises(value_scan.LateFetchUnavailable):
+        value_scan.small_count_where([path], table.schema, "x", untranslated)
+
+
+def test_duckdb_writes_every_comparison_polars_translates() -> None:
+    assert value_scan._SQL_OPERATORS.keys() == OPERATORS.keys()
