@@ -32,11 +32,11 @@ from curation_pipeline.selection.picks import Picks, group_by_piece
 from curation_pipeline.selection.scan import (
     BATCH_ROWS,
     Piece,
-    RowGroup,
     RowGroupPiece,
     count_pieces,
     ordered_map,
     plain,
+    row_ranges,
     scan_units,
     together_rows,
     together_runs,
@@ -747,18 +747,7 @@ def _file_runs(pieces: list[Piece], indices: list[int], rows: int) -> list[list[
 def _file_ranges(pieces: list[Piece], units: list[list[int]]) -> list[tuple[str, list[tuple[int, int]]]]:
     """For each of ``units`` (a file's row-group pieces each), the file's path and the row ranges its groups cover."""
     groups = [sorted((pieces[index].group for index in unit), key=lambda group: group.start) for unit in units]  # type: ignore[attr-defined]
-    return [(each[0].path, _row_ranges(each)) for each in groups]
-
-
-def _row_ranges(groups: list[RowGroup]) -> list[tuple[int, int]]:
-    """The ``[start, end)`` file row numbers ``groups`` (in file order) cover, adjacent groups as one range."""
-    ranges: list[tuple[int, int]] = []
-    for group in groups:
-        if ranges and ranges[-1][1] == group.start:
-            ranges[-1] = (ranges[-1][0], group.start + group.rows)
-        else:
-            ranges.append((group.start, group.start + group.rows))
-    return ranges
+    return [(each[0].path, row_ranges(each)) for each in groups]
 
 
 def _joined(

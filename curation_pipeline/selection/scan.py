@@ -80,6 +80,10 @@ _LATE_MIN_ROWS = 1 << 15
 _VALUED_FETCH_SHARE = 1 << 14
 # ... files of this many rows a query.
 _VALUED_FETCH_ROWS = 1 << 22
+# Uniform selection's count under a filter polars evaluates: files of at least
+# this many rows (polars scans each file on its own), 2^22 rows a query.
+_POLARS_COUNT_FILE_ROWS = 1 << 18
+_POLARS_COUNT_ROWS = 1 << 22
 # Rows of small files (under _LATE_MIN_ROWS with winners) fetched by one
 # DuckDB query over them all: a query per file costs about what pyarrow's
 # whole read does, one per ~150 files of a file a minute repays it and
@@ -1570,7 +1574,77 @@ def _unit_table(pieces: Sequence[Piece], names: list[str], dictionary: bool) -> 
 
 
 def count_pieces(pieces: Sequence[Piece], keep: Budget | None = None) -> np.ndarray:
-    """Each piece's matched rows (:meth:`Piece.count`), small row groups counted many at once (:func:`scan_units`)."""
+    """Each piece's matched rows (:meth:`Piece.count`), small row groups counted many at once (:func:`scan_units`).
+
+    Row groups of large local files wholly inside the window, under a
+    selector's filter polars evaluates exactly, are counted by polars
+    (:func:`_count_by_polars`).
+    """
+    counts = np.zeros(len(pieces), np.int64)
+    by_polars = _counted_by_polars(pieces)
+    if by_polars:
+        try:
+            counts[by_polars] = _count_by_polars([pieces[index] for index in by_polars], keep)  # type: ignore[misc]
+        except late_fetch.LateFetchUnavailable:
+            by_polars = []  # pyarrow counts them
+    rest = sorted(set(range(len(pieces))) - set(by_polars))
+    counts[rest] = _count_by_pyarrow([pieces[index] for index in rest], keep)
+    return counts
+
+
+def _counted_by_polars(pieces: Sequence[Piece]) -> list[int]:
+    """Indices of ``pieces`` :func:`_count_by_polars` counts: whole row groups of local files of at least :data:`_POLARS_COUNT_FILE_ROWS` rows, under one condition polars evaluates exactly."""
+    if not pieces or not isinstance(pieces[0], RowGroupPiece) or _prefilter(pieces[0]) is None:
+        return []
+    return [
+        index
+        for index, piece in enumerate(pieces)
+        if isinstance(piece, RowGroupPiece)
+        and piece.group.whole
+        and piece.late_file() is not None
+        and piece.source.footer(piece.group.path).num_rows >= _POLARS_COUNT_FILE_ROWS
+    ]
+
+
+def _count_by_polars(pieces: list[RowGroupPiece], keep: Budget | None) -> list[int]:
+    """Each piece's matched rows, found by polars (:func:`value_scan.matched_rows`) a run of files at a time and handed to the piece (:meth:`RowGroupPiece.counted`)."""
+    where = _prefilter(pieces[0])
+    by_file: dict[str, list[int]] = {}
+    for position, piece in enumerate(pieces):
+        by_file.setdefault(piece.group.path, []).append(position)
+    counts = [0] * len(pieces)
+    runs: list[list[str]] = []
+    held = _POLARS_COUNT_ROWS
+    for path, positions in by_file.items():
+        rows = sum(pieces[position].group.rows for position in positions)
+        if held + rows > _POLARS_COUNT_ROWS:
+            runs.append([])
+            held = 0
+        runs[-1].append(path)
+        held += rows
+    for run in runs:
+        files = [(path, row_ranges(sorted((pieces[position].group for position in by_file[path]), key=lambda group: group.start))) for path in run]
+        for path, numbers in zip(run, value_scan.matched_rows(files, where)):
+            for position in by_file[path]:
+                group = pieces[position].group
+                low, high = np.searchsorted(numbers, [group.start, group.start + group.rows])
+                counts[position] = pieces[position].counted(numbers[low:high] - group.start, keep)
+    return counts
+
+
+def row_ranges(groups: list[RowGroup]) -> list[tuple[int, int]]:
+    """The ``[start, end)`` file row numbers ``groups`` (in file order) cover, adjacent groups as one range."""
+    ranges: list[tuple[int, int]] = []
+    for group in groups:
+        if ranges and ranges[-1][1] == group.start:
+            ranges[-1] = (ranges[-1][0], group.start + group.rows)
+        else:
+            ranges.append((group.start, group.start + group.rows))
+    return ranges
+
+
+def _count_by_pyarrow(pieces: Sequence[Piece], keep: Budget | None) -> np.ndarray:
+    """:func:`count_pieces` by pyarrow: small row groups many at once (:func:`scan_units`)."""
 
     def count(unit: list[int]) -> list[int]:
         if len(unit) == 1 or pieces[unit[0]]._row_filter() is None:  # type: ignore[attr-defined]

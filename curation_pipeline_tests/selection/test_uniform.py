@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pytest
 
-from curation_pipeline.curators.selectors import EqualsFilter, Selector, UniformSampler
-from curation_pipeline.selection import run_selection, select
+from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter, Selector, UniformSampler
+from curation_pipeline.selection import kept as kept_module
+from curation_pipeline.selection import run_selection, scan, select, value_scan
 from curation_pipeline.selection.uniform import sample_positions
-from curation_pipeline_tests.selection.records import ids, records
+from curation_pipeline_tests.selection.records import ids, records, write_stream
+
+UTC = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A dataset and its filter apart (:class:`FilteredParquet`), as the stream's windows hand them over."""
+
+    dataset: ds.Dataset
+    filter: ds.Expression | None
 
 # The 99.9th percentile of chi-square with 49 degrees of freedom. The seeds
 # below are fixed, so the statistic is one fixed number: the test cannot flake.
@@ -90,3 +106,53 @@ def test_draws_are_pinned_across_releases() -> None:
     # output could change between releases. Changing these values would change
     # every curated dataset on its next re-run.
     assert sample_positions(1_000_000, 6, key=0x5EED).tolist() == [38848, 46672, 332801, 364681, 369994, 440713]
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """Six files of 3,000 rows in groups of 500: labels with nulls, an empty string and near misses, rounded scores."""
+    table = records(18_000, seed=21)
+    rng = np.random.default_rng(5)
+    labels = rng.choice(np.array(["dog", "cat", "dög", "", "Dog"], dtype=object), table.num_rows)
+    labels[::13] = None
+    table = table.set_column(table.schema.get_field_index("outputs.label"), "outputs.label", pa.array(labels.tolist(), pa.string()))
+    scores = np.round(rng.random(table.num_rows), 2)
+    scores[::17] = np.nan
+    table = table.append_column("inputs.score", pa.array(scores))
+    root = tmp_path_factory.mktemp("labelled")
+    write_stream(root, table, rows_per_group=500, rows_per_file=3_000)
+    return ds.dataset(root / "streams" / "app" / "date=2024-05-01", format="parquet")
+
+
+COUNTED = {
+    "equality": [EqualsFilter(field="outputs.label", equals="dog")],
+    "bounds": [BoundsFilter(field="inputs.score", lower=0.2, inclusive_upper=0.6)],
+    "both": [EqualsFilter(field="outputs.label", equals="dog"), BoundsFilter(field="inputs.score", upper=0.5)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(COUNTED))
+@pytest.mark.parametrize("edges", [True, False], ids=["window edges", "whole day"])
+@pytest.mark.parametrize("kept", [True, False], ids=["matched rows kept", "read again"])
+def test_matches_counted_by_polars_give_the_picks_of_pyarrows_count(labelled, monkeypatch, name: str, edges: bool, kept: bool) -> None:
+    """Whole row groups of large files are counted by polars, the window's edges by pyarrow: the same picks and counts."""
+    monkeypatch.setattr(scan, "_POLARS_COUNT_FILE_ROWS", 1_000)
+    monkeypatch.setattr(scan, "_POLARS_COUNT_ROWS", 6_000)  # two files a query
+    if not kept:
+        monkeypatch.setattr(kept_module, "KEPT_BYTES", 0)  # no room: the picks' rows are found by reading again
+    queried: list[int] = []
+    matched_rows = value_scan.matched_rows
+    monkeypatch.setattr(value_scan, "matched_rows", lambda files, where: queried.append(len(files)) or matched_rows(files, where))
+    time = pc.field("__time")
+    day = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    cut = (time >= pa.scalar(day + dt.timedelta(seconds=777), UTC)) & (time < pa.scalar(day + dt.timedelta(seconds=16_766), UTC))
+    window = Window(labelled, cut if edges else None)
+    selector = _uniform(700, filters=COUNTED[name])
+    got = run_selection(window, [selector], seed=4)
+    assert queried == [2, 2, 2]
+    with monkeypatch.context() as patched:
+        patched.setattr(scan, "_counted_by_polars", lambda pieces: [])
+        expected = run_selection(window, [selector], seed=4)
+    # NaN scores equal nothing, themselves included: the tables are compared without them.
+    assert got.table.drop_columns(["inputs.score"]).equals(expected.table.drop_columns(["inputs.score"]))
+    assert got.selectors == expected.selectors and got.table.num_rows == 700

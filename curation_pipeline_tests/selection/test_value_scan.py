@@ -240,3 +240,29 @@ def test_small_queries_refuse_a_condition_they_do_not_translate(tmp_path) -> Non
 
 def test_duckdb_writes_every_comparison_polars_translates() -> None:
     assert value_scan._SQL_OPERATORS.keys() == OPERATORS.keys()
+
+
+def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -> None:
+    """Numbers over the grid the conditions are checked on; strings equal byte for byte (nulls, "", near misses)."""
+    for number, column in enumerate(columns()):
+        table = pa.table({"x": column})
+        path = str(tmp_path / f"column-{number}.parquet")
+        pq.write_table(table, path)
+        for name, bound in itertools.product(SPECS, BOUNDS):
+            conditions = comparisons(column, name, bound)
+            where = None if conditions is None else value_scan.prefilter(table.schema, conditions)
+            if where is None:
+                continue
+            kept = conditions[0].evaluate(column).fill_null(False).to_numpy(zero_copy_only=False)
+            (got,) = value_scan.matched_rows([(path, [(0, len(column))])], where)
+            assert got.tolist() == np.flatnonzero(kept).tolist(), (column.type, name, bound)
+    labels = pa.array(["dog", "Dog", None, "", "dög", "dog ", "dog"] * 300)
+    table = pa.table({"label": labels})
+    path = str(tmp_path / "labels.parquet")
+    pq.write_table(table, path, row_group_size=500)
+    equals = list(filter_comparisons(EqualsFilter(field="label", equals="dog"), table.schema, "test"))
+    kept = np.flatnonzero(equals[0].evaluate(labels).fill_null(False).to_numpy(zero_copy_only=False))
+    ranges = [(0, 700), (1_000, 1_500)]
+    first, second = value_scan.matched_rows([(path, ranges), (path, [(2_000, 2_100)])], value_scan.prefilter(table.schema, equals))
+    assert first.tolist() == [row for row in kept if any(start <= row < end for start, end in ranges)]
+    assert second.tolist() == [row for row in kept if 2_000 <= row < 2_100]
