@@ -104,9 +104,9 @@ once), and a share of a query for the fetch (winners of small files come
 many files to a DuckDB query), where polars and DuckDB read each file once.
 Dense ordered selections there (top confidence and bounded range at
 k=10,000) now read each file once too, through DuckDB queries of about 1M
-rows of files each (run Q; docs/decisions.md, "Small files in one pass
+rows of files each (run O; docs/decisions.md, "Small files in one pass
 through DuckDB"): at 100M rows 1.21 and 1.71 times the fastest peer (2.36
-and 2.65 in two passes, run O), at 10M 1.56 and 2.07 (2.00 and 2.16).
+and 2.65 in two passes, run N), at 10M 1.56 and 2.07 (2.00 and 2.16).
 What bounds them: at 100M the winners leave few pages of any column
 unread, in our queries as in the peers' own; bounded range also counts
 its matched rows (1.3 s, by DuckDB), which the peers' queries do not
@@ -126,7 +126,7 @@ then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
 rows 1.41 and 1.34 -> 0.95 and 0.91 times polars (4,034 -> 2,547 ms on our
 layout), at 10M 1.24 and 1.33 -> 1.02 and 1.02, at 412-419 MB (270-272 MB
-in two passes). Bounded ranges select in one pass too (runs M and N):
+in two passes). Bounded ranges select in one pass too (runs L and M):
 polars applies the selector's bounds in its query and counts the rows
 they keep, translated so that it keeps exactly the rows pyarrow's
 kernels keep (docs/decisions.md, "A selector's bounds in the one pass");
@@ -136,32 +136,35 @@ the field alone, counting as it reads, and the winners are fetched after
 (bounded range and equality) are now found from its fields' value ranges
 rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
 docs/decisions.md, "A selector's row groups from its fields' value
-ranges"). Runs L-P ran on a machine about twice as slow as runs A-K's
+ranges"). Runs L-Q ran on a machine about twice as slow as runs A-K's
 for every engine: polars' bounded range k=100 at 10M rows on our layout
 took 173 ms there (in a run since replaced) and 370-422 ms on it, DuckDB's
-359 and 719-875 ms. In run M, at 100M rows, bounded range is 0.52 and
+359 and 719-875 ms. In run L, at 100M rows, bounded range is 0.52 and
 0.47 times polars on our and the overlap layout at k=100 (0.70 in a run
 since replaced, counted apart; 0.78 and 0.84 in run E, in two passes) and
 1.03 and 0.94 at k=10,000 (1.06 and 1.11 counted apart; 1.50 and 1.34 in
 two passes); at 10M 1.07 and 1.35 at k=100 (1.26 and 1.57 counted apart)
 and 1.08 and 1.06 at k=10,000. Equality's winners under its filter now
 come through polars where they fill most pages (docs/decisions.md, "Dense
-winners under a filter fetched by polars"): in run P, k=10,000 is 1.37
-and 1.13 times polars at 10M (1.76 and 1.47 fetched by DuckDB, in a run
-since replaced) and 1.03 and 1.04 at 100M (1.18 and 1.04); k=100 0.71-0.73
-at 10M and 0.44-0.49 at 100M. What is left over polars on bounded range
+winners under a filter fetched by polars"), and their matches are
+counted by polars (docs/decisions.md, "A uniform rule's matches counted
+by polars"): in run P, k=10,000 is 1.07 and 1.06 times polars at 10M
+(1.37 and 1.13 counted by pyarrow, 1.76 and 1.47 fetched by DuckDB, in
+runs since replaced) and 0.81 and 0.80 at 100M (1.03 and 1.04, 1.18 and
+1.04); k=100 0.55 and 0.69 at 10M and 0.25-0.28 at 100M. What is left over polars on bounded range
 k=10,000 is the count: polars' query computes no count of the rows its
-filter keeps, where ours reports it (matched rows); on equality k=10,000,
-the count and the fetch of winners in nearly every page (above). Runs K-P were run with the default `--long-run` of 10
-s, so every engine's figure there is a median of three warm runs (one in run L); runs
+filter keeps, where ours reports it (matched rows); on equality k=10,000
+at 10M, the fetch of winners in nearly every page (above), which costs
+about polars' whole query. Runs K-Q were run with the default `--long-run` of 10
+s, so every engine's figure there is a median of three warm runs (one in run Q); runs
 A-J, with 3 s, measured ours at 100M by its first run where that took over
 3 s (imports included). On the machine of runs A-K the same code's times
 moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs). The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run K), bounded
-range there (run M), equality there (run P), for small files (run I, run
-O for equality and uniform, run Q for top confidence and bounded range) and the
+range there (run L), equality there (run P), for small files (run I, run
+N for equality and uniform, run O for top confidence and bounded range) and the
 other rules on those two layouts at 10M (run J), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
@@ -169,14 +172,14 @@ confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
 k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
-to 1.58 (run I). Runs O and Q measured them again on run L's slower
-machine, with a window's row groups told by its time bounds (finding the
-pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): in run O
+to 1.58 (run I). Runs N and O measured them again on the slower
+machine of runs L-Q, with a window's row groups told by its time bounds (finding the
+pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): in run N
 equality 1.02 and 2.17 times the fastest peer at 10M (k=100 and k=10,000)
 and 0.59 and 1.80 at 100M, uniform 0.59 and 1.53 at 10M and 0.15 and 0.68
-at 100M; in run Q, with dense ordered selections in one pass (above), top
+at 100M; in run O, with dense ordered selections in one pass (above), top
 confidence and bounded range k=100 1.41 and 1.47 at 10M and 0.97 and 1.14
-at 100M (two passes, as in run O: 1.29 and 1.77, 0.97 and 1.21). Where
+at 100M (two passes, as in run N: 1.29 and 1.77, 0.97 and 1.21). Where
 two passes remain, each of the 1,440 files costs an open and a narrow
 read, and a share of a fetch, where polars and DuckDB read each file once. The peers ran faster in runs I and J than in run E (DuckDB's
 bounded range k=100 on small files at 10M: 554 against 741 ms; on our
@@ -257,12 +260,14 @@ again: the ranges an ordered rule asks are now noted with the window's
 row groups (2,900 -> 1,487 footer reads), the window's own read of them
 (for its time spans) comes first, and the winners' 100 rows lie in 95
 files, a DuckDB query each. Top confidence at k=10,000 (1.03) fetches its
-winners spread over every file, as at 100M. Bounded range (run N,
-on run L's slower machine) takes 14.4 s at k=100, 0.49 times polars (0.73
-in run L with the count apart, 1.09 in run A in two passes; DuckDB timed
-out), and 32.7 s at k=10,000, 0.82 times (1.10 in run L, 1.25 in run A).
-Equality (run L) takes 23.6 s at k=100, 0.41 times polars, and 44.3 s at
-k=10,000, where polars passes 2 GiB and DuckDB times out.""",
+winners spread over every file, as at 100M. Bounded range (run M,
+on the slower machine of runs L-Q) takes 14.4 s at k=100, 0.49 times polars
+(0.73 in a run since replaced, with the count apart, 1.09 in run A in two
+passes; DuckDB timed out), and 32.7 s at k=10,000, 0.82 times (1.10 counted
+apart, 1.25 in run A). Equality (run Q), its matches counted by polars,
+takes 12.5 s at k=100, 0.22 times polars (23.6 s and 0.41 counted by
+pyarrow, in a run since replaced), and 36.8 s at k=10,000 (44.3 s), where
+polars passes 2 GiB and DuckDB times out.""",
     "selection_floor": """\
 `benchmarks/selection_floor.py` times pyarrow alone decoding the one column a
 rule must read in full (confidence for top confidence and bounded range, label
