@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
@@ -180,23 +181,29 @@ def _least(type_: pa.DataType) -> int | float:
     return -math.inf if pa.types.is_floating(type_) else (0 if pa.types.is_unsigned_integer(type_) else -(2**63))
 
 
+def translated_grid(tmp_path) -> Iterator[tuple[str, pa.Array, list[Comparison], np.ndarray]]:
+    """Each column of the grid written to a file, with each filter :func:`value_scan.condition` translates on it and the rows pyarrow keeps."""
+    for number, column in enumerate(columns()):
+        schema = pa.schema([("x", column.type)])
+        path = str(tmp_path / f"column-{number}.parquet")
+        pq.write_table(pa.table({"x": column}), path)
+        for name, bound in itertools.product(SPECS, BOUNDS):
+            conditions = comparisons(column, name, bound)
+            if conditions is None or value_scan.condition(schema, "x", conditions) is None:
+                continue
+            yield path, column, conditions, conditions[0].evaluate(column).fill_null(False).to_numpy(zero_copy_only=False)
+
+
 def test_small_rows_past_and_counts_keep_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
     """DuckDB's queries (files of few rows) over the grid the polars conditions are checked on: NaN, nulls, extremes."""
     translated = 0
-    for number, column in enumerate(columns()):
-        table = pa.table({"x": column})
-        path = str(tmp_path / f"column-{number}.parquet")
-        pq.write_table(table, path)
-        for name, bound in itertools.product(SPECS, BOUNDS):
-            conditions = comparisons(column, name, bound)
-            if conditions is None or value_scan.condition(table.schema, "x", conditions) is None:
-                continue
-            kept = conditions[0].evaluate(column).fill_null(False).to_numpy(zero_copy_only=False)
-            got = value_scan.small_rows_past([(path, [(0, len(column))])], table.schema, "x", _least(column.type), True, 100, conditions)
-            assert got.column(value_scan.ROW).to_pylist() == np.flatnonzero(kept).tolist(), (column.type, name, bound)
-            assert got.column("x").combine_chunks().equals(column.filter(pa.array(kept))), (column.type, name, bound)
-            assert value_scan.small_count_where([path, path], table.schema, "x", conditions) == 2 * int(kept.sum())
-            translated += 1
+    for path, column, conditions, kept in translated_grid(tmp_path):
+        schema = pa.schema([("x", column.type)])
+        got = value_scan.small_rows_past([(path, [(0, len(column))])], schema, "x", _least(column.type), True, 100, conditions)
+        assert got.column(value_scan.ROW).to_pylist() == np.flatnonzero(kept).tolist(), (column.type, conditions)
+        assert got.column("x").combine_chunks().equals(column.filter(pa.array(kept))), (column.type, conditions)
+        assert value_scan.small_count_where([path, path], schema, "x", conditions) == 2 * int(kept.sum())
+        translated += 1
     assert translated > 300
 
 
@@ -244,18 +251,13 @@ def test_duckdb_writes_every_comparison_polars_translates() -> None:
 
 def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -> None:
     """Numbers over the grid the conditions are checked on; strings equal byte for byte (nulls, "", near misses)."""
-    for number, column in enumerate(columns()):
-        table = pa.table({"x": column})
-        path = str(tmp_path / f"column-{number}.parquet")
-        pq.write_table(table, path)
-        for name, bound in itertools.product(SPECS, BOUNDS):
-            conditions = comparisons(column, name, bound)
-            where = None if conditions is None else value_scan.prefilter(table.schema, conditions)
-            if where is None:
-                continue
-            kept = conditions[0].evaluate(column).fill_null(False).to_numpy(zero_copy_only=False)
-            (got,) = value_scan.matched_rows([(path, [(0, len(column))])], where)
-            assert got.tolist() == np.flatnonzero(kept).tolist(), (column.type, name, bound)
+    translated = 0
+    for path, column, conditions, kept in translated_grid(tmp_path):
+        where = value_scan.prefilter(pa.schema([("x", column.type)]), conditions)
+        (got,) = value_scan.matched_rows([(path, [(0, len(column))])], where)
+        assert got.tolist() == np.flatnonzero(kept).tolist(), (column.type, conditions)
+        translated += 1
+    assert translated > 300
     labels = pa.array(["dog", "Dog", None, "", "dög", "dog ", "dog"] * 300)
     table = pa.table({"label": labels})
     path = str(tmp_path / "labels.parquet")
