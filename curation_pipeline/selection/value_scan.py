@@ -1,4 +1,4 @@
-"""Rows of local Parquet files at or past a value of one column, with every column, through polars' reader.
+"""Rows of local Parquet files at or past a value of one column, with every column, through polars' reader (DuckDB's for small files).
 
 An ordered rule whose winners fill nearly every page of the files it reads
 (10,000 of a 100M-row day) pays twice in two passes: a narrow scan of its
@@ -13,9 +13,14 @@ confidence < 0.55``) join the predicate, and polars counts the rows they
 keep, where it evaluates them exactly as pyarrow's kernels do
 (:func:`condition`).
 
-polars only reads and counts: the rows past the cut come back with their
-row numbers and are filtered, ranked and chosen by the engine, cast to the
-data's schema.
+Files of few rows (a file a minute) cost polars a scan each: DuckDB reads
+and counts those (:func:`small_rows_past`, :func:`small_count_where`),
+with the same translation of the conditions (:func:`_term`). A uniform
+rule's matches are found the same way (:func:`matched_rows`).
+
+polars and DuckDB only read and count: the rows past the cut come back with
+their row numbers and are filtered, ranked and chosen by the engine, cast to
+the data's schema.
 """
 
 from __future__ import annotations
