@@ -37,6 +37,7 @@ from curation_pipeline.selection.scan import (
     ordered_map,
     plain,
     row_ranges,
+    runs_of_rows,
     scan_units,
     together_rows,
     together_runs,
@@ -732,22 +733,13 @@ def _held_whole(pieces: list[Piece], path: str, indices: list[int]) -> bool:
 
 def _file_runs(pieces: list[Piece], indices: list[int], rows: int) -> list[list[list[int]]]:
     """``indices`` of ``pieces`` by file (in order), files taken in runs holding about ``rows`` rows each."""
-    runs: list[list[list[int]]] = []
-    held = rows
-    for unit in _by_file(pieces, indices):
-        size = sum(pieces[index].group.rows for index in unit)  # type: ignore[attr-defined]
-        if held + size > rows and held:
-            runs.append([])
-            held = 0
-        runs[-1].append(unit)
-        held += size
-    return runs
+    units = _by_file(pieces, indices)
+    return runs_of_rows([(unit, sum(pieces[index].group.rows for index in unit)) for unit in units], rows)  # type: ignore[attr-defined]
 
 
 def _file_ranges(pieces: list[Piece], units: list[list[int]]) -> list[tuple[str, list[tuple[int, int]]]]:
     """For each of ``units`` (a file's row-group pieces each), the file's path and the row ranges its groups cover."""
-    groups = [sorted((pieces[index].group for index in unit), key=lambda group: group.start) for unit in units]  # type: ignore[attr-defined]
-    return [(each[0].path, row_ranges(each)) for each in groups]
+    return [(pieces[unit[0]].group.path, row_ranges(pieces[index].group for index in unit)) for unit in units]  # type: ignore[attr-defined]
 
 
 def _joined(

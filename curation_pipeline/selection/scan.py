@@ -1434,7 +1434,7 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
             small.append((path, indices, held))
     batched, alone_small = _batched(small)
     jobs += [(_fetch_late, indices) for _, indices in batched]
-    jobs += [(_fetch_valued, indices) for indices in _valued_runs(valued)]
+    jobs += [(_fetch_valued, [index for indices in run for index in indices]) for run in runs_of_rows(valued, _VALUED_FETCH_ROWS)]
     alone += alone_small
     for indices in together.values():
         if _from_copy([picks[index] for index in indices]):
@@ -1613,17 +1613,9 @@ def _count_by_polars(pieces: list[RowGroupPiece], keep: Budget | None) -> list[i
     for position, piece in enumerate(pieces):
         by_file.setdefault(piece.group.path, []).append(position)
     counts = [0] * len(pieces)
-    runs: list[list[str]] = []
-    held = _POLARS_COUNT_ROWS
-    for path, positions in by_file.items():
-        rows = sum(pieces[position].group.rows for position in positions)
-        if held + rows > _POLARS_COUNT_ROWS:
-            runs.append([])
-            held = 0
-        runs[-1].append(path)
-        held += rows
-    for run in runs:
-        files = [(path, row_ranges(sorted((pieces[position].group for position in by_file[path]), key=lambda group: group.start))) for path in run]
+    sizes = [(path, sum(pieces[position].group.rows for position in positions)) for path, positions in by_file.items()]
+    for run in runs_of_rows(sizes, _POLARS_COUNT_ROWS):
+        files = [(path, row_ranges([pieces[position].group for position in by_file[path]])) for path in run]
         for path, numbers in zip(run, value_scan.matched_rows(files, where)):
             for position in by_file[path]:
                 group = pieces[position].group
@@ -1632,10 +1624,23 @@ def _count_by_polars(pieces: list[RowGroupPiece], keep: Budget | None) -> list[i
     return counts
 
 
-def row_ranges(groups: list[RowGroup]) -> list[tuple[int, int]]:
-    """The ``[start, end)`` file row numbers ``groups`` (in file order) cover, adjacent groups as one range."""
+def runs_of_rows(items: Iterable[tuple[T, int]], rows: int) -> list[list[T]]:
+    """``items`` (each with its rows) in order, in runs of about ``rows`` rows: a run ends before the item that would pass it."""
+    runs: list[list[T]] = []
+    held = 0
+    for item, size in items:
+        if not runs or (held and held + size > rows):
+            runs.append([])
+            held = 0
+        runs[-1].append(item)
+        held += size
+    return runs
+
+
+def row_ranges(groups: Iterable[RowGroup]) -> list[tuple[int, int]]:
+    """The ``[start, end)`` file row numbers ``groups`` (of one file) cover, in file order, adjacent groups as one range."""
     ranges: list[tuple[int, int]] = []
-    for group in groups:
+    for group in sorted(groups, key=lambda group: group.start):
         if ranges and ranges[-1][1] == group.start:
             ranges[-1] = (ranges[-1][0], group.start + group.rows)
         else:
@@ -1825,19 +1830,6 @@ def _prefilter(piece: Piece) -> Any | None:
     if predicate is None or not predicate.comparisons:
         return None
     return value_scan.prefilter(piece.source.schema, predicate.comparisons)  # type: ignore[attr-defined]
-
-
-def _valued_runs(files: list[tuple[list[int], int]]) -> list[list[int]]:
-    """Files' picks (indices, with the file's rows) in runs of about :data:`_VALUED_FETCH_ROWS` rows, a polars query each."""
-    runs: list[list[int]] = []
-    held = 0
-    for indices, rows in files:
-        if not runs or held + rows > _VALUED_FETCH_ROWS:
-            runs.append([])
-            held = 0
-        runs[-1].extend(indices)
-        held += rows
-    return runs
 
 
 def _fetch_valued(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
