@@ -438,15 +438,21 @@ def small_queries(monkeypatch) -> list[int]:
     return asked
 
 
+@pytest.fixture
+def counted(monkeypatch) -> list[int]:
+    """Files each DuckDB count (bounds on small files) read: those the window holds whole."""
+    asked: list[int] = []
+    small_count_where = value_scan.small_count_where
+    monkeypatch.setattr(value_scan, "small_count_where", lambda paths, *args: asked.append(len(paths)) or small_count_where(paths, *args))
+    return asked
+
+
 @pytest.mark.parametrize("name", sorted(SELECTORS))
 @pytest.mark.parametrize("cut", [True, False], ids=["window edges", "whole day"])
-def test_small_files_are_read_in_one_pass_by_duckdb(dataset, queries, small_queries, passes, monkeypatch, name: str, cut: bool) -> None:
+def test_small_files_are_read_in_one_pass_by_duckdb(dataset, queries, small_queries, counted, passes, monkeypatch, name: str, cut: bool) -> None:
     """Files of fewer rows than polars' scans repay (a file a minute) go to DuckDB, two files a query, on the pool."""
     monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)  # every file small
     monkeypatch.setattr(ordered, "_SMALL_QUERY_ROWS", 6_000)
-    counted: list[int] = []  # files DuckDB counted (bounds): those the window holds whole
-    small_count_where = value_scan.small_count_where
-    monkeypatch.setattr(value_scan, "small_count_where", lambda paths, *args: counted.append(len(paths)) or small_count_where(paths, *args))
     window = edges(dataset) if cut else Window(dataset, None)
     got = run_selection(window, [SELECTORS[name]], seed=3)
     assert not queries and small_queries == [2] * (FILES // 2) and passes == [(True, True)]
@@ -480,12 +486,9 @@ def test_small_and_large_files_of_one_window_are_read_each_by_its_reader(tmp_pat
     [(1_000, 35_000), (250, 35_750)],
     ids=["files held in part, every group whole", "every group held, one cut"],
 )
-def test_small_files_the_window_holds_in_part_are_counted_by_pyarrow(dataset, small_queries, passes, monkeypatch, start: int, end: int) -> None:
+def test_small_files_the_window_holds_in_part_are_counted_by_pyarrow(dataset, small_queries, counted, passes, monkeypatch, start: int, end: int) -> None:
     """DuckDB counts a file's every row: only files the window holds whole, each group wholly inside it."""
     monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)
-    counted: list[int] = []
-    small_count_where = value_scan.small_count_where
-    monkeypatch.setattr(value_scan, "small_count_where", lambda paths, *args: counted.append(len(paths)) or small_count_where(paths, *args))
     time = pc.field("__time")
     window = Window(dataset, (time >= pa.scalar(DAY + dt.timedelta(seconds=start), UTC)) & (time < pa.scalar(DAY + dt.timedelta(seconds=end), UTC)))
     selector = SELECTORS["bounded confidence"]
