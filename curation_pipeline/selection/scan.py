@@ -20,7 +20,7 @@ import ctypes
 import functools
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -797,8 +797,8 @@ class ParquetSource:
         # so the first file's footer, read here, is read through the cache and kept.
         formats = {False: dataset.format}
         # The cache's function holds no reference to the source: no cycle keeps footers alive past its use.
-        read = functools.partial(_open_file, self._where, formats, self._given, self._opened)
-        self._files = _FooterCache(read, FOOTER_CACHE_CHUNKS)
+        read = functools.partial(_open_file, self._where, formats, self._opened)
+        self._files = _FooterCache(read, FOOTER_CACHE_CHUNKS, self._given)
         first = self._files(self.paths[0], False) if self.paths else None
         stored = set(first.physical_schema.names) if first is not None else set()
         strings = [
@@ -852,7 +852,8 @@ class ParquetSource:
         found = self._direct.get(path)
         if found is None:
             physical = (fragment or self._files(path, False)).physical_schema
-            found = self._plain_format and physical.remove_metadata().equals(self._plain_schema)
+            # equals() leaves metadata out by default: no copy of the schema without it.
+            found = self._plain_format and physical.equals(self._plain_schema)
             self._direct[path] = found
         return found
 
@@ -1158,8 +1159,8 @@ class ParquetSource:
         else:
             # split_by_row_group drops row groups whose statistics rule the filter out.
             kept = [group.row_groups[0].id for group in fragment.split_by_row_group(row_filter, schema=self.schema)]
-        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        return [RowGroup(path, i, sizes[i], int(starts[i]), i not in partial) for i in kept]
+        starts = list(itertools.accumulate(sizes, initial=0))  # one or a few groups a file: numpy would cost more
+        return [RowGroup(path, i, sizes[i], starts[i], i not in partial) for i in kept]
 
     def _partial_groups(self, path: str, fragment: ds.ParquetFileFragment) -> frozenset[int]:
         """Ids of the row groups of the file at ``path`` (read as ``fragment``) the source's own filter may cut, remembered.
@@ -1240,10 +1241,20 @@ class _FooterCache:
     size follows, so that many small files are held as cheaply as a few big
     ones. Safe across threads; threads missing the same file wait for one read
     of it, while other files are read in parallel (:class:`~.keyed.KeyedOnce`).
+    ``given`` holds fragments whose footer is read already (the window's, by
+    path): they are handed back as they are, outside the budget, since the
+    window holds them anyway, and without the cache's lock (a window of
+    1,440 files asks each several times).
     """
 
-    def __init__(self, read: Callable[[str, bool], ds.ParquetFileFragment], budget: int) -> None:
+    def __init__(
+        self,
+        read: Callable[[str, bool], ds.ParquetFileFragment],
+        budget: int,
+        given: Mapping[str, ds.ParquetFileFragment],
+    ) -> None:
         self._read = read
+        self._given = given
         self._entries: LeastRecentlyUsed[tuple[str, bool], ds.ParquetFileFragment] = LeastRecentlyUsed(budget, _chunks)
         self._once = KeyedOnce(self._entries)
 
@@ -1251,6 +1262,10 @@ class _FooterCache:
         return len(self._entries)
 
     def __call__(self, path: str, dictionary: bool) -> ds.ParquetFileFragment:
+        if not dictionary:
+            found = self._given.get(path)
+            if found is not None:
+                return found
         # One read per file: the row groups of a file are scanned at the same time.
         return self._once.get((path, dictionary), lambda: self._read(path, dictionary))
 
@@ -1319,7 +1334,6 @@ def _within(leaf: str, column: str) -> bool:
 def _open_file(
     where: dict[str, tuple[Any, ds.Expression]],
     formats: dict[bool, ds.ParquetFileFormat],
-    given: dict[str, ds.ParquetFileFragment],
     opened: _OpenedFiles,
     path: str,
     dictionary: bool,
@@ -1327,14 +1341,11 @@ def _open_file(
     """The whole file at ``path`` as a fragment with its footer read.
 
     ``where`` maps paths to their filesystem and partition expression;
-    ``formats[dictionary]`` reads it (string columns as dictionaries or not);
-    ``given`` holds fragments whose footer is read already. pyarrow takes no
-    parsed footer for a fragment of another format, so a dictionary read
+    ``formats[dictionary]`` reads it (string columns as dictionaries or not).
+    pyarrow takes no parsed footer for a fragment of another format, so a dictionary read
     parses the footer once more; a remote file through its shared opened file
     (no second request for its size).
     """
-    if not dictionary and path in given:
-        return given[path]
     filesystem, partition = where[path]
     if filesystem.type_name in _REMOTE_FILESYSTEMS:
         fragment = formats[dictionary].make_fragment(opened.get(filesystem, path), partition_expression=partition)

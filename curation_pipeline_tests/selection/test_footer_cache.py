@@ -202,6 +202,9 @@ def test_a_stream_window_hands_over_its_footers_up_to_a_budget(
     # The window's own fragments serve the footers (on S3, test_s3_reads counts no second read).
     assert sorted(source._given) == sorted(source.paths)
     assert all(source._files(path, False) is source._given[path] for path in source.paths)
+    # Held by the window, they are not held again in the engine's cache.
+    source.pieces(None)
+    assert source.footers_cached() == 0
     expected = {name: run_selection(held, [selector], seed=4) for name, selector in SELECTORS.items()}
     # Past the budget the window keeps no footer: the engine reads them into its own bounded cache.
     monkeypatch.setattr(parquet_files, "KEPT_FOOTER_CHUNKS", 10 * CHUNKS_PER_FILE)
