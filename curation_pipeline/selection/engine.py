@@ -37,6 +37,7 @@ from curation_pipeline.selection.picks import Picks, locate
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
 from curation_pipeline.selection.scan import Piece, Source, count_pieces, filtering, open_source, ordered_map, reading
 from curation_pipeline.selection.seeds import stream_key
+from curation_pipeline.selection.staging import staged
 from curation_pipeline.selection.stratified import stratified_picks
 from curation_pipeline.selection.uniform import sample_positions
 from curation_pipeline.selection.window import FilteredParquet
@@ -105,13 +106,16 @@ def run_selectors(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
     predicates = [_checked_predicate(selector, schema, f"selector {i}") for i, selector in enumerate(selectors)]
     tables = []
     stats = []
-    with reading(source):  # as many pieces at once as the store's latency calls for
+    # A remote window a selector would read most of is read from local copies of its files
+    # (gone after the block); as many pieces at once as the store's latency calls for.
+    with staged(source, list(zip(selectors, predicates))) as read, reading(read):
         for index, (selector, predicate) in enumerate(zip(selectors, predicates)):
-            pick = functools.partial(_pick, source, selector, predicate, seed, index)
+            pick = functools.partial(_pick, read, selector, predicate, seed, index)
             table, figures = distinct_selection(pick, selector, schema, seed, index)
             tables.append(table)
             stats.append(figures)
-    result = SelectionResult(table=unite(tables, schema), candidate_rows=source.count_rows(), selectors=tuple(stats))
+        candidates = read.count_rows()
+    result = SelectionResult(table=unite(tables, schema), candidate_rows=candidates, selectors=tuple(stats))
     return SelectorTables(result, tuple(tables))
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from curation_pipeline import parallel
@@ -104,7 +105,7 @@ _TOGETHER_BYTES = 8 << 20
 _COPIED_FILE_BYTES = 32 << 20
 # ... copied this many bytes a request (a request held at a time), as
 # _TOGETHER_BYTES reads a file's groups.
-_COPY_READ_BYTES = 8 << 20
+COPY_READ_BYTES = 8 << 20
 # Compressed bytes of a large row group's column chunks that one pass of its
 # fetch reads (see RowGroupPiece._fetch_large). A foreign writer's 115 MB
 # group, fetched whole, held 173 MB of Arrow memory at peak; in four passes
@@ -942,10 +943,40 @@ class ParquetSource:
         opened = self.opened(path)
         read = lambda offset, size: opened.read_at(size, offset)  # noqa: E731
         try:
-            with late_fetch.local_copy(read, opened.size(), chunk_bytes=_COPY_READ_BYTES) as copy:
+            with late_fetch.local_copy(read, opened.size(), chunk_bytes=COPY_READ_BYTES) as copy:
                 yield copy
         finally:
             trim_heap()
+
+    def copy_file(self, path: str, target: str) -> None:
+        """Write a local copy of the remote file at ``path`` to ``target``, :data:`COPY_READ_BYTES` a request.
+
+        Raises :class:`late_fetch.LateFetchUnavailable` when ``target`` cannot be written.
+        """
+        opened = self.opened(path)
+        read = lambda offset, size: opened.read_at(size, offset)  # noqa: E731
+        late_fetch.write_copy(read, opened.size(), target, chunk_bytes=COPY_READ_BYTES)
+
+    def window_files(self) -> list[str]:
+        """The files holding the window's row groups, in data order."""
+        return list(dict.fromkeys(group.path for group in self._window_groups()))
+
+    def on_copies(self, copies: Mapping[str, str]) -> ParquetSource:
+        """This source over local copies of its files (``copies``: the copy of each path), in the same order.
+
+        The same rows in the same order, the same window: a selection picks
+        from it what it picks from this source. Files without a copy are
+        left out; they must hold none of the window's rows.
+        """
+        paths = [path for path in self.paths if path in copies]
+        dataset = ds.FileSystemDataset.from_paths(
+            [copies[path] for path in paths],
+            schema=self.schema,
+            format=self.dataset.format,
+            filesystem=pafs.LocalFileSystem(),
+            partitions=[self._where[path][1] for path in paths],
+        )
+        return ParquetSource(dataset, self.data_filter, list(dataset.get_fragments()), window=self._time_range)
 
     def file_bytes(self, path: str) -> int:
         """The compressed bytes of every column chunk of the file at ``path``: about its size (remembered)."""
@@ -1765,7 +1796,7 @@ def _from_copy(picks: list[tuple[Piece, np.ndarray]]) -> bool:
 def _fetch_copied(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     """Each pick's rows, the picks being row groups of one remote file, through DuckDB from a local copy of the file.
 
-    The copy comes :data:`_COPY_READ_BYTES` a request, about as many
+    The copy comes :data:`COPY_READ_BYTES` a request, about as many
     requests as :func:`_fetch_together`'s runs of the same groups make; DuckDB
     then decodes the winners' pages alone (:func:`late_fetch.take_copied`).
     Without DuckDB's read (a full temporary disk, a DuckDB error), the

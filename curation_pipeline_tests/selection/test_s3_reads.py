@@ -13,7 +13,6 @@ import datetime as dt
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -28,14 +27,12 @@ from curation_pipeline.curators.selectors import (
     Selector,
     UniformSampler,
 )
-from curation_pipeline.selection import ordered, scan, select
+from curation_pipeline.selection import ordered, scan, select, staging
 from curation_pipeline.selection.scan import open_source, workers
 from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, records
+from curation_pipeline_tests.selection.s3_stream import FILE_ROWS, GROUPS, ranged_gets
 
-# Three files on one day (records one second apart): two of one row group, the last of two (groups of 65,536).
-FILE_ROWS = (8_000, 8_000, 70_000)
-GROUPS = 4
 SELECTORS = {
     # Winners in every row group: every group's full records are fetched.
     "uniform": Selector(method=UniformSampler(), limit=200),
@@ -47,43 +44,22 @@ WINDOW_OVERHEAD = 4
 
 
 @pytest.fixture
-def proxied_stream(aws_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, S3Proxy, dict[str, int]]]:
-    """A store of FILE_ROWS files, the proxy its reads go through, and each file's size by key."""
-    bucket = aws_env.make_bucket("reads")
-    url = f"s3://{bucket}/curation"
-    table = records(sum(FILE_ROWS), seed=8)
-    start = 0
-    for rows in FILE_ROWS:  # one log call per file, each a one-day batch
-        log_records("app", table.slice(start, rows), url)
-        start += rows
-    listed = aws_env.client().list_objects_v2(Bucket=bucket, Prefix="curation/streams/app/date=")["Contents"]
-    sizes = {f"{bucket}/{item['Key']}": item["Size"] for item in listed}
-    assert len(sizes) == len(FILE_ROWS)
-    with S3Proxy.start(aws_env.endpoint_url) as proxy:
-        monkeypatch.setenv("CURATION_S3_ENDPOINT_URL", proxy.endpoint_url)
-        yield url, proxy, sizes
-
-
-def _ranged_gets(proxy: S3Proxy, sizes: dict[str, int]) -> Iterator[tuple[str, int, int]]:
-    """Each ranged GET of a file: its key, and the first and last byte asked."""
-    for method, path, byte_range in proxy.ranged_requests:
-        key = unquote(path.split("?")[0]).lstrip("/")
-        if method == "GET" and key in sizes and byte_range is not None:
-            first, _, last = byte_range.partition("=")[2].partition("-")
-            yield key, int(first), int(last or sizes[key] - 1)
+def unstaged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window's files read from the store as they are, never all copied first (:mod:`~curation_pipeline.selection.staging`)."""
+    monkeypatch.setattr(staging, "STAGED_BYTES", 0)
 
 
 def _footer_reads(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
     """Ranged GETs reaching each file's last byte from past its first (its footer), by file."""
     found: collections.Counter[str] = collections.Counter()
-    for key, first, last in _ranged_gets(proxy, sizes):
+    for key, first, last in ranged_gets(proxy, sizes):
         found[key] += first > 0 and last == sizes[key] - 1
     return found
 
 
 def _copies(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
     """Ranged GETs of a copy of each file (from its first byte), by file: a fetch through DuckDB."""
-    return collections.Counter(key for key, first, _ in _ranged_gets(proxy, sizes) if first == 0)
+    return collections.Counter(key for key, first, _ in ranged_gets(proxy, sizes) if first == 0)
 
 
 def _heads(proxy: S3Proxy, sizes: dict[str, int]) -> collections.Counter[str]:
@@ -122,7 +98,7 @@ def test_selecting_from_a_window_reads_each_footer_once_in_bounded_requests(prox
 
 def _data_reads(proxy: S3Proxy, sizes: dict[str, int]) -> int:
     """Ranged GETs of column chunks or of a copy: those not of a file's footer alone."""
-    return sum(first == 0 or last < sizes[key] - 1 for key, first, last in _ranged_gets(proxy, sizes))
+    return sum(first == 0 or last < sizes[key] - 1 for key, first, last in ranged_gets(proxy, sizes))
 
 
 @pytest.mark.parametrize(("budget", "reads"), [(scan._TOGETHER_BYTES, len(FILE_ROWS)), (1, GROUPS)])
@@ -140,17 +116,18 @@ def test_a_files_winning_row_groups_are_fetched_in_one_read_within_the_budget(
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
 
 
+@pytest.mark.usefixtures("unstaged")
 def test_a_files_sparse_winners_are_fetched_from_a_copy_of_it(proxied_stream, monkeypatch, tmp_path) -> None:
     """Winners spread over a file of enough rows: the file is copied a request a chunk, DuckDB reads the copy, the copy goes."""
     url, proxy, sizes = proxied_stream
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(scan, "_COPY_READ_BYTES", 100_000)
+    monkeypatch.setattr(scan, "COPY_READ_BYTES", 100_000)
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), url)
     selector = SELECTORS["uniform"]
     got = select(window, [selector], seed=3)
     big = max(sizes, key=sizes.__getitem__)  # the 70,000-row file; the others' winning groups hold too few rows to copy for
     chunks = [(first, min(first + 100_000, sizes[big]) - 1) for first in range(0, sizes[big], 100_000)]
-    reads = [(first, last) for key, first, last in _ranged_gets(proxy, sizes) if key == big]
+    reads = [(first, last) for key, first, last in ranged_gets(proxy, sizes) if key == big]
     assert len(chunks) > 1 and set(chunks) <= set(reads)
     assert len(reads) == len(chunks) + 1  # and its footer, when the window opened
     assert set(_copies(proxy, sizes)) == {big}
@@ -172,6 +149,7 @@ def test_a_file_that_cannot_be_copied_is_fetched_by_pyarrow(proxied_stream, monk
     assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
 
 
+@pytest.mark.usefixtures("unstaged")
 @pytest.mark.parametrize("budget", [1 << 40, 1])
 def test_a_large_row_groups_winners_are_fetched_a_few_columns_a_read(proxied_stream, monkeypatch, budget: int) -> None:
     """Groups too large to read whole: one read a group when its columns fit the budget, else one a column."""
@@ -277,6 +255,7 @@ def test_a_scan_is_sized_by_its_selectors_filter_columns_too(proxied_stream, mon
     assert alone == 12 > filtered
 
 
+@pytest.mark.usefixtures("unstaged")
 def test_a_remote_read_buffers_its_budget_of_compressed_chunks_at_once_below_the_local_width(
     proxied_stream, monkeypatch
 ) -> None:

@@ -1,0 +1,158 @@
+"""A remote window a selection would read most of is copied to local disk first, then read from the copies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from curation_pipeline.curators.selectors import (
+    EqualsFilter,
+    OrderedSampler,
+    Selector,
+    StratifiedSampler,
+    UniformSampler,
+)
+from curation_pipeline.selection import engine, late_fetch, run_selection, scan, select, staging
+from curation_pipeline.stream import log_records, open_window
+from curation_pipeline_tests.selection.records import DAY, records
+from curation_pipeline_tests.selection.s3_stream import FILE_ROWS, GROUPS, ranged_gets
+
+# Each asks for at least as many records as it has row groups to read (GROUPS, every group holding dogs).
+DENSE = {
+    "uniform": Selector(method=UniformSampler(), limit=300),
+    "equality": Selector(method=UniformSampler(), limit=50, filters=[EqualsFilter(field="outputs.label", equals="dog")]),
+    "strata": Selector(method=StratifiedSampler(field="outputs.label", mode="balanced"), limit=60),
+}
+
+
+@pytest.fixture
+def temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder copies go to, to see what is left in it."""
+    folder = tmp_path / "temp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+@pytest.fixture
+def staged_sources(monkeypatch: pytest.MonkeyPatch) -> list[scan.ParquetSource]:
+    """The local sources selections read from copies, as they are made."""
+    made: list[scan.ParquetSource] = []
+    on_copies = scan.ParquetSource.on_copies
+
+    def recording(self: scan.ParquetSource, copies):  # type: ignore[no-untyped-def]
+        local = on_copies(self, copies)
+        made.append(local)
+        return local
+
+    monkeypatch.setattr(scan.ParquetSource, "on_copies", recording)
+    return made
+
+
+def _window(url: str):  # type: ignore[no-untyped-def]
+    return open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+
+
+@pytest.mark.parametrize("rule", sorted(DENSE))
+def test_a_dense_selection_reads_each_file_once_whole_from_its_first_byte(
+    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch, rule: str
+) -> None:
+    url, proxy, sizes = proxied_stream
+    monkeypatch.setattr(scan, "COPY_READ_BYTES", 100_000)
+    window = _window(url)
+    before = len(list(ranged_gets(proxy, sizes)))  # the footers, read when the window opened
+    got = select(window, [DENSE[rule]], seed=3)
+    assert len(staged_sources) == 1 and not staged_sources[0].remote
+    reads = list(ranged_gets(proxy, sizes))[before:]
+    # Every read of the selection is one chunk of a copy: each file's bytes once, in order.
+    expected = sorted(
+        (key, first, min(first + 100_000, size) - 1) for key, size in sizes.items() for first in range(0, size, 100_000)
+    )
+    assert sorted(reads) == expected
+    assert not list(temp_folder.iterdir())  # the copies are gone
+    assert got.equals(select(window.to_dataset().to_table(), [DENSE[rule]], seed=3))
+
+
+@pytest.mark.parametrize("rule", sorted(DENSE))
+def test_the_copies_give_the_rows_and_figures_the_store_does(
+    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch, rule: str
+) -> None:
+    url, _, _ = proxied_stream
+    copied = run_selection(_window(url), [DENSE[rule]], seed=5)
+    assert len(staged_sources) == 1
+    monkeypatch.setattr(staging, "STAGED_BYTES", 0)
+    stored = run_selection(_window(url), [DENSE[rule]], seed=5)
+    assert len(staged_sources) == 1  # not staged again
+    assert copied.table.equals(stored.table)
+    assert copied.candidate_rows == stored.candidate_rows == sum(FILE_ROWS)
+    assert copied.selectors == stored.selectors
+
+
+def test_sparse_or_ordered_selections_and_local_windows_read_in_place(
+    proxied_stream, tmp_path: Path, staged_sources: list
+) -> None:
+    url, _, _ = proxied_stream
+    sparse = Selector(method=UniformSampler(), limit=GROUPS - 1)
+    top = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=300)
+    for selectors in ([sparse], [top]):
+        select(_window(url), selectors, seed=3)
+    local = str(tmp_path / "store")
+    log_records("app", records(1_000, seed=8), local)
+    select(_window(local), [DENSE["uniform"]], seed=3)
+    assert not staged_sources
+    # One dense selector among others: the whole selection reads the copies.
+    select(_window(url), [top, DENSE["equality"]], seed=3)
+    assert len(staged_sources) == 1
+
+
+def test_past_the_budget_the_store_is_read(proxied_stream, staged_sources: list, monkeypatch) -> None:
+    url, _, sizes = proxied_stream
+    window = _window(url)
+    source = scan.open_source(window)
+    assert isinstance(source, scan.ParquetSource)
+    monkeypatch.setattr(staging, "STAGED_BYTES", sum(source.file_bytes(path) for path in source.paths) - 1)
+    select(window, [DENSE["uniform"]], seed=3)
+    assert not staged_sources
+    monkeypatch.setattr(staging, "STAGED_BYTES", sum(source.file_bytes(path) for path in source.paths))
+    select(window, [DENSE["uniform"]], seed=3)
+    assert len(staged_sources) == 1
+
+
+def test_a_copy_that_cannot_be_written_leaves_nothing_and_reads_the_store(
+    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch
+) -> None:
+    url, _, _ = proxied_stream
+    written = late_fetch.write_copy
+    calls = []
+
+    def failing(read, size, path, **options):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        if len(calls) == 2:
+            raise late_fetch.LateFetchUnavailable("disk full")
+        written(read, size, path, **options)
+
+    monkeypatch.setattr(late_fetch, "write_copy", failing)
+    window = _window(url)
+    got = select(window, [DENSE["equality"]], seed=3)
+    assert len(calls) >= 2 and not staged_sources
+    assert not list(temp_folder.iterdir())
+    assert got.equals(select(window.to_dataset().to_table(), [DENSE["equality"]], seed=3))
+
+
+def test_the_copies_are_removed_when_the_selection_fails(
+    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch
+) -> None:
+    url, _, _ = proxied_stream
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert list(temp_folder.iterdir())  # the copies are there while the selection runs
+        raise RuntimeError("the selection failed")
+
+    monkeypatch.setattr(engine, "distinct_selection", failing)
+    with pytest.raises(RuntimeError, match="the selection failed"):
+        select(_window(url), [DENSE["uniform"]], seed=3)
+    assert len(staged_sources) == 1
+    assert not list(temp_folder.iterdir())
