@@ -114,7 +114,7 @@ def run_selectors(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
             table, figures = distinct_selection(pick, selector, schema, seed, index)
             tables.append(table)
             stats.append(figures)
-        candidates = read.count_rows()
+        candidates = source.count_rows()  # the window's rows: the copies may leave out files no selector reads
     result = SelectionResult(table=unite(tables, schema), candidate_rows=candidates, selectors=tuple(stats))
     return SelectorTables(result, tuple(tables))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -757,17 +757,26 @@ def _read_whole(pieces: list[Piece], field: str, descending: bool, limit: int) -
 
     Only where every piece is a row group of a remote file read with the
     file's others (:func:`together_rows`): there a narrow scan costs a
-    request a group, and the fetch would read nearly every group again. The
-    groups to read are estimated from statistics: taking groups by the value
-    all their rows reach, best first, until they hold ``limit`` rows gives a
-    value the limit-th is at least as good as; a group whose best value is
-    worse need not be read. Read whole when ``limit`` is at least the groups
-    left (a winner a group, on average). The estimate counts every row of a
-    group, as if the selector's filter kept them all.
+    request a group, and the fetch would read nearly every group again. Read
+    whole when ``limit`` is at least the groups to read (:func:`groups_to_read`):
+    a winner a group, on average.
     """
     rows = together_rows(pieces)
     if rows is None or limit > _WHOLE_LIMIT:
         return False
+    needed = groups_to_read(pieces, rows, field, descending, limit)
+    return needed is not None and limit >= needed
+
+
+def groups_to_read(pieces: Sequence[Piece], rows: Sequence[int], field: str, descending: bool, limit: int) -> int | None:
+    """How many of ``pieces`` (of ``rows`` rows each) an ordered selection of ``limit`` rows by ``field`` must read, as their statistics tell (None: they cannot).
+
+    Taking groups by the value all their rows reach, best first, until they
+    hold ``limit`` rows gives a value the limit-th is at least as good as; a
+    group whose best value is worse need not be read. Groups without
+    statistics of ``field`` count as read. The estimate counts every row of
+    a group, as if the selector's filter kept them all.
+    """
     unknown = 0
     ranges: list[tuple[Any, Any, int]] = []  # (the value every row reaches, the best value, rows)
     for piece, count in zip(pieces, rows):
@@ -788,8 +797,8 @@ def _read_whole(pieces: list[Piece], field: str, descending: bool, limit: int) -
                 break
         to_read = len(ranges) if reached is None else sum(1 for _, best, _ in ranges if not _worse(best, reached, descending))
     except TypeError:
-        return False  # incomparable statistics
-    return limit >= unknown + to_read
+        return None  # incomparable statistics
+    return unknown + to_read
 
 
 def _same_file(pieces: list[Piece], wave: list[int], index: int) -> bool:

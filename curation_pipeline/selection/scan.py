@@ -965,8 +965,8 @@ class ParquetSource:
         """This source over local copies of its files (``copies``: the copy of each path), in the same order.
 
         The same rows in the same order, the same window: a selection picks
-        from it what it picks from this source. Files without a copy are
-        left out; they must hold none of the window's rows.
+        from it what it picks from this source, as long as it reads none of
+        the files left out (those without a copy).
         """
         paths = [path for path in self.paths if path in copies]
         dataset = ds.FileSystemDataset.from_paths(

@@ -1,17 +1,21 @@
-"""A remote window copied to local disk when a selection would read most of it anyway.
+"""A remote window's files copied to local disk when a selection would read most of them anyway.
 
 On a remote store every read is a request. A uniform or stratified rule
 asking for at least as many records as its row groups puts winners in nearly
 every group: it reads its filter's or its field's column group by group (a
 request a column chunk) to count, then fetches every column of nearly every
-group, which copies most files whole (``scan._from_copy``). Copying the
-window's files first, a few large requests each, and selecting from the copies
-as from a local window reads about the same bytes in far fewer requests, and
-the local readers take over: polars' counts, DuckDB's fetches many small
+group, which copies most files whole (``scan._from_copy``). A dense ordered
+rule reads most groups whole too (``ordered._read_whole``). Copying the files
+first, a few large requests each, and selecting from the copies as from a
+local window reads about the same bytes in far fewer requests, and the local
+readers take over: polars' counts and one-pass scans, DuckDB's many small
 files to a query.
 
-The same rows come out: the copies are the files, byte for byte, in the same
-order, under the same window (:meth:`ParquetSource.on_copies`). The copies
+The files copied are those the selection's selectors read (the row groups
+they find), when those of the selectors reading most of theirs hold at least
+half of their bytes. The same rows come out: the copies are the files, byte
+for byte, in the same order, under the same window
+(:meth:`ParquetSource.on_copies`). The copies
 take disk, not memory: at most :data:`STAGED_BYTES`, and half the free space
 of the temporary folder. Past that, for files too large to copy
 (:meth:`ParquetSource.copyable`), or when a copy cannot be written, the
@@ -26,11 +30,13 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 
-from curation_pipeline.curators.selectors import Selector, StratifiedSampler, UniformSampler
+from curation_pipeline.curators.selectors import OrderedSampler, Selector, StratifiedSampler, UniformSampler
+from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.parallel import ordered_map
 from curation_pipeline.selection.filters import Predicate
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
-from curation_pipeline.selection.scan import COPY_READ_BYTES, ParquetSource, Source, trim_heap
+from curation_pipeline.selection.ordered import groups_to_read
+from curation_pipeline.selection.scan import COPY_READ_BYTES, ParquetSource, Piece, Source, together_rows, trim_heap
 
 # Most bytes of copies a selection makes (a 100M-row day of the stream's own
 # layout is 1.4 GB; a 1B-row day, 13 GB, is read from the store).
@@ -43,18 +49,13 @@ _COPIES_IN_FLIGHT = 16
 
 @contextlib.contextmanager
 def staged(source: Source, chosen: Sequence[tuple[Selector, Predicate | None]]) -> Iterator[Source]:
-    """``source``, or the same window over local copies of its files while the block runs (see the module docstring)."""
-    if not isinstance(source, ParquetSource) or not source.remote or not _reads_most(source, chosen):
-        yield source
-        return
-    paths = source.window_files()
-    if not all(source.copyable(path) for path in paths) or not _fits(sum(source.file_bytes(path) for path in paths)):
-        yield source
-        return
-    folder = _folder()
+    """``source``, or the same window over local copies of the files its selectors read, while the block runs."""
+    paths = _to_copy(source, chosen) if isinstance(source, ParquetSource) and source.remote else None
+    folder = _folder() if paths else None
     if folder is None:
         yield source
         return
+    assert isinstance(source, ParquetSource) and paths
     try:
         copies = _copied(source, paths, folder)
         if copies is None:
@@ -64,16 +65,56 @@ def staged(source: Source, chosen: Sequence[tuple[Selector, Predicate | None]]) 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _reads_most(source: ParquetSource, chosen: Sequence[tuple[Selector, Predicate | None]]) -> bool:
-    """Whether a uniform or stratified selector asks for at least as many records as it has row groups to read."""
+def _to_copy(source: ParquetSource, chosen: Sequence[tuple[Selector, Predicate | None]]) -> list[str] | None:
+    """The files to copy, in data order: those any selector reads, when the selectors reading most of theirs hold half their bytes.
+
+    None when no selector reads most of its row groups, when a file is too
+    large to copy, or when the copies would not fit (:func:`_fits`).
+    """
+    read: set[str] = set()
+    dense: set[str] = set()
     for selector, predicate in chosen:
-        if not isinstance(selector.method, (UniformSampler, StratifiedSampler)):
-            continue
-        expression = None if predicate is None else predicate.expression()
-        fields = () if predicate is None else predicate.fields
-        pieces = source.pieces(expression, fields, predicate)
-        if pieces and selector.limit >= len(pieces):
-            return True
+        pieces = _pieces(source, selector, predicate)
+        files = {piece.group.path for piece in pieces}  # type: ignore[attr-defined]
+        read |= files
+        if _reads_most(pieces, selector):
+            dense |= files
+    if not dense or not all(source.copyable(path) for path in read):
+        return None
+    size = sum(source.file_bytes(path) for path in read)
+    if 2 * sum(source.file_bytes(path) for path in dense) < size or not _fits(size):
+        return None
+    return [path for path in source.paths if path in read]
+
+
+def _pieces(source: ParquetSource, selector: Selector, predicate: Predicate | None) -> list[Piece]:
+    """The row groups ``selector`` reads, as the engine finds them (:func:`engine._pick`)."""
+    expression = None if predicate is None else predicate.expression()
+    fields = () if predicate is None else predicate.fields
+    method = selector.method
+    ranges = (method.field, RECORD_ID) if isinstance(method, OrderedSampler) else ()
+    return source.pieces(expression, fields, predicate, ranges)
+
+
+def _reads_most(pieces: list[Piece], selector: Selector) -> bool:
+    """Whether ``selector`` will read most of ``pieces`` with a winner in each, on average.
+
+    A uniform or stratified rule when it asks for at least as many records
+    as it has row groups; an ordered rule when the groups its statistics say
+    it must read (:func:`ordered.groups_to_read`) are at most its limit and at
+    least half of its groups (the newest records, say, sit in a few).
+    """
+    if not pieces:
+        return False
+    method = selector.method
+    if isinstance(method, (UniformSampler, StratifiedSampler)):
+        return selector.limit >= len(pieces)
+    if isinstance(method, OrderedSampler):
+        rows = together_rows(pieces)
+        if rows is None:
+            return False
+        needed = groups_to_read(pieces, rows, method.field, method.sort == "descending", selector.limit)
+        return needed is not None and needed <= selector.limit and 2 * needed >= len(pieces)
     return False
 
 

@@ -354,6 +354,7 @@ DENSE = {
 }
 
 
+@pytest.mark.usefixtures("unstaged")
 @pytest.mark.parametrize("copied", [True, False], ids=["copied", "pyarrow"])
 @pytest.mark.parametrize("edges", [False, True], ids=["day", "hours"])
 @pytest.mark.parametrize("rule", sorted(DENSE))

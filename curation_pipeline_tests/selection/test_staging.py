@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from curation_pipeline.curators.selectors import (
+    BoundsFilter,
     EqualsFilter,
     OrderedSampler,
     Selector,
@@ -20,9 +21,11 @@ from curation_pipeline.stream import log_records, open_window
 from curation_pipeline_tests.selection.records import DAY, records
 from curation_pipeline_tests.selection.s3_stream import FILE_ROWS, GROUPS, ranged_gets
 
-# Each asks for at least as many records as it has row groups to read (GROUPS, every group holding dogs).
+# Each asks for at least as many records as it has row groups to read (GROUPS, every group holding dogs
+# and confidences from 0 to 1).
 DENSE = {
     "uniform": Selector(method=UniformSampler(), limit=300),
+    "top": Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=300),
     "equality": Selector(method=UniformSampler(), limit=50, filters=[EqualsFilter(field="outputs.label", equals="dog")]),
     "strata": Selector(method=StratifiedSampler(field="outputs.label", mode="balanced"), limit=60),
 }
@@ -91,21 +94,24 @@ def test_the_copies_give_the_rows_and_figures_the_store_does(
     assert copied.selectors == stored.selectors
 
 
-def test_sparse_or_ordered_selections_and_local_windows_read_in_place(
+def test_sparse_selections_the_newest_records_and_local_windows_read_in_place(
     proxied_stream, tmp_path: Path, staged_sources: list
 ) -> None:
     url, _, _ = proxied_stream
     sparse = Selector(method=UniformSampler(), limit=GROUPS - 1)
-    top = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=300)
-    for selectors in ([sparse], [top]):
+    top = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=2)
+    newest = Selector(method=OrderedSampler(field="__time", sort="descending"), limit=300)  # the last group
+    for selectors in ([sparse], [top], [newest]):
         select(_window(url), selectors, seed=3)
     local = str(tmp_path / "store")
     log_records("app", records(1_000, seed=8), local)
     select(_window(local), [DENSE["uniform"]], seed=3)
     assert not staged_sources
     # One dense selector among others: the whole selection reads the copies.
-    select(_window(url), [top, DENSE["equality"]], seed=3)
+    window = _window(url)
+    both = select(window, [newest, DENSE["equality"]], seed=3)
     assert len(staged_sources) == 1
+    assert both.equals(select(window.to_dataset().to_table(), [newest, DENSE["equality"]], seed=3))
 
 
 def test_past_the_budget_the_store_is_read(proxied_stream, staged_sources: list, monkeypatch) -> None:
@@ -156,3 +162,19 @@ def test_the_copies_are_removed_when_the_selection_fails(
         select(_window(url), [DENSE["uniform"]], seed=3)
     assert len(staged_sources) == 1
     assert not list(temp_folder.iterdir())
+
+
+def test_only_the_files_the_selectors_read_are_copied(proxied_stream, staged_sources: list) -> None:
+    """A filter whose bounds the first two files' statistics rule out: the last file alone is copied."""
+    url, proxy, sizes = proxied_stream
+    last = DAY + dt.timedelta(seconds=sum(FILE_ROWS[:-1]))  # the first record of the last file
+    selector = Selector(method=UniformSampler(), limit=100, filters=[BoundsFilter(field="__time", inclusive_lower=last)])
+    window = _window(url)
+    before = len(list(ranged_gets(proxy, sizes)))
+    got = run_selection(window, [selector], seed=3)
+    (local,) = staged_sources
+    assert len(local.paths) == 1
+    biggest = max(sizes, key=sizes.__getitem__)
+    assert {key for key, _, _ in list(ranged_gets(proxy, sizes))[before:]} == {biggest}
+    assert got.candidate_rows == sum(FILE_ROWS)  # the window's rows, counted on the store
+    assert got.table.equals(select(window.to_dataset().to_table(), [selector], seed=3))
