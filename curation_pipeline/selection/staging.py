@@ -36,7 +36,8 @@ from curation_pipeline.parallel import ordered_map
 from curation_pipeline.selection.filters import Predicate
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
 from curation_pipeline.selection.ordered import groups_to_read
-from curation_pipeline.selection.scan import COPY_READ_BYTES, ParquetSource, Piece, Source, together_rows, trim_heap
+from curation_pipeline.selection import scan
+from curation_pipeline.selection.scan import ParquetSource, Piece, Source, together_rows, trim_heap
 
 # Most bytes of copies a selection makes (a 100M-row day of the stream's own
 # layout is 1.4 GB; a 1B-row day, 13 GB, is read from the store).
@@ -77,7 +78,7 @@ def _to_copy(source: ParquetSource, chosen: Sequence[tuple[Selector, Predicate |
         pieces = _pieces(source, selector, predicate)
         files = {piece.group.path for piece in pieces}  # type: ignore[attr-defined]
         read |= files
-        if _reads_most(pieces, selector):
+        if _reads_most(source, pieces, selector, predicate):
             dense |= files
     if not dense or not all(source.copyable(path) for path in read):
         return None
@@ -96,25 +97,34 @@ def _pieces(source: ParquetSource, selector: Selector, predicate: Predicate | No
     return source.pieces(expression, fields, predicate, ranges)
 
 
-def _reads_most(pieces: list[Piece], selector: Selector) -> bool:
-    """Whether ``selector`` will read most of ``pieces`` with a winner in each, on average.
+def _reads_most(source: ParquetSource, pieces: list[Piece], selector: Selector, predicate: Predicate | None) -> bool:
+    """Whether ``selector`` will read most of ``pieces``: with a winner in each, on average, or a column of each of small files.
 
-    A uniform or stratified rule when it asks for at least as many records
-    as it has row groups; an ordered rule when the groups its statistics say
-    it must read (:func:`ordered.groups_to_read`) are at most its limit and at
-    least half of its groups (the newest records, say, sit in a few).
+    Dense: a uniform or stratified rule asking for at least as many records
+    as it has row groups; an ordered rule whose groups to read, as their
+    statistics tell (:func:`ordered.groups_to_read`), are at most its limit
+    and at least half of its groups (not so the newest records: a few groups).
+
+    Small files (each at most a request, :data:`scan.COPY_READ_BYTES`): a
+    rule reading a column of at least half its groups, each a request of its
+    own (column chunks of a file's groups lie apart), makes no fewer requests
+    than copying the files whole: a rule with a filter or strata, or an
+    ordered one as above whatever its limit. Not a uniform rule without a
+    filter, which counts from the footers and reads its winners' groups alone.
     """
     if not pieces:
         return False
     method = selector.method
+    small = all(source.file_bytes(path) <= scan.COPY_READ_BYTES for path in {piece.group.path for piece in pieces})  # type: ignore[attr-defined]
     if isinstance(method, (UniformSampler, StratifiedSampler)):
-        return selector.limit >= len(pieces)
+        reads_columns = predicate is not None or isinstance(method, StratifiedSampler)
+        return selector.limit >= len(pieces) or (small and reads_columns)
     if isinstance(method, OrderedSampler):
         rows = together_rows(pieces)
         if rows is None:
             return False
         needed = groups_to_read(pieces, rows, method.field, method.sort == "descending", selector.limit)
-        return needed is not None and needed <= selector.limit and 2 * needed >= len(pieces)
+        return needed is not None and 2 * needed >= len(pieces) and (small or needed <= selector.limit)
     return False
 
 
@@ -138,7 +148,7 @@ def _folder() -> str | None:
 def _copied(source: ParquetSource, paths: list[str], folder: str) -> dict[str, str] | None:
     """Each path's copy under ``folder``, or None when one could not be written (a full disk)."""
     targets = {path: f"{folder}/{index:06d}.parquet" for index, path in enumerate(paths)}
-    request = min(COPY_READ_BYTES, max(source.file_bytes(path) for path in paths))
+    request = min(scan.COPY_READ_BYTES, max(source.file_bytes(path) for path in paths))
     workers = max(1, min(_COPIES_IN_FLIGHT, _COPIES_BUFFERED // max(1, request)))
     try:
         for _ in ordered_map(lambda path: source.copy_file(path, targets[path]), paths, max_workers=workers):

@@ -395,6 +395,7 @@ def test_a_dense_ordered_selection_without_copies_reads_the_files_whole(proxied_
     assert got.equals(select(window.to_dataset().to_table(), [DENSE["bounded"]], seed=3))
 
 
+@pytest.mark.usefixtures("unstaged")
 def test_a_sparse_ordered_selection_scans_narrowly_then_fetches(proxied_stream) -> None:
     """Fewer winners than row groups to read: a narrow scan of every group, then the winners' groups."""
     url, proxy, sizes = proxied_stream

@@ -95,9 +95,10 @@ def test_the_copies_give_the_rows_and_figures_the_store_does(
 
 
 def test_sparse_selections_the_newest_records_and_local_windows_read_in_place(
-    proxied_stream, tmp_path: Path, staged_sources: list
+    proxied_stream, tmp_path: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, _, _ = proxied_stream
+    monkeypatch.setattr(scan, "COPY_READ_BYTES", 100_000)  # files of several requests: density alone decides
     sparse = Selector(method=UniformSampler(), limit=GROUPS - 1)
     top = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=2)
     newest = Selector(method=OrderedSampler(field="__time", sort="descending"), limit=300)  # the last group
@@ -178,3 +179,23 @@ def test_only_the_files_the_selectors_read_are_copied(proxied_stream, staged_sou
     assert {key for key, _, _ in list(ranged_gets(proxy, sizes))[before:]} == {biggest}
     assert got.candidate_rows == sum(FILE_ROWS)  # the window's rows, counted on the store
     assert got.table.equals(select(window.to_dataset().to_table(), [selector], seed=3))
+
+
+def test_files_of_a_request_each_are_copied_for_any_rule_reading_a_column_of_most_groups(
+    proxied_stream, staged_sources: list
+) -> None:
+    """Copied whole, a file costs the one request a narrow read of any one of its groups would."""
+    url, _, sizes = proxied_stream
+    assert max(sizes.values()) <= scan.COPY_READ_BYTES
+    equality = Selector(method=UniformSampler(), limit=1, filters=[EqualsFilter(field="outputs.label", equals="dog")])
+    top = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=2)
+    strata = Selector(method=StratifiedSampler(field="outputs.label", mode="balanced"), limit=3)
+    window = _window(url)
+    for selector in (equality, top, strata):
+        got = select(window, [selector], seed=3)
+        assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
+    assert len(staged_sources) == 3
+    # Counted from the footers, winners read alone; the newest records in the last group.
+    for selector in (Selector(method=UniformSampler(), limit=GROUPS - 1), Selector(method=OrderedSampler(field="__time"), limit=2)):
+        select(window, [selector], seed=3)
+    assert len(staged_sources) == 3
