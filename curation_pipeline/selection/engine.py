@@ -37,6 +37,7 @@ from curation_pipeline.selection.picks import Picks, locate
 from curation_pipeline.selection.result import SelectionResult, SelectorStats
 from curation_pipeline.selection.scan import Piece, Source, count_pieces, filtering, open_source, ordered_map, reading
 from curation_pipeline.selection.seeds import stream_key
+from curation_pipeline.selection.selector_pieces import selector_pieces
 from curation_pipeline.selection.staging import staged
 from curation_pipeline.selection.stratified import stratified_picks
 from curation_pipeline.selection.uniform import sample_positions
@@ -136,12 +137,8 @@ def _pick(
     source: Source, selector: Selector, predicate: Predicate | None, seed: int, index: int, limit: int
 ) -> tuple[Picks, SelectorStats]:
     """The rows ``selector``'s method picks when asked for ``limit`` rows (duplicates included)."""
-    expression = None if predicate is None else predicate.expression()
+    pieces = selector_pieces(source, selector, predicate)
     fields = () if predicate is None else predicate.fields
-    method = selector.method
-    # An ordered rule asks each piece's range of its field, and of record_id to settle ties.
-    ranges = (method.field, RECORD_ID) if isinstance(method, OrderedSampler) else ()
-    pieces = source.pieces(expression, fields, predicate, ranges)
     with filtering(fields):  # scans read the filter's columns too
         return _picked(pieces, source, selector, seed, index, limit)
 

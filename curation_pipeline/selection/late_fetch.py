@@ -188,11 +188,14 @@ def write_copy(
                 out.write(data)
             except OSError as error:
                 raise LateFetchUnavailable(f"cannot copy a remote file to {path}: {error}") from error
-    finally:
-        try:
-            out.close()  # writes what is buffered: a full disk may say so only here
-        except OSError as error:
-            raise LateFetchUnavailable(f"cannot copy a remote file to {path}: {error}") from error
+    except BaseException:
+        with contextlib.suppress(OSError):
+            out.close()  # the error above is the one to tell, not a full disk's on closing
+        raise
+    try:
+        out.close()  # writes what is buffered: a full disk may say so only here
+    except OSError as error:
+        raise LateFetchUnavailable(f"cannot copy a remote file to {path}: {error}") from error
 
 
 def take_copied(path: str, rows: np.ndarray, schema: pa.Schema) -> pa.Table:

@@ -941,9 +941,8 @@ class ParquetSource:
         held 519 MB without, 402 MB with it).
         """
         opened = self.opened(path)
-        read = lambda offset, size: opened.read_at(size, offset)  # noqa: E731
         try:
-            with late_fetch.local_copy(read, opened.size(), chunk_bytes=COPY_READ_BYTES) as copy:
+            with late_fetch.local_copy(_reader_of(opened), opened.size(), chunk_bytes=COPY_READ_BYTES) as copy:
                 yield copy
         finally:
             trim_heap()
@@ -954,12 +953,7 @@ class ParquetSource:
         Raises :class:`late_fetch.LateFetchUnavailable` when ``target`` cannot be written.
         """
         opened = self.opened(path)
-        read = lambda offset, size: opened.read_at(size, offset)  # noqa: E731
-        late_fetch.write_copy(read, opened.size(), target, chunk_bytes=COPY_READ_BYTES)
-
-    def window_files(self) -> list[str]:
-        """The files holding the window's row groups, in data order."""
-        return list(dict.fromkeys(group.path for group in self._window_groups()))
+        late_fetch.write_copy(_reader_of(opened), opened.size(), target, chunk_bytes=COPY_READ_BYTES)
 
     def on_copies(self, copies: Mapping[str, str]) -> ParquetSource:
         """This source over local copies of its files (``copies``: the copy of each path), in the same order.
@@ -1179,6 +1173,10 @@ class ParquetSource:
         metadata = fragment.metadata
         sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
         self._note_large(path, metadata)
+        if self.remote and path not in self._file_bytes:
+            # Noted while the footer is at hand: planning a copy (staging) asks every file's, and on a
+            # window of more files than the footer cache holds, it would read them all again.
+            self._file_bytes[path] = sum(_chunk_bytes(metadata.row_group(i)) for i in range(metadata.num_row_groups))
         for field in ranges:
             self._noted_ranges(path, field, fragment)
         partial = self._partial_groups(path, fragment)
@@ -1324,6 +1322,11 @@ class _OpenedFiles:
             return filesystem.open_input_file(path)
         # One open per file, while other files open in parallel.
         return self._remote.get(path, lambda: filesystem.open_input_file(path))
+
+
+def _reader_of(opened: pa.NativeFile) -> Callable[[int, int], pa.Buffer]:
+    """``read(offset, size)`` of the opened file ``opened``, as :func:`late_fetch.write_copy` calls it."""
+    return lambda offset, size: opened.read_at(size, offset)
 
 
 def _chunk_bytes(group: pq.RowGroupMetaData) -> int:

@@ -31,17 +31,20 @@ import tempfile
 from collections.abc import Iterator, Sequence
 
 from curation_pipeline.curators.selectors import OrderedSampler, Selector, StratifiedSampler, UniformSampler
-from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.parallel import ordered_map
+from curation_pipeline.selection import scan
 from curation_pipeline.selection.filters import Predicate
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
 from curation_pipeline.selection.ordered import groups_to_read
-from curation_pipeline.selection import scan
-from curation_pipeline.selection.scan import ParquetSource, Piece, Source, together_rows, trim_heap
+from curation_pipeline.selection.scan import ParquetSource, Piece, Source, reading, together_rows, trim_heap
+from curation_pipeline.selection.selector_pieces import selector_pieces
 
 # Most bytes of copies a selection makes (a 100M-row day of the stream's own
 # layout is 1.4 GB; a 1B-row day, 13 GB, is read from the store).
 STAGED_BYTES = 4 << 30
+# A file copied in about the time of a request's round trip (1-2 MB at the
+# tens of MB/s a connection to S3 carries, against its tens of milliseconds).
+SMALL_FILE_BYTES = 2 << 20
 # Bytes the copies in flight hold at once (a request each, of at most a file
 # or scan.COPY_READ_BYTES), and how many run at once at most.
 _COPIES_BUFFERED = 64 << 20
@@ -51,7 +54,10 @@ _COPIES_IN_FLIGHT = 16
 @contextlib.contextmanager
 def staged(source: Source, chosen: Sequence[tuple[Selector, Predicate | None]]) -> Iterator[Source]:
     """``source``, or the same window over local copies of the files its selectors read, while the block runs."""
-    paths = _to_copy(source, chosen) if isinstance(source, ParquetSource) and source.remote else None
+    paths = None
+    if isinstance(source, ParquetSource) and source.remote:
+        with reading(source):  # footers read as wide as the store calls for
+            paths = _to_copy(source, chosen)
     folder = _folder() if paths else None
     if folder is None:
         yield source
@@ -60,7 +66,8 @@ def staged(source: Source, chosen: Sequence[tuple[Selector, Predicate | None]]) 
     try:
         copies = _copied(source, paths, folder)
         if copies is None:
-            shutil.rmtree(folder, ignore_errors=True)  # what was copied, gone before the remote reads
+            # Not copied after all: what was, gone now rather than after the selection.
+            shutil.rmtree(folder, ignore_errors=True)
         yield source if copies is None else source.on_copies(copies)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -75,10 +82,10 @@ def _to_copy(source: ParquetSource, chosen: Sequence[tuple[Selector, Predicate |
     read: set[str] = set()
     dense: set[str] = set()
     for selector, predicate in chosen:
-        pieces = _pieces(source, selector, predicate)
-        files = {piece.group.path for piece in pieces}  # type: ignore[attr-defined]
+        pieces = selector_pieces(source, selector, predicate)
+        files = {piece.file for piece in pieces if piece.file is not None}
         read |= files
-        if _reads_most(source, pieces, selector, predicate):
+        if _reads_most(source, pieces, files, selector, predicate):
             dense |= files
     if not dense or not all(source.copyable(path) for path in read):
         return None
@@ -88,44 +95,49 @@ def _to_copy(source: ParquetSource, chosen: Sequence[tuple[Selector, Predicate |
     return [path for path in source.paths if path in read]
 
 
-def _pieces(source: ParquetSource, selector: Selector, predicate: Predicate | None) -> list[Piece]:
-    """The row groups ``selector`` reads, as the engine finds them (:func:`engine._pick`)."""
-    expression = None if predicate is None else predicate.expression()
-    fields = () if predicate is None else predicate.fields
-    method = selector.method
-    ranges = (method.field, RECORD_ID) if isinstance(method, OrderedSampler) else ()
-    return source.pieces(expression, fields, predicate, ranges)
-
-
-def _reads_most(source: ParquetSource, pieces: list[Piece], selector: Selector, predicate: Predicate | None) -> bool:
-    """Whether ``selector`` will read most of ``pieces``: with a winner in each, on average, or a column of each of small files.
+def _reads_most(
+    source: ParquetSource, pieces: list[Piece], files: set[str], selector: Selector, predicate: Predicate | None
+) -> bool:
+    """Whether ``selector`` will read most of ``pieces`` (of ``files``): with a winner in each, on average, or a column of each of small files.
 
     Dense: a uniform or stratified rule asking for at least as many records
     as it has row groups; an ordered rule whose groups to read, as their
     statistics tell (:func:`ordered.groups_to_read`), are at most its limit
     and at least half of its groups (not so the newest records: a few groups).
+    A filter is not known to keep many rows before it is counted: a rule
+    with one is judged by its limit, and at worst (a filter keeping few)
+    its files are copied whole, what polars and DuckDB read of them for the
+    same query.
 
-    Small files (each at most a request, :data:`scan.COPY_READ_BYTES`): a
-    rule reading a column of at least half its groups, each a request of its
-    own (column chunks of a file's groups lie apart), makes no fewer requests
-    than copying the files whole: a rule with a filter or strata, or an
-    ordered one as above whatever its limit. Not a uniform rule without a
-    filter, which counts from the footers and reads its winners' groups alone.
+    Small files (:data:`SMALL_FILE_BYTES`, about what a request's round trip
+    costs in transfer): a rule reading a column of at least half its groups,
+    a request a group (column chunks of a file's groups lie apart), makes
+    more requests than copying each file whole in one: a rule with a filter
+    or strata, or an ordered one whatever its limit. Not a uniform rule
+    without a filter, which counts from the footers and reads its winners'
+    groups alone.
     """
     if not pieces:
         return False
     method = selector.method
-    small = all(source.file_bytes(path) <= scan.COPY_READ_BYTES for path in {piece.group.path for piece in pieces})  # type: ignore[attr-defined]
     if isinstance(method, (UniformSampler, StratifiedSampler)):
-        reads_columns = predicate is not None or isinstance(method, StratifiedSampler)
-        return selector.limit >= len(pieces) or (small and reads_columns)
+        if selector.limit >= len(pieces):
+            return True
+        return (predicate is not None or isinstance(method, StratifiedSampler)) and _small(source, files)
     if isinstance(method, OrderedSampler):
         rows = together_rows(pieces)
         if rows is None:
             return False
         needed = groups_to_read(pieces, rows, method.field, method.sort == "descending", selector.limit)
-        return needed is not None and 2 * needed >= len(pieces) and (small or needed <= selector.limit)
+        if needed is None or 2 * needed < len(pieces):
+            return False
+        return needed <= selector.limit or _small(source, files)
     return False
+
+
+def _small(source: ParquetSource, files: set[str]) -> bool:
+    """Whether every file of ``files`` holds at most :data:`SMALL_FILE_BYTES`."""
+    return all(source.file_bytes(path) <= SMALL_FILE_BYTES for path in files)
 
 
 def _fits(size: int) -> bool:

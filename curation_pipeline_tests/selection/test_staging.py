@@ -79,18 +79,22 @@ def test_a_dense_selection_reads_each_file_once_whole_from_its_first_byte(
     assert got.equals(select(window.to_dataset().to_table(), [DENSE[rule]], seed=3))
 
 
+@pytest.mark.parametrize("edges", [False, True], ids=["day", "hours"])
 @pytest.mark.parametrize("rule", sorted(DENSE))
 def test_the_copies_give_the_rows_and_figures_the_store_does(
-    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch, rule: str
+    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch, rule: str, edges: bool
 ) -> None:
+    """The same rows, window rows and per-selector figures; with the window's edges inside row groups too."""
     url, _, _ = proxied_stream
-    copied = run_selection(_window(url), [DENSE[rule]], seed=5)
+    start, end = (DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=20)) if edges else (DAY, DAY + dt.timedelta(days=1))
+    copied = run_selection(open_window("app", start, end, url), [DENSE[rule]], seed=5)
     assert len(staged_sources) == 1
     monkeypatch.setattr(staging, "STAGED_BYTES", 0)
-    stored = run_selection(_window(url), [DENSE[rule]], seed=5)
+    stored = run_selection(open_window("app", start, end, url), [DENSE[rule]], seed=5)
     assert len(staged_sources) == 1  # not staged again
     assert copied.table.equals(stored.table)
-    assert copied.candidate_rows == stored.candidate_rows == sum(FILE_ROWS)
+    window_rows = (end - start).total_seconds() if edges else sum(FILE_ROWS)  # a record a second
+    assert copied.candidate_rows == stored.candidate_rows == window_rows
     assert copied.selectors == stored.selectors
 
 
@@ -98,7 +102,7 @@ def test_sparse_selections_the_newest_records_and_local_windows_read_in_place(
     proxied_stream, tmp_path: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, _, _ = proxied_stream
-    monkeypatch.setattr(scan, "COPY_READ_BYTES", 100_000)  # files of several requests: density alone decides
+    monkeypatch.setattr(staging, "SMALL_FILE_BYTES", 0)  # no file small: density alone decides
     sparse = Selector(method=UniformSampler(), limit=GROUPS - 1)
     top = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=2)
     newest = Selector(method=OrderedSampler(field="__time", sort="descending"), limit=300)  # the last group
@@ -116,7 +120,7 @@ def test_sparse_selections_the_newest_records_and_local_windows_read_in_place(
 
 
 def test_past_the_budget_the_store_is_read(proxied_stream, staged_sources: list, monkeypatch) -> None:
-    url, _, sizes = proxied_stream
+    url, _, _ = proxied_stream
     window = _window(url)
     source = scan.open_source(window)
     assert isinstance(source, scan.ParquetSource)
@@ -186,7 +190,7 @@ def test_files_of_a_request_each_are_copied_for_any_rule_reading_a_column_of_mos
 ) -> None:
     """Copied whole, a file costs the one request a narrow read of any one of its groups would."""
     url, _, sizes = proxied_stream
-    assert max(sizes.values()) <= scan.COPY_READ_BYTES
+    assert max(sizes.values()) <= staging.SMALL_FILE_BYTES
     equality = Selector(method=UniformSampler(), limit=1, filters=[EqualsFilter(field="outputs.label", equals="dog")])
     top = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=2)
     strata = Selector(method=StratifiedSampler(field="outputs.label", mode="balanced"), limit=3)
@@ -199,3 +203,23 @@ def test_files_of_a_request_each_are_copied_for_any_rule_reading_a_column_of_mos
     for selector in (Selector(method=UniformSampler(), limit=GROUPS - 1), Selector(method=OrderedSampler(field="__time"), limit=2)):
         select(window, [selector], seed=3)
     assert len(staged_sources) == 3
+
+
+def test_a_read_error_while_copying_is_the_selections_and_leaves_nothing(
+    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch
+) -> None:
+    url, _, _ = proxied_stream
+    copy_file = scan.ParquetSource.copy_file
+    calls = []
+
+    def failing(self, path, target):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("the store went away")
+        copy_file(self, path, target)
+
+    monkeypatch.setattr(scan.ParquetSource, "copy_file", failing)
+    with pytest.raises(OSError, match="the store went away"):
+        select(_window(url), [DENSE["uniform"]], seed=3)
+    assert not staged_sources
+    assert not list(temp_folder.iterdir())
