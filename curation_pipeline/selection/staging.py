@@ -110,29 +110,28 @@ def _reads_most(
     same query.
 
     Small files (:data:`SMALL_FILE_BYTES`, about what a request's round trip
-    costs in transfer): a rule reading a column of at least half its groups,
-    a request a group (column chunks of a file's groups lie apart), makes
-    more requests than copying each file whole in one: a rule with a filter
-    or strata, or an ordered one whatever its limit. Not a uniform rule
-    without a filter, which counts from the footers and reads its winners'
-    groups alone.
+    carries): a rule reading a column of every group it finds (a filter's
+    to count its matches, or the strata's), a request a group (column chunks
+    of a file's groups lie apart), makes more requests than copying each file
+    whole in one. Not an ordered rule without a filter short of dense: it
+    reads the groups best first and sets most aside by their statistics
+    (top confidence k=100 on 1,440 small files: 1,976 requests read in
+    place, 4,325 copied).
     """
     if not pieces:
         return False
     method = selector.method
-    if isinstance(method, (UniformSampler, StratifiedSampler)):
-        if selector.limit >= len(pieces):
-            return True
-        return (predicate is not None or isinstance(method, StratifiedSampler)) and _small(source, files)
+    if isinstance(method, (UniformSampler, StratifiedSampler)) and selector.limit >= len(pieces):
+        return True
     if isinstance(method, OrderedSampler):
         rows = together_rows(pieces)
         if rows is None:
             return False
         needed = groups_to_read(pieces, rows, method.field, method.sort == "descending", selector.limit)
-        if needed is None or 2 * needed < len(pieces):
-            return False
-        return needed <= selector.limit or _small(source, files)
-    return False
+        if needed is not None and needed <= selector.limit and 2 * needed >= len(pieces):
+            return True
+    reads_every_group = predicate is not None or isinstance(method, StratifiedSampler)
+    return reads_every_group and _small(source, files)
 
 
 def _small(source: ParquetSource, files: set[str]) -> bool:

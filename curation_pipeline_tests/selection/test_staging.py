@@ -185,22 +185,29 @@ def test_only_the_files_the_selectors_read_are_copied(proxied_stream, staged_sou
     assert got.table.equals(select(window.to_dataset().to_table(), [selector], seed=3))
 
 
-def test_files_of_a_request_each_are_copied_for_any_rule_reading_a_column_of_most_groups(
-    proxied_stream, staged_sources: list
-) -> None:
-    """Copied whole, a file costs the one request a narrow read of any one of its groups would."""
+def test_small_files_are_copied_for_a_rule_reading_a_column_of_every_group(proxied_stream, staged_sources: list) -> None:
+    """Copied whole, a small file costs one request; a filter's or the strata's column of each of its groups, one each."""
     url, _, sizes = proxied_stream
     assert max(sizes.values()) <= staging.SMALL_FILE_BYTES
     equality = Selector(method=UniformSampler(), limit=1, filters=[EqualsFilter(field="outputs.label", equals="dog")])
-    top = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=2)
+    bounded = Selector(
+        method=OrderedSampler(field="outputs.confidence"),
+        limit=2,
+        filters=[BoundsFilter(field="outputs.confidence", lower=0.2, upper=0.3)],
+    )
     strata = Selector(method=StratifiedSampler(field="outputs.label", mode="balanced"), limit=3)
     window = _window(url)
-    for selector in (equality, top, strata):
+    for selector in (equality, bounded, strata):
         got = select(window, [selector], seed=3)
         assert got.equals(select(window.to_dataset().to_table(), [selector], seed=3))
     assert len(staged_sources) == 3
-    # Counted from the footers, winners read alone; the newest records in the last group.
-    for selector in (Selector(method=UniformSampler(), limit=GROUPS - 1), Selector(method=OrderedSampler(field="__time"), limit=2)):
+    # Counted from the footers, winners read alone; the newest records in the last group; the best
+    # confidences read best first, most groups set aside by their statistics.
+    for selector in (
+        Selector(method=UniformSampler(), limit=GROUPS - 1),
+        Selector(method=OrderedSampler(field="__time"), limit=2),
+        Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=2),
+    ):
         select(window, [selector], seed=3)
     assert len(staged_sources) == 3
 
