@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ PAGE_ROWS = 8192
 
 # Listing folders and reading footers is latency-bound on S3; a few threads hide it.
 _IO_THREADS = 16
+# Local footers read a batch of this many files a task (see read_footers).
+_LOCAL_FOOTER_BATCH = 64
 # The format stream files are read with: Parquet with default options (the
 # selection engine reads files of this format straight with pq.ParquetFile).
 PARQUET_FORMAT = ds.ParquetFileFormat()
@@ -167,12 +171,20 @@ def read_footers(
     """The footers of ``paths``, in order, several read at once (``sizes``: known file sizes by path)."""
     known = sizes or {}
 
-    def read(path: str) -> Footer:
-        return read_footer(store, path, known.get(path), keep_fragment=keep_fragments)
+    def read(batch: Sequence[str]) -> list[Footer]:
+        return [read_footer(store, path, known.get(path), keep_fragment=keep_fragments) for path in batch]
 
+    if store.is_local:
+        # From the page cache a footer is CPU work (pyarrow builds the schema and metadata: 0.2 ms for
+        # a 13-column file), so a thread a core, a batch of files a task: opening a window of 1,440
+        # small files took 0.55-0.57 s a file a task on 16 threads, 0.39-0.46 s in batches on 2 cores.
+        batch, workers = _LOCAL_FOOTER_BATCH, os.cpu_count() or 1
+    else:
+        batch, workers = 1, _IO_THREADS  # a request each: as many in flight as the store serves well
+    batches = [paths[start : start + batch] for start in range(0, len(paths), batch)]
     footers = []
     held = 0
-    for footer in ordered_map(read, paths, max_workers=_IO_THREADS, name="stream"):
+    for footer in itertools.chain.from_iterable(ordered_map(read, batches, max_workers=workers, name="stream")):
         held += fragment_chunks(footer)
         if held > KEPT_FOOTER_CHUNKS:
             footer = dataclasses.replace(footer, fragment=None)  # past the budget: keep none (see below)
