@@ -92,6 +92,45 @@ Targets (issue 11): at 100M and 1B rows, ours at or under the fastest peer
 that completes under the cap on every rule and layout; at 10M within 1.2x;
 peak RSS under 500 MB everywhere, cost growing linearly.
 
+Where the table misses a target now, and what bounds each (measured; the
+history and the figures behind them follow):
+
+- 1,440 small files a day, local. At 10M rows (run U; files of 7,000
+  rows, a page a column) top confidence k=10,000 1.42, bounded range 1.45
+  and 1.77, equality 1.21 and 1.99, uniform k=10,000 1.27 times the fastest
+  peer: opening the window (1,440 footers parsed by pyarrow, 0.39-0.46 s)
+  and finding its pieces (0.19 s of CPU) cost ours 0.6 s where a peer's one
+  query parses each footer once, and fetching 10,000 winners spread over
+  1,367 files costs about DuckDB's whole query (0.9-1.0 s). At 100M rows
+  (runs L and M) top confidence and bounded range k=10,000 1.21 and 1.71,
+  bounded range k=100 1.14, equality k=10,000 1.80: the winners leave few
+  pages of any column unread, in our queries as in the peers'; bounded
+  range counts the rows its bounds keep (1.3 s, by DuckDB), which the
+  peers' queries do not compute; equality counts its matches (1.8-2.2 s)
+  and fetches 10,000 winners (6.0-6.5 s, about DuckDB's whole query).
+- On S3, 1,440 small files (runs R and S): top confidence k=10,000 1.19,
+  bounded range 1.27, equality k=100 1.02, and equality k=10,000 past the
+  minute: each file costs three requests (its footer, its size, its data)
+  against polars' 2.5, at the test server's 70-100 requests a second, and
+  equality k=10,000 then counts and fetches as on a local day (13.7 s).
+- On S3, bounded range and equality k=100 on our and the overlap layout
+  (run P): 1.19-1.23, a narrow scan reading a column chunk a request
+  (1,856-1,898 requests against polars' 1,716 whole-file reads).
+- Top confidence at 1B rows (run A): k=100 1.38, k=10,000 1.03. The 1,000
+  footers (200 MB decoded) do not fit the 32 MB footer cache and are read
+  again in a pass, where DuckDB's top-N pushes its running cut into its
+  scan; at k=10,000 the fetch decodes nearly every page of every column.
+- Bounded range k=10,000 at 100M on our layout (run J): 1.03, the count of
+  the rows the bounds keep (reported as matched rows), which polars' query
+  does not compute.
+- A foreign writer's files at 10M rows (run T), bounded range k=100: 1.33.
+  Its two 5M-row groups' confidence column, decoded by pyarrow a group at a
+  time, filtered and ranked, takes 0.46-0.52 s of ours' 0.58-0.64 s, where
+  polars' streaming query takes 0.44 s in all.
+- Growth: the strata on our and the overlap layout take 10.3-13.3 times as
+  long at 100M rows as at 10M, measured by different runs and code (run E
+  at 100M, by a first run; run H at 10M).
+
 Where ours is slower, what bounds it (measured; see also the floor below):
 fetching k=10,000 full records from a 100M-row day puts a winner in nearly
 every 8,192-row page, so every page of every column of the files holding
@@ -104,14 +143,12 @@ once), and a share of a query for the fetch (winners of small files come
 many files to a DuckDB query), where polars and DuckDB read each file once.
 Dense ordered selections there (top confidence and bounded range at
 k=10,000) now read each file once too, through DuckDB queries of about 1M
-rows of files each (run O; docs/decisions.md, "Small files in one pass
+rows of files each (run M; docs/decisions.md, "Small files in one pass
 through DuckDB"): at 100M rows 1.21 and 1.71 times the fastest peer (2.36
-and 2.65 in two passes, run N), at 10M 1.56 and 2.07 (2.00 and 2.16).
-What bounds them: at 100M the winners leave few pages of any column
-unread, in our queries as in the peers' own; bounded range also counts
-its matched rows (1.3 s, by DuckDB), which the peers' queries do not
-compute; at 10M, opening the window (1,440 footers, 0.6 s) and finding
-its pieces (0.3 s) are a third of our time. At 10M rows those files hold 7,000 rows, a single page a column:
+and 2.65 in two passes, run L), at 10M 1.56 and 2.07 in run M (2.00 and
+2.16), 1.42 and 1.77 in run U, with the window's footers read in batches,
+a core each (opening it 0.55-0.57 -> 0.39-0.46 s), and its pieces found
+in 0.19 rather than 0.28-0.35 s of CPU (top confidence k=100 1.41 -> 1.03). At 10M rows those files hold 7,000 rows, a single page a column:
 fetching 10,000 winners from the 1,367 files holding them costs DuckDB
 0.87-1.0 s however it is asked (joined on row numbers, filtered by the
 rule's value range, a query a file: 2.6 s), about DuckDB's whole one-pass
@@ -121,12 +158,12 @@ DuckDB's fetch is near the cost of decompressing the
 file: 100 winners of a 1M-row file take 40 ms on one thread, the two string
 columns alone 31 ms, and pyarrow's read of the whole file 116 ms
 (docs/decisions.md). Top confidence k=10,000 on our and the overlap
-layout now selects in one pass (run K): a cut from a sample of row groups,
+layout now selects in one pass (run I): a cut from a sample of row groups,
 then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
 rows 1.41 and 1.34 -> 0.95 and 0.91 times polars (4,034 -> 2,547 ms on our
 layout), at 10M 1.24 and 1.33 -> 1.02 and 1.02, at 412-419 MB (270-272 MB
-in two passes). Bounded ranges select in one pass too (runs L and M):
+in two passes). Bounded ranges select in one pass too (runs J and K):
 polars applies the selector's bounds in its query and counts the rows
 they keep, translated so that it keeps exactly the rows pyarrow's
 kernels keep (docs/decisions.md, "A selector's bounds in the one pass");
@@ -136,10 +173,10 @@ the field alone, counting as it reads, and the winners are fetched after
 (bounded range and equality) are now found from its fields' value ranges
 rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
 docs/decisions.md, "A selector's row groups from its fields' value
-ranges"). Runs L-Q ran on a machine about twice as slow as runs A-K's
+ranges"). Runs J-U ran on a machine about twice as slow as runs A-I's
 for every engine: polars' bounded range k=100 at 10M rows on our layout
 took 173 ms there (in a run since replaced) and 370-422 ms on it, DuckDB's
-359 and 719-875 ms. In run L, at 100M rows, bounded range is 0.52 and
+359 and 719-875 ms. In run J, at 100M rows, bounded range is 0.52 and
 0.47 times polars on our and the overlap layout at k=100 (0.70 in a run
 since replaced, counted apart; 0.78 and 0.84 in run E, in two passes) and
 1.03 and 0.94 at k=10,000 (1.06 and 1.11 counted apart; 1.50 and 1.34 in
@@ -148,53 +185,78 @@ and 1.08 and 1.06 at k=10,000. Equality's winners under its filter now
 come through polars where they fill most pages (docs/decisions.md, "Dense
 winners under a filter fetched by polars"), and their matches are
 counted by polars (docs/decisions.md, "A uniform rule's matches counted
-by polars"): in run P, k=10,000 is 1.07 and 1.06 times polars at 10M
+by polars"): in run N, k=10,000 is 1.07 and 1.06 times polars at 10M
 (1.37 and 1.13 counted by pyarrow, 1.76 and 1.47 fetched by DuckDB, in
 runs since replaced) and 0.81 and 0.80 at 100M (1.03 and 1.04, 1.18 and
 1.04); k=100 0.55 and 0.69 at 10M and 0.25-0.28 at 100M. What is left over polars on bounded range
 k=10,000 is the count: polars' query computes no count of the rows its
 filter keeps, where ours reports it (matched rows); on equality k=10,000
 at 10M, the fetch of winners in nearly every page (above), which costs
-about polars' whole query. Runs K-Q were run with the default `--long-run` of 10
-s, so every engine's figure there is a median of three warm runs (one in run Q); runs
-A-J, with 3 s, measured ours at 100M by its first run where that took over
-3 s (imports included). On the machine of runs A-K the same code's times
+about polars' whole query. Runs I-U were run with the default `--long-run` of 10
+s, so every engine's figure there is a median of three warm runs (in runs O-S one run after the warm-up, or the warm-up alone where it took over 10 s); runs
+A-H, with 3 s, measured ours at 100M by its first run where that took over
+3 s (imports included). On the machine of runs A-I the same code's times
 moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs). The local rows are run E, but
-for top confidence k=10,000 on our and the overlap layout (run K), bounded
-range there (run L), equality there (run P), for small files (run I, run
-N for equality and uniform, run O for top confidence and bounded range) and the
-other rules on those two layouts at 10M (run J), measured after small row
+for top confidence k=10,000 on our and the overlap layout (run I), bounded
+range there (run J), equality there (run N), for small files (run G, run
+L for equality and uniform, run M for top confidence and bounded range) and the
+other rules on those two layouts at 10M (run H), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
 confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
 k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
-to 1.58 (run I). Runs N and O measured them again on the slower
-machine of runs L-Q, with a window's row groups told by its time bounds (finding the
-pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): in run N
+to 1.58 (run G). Runs L and M measured them again on the slower
+machine of runs J-U, with a window's row groups told by its time bounds (finding the
+pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): in run L
 equality 1.02 and 2.17 times the fastest peer at 10M (k=100 and k=10,000)
 and 0.59 and 1.80 at 100M, uniform 0.59 and 1.53 at 10M and 0.15 and 0.68
-at 100M; in run O, with dense ordered selections in one pass (above), top
+at 100M; in run M, with dense ordered selections in one pass (above), top
 confidence and bounded range k=100 1.41 and 1.47 at 10M and 0.97 and 1.14
-at 100M (two passes, as in run N: 1.29 and 1.77, 0.97 and 1.21). Where
+at 100M (two passes, as in run L: 1.29 and 1.77, 0.97 and 1.21). Where
 two passes remain, each of the 1,440 files costs an open and a narrow
-read, and a share of a fetch, where polars and DuckDB read each file once. The peers ran faster in runs I and J than in run E (DuckDB's
+read, and a share of a fetch, where polars and DuckDB read each file once. The peers ran faster in runs G and H than in run E (DuckDB's
 bounded range k=100 on small files at 10M: 554 against 741 ms; on our
-layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 a narrow scan runs 16 row groups at once and a
-fetch four (16 MB of the columns each reads), so bounded ranges and equality
-make 1,900 requests of 20 ms in 12-17 s where polars' 1,716 take 9-11 s. The
-test server bounds that: moto and the latency proxy spend 6.9-7.5 ms of CPU
-in one Python process on each ranged GET (measured with 400 GETs from a
-child process, which spent 0.8 ms on each), so it answers 150-200 requests a
-second however many are in flight, on the same two cores as the engines.
-Reading through the gaps between a file's row groups cut the requests by
-half to three quarters and those times by a quarter, for 8 times the bytes;
-it was not kept (docs/decisions.md). On 1,440 small files ours makes
-5,200 requests against polars' 3,617 (a footer, a narrow read and a fetch
-a file). A foreign writer's 128 MB row groups are fetched on S3 a few
+layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 requests bound the time. The test server (moto and the
+latency proxy, in the benchmark's process, on the same two cores as the
+engine) spends 6.9-7.5 ms of CPU on each ranged GET on the machine of runs
+A-I (measured with 400 GETs from a child process, which spent 0.8 ms on
+each) and about twice that on the machine of runs J-U, where it answers
+70-100 requests a second however many are in flight. Where a selection
+would read most of the row groups its selectors find (k=10,000 on every
+rule but the newest records; on 1,440 small files, any rule reading a
+column of every group: a filter's or the strata's), the files are copied
+to local disk first, 8 MB a request, and selected from as a local window
+(docs/decisions.md, "A remote window copied to local disk when a selection
+reads most of it"). On our and the overlap layout that is 404 requests
+against polars' 1,716 for the same 1.37 GB (run Q): top confidence
+k=10,000 13.8-14.8 s, 0.57 and 0.61 times polars (0.68-0.76 read file by
+file through per-file copies, run P; 1.34 to 1.55 when pyarrow decoded
+every column of every group, 1.8 to 2.4 with a narrow scan then a fetch),
+bounded range 15.0-15.7 s (0.62 and 0.72; 0.76 and 1.00), equality
+13.1 s (0.53 and 0.57; 1.36 and 1.61 counting the label column of every
+group first, 2,004 requests), uniform 13.5-14.2 s and the strata
+16.6-19.0 s, where no peer completes (7.1-7.7 and 23.6-28.0 s on the
+machine of runs A-I, read in place, in run F). At k=100 a narrow scan
+reads a column chunk a request: bounded range and equality make
+1,856-1,898 requests against polars' 1,716 whole-file reads and take 1.19
+to 1.23 times its time (run P), top confidence 766 (its row groups read
+best first, most set aside by their statistics; 0.64 and 0.68). Reading
+through the gaps between a file's row groups cut the requests by half to
+three quarters and those times by a quarter, for 8 times the bytes; it was
+not kept (docs/decisions.md). On 1,440 small files (run R) each file costs
+three requests, its footer (when the window opens), its size (pyarrow's
+Python API opens a remote file by path alone) and its data, read in place
+or copied, against polars' 2.5: the rules copied take 47-58 s in 4,325
+requests against polars' 3,617 in 36-46 s, 1.02 (equality k=100) to 1.27
+times, and equality k=10,000, which then counts and fetches as on a local
+day (13.7 s, below), passes the minute; uniform k=100, counted from the
+footers, 18.5 s (0.41); top confidence k=100 reads in place, best first
+(run S). Read in place the filtered rules made 5,200-6,500 requests (run
+P; equality k=100 55.4 s, 1.29). A foreign writer's 128 MB row groups are fetched on S3 a few
 columns a pass, each pass pre-buffering at most 32 MB of compressed chunks
 (one column at the least; four passes of 26-32 MB), two groups at once:
 every rule there now runs in 3.2-24.7 s at 279-441 MB, 0.13-0.85 of the
@@ -205,51 +267,17 @@ newest and bounded range k=100 took 21.7-32.2 s and the strata peaked at
 558-577 MB (one group's fetch held 173 MB of Arrow memory, 51-53 MB in
 passes); four whole groups at once held 1.06-1.15 GB, and streaming them in
 4 MB reads held 745 MB but took twice as long.
-At k=10,000 on S3 the winners of top confidence and bounded range sit in
-nearly every row group: those rules read each file once, copying it to a
-local temporary file (8 MB a request), reading the rule's column from the
-copy and fetching only the candidates' full records from it through DuckDB
-(run H; docs/decisions.md, "Dense ordered selections read whole on a remote
-store"). On our and the overlap layout that is 404 requests against polars'
-1,716, and 10.0-11.1 s against 10.2-11.3 s: 0.92 to 1.05 times (1.34 to
-1.55 when pyarrow decoded every column of every group, 1.8 to 2.4 with a
-narrow scan then a fetch). Other rules' winners, where sparse in a file's
-groups holding most of its bytes, are fetched the same way, from a copy
-through DuckDB rather than decoded whole by pyarrow (runs F and G;
-docs/decisions.md, "Sparse winners on a remote store come from a local
-copy"): uniform k=10,000 7.1-7.7 s (18.2-18.3 s before), equality k=10,000
-18.0-20.7 s (29.4-30.6 s; 1.57 and 1.93 times polars, were 2.02 and 2.15),
-the strata at k=10,000 23.6-28.0 s (35.0-39.3 s). Equality still counts
-first: its draws are positions among the matches, so it reads the label
-column of every group (1,530 of its 2,004 requests) before it fetches. On
-1,440 small files every rule now finishes within the minute (the strata at
-k=10,000 41.3-43.2 s; stratified proportional timed out before); k=10,000
-takes 35-37 s on top confidence and bounded range (1.50 and 1.42 times
-polars) in 4,265-4,325 requests, a third of them a request per file asking
-its size before its first data read (pyarrow's Python API opens a remote
-file by path alone), and 40 s on equality (1.61, 6,469 requests; 0.90 at
-k=100), at 399-418 MB. There each 1 MB file costs a copy, a footer parse
-and a query, and the test server (moto and the proxy, 18-32 s of CPU a run)
-shares the two cores with the engine. Bounded range k=100 there measured
-27.9 s in run G against 23.0 s in run D, through the same narrow scan; alone
-afterwards, 23.1 s with the copies off and 23.7 s with them. A narrow
-scan's read of column chunks lying apart is not pre-buffered, so pyarrow's
+A narrow scan's read of column chunks lying apart is not pre-buffered, so pyarrow's
 IO threads, whose allocator heaps (mimalloc) keep what they allocated, do
 not read them (top confidence and bounded range peaked at 510-514 MB
-when they did). What the small files hold besides: the window's 1,440
-footers, 60-88 MB (about 24 KB a file and 1 KB a column chunk), and Arrow's
-allocations, 63-76 MB. The IO threads still pre-buffer the fetches of
+when they did). The IO threads still pre-buffer the fetches of
 groups read by pyarrow: their count decides the allocator's share
-(`ARROW_IO_THREADS` 2, 4 and 8, the default, before the change above: 394,
+(`ARROW_IO_THREADS` 2, 4 and 8, the default: 394,
 448 and 492 MB, in 73, 58 and 53 s); that setting is process-wide, so the
 library leaves it to the process (docs/decisions.md). Newest on ten
 overlapping writers on S3 reads the newest groups whole, a file's at once
 (125 requests, 1.4 s against polars' 1.5-1.9 s: 0.73 and 0.91, were 1.82
-and 1.89 with a narrow scan of their times in waves, then a fetch). Top
-confidence at k=100 on S3 makes 766 requests where an earlier run made 520:
-since ordered rules read a file's groups together, best file first (for the
-1B-row day's footers, below), a file's weaker groups are read before other
-files' best ones set them aside (7.6 s, 0.75 of polars, against 5.2 s).
+and 1.89 with a narrow scan of their times in waves, then a fetch).
 
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
 13 minutes on 2 CPUs): top confidence k=100 takes 2.6 s against DuckDB's
@@ -260,11 +288,11 @@ again: the ranges an ordered rule asks are now noted with the window's
 row groups (2,900 -> 1,487 footer reads), the window's own read of them
 (for its time spans) comes first, and the winners' 100 rows lie in 95
 files, a DuckDB query each. Top confidence at k=10,000 (1.03) fetches its
-winners spread over every file, as at 100M. Bounded range (run M,
-on the slower machine of runs L-Q) takes 14.4 s at k=100, 0.49 times polars
+winners spread over every file, as at 100M. Bounded range (run K,
+on the slower machine of runs J-U) takes 14.4 s at k=100, 0.49 times polars
 (0.73 in a run since replaced, with the count apart, 1.09 in run A in two
 passes; DuckDB timed out), and 32.7 s at k=10,000, 0.82 times (1.10 counted
-apart, 1.25 in run A). Equality (run Q), its matches counted by polars,
+apart, 1.25 in run A). Equality (run O), its matches counted by polars,
 takes 12.5 s at k=100, 0.22 times polars (23.6 s and 0.41 counted by
 pyarrow, in a run since replaced), and 36.8 s at k=10,000 (44.3 s), where
 polars passes 2 GiB and DuckDB times out.""",
