@@ -16,8 +16,9 @@ they find), when those of the selectors reading most of theirs hold at least
 half of their bytes. The same rows come out: the copies are the files, byte
 for byte, in the same order, under the same window
 (:meth:`ParquetSource.on_copies`). The copies
-take disk, not memory: at most :data:`STAGED_BYTES`, and half the free space
-of the temporary folder. Past that, for files too large to copy
+take the temporary folder's disk (``TMPDIR``; memory, where that folder is a
+tmpfs): at most :data:`STAGED_BYTES`, and half its free space, as each
+selection sees it. Past that, for files too large to copy
 (:meth:`ParquetSource.copyable`), or when a copy cannot be written, the
 selection reads the remote files as it would otherwise. The copies are
 removed when the selection ends, however it ends.
