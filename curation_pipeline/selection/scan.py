@@ -972,11 +972,14 @@ class ParquetSource:
         )
         return ParquetSource(dataset, self.data_filter, list(dataset.get_fragments()), window=self._time_range)
 
-    def file_bytes(self, path: str) -> int:
-        """The compressed bytes of every column chunk of the file at ``path``: about its size (remembered)."""
+    def file_bytes(self, path: str, metadata: pq.FileMetaData | None = None) -> int:
+        """The compressed bytes of every column chunk of the file at ``path``: about its size (remembered).
+
+        Its footer is read unless ``metadata`` is the footer.
+        """
         found = self._file_bytes.get(path)
         if found is None:
-            metadata = self.footer(path)
+            metadata = metadata or self.footer(path)
             found = self._file_bytes[path] = sum(_chunk_bytes(metadata.row_group(i)) for i in range(metadata.num_row_groups))
         return found
 
@@ -1173,10 +1176,10 @@ class ParquetSource:
         metadata = fragment.metadata
         sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
         self._note_large(path, metadata)
-        if self.remote and path not in self._file_bytes:
+        if self.remote:
             # Noted while the footer is at hand: planning a copy (staging) asks every file's, and on a
             # window of more files than the footer cache holds, it would read them all again.
-            self._file_bytes[path] = sum(_chunk_bytes(metadata.row_group(i)) for i in range(metadata.num_row_groups))
+            self.file_bytes(path, metadata)
         for field in ranges:
             self._noted_ranges(path, field, fragment)
         partial = self._partial_groups(path, fragment)
