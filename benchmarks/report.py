@@ -131,7 +131,7 @@ history and the figures behind them follow):
   long at 100M rows as at 10M, measured by different runs and code (run E
   at 100M, by a first run; run H at 10M).
 
-Where ours is slower, what bounds it (measured; see also the floor below):
+In detail, how ours got here and what bounds it (measured; see also the floor below):
 fetching k=10,000 full records from a 100M-row day puts a winner in nearly
 every 8,192-row page, so every page of every column of the files holding
 winners is decompressed and decoded, after the narrow scan that chose them
