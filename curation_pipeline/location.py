@@ -340,15 +340,17 @@ def _credentials_refused() -> InvalidLocationError:
 # -- S3 clients ------------------------------------------------------------------
 
 
-def s3_client_config(limits: S3Limits | None = None) -> botocore.config.Config:
-    """The retry mode and timeouts of every boto3 S3 client the project builds."""
+def s3_client_config(limits: S3Limits | None = None, connections: int | None = None) -> botocore.config.Config:
+    """The retry mode and timeouts of every boto3 S3 client the project builds (``connections``: its pool, botocore's 10 if None)."""
     from botocore.config import Config
 
     limits = limits or S3Limits()
+    pool = {} if connections is None else {"max_pool_connections": connections}
     return Config(
         retries={"mode": S3_RETRY_MODE, "max_attempts": S3_RETRIES},
         connect_timeout=limits.connect_timeout,
         read_timeout=limits.read_timeout,
+        **pool,
     )
 
 
@@ -361,13 +363,15 @@ def make_s3_client(
     aws_session_token: str | None = None,
     profile_name: str | None = None,
     limits: S3Limits | None = None,
+    connections: int | None = None,
 ) -> Any:
     """Build a boto3 S3 client from explicit arguments or the usual AWS settings.
 
     Anything left as None comes from boto3's standard chain (environment,
     shared config/credentials files, instance roles). Timeouts follow
     :func:`s3_client_config` and retries :func:`install_s3_retries`, both
-    with ``limits`` (default :class:`S3Limits`).
+    with ``limits`` (default :class:`S3Limits`); ``connections`` sizes its
+    connection pool, for as many requests at once (botocore's 10 if None).
     """
     import boto3
     import botocore.session
@@ -383,7 +387,7 @@ def make_s3_client(
         profile_name=profile_name,
     )
     limits = limits or S3Limits()
-    client = session.client("s3", endpoint_url=endpoint_url, config=s3_client_config(limits))
+    client = session.client("s3", endpoint_url=endpoint_url, config=s3_client_config(limits, connections))
     return install_s3_retries(client, limits)
 
 

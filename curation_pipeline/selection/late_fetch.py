@@ -20,7 +20,7 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -149,41 +149,38 @@ def _take_file(connection, path: str, rows: np.ndarray, schema: pa.Schema) -> pa
 
 
 @contextlib.contextmanager
-def local_copy(read: Callable[[int, int], pa.Buffer], size: int, *, chunk_bytes: int) -> Iterator[str]:
-    """The path of a temporary local copy of a remote file of ``size`` bytes, removed after the block.
+def local_copy(chunks: Iterable[pa.Buffer | bytes]) -> Iterator[str]:
+    """The path of a temporary local copy of a remote file (its bytes: ``chunks``, in order), removed after the block.
 
     DuckDB reads local files only here (its S3 reader is an extension this
-    package does not install). The bytes come as :func:`write_copy` writes
-    them. A temporary file that cannot be written (no temporary folder, a
-    full disk) raises :class:`LateFetchUnavailable`; errors of ``read`` pass through.
+    package does not install). The bytes are written as :func:`write_copy`
+    writes them. A temporary file that cannot be written (no temporary
+    folder, a full disk) raises :class:`LateFetchUnavailable`; errors of
+    reading ``chunks`` pass through.
     """
     try:
         handle, path = tempfile.mkstemp(prefix="curation-fetch-", suffix=".parquet")
     except OSError as error:
         raise LateFetchUnavailable(f"no temporary file to copy a remote file to: {error}") from error
     try:
-        write_copy(read, size, path, chunk_bytes=chunk_bytes, handle=handle)
+        write_copy(chunks, path, handle=handle)
         yield path
     finally:
         os.remove(path)
 
 
-def write_copy(
-    read: Callable[[int, int], pa.Buffer], size: int, path: str, *, chunk_bytes: int, handle: int | None = None
-) -> None:
-    """Write the ``size`` bytes of a remote file to the local file ``path`` (``handle``: its open descriptor).
+def write_copy(chunks: Iterable[pa.Buffer | bytes], path: str, *, handle: int | None = None) -> None:
+    """Write a remote file's bytes (``chunks``, in order, a request each) to the local file ``path`` (``handle``: its open descriptor).
 
-    The bytes come ``chunk_bytes`` a request (``read(offset, nbytes)``), a
-    request held at a time. A file that cannot be written raises
-    :class:`LateFetchUnavailable`; errors of ``read`` pass through.
+    A request's bytes are held at a time. A file that cannot be written
+    raises :class:`LateFetchUnavailable`; errors of reading ``chunks`` pass through.
     """
     try:
         out = os.fdopen(handle, "wb") if handle is not None else open(path, "wb")  # noqa: SIM115 (closed below)
     except OSError as error:
         raise LateFetchUnavailable(f"cannot copy a remote file to {path}: {error}") from error
     try:
-        for offset in range(0, size, chunk_bytes):
-            data = read(offset, min(chunk_bytes, size - offset))
+        for data in chunks:
             try:
                 out.write(data)
             except OSError as error:

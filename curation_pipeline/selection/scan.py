@@ -40,6 +40,9 @@ from curation_pipeline.selection.keyed import KeepAll, KeyedOnce, LeastRecentlyU
 from curation_pipeline.selection.kept import Budget, RowSet, RowsSeen
 from curation_pipeline.selection.window import FilteredParquet, TimeRange, time_range
 
+# A window's reader of its remote files' bytes: ``(path, chunk_bytes)`` -> the bytes in order (see FilteredParquet).
+FileChunks = Callable[[str, int], Iterable[bytes]]
+
 # Rows per batch of a scan: a Parquet row group of the stream in one batch.
 BATCH_ROWS = 1 << 17
 # Rows per piece when the data is an in-memory table.
@@ -771,6 +774,7 @@ class ParquetSource:
         fragments: list,
         footers_held: bool = False,
         window: TimeRange | None = None,
+        file_chunks: FileChunks | None = None,
     ) -> None:
         self.dataset = dataset
         self.schema = dataset.schema
@@ -783,6 +787,7 @@ class ParquetSource:
         # from them costs no request, and the memory is the window's anyway.
         self._given = {fragment.path: fragment for fragment in fragments} if footers_held else {}
         self._opened = _OpenedFiles()
+        self._file_chunks = file_chunks
         self._window: list[RowGroup] | None = None
         self._ranges: dict[tuple[str, str], list[tuple[Any, Any] | None]] = {}
         self._large: dict[str, bool] = {}  # whether a file has a row group too large to read whole
@@ -942,7 +947,7 @@ class ParquetSource:
         """
         opened = self.opened(path)
         try:
-            with late_fetch.local_copy(_reader_of(opened), opened.size(), chunk_bytes=COPY_READ_BYTES) as copy:
+            with late_fetch.local_copy(_chunks_of(opened, COPY_READ_BYTES)) as copy:
                 yield copy
         finally:
             trim_heap()
@@ -950,10 +955,15 @@ class ParquetSource:
     def copy_file(self, path: str, target: str) -> None:
         """Write a local copy of the remote file at ``path`` to ``target``, :data:`COPY_READ_BYTES` a request.
 
+        Through the source's ``file_chunks`` when it has them (see
+        :class:`FilteredParquet`): then no request asks the file's size first.
         Raises :class:`late_fetch.LateFetchUnavailable` when ``target`` cannot be written.
         """
+        if self._file_chunks is not None:
+            late_fetch.write_copy(self._file_chunks(path, COPY_READ_BYTES), target)
+            return
         opened = self.opened(path)
-        late_fetch.write_copy(_reader_of(opened), opened.size(), target, chunk_bytes=COPY_READ_BYTES)
+        late_fetch.write_copy(_chunks_of(opened, COPY_READ_BYTES), target)
 
     def on_copies(self, copies: Mapping[str, str]) -> ParquetSource:
         """This source over local copies of its files (``copies``: the copy of each path), in the same order.
@@ -1327,9 +1337,11 @@ class _OpenedFiles:
         return self._remote.get(path, lambda: filesystem.open_input_file(path))
 
 
-def _reader_of(opened: pa.NativeFile) -> Callable[[int, int], pa.Buffer]:
-    """``read(offset, size)`` of the opened file ``opened``, as :func:`late_fetch.write_copy` calls it."""
-    return lambda offset, size: opened.read_at(size, offset)
+def _chunks_of(opened: pa.NativeFile, chunk_bytes: int) -> Iterator[pa.Buffer]:
+    """The bytes of the opened file ``opened``, in order, ``chunk_bytes`` a read (as :func:`late_fetch.write_copy` takes them)."""
+    size = opened.size()
+    for offset in range(0, size, chunk_bytes):
+        yield opened.read_at(min(chunk_bytes, size - offset), offset)
 
 
 def _chunk_bytes(group: pq.RowGroupMetaData) -> int:
@@ -1430,7 +1442,9 @@ def _filtered_source(data: FilteredParquet) -> Source:
         try:
             # A stream window says whether its fragments hold their footers (see FilteredParquet).
             held = getattr(data, "footers_held", False) is True
-            return ParquetSource(dataset, row_filter, list(dataset.get_fragments(row_filter)), held, window)
+            chunks = getattr(data, "file_chunks", None)
+            fragments = list(dataset.get_fragments(row_filter))
+            return ParquetSource(dataset, row_filter, fragments, held, window, chunks if callable(chunks) else None)
         except ValueError:
             pass  # the dataset carries a filter of its own: read it as one piece
     return DatasetSource(dataset if row_filter is None else dataset.filter(row_filter))

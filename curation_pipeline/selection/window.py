@@ -22,6 +22,12 @@ datetimes) when its filter keeps exactly the rows with
 the row groups the window keeps whole, cuts or rules out from the field's
 min/max in the footers (:class:`TimeRange`), rather than evaluating the
 filter against every column's statistics of every row group.
+
+An object may also say ``file_chunks``: a callable ``(path, chunk_bytes)``
+giving the bytes of a remote file of its dataset, in order, ``chunk_bytes`` a
+request, without first asking the file's size as pyarrow's remote reads do (a
+stream window on S3 has one). The engine copies remote files to local disk
+through it (:mod:`~curation_pipeline.selection.staging`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -18,15 +18,21 @@ import pyarrow.fs as pafs
 from curation_pipeline.errors import safe_cause
 from curation_pipeline.location import Location, location_of
 from curation_pipeline.stream.errors import StreamError, StreamNotFoundError, StreamStorageError
+from curation_pipeline.stream.object_reads import ObjectReads
 
 
 @dataclass(frozen=True)
 class Store:
-    """An opened store: the filesystem, the root path inside it, and the URL it came from."""
+    """An opened store: the filesystem, the root path inside it, and the URL it came from.
+
+    ``reads`` reads an S3 store's files without asking their size first (see
+    :mod:`~curation_pipeline.stream.object_reads`); None on a local one.
+    """
 
     filesystem: pafs.FileSystem
     root: str
     url: str
+    reads: ObjectReads | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_local(self) -> bool:
@@ -41,7 +47,7 @@ def open_store(store_url: str | os.PathLike[str] | None = None, *, location: Loc
     """The :class:`Store` at ``location``, else at ``store_url`` (see :func:`~curation_pipeline.location.resolve_location`)."""
     where = location_of(store_url, location)
     with storage_errors(f"cannot open the store at {where.url}"):
-        return Store(where.filesystem(), where.root, where.url)
+        return Store(where.filesystem(), where.root, where.url, ObjectReads(where) if where.is_s3 else None)
 
 
 @contextmanager

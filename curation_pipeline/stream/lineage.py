@@ -323,7 +323,7 @@ def _window_over(
     schema: pa.Schema,
 ) -> StreamWindow:
     dataset = footers_dataset(store, footers, schema)
-    return StreamWindow(application, start, end, dataset, window, tuple(footers))
+    return StreamWindow(application, start, end, dataset, window, tuple(footers), store)
 
 
 def split_window(

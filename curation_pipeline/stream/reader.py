@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 
 import pyarrow as pa
@@ -46,6 +47,7 @@ class StreamWindow:
     dataset: ds.FileSystemDataset
     filter: ds.Expression
     footers: tuple[Footer, ...]
+    store: Store | None = field(default=None, compare=False, repr=False)
 
     @property
     def schema(self) -> pa.Schema:
@@ -61,6 +63,16 @@ class StreamWindow:
         a bigger one keeps none, so its memory does not grow with its files.
         """
         return bool(self.footers) and all(footer.fragment is not None for footer in self.footers)
+
+    @property
+    def file_chunks(self) -> Callable[[str, int], Iterator[bytes]] | None:
+        """``chunks(path, chunk_bytes)``: the bytes of a file of ``dataset`` on S3, in order, ``chunk_bytes`` a request; None on a local store.
+
+        Unlike pyarrow's reads, the first request does not wait on one asking
+        the file's size (see :mod:`~curation_pipeline.stream.object_reads`):
+        the selection engine copies a remote window's small files this way.
+        """
+        return self.store.reads.chunks if self.store is not None and self.store.reads is not None else None
 
     @property
     def time_range(self) -> tuple[str, datetime, datetime]:
@@ -122,7 +134,7 @@ def open_window(
     dataset = _dataset(store, footers)
     time_type = dataset.schema.field(TIME).type
     window = (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))
-    return StreamWindow(application, start, end, dataset, window, tuple(footers))
+    return StreamWindow(application, start, end, dataset, window, tuple(footers), store)
 
 
 def read_window(

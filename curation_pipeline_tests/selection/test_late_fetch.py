@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -144,25 +145,24 @@ def test_an_s3_windows_winners_are_fetched_from_a_copy(aws_env, counted: list[in
     assert copied == [selector.limit] and counted[0] == 0
 
 
-def _reader(path: str) -> tuple:
-    """A ``read(offset, size)`` of the local file at ``path`` recording each call, the calls, and the file's size."""
+def _chunks(path: str, chunk_bytes: int, calls: list[tuple[int, int]] | None = None) -> Iterator[pa.Buffer]:
+    """The bytes of the local file at ``path``, ``chunk_bytes`` a chunk, each chunk's offset and size noted in ``calls``."""
     data = Path(path).read_bytes()
-    calls: list[tuple[int, int]] = []
-
-    def read(offset: int, size: int) -> pa.Buffer:
-        calls.append((offset, size))
-        return pa.py_buffer(data[offset : offset + size])
-
-    return read, calls, len(data)
+    for offset in range(0, len(data), chunk_bytes):
+        chunk = data[offset : offset + chunk_bytes]
+        if calls is not None:
+            calls.append((offset, len(chunk)))
+        yield pa.py_buffer(chunk)
 
 
 def test_a_copied_file_gives_the_rows_of_the_file_and_is_removed(store: str, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
     path = window.files[0]
-    read, calls, size = _reader(path)
+    size = Path(path).stat().st_size
+    calls: list[tuple[int, int]] = []
     rows = np.array([70_000, 3, 65_536, 12], dtype=np.int64)
-    with late_fetch.local_copy(read, size, chunk_bytes=300_000) as copy:
+    with late_fetch.local_copy(_chunks(path, 300_000, calls)) as copy:
         got = late_fetch.take_copied(copy, rows, window.schema)
     assert got.equals(late_fetch.take_file(path, rows, window.schema))
     assert calls == [(offset, min(300_000, size - offset)) for offset in range(0, size, 300_000)]
@@ -172,14 +172,13 @@ def test_a_copied_file_gives_the_rows_of_the_file_and_is_removed(store: str, mon
 def test_a_failed_read_of_a_copy_is_raised_and_the_copy_removed(store: str, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
-    read, _, size = _reader(window.files[0])
 
-    def failing(offset: int, nbytes: int) -> pa.Buffer:
-        if offset:
-            raise OSError("connection reset by the store")
-        return read(offset, nbytes)
+    def failing() -> Iterator[pa.Buffer]:
+        chunks = _chunks(window.files[0], 100_000)
+        yield next(chunks)
+        raise OSError("connection reset by the store")
 
-    with pytest.raises(OSError, match="connection reset"), late_fetch.local_copy(failing, size, chunk_bytes=100_000):
+    with pytest.raises(OSError, match="connection reset"), late_fetch.local_copy(failing()):
         pass
     assert not list(tmp_path.iterdir())
 
@@ -187,15 +186,15 @@ def test_a_failed_read_of_a_copy_is_raised_and_the_copy_removed(store: str, monk
 def test_a_copy_duckdb_cannot_read_or_cannot_be_written_is_unavailable(store: str, monkeypatch, tmp_path: Path) -> None:
     """The caller then reads the file with pyarrow (tested on S3): no failed curation, no file left."""
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), store)
-    read, _, size = _reader(window.files[0])
+    path = window.files[0]
     rows = np.array([1], dtype=np.int64)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    zeros = lambda offset, nbytes: pa.py_buffer(bytes(nbytes))  # noqa: E731 (not Parquet: the file changed meanwhile)
-    with pytest.raises(late_fetch.LateFetchUnavailable), late_fetch.local_copy(zeros, size, chunk_bytes=1 << 20) as copy:
+    zeros = (pa.py_buffer(bytes(len(chunk))) for chunk in _chunks(path, 1 << 20))  # not Parquet: the file changed meanwhile
+    with pytest.raises(late_fetch.LateFetchUnavailable), late_fetch.local_copy(zeros) as copy:
         late_fetch.take_copied(copy, rows, window.schema)
     assert not list(tmp_path.iterdir())
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
-    with pytest.raises(late_fetch.LateFetchUnavailable, match="no temporary file"), late_fetch.local_copy(read, size, chunk_bytes=1):
+    with pytest.raises(late_fetch.LateFetchUnavailable, match="no temporary file"), late_fetch.local_copy(_chunks(path, 1)):
         pass
 
 

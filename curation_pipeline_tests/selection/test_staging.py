@@ -67,8 +67,10 @@ def test_a_dense_selection_reads_each_file_once_whole_from_its_first_byte(
     monkeypatch.setattr(scan, "COPY_READ_BYTES", 100_000)
     window = _window(url)
     before = len(list(ranged_gets(proxy, sizes)))  # the footers, read when the window opened
+    requests = len(proxy.requests)
     got = select(window, [DENSE[rule]], seed=3)
     assert len(staged_sources) == 1 and not staged_sources[0].remote
+    assert [method for method, _ in proxy.requests[requests:]] == ["GET"] * len(proxy.requests[requests:])  # no size asked
     reads = list(ranged_gets(proxy, sizes))[before:]
     # Every read of the selection is one chunk of a copy: each file's bytes once, in order.
     expected = sorted(
@@ -139,11 +141,11 @@ def test_a_copy_that_cannot_be_written_leaves_nothing_and_reads_the_store(
     written = late_fetch.write_copy
     calls = []
 
-    def failing(read, size, path, **options):  # type: ignore[no-untyped-def]
+    def failing(chunks, path, **options):  # type: ignore[no-untyped-def]
         calls.append(path)
         if len(calls) == 2:
             raise late_fetch.LateFetchUnavailable("disk full")
-        written(read, size, path, **options)
+        written(chunks, path, **options)
 
     monkeypatch.setattr(late_fetch, "write_copy", failing)
     window = _window(url)
