@@ -9,7 +9,10 @@ rule reads most groups whole too (``ordered._read_whole``). Copying the files
 first, a few large requests each, and selecting from the copies as from a
 local window reads about the same bytes in far fewer requests, and the local
 readers take over: polars' counts and one-pass scans, DuckDB's many small
-files to a query.
+files to a query. A rule reading a column of every group (a filter's, the
+strata's) makes a request a group, 16 a file of the stream's own layout:
+a copy makes 2, for 5-11 times the column's bytes (what polars reads for
+the same query), and is made when its requests save more than its bytes cost.
 
 The files copied are those the selection's selectors read (the row groups
 they find), when those of the selectors reading most of theirs hold at least
@@ -43,9 +46,11 @@ from curation_pipeline.selection.selector_pieces import selector_pieces
 # Most bytes of copies a selection makes (a 100M-row day of the stream's own
 # layout is 1.4 GB; a 1B-row day, 13 GB, is read from the store).
 STAGED_BYTES = 4 << 30
-# A file copied in about the time of a request's round trip (1-2 MB at the
-# tens of MB/s a connection to S3 carries, against its tens of milliseconds).
-SMALL_FILE_BYTES = 2 << 20
+# What a connection to S3 carries in about a request's round trip (1-2 MB at
+# tens of MB/s, against tens of milliseconds): a request costs about as much
+# as reading this many bytes more. A file of at most this is small.
+ROUND_TRIP_BYTES = 2 << 20
+SMALL_FILE_BYTES = ROUND_TRIP_BYTES
 # Bytes the copies in flight hold at once (a request each, of at most a file
 # or scan.COPY_READ_BYTES), and how many run at once at most.
 _COPIES_BUFFERED = 64 << 20
@@ -110,11 +115,12 @@ def _reads_most(
     its files are copied whole, what polars and DuckDB read of them for the
     same query.
 
-    Small files (:data:`SMALL_FILE_BYTES`, about what a request's round trip
-    carries): a rule reading a column of every group it finds (a filter's
-    to count its matches, or the strata's), a request a group (column chunks
-    of a file's groups lie apart), makes more requests than copying each file
-    whole in one. Not an ordered rule without a filter short of dense: it
+    A rule reading a column of every group it finds (a filter's to count its
+    matches, or the strata's) makes a request a group (the column chunks of
+    a file's groups lie apart). It reads copies when the files are small
+    (:data:`SMALL_FILE_BYTES`: a request each either way, and the winners'
+    records are then read from local files), or when copying costs less
+    (:func:`_copy_costs_less`). Not an ordered rule without a filter short of dense: it
     reads the groups best first and sets most aside by their statistics
     (top confidence k=100 on 1,440 small files: 1,976 requests read in
     place, 4,325 copied).
@@ -132,12 +138,28 @@ def _reads_most(
         if needed is not None and needed <= selector.limit and 2 * needed >= len(pieces):
             return True
     reads_every_group = predicate is not None or isinstance(method, StratifiedSampler)
-    return reads_every_group and _small(source, files)
+    return reads_every_group and (_small(source, files) or _copy_costs_less(source, pieces, files))
 
 
 def _small(source: ParquetSource, files: set[str]) -> bool:
     """Whether every file of ``files`` holds at most :data:`SMALL_FILE_BYTES`."""
     return all(source.file_bytes(path) <= SMALL_FILE_BYTES for path in files)
+
+
+def _copy_costs_less(source: ParquetSource, pieces: list[Piece], files: set[str]) -> bool:
+    """Whether copying ``files`` whole costs less than a request for each of ``pieces`` (a column chunk each).
+
+    A request is counted as :data:`ROUND_TRIP_BYTES` of reading, and the
+    column chunks as nothing: a copy must save requests worth more than all
+    of the bytes it reads. A file of the stream's own layout (1M rows in 16
+    groups, 14 MB) is copied in 2 requests of 8 MB rather than read in 16:
+    18 against 32 MB-worth. A foreign writer's file of one 128 MB group is
+    not (it is not copied at all, :meth:`ParquetSource.copyable`).
+    """
+    copied = sum(
+        -(-source.file_bytes(path) // scan.COPY_READ_BYTES) * ROUND_TRIP_BYTES + source.file_bytes(path) for path in files
+    )
+    return copied < len(pieces) * ROUND_TRIP_BYTES
 
 
 def _fits(size: int) -> bool:

@@ -121,6 +121,25 @@ def test_sparse_selections_the_newest_records_and_local_windows_read_in_place(
     assert both.equals(select(window.to_dataset().to_table(), [newest, DENSE["equality"]], seed=3))
 
 
+@pytest.mark.parametrize("cheaper", [True, False])
+def test_a_column_of_every_group_of_large_files_is_read_from_copies_when_they_cost_less(
+    proxied_stream, staged_sources: list, monkeypatch: pytest.MonkeyPatch, cheaper: bool
+) -> None:
+    """Not small files: copying each whole must save more requests (counted as ROUND_TRIP_BYTES each) than its bytes."""
+    url, _, _ = proxied_stream
+    window = _window(url)
+    source = scan.open_source(window)
+    assert isinstance(source, scan.ParquetSource)
+    monkeypatch.setattr(staging, "SMALL_FILE_BYTES", 0)
+    # A copy each (a request) for GROUPS requests read in place: copies cost less when a request outweighs every byte.
+    total = sum(source.file_bytes(path) for path in source.paths)
+    monkeypatch.setattr(staging, "ROUND_TRIP_BYTES", total + 1 if cheaper else total // (GROUPS - len(FILE_ROWS)) - 1)
+    sparse_equality = Selector(method=UniformSampler(), limit=2, filters=[EqualsFilter(field="outputs.label", equals="dog")])
+    got = select(window, [sparse_equality], seed=3)
+    assert len(staged_sources) == (1 if cheaper else 0)
+    assert got.equals(select(window.to_dataset().to_table(), [sparse_equality], seed=3))
+
+
 def test_past_the_budget_the_store_is_read(proxied_stream, staged_sources: list, monkeypatch) -> None:
     url, _, _ = proxied_stream
     window = _window(url)
