@@ -10,7 +10,10 @@ fault, picked uniformly from ``kinds``:
   connection is reset instead of answering (a lost acknowledgement);
 * ``stall``: nothing happens for ``stall_seconds``, then the connection is
   reset (with ``stall_seconds=math.inf``: until the proxy stops, an endpoint
-  that never answers).
+  that never answers);
+* ``cut``: the server's answer starts (its status, its headers with the whole
+  body's length), then the connection is reset halfway through the body. Only
+  when asked for by name: it is not among the default kinds.
 
 The others are forwarded as they are. ``match`` (a regular expression searched
 in ``"METHOD /path?query"``) limits faults to the requests it matches, and
@@ -41,8 +44,10 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
 
-#: Every fault the proxy knows.
+#: The faults injected unless others are asked for.
 FAULT_KINDS: tuple[str, ...] = ("error", "reset", "lost", "stall")
+#: Every fault the proxy knows.
+ALL_FAULT_KINDS: tuple[str, ...] = (*FAULT_KINDS, "cut")
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 _ERROR_BODY = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>injected fault</Message></Error>'
@@ -106,9 +111,9 @@ class FaultProxy:
                     raise ValueError(f"rate must be within [0, 1], not {rate}")
                 self._rate = rate
             if kinds is not None:
-                unknown = set(kinds) - set(FAULT_KINDS)
+                unknown = set(kinds) - set(ALL_FAULT_KINDS)
                 if unknown or not kinds:
-                    raise ValueError(f"kinds must be a non-empty subset of {FAULT_KINDS}, not {list(kinds)}")
+                    raise ValueError(f"kinds must be a non-empty subset of {ALL_FAULT_KINDS}, not {list(kinds)}")
                 self._kinds = tuple(kinds)
             if stall_seconds is not None:
                 self._stall = stall_seconds
@@ -128,7 +133,7 @@ class FaultProxy:
     def faults_injected(self) -> int:
         """How many requests met a fault so far."""
         with self._lock:
-            return sum(n for kind, n in self.counts.items() if kind in FAULT_KINDS)
+            return sum(n for kind, n in self.counts.items() if kind in ALL_FAULT_KINDS)
 
     def stop(self) -> None:
         """Release stalled connections, stop serving and close the port."""
@@ -211,6 +216,10 @@ class _FaultHandler(BaseHTTPRequestHandler):
         length = response.getheader("Content-Length") if self.command == "HEAD" else str(len(response.body))  # type: ignore[attr-defined]
         self.send_header("Content-Length", length or "0")
         self.end_headers()
+        if fault == "cut":
+            self.wfile.write(response.body[: len(response.body) // 2])  # type: ignore[attr-defined]
+            self.wfile.flush()
+            return self._reset()
         if self.command != "HEAD":
             self.wfile.write(response.body)  # type: ignore[attr-defined]
 

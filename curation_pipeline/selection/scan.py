@@ -945,9 +945,8 @@ class ParquetSource:
         it (the store client's buffers; uniform k=10,000 at 100M rows on S3
         held 519 MB without, 402 MB with it).
         """
-        opened = self.opened(path)
         try:
-            with late_fetch.local_copy(_chunks_of(opened, COPY_READ_BYTES)) as copy:
+            with late_fetch.local_copy(self._chunks(path)) as copy:
                 yield copy
         finally:
             trim_heap()
@@ -956,14 +955,16 @@ class ParquetSource:
         """Write a local copy of the remote file at ``path`` to ``target``, :data:`COPY_READ_BYTES` a request.
 
         Through the source's ``file_chunks`` when it has them (see
-        :class:`FilteredParquet`): then no request asks the file's size first.
-        Raises :class:`late_fetch.LateFetchUnavailable` when ``target`` cannot be written.
+        :class:`FilteredParquet`): then no request asks the file's size first
+        (pyarrow's open does). Raises :class:`late_fetch.LateFetchUnavailable` when ``target`` cannot be written.
         """
+        late_fetch.write_copy(self._chunks(path), target)
+
+    def _chunks(self, path: str) -> Iterable[pa.Buffer | bytes]:
+        """The bytes of the remote file at ``path``, :data:`COPY_READ_BYTES` a request: through ``file_chunks`` if given, else pyarrow's open file."""
         if self._file_chunks is not None:
-            late_fetch.write_copy(self._file_chunks(path, COPY_READ_BYTES), target)
-            return
-        opened = self.opened(path)
-        late_fetch.write_copy(_chunks_of(opened, COPY_READ_BYTES), target)
+            return self._file_chunks(path, COPY_READ_BYTES)
+        return _chunks_of(self.opened(path), COPY_READ_BYTES)
 
     def on_copies(self, copies: Mapping[str, str]) -> ParquetSource:
         """This source over local copies of its files (``copies``: the copy of each path), in the same order.

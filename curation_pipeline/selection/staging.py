@@ -11,8 +11,10 @@ local window reads about the same bytes in far fewer requests, and the local
 readers take over: polars' counts and one-pass scans, DuckDB's many small
 files to a query. A rule reading a column of every group (a filter's, the
 strata's) makes a request a group, 16 a file of the stream's own layout:
-a copy makes 2, for 5-11 times the column's bytes (what polars reads for
-the same query), and is made when its requests save more than its bytes cost.
+a copy makes 2, for 5-11 times the column's bytes (at 100M rows: 1,370 MB
+copied against 257 MB of bounded range's column and 120 MB of equality's;
+polars reads the 1,384 MB for the same queries), and is made when its
+requests save more than its bytes cost.
 
 The files copied are those the selection's selectors read (the row groups
 they find), when those of the selectors reading most of theirs hold at least
@@ -104,7 +106,7 @@ def _to_copy(source: ParquetSource, chosen: Sequence[tuple[Selector, Predicate |
 def _reads_most(
     source: ParquetSource, pieces: list[Piece], files: set[str], selector: Selector, predicate: Predicate | None
 ) -> bool:
-    """Whether ``selector`` will read most of ``pieces`` (of ``files``): with a winner in each, on average, or a column of each of small files.
+    """Whether ``selector`` will read most of ``pieces`` (of ``files``): with a winner in each, on average, or a column of each, copied for less.
 
     Dense: a uniform or stratified rule asking for at least as many records
     as it has row groups; an ordered rule whose groups to read, as their
@@ -152,8 +154,8 @@ def _copy_costs_less(source: ParquetSource, pieces: list[Piece], files: set[str]
     A request is counted as :data:`ROUND_TRIP_BYTES` of reading, and the
     column chunks as nothing: a copy must save requests worth more than all
     of the bytes it reads. A file of the stream's own layout (1M rows in 16
-    groups, 14 MB) is copied in 2 requests of 8 MB rather than read in 16:
-    18 against 32 MB-worth. A foreign writer's file of one 128 MB group is
+    groups, 14 MB) is copied in 2 requests (8 and 6 MB) rather than read
+    in 16: 18 against 32 MB-worth. A foreign writer's file of one 128 MB group is
     not (it is not copied at all, :meth:`ParquetSource.copyable`).
     """
     copied = sum(

@@ -17,16 +17,25 @@ and limits.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+from curation_pipeline.errors import safe_cause
 from curation_pipeline.location import Location, make_s3_client
 from curation_pipeline.stream.errors import StreamStorageError
 
 # Requests one reader serves at once: its connection pool (a copy runs up to
 # 16 files at once; botocore's default pool of 10 would drop connections).
 CONNECTIONS = 32
+# The most of a request's body held at once: copies of 8 MB requests, 8 at
+# once, then hold a piece each rather than a request's bytes (twice over, as
+# a body read whole is joined).
+PIECE_BYTES = 1 << 20
+# The first wait before a body cut short is asked for again, doubling (botocore's base).
+_FIRST_WAIT = 0.025
 
 
 class ObjectReads:
@@ -40,36 +49,60 @@ class ObjectReads:
     def chunks(self, path: str, chunk_bytes: int) -> Iterator[bytes]:
         """The bytes of the object at ``path`` (``bucket/key``), in order, ``chunk_bytes`` a request.
 
-        Raises StreamStorageError when a request fails (its message names the
-        object and S3's status and code, nothing of the request), or when the
-        object changes length while it is read.
+        Each request's body comes in pieces of at most :data:`PIECE_BYTES`, as
+        it streams in: copies made many at once hold little. botocore retries
+        a request until its answer starts (see
+        :func:`~curation_pipeline.location.install_s3_retries`), not while its
+        body streams: a body cut short is asked for again from its first
+        missing byte, until the location's deadline passes without progress,
+        after waits as botocore's (full jitter). The requests after the first
+        ask for the version the first read (its ETag): an object replaced
+        meanwhile is an error, not a mix of two.
+
+        Raises StreamStorageError when a request fails past its retries (its
+        message names the object and S3's status and code, nothing of the
+        request) or the object changed while it was read.
         """
+        from botocore.exceptions import BotoCoreError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
         bucket, _, key = path.partition("/")
-        offset, size = 0, None
+        limits = self._location.limits
+        offset, size, etag = 0, None, None
+        attempt, progress = 0, time.monotonic()
         while size is None or offset < size:
             last = offset + chunk_bytes - 1 if size is None else min(offset + chunk_bytes, size) - 1
-            data, size = self._read(bucket, key, offset, last, path)
-            if not data and offset < size:
-                raise StreamStorageError(f"cannot read s3://{path}: it ended at byte {offset} of {size}")
-            offset += len(data)
-            yield data
+            response = self._get(bucket, key, offset, last, etag, path)
+            length = _length(response, offset, path)
+            if size is not None and length != size:
+                raise StreamStorageError(f"cannot read s3://{path}: it changed while it was read")
+            size, etag = length, response.get("ETag")
+            start = offset
+            try:
+                for piece in response["Body"].iter_chunks(PIECE_BYTES):
+                    offset += len(piece)
+                    attempt, progress = 0, time.monotonic()
+                    yield piece
+                if offset == start:  # an answer of no bytes short of the end: asking again would loop
+                    raise StreamStorageError(f"cannot read s3://{path}: it ended at byte {offset} of {size}")
+            except (IncompleteReadError, ResponseStreamingError, ReadTimeoutError) as error:
+                if time.monotonic() - progress >= limits.deadline:
+                    raise StreamStorageError(f"cannot read s3://{path}: {_reason(error)}") from safe_cause(error)
+                time.sleep(random.uniform(0, min(limits.max_backoff, _FIRST_WAIT * 2**attempt)))
+                attempt += 1
+            except BotoCoreError as error:
+                raise StreamStorageError(f"cannot read s3://{path}: {_reason(error)}") from safe_cause(error)
 
-    def _read(self, bucket: str, key: str, offset: int, last: int, path: str) -> tuple[bytes, int]:
-        """The object's bytes ``offset`` to ``last`` (fewer past its end), and the object's length."""
+    def _get(self, bucket: str, key: str, offset: int, last: int, etag: str | None, path: str) -> dict[str, Any]:
+        """The answer to a GET of the object's bytes ``offset`` to ``last`` (fewer past its end), of version ``etag`` if given."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        byte_range = f"bytes={offset}-{last}"
+        condition = {} if etag is None else {"IfMatch": etag}
         try:
-            response = self._s3().get_object(Bucket=bucket, Key=key, Range=byte_range)
-            data = response["Body"].read()
-        except ClientError as error:
-            # Built from the status and code only: nothing of the request (its signature) is shown.
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
-            code = error.response.get("Error", {}).get("Code", "")
-            raise StreamStorageError(f"cannot read s3://{path}: S3 GET failed ({status} {code})".strip()) from None
-        except BotoCoreError as error:
-            raise StreamStorageError(f"cannot read s3://{path}: S3 GET failed ({type(error).__name__})") from None
-        return data, _length(response, path)
+            return self._s3().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{last}", **condition)
+        except (BotoCoreError, ClientError) as error:
+            if _status(error) == 412:
+                raise StreamStorageError(f"cannot read s3://{path}: it changed while it was read") from None
+            raise StreamStorageError(f"cannot read s3://{path}: {_reason(error)}") from safe_cause(error)
 
     def _s3(self) -> Any:
         with self._lock:  # one client for every thread: boto3's clients are thread-safe, their creation is not
@@ -81,10 +114,25 @@ class ObjectReads:
             return self._client
 
 
-def _length(response: dict[str, Any], path: str) -> int:
-    """The whole object's length, from a ranged GET's ``Content-Range`` (``bytes first-last/length``)."""
+def _status(error: Exception) -> int | None:
+    """The HTTP status of a failed S3 request (None when no answer came)."""
+    response = getattr(error, "response", None) or {}
+    return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+def _reason(error: Exception) -> str:
+    """What failed, from the status and S3's code or the error's kind only: nothing of the request (its signature)."""
+    response = getattr(error, "response", None) or {}
+    parts = [str(_status(error) or ""), str(response.get("Error", {}).get("Code", ""))]
+    return f"S3 GET failed ({' '.join(part for part in parts if part) or type(error).__name__})"
+
+
+def _length(response: dict[str, Any], offset: int, path: str) -> int:
+    """The whole object's length: from a ranged answer's ``Content-Range`` (``bytes first-last/length``), or the body's of a server that sent it all."""
     content_range = response.get("ContentRange") or ""
     _, _, length = content_range.rpartition("/")
-    if not length.isdigit():
-        raise StreamStorageError(f"cannot read s3://{path}: the store sent no length (Content-Range {content_range!r})")
-    return int(length)
+    if length.isdigit():
+        return int(length)
+    if not content_range and offset == 0 and isinstance(response.get("ContentLength"), int):
+        return response["ContentLength"]  # the range ignored: the whole object comes
+    raise StreamStorageError(f"cannot read s3://{path}: the store sent no length (Content-Range {content_range!r})")

@@ -70,7 +70,7 @@ class StreamWindow:
 
         Unlike pyarrow's reads, the first request does not wait on one asking
         the file's size (see :mod:`~curation_pipeline.stream.object_reads`):
-        the selection engine copies a remote window's small files this way.
+        the selection engine copies a remote window's files this way.
         """
         return self.store.reads.chunks if self.store is not None and self.store.reads is not None else None
 

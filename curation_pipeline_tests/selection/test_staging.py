@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,6 +121,27 @@ def test_sparse_selections_the_newest_records_and_local_windows_read_in_place(
     both = select(window, [newest, DENSE["equality"]], seed=3)
     assert len(staged_sources) == 1
     assert both.equals(select(window.to_dataset().to_table(), [newest, DENSE["equality"]], seed=3))
+
+
+@dataclass(frozen=True)
+class _Filtered:
+    """A dataset and its filter apart, without a stream window's ``file_chunks``."""
+
+    dataset: Any
+    filter: Any
+
+
+def test_without_the_windows_file_chunks_the_copies_come_through_pyarrow(
+    proxied_stream, staged_sources: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, proxy, sizes = proxied_stream
+    window = _window(url)
+    requests = len(proxy.requests)
+    got = select(_Filtered(window.dataset, window.filter), [DENSE["uniform"]], seed=3)
+    assert len(staged_sources) == 1
+    heads = [path for method, path in proxy.requests[requests:] if method == "HEAD"]
+    assert len(heads) == len(FILE_ROWS)  # pyarrow asks each file's size before its bytes
+    assert got.equals(select(window.to_dataset().to_table(), [DENSE["uniform"]], seed=3))
 
 
 @pytest.mark.parametrize("cheaper", [True, False])
