@@ -95,7 +95,7 @@ peak RSS under 500 MB everywhere, cost growing linearly.
 Where the table misses a target now, and what bounds each (measured; the
 history and the figures behind them follow):
 
-- 1,440 small files a day, local. At 10M rows (run U; files of 7,000
+- 1,440 small files a day, local. At 10M rows (run S; files of 7,000
   rows, a page a column) top confidence k=10,000 1.42, bounded range 1.45
   and 1.77, equality 1.21 and 1.99, uniform k=10,000 1.27 times the fastest
   peer: opening the window (1,440 footers parsed by pyarrow, 0.39-0.46 s)
@@ -108,14 +108,16 @@ history and the figures behind them follow):
   range counts the rows its bounds keep (1.3 s, by DuckDB), which the
   peers' queries do not compute; equality counts its matches (1.8-2.2 s)
   and fetches 10,000 winners (6.0-6.5 s, about DuckDB's whole query).
-- On S3, 1,440 small files (runs R and S): top confidence k=10,000 1.19,
-  bounded range 1.27, equality k=100 1.02, and equality k=10,000 past the
-  minute: each file costs three requests (its footer, its size, its data)
-  against polars' 2.5, at the test server's 70-100 requests a second, and
-  equality k=10,000 then counts and fetches as on a local day (13.7 s).
-- On S3, bounded range and equality k=100 on our and the overlap layout
-  (run P): 1.19-1.23, a narrow scan reading a column chunk a request
-  (1,856-1,898 requests against polars' 1,716 whole-file reads).
+- On S3, 1,440 small files (run V): top confidence k=10,000 1.06, bounded
+  range k=10,000 1.01, equality k=10,000 1.23 times polars (in a first
+  run of the same code and requests, 0.87, 0.84 and 0.89: one run each
+  varies by a third here), and bounded range k=100 and equality k=10,000
+  peak at 503-506 MB. A file costs two requests (its footer when the
+  window opens, its bytes copied), against polars' 2.5, at the test
+  server's 70-130 requests a second: in a probe of bounded range and
+  equality k=100, opening the window took 10-12 s and copying 13-15 s of
+  28-30 s. Equality k=10,000 then counts and fetches as on a local day
+  (13.7 s). The copies' S3 client costs 24 MB.
 - Top confidence at 1B rows (run A): k=100 1.38, k=10,000 1.03. The 1,000
   footers (200 MB decoded) do not fit the 32 MB footer cache and are read
   again in a pass, where DuckDB's top-N pushes its running cut into its
@@ -123,13 +125,14 @@ history and the figures behind them follow):
 - Bounded range k=10,000 at 100M on our layout (run J): 1.03, the count of
   the rows the bounds keep (reported as matched rows), which polars' query
   does not compute.
-- A foreign writer's files at 10M rows (run T), bounded range k=100: 1.33.
+- A foreign writer's files at 10M rows (run R), bounded range k=100: 1.33.
   Its two 5M-row groups' confidence column, decoded by pyarrow a group at a
   time, filtered and ranked, takes 0.46-0.52 s of ours' 0.58-0.64 s, where
   polars' streaming query takes 0.44 s in all.
-- Growth: the strata on our and the overlap layout take 10.3-13.3 times as
-  long at 100M rows as at 10M, measured by different runs and code (run E
-  at 100M, by a first run; run H at 10M).
+- Growth: measured in one run (W), the strata take 10.5-12.2 times as long
+  at 100M rows as at 10M on our layout (3.6-11.5 s against 0.33-0.96 s),
+  7.1-10.5 times on the overlap layout; k=10,000 on our layout grows 11.9
+  and 12.2 times. Where the extra time goes was not profiled.
 
 In detail, how ours got here and what bounds it (measured; see also the floor below):
 fetching k=10,000 full records from a 100M-row day puts a winner in nearly
@@ -146,7 +149,7 @@ k=10,000) now read each file once too, through DuckDB queries of about 1M
 rows of files each (run M; docs/decisions.md, "Small files in one pass
 through DuckDB"): at 100M rows 1.21 and 1.71 times the fastest peer (2.36
 and 2.65 in two passes, run L), at 10M 1.56 and 2.07 in run M (2.00 and
-2.16), 1.42 and 1.77 in run U, with the window's footers read in batches,
+2.16), 1.42 and 1.77 in run S, with the window's footers read in batches,
 a core each (opening it 0.55-0.57 -> 0.39-0.46 s), and its pieces found
 in 0.19 rather than 0.28-0.35 s of CPU (top confidence k=100 1.41 -> 1.03). At 10M rows those files hold 7,000 rows, a single page a column:
 fetching 10,000 winners from the 1,367 files holding them costs DuckDB
@@ -173,7 +176,7 @@ the field alone, counting as it reads, and the winners are fetched after
 (bounded range and equality) are now found from its fields' value ranges
 rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
 docs/decisions.md, "A selector's row groups from its fields' value
-ranges"). Runs J-U ran on a machine about twice as slow as runs A-I's
+ranges"). Runs J-W ran on a machine about twice as slow as runs A-I's
 for every engine: polars' bounded range k=100 at 10M rows on our layout
 took 173 ms there (in a run since replaced) and 370-422 ms on it, DuckDB's
 359 and 719-875 ms. In run J, at 100M rows, bounded range is 0.52 and
@@ -192,8 +195,8 @@ runs since replaced) and 0.81 and 0.80 at 100M (1.03 and 1.04, 1.18 and
 k=10,000 is the count: polars' query computes no count of the rows its
 filter keeps, where ours reports it (matched rows); on equality k=10,000
 at 10M, the fetch of winners in nearly every page (above), which costs
-about polars' whole query. Runs I-U were run with the default `--long-run` of 10
-s, so every engine's figure there is a median of three warm runs (in runs O-S one run after the warm-up, or the warm-up alone where it took over 10 s); runs
+about polars' whole query. Runs I-W were run with the default `--long-run` of 10
+s, so every engine's figure there is a median of three warm runs (in runs O-Q, U and V one run after the warm-up, or the warm-up alone where it took over 10 s); runs
 A-H, with 3 s, measured ours at 100M by its first run where that took over
 3 s (imports included). On the machine of runs A-I the same code's times
 moved by a third within minutes (bounded range k=10,000 on small files at
@@ -201,7 +204,8 @@ moved by a third within minutes (bounded range k=10,000 on small files at
 runs). The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run I), bounded
 range there (run J), equality there (run N), for small files (run G, run
-L for equality and uniform, run M for top confidence and bounded range) and the
+L for equality and uniform, run M for top confidence and bounded range), the
+strata on our and the overlap layout (run W, at 10M and 100M) and the
 other rules on those two layouts at 10M (run H), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
@@ -210,7 +214,7 @@ k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
 to 1.58 (run G). Runs L and M measured them again on the slower
-machine of runs J-U, with a window's row groups told by its time bounds (finding the
+machine of runs J-W, with a window's row groups told by its time bounds (finding the
 pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): in run L
 equality 1.02 and 2.17 times the fastest peer at 10M (k=100 and k=10,000)
 and 0.59 and 1.80 at 100M, uniform 0.59 and 1.53 at 10M and 0.15 and 0.68
@@ -224,7 +228,7 @@ layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 reques
 latency proxy, in the benchmark's process, on the same two cores as the
 engine) spends 6.9-7.5 ms of CPU on each ranged GET on the machine of runs
 A-I (measured with 400 GETs from a child process, which spent 0.8 ms on
-each) and about twice that on the machine of runs J-U, where it answers
+each) and about twice that on the machine of runs J-W, where it answers
 70-100 requests a second however many are in flight. Where a selection
 would read most of the row groups its selectors find (k=10,000 on every
 rule but the newest records; on 1,440 small files, any rule reading a
@@ -232,7 +236,8 @@ column of every group: a filter's or the strata's), the files are copied
 to local disk first, 8 MB a request, and selected from as a local window
 (docs/decisions.md, "A remote window copied to local disk when a selection
 reads most of it"). On our and the overlap layout that is 404 requests
-against polars' 1,716 for the same 1.37 GB (run Q): top confidence
+against polars' 1,716 for the same 1.37 GB (run Q; 304 since a copy asks
+no file's size, below): top confidence
 k=10,000 13.8-14.8 s, 0.57 and 0.61 times polars (0.68-0.76 read file by
 file through per-file copies, run P; 1.34 to 1.55 when pyarrow decoded
 every column of every group, 1.8 to 2.4 with a narrow scan then a fetch),
@@ -247,16 +252,27 @@ to 1.23 times its time (run P), top confidence 766 (its row groups read
 best first, most set aside by their statistics; 0.64 and 0.68). Reading
 through the gaps between a file's row groups cut the requests by half to
 three quarters and those times by a quarter, for 8 times the bytes; it was
-not kept (docs/decisions.md). On 1,440 small files (run R) each file costs
-three requests, its footer (when the window opens), its size (pyarrow's
-Python API opens a remote file by path alone) and its data, read in place
-or copied, against polars' 2.5: the rules copied take 47-58 s in 4,325
-requests against polars' 3,617 in 36-46 s, 1.02 (equality k=100) to 1.27
-times, and equality k=10,000, which then counts and fetches as on a local
-day (13.7 s, below), passes the minute; uniform k=100, counted from the
-footers, 18.5 s (0.41); top confidence k=100 reads in place, best first
-(run S). Read in place the filtered rules made 5,200-6,500 requests (run
-P; equality k=100 55.4 s, 1.29). A foreign writer's 128 MB row groups are fetched on S3 a few
+not kept (docs/decisions.md). Bounded range, equality and the strata at
+k=100 now read copies too: a rule reading a column of every group makes a
+request a group, 16 a file, and a copy's 2 requests (each counted as the
+2 MB a connection carries in a round trip) and 14 MB cost less. In 304
+requests, reading the 1.37 GB polars reads, bounded range and equality
+take 5.9-6.4 s, 0.32-0.36 times polars, and the strata 10.1-11.0 s (18.2-19.2
+s read in place, run F), at 310-452 MB (run U). On 1,440 small files each file cost
+three requests at first, its footer (when the window opens), its size
+(pyarrow's Python API opens a remote file by path alone) and its data,
+read in place or copied, against polars' 2.5: the rules copied took 47-58 s
+in 4,325 requests, 1.02 (equality k=100) to 1.27 times polars, and
+equality k=10,000 passed the minute (a first run, since measured again).
+The copies now come by ranged GETs that ask no file's size
+(docs/decisions.md, "A remote file's bytes without asking its size"): 2,885
+requests against polars' 3,617, the rules copied take 31.5-46.3 s in run V
+(22.2-41.8 s in a first run), 0.86-1.23 times polars, equality k=10,000
+41.4 s, which then counts and fetches as on a local day (13.7 s, below);
+uniform k=100, counted from the footers, 16.6 s (0.40); top confidence
+k=100 reads in place, best first, in 1,978 requests (0.61). Read in place
+the filtered rules made 5,200-6,500 requests (run P; equality k=100 55.4
+s, 1.29). A foreign writer's 128 MB row groups are fetched on S3 a few
 columns a pass, each pass pre-buffering at most 32 MB of compressed chunks
 (one column at the least; four passes of 26-32 MB), two groups at once:
 every rule there now runs in 3.2-24.7 s at 279-441 MB, 0.13-0.85 of the
@@ -289,7 +305,7 @@ row groups (2,900 -> 1,487 footer reads), the window's own read of them
 (for its time spans) comes first, and the winners' 100 rows lie in 95
 files, a DuckDB query each. Top confidence at k=10,000 (1.03) fetches its
 winners spread over every file, as at 100M. Bounded range (run K,
-on the slower machine of runs J-U) takes 14.4 s at k=100, 0.49 times polars
+on the slower machine of runs J-W) takes 14.4 s at k=100, 0.49 times polars
 (0.73 in a run since replaced, with the count apart, 1.09 in run A in two
 passes; DuckDB timed out), and 32.7 s at k=10,000, 0.82 times (1.10 counted
 apart, 1.25 in run A). Equality (run O), its matches counted by polars,
