@@ -158,9 +158,8 @@ def _copy_costs_less(source: ParquetSource, pieces: list[Piece], files: set[str]
     in 16: 18 against 32 MB-worth. A foreign writer's file of one 128 MB group is
     not (it is not copied at all, :meth:`ParquetSource.copyable`).
     """
-    copied = sum(
-        -(-source.file_bytes(path) // scan.COPY_READ_BYTES) * ROUND_TRIP_BYTES + source.file_bytes(path) for path in files
-    )
+    sizes = [source.file_bytes(path) for path in files]
+    copied = sum(-(-size // scan.COPY_READ_BYTES) * ROUND_TRIP_BYTES + size for size in sizes)
     return copied < len(pieces) * ROUND_TRIP_BYTES
 
 
