@@ -102,6 +102,29 @@ def test_the_copies_give_the_rows_and_figures_the_store_does(
     assert copied.selectors == stored.selectors
 
 
+@pytest.mark.parametrize("rule", sorted(DENSE))
+def test_the_copies_take_the_windows_parsed_footers(
+    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch, rule: str
+) -> None:
+    """No copy's footer is parsed into the copies' cache: the window holds the same footers parsed."""
+    url, _, _ = proxied_stream
+    opened: list[tuple[str, bool]] = []
+    open_file = scan._open_file
+
+    def recording(where, formats, files, path: str, dictionary: bool):  # type: ignore[no-untyped-def]
+        opened.append((path, dictionary))
+        return open_file(where, formats, files, path, dictionary)
+
+    monkeypatch.setattr(scan, "_open_file", recording)
+    window = _window(url)
+    assert window.footers_held
+    got = select(window, [DENSE[rule]], seed=3)
+    assert len(staged_sources) == 1
+    copies = set(staged_sources[0].paths)
+    assert not [path for path, dictionary in opened if path in copies and not dictionary]
+    assert got.equals(select(window.to_dataset().to_table(), [DENSE[rule]], seed=3))
+
+
 def test_sparse_selections_the_newest_records_and_local_windows_read_in_place(
     proxied_stream, tmp_path: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
