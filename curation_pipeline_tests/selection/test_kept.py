@@ -114,6 +114,23 @@ def test_pieces_past_the_budget_are_read_again(tmp_path, monkeypatch) -> None:
     assert select(dataset, [selector], seed=3).equals(bounded)
 
 
+@pytest.mark.parametrize("mode", ["proportional", "strict", "balanced"])
+def test_the_strata_second_pass_reads_only_the_pieces_holding_picks(tmp_path, monkeypatch, mode: str) -> None:
+    """Pieces past the budget are read again only where a chosen rank lies; the others are stepped over by their counts."""
+    table = _table(GROUP_ROWS * 40)
+    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=GROUP_ROWS // 5)  # 200 groups of 100 rows
+    dataset = ds.dataset(tmp_path / "part-0.parquet", format="parquet")
+    selector = _stratified(9, mode)
+    reads = _ColumnReads(monkeypatch, "label").reads
+    monkeypatch.setattr(kept, "KEPT_BYTES", 0)
+    got = select(dataset, [selector], seed=4)
+    assert got.equals(select(table, [selector], seed=4))  # one piece in memory: no step over
+    holding = {int(record_id[1:]) // (GROUP_ROWS // 5) for record_id in got.column("record_id").to_pylist()}  # "r00123"
+    assert 0 < len(holding) <= 9
+    assert {group for group, count in reads.items() if count == 2} == holding
+    assert len(reads) == 200 and set(reads.values()) == {1, 2}
+
+
 SELECTORS = [
     _uniform(10, EqualsFilter(field="label", equals="dog")),
     _uniform(900, EqualsFilter(field="label", equals="bird")),
