@@ -20,7 +20,7 @@ from curation_pipeline.curators.selectors import (
     StratifiedSampler,
     UniformSampler,
 )
-from curation_pipeline.selection import kept, scan, select
+from curation_pipeline.selection import kept, scan, select, stratified
 from curation_pipeline.selection.kept import Budget, PackedCodes, RowSet, RowsSeen
 
 GROUP_ROWS = 500
@@ -129,6 +129,25 @@ def test_the_strata_second_pass_reads_only_the_pieces_holding_picks(tmp_path, mo
     assert 0 < len(holding) <= 9
     assert {group for group, count in reads.items() if count == 2} == holding
     assert len(reads) == 200 and set(reads.values()) == {1, 2}
+
+
+@pytest.mark.parametrize("pieces_tallied", [0, 50, 200])
+def test_past_the_tallies_budget_the_strata_second_pass_visits_every_piece(tmp_path, monkeypatch, pieces_tallied: int) -> None:
+    table = _table(GROUP_ROWS * 40)
+    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=GROUP_ROWS // 5)  # 200 groups of 100 rows
+    dataset = ds.dataset(tmp_path / "part-0.parquet", format="parquet")
+    reads = _ColumnReads(monkeypatch, "label").reads
+    monkeypatch.setattr(kept, "KEPT_BYTES", 0)
+    # Every group holds the 4 labels and nulls: 5 entries a piece.
+    monkeypatch.setattr(stratified, "TALLY_BYTES", pieces_tallied * (stratified._TALLY_PIECE_BYTES + 5 * stratified._TALLY_ENTRY_BYTES))
+    for mode in ("proportional", "strict", "balanced"):
+        reads.clear()
+        selector = _stratified(9, mode)
+        got = select(dataset, [selector], seed=4)
+        assert got.equals(select(table, [selector], seed=4)), mode
+        holding = {int(record_id[1:]) // (GROUP_ROWS // 5) for record_id in got.column("record_id").to_pylist()}
+        visited = {group for group, count in reads.items() if count == 2}
+        assert visited == holding | set(range(pieces_tallied, 200)), mode
 
 
 SELECTORS = [
