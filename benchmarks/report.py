@@ -82,8 +82,13 @@ at a time, each run with `--merge` keeping the rows it does not measure again;
 the `run` column names the run that measured a row and the note below lists
 each run's date, commit and command.
 
-Before a local day is measured its files are read once, so that no engine's
-first run reads the disk while the others read the page cache. An engine
+Before each engine's process on a local day, the day's files are read once,
+so that no engine's first run reads the disk while the others read the page
+cache (a peer's spill can push the day out of it), and after each process the
+disk is written out (`os.sync`: DuckDB's spill left 2 GB of dirty pages,
+whose writeback slowed the next engine). Runs before W read the day once per
+run, and did not wait for the disk: there, the strata k=10,000 at 100M rows
+took ours 11.7 s after DuckDB's spill, against 8.4 s alone. An engine
 that needs more than `--timeout` seconds (60 in the runs below: a curator
 over a day should finish within a minute) shows "timed out"; "—" under
 "ours / best peer" means no peer completed under the cap in time.

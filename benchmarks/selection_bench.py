@@ -328,6 +328,8 @@ def measure(engine: str, case: Case, rule: str, k: int, args: argparse.Namespace
     if case.location == "s3":
         env.update(s3.env())
     on_mark = s3.proxy.traffic if case.location == "s3" else None
+    if case.location == "local":
+        warm_page_cache(Path(case.store))
     # Each child spills to a folder of its own, removed here: a child killed at the cap or the timeout
     # leaves its spill files behind (DuckDB: 18 GB from one timed-out stratified query at 100M rows).
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -340,6 +342,9 @@ def measure(engine: str, case: Case, rule: str, k: int, args: argparse.Namespace
         )
     finally:
         shutil.rmtree(spill, ignore_errors=True)
+        # The next engine starts with the disk written out: a spill left gigabytes of dirty pages
+        # (2 GB after DuckDB's strata at 100M rows), whose writeback slowed whatever ran next.
+        os.sync()
     if outcome.result is None:
         if outcome.stderr:
             print(f"{engine} failed on {rule}, k={k}, {case.layout}, {case.location}:\n{outcome.stderr}", file=sys.stderr)
@@ -413,9 +418,12 @@ def cases(args: argparse.Namespace, s3: Any) -> list[Case]:
 def warm_page_cache(root: Path) -> None:
     """Read every file of the day once, so no engine's first run pays for reading it from disk.
 
-    A warm-up over ``--long-run`` seconds is the one run measured: without
-    this, whichever engine comes first on a day evicted by other days' reads
-    would be timed reading the disk, the others the page cache.
+    Done before each engine's process: a warm-up over ``--long-run`` seconds
+    is the one run measured, and without this, an engine coming after another
+    day's reads, or after a peer's spill pushed the day out of the page cache
+    (DuckDB spills tens of GB on the strata at 100M rows), would be timed
+    reading the disk, the others the page cache. The strata k=10,000 at 100M
+    rows took ours 11.7 s after DuckDB's spill, 8.4 s alone.
     """
     for path in sorted(root.rglob("*.parquet")):
         with open(path, "rb") as handle:
@@ -594,8 +602,6 @@ def run(args: argparse.Namespace, s3: Any) -> None:
     print(f"cpus: {os.cpu_count()}, repeats: {args.repeats} (median), cap: {args.cap_gib:g} GiB, data: {args.data_dir}")
     measured: dict[tuple, dict[str, Figures]] = {}
     for case in found:
-        if case.location == "local":
-            warm_page_cache(Path(case.store))
         for rule in args.rules:
             for k in args.ks:
                 figures = {engine: measure(engine, case, rule, k, args, s3) for engine in args.engines}
