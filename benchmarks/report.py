@@ -113,20 +113,17 @@ history and the figures behind them follow):
   range counts the rows its bounds keep (1.3 s, by DuckDB), which the
   peers' queries do not compute; equality counts its matches (1.8-2.2 s)
   and fetches 10,000 winners (6.0-6.5 s, about DuckDB's whole query).
-- On S3, 1,440 small files (run V): top confidence k=10,000 1.06, bounded
-  range k=10,000 1.01, equality k=10,000 1.23 times polars (in a first
-  run of the same code and requests, 0.87, 0.84 and 0.89: one run each
-  varies by a third here), and bounded range k=100 and equality k=10,000
-  peak at 503-506 MB. A file costs two requests (its footer when the
-  window opens, its bytes copied), against polars' 2.5, at the test
-  server's 70-130 requests a second: in a probe of bounded range and
-  equality k=100, opening the window took 10-12 s and copying 13-15 s of
-  28-30 s. Equality k=10,000 then counts and fetches as on a local day
-  (13.7 s). Memory: in a probe, equality k=10,000 stood at 232 MB with
-  the window open, 283 MB after the copies, and peaked at 508 MB counting
-  and fetching from them, where the same selection on the local day peaks
-  at 399 MB; the copies' S3 client costs 24 MB, and 4 copies in flight
-  rather than 16 lowered the peak by 5-20 MB only.
+- On S3, 1,440 small files (run V): bounded range k=10,000 1.07 and
+  equality k=10,000 1.04 times polars (1.01 and 1.23 in the run before,
+  0.84 and 0.89 in a first run of the same requests: one run each varies
+  by a third here). A file costs two requests (its footer when the window
+  opens, its bytes copied), against polars' 2.5, at the test server's
+  70-130 requests a second: in a probe of bounded range and equality
+  k=100, opening the window took 10-12 s and copying 13-15 s of 28-30 s.
+  Equality k=10,000 then counts and fetches as on a local day. Every rule
+  there peaks at 355-449 MB since the copies take the window's parsed
+  footers (docs/decisions.md, "Copies take the window's parsed footers";
+  503-506 MB before).
 - Top confidence at 1B rows (run A): k=100 1.38, k=10,000 1.03. The 1,000
   footers (200 MB decoded) do not fit the 32 MB footer cache and are read
   again in a pass, where DuckDB's top-N pushes its running cut into its
@@ -138,10 +135,15 @@ history and the figures behind them follow):
   Its two 5M-row groups' confidence column, decoded by pyarrow a group at a
   time, filtered and ranked, takes 0.46-0.52 s of ours' 0.58-0.64 s, where
   polars' streaming query takes 0.44 s in all.
-- Growth: measured in one run (W), the strata take 10.5-12.2 times as long
-  at 100M rows as at 10M on our layout (3.6-11.5 s against 0.33-0.96 s),
-  7.1-10.5 times on the overlap layout; k=10,000 on our layout grows 11.9
-  and 12.2 times. Where the extra time goes was not profiled.
+- Growth: no rule grows faster than its rows from 10M to 100M. Measured
+  in one run (W), the strata take 4.5-6.8 times as long at 100M rows as at
+  10M at k=100 (2.0-2.5 s) and 6.5-10.5 times at k=10,000 (7.0-10.0 s):
+  10.5 on our layout, proportional, whose 10.0 s at 100M is a first run
+  (a warm-up over 10 s is the one run measured), imports and all, against
+  warm runs at 10M. Their second pass once walked every piece (3.6-4.6 s
+  at k=100, 10.5-12.2 times, in the run before); it now steps over those
+  holding no pick (docs/decisions.md, "The strata's second pass steps over
+  pieces without picks").
 
 In detail, how ours got here and what bounds it (measured; see also the floor below):
 fetching k=10,000 full records from a 100M-row day puts a winner in nearly
@@ -275,11 +277,12 @@ in 4,325 requests, 1.02 (equality k=100) to 1.27 times polars, and
 equality k=10,000 passed the minute (a first run, since measured again).
 The copies now come by ranged GETs that ask no file's size
 (docs/decisions.md, "A remote file's bytes without asking its size"): 2,885
-requests against polars' 3,617, the rules copied take 31.5-46.3 s in run V
-(22.2-41.8 s in a first run), 0.86-1.23 times polars, equality k=10,000
-41.4 s, which then counts and fetches as on a local day (13.7 s, below);
-uniform k=100, counted from the footers, 16.6 s (0.40); top confidence
-k=100 reads in place, best first, in 1,978 requests (0.61). Read in place
+requests against polars' 3,617, the rules copied take 32.7-46.8 s in run V
+(31.5-46.3 s, 22.2-41.8 s in two runs before), 0.86-1.07 times polars
+(0.86-1.23, 0.79-1.02), equality k=10,000 41.2 s, which then counts and
+fetches as on a local day (13.7 s, below); uniform k=100, counted from the
+footers, 18.6 s (0.46); top confidence k=100 reads in place, best first,
+in 1,978 requests (0.56). Read in place
 the filtered rules made 5,200-6,500 requests (run P; equality k=100 55.4
 s, 1.29). A foreign writer's 128 MB row groups are fetched on S3 a few
 columns a pass, each pass pre-buffering at most 32 MB of compressed chunks
