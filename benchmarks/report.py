@@ -124,10 +124,14 @@ history and the figures behind them follow):
   there peaks at 355-449 MB since the copies take the window's parsed
   footers (docs/decisions.md, "Copies take the window's parsed footers";
   503-506 MB before).
-- Top confidence at 1B rows (run A): k=100 1.38, k=10,000 1.03. The 1,000
-  footers (200 MB decoded) do not fit the 32 MB footer cache and are read
-  again in a pass, where DuckDB's top-N pushes its running cut into its
-  scan; at k=10,000 the fetch decodes nearly every page of every column.
+- Top confidence at 1B rows (run X): k=100 1.34 (4.7 s against DuckDB's
+  3.5 s; 1.38 in run A, on the faster machine); k=10,000 is 0.94. The
+  1,000 footers (200 MB decoded) do not fit the 32 MB footer cache: in a
+  probe of k=100 (4.3-5.3 s warm), opening the window (every footer parsed)
+  took 0.6-0.8 s, finding the pieces (every footer parsed again) 1.0-1.3
+  s, and reading best first and fetching parsed 574 footers more (1,574
+  parses, 1.2-1.5 s of the threads' time), where DuckDB parses each footer
+  once and pushes its running cut into its scan.
 - Bounded range k=10,000 at 100M on our layout (run J): 1.03, the count of
   the rows the bounds keep (reported as matched rows), which polars' query
   does not compute.
@@ -308,15 +312,16 @@ overlapping writers on S3 reads the newest groups whole, a file's at once
 and 1.89 with a narrow scan of their times in waves, then a fetch).
 
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
-13 minutes on 2 CPUs): top confidence k=100 takes 2.6 s against DuckDB's
-1.9 s (1.38). DuckDB's top-N pushes the running cut down to the scan as a
+13 minutes on 2 CPUs): top confidence k=100 took 2.6 s against DuckDB's
+1.9 s in run A (1.38), 4.7 against 3.5 s on the slower machine in run X
+(1.34). DuckDB's top-N pushes the running cut down to the scan as a
 filter; ours skips row groups by their statistics too. The 1,000 footers
 (200 MB decoded) do not fit the 32 MB footer cache, so each pass reads them
 again: the ranges an ordered rule asks are now noted with the window's
 row groups (2,900 -> 1,487 footer reads), the window's own read of them
 (for its time spans) comes first, and the winners' 100 rows lie in 95
-files, a DuckDB query each. Top confidence at k=10,000 (1.03) fetches its
-winners spread over every file, as at 100M. Bounded range (run K,
+files, a DuckDB query each. Top confidence at k=10,000 (1.03 in run A,
+0.94 in run X) fetches its winners spread over every file, as at 100M. Bounded range (run K,
 on the slower machine of runs J-W) takes 14.4 s at k=100, 0.49 times polars
 (0.73 in a run since replaced, with the count apart, 1.09 in run A in two
 passes; DuckDB timed out), and 32.7 s at k=10,000, 0.82 times (1.10 counted
