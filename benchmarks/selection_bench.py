@@ -328,7 +328,7 @@ def measure(engine: str, case: Case, rule: str, k: int, args: argparse.Namespace
     if case.location == "s3":
         env.update(s3.env())
     on_mark = s3.proxy.traffic if case.location == "s3" else None
-    if case.location == "local":
+    if case.location == "local" and day_bytes(Path(case.store)) < _available_memory():
         warm_page_cache(Path(case.store))
     # Each child spills to a folder of its own, removed here: a child killed at the cap or the timeout
     # leaves its spill files behind (DuckDB: 18 GB from one timed-out stratified query at 100M rows).
@@ -342,8 +342,8 @@ def measure(engine: str, case: Case, rule: str, k: int, args: argparse.Namespace
         )
     finally:
         shutil.rmtree(spill, ignore_errors=True)
-        # The next engine starts with the disk written out: a spill left gigabytes of dirty pages
-        # (2 GB after DuckDB's strata at 100M rows), whose writeback slowed whatever ran next.
+        # The next engine starts with the disk written out: 2 GB of pages were dirty after DuckDB's
+        # strata at 100M rows, and their writeback would slow whatever ran next.
         os.sync()
     if outcome.result is None:
         if outcome.stderr:
@@ -415,6 +415,11 @@ def cases(args: argparse.Namespace, s3: Any) -> list[Case]:
     return found
 
 
+def day_bytes(root: Path) -> int:
+    """Bytes of the day's files under ``root``."""
+    return sum(path.stat().st_size for path in root.rglob("*.parquet"))
+
+
 def warm_page_cache(root: Path) -> None:
     """Read every file of the day once, so no engine's first run pays for reading it from disk.
 
@@ -423,7 +428,8 @@ def warm_page_cache(root: Path) -> None:
     day's reads, or after a peer's spill pushed the day out of the page cache
     (DuckDB spills tens of GB on the strata at 100M rows), would be timed
     reading the disk, the others the page cache. The strata k=10,000 at 100M
-    rows took ours 11.7 s after DuckDB's spill, 8.4 s alone.
+    rows took ours 11.7 s after DuckDB's spill, 8.4 s alone. A day larger
+    than the memory available is not read: it would not stay cached.
     """
     for path in sorted(root.rglob("*.parquet")):
         with open(path, "rb") as handle:

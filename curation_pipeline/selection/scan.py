@@ -1292,7 +1292,11 @@ class _CopiedFragment:
 
     Its footer, schema and statistics are the original fragment's (the copy
     is the file byte for byte); a read is made through a fragment of the copy
-    itself, which parses the footer from local disk and is not held.
+    itself, which parses the footer from local disk and is not held. Reads of
+    the stream's own files go through :meth:`ParquetSource.reader`, given the
+    parsed footer; a scanner's read (a group cut by the window's edges, a
+    file of another schema) parses the copy's footer each time, a local read
+    of a few KB.
     """
 
     def __init__(self, copy: ds.ParquetFileFragment, original: ds.ParquetFileFragment) -> None:

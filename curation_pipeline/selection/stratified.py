@@ -126,6 +126,7 @@ def stratified_picks(
         return piece_strata.codes(index_of)
 
     per_piece = tallies.by_stratum(index_of)
+    del tallies  # renumbered in per_piece
     holding = walker.holding(per_piece) + [True] * (len(pieces) - len(per_piece))
     with ordered_map(codes_of, [index for index, holds in enumerate(holding) if holds], reads=[field]) as located:
         for index, piece in enumerate(pieces):
@@ -378,7 +379,9 @@ def _codes(piece: Piece, field: str, index_of: dict[Any, int]) -> tuple[np.ndarr
         if not pa.types.is_dictionary(column.type):
             column = pc.dictionary_encode(column, null_encoding="encode")
         values = column.dictionary.to_pylist()
-        lookup = np.array([index_of[_key(v)] for v in values] + [index_of.get(None, -1)], dtype=code_type)
+        # A filtered batch keeps its column chunk's whole dictionary: a value only rows the filter
+        # dropped hold is no stratum (-1, which no row left here takes).
+        lookup = np.array([index_of.get(_key(v), -1) for v in values] + [index_of.get(None, -1)], dtype=code_type)
         indices = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
         parts.append(lookup[indices])
     if not parts:

@@ -138,8 +138,11 @@ def test_past_the_tallies_budget_the_strata_second_pass_visits_every_piece(tmp_p
     dataset = ds.dataset(tmp_path / "part-0.parquet", format="parquet")
     reads = _ColumnReads(monkeypatch, "label").reads
     monkeypatch.setattr(kept, "KEPT_BYTES", 0)
-    # Every group holds the 4 labels and nulls: 5 entries a piece.
-    monkeypatch.setattr(stratified, "TALLY_BYTES", pieces_tallied * (stratified._TALLY_PIECE_BYTES + 5 * stratified._TALLY_ENTRY_BYTES))
+    # Room for exactly the first pieces_tallied pieces: a piece costs its arrays and an entry a stratum it holds.
+    labels = table.column("label").to_pylist()
+    strata = [len(set(labels[start : start + GROUP_ROWS // 5])) for start in range(0, len(labels), GROUP_ROWS // 5)]
+    costs = [stratified._TALLY_PIECE_BYTES + stratified._TALLY_ENTRY_BYTES * count for count in strata]
+    monkeypatch.setattr(stratified, "TALLY_BYTES", sum(costs[:pieces_tallied]))
     for mode in ("proportional", "strict", "balanced"):
         reads.clear()
         selector = _stratified(9, mode)
@@ -148,6 +151,36 @@ def test_past_the_tallies_budget_the_strata_second_pass_visits_every_piece(tmp_p
         holding = {int(record_id[1:]) // (GROUP_ROWS // 5) for record_id in got.column("record_id").to_pylist()}
         visited = {group for group, count in reads.items() if count == 2}
         assert visited == holding | set(range(pieces_tallied, 200)), mode
+
+
+def test_a_stratum_only_the_filter_drops_does_not_stop_a_piece_read_again(tmp_path, monkeypatch) -> None:
+    """A piece's dictionary may hold a value that no matching row has anywhere: it is no stratum, read again or not."""
+    table = _table()
+    labels = table.column("label").to_pylist()
+    sizes = table.column("size").to_pylist()
+    # "bird" only where size is 0, and size 0 is filtered out: a value of every group's dictionary, no stratum.
+    labels = ["bird" if size == 0 else ("cat" if label == "bird" else label) for label, size in zip(labels, sizes)]
+    table = table.set_column(1, "label", pa.array(labels, pa.string()))
+    dataset = _dataset(tmp_path, table)
+    selector = _stratified(9, "proportional", "label", BoundsFilter(field="size", lower=1))
+    monkeypatch.setattr(kept, "KEPT_BYTES", 0)
+    got = select(dataset, [selector], seed=4)
+    assert got.num_rows == 9 and "bird" not in got.column("label").to_pylist()
+    assert got.equals(select(table, [selector], seed=4))
+
+
+def test_skipping_pieces_with_kept_codes_and_a_filter_gives_the_rows_of_the_table(tmp_path, monkeypatch) -> None:
+    table = _table(GROUP_ROWS * 40)
+    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=GROUP_ROWS // 5)  # 200 groups of 100 rows
+    dataset = ds.dataset(tmp_path / "part-0.parquet", format="parquet")
+    reads = _ColumnReads(monkeypatch, "label").reads
+    for mode in ("proportional", "strict", "balanced"):
+        for selector in (_stratified(9, mode), _stratified(9, mode, "label", EqualsFilter(field="size", equals=5))):
+            reads.clear()
+            got = select(dataset, [selector], seed=4)
+            assert got.num_rows > 0
+            assert got.equals(select(table, [selector], seed=4)), (mode, selector.filters)
+            assert set(reads.values()) == {1}  # within the budget: the codes kept, no piece read again
 
 
 SELECTORS = [

@@ -102,12 +102,13 @@ def test_the_copies_give_the_rows_and_figures_the_store_does(
     assert copied.selectors == stored.selectors
 
 
+@pytest.mark.parametrize("edges", [False, True], ids=["day", "hours"])
 @pytest.mark.parametrize("rule", sorted(DENSE))
 def test_the_copies_take_the_windows_parsed_footers(
-    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch, rule: str
+    proxied_stream, temp_folder: Path, staged_sources: list, monkeypatch: pytest.MonkeyPatch, rule: str, edges: bool
 ) -> None:
-    """No copy's footer is parsed into the copies' cache: the window holds the same footers parsed."""
-    url, _, _ = proxied_stream
+    """No copy's footer is parsed into the copies' cache (the window holds the same footers parsed), and the selection reads the copies, not the store."""
+    url, proxy, _ = proxied_stream
     opened: list[tuple[str, bool]] = []
     open_file = scan._open_file
 
@@ -115,11 +116,34 @@ def test_the_copies_take_the_windows_parsed_footers(
         opened.append((path, dictionary))
         return open_file(where, formats, files, path, dictionary)
 
+    requests_after_copies: list[int] = []
+    copied = staging._copied
+
+    def copying(source, paths, folder):  # type: ignore[no-untyped-def]
+        made = copied(source, paths, folder)
+        requests_after_copies.append(len(proxy.requests))
+        return made
+
+    counted: list[int] = []  # requests of the store's count of the window's rows
+    count_rows = scan.ParquetSource.count_rows
+
+    def counting(self: scan.ParquetSource) -> int:
+        before = len(proxy.requests)
+        try:
+            return count_rows(self)
+        finally:
+            counted.append(len(proxy.requests) - before if self.remote else 0)
+
     monkeypatch.setattr(scan, "_open_file", recording)
-    window = _window(url)
+    monkeypatch.setattr(staging, "_copied", copying)
+    monkeypatch.setattr(scan.ParquetSource, "count_rows", counting)
+    start, end = (DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=20)) if edges else (DAY, DAY + dt.timedelta(days=1))
+    window = open_window("app", start, end, url)
     assert window.footers_held
     got = select(window, [DENSE[rule]], seed=3)
     assert len(staged_sources) == 1
+    # After the copies, the store is read only to count the window's rows (the copies may leave out files).
+    assert len(proxy.requests) - requests_after_copies[0] == sum(counted)
     copies = set(staged_sources[0].paths)
     assert not [path for path, dictionary in opened if path in copies and not dictionary]
     assert got.equals(select(window.to_dataset().to_table(), [DENSE[rule]], seed=3))
