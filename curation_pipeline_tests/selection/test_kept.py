@@ -45,9 +45,25 @@ def _table(n: int = GROUP_ROWS * GROUPS) -> pa.Table:
     )
 
 
-def _dataset(tmp_path: Path, table: pa.Table) -> ds.Dataset:
-    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=GROUP_ROWS)
+def _dataset(tmp_path: Path, table: pa.Table, group_rows: int = GROUP_ROWS) -> ds.Dataset:
+    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=group_rows)
     return ds.dataset(tmp_path / "part-0.parquet", format="parquet")
+
+
+# Many small pieces, so that a few picks leave most of them without one.
+SMALL_GROUP_ROWS = GROUP_ROWS // 5
+SMALL_GROUPS = 200
+
+
+def _small_groups(tmp_path: Path) -> tuple[pa.Table, ds.Dataset]:
+    """A table of SMALL_GROUPS row groups of SMALL_GROUP_ROWS rows, and its dataset."""
+    table = _table(SMALL_GROUP_ROWS * SMALL_GROUPS)
+    return table, _dataset(tmp_path, table, SMALL_GROUP_ROWS)
+
+
+def _groups_of(selected: pa.Table) -> set[int]:
+    """The small row groups holding ``selected``'s records (record_id "r00123" is row 123)."""
+    return {int(record_id[1:]) // SMALL_GROUP_ROWS for record_id in selected.column("record_id").to_pylist()}
 
 
 class _ColumnReads:
@@ -117,30 +133,26 @@ def test_pieces_past_the_budget_are_read_again(tmp_path, monkeypatch) -> None:
 @pytest.mark.parametrize("mode", ["proportional", "strict", "balanced"])
 def test_the_strata_second_pass_reads_only_the_pieces_holding_picks(tmp_path, monkeypatch, mode: str) -> None:
     """Pieces past the budget are read again only where a chosen rank lies; the others are stepped over by their counts."""
-    table = _table(GROUP_ROWS * 40)
-    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=GROUP_ROWS // 5)  # 200 groups of 100 rows
-    dataset = ds.dataset(tmp_path / "part-0.parquet", format="parquet")
+    table, dataset = _small_groups(tmp_path)
     selector = _stratified(9, mode)
     reads = _ColumnReads(monkeypatch, "label").reads
     monkeypatch.setattr(kept, "KEPT_BYTES", 0)
     got = select(dataset, [selector], seed=4)
     assert got.equals(select(table, [selector], seed=4))  # one piece in memory: no step over
-    holding = {int(record_id[1:]) // (GROUP_ROWS // 5) for record_id in got.column("record_id").to_pylist()}  # "r00123"
+    holding = _groups_of(got)
     assert 0 < len(holding) <= 9
     assert {group for group, count in reads.items() if count == 2} == holding
-    assert len(reads) == 200 and set(reads.values()) == {1, 2}
+    assert len(reads) == SMALL_GROUPS and set(reads.values()) == {1, 2}
 
 
 @pytest.mark.parametrize("pieces_tallied", [0, 50, 200])
 def test_past_the_tallies_budget_the_strata_second_pass_visits_every_piece(tmp_path, monkeypatch, pieces_tallied: int) -> None:
-    table = _table(GROUP_ROWS * 40)
-    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=GROUP_ROWS // 5)  # 200 groups of 100 rows
-    dataset = ds.dataset(tmp_path / "part-0.parquet", format="parquet")
+    table, dataset = _small_groups(tmp_path)
     reads = _ColumnReads(monkeypatch, "label").reads
     monkeypatch.setattr(kept, "KEPT_BYTES", 0)
     # Room for exactly the first pieces_tallied pieces: a piece costs its arrays and an entry a stratum it holds.
     labels = table.column("label").to_pylist()
-    strata = [len(set(labels[start : start + GROUP_ROWS // 5])) for start in range(0, len(labels), GROUP_ROWS // 5)]
+    strata = [len(set(labels[start : start + SMALL_GROUP_ROWS])) for start in range(0, len(labels), SMALL_GROUP_ROWS)]
     costs = [stratified._TALLY_PIECE_BYTES + stratified._TALLY_ENTRY_BYTES * count for count in strata]
     monkeypatch.setattr(stratified, "TALLY_BYTES", sum(costs[:pieces_tallied]))
     for mode in ("proportional", "strict", "balanced"):
@@ -148,9 +160,8 @@ def test_past_the_tallies_budget_the_strata_second_pass_visits_every_piece(tmp_p
         selector = _stratified(9, mode)
         got = select(dataset, [selector], seed=4)
         assert got.equals(select(table, [selector], seed=4)), mode
-        holding = {int(record_id[1:]) // (GROUP_ROWS // 5) for record_id in got.column("record_id").to_pylist()}
         visited = {group for group, count in reads.items() if count == 2}
-        assert visited == holding | set(range(pieces_tallied, 200)), mode
+        assert visited == _groups_of(got) | set(range(pieces_tallied, SMALL_GROUPS)), mode
 
 
 def test_a_stratum_only_the_filter_drops_does_not_stop_a_piece_read_again(tmp_path, monkeypatch) -> None:
@@ -170,9 +181,7 @@ def test_a_stratum_only_the_filter_drops_does_not_stop_a_piece_read_again(tmp_pa
 
 
 def test_skipping_pieces_with_kept_codes_and_a_filter_gives_the_rows_of_the_table(tmp_path, monkeypatch) -> None:
-    table = _table(GROUP_ROWS * 40)
-    pq.write_table(table, tmp_path / "part-0.parquet", row_group_size=GROUP_ROWS // 5)  # 200 groups of 100 rows
-    dataset = ds.dataset(tmp_path / "part-0.parquet", format="parquet")
+    table, dataset = _small_groups(tmp_path)
     reads = _ColumnReads(monkeypatch, "label").reads
     for mode in ("proportional", "strict", "balanced"):
         for selector in (_stratified(9, mode), _stratified(9, mode, "label", EqualsFilter(field="size", equals=5))):

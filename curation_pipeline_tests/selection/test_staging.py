@@ -58,7 +58,12 @@ def staged_sources(monkeypatch: pytest.MonkeyPatch) -> list[scan.ParquetSource]:
 
 
 def _window(url: str):  # type: ignore[no-untyped-def]
-    return open_window("app", DAY, DAY + dt.timedelta(days=1), url)
+    return open_window("app", *_bounds(edges=False), url)
+
+
+def _bounds(edges: bool) -> tuple[dt.datetime, dt.datetime]:
+    """The window: the whole day, or hours whose edges lie inside row groups."""
+    return (DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=20)) if edges else (DAY, DAY + dt.timedelta(days=1))
 
 
 @pytest.mark.parametrize("rule", sorted(DENSE))
@@ -90,7 +95,7 @@ def test_the_copies_give_the_rows_and_figures_the_store_does(
 ) -> None:
     """The same rows, window rows and per-selector figures; with the window's edges inside row groups too."""
     url, _, _ = proxied_stream
-    start, end = (DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=20)) if edges else (DAY, DAY + dt.timedelta(days=1))
+    start, end = _bounds(edges)
     copied = run_selection(open_window("app", start, end, url), [DENSE[rule]], seed=5)
     assert len(staged_sources) == 1
     monkeypatch.setattr(staging, "STAGED_BYTES", 0)
@@ -137,7 +142,7 @@ def test_the_copies_take_the_windows_parsed_footers(
     monkeypatch.setattr(scan, "_open_file", recording)
     monkeypatch.setattr(staging, "_copied", copying)
     monkeypatch.setattr(scan.ParquetSource, "count_rows", counting)
-    start, end = (DAY + dt.timedelta(hours=2), DAY + dt.timedelta(hours=20)) if edges else (DAY, DAY + dt.timedelta(days=1))
+    start, end = _bounds(edges)
     window = open_window("app", start, end, url)
     assert window.footers_held
     got = select(window, [DENSE[rule]], seed=3)
