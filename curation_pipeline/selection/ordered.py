@@ -266,11 +266,9 @@ def _numeric_picks(
         matched = 0
         cut = state["cut"]  # the limit-th key so far (read once: merges change it)
         for column, rows, batch in batches:
-            keys, keep = _ranked(column, direction)
-            if cut is not None:
-                # Rows worse than the current cut cannot make the top: drop them before partitioning.
-                keep = keys <= cut if keep is None else keep & (keys <= cut)
-            keys_parts.append(keys if keep is None else keys[keep])
+            # Rows worse than the current cut cannot make the top: dropped before partitioning.
+            keys, keep = _ranked(column, direction, cut)
+            keys_parts.append(keys)
             row_parts.append(rows if keep is None else rows[keep])
             if owner_parts is not None:
                 owners = index[matched : matched + rows.size]  # type: ignore[index]
@@ -607,8 +605,7 @@ def _sampled_cut(
     def keys_of(index: int) -> tuple[np.ndarray, int]:
         parts, rows = [no_keys], 0
         for batch, matches in pieces[index].matches([field]):
-            keys, keep = _ranked(batch.column(0), direction)
-            parts.append(keys if keep is None else keys[keep])
+            parts.append(_ranked(batch.column(0), direction)[0])
             rows += matches.size
         return np.concatenate(parts), rows
 
@@ -1013,22 +1010,51 @@ def _rank_keys(column: pa.Array, direction: str) -> np.ndarray | None:
     return values if direction == "ascending" else ~values
 
 
-def _ranked(column: pa.Array, direction: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`_rank_keys` of a rankable ``column`` and which rows may rank (None: all).
+def _ranked(column: pa.Array, direction: str, cut: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The :func:`_rank_keys` of the rows of a rankable ``column`` that may rank, and which rows those are (None: all).
 
     Nulls and NaN may not: both rank after every number (NaN before nulls,
     as pyarrow sorts), which the general path settles when fewer than the
     limit are numbers. Kept among the keys, a NaN would become the cut of a
     piece holding more rows than the limit but fewer numbers, and that cut
     (nothing compares at or below NaN) would drop every candidate.
+    Nor may rows whose key is past ``cut`` (a key; None: no cut).
     """
+    near = None if cut is None else _within_cut(column, direction, cut)
+    if near is not None:
+        # Keys only for the rows at or before the cut, found on the values themselves: at 1B rows
+        # top confidence k=100 reads 1,023 groups of 65,536 rows, of which a few hundred rows rank.
+        at = np.flatnonzero(near)
+        keys, keep = _ranked(column.take(pa.array(at)), direction)
+        if keep is not None:
+            near[at[~keep]] = False
+        return keys, near
     keys = _rank_keys(column, direction)
     keep = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
     if keys.dtype.kind == "f":
         numbers = ~np.isnan(keys)
         if not numbers.all():
             keep = numbers if keep is None else keep & numbers
-    return keys, keep
+    if cut is not None:
+        keep = keys <= cut if keep is None else keep & (keys <= cut)
+    return (keys if keep is None else keys[keep]), keep
+
+
+def _within_cut(column: pa.Array, direction: str, cut: Any) -> np.ndarray | None:
+    """Where the key of ``column``'s values is at or before ``cut``, from the values, for a number column without nulls; else None.
+
+    The same rows as comparing their keys: negation and bitwise NOT (see
+    :func:`_rank_keys`) reverse the order exactly, and NaN compares false.
+    """
+    type_ = column.type
+    if isinstance(column, pa.ChunkedArray) or column.null_count or not (
+        pa.types.is_floating(type_) or pa.types.is_integer(type_)
+    ):
+        return None
+    values = column.to_numpy(zero_copy_only=False)
+    if direction == "ascending":
+        return values <= cut
+    return values >= (-cut if pa.types.is_floating(type_) else ~cut)
 
 
 def _best_first(pieces: list[Piece], field: str, descending: bool) -> list[tuple[int, Any]]:

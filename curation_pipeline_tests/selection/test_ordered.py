@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pytest
 
 from curation_pipeline.curators.selectors import BoundsFilter, OrderedSampler, Selector
 from curation_pipeline.selection import run_selection, select
+from curation_pipeline.selection.ordered import _rank_keys, _ranked
 from curation_pipeline_tests.selection.records import DAY, ids, records, window, write_stream
 
 
@@ -180,3 +183,32 @@ def test_ties_with_random_ids_read_every_tied_group_and_pick_the_same_rows(tmp_p
         selector = _ordered(limit, field="outputs.confidence")
         got = select(dataset, [selector], seed=0).drop_columns(["date"])
         assert got.equals(select(table, [selector], seed=0))
+
+
+def _column(type_: pa.DataType, rng: np.random.Generator, nulls: bool) -> pa.Array:
+    """Values of ``type_`` with ties, extremes, and for floats NaN and both zeros; nulls if asked."""
+    if pa.types.is_floating(type_):
+        values = rng.choice([-np.inf, -1.5, -0.0, 0.0, 0.25, 0.25, 3.0, np.inf, np.nan], 500)
+    else:
+        dtype = type_.to_pandas_dtype()
+        info = np.iinfo(dtype)
+        values = rng.choice(np.array([info.min, info.min + 1, 0, 1, 1, 7, info.max - 1, info.max], dtype), 500)
+    mask = rng.random(500) < 0.1 if nulls else None
+    return pa.array(values, type_, mask=mask)
+
+
+@pytest.mark.parametrize("type_", [pa.float64(), pa.float32(), pa.int8(), pa.int32(), pa.int64(), pa.uint8(), pa.uint64()], ids=str)
+@pytest.mark.parametrize("direction", ["ascending", "descending"])
+@pytest.mark.parametrize("nulls", [False, True], ids=["no nulls", "nulls"])
+def test_a_cut_keeps_the_rows_whose_keys_reach_it(type_, direction, nulls) -> None:
+    """Found on the values (no nulls) or on the keys, the rows kept are those ranked at or before the cut, numbers only."""
+    rng = np.random.default_rng(5)
+    column = _column(type_, rng, nulls)
+    keys = _rank_keys(column, direction)
+    numbers = column.is_valid().to_numpy(zero_copy_only=False) & ~np.isnan(keys.astype(np.float64))
+    for cut in [*np.unique(keys[numbers]), None]:
+        expected = numbers if cut is None else numbers & (keys <= cut)
+        got_keys, keep = _ranked(column, direction, cut)
+        keep = np.ones(len(column), bool) if keep is None else keep
+        assert np.array_equal(keep, expected), cut
+        assert np.array_equal(got_keys, keys[expected]), cut
