@@ -153,9 +153,11 @@ def run_ours(store_url: str, rule: str, k: int):
         "strat_prop": Selector(method=StratifiedSampler(field=STRATUM, mode="proportional"), limit=k),
         "strat_bal": Selector(method=StratifiedSampler(field=STRATUM, mode="balanced"), limit=k),
     }
-    # The window's files and filter apart (a StreamWindow), as curators hand it to the engine.
-    window = open_window(APPLICATION, START, END, store_url=store_url)
-    return select(window, [selectors[rule]], seed=SEED)
+    # The window's files and filter apart (a StreamWindow), keeping the statistics of the columns
+    # the rule reads, as curators hand it to the engine.
+    selector = selectors[rule]
+    window = open_window(APPLICATION, START, END, store_url=store_url, statistics_of=selector.fields())
+    return select(window, [selector], seed=SEED)
 
 
 def _duckdb_sql(source: str, rule: str, k: int) -> str:

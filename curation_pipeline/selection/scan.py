@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from curation_pipeline import parallel
 from curation_pipeline.fields import RECORD_ID, TIME
-from curation_pipeline.selection import late_fetch, value_scan
+from curation_pipeline.selection import group_stats, late_fetch, value_scan
 from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.filters import Comparison, Predicate
 from curation_pipeline.selection.keyed import KeepAll, KeyedOnce, LeastRecentlyUsed
@@ -776,6 +776,7 @@ class ParquetSource:
         window: TimeRange | None = None,
         file_chunks: FileChunks | None = None,
         copied_from: Mapping[str, ds.ParquetFileFragment] | None = None,
+        statistics: Mapping[str, group_stats.FileStats] | None = None,
     ) -> None:
         self.dataset = dataset
         self.schema = dataset.schema
@@ -793,6 +794,9 @@ class ParquetSource:
             original = copied_from.get(fragment.path)  # type: ignore[union-attr]
             if original is not None:
                 self._given[fragment.path] = _CopiedFragment(fragment, original)
+        # Row groups' statistics handed over for files whose footers are not held (see group_stats):
+        # the row groups are found from these, not from a second parse of every footer.
+        self._stats = {path: found for path, found in (statistics or {}).items() if path not in self._given}
         self._opened = _OpenedFiles()
         self._file_chunks = file_chunks
         self._window: list[RowGroup] | None = None
@@ -812,8 +816,7 @@ class ParquetSource:
         # The cache's function holds no reference to the source: no cycle keeps footers alive past its use.
         read = functools.partial(_open_file, self._where, formats, self._opened)
         self._files = _FooterCache(read, FOOTER_CACHE_CHUNKS, self._given)
-        first = self._files(self.paths[0], False) if self.paths else None
-        stored = set(first.physical_schema.names) if first is not None else set()
+        stored = set(self._physical_schema(self.paths[0]).names) if self.paths else set()
         strings = [
             field.name
             for field in self.schema
@@ -864,11 +867,16 @@ class ParquetSource:
         """:meth:`direct` for the file at ``path``; its footer read unless ``fragment`` holds it."""
         found = self._direct.get(path)
         if found is None:
-            physical = (fragment or self._files(path, False)).physical_schema
+            physical = fragment.physical_schema if fragment is not None else self._physical_schema(path)
             # equals() leaves metadata out by default: no copy of the schema without it.
             found = self._plain_format and physical.equals(self._plain_schema)
             self._direct[path] = found
         return found
+
+    def _physical_schema(self, path: str) -> pa.Schema:
+        """The file at ``path``'s own schema: from its handed-over statistics, else its footer."""
+        stats = self._stats.get(path)
+        return stats.schema if stats is not None else self._files(path, False).physical_schema
 
     def late(self, group: RowGroup) -> bool:
         """Whether ``group``'s file is read through DuckDB when fetching (local, plain types)."""
@@ -990,8 +998,11 @@ class ParquetSource:
         )
         # A copy's footer is its file's, byte for byte: one held by the window serves the copy too.
         held = {copies[path]: self._given[path] for path in paths if path in self._given}
+        stats = {copies[path]: self._stats[path] for path in paths if path in self._stats}
         fragments = list(dataset.get_fragments())
-        return ParquetSource(dataset, self.data_filter, fragments, window=self._time_range, copied_from=held)
+        return ParquetSource(
+            dataset, self.data_filter, fragments, window=self._time_range, copied_from=held, statistics=stats
+        )
 
     def file_bytes(self, path: str, metadata: pq.FileMetaData | None = None) -> int:
         """The compressed bytes of every column chunk of the file at ``path``: about its size (remembered).
@@ -999,6 +1010,10 @@ class ParquetSource:
         Its footer is read unless ``metadata`` is the footer.
         """
         found = self._file_bytes.get(path)
+        if found is None and metadata is None and path in self._stats:
+            found = self._stats[path].compressed_bytes
+            if found is not None:
+                self._file_bytes[path] = found
         if found is None:
             metadata = metadata or self.footer(path)
             found = self._file_bytes[path] = sum(_chunk_bytes(metadata.row_group(i)) for i in range(metadata.num_row_groups))
@@ -1016,14 +1031,22 @@ class ParquetSource:
         """Whether the file at ``path`` has a row group too large to read whole (see ``_WHOLE_GROUP_ROWS``)."""
         found = self._large.get(path)
         if found is None:
-            found = self._note_large(path, self.footer(path))
+            found = self._note_large(path, self._group_rows(path))
         return found
 
-    def _note_large(self, path: str, metadata: pq.FileMetaData) -> bool:
-        """Remember and return whether the file at ``path`` (its footer ``metadata``) has a group too large to read whole."""
-        found = any(metadata.row_group(i).num_rows > _WHOLE_GROUP_ROWS for i in range(metadata.num_row_groups))
+    def _note_large(self, path: str, sizes: Sequence[int]) -> bool:
+        """Remember and return whether the file at ``path`` (its row groups' rows ``sizes``) has a group too large to read whole."""
+        found = any(size > _WHOLE_GROUP_ROWS for size in sizes)
         self._large[path] = found
         return found
+
+    def _group_rows(self, path: str, fragment: ds.ParquetFileFragment | None = None) -> list[int]:
+        """Rows of each row group of the file at ``path``: from its handed-over statistics, else its footer (``fragment``'s if given)."""
+        stats = self._stats.get(path) if fragment is None else None
+        if stats is not None:
+            return stats.rows.tolist()
+        metadata = (fragment or self._files(path, False)).metadata
+        return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
 
     @functools.cached_property
     def remote(self) -> bool:
@@ -1097,20 +1120,29 @@ class ParquetSource:
         """:meth:`_file_ranges` of the file at ``path``, remembered; its footer read unless ``fragment`` holds it."""
         key = (path, field)
         ranges = self._ranges.get(key)
+        if ranges is None and fragment is None:
+            ranges = self._handed_ranges(path, field)
         if ranges is None:
-            ranges = self._ranges[key] = self._file_ranges(path, fragment or self._files(path, False), field)
+            ranges = self._file_ranges(path, fragment or self._files(path, False), field)
+        self._ranges[key] = ranges
         return ranges
+
+    def _handed_ranges(self, path: str, field: str) -> list[tuple[Any, Any] | None] | None:
+        """:meth:`_file_ranges` from the file's handed-over statistics; None when they do not tell (its footer is read then)."""
+        stats = self._stats.get(path)
+        if stats is None:
+            return None
+        if field not in self.schema.names:
+            return [None] * len(stats.rows)
+        type_ = self.schema.field(field).type
+        if not (_plain_statistics(type_) and self._direct_file(path)):
+            return None  # the fragment's statistics tell, as pyarrow converts them
+        return group_stats.value_ranges(stats, field, type_)
 
     def _file_ranges(self, path: str, fragment: ds.ParquetFileFragment, field: str) -> list[tuple[Any, Any] | None]:
         """:meth:`value_range` of every row group of the file at ``path`` (read as ``fragment``), by row-group id."""
         type_ = self.schema.field(field).type if field in self.schema.names else None
-        plain = type_ is not None and (
-            pa.types.is_floating(type_)
-            or pa.types.is_integer(type_)
-            or pa.types.is_string(type_)
-            # Parquet's statistics give these as the datetimes pyarrow's would (not so nanoseconds).
-            or (pa.types.is_timestamp(type_) and type_.unit != "ns")
-        )
+        plain = type_ is not None and _plain_statistics(type_)
         # From ``fragment``'s footer: another thread may have pushed it out of the cache meanwhile.
         direct = plain and self._direct_file(path, fragment)
         leaf = self.column_index(path, field, fragment.metadata) if direct else -1
@@ -1183,24 +1215,25 @@ class ParquetSource:
         of 1M rows: 1,345 more footer reads for top confidence k=100).
         """
         find = functools.partial(self._file_groups, row_filter=row_filter, ranges=ranges)
-        if all(path in self._given for path in self.paths):
-            # Footers held: no read to wait on, only statistics to compare, on
-            # the GIL; threads would only contend for it (1,440 files: 0.19 s
-            # on one thread, 0.21-0.39 s on the pool).
+        told = row_filter is self.data_filter and all(path in self._given or path in self._stats for path in self.paths)
+        if told or all(path in self._given for path in self.paths):
+            # Footers held, or the window's filter judged from statistics handed over: no read to
+            # wait on, only statistics to compare, on the GIL; threads would only contend for it
+            # (1,440 files: 0.19 s on one thread, 0.21-0.39 s on the pool).
             per_file: Iterable[list[RowGroup]] = map(find, self.paths)
         else:
             per_file = ordered_map(find, self.paths, reads=())
         return [group for groups in per_file for group in groups]
 
     def _file_groups(self, path: str, row_filter: ds.Expression | None, ranges: Sequence[str]) -> list[RowGroup]:
-        fragment = self._files(path, False)
-        metadata = fragment.metadata
-        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-        self._note_large(path, metadata)
+        # With the file's statistics handed over, its footer is read only for what they do not tell.
+        fragment = None if path in self._stats else self._files(path, False)
+        sizes = self._group_rows(path, fragment)
+        self._note_large(path, sizes)
         if self.remote:
             # Noted while the footer is at hand: planning a copy (staging) asks every file's, and on a
             # window of more files than the footer cache holds, it would read them all again.
-            self.file_bytes(path, metadata)
+            self.file_bytes(path, None if fragment is None else fragment.metadata)
         for field in ranges:
             self._noted_ranges(path, field, fragment)
         partial = self._partial_groups(path, fragment)
@@ -1211,12 +1244,13 @@ class ParquetSource:
             kept = [index for index, (some, _) in enumerate(judged) if some]
         else:
             # split_by_row_group drops row groups whose statistics rule the filter out.
-            kept = [group.row_groups[0].id for group in fragment.split_by_row_group(row_filter, schema=self.schema)]
+            found = (fragment or self._files(path, False)).split_by_row_group(row_filter, schema=self.schema)
+            kept = [group.row_groups[0].id for group in found]
         starts = list(itertools.accumulate(sizes, initial=0))  # one or a few groups a file: numpy would cost more
         return [RowGroup(path, i, sizes[i], starts[i], i not in partial) for i in kept]
 
-    def _partial_groups(self, path: str, fragment: ds.ParquetFileFragment) -> frozenset[int]:
-        """Ids of the row groups of the file at ``path`` (read as ``fragment``) the source's own filter may cut, remembered.
+    def _partial_groups(self, path: str, fragment: ds.ParquetFileFragment | None) -> frozenset[int]:
+        """Ids of the row groups of the file at ``path`` (read as ``fragment``; None: from its statistics, else read) the source's own filter may cut, remembered.
 
         A group the negated filter's statistics rule out is one they show
         wholly kept. Remembered: the window's groups and a selector's are
@@ -1232,12 +1266,12 @@ class ParquetSource:
                 # A row the filter finds null is not kept either. pyarrow's statistics do not always tell it
                 # from ``~filter`` alone: a group of one time and a null passed as wholly kept.
                 failing = ~self.data_filter | self.data_filter.is_null()
-                negated = fragment.split_by_row_group(failing, schema=self.schema)
+                negated = (fragment or self._files(path, False)).split_by_row_group(failing, schema=self.schema)
                 found = frozenset(group.row_groups[0].id for group in negated)
             self._partial[path] = found
         return found
 
-    def _judged_by_time(self, path: str, fragment: ds.ParquetFileFragment) -> list[tuple[bool, bool]] | None:
+    def _judged_by_time(self, path: str, fragment: ds.ParquetFileFragment | None) -> list[tuple[bool, bool]] | None:
         """``(kept, whole)`` of each row group of the file at ``path`` by the window's time bounds (:meth:`TimeRange.judge`).
 
         From the time column chunk's raw min/max: 0.16 ms a 1M-row file,
@@ -1251,27 +1285,20 @@ class ParquetSource:
             self._judged[path] = self._judge_by_time(path, fragment)
         return self._judged[path]
 
-    def _judge_by_time(self, path: str, fragment: ds.ParquetFileFragment) -> list[tuple[bool, bool]] | None:
+    def _judge_by_time(self, path: str, fragment: ds.ParquetFileFragment | None) -> list[tuple[bool, bool]] | None:
         window = self._time_range
         if window is None or not self._direct_file(path, fragment):
             return None
-        leaf = self.column_index(path, window.field, fragment.metadata)
+        stats = self._stats.get(path) if fragment is None else None
+        judged = None if stats is None else group_stats.time_judged(stats, window)
+        if judged is not None:
+            return judged
+        metadata = (fragment or self._files(path, False)).metadata
+        leaf = self.column_index(path, window.field, metadata)
         if leaf < 0:
             return None
-        metadata = fragment.metadata
-        judged = []
-        for index in range(metadata.num_row_groups):
-            group = metadata.row_group(index)
-            stats = group.column(leaf).statistics
-            if stats is not None and not stats.has_min_max and stats.has_null_count and stats.null_count == group.num_rows:
-                judged.append((False, False))  # no time at all: no row in the window
-                continue
-            if stats is None or not stats.has_min_max:
-                judged.append((True, False))  # unknown: read, and filtered row by row
-                continue
-            nulls = stats.null_count if stats.has_null_count else None
-            judged.append(window.judge(stats.min_raw, stats.max_raw, nulls))
-        return judged
+        groups = (_time_statistics(metadata.row_group(index), leaf) for index in range(metadata.num_row_groups))
+        return group_stats.judge_groups(window, groups)
 
     def count_rows(self) -> int:
         if self._rows is None:
@@ -1396,6 +1423,28 @@ def _chunks_of(opened: pa.NativeFile, chunk_bytes: int) -> Iterator[pa.Buffer]:
         yield opened.read_at(min(chunk_bytes, size - offset), offset)
 
 
+def _time_statistics(group: pq.RowGroupMetaData, leaf: int) -> tuple[int, int, bool, int, int]:
+    """``(low, high, known, nulls, rows)`` of row group ``group``'s time column (leaf ``leaf``), as :func:`group_stats.judge_groups` takes them."""
+    stats = group.column(leaf).statistics
+    if stats is None:
+        return 0, 0, False, -1, group.num_rows
+    nulls = stats.null_count if stats.has_null_count else -1
+    if not stats.has_min_max:
+        return 0, 0, False, nulls, group.num_rows
+    return stats.min_raw, stats.max_raw, True, nulls, group.num_rows
+
+
+def _plain_statistics(type_: pa.DataType) -> bool:
+    """Whether a column of ``type_``, stored as such, has Parquet statistics that are its values as pyarrow gives them."""
+    return (
+        pa.types.is_floating(type_)
+        or pa.types.is_integer(type_)
+        or pa.types.is_string(type_)
+        # Parquet's statistics give these as the datetimes pyarrow's would (not so nanoseconds).
+        or (pa.types.is_timestamp(type_) and type_.unit != "ns")
+    )
+
+
 def _chunk_bytes(group: pq.RowGroupMetaData) -> int:
     """The compressed bytes of row group metadata ``group``'s column chunks."""
     return sum(group.column(i).total_compressed_size for i in range(group.num_columns))
@@ -1495,8 +1544,11 @@ def _filtered_source(data: FilteredParquet) -> Source:
             # A stream window says whether its fragments hold their footers (see FilteredParquet).
             held = getattr(data, "footers_held", False) is True
             chunks = getattr(data, "file_chunks", None)
+            stats = group_stats.handed_over(data)
             fragments = list(dataset.get_fragments(row_filter))
-            return ParquetSource(dataset, row_filter, fragments, held, window, chunks if callable(chunks) else None)
+            return ParquetSource(
+                dataset, row_filter, fragments, held, window, chunks if callable(chunks) else None, statistics=stats
+            )
         except ValueError:
             pass  # the dataset carries a filter of its own: read it as one piece
     return DatasetSource(dataset if row_filter is None else dataset.filter(row_filter))

@@ -20,7 +20,7 @@ delivery) are read as soon as they exist: each is atomic on its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 
 import pyarrow.fs as pafs
@@ -47,13 +47,14 @@ def published_footers(
     days: tuple[date, date] | None = None,
     *,
     keep_fragments: bool = False,
+    statistics_of: Collection[str] = (),
 ) -> list[Footer]:
     """Footers of the files of ``folders`` a reader may see, sorted by path (see the module docstring).
 
     ``days`` (first, last) is the span the folders were chosen from (None: every
     day); a batch's file on a day of that span is looked up even when its
-    folder did not exist yet when the folders were chosen. ``keep_fragments``:
-    as in :func:`~curation_pipeline.stream.parquet_files.read_footer`.
+    folder did not exist yet when the folders were chosen. ``keep_fragments``
+    and ``statistics_of``: as in :func:`~curation_pipeline.stream.parquet_files.read_footers`.
     """
     listings = ordered_map(lambda folder: list_dir(store, folder), folders, max_workers=_IO_THREADS, name="stream")
     # Sizes from the listing: reading a footer then needs no request for the size.
@@ -65,11 +66,13 @@ def published_footers(
     }
     pending = pending_batches(store, application)
     visible = sorted(path for path in listed if batch_of(_basename(path)) not in pending)
-    footers = read_footers(store, visible, listed, keep_fragments=keep_fragments)
+    kept = {"keep_fragments": keep_fragments, "statistics_of": statistics_of}
+    footers = read_footers(store, visible, listed, **kept)
     late = _late_batch_files(store, application, days, set(listed), footers)
     if late:
-        late_footers = read_footers(store, list(late), late, keep_fragments=keep_fragments)
-        footers = keep_within_budget(sorted([*footers, *late_footers], key=lambda footer: footer.path))
+        late_footers = read_footers(store, list(late), late, **kept)
+        footers = sorted([*footers, *late_footers], key=lambda footer: footer.path)
+        footers = keep_within_budget(footers, store, statistics_of)
     return footers
 
 

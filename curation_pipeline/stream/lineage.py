@@ -26,7 +26,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -334,12 +334,14 @@ def split_window(
     store_url: str | None = None,
     *,
     location: Location | None = None,
+    statistics_of: Collection[str] = (),
 ) -> SplitWindow:
     """``application``'s records with ``start <= __time < end``, split by ``earlier``'s files.
 
     With ``earlier`` None every file is in ``earlier`` (nothing is late): the
     first curation of a window. Files listed in ``earlier`` but gone now
     (a stream rewritten under the same day) are simply not read.
+    ``statistics_of``: as for :func:`~curation_pipeline.stream.open_window`.
 
     Raises:
         as :func:`~curation_pipeline.stream.read_window`.
@@ -350,7 +352,8 @@ def split_window(
     require_stream_root(store)
     days = days_overlapping(start, end)
     folders = [date_dir(store.root, application, day) for day in days]
-    footers = published_footers(store, application, folders, (days[0], days[-1]), keep_fragments=True) if days else []
+    kept = {"keep_fragments": True, "statistics_of": statistics_of}
+    footers = published_footers(store, application, folders, (days[0], days[-1]), **kept) if days else []
     before = footers if earlier is None else [f for f in footers if earlier.holds(f)]
     after = [] if earlier is None else [f for f in footers if not earlier.holds(f)]
     schema = unify_stream_schema([(store.uri(f.path), f.schema) for f in footers])

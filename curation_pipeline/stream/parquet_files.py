@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from curation_pipeline.parallel import ordered_map
 from curation_pipeline.stream.errors import CorruptStreamFileError
 from curation_pipeline.stream.filesystems import Store, storage_errors
+from curation_pipeline.stream.group_statistics import GroupStatistics, group_statistics
 from curation_pipeline.stream.layout import RECORD_ID, TIME
 
 # Rows per row group, chosen with benchmarks/stream_rowgroup_bench.py (see
@@ -139,6 +140,9 @@ class Footer:
     fragment: ds.ParquetFileFragment | None = field(default=None, compare=False, repr=False)
     # Column chunks (row groups times columns) of the parsed footer, what holding it costs.
     chunks: int = field(default=0, compare=False, repr=False)
+    # Each row group's rows and some columns' statistics, taken from the parsed footer when
+    # the window could not keep it (see without_fragment): a reader need not parse it again.
+    groups: GroupStatistics | None = field(default=None, compare=False, repr=False)
 
     def may_hold(self, start: datetime, end: datetime) -> bool:
         """Whether the file may hold records with ``start <= __time < end`` (True when its statistics cannot tell)."""
@@ -166,9 +170,19 @@ def read_footer(store: Store, path: str, size: int | None = None, *, keep_fragme
 
 
 def read_footers(
-    store: Store, paths: Sequence[str], sizes: Mapping[str, int] | None = None, *, keep_fragments: bool = False
+    store: Store,
+    paths: Sequence[str],
+    sizes: Mapping[str, int] | None = None,
+    *,
+    keep_fragments: bool = False,
+    statistics_of: Collection[str] = (),
 ) -> list[Footer]:
-    """The footers of ``paths``, in order, several read at once (``sizes``: known file sizes by path)."""
+    """The footers of ``paths``, in order, several read at once (``sizes``: known file sizes by path).
+
+    ``keep_fragments``: keep each file's parsed footer, within
+    :data:`KEPT_FOOTER_CHUNKS` (see :func:`keep_within_budget`; ``statistics_of``
+    as there).
+    """
     known = sizes or {}
 
     def read(batch: Sequence[str]) -> list[Footer]:
@@ -187,9 +201,9 @@ def read_footers(
     for footer in itertools.chain.from_iterable(ordered_map(read, batches, max_workers=workers, name="stream")):
         held += fragment_chunks(footer)
         if held > KEPT_FOOTER_CHUNKS:
-            footer = dataclasses.replace(footer, fragment=None)  # past the budget: keep none (see below)
+            footer = without_fragment(footer, store, statistics_of)  # past the budget: keep none (see below)
         footers.append(footer)
-    return keep_within_budget(footers)
+    return keep_within_budget(footers, store, statistics_of)
 
 
 def fragment_chunks(footer: Footer) -> int:
@@ -202,17 +216,34 @@ def fragment_chunks(footer: Footer) -> int:
     return max(1, metadata.num_row_groups * metadata.num_columns)
 
 
-def keep_within_budget(footers: list[Footer]) -> list[Footer]:
+def keep_within_budget(footers: list[Footer], store: Store, statistics_of: Collection[str] = ()) -> list[Footer]:
     """``footers`` with their fragments if every one kept its fragment within :data:`KEPT_FOOTER_CHUNKS`, else none.
 
     All or none: a reader either reads no footer again or reads each through
     its own bounded cache (the selection engine's), so a window of a billion
-    rows in a thousand files does not hold 200 MB of footers.
+    rows in a thousand files does not hold 200 MB of footers. A footer whose
+    fragment is dropped keeps its row groups' statistics of ``__time``,
+    ``record_id`` and ``statistics_of`` (:func:`without_fragment`).
     """
     kept = all(footer.fragment is not None for footer in footers)
     if kept and sum(fragment_chunks(footer) for footer in footers) <= KEPT_FOOTER_CHUNKS:
         return footers
-    return [dataclasses.replace(footer, fragment=None) if footer.fragment is not None else footer for footer in footers]
+    return [without_fragment(footer, store, statistics_of) for footer in footers]
+
+
+def without_fragment(footer: Footer, store: Store, statistics_of: Collection[str] = ()) -> Footer:
+    """``footer`` (of a file of ``store``) without its parsed footer, keeping what it says of each row group.
+
+    That is each group's rows and the statistics of ``__time``, ``record_id``
+    and ``statistics_of`` (:class:`GroupStatistics`); for a file on a remote
+    store, also its column chunks' compressed bytes (a reader plans copies
+    of remote files by them). A footer without its parsed footer is returned as it is.
+    """
+    if footer.fragment is None:
+        return footer
+    columns = {TIME, RECORD_ID, *statistics_of}
+    groups = group_statistics(footer.fragment.metadata, footer.schema, columns, compressed=not store.is_local)
+    return dataclasses.replace(footer, fragment=None, groups=groups)
 
 
 def footers_dataset(store: Store, footers: Sequence[Footer], schema: pa.Schema) -> ds.FileSystemDataset:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 
@@ -26,6 +26,7 @@ from curation_pipeline.stream.layout import (
     stream_dir,
 )
 from curation_pipeline.stream.batches import published_footers
+from curation_pipeline.stream.group_statistics import GroupStatistics
 from curation_pipeline.stream.parquet_files import Footer, footers_dataset, list_dir
 from curation_pipeline.stream.schema import unify_stream_schema
 
@@ -63,6 +64,17 @@ class StreamWindow:
         a bigger one keeps none, so its memory does not grow with its files.
         """
         return bool(self.footers) and all(footer.fragment is not None for footer in self.footers)
+
+    @property
+    def group_statistics(self) -> dict[str, GroupStatistics]:
+        """Each row group's rows and its columns' statistics, by file path, for the files whose parsed footer the window does not hold.
+
+        Taken from each footer as the window read it (see
+        :mod:`~curation_pipeline.stream.group_statistics`): the selection
+        engine finds the row groups it reads from these rather than parsing
+        those footers again (1,000 files of 1M rows: 1 s of a 4.6 s selection).
+        """
+        return {footer.path: footer.groups for footer in self.footers if footer.groups is not None}
 
     @property
     def file_chunks(self) -> Callable[[str, int], Iterator[bytes]] | None:
@@ -104,6 +116,7 @@ def open_window(
     store_url: str | None = None,
     *,
     location: Location | None = None,
+    statistics_of: Collection[str] = (),
 ) -> StreamWindow:
     """The records of ``application`` with ``start <= __time < end``, as a :class:`StreamWindow`.
 
@@ -115,6 +128,13 @@ def open_window(
     a stream without data gives an empty window with ``record_id`` and ``__time``.
     The store is ``location`` if given, else the one at ``store_url`` (see
     :func:`~curation_pipeline.location.resolve_location`).
+
+    ``statistics_of``: columns a reader will order or filter the window by
+    (a curator's ``Selector.fields()``). A window of more files than it
+    holds parsed footers for keeps their row groups' statistics
+    (:attr:`StreamWindow.group_statistics`), as it does those of ``__time``
+    and ``record_id``; the selection engine then does not read the files'
+    footers again to find its row groups.
 
     Raises:
         InvalidApplicationNameError: bad ``application``.
@@ -130,7 +150,8 @@ def open_window(
     folders = _window_folders(store, application, days)
     span = (days[0], days[-1]) if days else None
     # The window's dataset reuses the footers read here: each file's footer is read once.
-    footers = published_footers(store, application, folders, span, keep_fragments=True) if days else []
+    kept = {"keep_fragments": True, "statistics_of": statistics_of}
+    footers = published_footers(store, application, folders, span, **kept) if days else []
     dataset = _dataset(store, footers)
     time_type = dataset.schema.field(TIME).type
     window = (ds.field(TIME) >= pa.scalar(start, time_type)) & (ds.field(TIME) < pa.scalar(end, time_type))

@@ -176,6 +176,7 @@ def curate_window(
         window.end,
         previous.lineage if continuing else None,
         location=location,
+        statistics_of=curator.fields(),
     )
     read = {"stream_versions": versions, "window_version": split.version, "read_at": read_at}
     first = split.lineage
