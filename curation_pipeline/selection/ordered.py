@@ -1020,15 +1020,12 @@ def _ranked(column: pa.Array, direction: str, cut: Any = None) -> tuple[np.ndarr
     (nothing compares at or below NaN) would drop every candidate.
     Nor may rows whose key is past ``cut`` (a key; None: no cut).
     """
-    near = None if cut is None else _within_cut(column, direction, cut)
-    if near is not None:
+    found = None if cut is None else _within_cut(column, direction, cut)
+    if found is not None:
         # Keys only for the rows at or before the cut, found on the values themselves: at 1B rows
         # top confidence k=100 reads 1,023 groups of 65,536 rows, of which a few hundred rows rank.
-        at = np.flatnonzero(near)
-        keys, keep = _ranked(column.take(pa.array(at)), direction)
-        if keep is not None:
-            near[at[~keep]] = False
-        return keys, near
+        values, near = found
+        return _number_keys(values[near], direction), near
     keys = _rank_keys(column, direction)
     keep = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
     if keys.dtype.kind == "f":
@@ -1040,11 +1037,12 @@ def _ranked(column: pa.Array, direction: str, cut: Any = None) -> tuple[np.ndarr
     return (keys if keep is None else keys[keep]), keep
 
 
-def _within_cut(column: pa.Array, direction: str, cut: Any) -> np.ndarray | None:
-    """Where the key of ``column``'s values is at or before ``cut``, from the values, for a number column without nulls; else None.
+def _within_cut(column: pa.Array, direction: str, cut: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``column``'s values and where their key is at or before ``cut``, for a number column without nulls; else None.
 
-    The same rows as comparing their keys: negation and bitwise NOT (see
-    :func:`_rank_keys`) reverse the order exactly, and NaN compares false.
+    Found on the values, the same rows as comparing their keys: negation and
+    bitwise NOT (see :func:`_rank_keys`) reverse the order exactly, and NaN
+    compares false.
     """
     type_ = column.type
     if isinstance(column, pa.ChunkedArray) or column.null_count or not (
@@ -1053,8 +1051,17 @@ def _within_cut(column: pa.Array, direction: str, cut: Any) -> np.ndarray | None
         return None
     values = column.to_numpy(zero_copy_only=False)
     if direction == "ascending":
-        return values <= cut
-    return values >= (-cut if pa.types.is_floating(type_) else ~cut)
+        return values, values <= cut
+    return values, values >= (-cut if pa.types.is_floating(type_) else ~cut)
+
+
+def _number_keys(values: np.ndarray, direction: str) -> np.ndarray:
+    """:func:`_rank_keys` of a number column's values without nulls, from numpy: float64, or int64 (uint64 for unsigned)."""
+    if values.dtype.kind == "f":
+        keys = values.astype(np.float64)
+        return keys if direction == "ascending" else -keys
+    keys = values.astype(np.uint64 if values.dtype.kind == "u" else np.int64)
+    return keys if direction == "ascending" else ~keys
 
 
 def _best_first(pieces: list[Piece], field: str, descending: bool) -> list[tuple[int, Any]]:
