@@ -873,6 +873,10 @@ class ParquetSource:
             self._direct[path] = found
         return found
 
+    def file_rows(self, path: str) -> int:
+        """Rows of the file at ``path``, by its footer (or its handed-over statistics)."""
+        return sum(self._group_rows(path))
+
     def _physical_schema(self, path: str) -> pa.Schema:
         """The file at ``path``'s own schema: from its handed-over statistics, else its footer."""
         stats = self._stats.get(path)
@@ -1592,7 +1596,7 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
         held = sum(picks[index][0].group.rows for index in indices)  # type: ignore[attr-defined]
         if picked * _LATE_SHARE > held:
             alone.extend(indices)  # dense winners (the newest rows): a whole-group read is as cheap
-        elif held >= _LATE_MIN_ROWS and _dense_under_filter(picks[indices[0]][0], path, picked):
+        elif _dense_under_filter(picks[indices[0]][0], path, picked):
             valued.append((indices, picks[indices[0]][0].source.footer(path).num_rows))  # type: ignore[attr-defined]
         elif held >= _LATE_MIN_ROWS:
             jobs.append((_fetch_late, indices))
@@ -1768,7 +1772,6 @@ def _counted_by_polars(pieces: Sequence[Piece]) -> list[int]:
         if isinstance(piece, RowGroupPiece)
         and piece.group.whole
         and piece.late_file() is not None
-        and piece.source.footer(piece.group.path).num_rows >= _POLARS_COUNT_FILE_ROWS
     ]
 
 
@@ -1781,7 +1784,7 @@ def _count_by_polars(pieces: list[RowGroupPiece], keep: Budget | None) -> list[i
     counts = [0] * len(pieces)
     sizes = [(path, sum(pieces[position].group.rows for position in positions)) for path, positions in by_file.items()]
     for run in runs_of_rows(sizes, _POLARS_COUNT_ROWS):
-        files = [(path, row_ranges([pieces[position].group for position in by_file[path]])) for path in run]
+        files = [(path, row_ranges([pieces[position].group for position in by_file[path]]), pieces[0].source.file_rows(path)) for path in run]
         for path, numbers in zip(run, value_scan.matched_rows(files, where)):
             for position in by_file[path]:
                 group = pieces[position].group
@@ -2010,8 +2013,9 @@ def _fetch_valued(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
     where = _prefilter(picks[0][0])
     if not asked or where is None:
         return _fetch_late(picks)  # a row asked twice (one query returns it once), or no condition
+    source: ParquetSource = picks[0][0].source  # type: ignore[attr-defined]
     try:
-        fetched = value_scan.rows_at(asked, picks[0][0].source.schema, where)  # type: ignore[attr-defined]
+        fetched = value_scan.rows_at([(path, rows, source.file_rows(path)) for path, rows in asked], source.schema, where)
     except late_fetch.LateFetchUnavailable:
         return _fetch_late(picks)
     return _placed(picks, by_path, fetched)

@@ -1,4 +1,4 @@
-"""Rows of local Parquet files at or past a value of one column, with every column, through polars' reader (DuckDB's for small files).
+"""Rows of local Parquet files at or past a value of one column, with every column, through polars' reader.
 
 An ordered rule whose winners fill nearly every page of the files it reads
 (10,000 of a 100M-row day) pays twice in two passes: a narrow scan of its
@@ -13,14 +13,13 @@ confidence < 0.55``) join the predicate, and polars counts the rows they
 keep, where it evaluates them exactly as pyarrow's kernels do
 (:func:`condition`).
 
-Files of few rows (a file a minute) cost polars a scan each: DuckDB reads
-and counts those (:func:`small_rows_past`, :func:`small_count_where`),
-with the same translation of the conditions (:func:`_term`). A uniform
-rule's matches are found the same way (:func:`matched_rows`).
+A query reads its files in one scan (:func:`_frame`), however many and
+however small (a file a minute). A uniform rule's matches are found the
+same way (:func:`matched_rows`).
 
-polars and DuckDB only read and count: the rows past the cut come back with
-their row numbers and are filtered, ranked and chosen by the engine, cast to
-the data's schema.
+polars only reads and counts: the rows past the cut come back with their
+row numbers and are filtered, ranked and chosen by the engine, cast to the
+data's schema.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection import late_fetch
@@ -42,11 +40,13 @@ from curation_pipeline.selection.late_fetch import LateFetchUnavailable
 # The columns a query adds: each row's number within its file, and its file's position among those asked.
 ROW = "__curation_row"
 FILE = "__curation_file"
+# Each row's number among all the rows of a query's files, in their order (see _frame).
+_GLOBAL = "__curation_global"
 # counted_rows_past's columns: a file's matched rows, and its rows past the bound (a list).
 _COUNT = "__curation_count"
 _FOUND = "__curation_found"
-# Local files with the [start, end) row numbers to read of each.
-FileRows = Sequence[tuple[str, Sequence[tuple[int, int]]]]
+# Local files, each with the [start, end) row numbers to read of it and its rows in all.
+FileRows = Sequence[tuple[str, Sequence[tuple[int, int]], int]]
 
 
 @functools.cache
@@ -151,15 +151,10 @@ def count_where(
     assert pl is not None, "count_where needs polars (see usable)"
     where = condition(schema, field, comparisons)
     assert where is not None, "count_where needs comparisons polars evaluates exactly (see usable)"
+    if not files:
+        return 0
     try:
-        # Slices rather than row numbers: polars numbering the rows cost 0.03-0.05 s more (0.27-0.31 s for 100M rows).
-        scans = [pl.scan_parquet(path, glob=False, hive_partitioning=False) for path, _ in files]
-        frames = [
-            scan.slice(start, end - start).filter(where).select(pl.len().cast(pl.Int64))
-            for scan, (_, ranges) in zip(scans, files)
-            for start, end in ranges
-        ]
-        return int(pl.concat(frames).sum().collect().item()) if frames else 0
+        return int(_frame(pl, files).filter(where).select(pl.len()).collect().item())
     except _failures(pl) as error:
         raise LateFetchUnavailable(str(error)) from error
 
@@ -173,10 +168,65 @@ def _failures(pl: ModuleType) -> tuple[type[BaseException], ...]:
     return (pl.exceptions.PolarsError, pl.exceptions.PanicException, pa.ArrowException, OSError, OverflowError, ValueError)
 
 
-def _scan(pl: ModuleType, path: str, ranges: Sequence[tuple[int, int]]) -> Any:
-    """A lazy scan of ``path``'s rows in ``ranges``, with each row's number in the file (:data:`ROW`)."""
-    inside = pl.any_horizontal([pl.col(ROW).is_between(start, end - 1) for start, end in ranges])
-    return pl.scan_parquet(path, glob=False, hive_partitioning=False).with_row_index(ROW).filter(inside)
+def _frame(pl: ModuleType, files: FileRows, *, numbered: bool = False) -> Any:
+    """One lazy scan of every file of ``files``, keeping the rows in their ranges; with :data:`_GLOBAL` if ``numbered``.
+
+    One scan of the files rather than a scan a file joined together: polars
+    plans a union of scans in a time growing faster than their number
+    (the rows of 1,440 small files meeting a condition: 23-26 s joined,
+    0.27-0.31 s in one scan; of 144 files, 0.33-0.41 against 0.03-0.04 s).
+    Rows are numbered across the files (:func:`_located` tells each row's
+    file and number in it) only where asked or where a range leaves rows
+    out: numbering 100M rows costs polars 0.03-0.05 s.
+
+    Raises :class:`LateFetchUnavailable` for more rows than polars numbers.
+    """
+    offsets = _offsets(files)
+    if offsets[-1] >= _NUMBERED_ROWS:
+        raise LateFetchUnavailable(f"{offsets[-1]} rows in one query: more than polars numbers")
+    kept = _merged([(offset + start, offset + end) for (_, ranges, _), offset in zip(files, offsets) for start, end in ranges])
+    frame = pl.scan_parquet([path for path, _, _ in files], glob=False, hive_partitioning=False)
+    whole = kept == [(0, int(offsets[-1]))]
+    if whole and not numbered:
+        return frame
+    frame = frame.with_row_index(_GLOBAL)
+    if whole:
+        return frame
+    return frame.filter(pl.any_horizontal([pl.col(_GLOBAL).is_between(start, end - 1) for start, end in kept]))
+
+
+# polars numbers rows as 32-bit unsigned integers (its default build).
+_NUMBERED_ROWS = 1 << 32
+
+
+def _offsets(files: FileRows) -> np.ndarray:
+    """The number of each file's first row among all the rows of ``files``, and their rows in all (last)."""
+    return np.cumsum([0, *(rows for _, _, rows in files)], dtype=np.int64)
+
+
+def _merged(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``ranges`` (ascending, apart) with each run of adjacent ones as one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in ranges:
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end)
+        elif end > start:
+            merged.append((start, end))
+    return merged
+
+
+def _located(table: pa.Table, files: FileRows) -> pa.Table:
+    """``table`` with its :data:`_GLOBAL` column replaced by each row's number in its file (:data:`ROW`) and its file's position (:data:`FILE`).
+
+    In one chunk: one scan of many files comes a chunk a row group (1,595
+    for 16,661 rows of 100 files), and every later take and filter pays for each.
+    """
+    table = table.combine_chunks()
+    offsets = _offsets(files)
+    numbers = table.column(_GLOBAL).to_numpy().astype(np.int64)
+    positions = np.searchsorted(offsets, numbers, side="right") - 1
+    table = table.drop_columns([_GLOBAL])
+    return table.append_column(ROW, pa.array(numbers - offsets[positions])).append_column(FILE, pa.array(positions))
 
 
 def rows_past(
@@ -216,121 +266,16 @@ def rows_past(
             where = condition(schema, field, comparisons)
             assert where is not None, "rows_past needs comparisons polars evaluates exactly (see usable)"
             past = past & where
-        frames = [
-            _scan(pl, path, ranges).filter(past).with_columns(pl.lit(position, pl.Int64).alias(FILE))
-            for position, (path, ranges) in enumerate(files)
-        ]
         names = ([field, RECORD_ID] if ids and field != RECORD_ID else [field]) if narrow else schema.names
-        if narrow:
-            frames = [frame.select(*names, ROW, FILE) for frame in frames]
         # polars stops reading once the cap is passed: a cut far looser than the sample promised costs
         # the rows up to it (half of a 100M-row day past the cut: the query gave up after 0.12 s).
-        table = pl.concat(frames).head(cap + 1).collect().to_arrow()
+        query = _frame(pl, files, numbered=True).filter(past).select(*names, _GLOBAL).head(cap + 1)
+        table = query.collect().to_arrow()
     except _failures(pl) as error:
         raise LateFetchUnavailable(str(error)) from error
     if table.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
-    return _typed(table, pa.schema([schema.field(name) for name in names]), numbered=True)
-
-
-# The comparisons as DuckDB writes them (small_rows_past).
-_SQL_OPERATORS = {"greater": ">", "greater_equal": ">=", "less": "<", "less_equal": "<=", "equal": "="}
-
-
-def small_rows_past(
-    files: FileRows,
-    schema: pa.Schema,
-    field: str,
-    bound: int | float,
-    descending: bool,
-    cap: int,
-    comparisons: Sequence[Comparison] = (),
-) -> pa.Table:
-    """:func:`rows_past` (every column) through DuckDB, for files of few rows each; one query over them all.
-
-    polars scans each file on its own: over 1,440 files of 69,000 rows (a
-    file a minute, 100M rows a day), the rows past a cut took it 5.7-6.5 s
-    in queries of 4-64 files and 31.7 s in one, DuckDB 5.1-5.3 s; over
-    1,440 files of 7,000 rows, 2.6-3.3 s against 1.3 s.
-
-    ``comparisons`` must be ones :func:`condition` translates: DuckDB then
-    keeps exactly the rows pyarrow's kernels keep. Rows outside ``files``'
-    ranges are left out (DuckDB reads each file whole). Raises
-    :class:`LateFetchUnavailable` when DuckDB fails or more than ``cap``
-    rows come back.
-    """
-    floating = pa.types.is_floating(schema.field(field).type)
-    where, params = _sql_condition(schema, field, comparisons)
-    params.update(paths=[path for path, _ in files], bound=bound)
-    where.append(f"{_sql_cast(field, floating)} {'>=' if descending else '<='} {_sql_cast('$bound', floating, literal=True)}")
-    sql = (
-        f"SELECT * FROM read_parquet($paths, filename='{FILE}', file_row_number=true, "
-        f"hive_partitioning=false, union_by_name=false) WHERE {' AND '.join(where)} LIMIT {cap + 1}"
-    )
-    table = late_fetch.query(sql, params)
-    if table.num_rows > cap:
-        raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
-    found_in = pc.index_in(table.column(FILE), value_set=pa.array(params["paths"], pa.string()))
-    if found_in.null_count:
-        raise LateFetchUnavailable("DuckDB named a file other than those asked")
-    positions = found_in.to_numpy()
-    numbers = table.column("file_row_number").to_numpy().astype(np.int64)
-    order = np.lexsort((numbers, positions))
-    positions, numbers = positions[order].astype(np.int64), numbers[order]
-    bounds = np.searchsorted(positions, np.arange(len(files) + 1))
-    inside = np.zeros(numbers.size, bool)
-    for (_, ranges), low, high in zip(files, bounds[:-1].tolist(), bounds[1:].tolist()):
-        for start, end in ranges:
-            inside[low:high] |= (numbers[low:high] >= start) & (numbers[low:high] < end)
-    found = table.take(pa.array(order[inside])).drop_columns([FILE, "file_row_number"])
-    found = found.append_column(ROW, pa.array(numbers[inside])).append_column(FILE, pa.array(positions[inside]))
-    return _typed(found, schema, numbered=True)
-
-
-def small_count_where(paths: Sequence[str], schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> int:
-    """How many rows of the whole files at ``paths`` ``comparisons`` keep, counted by DuckDB: one query over them all.
-
-    For files of few rows, which polars scans one by one; pyarrow counted
-    1,440 files of 69,000 rows in 2.0-2.5 s within a selection.
-    ``comparisons``: at least one, each one :func:`condition` translates.
-    Raises :class:`LateFetchUnavailable` when DuckDB fails.
-    """
-    assert comparisons, "small_count_where counts the rows conditions keep (the footers count the others)"
-    where, params = _sql_condition(schema, field, comparisons)
-    params["paths"] = list(paths)
-    sql = (
-        "SELECT count(*) AS n FROM read_parquet($paths, hive_partitioning=false, union_by_name=false) "
-        f"WHERE {' AND '.join(where)}"
-    )
-    return int(late_fetch.query(sql, params).column("n")[0].as_py())
-
-
-def _sql_condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> tuple[list[str], dict[str, Any]]:
-    """``comparisons`` on ``field`` as DuckDB's terms (to join by AND) and their parameters, as :func:`condition` translates them.
-
-    NaN never passes (DuckDB orders it above every number). A comparison
-    not translated raises :class:`LateFetchUnavailable` (the caller then
-    reads in two passes).
-    """
-    type_ = schema.field(field).type
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    if pa.types.is_floating(type_):
-        where.append(f"NOT isnan({_sql_cast(field, True)})")
-    for position, comparison in enumerate(comparisons):
-        term = _term(type_, field, comparison)
-        if term is None:
-            raise LateFetchUnavailable(f"a condition on {field!r} DuckDB would not evaluate as pyarrow does")
-        function, as_float, value = term
-        params[f"v{position}"] = value
-        where.append(f"{_sql_cast(field, as_float)} {_SQL_OPERATORS[function]} {_sql_cast(f'$v{position}', as_float, literal=True)}")
-    return where, params
-
-
-def _sql_cast(name: str, as_float: bool, *, literal: bool = False) -> str:
-    """The column ``name`` (or, ``literal``, the parameter) as DuckDB compares it: DOUBLE, or HUGEINT for integers."""
-    quoted = name if literal else '"' + name.replace('"', '""') + '"'
-    return f"CAST({quoted} AS {'DOUBLE' if as_float else 'HUGEINT'})"
+    return _typed(_located(table, files), pa.schema([schema.field(name) for name in names]), numbered=True)
 
 
 def counted_rows_past(
@@ -351,21 +296,14 @@ def counted_rows_past(
     assert where is not None, "counted_rows_past needs comparisons polars evaluates exactly (see usable)"
     try:
         past = _past(pl, schema, field, bound, descending)
-        found = pl.struct(field, ROW).filter(past).head(cap + 1).implode().alias(_FOUND)
-        frames = [
-            _scan(pl, path, ranges)
-            .filter(where)
-            .select(pl.len().cast(pl.Int64).alias(_COUNT), found)
-            .with_columns(pl.lit(position, pl.Int64).alias(FILE))
-            for position, (path, ranges) in enumerate(files)
-        ]
-        counts = pl.concat(frames).collect()
-        rows = counts.select(_FOUND, FILE).explode(_FOUND).drop_nulls(_FOUND).unnest(_FOUND).to_arrow()
+        found = pl.struct(field, _GLOBAL).filter(past).head(cap + 1).implode().alias(_FOUND)
+        counts = _frame(pl, files, numbered=True).filter(where).select(pl.len().cast(pl.Int64).alias(_COUNT), found).collect()
+        rows = counts.select(_FOUND).explode(_FOUND).drop_nulls(_FOUND).unnest(_FOUND).to_arrow()
     except _failures(pl) as error:
         raise LateFetchUnavailable(str(error)) from error
     if rows.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
-    return _typed(rows, pa.schema([schema.field(field)]), numbered=True), int(counts.get_column(_COUNT).sum())
+    return _typed(_located(rows, files), pa.schema([schema.field(field)]), numbered=True), int(counts.get_column(_COUNT).sum())
 
 
 def _typed(table: pa.Table, target: pa.Schema, *, numbered: bool = False) -> pa.Table:
@@ -431,21 +369,17 @@ def matched_rows(files: FileRows, where: Any) -> list[np.ndarray]:
     pl = _polars()
     assert pl is not None, "matched_rows needs polars (see prefilter)"
     try:
-        frames = [
-            _scan(pl, path, ranges).filter(where).select(pl.col(ROW).cast(pl.Int64), pl.lit(position, pl.Int64).alias(FILE))
-            for position, (path, ranges) in enumerate(files)
-        ]
-        table = pl.concat(frames).collect().to_arrow()
+        table = _located(_frame(pl, files, numbered=True).filter(where).select(_GLOBAL).collect().to_arrow(), files)
     except _failures(pl) as error:
         raise LateFetchUnavailable(str(error)) from error
     positions = table.column(FILE).to_numpy()
     numbers = table.column(ROW).to_numpy()
-    bounds = np.searchsorted(positions, np.arange(len(files) + 1))  # file by file, each in file order (polars' concat)
+    bounds = np.searchsorted(positions, np.arange(len(files) + 1))  # file by file, each in file order (one scan)
     return [numbers[low:high] for low, high in zip(bounds[:-1], bounds[1:])]
 
 
-def rows_at(files: Sequence[tuple[str, np.ndarray]], schema: pa.Schema, where: Any) -> list[pa.Table]:
-    """Every column of the rows at file row numbers ``rows`` (distinct) of each ``(path, rows)`` of ``files``, in that order.
+def rows_at(files: Sequence[tuple[str, np.ndarray, int]], schema: pa.Schema, where: Any) -> list[pa.Table]:
+    """Every column of the rows at file row numbers ``rows`` (distinct) of each ``(path, rows, file rows)`` of ``files``, in that order.
 
     The rows must all meet ``where`` (:func:`prefilter`): polars reads the
     columns it names, and the others only for the rows asked among those
@@ -456,18 +390,16 @@ def rows_at(files: Sequence[tuple[str, np.ndarray]], schema: pa.Schema, where: A
     """
     pl = _polars()
     assert pl is not None, "rows_at needs polars (see prefilter)"
+    whole = [(path, [(0, size)], size) for path, _, size in files]
+    offsets = _offsets(whole)
+    asked = np.concatenate([rows.astype(np.int64) + offset for (_, rows, _), offset in zip(files, offsets)])
     try:
-        frames = [
-            pl.scan_parquet(path, glob=False, hive_partitioning=False)
-            .with_row_index(ROW)
-            .filter(where & pl.col(ROW).is_in(pl.Series(rows.astype(np.int64)).cast(pl.get_index_type()).implode()))
-            .with_columns(pl.lit(position, pl.Int64).alias(FILE))
-            for position, (path, rows) in enumerate(files)
-        ]
-        table = pl.concat(frames).collect().to_arrow()
+        wanted = pl.Series(asked).cast(pl.get_index_type()).implode()
+        query = _frame(pl, whole, numbered=True).filter(where & pl.col(_GLOBAL).is_in(wanted))
+        table = _located(query.collect().to_arrow(), whole)
     except _failures(pl) as error:
         raise LateFetchUnavailable(str(error)) from error
-    sizes = [rows.size for _, rows in files]
+    sizes = [rows.size for _, rows, _ in files]
     if table.num_rows != sum(sizes):
         raise LateFetchUnavailable(f"polars returned {table.num_rows} of the {sum(sizes)} rows asked")
     records = _typed(table, schema)
@@ -475,7 +407,7 @@ def rows_at(files: Sequence[tuple[str, np.ndarray]], schema: pa.Schema, where: A
     numbers = table.column(ROW).to_numpy().astype(np.int64)
     found = []
     start = 0
-    for position, (_, rows) in enumerate(files):
+    for position, (_, rows, _) in enumerate(files):
         # File by file, each in file order (polars' concat keeps it): back to the order asked.
         part = records.slice(start, sizes[position])
         got = numbers[start : start + sizes[position]]

@@ -102,6 +102,7 @@ def _stratified(limit: int, mode: str = "proportional", field: str = "label", *f
     ids=["uniform-filtered", "stratified", "stratified-filtered"],
 )
 def test_the_second_pass_does_not_read_the_column_again_within_budget(tmp_path, monkeypatch, selector) -> None:
+    monkeypatch.setattr(scan, "_counted_by_polars", lambda pieces: [])  # pyarrow's count: see the test below for polars'
     dataset = _dataset(tmp_path, _table())
     column = selector.method.field if isinstance(selector.method, StratifiedSampler) else "label"
     reads = _ColumnReads(monkeypatch, column).reads
@@ -117,8 +118,21 @@ def test_the_second_pass_does_not_read_the_column_again_within_budget(tmp_path, 
     assert max(reads.values()) == 2
 
 
+def test_rows_counted_by_polars_are_kept_too(tmp_path, monkeypatch) -> None:
+    """polars' count of a filter's matches hands each piece its rows: no piece is read for them, within the budget."""
+    dataset = _dataset(tmp_path, _table())
+    selector = _uniform(GROUP_ROWS * GROUPS, EqualsFilter(field="label", equals="dog"))
+    reads = _ColumnReads(monkeypatch, "label").reads
+    within = select(dataset, [selector], seed=3)
+    assert within.num_rows > 0 and not reads
+    monkeypatch.setattr(kept, "KEPT_BYTES", 0)
+    assert select(dataset, [selector], seed=3).equals(within)
+    assert len(reads) >= GROUPS - 1 and set(reads.values()) == {1}  # read once, for the picks' rows
+
+
 def test_pieces_past_the_budget_are_read_again(tmp_path, monkeypatch) -> None:
     # Room for about half the pieces' bitmaps (each about 63 bytes): the rest are read twice.
+    monkeypatch.setattr(scan, "_counted_by_polars", lambda pieces: [])  # pyarrow's count reads each piece once
     dataset = _dataset(tmp_path, _table())
     selector = _uniform(GROUP_ROWS * GROUPS, EqualsFilter(field="label", equals="dog"))
     reads = _ColumnReads(monkeypatch, "label").reads

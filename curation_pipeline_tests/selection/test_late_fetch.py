@@ -298,11 +298,17 @@ def test_small_files_are_fetched_several_to_a_query_with_the_same_rows(
     monkeypatch.setattr(scan, "_FILES_QUERY_ROWS", 10_000)  # a query per ten files or so
     window = open_window("app", DAY, DAY + dt.timedelta(days=1), small_files)
     assert len(window.files) == 48
+    by_polars: list[int] = []
+    rows_at = value_scan.rows_at
+    monkeypatch.setattr(value_scan, "rows_at", lambda files, *args: by_polars.append(len(files)) or rows_at(files, *args))
     got = select(window, [SELECTORS[name]], seed=17)
+    assert sum(by_polars) == (48 if name == "filtered" else 0)
     assert counted[0] == 0  # no query per file
     if name == "newest":  # the newest rows are dense in their files: whole reads
         assert not queries
     elif name == "uniform_few":  # 7 winners: files of 7,000 rows in all do not repay a query
+        assert not queries
+    elif name == "filtered":  # winners under a filter polars evaluates: polars reads them (scan._fetch_valued)
         assert not queries
     else:
         assert len(queries) > 1 and sum(queries) > 10

@@ -67,6 +67,7 @@ def units(monkeypatch) -> list[int]:
 
 @pytest.mark.parametrize("name", sorted(SELECTORS))
 def test_small_files_are_scanned_in_units_with_the_same_rows(small_files: str, units: list[int], monkeypatch, name: str) -> None:
+    monkeypatch.setattr(scan, "_counted_by_polars", lambda pieces: [])  # pyarrow's count, whose units these are
     window = open_window("app", START, END, small_files)
     assert len(window.files) == FILES
     got = select(window, [SELECTORS[name]], seed=11)

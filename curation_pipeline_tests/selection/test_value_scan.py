@@ -16,7 +16,7 @@ import pytest
 from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter
 from curation_pipeline.selection import value_scan
 from curation_pipeline.selection.errors import FieldTypeError
-from curation_pipeline.selection.filters import OPERATORS, Comparison, filter_comparisons
+from curation_pipeline.selection.filters import Comparison, filter_comparisons
 from curation_pipeline_tests.selection.records import COMPARISON_FILTERS
 
 FLOATS = [math.nan, -math.inf, math.inf, -0.0, 0.0, 0.45, float(np.float32(0.45)), 0.55, -1.5, 2.0**24, 2.0**24 + 2, 2.0**53, 1e300, None]
@@ -113,7 +113,7 @@ def test_count_where_counts_the_rows_in_the_ranges_the_conditions_keep(tmp_path)
         int(np.count_nonzero((values[start:end] > 0.45) & (values[start:end] < 0.55))) for start, end in ranges
     )
     assert expected > 0
-    assert value_scan.count_where([(path, ranges), (path, [(9_000, 10_000)])], table.schema, "x", conditions) == expected + int(
+    assert value_scan.count_where([(path, ranges, 10_000), (path, [(9_000, 10_000)], 10_000)], table.schema, "x", conditions) == expected + int(
         np.count_nonzero((values[9_000:] > 0.45) & (values[9_000:] < 0.55))
     )
 
@@ -131,7 +131,7 @@ def test_counted_rows_past_counts_and_returns_the_rows_past_the_bound(tmp_path, 
         files.append((path, values))
     conditions = list(filter_comparisons(BoundsFilter(field="x", lower=0.2, upper=0.8), table.schema, "test"))
     bound = 0.7 if descending else 0.3
-    asked = [(path, [(0, 1_000), (2_000, values.size)]) for path, values in files]
+    asked = [(path, [(0, 1_000), (2_000, values.size)], values.size) for path, values in files]
     rows, counted = value_scan.counted_rows_past(asked, table.schema, "x", bound, descending, 10_000, conditions)
     expected_count, expected_rows = 0, []
     for position, (path, values) in enumerate(files):
@@ -157,12 +157,12 @@ def test_rows_at_gives_the_rows_asked_in_that_order_and_refuses_a_row_its_condit
     equals = list(filter_comparisons(EqualsFilter(field="label", equals="dog"), table.schema, "test"))
     where = value_scan.prefilter(table.schema, equals)
     asked = np.array([2_997, 0, 1_503, 3, 2_105], np.int64)  # rows of "dog", out of order
-    (got,) = value_scan.rows_at([(path, asked)], table.schema, where)
+    (got,) = value_scan.rows_at([(path, asked, len(labels))], table.schema, where)
     assert got.equals(table.take(pa.array(asked)))
     with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.rows_at([(path, np.array([0, 4], np.int64))], table.schema, where)  # "dög" is not "dog"
+        value_scan.rows_at([(path, np.array([0, 4], np.int64), len(labels))], table.schema, where)  # "dög" is not "dog"
     bounds = list(filter_comparisons(BoundsFilter(field="x", lower=10.0), table.schema, "test"))
-    (got,) = value_scan.rows_at([(path, asked[asked > 10])], table.schema, value_scan.prefilter(table.schema, [*bounds, *equals]))
+    (got,) = value_scan.rows_at([(path, asked[asked > 10], len(labels))], table.schema, value_scan.prefilter(table.schema, [*bounds, *equals]))
     assert got.equals(table.take(pa.array(asked[asked > 10])))
 
 
@@ -194,21 +194,25 @@ def translated_grid(tmp_path) -> Iterator[tuple[str, pa.Array, list[Comparison],
             yield path, column, conditions, conditions[0].evaluate(column).fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def test_small_rows_past_and_counts_keep_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
-    """DuckDB's queries (files of few rows) over the grid the polars conditions are checked on: NaN, nulls, extremes."""
+def test_one_scan_of_many_files_keeps_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
+    """The rows past a bound and the count, each file read twice in one scan, over the grid of conditions: NaN, nulls, extremes."""
     translated = 0
     for path, column, conditions, kept in translated_grid(tmp_path):
         schema = pa.schema([("x", column.type)])
-        got = value_scan.small_rows_past([(path, [(0, len(column))])], schema, "x", _least(column.type), True, 100, conditions)
-        assert got.column(value_scan.ROW).to_pylist() == np.flatnonzero(kept).tolist(), (column.type, conditions)
-        assert got.column("x").combine_chunks().equals(column.filter(pa.array(kept))), (column.type, conditions)
-        assert value_scan.small_count_where([path, path], schema, "x", conditions) == 2 * int(kept.sum())
+        files = [(path, [(0, len(column))], len(column))] * 2
+        got = value_scan.rows_past(files, schema, "x", _least(column.type), True, 1_000, conditions)
+        rows = np.flatnonzero(kept).tolist()
+        assert got.column(value_scan.ROW).to_pylist() == rows * 2, (column.type, conditions)
+        assert got.column(value_scan.FILE).to_pylist() == [0] * len(rows) + [1] * len(rows)
+        assert got.column("x").combine_chunks().equals(pa.chunked_array([column.filter(pa.array(kept))] * 2).combine_chunks()), (column.type, conditions)
+        assert value_scan.count_where(files, schema, "x", conditions) == 2 * int(kept.sum())
         translated += 1
     assert translated > 300
 
 
 @pytest.mark.parametrize("descending", [True, False], ids=["descending", "ascending"])
-def test_small_rows_past_returns_every_column_of_the_rows_past_the_bound_in_the_ranges_asked(tmp_path, descending: bool) -> None:
+def test_rows_past_gives_every_column_of_the_rows_past_the_bound_in_the_ranges_asked(tmp_path, descending: bool) -> None:
+    """Several files in one scan, some read whole and some in ranges: each row's file and number in it."""
     rng = np.random.default_rng(6)
     files, expected = [], []
     for number in range(4):
@@ -218,35 +222,20 @@ def test_small_rows_past_returns_every_column_of_the_rows_past_the_bound_in_the_
         path = str(tmp_path / f"part-{number}.parquet")
         pq.write_table(table, path, row_group_size=500)
         ranges = [(0, 2_000)] if number % 2 else [(100, 700), (1_500, 1_800)]
-        files.append((path, ranges))
+        files.append((path, ranges, values.size))
         for start, end in ranges:
             for row in range(start, end):
                 value = values[row]
                 if (value >= 0.9) if descending else (value <= 0.1):
                     expected.append((f"{number}-{row}", row, number))
-    got = value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
+    got = value_scan.rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
     assert got.column_names == ["record_id", "x", "n", value_scan.ROW, value_scan.FILE]
     assert got.column("n").to_pylist() == got.column(value_scan.ROW).to_pylist()
+    assert all(got.column(name).num_chunks == 1 for name in got.column_names)
     found = list(zip(*(got.column(name).to_pylist() for name in ["record_id", value_scan.ROW, value_scan.FILE])))
     assert found == sorted(expected, key=lambda row: (row[2], row[1])) and expected  # file by file, in file order
     with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
-
-
-def test_small_queries_refuse_a_condition_they_do_not_translate(tmp_path) -> None:
-    """The rows and the count must be pyarrow's: the selection reads in two passes instead."""
-    table = pa.table({"x": pa.array(np.arange(100, dtype=np.int64))})
-    path = str(tmp_path / "part.parquet")
-    pq.write_table(table, path)
-    untranslated = [Comparison("x", "greater", pa.scalar(49.5))]  # a float against int64: pyarrow compares in float64
-    with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.small_rows_past([(path, [(0, 100)])], table.schema, "x", 10, True, 1_000, untranslated)
-    with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.small_count_where([path], table.schema, "x", untranslated)
-
-
-def test_duckdb_writes_every_comparison_polars_translates() -> None:
-    assert value_scan._SQL_OPERATORS.keys() == OPERATORS.keys()
+        value_scan.rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
 
 
 def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -> None:
@@ -254,7 +243,7 @@ def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -
     translated = 0
     for path, column, conditions, kept in translated_grid(tmp_path):
         where = value_scan.prefilter(pa.schema([("x", column.type)]), conditions)
-        (got,) = value_scan.matched_rows([(path, [(0, len(column))])], where)
+        (got,) = value_scan.matched_rows([(path, [(0, len(column))], len(column))], where)
         assert got.tolist() == np.flatnonzero(kept).tolist(), (column.type, conditions)
         translated += 1
     assert translated > 300
@@ -265,6 +254,6 @@ def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -
     equals = list(filter_comparisons(EqualsFilter(field="label", equals="dog"), table.schema, "test"))
     kept = np.flatnonzero(equals[0].evaluate(labels).fill_null(False).to_numpy(zero_copy_only=False))
     ranges = [(0, 700), (1_000, 1_500)]
-    first, second = value_scan.matched_rows([(path, ranges), (path, [(2_000, 2_100)])], value_scan.prefilter(table.schema, equals))
+    first, second = value_scan.matched_rows([(path, ranges, len(labels)), (path, [(2_000, 2_100)], len(labels))], value_scan.prefilter(table.schema, equals))
     assert first.tolist() == [row for row in kept if any(start <= row < end for start, end in ranges)]
     assert second.tolist() == [row for row in kept if 2_000 <= row < 2_100]
