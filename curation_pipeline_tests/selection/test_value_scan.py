@@ -16,7 +16,7 @@ import pytest
 from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter
 from curation_pipeline.selection import value_scan
 from curation_pipeline.selection.errors import FieldTypeError
-from curation_pipeline.selection.filters import Comparison, filter_comparisons
+from curation_pipeline.selection.filters import OPERATORS, Comparison, filter_comparisons
 from curation_pipeline_tests.selection.records import COMPARISON_FILTERS
 
 FLOATS = [math.nan, -math.inf, math.inf, -0.0, 0.0, 0.45, float(np.float32(0.45)), 0.55, -1.5, 2.0**24, 2.0**24 + 2, 2.0**53, 1e300, None]
@@ -236,6 +236,61 @@ def test_rows_past_gives_every_column_of_the_rows_past_the_bound_in_the_ranges_a
     assert found == sorted(expected, key=lambda row: (row[2], row[1])) and expected  # file by file, in file order
     with pytest.raises(value_scan.LateFetchUnavailable):
         value_scan.rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
+
+
+def test_small_rows_past_and_counts_keep_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
+    """DuckDB's queries (files of few rows) over the grid the polars conditions are checked on: NaN, nulls, extremes."""
+    translated = 0
+    for path, column, conditions, kept in translated_grid(tmp_path):
+        schema = pa.schema([("x", column.type)])
+        got = value_scan.small_rows_past([(path, [(0, len(column))], len(column))], schema, "x", _least(column.type), True, 100, conditions)
+        assert got.column(value_scan.ROW).to_pylist() == np.flatnonzero(kept).tolist(), (column.type, conditions)
+        assert got.column("x").combine_chunks().equals(column.filter(pa.array(kept))), (column.type, conditions)
+        assert value_scan.small_count_where([path, path], schema, "x", conditions) == 2 * int(kept.sum())
+        translated += 1
+    assert translated > 300
+
+
+@pytest.mark.parametrize("descending", [True, False], ids=["descending", "ascending"])
+def test_small_rows_past_returns_every_column_of_the_rows_past_the_bound_in_the_ranges_asked(tmp_path, descending: bool) -> None:
+    rng = np.random.default_rng(6)
+    files, expected = [], []
+    for number in range(4):
+        values = np.round(rng.random(2_000), 3)
+        values[::53] = np.nan
+        table = pa.table({"record_id": [f"{number}-{i}" for i in range(values.size)], "x": pa.array(values), "n": pa.array(np.arange(values.size))})
+        path = str(tmp_path / f"part-{number}.parquet")
+        pq.write_table(table, path, row_group_size=500)
+        ranges = [(0, 2_000)] if number % 2 else [(100, 700), (1_500, 1_800)]
+        files.append((path, ranges, values.size))
+        for start, end in ranges:
+            for row in range(start, end):
+                value = values[row]
+                if (value >= 0.9) if descending else (value <= 0.1):
+                    expected.append((f"{number}-{row}", row, number))
+    got = value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
+    assert got.column_names == ["record_id", "x", "n", value_scan.ROW, value_scan.FILE]
+    assert got.column("n").to_pylist() == got.column(value_scan.ROW).to_pylist()
+    found = list(zip(*(got.column(name).to_pylist() for name in ["record_id", value_scan.ROW, value_scan.FILE])))
+    assert found == sorted(expected, key=lambda row: (row[2], row[1])) and expected  # file by file, in file order
+    with pytest.raises(value_scan.LateFetchUnavailable):
+        value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
+
+
+def test_small_queries_refuse_a_condition_they_do_not_translate(tmp_path) -> None:
+    """The rows and the count must be pyarrow's: the selection reads in two passes instead."""
+    table = pa.table({"x": pa.array(np.arange(100, dtype=np.int64))})
+    path = str(tmp_path / "part.parquet")
+    pq.write_table(table, path)
+    untranslated = [Comparison("x", "greater", pa.scalar(49.5))]  # a float against int64: pyarrow compares in float64
+    with pytest.raises(value_scan.LateFetchUnavailable):
+        value_scan.small_rows_past([(path, [(0, 100)], 100)], table.schema, "x", 10, True, 1_000, untranslated)
+    with pytest.raises(value_scan.LateFetchUnavailable):
+        value_scan.small_count_where([path], table.schema, "x", untranslated)
+
+
+def test_duckdb_writes_every_comparison_polars_translates() -> None:
+    assert value_scan._SQL_OPERATORS.keys() == OPERATORS.keys()
 
 
 def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -> None:
