@@ -370,7 +370,7 @@ def _numeric_picks(
         files = table.column(value_scan.FILE).to_numpy()
         numbers = table.column(value_scan.ROW).to_numpy()
         order = np.lexsort((numbers, files))
-        # A piece's rows are one slice: file by file, each in file order (polars' concat keeps that order).
+        # A piece's rows are one slice: file by file, each in file order (the queries' order).
         if np.any(order[1:] < order[:-1]):
             table, files, numbers = table.take(pa.array(order)), files[order], numbers[order]
         table = table.drop_columns([value_scan.ROW, value_scan.FILE])
@@ -565,7 +565,7 @@ def _sampled_cut(
     unless the footers' statistics set most groups aside (two passes then
     leave them unread): the query returns the field alone
     (:attr:`_Sampled.narrow`), and the winners are fetched after; not over
-    small files, which polars counts one by one.
+    files of fewer than :data:`_VALUED_FILE_ROWS` rows (two passes were faster there).
 
     The cut: the field of :data:`_SAMPLE_PIECES` row groups spread over the
     window is read; holding a share ``f`` of the matched rows (read narrow,
@@ -654,7 +654,7 @@ def _small_files(pieces: list[Piece]) -> frozenset[str]:
     """
     source = pieces[0].source  # type: ignore[attr-defined]
     files = {piece.file for piece in pieces}
-    return frozenset(path for path in files if source.footer(path).num_rows < _VALUED_FILE_ROWS)  # type: ignore[union-attr]
+    return frozenset(path for path in files if source.row_count(path) < _VALUED_FILE_ROWS)  # type: ignore[union-attr]
 
 
 def _valued(piece: Piece) -> bool:
@@ -688,7 +688,7 @@ def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...
     inside the window (:func:`value_scan.count_where`): pyarrow would read
     the column twice as slowly (1.0-1.1 s for 100M confidences). The edge
     groups are counted by pyarrow, the window's filter with the selector's.
-    ``small`` files (:func:`_small_files`), which polars scans one by one, are
+    ``small`` files (:func:`_small_files`), read by DuckDB, are
     counted by DuckDB where the window holds them whole
     (:func:`value_scan.small_count_where`; pyarrow took 2.0-2.5 s for 1,440
     files of 69,000 rows), else by pyarrow.
@@ -724,7 +724,7 @@ def _whole_files(pieces: list[Piece], files: frozenset[str]) -> list[int]:
 def _held_whole(pieces: list[Piece], path: str, indices: list[int]) -> bool:
     """Whether ``indices`` of ``pieces`` hold every row of the file at ``path``: all its row groups, each wholly inside the window."""
     groups = [pieces[index].group for index in indices]  # type: ignore[attr-defined]
-    rows = pieces[indices[0]].source.footer(path).num_rows  # type: ignore[attr-defined]
+    rows = pieces[indices[0]].source.row_count(path)  # type: ignore[attr-defined]
     return all(group.whole for group in groups) and sum(group.rows for group in groups) == rows
 
 
@@ -736,12 +736,14 @@ def _file_runs(pieces: list[Piece], indices: list[int], rows: int) -> list[list[
 
 def _file_ranges(pieces: list[Piece], units: list[list[int]]) -> list[tuple[str, list[tuple[int, int]], int]]:
     """For each of ``units`` (a file's row-group pieces each), the file's path, the row ranges its groups cover and its rows (:data:`value_scan.FileRows`)."""
-    source = pieces[units[0][0]].source if units else None  # type: ignore[attr-defined]
-    return [
-        (path, row_ranges(pieces[index].group for index in unit), source.file_rows(path))  # type: ignore[attr-defined]
-        for unit in units
-        for path in [pieces[unit[0]].group.path]  # type: ignore[attr-defined]
-    ]
+    return [_file_range(pieces, unit) for unit in units]
+
+
+def _file_range(pieces: list[Piece], unit: list[int]) -> tuple[str, list[tuple[int, int]], int]:
+    """:func:`_file_ranges` of one unit."""
+    first: RowGroupPiece = pieces[unit[0]]  # type: ignore[assignment]
+    path = first.group.path
+    return path, row_ranges(pieces[index].group for index in unit), first.source.row_count(path)  # type: ignore[attr-defined]
 
 
 def _joined(

@@ -84,9 +84,7 @@ _LATE_MIN_ROWS = 1 << 15
 _VALUED_FETCH_SHARE = 1 << 14
 # ... files of this many rows a query.
 _VALUED_FETCH_ROWS = 1 << 22
-# Uniform selection's count under a filter polars evaluates: files of at least
-# this many rows (polars scans each file on its own), 2^22 rows a query.
-_POLARS_COUNT_FILE_ROWS = 1 << 18
+# Uniform selection's count under a filter polars evaluates: 2^22 rows a query.
 _POLARS_COUNT_ROWS = 1 << 22
 # Rows of small files (under _LATE_MIN_ROWS with winners) fetched by one
 # DuckDB query over them all: a query per file costs about what pyarrow's
@@ -811,7 +809,8 @@ class ParquetSource:
         # decode, cheap to take from) and cast back once only winners remain.
         # record_id is unique per row: a dictionary would only cost.
         # The dictionary format joins once the string columns are known (below),
-        # so the first file's footer, read here, is read through the cache and kept.
+        # from the first file's schema: its handed-over statistics', else its footer,
+        # read here through the cache and kept.
         formats = {False: dataset.format}
         # The cache's function holds no reference to the source: no cycle keeps footers alive past its use.
         read = functools.partial(_open_file, self._where, formats, self._opened)
@@ -873,7 +872,7 @@ class ParquetSource:
             self._direct[path] = found
         return found
 
-    def file_rows(self, path: str) -> int:
+    def row_count(self, path: str) -> int:
         """Rows of the file at ``path``, by its footer (or its handed-over statistics)."""
         return sum(self._group_rows(path))
 
@@ -1219,7 +1218,7 @@ class ParquetSource:
         of 1M rows: 1,345 more footer reads for top confidence k=100).
         """
         find = functools.partial(self._file_groups, row_filter=row_filter, ranges=ranges)
-        told = row_filter is self.data_filter and all(path in self._given or path in self._stats for path in self.paths)
+        told = row_filter is self.data_filter and all(path in self._given or self._told(path) for path in self.paths)
         if told or all(path in self._given for path in self.paths):
             # Footers held, or the window's filter judged from statistics handed over: no read to
             # wait on, only statistics to compare, on the GIL; threads would only contend for it
@@ -1228,6 +1227,16 @@ class ParquetSource:
         else:
             per_file = ordered_map(find, self.paths, reads=())
         return [group for groups in per_file for group in groups]
+
+    def _told(self, path: str) -> bool:
+        """Whether the handed-over statistics of the file at ``path`` tell which of its row groups the window keeps (no footer read)."""
+        stats = self._stats.get(path)
+        if stats is None:
+            return False
+        if self.data_filter is None:
+            return True
+        window = self._time_range
+        return window is not None and window.field in stats.columns and self._direct_file(path)
 
     def _file_groups(self, path: str, row_filter: ds.Expression | None, ranges: Sequence[str]) -> list[RowGroup]:
         # With the file's statistics handed over, its footer is read only for what they do not tell.
@@ -1597,7 +1606,7 @@ def fetch(picks: Sequence[tuple[Piece, np.ndarray]], schema: pa.Schema) -> pa.Ta
         if picked * _LATE_SHARE > held:
             alone.extend(indices)  # dense winners (the newest rows): a whole-group read is as cheap
         elif _dense_under_filter(picks[indices[0]][0], path, picked):
-            valued.append((indices, picks[indices[0]][0].source.footer(path).num_rows))  # type: ignore[attr-defined]
+            valued.append((indices, picks[indices[0]][0].source.row_count(path)))  # type: ignore[attr-defined]
         elif held >= _LATE_MIN_ROWS:
             jobs.append((_fetch_late, indices))
         else:
@@ -1763,7 +1772,7 @@ def count_pieces(pieces: Sequence[Piece], keep: Budget | None = None) -> np.ndar
 
 
 def _counted_by_polars(pieces: Sequence[Piece]) -> list[int]:
-    """Indices of ``pieces`` :func:`_count_by_polars` counts: whole row groups of local files of at least :data:`_POLARS_COUNT_FILE_ROWS` rows, under one condition polars evaluates exactly."""
+    """Indices of ``pieces`` :func:`_count_by_polars` counts: whole row groups of local files, under one condition polars evaluates exactly."""
     if not pieces or not isinstance(pieces[0], RowGroupPiece) or _prefilter(pieces[0]) is None:
         return []
     return [
@@ -1784,7 +1793,7 @@ def _count_by_polars(pieces: list[RowGroupPiece], keep: Budget | None) -> list[i
     counts = [0] * len(pieces)
     sizes = [(path, sum(pieces[position].group.rows for position in positions)) for path, positions in by_file.items()]
     for run in runs_of_rows(sizes, _POLARS_COUNT_ROWS):
-        files = [(path, row_ranges([pieces[position].group for position in by_file[path]]), pieces[0].source.file_rows(path)) for path in run]
+        files = [(path, row_ranges([pieces[position].group for position in by_file[path]]), pieces[0].source.row_count(path)) for path in run]
         for path, numbers in zip(run, value_scan.matched_rows(files, where)):
             for position in by_file[path]:
                 group = pieces[position].group
@@ -1989,7 +1998,7 @@ def _dense_under_filter(piece: Piece, path: str, picked: int) -> bool:
     k=10,000 at 10M rows: 469 MB at its peak, 295 MB through DuckDB).
     """
     source = piece.source  # type: ignore[attr-defined]
-    rows = source.footer(path).num_rows
+    rows = source.row_count(path)
     return picked * _VALUED_FETCH_SHARE >= rows and not source.large_groups(path) and _prefilter(piece) is not None
 
 
@@ -2015,7 +2024,7 @@ def _fetch_valued(picks: list[tuple[Piece, np.ndarray]]) -> list[pa.Table]:
         return _fetch_late(picks)  # a row asked twice (one query returns it once), or no condition
     source: ParquetSource = picks[0][0].source  # type: ignore[attr-defined]
     try:
-        fetched = value_scan.rows_at([(path, rows, source.file_rows(path)) for path, rows in asked], source.schema, where)
+        fetched = value_scan.rows_at([(path, rows, source.row_count(path)) for path, rows in asked], source.schema, where)
     except late_fetch.LateFetchUnavailable:
         return _fetch_late(picks)
     return _placed(picks, by_path, fetched)

@@ -46,7 +46,7 @@ ROW = "__curation_row"
 FILE = "__curation_file"
 # Each row's number among all the rows of a query's files, in their order (see _frame).
 _GLOBAL = "__curation_global"
-# counted_rows_past's columns: a file's matched rows, and its rows past the bound (a list).
+# counted_rows_past's columns: the matched rows, and the rows past the bound (a list).
 _COUNT = "__curation_count"
 _FOUND = "__curation_found"
 # Local files, each with the [start, end) row numbers to read of it and its rows in all.
@@ -186,7 +186,7 @@ def _frame(pl: ModuleType, files: FileRows, *, numbered: bool = False) -> Any:
     Raises :class:`LateFetchUnavailable` for more rows than polars numbers.
     """
     offsets = _offsets(files)
-    if offsets[-1] >= _NUMBERED_ROWS:
+    if offsets[-1] >= 1 << (32 if pl.get_index_type() == pl.UInt32 else 64):
         raise LateFetchUnavailable(f"{offsets[-1]} rows in one query: more than polars numbers")
     kept = _merged([(offset + start, offset + end) for (_, ranges, _), offset in zip(files, offsets) for start, end in ranges])
     frame = pl.scan_parquet([path for path, _, _ in files], glob=False, hive_partitioning=False)
@@ -196,11 +196,11 @@ def _frame(pl: ModuleType, files: FileRows, *, numbered: bool = False) -> Any:
     frame = frame.with_row_index(_GLOBAL)
     if whole:
         return frame
-    return frame.filter(pl.any_horizontal([pl.col(_GLOBAL).is_between(start, end - 1) for start, end in kept]))
-
-
-# polars numbers rows as 32-bit unsigned integers (its default build).
-_NUMBERED_ROWS = 1 << 32
+    # Each row's range found by a binary search of the ranges' starts (a row before the first
+    # takes end 0): a test of every range for every row would cost rows times ranges.
+    starts = pl.lit(pl.Series([start for start, _ in kept], dtype=pl.Int64))
+    ends = pl.lit(pl.Series([0, *(end for _, end in kept)], dtype=pl.Int64))
+    return frame.filter(pl.col(_GLOBAL) < ends.gather(starts.search_sorted(pl.col(_GLOBAL), side="right")))
 
 
 def _offsets(files: FileRows) -> np.ndarray:
@@ -228,6 +228,10 @@ def _located(table: pa.Table, files: FileRows) -> pa.Table:
     table = table.combine_chunks()
     offsets = _offsets(files)
     numbers = table.column(_GLOBAL).to_numpy().astype(np.int64)
+    if np.any(numbers[1:] < numbers[:-1]):
+        # The callers split the rows file by file, each in file order: one scan gives that order; should it not, sorted.
+        order = np.argsort(numbers, kind="stable")
+        table, numbers = table.take(pa.array(order)), numbers[order]
     positions = np.searchsorted(offsets, numbers, side="right") - 1
     table = table.drop_columns([_GLOBAL])
     return table.append_column(ROW, pa.array(numbers - offsets[positions])).append_column(FILE, pa.array(positions))
@@ -248,7 +252,7 @@ def rows_past(
     """The rows of ``files`` whose ``field`` is at least ``bound`` (at most, ascending): every column, :data:`ROW` and :data:`FILE`.
 
     ``files``: each local path with the ``[start, end)`` file row numbers to
-    read of it. One query over them all, so polars spreads the files over its
+    read of it and its rows in all. One query over them all, so polars spreads the files over its
     own threads. Rows come cast to ``schema``, plus each row's number in its
     file (:data:`ROW`) and its file's position in ``files`` (:data:`FILE`),
     both int64, file by file in file order. Nulls and NaN never pass (both
@@ -297,10 +301,10 @@ def small_rows_past(
 ) -> pa.Table:
     """:func:`rows_past` (every column) through DuckDB, for files of few rows each; one query over them all.
 
-    polars scans each file on its own: over 1,440 files of 69,000 rows (a
-    file a minute, 100M rows a day), the rows past a cut took it 5.7-6.5 s
-    in queries of 4-64 files and 31.7 s in one, DuckDB 5.1-5.3 s; over
-    1,440 files of 7,000 rows, 2.6-3.3 s against 1.3 s.
+    polars' one scan of 1,440 files of 69,000 rows (a file a minute, 100M
+    rows a day) was faster (top confidence k=10,000: 5.0-6.3 against 7.8-8.3
+    s) but held 400-750 MB for all the files' columns it decodes at once;
+    DuckDB's connection holds 256 MB at most.
 
     ``comparisons`` must be ones :func:`condition` translates: DuckDB then
     keeps exactly the rows pyarrow's kernels keep. Rows outside ``files``'
@@ -339,7 +343,7 @@ def small_rows_past(
 def small_count_where(paths: Sequence[str], schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> int:
     """How many rows of the whole files at ``paths`` ``comparisons`` keep, counted by DuckDB: one query over them all.
 
-    For files of few rows, which polars scans one by one; pyarrow counted
+    For files of few rows, whose rows past a cut DuckDB reads (:func:`small_rows_past`); pyarrow counted
     1,440 files of 69,000 rows in 2.0-2.5 s within a selection.
     ``comparisons``: at least one, each one :func:`condition` translates.
     Raises :class:`LateFetchUnavailable` when DuckDB fails.
@@ -388,9 +392,9 @@ def counted_rows_past(
     """:func:`rows_past` read narrow, and how many rows of ``files`` ``comparisons`` keep, from one read of ``field``.
 
     Counting apart from the query decodes the column twice: 1.5-1.6 s
-    against 0.9 s for 100M confidences. Each file's rows past ``bound``
-    are gathered as a list beside its count, so at most ``cap + 1`` of
-    them are held per file. ``comparisons`` must be ones :func:`condition`
+    against 0.9 s for 100M confidences. The rows past ``bound`` are
+    gathered as a list beside the count, so at most ``cap + 1`` of them are
+    held. ``comparisons`` must be ones :func:`condition`
     translates (at least one). Raises :class:`LateFetchUnavailable` as
     :func:`rows_past` does.
     """
@@ -463,7 +467,7 @@ def prefilter(schema: pa.Schema, comparisons: Sequence[Comparison]) -> Any | Non
 
 
 def matched_rows(files: FileRows, where: Any) -> list[np.ndarray]:
-    """For each ``(path, ranges)`` of ``files``, the numbers (int64, ascending) of its rows in ``ranges`` that ``where`` (:func:`prefilter`) keeps.
+    """For each ``(path, ranges, rows)`` of ``files``, the numbers (int64, ascending) of its rows in ``ranges`` that ``where`` (:func:`prefilter`) keeps.
 
     One query over the files, reading the condition's columns alone: the
     equality of the benchmark's 10M-row day (700,428 rows of 10M) took
@@ -512,7 +516,7 @@ def rows_at(files: Sequence[tuple[str, np.ndarray, int]], schema: pa.Schema, whe
     found = []
     start = 0
     for position, (_, rows, _) in enumerate(files):
-        # File by file, each in file order (polars' concat keeps it): back to the order asked.
+        # File by file, each in file order (_located): back to the order asked.
         part = records.slice(start, sizes[position])
         got = numbers[start : start + sizes[position]]
         if np.any(positions[start : start + sizes[position]] != position) or np.any(np.sort(rows) != got):

@@ -135,8 +135,7 @@ COUNTED = {
 @pytest.mark.parametrize("edges", [True, False], ids=["window edges", "whole day"])
 @pytest.mark.parametrize("kept", [True, False], ids=["matched rows kept", "read again"])
 def test_matches_counted_by_polars_give_the_picks_of_pyarrows_count(labelled, monkeypatch, name: str, edges: bool, kept: bool) -> None:
-    """Whole row groups of large files are counted by polars, the window's edges by pyarrow: the same picks and counts."""
-    monkeypatch.setattr(scan, "_POLARS_COUNT_FILE_ROWS", 1_000)
+    """Whole row groups are counted by polars, the window's edges by pyarrow: the same picks and counts."""
     monkeypatch.setattr(scan, "_POLARS_COUNT_ROWS", 6_000)  # two files a query
     if not kept:
         monkeypatch.setattr(kept_module, "KEPT_BYTES", 0)  # no room: the picks' rows are found by reading again

@@ -70,6 +70,7 @@ def test_only_the_columns_asked_are_taken(tmp_path: Path) -> None:
 def test_a_footer_without_statistics_says_none_is_known(tmp_path: Path) -> None:
     metadata = _footer(tmp_path, write_statistics=False)
     stats = group_statistics(metadata, TABLE.schema, {"i64", "text"})
+    assert sorted(stats.columns) == ["i64", "text"]
     for column in stats.columns.values():
         assert not column.known.any()
         assert (column.nulls == -1).all()
