@@ -100,20 +100,23 @@ peak RSS under 500 MB everywhere, cost growing linearly.
 Where the table misses a target now, and what bounds each (measured; the
 history and the figures behind them follow):
 
-- 1,440 small files a day, local. At 10M rows (run S; files of 7,000
-  rows, a page a column) top confidence k=10,000 1.42, bounded range 1.45
-  and 1.77, equality 1.21 and 1.99, uniform k=10,000 1.27 times the fastest
-  peer: opening the window (1,440 footers parsed by pyarrow, 0.39-0.46 s)
-  and finding its pieces (0.19 s of CPU) cost ours 0.6 s where a peer's one
+- 1,440 small files a day, local (run U). At 10M rows (files of 7,000
+  rows, a page a column) top confidence k=10,000 1.53, bounded range 1.56
+  and 1.93, equality k=10,000 1.91, uniform k=10,000 1.26 times the fastest
+  peer; top confidence k=100 1.03 and equality k=100 0.94 meet the 1.2 of
+  10M. Opening the window (1,440 footers parsed by pyarrow, 0.3-0.45 s)
+  and finding its pieces (0.1-0.2 s) cost ours 0.5 s where a peer's one
   query parses each footer once, and fetching 10,000 winners spread over
-  1,367 files costs about DuckDB's whole query (0.9-1.0 s). At 100M rows
-  (runs L and M) top confidence and bounded range k=10,000 1.21 and 1.71,
-  bounded range k=100 1.14, equality k=10,000 1.80: the winners leave few
-  pages of any column unread, in our queries as in the peers'; bounded
-  range counts the rows its bounds keep (1.3 s, by DuckDB), which the
-  peers' queries do not compute; equality counts its matches (1.8-2.2 s)
-  and fetches 10,000 winners (6.0-6.5 s, about DuckDB's whole query).
-- On S3, 1,440 small files (run V): bounded range k=10,000 1.07 and
+  1,367 files costs about a peer's whole query (0.9-2.0 s, by DuckDB or by
+  polars alike: every page of every column holds a winner). At 100M rows
+  top confidence k=10,000 1.32, bounded range k=10,000 1.79, equality
+  k=10,000 1.08: the winners leave few pages of any column unread, in our
+  queries as in the peers'; bounded range counts the rows its bounds keep
+  (1.3 s, by DuckDB), which the peers' queries do not compute. polars' one
+  scan of the files would read the dense ordered rules 1.1-1.6 s faster
+  but held 400-750 MB (docs/decisions.md, "One polars scan for a query's
+  files"). This machine's times move by a third within minutes.
+- On S3, 1,440 small files (run S): bounded range k=10,000 1.07 and
   equality k=10,000 1.04 times polars (1.01 and 1.23 in the run before,
   0.84 and 0.89 in a first run of the same requests: one run each varies
   by a third here). A file costs two requests (its footer when the window
@@ -124,23 +127,15 @@ history and the figures behind them follow):
   there peaks at 355-449 MB since the copies take the window's parsed
   footers (docs/decisions.md, "Copies take the window's parsed footers";
   503-506 MB before).
-- Top confidence at 1B rows (run X): k=100 1.34 (4.7 s against DuckDB's
-  3.5 s; 1.38 in run A, on the faster machine); k=10,000 is 0.94. The
-  1,000 footers (200 MB decoded) do not fit the 32 MB footer cache: in a
-  probe of k=100 (4.3-5.3 s warm), opening the window (every footer parsed)
-  took 0.6-0.8 s, finding the pieces (every footer parsed again) 1.0-1.3
-  s, and reading best first and fetching parsed 574 footers more (1,574
-  parses, 1.2-1.5 s of the threads' time), where DuckDB parses each footer
-  once and pushes its running cut into its scan.
 - Bounded range k=10,000 at 100M on our layout (run J): 1.03, the count of
   the rows the bounds keep (reported as matched rows), which polars' query
   does not compute.
-- A foreign writer's files at 10M rows (run R), bounded range k=100: 1.33.
+- A foreign writer's files at 10M rows (run P), bounded range k=100: 1.33.
   Its two 5M-row groups' confidence column, decoded by pyarrow a group at a
   time, filtered and ranked, takes 0.46-0.52 s of ours' 0.58-0.64 s, where
   polars' streaming query takes 0.44 s in all.
 - Growth: no rule grows faster than its rows from 10M to 100M. Measured
-  in one run (W), the strata take 4.5-6.8 times as long at 100M rows as at
+  in one run (T), the strata take 4.5-6.8 times as long at 100M rows as at
   10M at k=100 (2.0-2.5 s) and 6.5-10.5 times at k=10,000 (7.0-10.0 s):
   10.5 on our layout, proportional, whose 10.0 s at 100M is a first run
   (a warm-up over 10 s is the one run measured), imports and all, against
@@ -161,12 +156,14 @@ once), and a share of a query for the fetch (winners of small files come
 many files to a DuckDB query), where polars and DuckDB read each file once.
 Dense ordered selections there (top confidence and bounded range at
 k=10,000) now read each file once too, through DuckDB queries of about 1M
-rows of files each (run M; docs/decisions.md, "Small files in one pass
+rows of files each (docs/decisions.md, "Small files in one pass
 through DuckDB"): at 100M rows 1.21 and 1.71 times the fastest peer (2.36
-and 2.65 in two passes, run L), at 10M 1.56 and 2.07 in run M (2.00 and
-2.16), 1.42 and 1.77 in run S, with the window's footers read in batches,
-a core each (opening it 0.55-0.57 -> 0.39-0.46 s), and its pieces found
-in 0.19 rather than 0.28-0.35 s of CPU (top confidence k=100 1.41 -> 1.03). At 10M rows those files hold 7,000 rows, a single page a column:
+and 2.65 in two passes), at 10M 1.56 and 2.07 (2.00 and 2.16), then 1.42
+and 1.77 with the window's footers read in batches, a core each (opening
+it 0.55-0.57 -> 0.39-0.46 s), and its pieces found in 0.19 rather than
+0.28-0.35 s of CPU (top confidence k=100 1.41 -> 1.03), in runs since
+replaced; run U measured them again: 1.32 and 1.79 at 100M, 1.53 and 1.93
+at 10M. At 10M rows those files hold 7,000 rows, a single page a column:
 fetching 10,000 winners from the 1,367 files holding them costs DuckDB
 0.87-1.0 s however it is asked (joined on row numbers, filtered by the
 rule's value range, a query a file: 2.6 s), about DuckDB's whole one-pass
@@ -191,7 +188,7 @@ the field alone, counting as it reads, and the winners are fetched after
 (bounded range and equality) are now found from its fields' value ranges
 rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
 docs/decisions.md, "A selector's row groups from its fields' value
-ranges"). Runs J-W ran on a machine about twice as slow as runs A-I's
+ranges"). Runs J-V ran on a machine about twice as slow as runs A-I's
 for every engine: polars' bounded range k=100 at 10M rows on our layout
 took 173 ms there (in a run since replaced) and 370-422 ms on it, DuckDB's
 359 and 719-875 ms. In run J, at 100M rows, bounded range is 0.52 and
@@ -203,24 +200,24 @@ and 1.08 and 1.06 at k=10,000. Equality's winners under its filter now
 come through polars where they fill most pages (docs/decisions.md, "Dense
 winners under a filter fetched by polars"), and their matches are
 counted by polars (docs/decisions.md, "A uniform rule's matches counted
-by polars"): in run N, k=10,000 is 1.07 and 1.06 times polars at 10M
+by polars"): in run L, k=10,000 is 1.07 and 1.06 times polars at 10M
 (1.37 and 1.13 counted by pyarrow, 1.76 and 1.47 fetched by DuckDB, in
 runs since replaced) and 0.81 and 0.80 at 100M (1.03 and 1.04, 1.18 and
 1.04); k=100 0.55 and 0.69 at 10M and 0.25-0.28 at 100M. What is left over polars on bounded range
 k=10,000 is the count: polars' query computes no count of the rows its
 filter keeps, where ours reports it (matched rows); on equality k=10,000
 at 10M, the fetch of winners in nearly every page (above), which costs
-about polars' whole query. Runs I-W were run with the default `--long-run` of 10
-s, so every engine's figure there is a median of three warm runs (in runs O-Q, U and V one run after the warm-up, or the warm-up alone where it took over 10 s); runs
+about polars' whole query. Runs I-T were run with the default `--long-run` of 10
+s, so every engine's figure there is a median of three warm runs (in runs M-O, R and S one run after the warm-up, or the warm-up alone where it took over 10 s); runs
 A-H, with 3 s, measured ours at 100M by its first run where that took over
 3 s (imports included). On the machine of runs A-I the same code's times
 moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs). The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run I), bounded
-range there (run J), equality there (run N), for small files (run G, run
-L for equality and uniform, run M for top confidence and bounded range), the
-strata on our and the overlap layout (run W, at 10M and 100M) and the
+range there (run J), equality there (run L), for small files (run G for
+the newest records and the strata, run U for the other rules), the
+strata on our and the overlap layout (run T, at 10M and 100M) and the
 other rules on those two layouts at 10M (run H), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
@@ -228,14 +225,17 @@ confidence k=100 1.54 to 1.34, equality k=100 1.83 to 1.21, and at
 k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
-to 1.58 (run G). Runs L and M measured them again on the slower
-machine of runs J-W, with a window's row groups told by its time bounds (finding the
-pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): in run L
-equality 1.02 and 2.17 times the fastest peer at 10M (k=100 and k=10,000)
-and 0.59 and 1.80 at 100M, uniform 0.59 and 1.53 at 10M and 0.15 and 0.68
-at 100M; in run M, with dense ordered selections in one pass (above), top
-confidence and bounded range k=100 1.41 and 1.47 at 10M and 0.97 and 1.14
-at 100M (two passes, as in run L: 1.29 and 1.77, 0.97 and 1.21). Where
+to 1.58 (run G). Two runs since replaced measured them again on the slower
+machine of runs J-V, with a window's row groups told by its time bounds (finding the
+pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): equality 1.02
+and 2.17 times the fastest peer at 10M (k=100 and k=10,000) and 0.59 and
+1.80 at 100M, uniform 0.59 and 1.53 at 10M and 0.15 and 0.68 at 100M;
+with dense ordered selections in one pass (above), top confidence and
+bounded range k=100 1.41 and 1.47 at 10M and 0.97 and 1.14 at 100M (1.29
+and 1.77, 0.97 and 1.21 in two passes). Run U measured them with the
+filter's matches of small files counted by polars, in one scan of their
+files (docs/decisions.md, "One polars scan for a query's files"):
+equality 0.94 and 1.91 at 10M and 0.28 and 1.08 at 100M. Where
 two passes remain, each of the 1,440 files costs an open and a narrow
 read, and a share of a fetch, where polars and DuckDB read each file once. The peers ran faster in runs G and H than in run E (DuckDB's
 bounded range k=100 on small files at 10M: 554 against 741 ms; on our
@@ -243,7 +243,7 @@ layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 reques
 latency proxy, in the benchmark's process, on the same two cores as the
 engine) spends 6.9-7.5 ms of CPU on each ranged GET on the machine of runs
 A-I (measured with 400 GETs from a child process, which spent 0.8 ms on
-each) and about twice that on the machine of runs J-W, where it answers
+each) and about twice that on the machine of runs J-V, where it answers
 70-100 requests a second however many are in flight. Where a selection
 would read most of the row groups its selectors find (k=10,000 on every
 rule but the newest records; on 1,440 small files, any rule reading a
@@ -251,10 +251,10 @@ column of every group: a filter's or the strata's), the files are copied
 to local disk first, 8 MB a request, and selected from as a local window
 (docs/decisions.md, "A remote window copied to local disk when a selection
 reads most of it"). On our and the overlap layout that is 404 requests
-against polars' 1,716 for the same 1.37 GB (run Q; 304 since a copy asks
+against polars' 1,716 for the same 1.37 GB (run O; 304 since a copy asks
 no file's size, below): top confidence
 k=10,000 13.8-14.8 s, 0.57 and 0.61 times polars (0.68-0.76 read file by
-file through per-file copies, run P; 1.34 to 1.55 when pyarrow decoded
+file through per-file copies, run N; 1.34 to 1.55 when pyarrow decoded
 every column of every group, 1.8 to 2.4 with a narrow scan then a fetch),
 bounded range 15.0-15.7 s (0.62 and 0.72; 0.76 and 1.00), equality
 13.1 s (0.53 and 0.57; 1.36 and 1.61 counting the label column of every
@@ -263,7 +263,7 @@ group first, 2,004 requests), uniform 13.5-14.2 s and the strata
 machine of runs A-I, read in place, in run F). At k=100 a narrow scan
 reads a column chunk a request: bounded range and equality make
 1,856-1,898 requests against polars' 1,716 whole-file reads and take 1.19
-to 1.23 times its time (run P), top confidence 766 (its row groups read
+to 1.23 times its time (run N), top confidence 766 (its row groups read
 best first, most set aside by their statistics; 0.64 and 0.68). Reading
 through the gaps between a file's row groups cut the requests by half to
 three quarters and those times by a quarter, for 8 times the bytes; it was
@@ -273,7 +273,7 @@ request a group, 16 a file, and a copy's 2 requests (each counted as the
 2 MB a connection carries in a round trip) and 14 MB cost less. In 304
 requests, reading the 1.37 GB polars reads, bounded range and equality
 take 5.9-6.4 s, 0.32-0.36 times polars, and the strata 10.1-11.0 s (18.2-19.2
-s read in place, run F), at 310-452 MB (run U). On 1,440 small files each file cost
+s read in place, run F), at 310-452 MB (run R). On 1,440 small files each file cost
 three requests at first, its footer (when the window opens), its size
 (pyarrow's Python API opens a remote file by path alone) and its data,
 read in place or copied, against polars' 2.5: the rules copied took 47-58 s
@@ -281,13 +281,13 @@ in 4,325 requests, 1.02 (equality k=100) to 1.27 times polars, and
 equality k=10,000 passed the minute (a first run, since measured again).
 The copies now come by ranged GETs that ask no file's size
 (docs/decisions.md, "A remote file's bytes without asking its size"): 2,885
-requests against polars' 3,617, the rules copied take 32.7-46.8 s in run V
+requests against polars' 3,617, the rules copied take 32.7-46.8 s in run S
 (31.5-46.3 s, 22.2-41.8 s in two runs before), 0.86-1.07 times polars
 (0.86-1.23, 0.79-1.02), equality k=10,000 41.2 s, which then counts and
 fetches as on a local day (13.7 s, below); uniform k=100, counted from the
 footers, 18.6 s (0.46); top confidence k=100 reads in place, best first,
 in 1,978 requests (0.56). Read in place
-the filtered rules made 5,200-6,500 requests (run P; equality k=100 55.4
+the filtered rules made 5,200-6,500 requests (run N; equality k=100 55.4
 s, 1.29). A foreign writer's 128 MB row groups are fetched on S3 a few
 columns a pass, each pass pre-buffering at most 32 MB of compressed chunks
 (one column at the least; four passes of 26-32 MB), two groups at once:
@@ -313,19 +313,23 @@ and 1.89 with a narrow scan of their times in waves, then a fetch).
 
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
 13 minutes on 2 CPUs): top confidence k=100 took 2.6 s against DuckDB's
-1.9 s in run A (1.38), 4.7 against 3.5 s on the slower machine in run X
-(1.34). DuckDB's top-N pushes the running cut down to the scan as a
-filter; ours skips row groups by their statistics too. The 1,000 footers
-(200 MB decoded) do not fit the 32 MB footer cache, so each pass reads them
-again: the ranges an ordered rule asks are now noted with the window's
-row groups (2,900 -> 1,487 footer reads), the window's own read of them
-(for its time spans) comes first, and the winners' 100 rows lie in 95
-files, a DuckDB query each. Top confidence at k=10,000 (1.03 in run A,
-0.94 in run X) fetches its winners spread over every file, as at 100M. Bounded range (run K,
-on the slower machine of runs J-W) takes 14.4 s at k=100, 0.49 times polars
+1.9 s in run A (1.38), 4.7 against 3.5 s on the slower machine in a run
+since replaced (1.34), and 4.2 against 4.4 s in run V (0.95). DuckDB's
+top-N pushes the running cut down to the scan as a filter; ours skips row
+groups by their statistics too. The 1,000 footers (200 MB decoded) do not
+fit the 32 MB footer cache: the window keeps, for each file, its row
+groups' rows and the raw statistics of `__time`, `record_id` and the
+rule's field instead, and the engine finds its pieces from those without
+parsing the footers again (docs/decisions.md, "A window's row-group
+statistics handed to the engine": 1,574 -> 622 parses in all, finding the
+pieces 1.0-1.1 -> 0.2-0.35 s); only the rows within the running cut are
+ranked ("Keys only for the rows within the cut"); the winners' 100 rows
+lie in 95 files, a DuckDB query each. Top confidence at k=10,000 (1.03 in
+run A, 0.85 in run V) fetches its winners spread over every file, as at 100M. Bounded range (run K,
+on the slower machine of runs J-V) takes 14.4 s at k=100, 0.49 times polars
 (0.73 in a run since replaced, with the count apart, 1.09 in run A in two
 passes; DuckDB timed out), and 32.7 s at k=10,000, 0.82 times (1.10 counted
-apart, 1.25 in run A). Equality (run O), its matches counted by polars,
+apart, 1.25 in run A). Equality (run M), its matches counted by polars,
 takes 12.5 s at k=100, 0.22 times polars (23.6 s and 0.41 counted by
 pyarrow, in a run since replaced), and 36.8 s at k=10,000 (44.3 s), where
 polars passes 2 GiB and DuckDB times out.""",
