@@ -210,34 +210,6 @@ def test_one_scan_of_many_files_keeps_exactly_the_rows_pyarrow_keeps_where_trans
     assert translated > 300
 
 
-@pytest.mark.parametrize("descending", [True, False], ids=["descending", "ascending"])
-def test_rows_past_gives_every_column_of_the_rows_past_the_bound_in_the_ranges_asked(tmp_path, descending: bool) -> None:
-    """Several files in one scan, some read whole and some in ranges: each row's file and number in it."""
-    rng = np.random.default_rng(6)
-    files, expected = [], []
-    for number in range(4):
-        values = np.round(rng.random(2_000), 3)
-        values[::53] = np.nan
-        table = pa.table({"record_id": [f"{number}-{i}" for i in range(values.size)], "x": pa.array(values), "n": pa.array(np.arange(values.size))})
-        path = str(tmp_path / f"part-{number}.parquet")
-        pq.write_table(table, path, row_group_size=500)
-        ranges = [(0, 2_000)] if number % 2 else [(100, 700), (1_500, 1_800)]
-        files.append((path, ranges, values.size))
-        for start, end in ranges:
-            for row in range(start, end):
-                value = values[row]
-                if (value >= 0.9) if descending else (value <= 0.1):
-                    expected.append((f"{number}-{row}", row, number))
-    got = value_scan.rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
-    assert got.column_names == ["record_id", "x", "n", value_scan.ROW, value_scan.FILE]
-    assert got.column("n").to_pylist() == got.column(value_scan.ROW).to_pylist()
-    assert all(got.column(name).num_chunks == 1 for name in got.column_names)
-    found = list(zip(*(got.column(name).to_pylist() for name in ["record_id", value_scan.ROW, value_scan.FILE])))
-    assert found == sorted(expected, key=lambda row: (row[2], row[1])) and expected  # file by file, in file order
-    with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
-
-
 def test_small_rows_past_and_counts_keep_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
     """DuckDB's queries (files of few rows) over the grid the polars conditions are checked on: NaN, nulls, extremes."""
     translated = 0
@@ -251,8 +223,10 @@ def test_small_rows_past_and_counts_keep_exactly_the_rows_pyarrow_keeps_where_tr
     assert translated > 300
 
 
+@pytest.mark.parametrize("reader", ["rows_past", "small_rows_past"], ids=["polars", "duckdb"])
 @pytest.mark.parametrize("descending", [True, False], ids=["descending", "ascending"])
-def test_small_rows_past_returns_every_column_of_the_rows_past_the_bound_in_the_ranges_asked(tmp_path, descending: bool) -> None:
+def test_the_rows_past_the_bound_come_with_every_column_in_the_ranges_asked(tmp_path, descending: bool, reader: str) -> None:
+    """Several files in one query, some read whole and some in ranges: each row's file and number in it, in one chunk."""
     rng = np.random.default_rng(6)
     files, expected = [], []
     for number in range(4):
@@ -268,13 +242,15 @@ def test_small_rows_past_returns_every_column_of_the_rows_past_the_bound_in_the_
                 value = values[row]
                 if (value >= 0.9) if descending else (value <= 0.1):
                     expected.append((f"{number}-{row}", row, number))
-    got = value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
+    rows_past = getattr(value_scan, reader)
+    got = rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
     assert got.column_names == ["record_id", "x", "n", value_scan.ROW, value_scan.FILE]
     assert got.column("n").to_pylist() == got.column(value_scan.ROW).to_pylist()
+    assert reader == "small_rows_past" or all(got.column(name).num_chunks == 1 for name in got.column_names)
     found = list(zip(*(got.column(name).to_pylist() for name in ["record_id", value_scan.ROW, value_scan.FILE])))
     assert found == sorted(expected, key=lambda row: (row[2], row[1])) and expected  # file by file, in file order
     with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.small_rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
+        rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
 
 
 def test_small_queries_refuse_a_condition_they_do_not_translate(tmp_path) -> None:
