@@ -272,8 +272,10 @@ k=100 now read copies too: a rule reading a column of every group makes a
 request a group, 16 a file, and a copy's 2 requests (each counted as the
 2 MB a connection carries in a round trip) and 14 MB cost less. In 304
 requests, reading the 1.37 GB polars reads, bounded range and equality
-take 5.9-6.4 s, 0.32-0.36 times polars, and the strata 10.1-11.0 s (18.2-19.2
-s read in place, run F), at 310-452 MB (run R). On 1,440 small files each file cost
+take 5.9-6.4 s, 0.32-0.36 times polars, at 310-452 MB (run R), and the
+strata 8.2-11.3 s (run W; 10.1-11.0 s in run R, before their second pass
+stepped over the pieces holding no pick; 18.2-19.2 s read in place, run F),
+at 293-340 MB, where DuckDB passes the minute and polars 2 GiB. On 1,440 small files each file cost
 three requests at first, its footer (when the window opens), its size
 (pyarrow's Python API opens a remote file by path alone) and its data,
 read in place or copied, against polars' 2.5: the rules copied took 47-58 s
