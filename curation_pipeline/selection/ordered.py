@@ -1007,14 +1007,11 @@ def _rank_keys(column: pa.Array, direction: str) -> np.ndarray | None:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_floating(type_):
-        values = np.asarray(column.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.float64)
-        return values if direction == "ascending" else -values
+        return _number_keys(column.fill_null(0).to_numpy(zero_copy_only=False), direction)
     physical = pa.uint64() if pa.types.is_unsigned_integer(type_) else pa.int64()
     filled = column.fill_null(pa.scalar(0, physical).cast(type_) if not pa.types.is_integer(type_) else 0)
     filled = filled.view(physical) if not pa.types.is_integer(type_) else filled.cast(physical)
-    values = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.uint64 if physical == pa.uint64() else np.int64)
-    # Bitwise NOT reverses the order of two's complement and unsigned integers without overflow.
-    return values if direction == "ascending" else ~values
+    return _number_keys(filled.to_numpy(zero_copy_only=False), direction)
 
 
 def _ranked(column: pa.Array, direction: str, cut: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -1063,11 +1060,16 @@ def _within_cut(column: pa.Array, direction: str, cut: Any) -> tuple[np.ndarray,
 
 
 def _number_keys(values: np.ndarray, direction: str) -> np.ndarray:
-    """:func:`_rank_keys` of a number column's values without nulls, from numpy: float64, or int64 (uint64 for unsigned)."""
+    """Rank keys of numbers without nulls (smaller ranks better): float64, or int64 (uint64 for unsigned).
+
+    Negation, and bitwise NOT for integers (it reverses the order of two's
+    complement and unsigned integers without overflow), turn descending
+    into ascending. Ascending keys may be ``values`` itself, read-only.
+    """
     if values.dtype.kind == "f":
-        keys = values.astype(np.float64)
+        keys = values.astype(np.float64, copy=False)
         return keys if direction == "ascending" else -keys
-    keys = values.astype(np.uint64 if values.dtype.kind == "u" else np.int64)
+    keys = values.astype(np.uint64 if values.dtype.kind == "u" else np.int64, copy=False)
     return keys if direction == "ascending" else ~keys
 
 
