@@ -28,6 +28,7 @@ from curation_pipeline.curators.selectors import (
     UniformSampler,
 )
 from curation_pipeline.fields import RECORD_ID
+from curation_pipeline.heap import trim_heap
 from curation_pipeline.selection.distinct import distinct_selection, first_of_each
 from curation_pipeline.selection.errors import FieldTypeError, SelectionError
 from curation_pipeline.selection.filters import Predicate, column_type, selector_predicate
@@ -100,6 +101,7 @@ def run_selectors(data: pa.Table | ds.Dataset, selectors: Sequence[Selector], *,
         raise SelectionError(f"seed must be an int, got {seed!r}")
     if not selectors:
         raise SelectionError("at least one selector is required")
+    trim_heap()  # what earlier work freed (opening the window, an earlier selection), back to the system
     source = open_source(data)
     schema = source.schema
     column_type(schema, RECORD_ID, "selection")

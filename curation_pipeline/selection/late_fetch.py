@@ -21,7 +21,6 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -238,14 +237,6 @@ class _Lent:
 
 
 _LENT = _Lent(max(2, min(8, os.cpu_count() or 2)))
-
-
-def query(sql: str, params: dict[str, Any]) -> pa.Table:
-    """``sql``'s result as an Arrow table, on this thread's connection (single-threaded, 256 MB).
-
-    A DuckDB error is :class:`LateFetchUnavailable`.
-    """
-    return _arrow(_connection(True), sql, params)
 
 
 def _arrow(connection, query: str, params: dict, tables: dict[str, pa.Table] | None = None) -> pa.Table:

@@ -15,7 +15,6 @@ instead, the candidates keeping their full records (at most a few times
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation_pipeline.fields import RECORD_ID
+from curation_pipeline.heap import trim_heap
 from curation_pipeline.selection import late_fetch, value_scan
 from curation_pipeline.selection.filters import Comparison
 from curation_pipeline.selection.picks import Picks, group_by_piece
@@ -41,7 +41,6 @@ from curation_pipeline.selection.scan import (
     scan_units,
     together_rows,
     together_runs,
-    trim_heap,
     unit_matches,
     whole_matches,
     workers,
@@ -340,12 +339,10 @@ def _numeric_picks(
                 pass  # read as without a copy
         return [result for run in together_runs(pieces, unit) for result in reduce_whole(run)]
 
-    def reduce_valued(units: list[list[int]], small: bool = False) -> list[tuple[_Candidates, int]]:
-        """The candidates of ``units`` (a file's pieces each) from one polars query (:mod:`value_scan`), or DuckDB's if ``small``.
+    def reduce_valued(units: list[list[int]]) -> list[tuple[_Candidates, int]]:
+        """The candidates of ``units`` (a file's pieces each) from one polars query (:mod:`value_scan`).
 
         Its rows: those at or past the sampled cut, or the running one once tighter.
-        ``small``: files of few rows (:func:`value_scan.small_rows_past`), their
-        matched rows counted beforehand; the queries in flight at once share the cap.
         """
         assert sampled is not None
         cut = state["cut"]
@@ -356,14 +353,11 @@ def _numeric_picks(
             field,
             _key_value(key, field_type, direction),
             descending,
-            (_VALUED_CAP + 2 * limit) // (2 * workers() if small else 1),
+            _VALUED_CAP + 2 * limit,
             sampled.comparisons,
         )
         counted = 0
-        if small:
-            assert sampled.matched is not None, "small files are not read narrow (_sampled_cut): their rows are counted first"
-            table = value_scan.small_rows_past(*arguments)
-        elif sampled.matched is None:
+        if sampled.matched is None:
             table, counted = value_scan.counted_rows_past(*arguments)
         else:
             table = value_scan.rows_past(*arguments, narrow=sampled.narrow, ids=sampled.ids)
@@ -435,17 +429,14 @@ def _numeric_picks(
         # Read narrow, the window's edge groups are scanned as in two passes: the query reads no column of the window's filter.
         queried = [index for index, piece in enumerate(pieces) if not sampled.narrow or piece.group.whole]  # type: ignore[attr-defined]
         counted = 0
-        small = sampled.small
-        large = [index for index in queried if pieces[index].file not in small]
-        for units in _file_runs(pieces, large, _NARROW_QUERY_ROWS if sampled.narrow else _VALUED_QUERY_ROWS):
+        large = [index for index in queried if pieces[index].file not in sampled.small]
+        small = [index for index in queried if pieces[index].file in sampled.small]
+        runs = _file_runs(pieces, large, _NARROW_QUERY_ROWS if sampled.narrow else _VALUED_QUERY_ROWS)
+        trim_heap()  # what opening the window freed, back to the system before the largest reads
+        for units in [*runs, *_file_runs(pieces, small, _SMALL_QUERY_ROWS)]:
             for result in reduce_valued(units):
                 merge(result)
                 counted += result[1]
-        # Small files' queries on the pool, a connection a thread (DuckDB's one-threaded queries).
-        runs = _file_runs(pieces, [index for index in queried if pieces[index].file in small], _SMALL_QUERY_ROWS)
-        for results in ordered_map(functools.partial(reduce_valued, small=True), runs, reads=None):
-            for result in results:
-                merge(result)
         edges = [[index] for index, piece in enumerate(pieces) if sampled.narrow and not piece.group.whole]  # type: ignore[attr-defined]
         for results in ordered_map(reduce_narrow, edges, reads=[field]):
             for result in results:
@@ -489,16 +480,19 @@ _WHOLE_LIMIT = 1 << 16
 # window; a window of fewer than twice as many is selected in two passes (the
 # sample would read most of its column already).
 _SAMPLE_PIECES = 32
-# ... through polars only over files of at least this many rows. Smaller files
-# are read by DuckDB (value_scan.small_rows_past), unless read narrow: polars'
-# one scan of 1,440 files of 69,000 rows (a 100M-row day, a file a minute)
-# was faster (top confidence k=10,000: 5.0-6.3 against 7.8-8.3 s) but held
-# 400-750 MB, the selection peaking at 570 MB (DuckDB's: 256 MB at most).
+# Read narrow only over files of at least this many rows: counting as it reads
+# is slow over files of a minute (a 10M-row day's 1,440 files of 7,000 rows:
+# bounded range k=100 took 2.2 s in one narrow pass, 1.9 s in two). Smaller
+# files are queried in runs of _SMALL_QUERY_ROWS rows.
 _VALUED_FILE_ROWS = 1 << 18
-# Rows of small files one DuckDB query reads, the queries on the pool: 16-64
-# files of 69,000 rows took 5.1-5.3 s for a 100M-row day, 16-256 files of
-# 7,000 rows 1.3 s for a 10M-row day.
-_SMALL_QUERY_ROWS = 1 << 20
+# Rows of small files one polars query reads. polars' memory grows faster than
+# a scan's files (the rows of 1,440 files of 69,000 rows past a cut: 420-750 MB
+# in one scan, 80-150 MB in scans of 90-360 files). In runs of 2^22 rows (60
+# such files), top confidence k=10,000 at 100M rows took 5.5-5.9 s against
+# DuckDB's 6.6-7.4 s, bounded range 6.2-6.9 against 7.0-8.3 s, peaking at
+# 368-371 MB over four runs (DuckDB's queries: 392-417 MB); at 10M rows (600
+# files a query) as DuckDB's, 2.1-3.2 s.
+_SMALL_QUERY_ROWS = 1 << 22
 # Rows past the cut one query may return beyond twice the limit, before the
 # selection falls back to two passes (they are full records: memory).
 _VALUED_CAP = 1 << 16
@@ -537,7 +531,7 @@ class _Sampled:
     narrow: bool = False
     # ... and record_id, which settles ties at the cut without reading it again (_settle_ties).
     ids: bool = False
-    # The files read by DuckDB (_small_files); none when read narrow.
+    # The files of few rows (_small_files), queried in runs of fewer rows; none when read narrow.
     small: frozenset[str] = frozenset()
 
 
@@ -556,9 +550,8 @@ def _sampled_cut(
     does (a bounded range, :func:`value_scan.condition`): the query and
     the count then apply them too (:func:`_matched`, or the narrow query
     itself: :func:`value_scan.counted_rows_past`). Files of fewer than
-    :data:`_VALUED_FILE_ROWS` rows (a file a minute) are read by DuckDB
-    instead (:func:`value_scan.small_rows_past`), and counted by it where
-    the window holds them whole.
+    :data:`_VALUED_FILE_ROWS` rows (a file a minute) are queried in runs of
+    :data:`_SMALL_QUERY_ROWS` rows.
 
     Fewer winners than row groups are read in one pass only within such
     bounds, whose evaluation in pyarrow is what a narrow scan pays, and
@@ -595,7 +588,7 @@ def _sampled_cut(
         return None
     matched = None
     if not narrow:
-        matched = _more_than(pieces, field, comparisons, limit, small)
+        matched = _more_than(pieces, field, comparisons, limit)
         if matched is None:
             return None
     step = len(pieces) / _SAMPLE_PIECES
@@ -632,7 +625,7 @@ def _sampled_cut(
     if ids:
         # The ids come with a query of its own (polars then decodes a page of them for each row it
         # returns, where one gathering the rows beside the count would decode them all): counted apart.
-        matched = _more_than(pieces, field, comparisons, limit, small)
+        matched = _more_than(pieces, field, comparisons, limit)
         if matched is None:
             return None
     return _Sampled(cut, matched, comparisons, narrow, ids, small)
@@ -646,11 +639,10 @@ def _prunable(pieces: list[Piece], field: str, field_type: pa.DataType, descendi
 
 
 def _small_files(pieces: list[Piece]) -> frozenset[str]:
-    """The files of ``pieces`` holding fewer than :data:`_VALUED_FILE_ROWS` rows: read by DuckDB in one pass.
+    """The files of ``pieces`` holding fewer than :data:`_VALUED_FILE_ROWS` rows (a file a minute).
 
-    By the file's rows, not those in the window: DuckDB reads a file whole,
-    where polars reads only the row ranges asked (a large file the window
-    cuts thinly).
+    By the file's rows, not those in the window: a large file the window
+    cuts thinly is no small file.
     """
     source = pieces[0].source  # type: ignore[attr-defined]
     files = {piece.file for piece in pieces}
@@ -670,62 +662,35 @@ def _own_comparisons(pieces: list[Piece]) -> tuple[Comparison, ...] | None:
     return None if predicate is None else predicate.comparisons
 
 
-def _more_than(
-    pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...], limit: int, small: frozenset[str]
-) -> int | None:
-    """:func:`_matched`, where more than ``limit`` rows match; None where fewer do or polars or DuckDB could not count them (two passes)."""
+def _more_than(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...], limit: int) -> int | None:
+    """:func:`_matched`, where more than ``limit`` rows match; None where fewer do or polars could not count them (two passes)."""
     try:
-        matched = _matched(pieces, field, comparisons, small)
+        matched = _matched(pieces, field, comparisons)
     except late_fetch.LateFetchUnavailable:
         return None
     return matched if matched > limit else None
 
 
-def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...], small: frozenset[str]) -> int:
+def _matched(pieces: list[Piece], field: str, comparisons: tuple[Comparison, ...]) -> int:
     """The rows ``pieces`` match: without ``comparisons`` by the footers (the window's edge groups read ``__time``).
 
     With them, polars counts the rows they keep in the groups wholly
-    inside the window (:func:`value_scan.count_where`): pyarrow would read
-    the column twice as slowly (1.0-1.1 s for 100M confidences). The edge
-    groups are counted by pyarrow, the window's filter with the selector's.
-    ``small`` files (:func:`_small_files`), read by DuckDB, are
-    counted by DuckDB where the window holds them whole
-    (:func:`value_scan.small_count_where`; pyarrow took 2.0-2.5 s for 1,440
-    files of 69,000 rows), else by pyarrow.
+    inside the window (:func:`value_scan.count_where`), in runs of
+    :data:`_NARROW_QUERY_ROWS` rows: pyarrow would read the column twice as
+    slowly (1.0-1.1 s for 100M confidences), and 2.0-2.5 s for 1,440 files
+    of 69,000 rows. The edge groups are counted by pyarrow, the window's
+    filter with the selector's.
     """
     if not comparisons:
         return int(count_pieces(pieces).sum())
-    inside = [index for index, piece in enumerate(pieces) if piece.group.whole and piece.file not in small]  # type: ignore[attr-defined]
-    whole = _whole_files(pieces, small)
-    counted_apart = {*inside, *whole}
-    edges = [piece for index, piece in enumerate(pieces) if index not in counted_apart]
+    inside = [index for index, piece in enumerate(pieces) if piece.group.whole]  # type: ignore[attr-defined]
+    edges = [piece for piece in pieces if not piece.group.whole]  # type: ignore[attr-defined]
     schema = pieces[0].source.schema  # type: ignore[attr-defined]
     counted = sum(
         value_scan.count_where(_file_ranges(pieces, units), schema, field, comparisons)
         for units in _file_runs(pieces, inside, _NARROW_QUERY_ROWS)
     )
-
-    def count_small(units: list[list[int]]) -> int:
-        return value_scan.small_count_where([pieces[unit[0]].file for unit in units], schema, field, comparisons)  # type: ignore[misc]
-
-    counted += sum(ordered_map(count_small, _file_runs(pieces, whole, _NARROW_QUERY_ROWS), reads=[field]))
     return counted + int(count_pieces(edges).sum())
-
-
-def _whole_files(pieces: list[Piece], files: frozenset[str]) -> list[int]:
-    """The pieces of those of ``files`` that ``pieces`` hold whole (:func:`_held_whole`)."""
-    held: dict[str, list[int]] = {}
-    for index, piece in enumerate(pieces):
-        if piece.file in files:
-            held.setdefault(piece.file, []).append(index)  # type: ignore[arg-type]
-    return [index for path, indices in held.items() if _held_whole(pieces, path, indices) for index in indices]
-
-
-def _held_whole(pieces: list[Piece], path: str, indices: list[int]) -> bool:
-    """Whether ``indices`` of ``pieces`` hold every row of the file at ``path``: all its row groups, each wholly inside the window."""
-    groups = [pieces[index].group for index in indices]  # type: ignore[attr-defined]
-    rows = pieces[indices[0]].source.row_count(path)  # type: ignore[attr-defined]
-    return all(group.whole for group in groups) and sum(group.rows for group in groups) == rows
 
 
 def _file_runs(pieces: list[Piece], indices: list[int], rows: int) -> list[list[list[int]]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
 import functools
 import itertools
 import os
@@ -32,6 +31,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from curation_pipeline import parallel
+from curation_pipeline.heap import trim_heap
 from curation_pipeline.fields import RECORD_ID, TIME
 from curation_pipeline.selection import group_stats, late_fetch, value_scan
 from curation_pipeline.selection.errors import SelectionError
@@ -197,32 +197,6 @@ def _releasing(fn: Callable[[T], R]) -> Callable[[T], R]:
             pa.default_memory_pool().release_unused()
 
     return run
-
-
-def trim_heap() -> None:
-    """Hand the C heap's freed memory back to the system (glibc's ``malloc_trim``; elsewhere nothing).
-
-    numpy's arrays and Python's objects live on the C heap, which glibc keeps
-    in an arena per thread and shrinks only from its top. A foreign writer's
-    large row groups, read in batches on S3's 16 threads, left it holding
-    tens of MB that a fetch of such a group (173 MB of Arrow memory) then
-    stacked on. Called after each large group's batches and before each
-    fetch; a call costs about a millisecond. Measured at 100M rows of that
-    layout on S3 (peak RSS, before -> after, two runs): stratified balanced
-    k=100 556 -> 518-541 MB, stratified proportional k=10,000 573 -> 527-556
-    MB, equality k=10,000 497 -> 458-473 MB, times within noise.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
-        return None
 
 
 @contextlib.contextmanager

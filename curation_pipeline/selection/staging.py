@@ -37,12 +37,13 @@ import tempfile
 from collections.abc import Iterator, Sequence
 
 from curation_pipeline.curators.selectors import OrderedSampler, Selector, StratifiedSampler, UniformSampler
+from curation_pipeline.heap import trim_heap
 from curation_pipeline.parallel import ordered_map
 from curation_pipeline.selection import scan
 from curation_pipeline.selection.filters import Predicate
 from curation_pipeline.selection.late_fetch import LateFetchUnavailable
 from curation_pipeline.selection.ordered import groups_to_read
-from curation_pipeline.selection.scan import ParquetSource, Piece, Source, reading, together_rows, trim_heap
+from curation_pipeline.selection.scan import ParquetSource, Piece, Source, reading, together_rows
 from curation_pipeline.selection.selector_pieces import selector_pieces
 
 # Most bytes of copies a selection makes (a 100M-row day of the stream's own

@@ -1,4 +1,4 @@
-"""Rows of local Parquet files at or past a value of one column, with every column, through polars' reader (DuckDB's for small files).
+"""Rows of local Parquet files at or past a value of one column, with every column, through polars' reader.
 
 An ordered rule whose winners fill nearly every page of the files it reads
 (10,000 of a 100M-row day) pays twice in two passes: a narrow scan of its
@@ -13,14 +13,11 @@ confidence < 0.55``) join the predicate, and polars counts the rows they
 keep, where it evaluates them exactly as pyarrow's kernels do
 (:func:`condition`).
 
-A query reads its files in one scan (:func:`_frame`). A uniform rule's
-matches are found the same way (:func:`matched_rows`). The rows past a cut
-of files of few rows (a file a minute), every column, come from DuckDB
-(:func:`small_rows_past`, :func:`small_count_where`), with the same
-translation of the conditions (:func:`_term`): polars' one scan over 1,440
-such files holds 400-750 MB.
+A query reads its files in one scan (:func:`_frame`); the caller bounds
+its files (polars' memory grows faster than their number). A uniform
+rule's matches are found the same way (:func:`matched_rows`).
 
-polars and DuckDB only read and count: the rows past the cut come back with
+polars only reads and counts: the rows past the cut come back with
 their row numbers and are filtered, ranked and chosen by the engine, cast to
 the data's schema.
 """
@@ -34,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from curation_pipeline.fields import RECORD_ID
 from curation_pipeline.selection import late_fetch
@@ -284,106 +280,6 @@ def rows_past(
     if table.num_rows > cap:
         raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
     return _typed(_located(table, files), pa.schema([schema.field(name) for name in names]), numbered=True)
-
-
-# The comparisons as DuckDB writes them (small_rows_past).
-_SQL_OPERATORS = {"greater": ">", "greater_equal": ">=", "less": "<", "less_equal": "<=", "equal": "="}
-
-
-def small_rows_past(
-    files: FileRows,
-    schema: pa.Schema,
-    field: str,
-    bound: int | float,
-    descending: bool,
-    cap: int,
-    comparisons: Sequence[Comparison] = (),
-) -> pa.Table:
-    """:func:`rows_past` (every column) through DuckDB, for files of few rows each; one query over them all.
-
-    polars' one scan of 1,440 files of 69,000 rows (a file a minute, 100M
-    rows a day) was faster (top confidence k=10,000: 5.0-6.3 against 7.8-8.3
-    s) but held 400-750 MB for all the files' columns it decodes at once;
-    DuckDB's connection holds 256 MB at most.
-
-    ``comparisons`` must be ones :func:`condition` translates: DuckDB then
-    keeps exactly the rows pyarrow's kernels keep. Rows outside ``files``'
-    ranges are left out (DuckDB reads each file whole). Raises
-    :class:`LateFetchUnavailable` when DuckDB fails or more than ``cap``
-    rows come back.
-    """
-    floating = pa.types.is_floating(schema.field(field).type)
-    where, params = _sql_condition(schema, field, comparisons)
-    params.update(paths=[path for path, _, _ in files], bound=bound)
-    where.append(f"{_sql_cast(field, floating)} {'>=' if descending else '<='} {_sql_cast('$bound', floating, literal=True)}")
-    sql = (
-        f"SELECT * FROM read_parquet($paths, filename='{FILE}', file_row_number=true, "
-        f"hive_partitioning=false, union_by_name=false) WHERE {' AND '.join(where)} LIMIT {cap + 1}"
-    )
-    table = late_fetch.query(sql, params)
-    if table.num_rows > cap:
-        raise LateFetchUnavailable(f"more than {cap} rows of {len(files)} files past {bound}")
-    found_in = pc.index_in(table.column(FILE), value_set=pa.array(params["paths"], pa.string()))
-    if found_in.null_count:
-        raise LateFetchUnavailable("DuckDB named a file other than those asked")
-    positions = found_in.to_numpy()
-    numbers = table.column("file_row_number").to_numpy().astype(np.int64)
-    order = np.lexsort((numbers, positions))
-    positions, numbers = positions[order].astype(np.int64), numbers[order]
-    bounds = np.searchsorted(positions, np.arange(len(files) + 1))
-    inside = np.zeros(numbers.size, bool)
-    for (_, ranges, _), low, high in zip(files, bounds[:-1].tolist(), bounds[1:].tolist()):
-        for start, end in ranges:
-            inside[low:high] |= (numbers[low:high] >= start) & (numbers[low:high] < end)
-    found = table.take(pa.array(order[inside])).drop_columns([FILE, "file_row_number"])
-    found = found.append_column(ROW, pa.array(numbers[inside])).append_column(FILE, pa.array(positions[inside]))
-    return _typed(found, schema, numbered=True)
-
-
-def small_count_where(paths: Sequence[str], schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> int:
-    """How many rows of the whole files at ``paths`` ``comparisons`` keep, counted by DuckDB: one query over them all.
-
-    For files of few rows, whose rows past a cut DuckDB reads (:func:`small_rows_past`); pyarrow counted
-    1,440 files of 69,000 rows in 2.0-2.5 s within a selection.
-    ``comparisons``: at least one, each one :func:`condition` translates.
-    Raises :class:`LateFetchUnavailable` when DuckDB fails.
-    """
-    assert comparisons, "small_count_where counts the rows conditions keep (the footers count the others)"
-    where, params = _sql_condition(schema, field, comparisons)
-    params["paths"] = list(paths)
-    sql = (
-        "SELECT count(*) AS n FROM read_parquet($paths, hive_partitioning=false, union_by_name=false) "
-        f"WHERE {' AND '.join(where)}"
-    )
-    return int(late_fetch.query(sql, params).column("n")[0].as_py())
-
-
-def _sql_condition(schema: pa.Schema, field: str, comparisons: Sequence[Comparison]) -> tuple[list[str], dict[str, Any]]:
-    """``comparisons`` on ``field`` as DuckDB's terms (to join by AND) and their parameters, as :func:`condition` translates them.
-
-    NaN never passes (DuckDB orders it above every number). A comparison
-    not translated raises :class:`LateFetchUnavailable` (the caller then
-    reads in two passes).
-    """
-    type_ = schema.field(field).type
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    if pa.types.is_floating(type_):
-        where.append(f"NOT isnan({_sql_cast(field, True)})")
-    for position, comparison in enumerate(comparisons):
-        term = _term(type_, field, comparison)
-        if term is None:
-            raise LateFetchUnavailable(f"a condition on {field!r} DuckDB would not evaluate as pyarrow does")
-        function, as_float, value = term
-        params[f"v{position}"] = value
-        where.append(f"{_sql_cast(field, as_float)} {_SQL_OPERATORS[function]} {_sql_cast(f'$v{position}', as_float, literal=True)}")
-    return where, params
-
-
-def _sql_cast(name: str, as_float: bool, *, literal: bool = False) -> str:
-    """The column ``name`` (or, ``literal``, the parameter) as DuckDB compares it: DOUBLE, or HUGEINT for integers."""
-    quoted = name if literal else '"' + name.replace('"', '""') + '"'
-    return f"CAST({quoted} AS {'DOUBLE' if as_float else 'HUGEINT'})"
 
 
 def counted_rows_past(

@@ -12,6 +12,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from curation_pipeline.heap import trim_heap
 from curation_pipeline.location import Location
 from curation_pipeline.names import NAME_PATTERN
 from curation_pipeline.stream.errors import CorruptStreamFileError, InvalidWindowError
@@ -147,6 +148,7 @@ def open_window(
     store = open_store(store_url, location=location)
     require_stream_root(store)
     days = days_overlapping(start, end)
+    trim_heap()  # what earlier work freed (an earlier window, its selection), back to the system before the footers
     folders = _window_folders(store, application, days)
     span = (days[0], days[-1]) if days else None
     # The window's dataset reuses the footers read here: each file's footer is read once.

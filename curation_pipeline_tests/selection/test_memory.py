@@ -6,7 +6,6 @@ Arrow allocation the engine makes (Parquet decoding, scans, fetches).
 
 from __future__ import annotations
 
-import os
 import tracemalloc
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation_pipeline.curators.selectors import OrderedSampler, Selector, StratifiedSampler, UniformSampler
-from curation_pipeline.selection import scan, select
+from curation_pipeline.selection import select
 
 ROWS_PER_GROUP = 50_000
 SELECTORS = {
@@ -155,21 +154,3 @@ def test_strata_of_a_large_row_group_are_held_in_narrow_integers(one_big_group) 
     # 26 MB; as int8 codes and int32 rows near 18 MB (the rest: the second pass's
     # per-stratum row positions, which do not depend on these types).
     assert peak < 22_000_000, peak
-
-
-def _resident_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-@pytest.mark.skipif(scan._malloc_trim() is None, reason="malloc_trim is glibc's")
-def test_trimming_the_heap_returns_what_was_freed_inside_it() -> None:
-    """Freed blocks below a live one stay resident until trimmed (glibc shrinks the heap from its top alone)."""
-    blocks = [np.ones(512) for _ in range(25_000)]  # 4 KB each, from the C heap (under mmap's threshold): 100 MB
-    kept = blocks[-1]  # the heap's top stays in use: nothing below it is given back on free
-    del blocks
-    before = _resident_bytes()
-    scan.trim_heap()
-    after = _resident_bytes()
-    assert before - after > 50 << 20
-    assert kept.sum() == 512

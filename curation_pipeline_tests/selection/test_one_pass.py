@@ -430,40 +430,47 @@ def test_counts_and_narrow_queries_read_a_run_of_files_each(dataset, narrow, pas
 
 
 @pytest.fixture
-def small_queries(monkeypatch) -> list[int]:
-    """Files each DuckDB one-pass query (files of few rows) read."""
+def files_asked(monkeypatch) -> list[int]:
+    """Files each one-pass query (every column) read."""
     asked: list[int] = []
-    small_rows_past = value_scan.small_rows_past
-    monkeypatch.setattr(value_scan, "small_rows_past", lambda files, *args: asked.append(len(files)) or small_rows_past(files, *args))
+    rows_past = value_scan.rows_past
+    monkeypatch.setattr(value_scan, "rows_past", lambda files, *args, **kwargs: asked.append(len(files)) or rows_past(files, *args, **kwargs))
     return asked
 
 
 @pytest.fixture
 def counted(monkeypatch) -> list[int]:
-    """Files each DuckDB count (bounds on small files) read: those the window holds whole."""
+    """Rows each polars count (a selector's bounds) read."""
     asked: list[int] = []
-    small_count_where = value_scan.small_count_where
-    monkeypatch.setattr(value_scan, "small_count_where", lambda paths, *args: asked.append(len(paths)) or small_count_where(paths, *args))
+    count_where = value_scan.count_where
+
+    def recording(files, *args):
+        asked.append(sum(end - start for _, ranges, _ in files for start, end in ranges))
+        return count_where(files, *args)
+
+    monkeypatch.setattr(value_scan, "count_where", recording)
     return asked
 
 
 @pytest.mark.parametrize("name", sorted(SELECTORS))
 @pytest.mark.parametrize("cut", [True, False], ids=["window edges", "whole day"])
-def test_small_files_are_read_in_one_pass_by_duckdb(dataset, queries, small_queries, counted, passes, monkeypatch, name: str, cut: bool) -> None:
-    """Files of fewer rows than polars' scans repay (a file a minute) go to DuckDB, two files a query, on the pool."""
+def test_small_files_are_read_in_one_pass_in_runs_of_fewer_rows(dataset, files_asked, counted, passes, monkeypatch, name: str, cut: bool) -> None:
+    """Files of few rows (a file a minute) are queried in runs of their own size: polars' memory grows faster than a scan's files."""
     monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)  # every file small
     monkeypatch.setattr(ordered, "_SMALL_QUERY_ROWS", 6_000)
     window = edges(dataset) if cut else Window(dataset, None)
     got = run_selection(window, [SELECTORS[name]], seed=3)
-    assert not queries and small_queries == [2] * (FILES // 2) and passes == [(True, True)]
-    assert sum(counted) == (0 if not SELECTORS[name].filters else FILES - 2 if cut else FILES)
+    assert files_asked == [2] * (FILES // 2) and passes == [(True, True)]
+    # The bounds' matches counted by polars in the groups wholly inside the window; pyarrow counts the two it
+    # cuts. The window leaves out the day's first group and last two.
+    assert sum(counted) == (0 if not SELECTORS[name].filters else FILES * FILE_ROWS - 5 * GROUP_ROWS if cut else FILES * FILE_ROWS)
     expected = two_passes(monkeypatch, window, SELECTORS[name])
     assert got.table.equals(expected.table) and got.selectors == expected.selectors
     assert got.table.num_rows == SELECTORS[name].limit
 
 
-def test_small_and_large_files_of_one_window_are_read_each_by_its_reader(tmp_path, queries, small_queries, passes, monkeypatch) -> None:
-    """Files of 3,000 rows (polars) and of 1,000 (DuckDB), the window cutting both kinds: the rows and counts of two passes."""
+def test_small_and_large_files_of_one_window_are_queried_in_runs_of_their_size(tmp_path, files_asked, passes, monkeypatch) -> None:
+    """Files of 3,000 rows and of 1,000 (small), the window cutting both kinds: the large ones in one query, the small two a query."""
     table = records(FILES * FILE_ROWS, seed=5)
     rounded = np.round(np.random.default_rng(9).random(table.num_rows), 2)
     table = table.set_column(table.schema.get_field_index("outputs.confidence"), "outputs.confidence", pa.array(rounded))
@@ -473,35 +480,20 @@ def test_small_and_large_files_of_one_window_are_read_each_by_its_reader(tmp_pat
     for number, (start, end) in enumerate(zip(starts, [*starts[1:], table.num_rows])):
         pq.write_table(table.slice(start, end - start), folder / f"part-{number:04d}.parquet", row_group_size=GROUP_ROWS)
     monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 2_000)
+    monkeypatch.setattr(ordered, "_SMALL_QUERY_ROWS", 2_000)
     window = edges(ds.dataset(folder, format="parquet"))
     selector = SELECTORS["bounded confidence"]
     got = run_selection(window, [selector], seed=3)
-    assert len(queries) == 1 and sum(small_queries) == 8 and passes == [(True, True)]  # the 1,000-row files in the window
+    # The 3,000-row files (nine, the first cut by the window), then the eight 1,000-row files two a query.
+    assert files_asked == [9, 2, 2, 2, 2] and passes == [(True, True)]
     expected = two_passes(monkeypatch, window, selector)
     assert got.table.equals(expected.table) and got.selectors == expected.selectors
 
 
-@pytest.mark.parametrize(
-    ("start", "end"),
-    [(1_000, 35_000), (250, 35_750)],
-    ids=["files held in part, every group whole", "every group held, one cut"],
-)
-def test_small_files_the_window_holds_in_part_are_counted_by_pyarrow(dataset, small_queries, counted, passes, monkeypatch, start: int, end: int) -> None:
-    """DuckDB counts a file's every row: only files the window holds whole, each group wholly inside it."""
-    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)
-    time = pc.field("__time")
-    window = Window(dataset, (time >= pa.scalar(DAY + dt.timedelta(seconds=start), UTC)) & (time < pa.scalar(DAY + dt.timedelta(seconds=end), UTC)))
-    selector = SELECTORS["bounded confidence"]
-    got = run_selection(window, [selector], seed=3)
-    assert small_queries and passes == [(True, True)] and sum(counted) == FILES - 2
-    expected = two_passes(monkeypatch, window, selector)
-    assert got.table.equals(expected.table) and got.selectors == expected.selectors
-
-
-def test_small_files_keep_two_passes_for_sparse_winners(dataset, queries, small_queries, passes, monkeypatch) -> None:
+def test_small_files_keep_two_passes_for_sparse_winners(dataset, queries, passes, monkeypatch) -> None:
     """Fewer winners than row groups would be read narrow, counting as polars reads: slow over small files."""
     monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)
     selector = SPARSE["bounded confidence"]
     got = run_selection(edges(dataset), [selector], seed=3)
-    assert not queries and not small_queries and passes == [(False, True)]
+    assert not queries and passes == [(False, True)]
     assert got.table.equals(two_passes(monkeypatch, edges(dataset), selector).table)

@@ -16,7 +16,7 @@ import pytest
 from curation_pipeline.curators.selectors import BoundsFilter, EqualsFilter
 from curation_pipeline.selection import value_scan
 from curation_pipeline.selection.errors import FieldTypeError
-from curation_pipeline.selection.filters import OPERATORS, Comparison, filter_comparisons
+from curation_pipeline.selection.filters import Comparison, filter_comparisons
 from curation_pipeline_tests.selection.records import COMPARISON_FILTERS
 
 FLOATS = [math.nan, -math.inf, math.inf, -0.0, 0.0, 0.45, float(np.float32(0.45)), 0.55, -1.5, 2.0**24, 2.0**24 + 2, 2.0**53, 1e300, None]
@@ -210,22 +210,8 @@ def test_one_scan_of_many_files_keeps_exactly_the_rows_pyarrow_keeps_where_trans
     assert translated > 300
 
 
-def test_small_rows_past_and_counts_keep_exactly_the_rows_pyarrow_keeps_where_translated(tmp_path) -> None:
-    """DuckDB's queries (files of few rows) over the grid the polars conditions are checked on: NaN, nulls, extremes."""
-    translated = 0
-    for path, column, conditions, kept in translated_grid(tmp_path):
-        schema = pa.schema([("x", column.type)])
-        got = value_scan.small_rows_past([(path, [(0, len(column))], len(column))], schema, "x", _least(column.type), True, 100, conditions)
-        assert got.column(value_scan.ROW).to_pylist() == np.flatnonzero(kept).tolist(), (column.type, conditions)
-        assert got.column("x").combine_chunks().equals(column.filter(pa.array(kept))), (column.type, conditions)
-        assert value_scan.small_count_where([path, path], schema, "x", conditions) == 2 * int(kept.sum())
-        translated += 1
-    assert translated > 300
-
-
-@pytest.mark.parametrize("reader", ["rows_past", "small_rows_past"], ids=["polars", "duckdb"])
 @pytest.mark.parametrize("descending", [True, False], ids=["descending", "ascending"])
-def test_the_rows_past_the_bound_come_with_every_column_in_the_ranges_asked(tmp_path, descending: bool, reader: str) -> None:
+def test_the_rows_past_the_bound_come_with_every_column_in_the_ranges_asked(tmp_path, descending: bool) -> None:
     """Several files in one query, some read whole and some in ranges: each row's file and number in it, in one chunk."""
     rng = np.random.default_rng(6)
     files, expected = [], []
@@ -242,31 +228,14 @@ def test_the_rows_past_the_bound_come_with_every_column_in_the_ranges_asked(tmp_
                 value = values[row]
                 if (value >= 0.9) if descending else (value <= 0.1):
                     expected.append((f"{number}-{row}", row, number))
-    rows_past = getattr(value_scan, reader)
-    got = rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
+    got = value_scan.rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, 10_000)
     assert got.column_names == ["record_id", "x", "n", value_scan.ROW, value_scan.FILE]
     assert got.column("n").to_pylist() == got.column(value_scan.ROW).to_pylist()
-    assert reader == "small_rows_past" or all(got.column(name).num_chunks == 1 for name in got.column_names)
+    assert all(got.column(name).num_chunks == 1 for name in got.column_names)
     found = list(zip(*(got.column(name).to_pylist() for name in ["record_id", value_scan.ROW, value_scan.FILE])))
     assert found == sorted(expected, key=lambda row: (row[2], row[1])) and expected  # file by file, in file order
     with pytest.raises(value_scan.LateFetchUnavailable):
-        rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
-
-
-def test_small_queries_refuse_a_condition_they_do_not_translate(tmp_path) -> None:
-    """The rows and the count must be pyarrow's: the selection reads in two passes instead."""
-    table = pa.table({"x": pa.array(np.arange(100, dtype=np.int64))})
-    path = str(tmp_path / "part.parquet")
-    pq.write_table(table, path)
-    untranslated = [Comparison("x", "greater", pa.scalar(49.5))]  # a float against int64: pyarrow compares in float64
-    with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.small_rows_past([(path, [(0, 100)], 100)], table.schema, "x", 10, True, 1_000, untranslated)
-    with pytest.raises(value_scan.LateFetchUnavailable):
-        value_scan.small_count_where([path], table.schema, "x", untranslated)
-
-
-def test_duckdb_writes_every_comparison_polars_translates() -> None:
-    assert value_scan._SQL_OPERATORS.keys() == OPERATORS.keys()
+        value_scan.rows_past(files, table.schema, "x", 0.9 if descending else 0.1, descending, len(expected) - 1)
 
 
 def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -> None:
