@@ -100,22 +100,31 @@ peak RSS under 500 MB everywhere, cost growing linearly.
 Where the table misses a target now, and what bounds each (measured; the
 history and the figures behind them follow):
 
-- 1,440 small files a day, local (run U). At 10M rows (files of 7,000
-  rows, a page a column) top confidence k=10,000 1.53, bounded range 1.56
-  and 1.93, equality k=10,000 1.91, uniform k=10,000 1.26 times the fastest
-  peer; top confidence k=100 1.03 and equality k=100 0.94 meet the 1.2 of
-  10M. Opening the window (1,440 footers parsed by pyarrow, 0.3-0.45 s)
-  and finding its pieces (0.1-0.2 s) cost ours 0.5 s where a peer's one
-  query parses each footer once, and fetching 10,000 winners spread over
-  1,367 files costs about a peer's whole query (0.9-2.0 s, by DuckDB or by
-  polars alike: every page of every column holds a winner). At 100M rows
-  top confidence k=10,000 1.32, bounded range k=10,000 1.79, equality
-  k=10,000 1.08: the winners leave few pages of any column unread, in our
-  queries as in the peers'; bounded range counts the rows its bounds keep
-  (1.3 s, by DuckDB), which the peers' queries do not compute. polars' one
-  scan of the files would read the dense ordered rules 1.1-1.6 s faster
-  but held 400-750 MB (docs/decisions.md, "One polars scan for a query's
-  files"). This machine's times move by a third within minutes.
+- 1,440 small files a day, local (run W). At 10M rows (files of 7,000
+  rows, a page a column) top confidence k=10,000 1.21, bounded range 1.52
+  and 1.67, equality k=10,000 2.01, uniform k=10,000 1.51 times the fastest
+  peer (polars, 1.1-1.9 s); top confidence, equality and uniform k=100
+  meet the 1.2 of 10M (0.56-0.85). At k=10,000 the winners sit in every
+  page of every column of the 1,367-1,381 files holding one, and reading
+  those pages costs about a peer's whole query, through DuckDB or polars
+  alike: 10,000 random rows of the day took 1.6-2.6 s in queries of
+  180-720 files by either, equality's fetch under its filter 2.0-2.2 s.
+  Ours adds opening the window (1,440 footers parsed by pyarrow, 0.35-0.5
+  s, where a peer's query parses each once), finding its pieces (0.1-0.25
+  s) and its count (equality's matches, 0.4-0.5 s; bounded range's
+  bounds). Bounded range k=100 reads two passes: the narrow scan of the
+  files' confidences, 0.7 s of its 1.7 s, after opening the window. At
+  100M rows top confidence k=10,000 1.03, bounded range k=10,000 1.23,
+  equality k=10,000 1.10. The dense ordered rules now read the rows past
+  the cut through polars, 60 files a query (5.6 and 6.5 s, where DuckDB's
+  queries took 8.4 and 10.6 s; docs/decisions.md, "Small files' dense
+  rules through polars, in runs of their own"); bounded range counts the
+  rows its bounds keep (0.8-0.9 s, by polars), which the peers' queries do
+  not compute, and equality fetches its winners from every page of 1,440
+  files (5.6-5.8 s of its 7.9-8.3 s; the count 0.9 s), as the peers' queries
+  read them. This machine's times move by a third within minutes: polars
+  took 5.4 s for top confidence k=10,000 at 100M here and 6.4 s in the run
+  before.
 - On S3, 1,440 small files (run S): bounded range k=10,000 1.07 and
   equality k=10,000 1.04 times polars (1.01 and 1.23 in the run before,
   0.84 and 0.89 in a first run of the same requests: one run each varies
@@ -127,10 +136,11 @@ history and the figures behind them follow):
   there peaks at 355-449 MB since the copies take the window's parsed
   footers (docs/decisions.md, "Copies take the window's parsed footers";
   503-506 MB before).
-- Bounded range k=10,000 at 100M on our layout (run J): 1.03, the count of
-  the rows the bounds keep (reported as matched rows), which polars' query
-  does not compute.
-- A foreign writer's files at 10M rows (run P), bounded range k=100: 1.33.
+- Bounded range k=10,000 at 100M on our layout (run X): 1.04 (1.03 in run
+  J), the count of the rows the bounds keep (reported as matched rows),
+  which polars' query does not compute.
+- A foreign writer's files at 10M rows (run Y), bounded range k=100: 1.27
+  (1.33 in run P).
   Its two 5M-row groups' confidence column, decoded by pyarrow a group at a
   time, filtered and ranked, takes 0.46-0.52 s of ours' 0.58-0.64 s, where
   polars' streaming query takes 0.44 s in all.
@@ -162,7 +172,8 @@ and 2.65 in two passes), at 10M 1.56 and 2.07 (2.00 and 2.16), then 1.42
 and 1.77 with the window's footers read in batches, a core each (opening
 it 0.55-0.57 -> 0.39-0.46 s), and its pieces found in 0.19 rather than
 0.28-0.35 s of CPU (top confidence k=100 1.41 -> 1.03), in runs since
-replaced; run U measured them again: 1.32 and 1.79 at 100M, 1.53 and 1.93
+replaced, then 1.32 and 1.79 at 100M, 1.53 and 1.93 at 10M; read through
+polars in runs of 60 files (run W), 1.03 and 1.23 at 100M, 1.21 and 1.67
 at 10M. At 10M rows those files hold 7,000 rows, a single page a column:
 fetching 10,000 winners from the 1,367 files holding them costs DuckDB
 0.87-1.0 s however it is asked (joined on row numbers, filtered by the
@@ -188,7 +199,7 @@ the field alone, counting as it reads, and the winners are fetched after
 (bounded range and equality) are now found from its fields' value ranges
 rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
 docs/decisions.md, "A selector's row groups from its fields' value
-ranges"). Runs J-V ran on a machine about twice as slow as runs A-I's
+ranges"). Runs J-Y ran on a machine about twice as slow as runs A-I's
 for every engine: polars' bounded range k=100 at 10M rows on our layout
 took 173 ms there (in a run since replaced) and 370-422 ms on it, DuckDB's
 359 and 719-875 ms. In run J, at 100M rows, bounded range is 0.52 and
@@ -215,8 +226,9 @@ moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs). The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run I), bounded
-range there (run J), equality there (run L), for small files (run G for
-the newest records and the strata, run U for the other rules), the
+range there (run J; k=10,000 at 100M on our layout, run X), equality there
+(run L), the foreign layout at 10M (run P; bounded range k=100, run Y), for small files (run G for
+the newest records and the strata, run W for the other rules), the
 strata on our and the overlap layout (run T, at 10M and 100M) and the
 other rules on those two layouts at 10M (run H), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
@@ -226,16 +238,18 @@ k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
 to 1.58 (run G). Two runs since replaced measured them again on the slower
-machine of runs J-V, with a window's row groups told by its time bounds (finding the
+machine of runs J-Y, with a window's row groups told by its time bounds (finding the
 pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): equality 1.02
 and 2.17 times the fastest peer at 10M (k=100 and k=10,000) and 0.59 and
 1.80 at 100M, uniform 0.59 and 1.53 at 10M and 0.15 and 0.68 at 100M;
 with dense ordered selections in one pass (above), top confidence and
 bounded range k=100 1.41 and 1.47 at 10M and 0.97 and 1.14 at 100M (1.29
-and 1.77, 0.97 and 1.21 in two passes). Run U measured them with the
-filter's matches of small files counted by polars, in one scan of their
-files (docs/decisions.md, "One polars scan for a query's files"):
-equality 0.94 and 1.91 at 10M and 0.28 and 1.08 at 100M. Where
+and 1.77, 0.97 and 1.21 in two passes). A run since replaced measured
+them with the filter's matches of small files counted by polars, in one
+scan of their files (docs/decisions.md, "One polars scan for a query's
+files"): equality 0.94 and 1.91 at 10M and 0.28 and 1.08 at 100M; run W,
+with the C heap trimmed before the window and the selection, 0.85 and
+2.01, 0.44 and 1.10, peaking at 256-447 MB (307-480 before). Where
 two passes remain, each of the 1,440 files costs an open and a narrow
 read, and a share of a fetch, where polars and DuckDB read each file once. The peers ran faster in runs G and H than in run E (DuckDB's
 bounded range k=100 on small files at 10M: 554 against 741 ms; on our
@@ -243,7 +257,7 @@ layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 reques
 latency proxy, in the benchmark's process, on the same two cores as the
 engine) spends 6.9-7.5 ms of CPU on each ranged GET on the machine of runs
 A-I (measured with 400 GETs from a child process, which spent 0.8 ms on
-each) and about twice that on the machine of runs J-V, where it answers
+each) and about twice that on the machine of runs J-Y, where it answers
 70-100 requests a second however many are in flight. Where a selection
 would read most of the row groups its selectors find (k=10,000 on every
 rule but the newest records; on 1,440 small files, any rule reading a
@@ -273,7 +287,7 @@ request a group, 16 a file, and a copy's 2 requests (each counted as the
 2 MB a connection carries in a round trip) and 14 MB cost less. In 304
 requests, reading the 1.37 GB polars reads, bounded range and equality
 take 5.9-6.4 s, 0.32-0.36 times polars, at 310-452 MB (run R), and the
-strata 8.2-11.3 s (run W; 10.1-11.0 s in run R, before their second pass
+strata 8.2-11.3 s (run V; 10.1-11.0 s in run R, before their second pass
 stepped over the pieces holding no pick; 18.2-19.2 s read in place, run F),
 at 293-340 MB, where DuckDB passes the minute and polars 2 GiB. On 1,440 small files each file cost
 three requests at first, its footer (when the window opens), its size
@@ -316,7 +330,7 @@ and 1.89 with a narrow scan of their times in waves, then a fetch).
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
 13 minutes on 2 CPUs): top confidence k=100 took 2.6 s against DuckDB's
 1.9 s in run A (1.38), 4.7 against 3.5 s on the slower machine in a run
-since replaced (1.34), and 4.2 against 4.4 s in run V (0.95). DuckDB's
+since replaced (1.34), and 4.2 against 4.4 s in run U (0.95). DuckDB's
 top-N pushes the running cut down to the scan as a filter; ours skips row
 groups by their statistics too. The 1,000 footers (200 MB decoded) do not
 fit the 32 MB footer cache: the window keeps, for each file, its row
@@ -327,8 +341,8 @@ statistics handed to the engine": 1,574 -> 622 parses in all, finding the
 pieces 1.0-1.1 -> 0.2-0.35 s); only the rows within the running cut are
 ranked ("Keys only for the rows within the cut"); the winners' 100 rows
 lie in 95 files, a DuckDB query each. Top confidence at k=10,000 (1.03 in
-run A, 0.85 in run V) fetches its winners spread over every file, as at 100M. Bounded range (run K,
-on the slower machine of runs J-V) takes 14.4 s at k=100, 0.49 times polars
+run A, 0.85 in run U) fetches its winners spread over every file, as at 100M. Bounded range (run K,
+on the slower machine of runs J-Y) takes 14.4 s at k=100, 0.49 times polars
 (0.73 in a run since replaced, with the count apart, 1.09 in run A in two
 passes; DuckDB timed out), and 32.7 s at k=10,000, 0.82 times (1.10 counted
 apart, 1.25 in run A). Equality (run M), its matches counted by polars,
