@@ -631,6 +631,14 @@ class RowGroupPiece(_ScannedPiece):
             # Through the scanner, ``columns`` alone: a file of another schema.
             return _take_rows(self._scanner(False, columns=columns).to_batches(), rows)
         if rows.size and self.group.rows > _WHOLE_GROUP_ROWS:
+            path = self.late_file()
+            if path is not None:
+                # DuckDB decodes the rows asked alone: record_id of 160 rows tied at a cut in a foreign
+                # writer's 5M-row group took 0.06-0.07 s, pyarrow's batches up to the last 0.24-0.25 s.
+                try:
+                    return late_fetch.take_file(path, self.file_rows(rows), self.source.schema, prefetch=False, columns=columns)
+                except late_fetch.LateFetchUnavailable:
+                    pass  # pyarrow reads them
             return _take_rows(self._batches(columns, False), rows)
         table = self._read(columns, False)
         if rows.size and int(rows[-1]) >= table.num_rows:

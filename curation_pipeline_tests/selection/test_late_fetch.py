@@ -386,3 +386,33 @@ def test_dense_winners_in_row_groups_too_large_to_read_whole_keep_duckdb(store: 
     monkeypatch.setattr(value_scan, "rows_at", lambda files, *rest: queried.append(len(files)) or rows_at(files, *rest))
     assert select(window, [selector], seed=21).num_rows == 10_000
     assert not queried and counted[0] > 0
+
+
+def test_a_files_rows_come_with_the_columns_asked_alone_in_the_order_asked(tmp_path: Path) -> None:
+    table = records(5_000, seed=4)
+    path = str(tmp_path / "part.parquet")
+    pq.write_table(table, path, row_group_size=5_000)
+    rows = np.array([4_321, 7, 2_500, 0, 4_999])
+    got = late_fetch.take_file(path, rows, table.schema, prefetch=False, columns=["outputs.label", "record_id"])
+    assert got.equals(table.select(["outputs.label", "record_id"]).take(pa.array(rows)))
+
+
+def test_ties_in_a_row_group_too_large_to_read_whole_take_their_ids_from_duckdb(tmp_path: Path, monkeypatch) -> None:
+    """The ids of the rows tied at the cut, read by DuckDB for those rows alone: the rows pyarrow's read of the group gives."""
+    table = records(40_000, seed=8)
+    rounded = np.round(np.random.default_rng(3).random(table.num_rows), 2)  # 1.0 in about 200 rows: every winner tied
+    table = table.set_column(table.schema.get_field_index("outputs.confidence"), "outputs.confidence", pa.array(rounded))
+    path = tmp_path / "part.parquet"
+    pq.write_table(table, path, row_group_size=20_000)
+    monkeypatch.setattr(scan, "_WHOLE_GROUP_ROWS", 1_000)  # the two 20,000-row groups count as large (a foreign writer's)
+    selector = Selector(method=OrderedSampler(field="outputs.confidence", sort="descending"), limit=100)
+    asked: list[list[str] | None] = []
+    take_file = late_fetch.take_file
+    monkeypatch.setattr(late_fetch, "take_file", lambda *args, columns=None, **kwargs: asked.append(columns) or take_file(*args, columns=columns, **kwargs))
+    got = select(pa.dataset.dataset(path), [selector], seed=1)
+    assert [["record_id"]] * 2 == [columns for columns in asked if columns is not None]  # a query for each group's tied rows
+    with monkeypatch.context() as patched:
+        patched.setattr(scan.RowGroupPiece, "late_file", lambda self: None)  # pyarrow reads the ids
+        expected = select(pa.dataset.dataset(path), [selector], seed=1)
+    order = pa.compute.sort_indices(table, sort_keys=[("outputs.confidence", "descending"), ("record_id", "ascending")])
+    assert got.equals(expected) and got.column("record_id").equals(table.take(order).slice(0, 100).column("record_id"))
