@@ -379,7 +379,7 @@ def _numeric_picks(
                 low, high = first + np.searchsorted(numbers[first:last], [start, end])
                 owners[low:high] = index
                 rows[low:high] = numbers[low:high] - start
-                # The window's edges. polars and DuckDB applied the selector's conditions as pyarrow
+                # The window's edges. polars applied the selector's conditions as pyarrow
                 # does (value_scan.condition): evaluating them again cost 0.2-0.4 s at 100M rows.
                 mask = None if piece.group.whole else piece.mask(table.slice(low, high - low))  # type: ignore[attr-defined]
                 if mask is not None:
@@ -432,7 +432,7 @@ def _numeric_picks(
         large = [index for index in queried if pieces[index].file not in sampled.small]
         small = [index for index in queried if pieces[index].file in sampled.small]
         runs = _file_runs(pieces, large, _NARROW_QUERY_ROWS if sampled.narrow else _VALUED_QUERY_ROWS)
-        trim_heap()  # what opening the window freed, back to the system before the largest reads
+        trim_heap()  # what the sample and the counts freed, back to the system before the largest reads
         for units in [*runs, *_file_runs(pieces, small, _SMALL_QUERY_ROWS)]:
             for result in reduce_valued(units):
                 merge(result)

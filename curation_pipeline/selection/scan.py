@@ -31,8 +31,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from curation_pipeline import parallel
-from curation_pipeline.heap import trim_heap
 from curation_pipeline.fields import RECORD_ID, TIME
+from curation_pipeline.heap import trim_heap
 from curation_pipeline.selection import group_stats, late_fetch, value_scan
 from curation_pipeline.selection.errors import SelectionError
 from curation_pipeline.selection.filters import Comparison, Predicate

@@ -389,12 +389,15 @@ def test_dense_winners_in_row_groups_too_large_to_read_whole_keep_duckdb(store: 
 
 
 def test_a_files_rows_come_with_the_columns_asked_alone_in_the_order_asked(tmp_path: Path) -> None:
+    """Names with quotes in them too: DuckDB is asked for them quoted."""
     table = records(5_000, seed=4)
+    table = table.append_column('inputs.we"ird', table.column("outputs.label")).append_column("inputs.it's", table.column("record_id"))
     path = str(tmp_path / "part.parquet")
     pq.write_table(table, path, row_group_size=5_000)
     rows = np.array([4_321, 7, 2_500, 0, 4_999])
-    got = late_fetch.take_file(path, rows, table.schema, prefetch=False, columns=["outputs.label", "record_id"])
-    assert got.equals(table.select(["outputs.label", "record_id"]).take(pa.array(rows)))
+    columns = ["outputs.label", 'inputs.we"ird', "record_id", "inputs.it's"]
+    got = late_fetch.take_file(path, rows, table.schema, prefetch=False, columns=columns)
+    assert got.equals(table.select(columns).take(pa.array(rows)))
 
 
 def test_ties_in_a_row_group_too_large_to_read_whole_take_their_ids_from_duckdb(tmp_path: Path, monkeypatch) -> None:
@@ -416,3 +419,11 @@ def test_ties_in_a_row_group_too_large_to_read_whole_take_their_ids_from_duckdb(
         expected = select(pa.dataset.dataset(path), [selector], seed=1)
     order = pa.compute.sort_indices(table, sort_keys=[("outputs.confidence", "descending"), ("record_id", "ascending")])
     assert got.equals(expected) and got.column("record_id").equals(table.take(order).slice(0, 100).column("record_id"))
+
+    def unavailable(*args, columns=None, **kwargs):
+        if columns is not None:
+            raise late_fetch.LateFetchUnavailable("out of memory")
+        return take_file(*args, **kwargs)
+
+    monkeypatch.setattr(late_fetch, "take_file", unavailable)  # DuckDB failing: pyarrow reads the ids
+    assert select(pa.dataset.dataset(path), [selector], seed=1).equals(expected)

@@ -454,13 +454,13 @@ def counted(monkeypatch) -> list[int]:
 
 @pytest.mark.parametrize("name", sorted(SELECTORS))
 @pytest.mark.parametrize("cut", [True, False], ids=["window edges", "whole day"])
-def test_small_files_are_read_in_one_pass_in_runs_of_fewer_rows(dataset, files_asked, counted, passes, monkeypatch, name: str, cut: bool) -> None:
+def test_small_files_are_read_in_one_pass_in_runs_of_fewer_rows(dataset, files_asked, counted, narrow, passes, monkeypatch, name: str, cut: bool) -> None:
     """Files of few rows (a file a minute) are queried in runs of their own size: polars' memory grows faster than a scan's files."""
     monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)  # every file small
     monkeypatch.setattr(ordered, "_SMALL_QUERY_ROWS", 6_000)
     window = edges(dataset) if cut else Window(dataset, None)
     got = run_selection(window, [SELECTORS[name]], seed=3)
-    assert files_asked == [2] * (FILES // 2) and passes == [(True, True)]
+    assert files_asked == [2] * (FILES // 2) and narrow == [False] * (FILES // 2) and passes == [(True, True)]
     # The bounds' matches counted by polars in the groups wholly inside the window; pyarrow counts the two it
     # cuts. The window leaves out the day's first group and last two.
     assert sum(counted) == (0 if not SELECTORS[name].filters else FILES * FILE_ROWS - 5 * GROUP_ROWS if cut else FILES * FILE_ROWS)
