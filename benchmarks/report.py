@@ -139,8 +139,6 @@ history and the figures behind them follow):
 - Bounded range k=10,000 at 100M on our layout (run X): 1.04 (1.03 in run
   J), the count of the rows the bounds keep (reported as matched rows),
   which polars' query does not compute.
-- A foreign writer's files at 10M rows (run Y), bounded range k=100: 1.27
-  (1.33 in run P).
   Its two 5M-row groups' confidence column, decoded by pyarrow a group at a
   time, filtered and ranked, takes 0.46-0.52 s of ours' 0.58-0.64 s, where
   polars' streaming query takes 0.44 s in all.
@@ -227,7 +225,7 @@ moved by a third within minutes (bounded range k=10,000 on small files at
 runs). The local rows are run E, but
 for top confidence k=10,000 on our and the overlap layout (run I), bounded
 range there (run J; k=10,000 at 100M on our layout, run X), equality there
-(run L), the foreign layout at 10M (run P; bounded range k=100, run Y), for small files (run G for
+(run L), top confidence and bounded range on the foreign layout (run Y), its other rules at 10M (run P), for small files (run G for
 the newest records and the strata, run W for the other rules), the
 strata on our and the overlap layout (run T, at 10M and 100M) and the
 other rules on those two layouts at 10M (run H), measured after small row
