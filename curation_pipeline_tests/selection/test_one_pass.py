@@ -490,6 +490,23 @@ def test_small_and_large_files_of_one_window_are_queried_in_runs_of_their_size(t
     assert got.table.equals(expected.table) and got.selectors == expected.selectors
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "whole"),
+    [(1_000, 35_000, 68), (250, 35_750, 70)],
+    ids=["files held in part, every group whole", "every group held, one cut at each end"],
+)
+def test_small_files_the_window_holds_in_part_are_counted_group_by_group(dataset, counted, passes, monkeypatch, start: int, end: int, whole: int) -> None:
+    """polars counts the bounds' matches in the groups wholly inside the window, pyarrow in those it cuts: the rows and figures of two passes."""
+    monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)
+    time = pc.field("__time")
+    window = Window(dataset, (time >= pa.scalar(DAY + dt.timedelta(seconds=start), UTC)) & (time < pa.scalar(DAY + dt.timedelta(seconds=end), UTC)))
+    selector = SELECTORS["bounded confidence"]
+    got = run_selection(window, [selector], seed=3)
+    assert passes == [(True, True)] and sum(counted) == whole * GROUP_ROWS
+    expected = two_passes(monkeypatch, window, selector)
+    assert got.table.equals(expected.table) and got.selectors == expected.selectors
+
+
 def test_small_files_keep_two_passes_for_sparse_winners(dataset, queries, passes, monkeypatch) -> None:
     """Fewer winners than row groups would be read narrow, counting as polars reads: slow over small files."""
     monkeypatch.setattr(ordered, "_VALUED_FILE_ROWS", 10_000)
