@@ -257,3 +257,14 @@ def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -
     first, second = value_scan.matched_rows([(path, ranges, len(labels)), (path, [(2_000, 2_100)], len(labels))], value_scan.prefilter(table.schema, equals))
     assert first.tolist() == [row for row in kept if any(start <= row < end for start, end in ranges)]
     assert second.tolist() == [row for row in kept if 2_000 <= row < 2_100]
+
+
+def test_polars_results_are_converted_in_one_chunk() -> None:
+    # A scan of many files comes a chunk a file; converted chunk by chunk, each costs on its own.
+    parts = [pl.DataFrame({"record_id": [f"r{i}-{j}" for j in range(3)], "x": [i * 1.0] * 3}) for i in range(50)]
+    frame = pl.concat(parts, rechunk=False)
+    assert frame.n_chunks() == 50
+    table = value_scan._arrow(frame)
+    assert [column.num_chunks for column in table.columns] == [1, 1]
+    assert table.column("record_id").to_pylist() == [f"r{i}-{j}" for i in range(50) for j in range(3)]
+    assert table.column("x").to_pylist() == [i * 1.0 for i in range(50) for _ in range(3)]
