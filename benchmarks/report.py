@@ -100,52 +100,59 @@ peak RSS under 500 MB everywhere, cost growing linearly.
 Where the table misses a target now, and what bounds each (measured; the
 history and the figures behind them follow):
 
-- 1,440 small files a day, local (run W). At 10M rows (files of 7,000
-  rows, a page a column) top confidence k=10,000 1.21, bounded range 1.52
-  and 1.67, equality k=10,000 2.01, uniform k=10,000 1.51 times the fastest
-  peer (polars, 1.1-1.9 s); top confidence, equality and uniform k=100
-  meet the 1.2 of 10M (0.56-0.85). At k=10,000 the winners sit in every
-  page of every column of the 1,367-1,381 files holding one, and reading
-  those pages costs about a peer's whole query, through DuckDB or polars
-  alike: 10,000 random rows of the day took 1.6-2.6 s in queries of
-  180-720 files by either, equality's fetch under its filter 2.0-2.2 s.
-  Ours adds opening the window (1,440 footers parsed by pyarrow, 0.35-0.5
-  s, where a peer's query parses each once), finding its pieces (0.1-0.25
-  s) and its count (equality's matches, 0.4-0.5 s; bounded range's
-  bounds). Bounded range k=100 reads two passes: the narrow scan of the
-  files' confidences, 0.7 s of its 1.7 s, after opening the window. At
-  100M rows top confidence k=10,000 1.03, bounded range k=10,000 1.23,
-  equality k=10,000 1.10. The dense ordered rules now read the rows past
-  the cut through polars, 60 files a query (5.6 and 6.5 s, where DuckDB's
-  queries took 8.4 and 10.6 s; docs/decisions.md, "Small files' dense
-  rules through polars, in runs of their own"); bounded range counts the
-  rows its bounds keep (0.8-0.9 s, by polars), which the peers' queries do
-  not compute, and equality fetches its winners from every page of 1,440
-  files (5.6-5.8 s of its 7.9-8.3 s; the count 0.9 s), as the peers' queries
-  read them. This machine's times move by a third within minutes: polars
-  took 5.4 s for top confidence k=10,000 at 100M here and 6.4 s in the run
-  before.
-- On S3, 1,440 small files (run S): bounded range k=10,000 1.07 and
-  equality k=10,000 1.04 times polars (1.01 and 1.23 in the run before,
-  0.84 and 0.89 in a first run of the same requests: one run each varies
-  by a third here). A file costs two requests (its footer when the window
-  opens, its bytes copied), against polars' 2.5, at the test server's
-  70-130 requests a second: in a probe of bounded range and equality
-  k=100, opening the window took 10-12 s and copying 13-15 s of 28-30 s.
-  Equality k=10,000 then counts and fetches as on a local day. Every rule
-  there peaks at 355-449 MB since the copies take the window's parsed
-  footers (docs/decisions.md, "Copies take the window's parsed footers";
-  503-506 MB before).
-- Bounded range k=10,000 at 100M on our layout (run X): 1.04 (1.03 in run
-  J), the count of the rows the bounds keep (reported as matched rows),
-  which polars' query does not compute.
-- A foreign writer's files now meet every target: bounded range k=100 at
-  10M rows, 1.27-1.33 in the runs before, is 0.73 (run Y) since the ids of
-  the rows tied at its cut, 160 of each 5M-row group, come from DuckDB for
-  those rows alone (docs/decisions.md, "Tied ids of a large row group from
+- 1,440 small files a day, local, at 10M rows (files of 7,000 rows, a
+  page a column): top confidence k=10,000 1.42, bounded range 1.52 (k=100,
+  run V) and 1.42, equality k=10,000 1.92 (run X) and uniform k=10,000
+  1.51 (run V) times the fastest peer (polars, 1.1-1.9 s); top confidence,
+  equality and uniform k=100 meet the 1.2 of 10M (0.56-0.85). Each is
+  bounded by a read about as long as the peer's whole query, plus what
+  ours must do besides, measured apart (ours alone, warm; polars' query
+  in the same minutes):
+  - equality k=10,000: its winners, 10,022 of the 701,613 matches, lie in
+    every page of 1,370 files. Fetching them took 1.23-1.48 s however
+    polars was asked (their row numbers filtered with the condition or
+    after it, lazily or not), and every column of all 701,613 matches
+    1.31-1.40 s, where the peer's whole query took 1.53-1.63 s. Before
+    the fetch ours counts the matches (0.37-0.43 s; polars' count alone
+    0.29-0.35 s), for a uniform draw among them needs their number, and
+    opens the window (1,440 footers parsed by pyarrow, 0.34-0.44 s, where
+    a peer's query parses each once): 1.2-1.5 times the peer before
+    finding its pieces (0.1-0.22 s); 2.8-3.4 s in all.
+  - top confidence k=10,000: the rows past the sampled cut, read through
+    polars (the confidences of every file and every column of 31,000
+    rows), took 1.13-1.36 s, against the peer's 1.48 s; with the window
+    opened (0.40-0.45 s) ours is 1.0-1.2 times the peer before its pieces
+    (0.13-0.19 s) and cut (0.08 s); 1.9-2.3 s in all.
+  - bounded range k=10,000: as top confidence, and it counts the rows its
+    bounds keep (0.41-0.46 s), which the peers' queries do not compute;
+    2.6-3.0 s in all. At k=100 it reads two passes: the narrow scan of the
+    files' confidences, 0.7 s of its 1.7 s, after opening the window.
+  - uniform k=10,000: its winners lie in every page of the files holding
+    one; 10,000 random rows of the day took 1.6-2.6 s in queries of
+    180-720 files by DuckDB or polars alike, with the window to open.
+- 1,440 small files a day, local, at 100M rows (run X): top confidence
+  k=10,000 1.04, bounded range 1.06, equality 1.02, within this machine's
+  third (polars took 5.4 s for top confidence k=10,000 at 100M in one run
+  and 6.4 s in the run before). The dense ordered rules read the rows past
+  the cut through polars, 60 files a query (docs/decisions.md, "Small
+  files' dense rules through polars, in runs of their own"); bounded range
+  counts the rows its bounds keep (0.8-0.9 s, by polars), which the peers'
+  queries do not compute, and equality fetches its winners from every page
+  of 1,440 files (5.6-5.8 s of its 7.9-8.3 s; the count 0.9 s), as the
+  peers' queries read them.
+- Now met: on S3, 1,440 small files, bounded range and equality k=10,000
+  are 0.96 and 0.94 times polars (run Y; 1.07 and 1.04 in run R, before
+  the heap was trimmed and polars' results rechunked). Bounded range
+  k=10,000 at 100M rows is 0.82 and 0.80 times polars on our and the
+  overlap layout (run X; 1.04 and 0.94 before), since polars' results are
+  rechunked before they become Arrow (docs/decisions.md). A foreign
+  writer's files meet every target: bounded range k=100 at 10M rows,
+  1.27-1.33 in the runs before, is 0.73 (run W) since the ids of the rows
+  tied at its cut, 160 of each 5M-row group, come from DuckDB for those
+  rows alone (docs/decisions.md, "Tied ids of a large row group from
   DuckDB"; pyarrow decoded the whole column, 0.28 s of 0.43 s).
 - Growth: no rule grows faster than its rows from 10M to 100M. Measured
-  in one run (T), the strata take 4.5-6.8 times as long at 100M rows as at
+  in one run (S), the strata take 4.5-6.8 times as long at 100M rows as at
   10M at k=100 (2.0-2.5 s) and 6.5-10.5 times at k=10,000 (7.0-10.0 s):
   10.5 on our layout, proportional, whose 10.0 s at 100M is a first run
   (a warm-up over 10 s is the one run measured), imports and all, against
@@ -173,7 +180,7 @@ and 1.77 with the window's footers read in batches, a core each (opening
 it 0.55-0.57 -> 0.39-0.46 s), and its pieces found in 0.19 rather than
 0.28-0.35 s of CPU (top confidence k=100 1.41 -> 1.03), in runs since
 replaced, then 1.32 and 1.79 at 100M, 1.53 and 1.93 at 10M; read through
-polars in runs of 60 files (run W), 1.03 and 1.23 at 100M, 1.21 and 1.67
+polars in runs of 60 files (run V), 1.03 and 1.23 at 100M, 1.21 and 1.67
 at 10M. At 10M rows those files hold 7,000 rows, a single page a column:
 fetching 10,000 winners from the 1,367 files holding them costs DuckDB
 0.87-1.0 s however it is asked (joined on row numbers, filtered by the
@@ -184,12 +191,12 @@ DuckDB's fetch is near the cost of decompressing the
 file: 100 winners of a 1M-row file take 40 ms on one thread, the two string
 columns alone 31 ms, and pyarrow's read of the whole file 116 ms
 (docs/decisions.md). Top confidence k=10,000 on our and the overlap
-layout now selects in one pass (run I): a cut from a sample of row groups,
+layout now selects in one pass (in a run since replaced): a cut from a sample of row groups,
 then one polars query reading each file once for the rows past it, every
 column (docs/decisions.md, "Dense ordered selections in one pass"): at 100M
 rows 1.41 and 1.34 -> 0.95 and 0.91 times polars (4,034 -> 2,547 ms on our
 layout), at 10M 1.24 and 1.33 -> 1.02 and 1.02, at 412-419 MB (270-272 MB
-in two passes). Bounded ranges select in one pass too (runs J and K):
+in two passes). Bounded ranges select in one pass too (runs I and J):
 polars applies the selector's bounds in its query and counts the rows
 they keep, translated so that it keeps exactly the rows pyarrow's
 kernels keep (docs/decisions.md, "A selector's bounds in the one pass");
@@ -199,37 +206,38 @@ the field alone, counting as it reads, and the winners are fetched after
 (bounded range and equality) are now found from its fields' value ranges
 rather than by pyarrow's `split_by_row_group` (0.5 s of 100M rows;
 docs/decisions.md, "A selector's row groups from its fields' value
-ranges"). Runs J-Y ran on a machine about twice as slow as runs A-I's
+ranges"). Runs I-Y ran on a machine about twice as slow as runs A-H's
 for every engine: polars' bounded range k=100 at 10M rows on our layout
 took 173 ms there (in a run since replaced) and 370-422 ms on it, DuckDB's
-359 and 719-875 ms. In run J, at 100M rows, bounded range is 0.52 and
+359 and 719-875 ms. In run I, at 100M rows, bounded range is 0.52 and
 0.47 times polars on our and the overlap layout at k=100 (0.70 in a run
 since replaced, counted apart; 0.78 and 0.84 in run E, in two passes) and
 1.03 and 0.94 at k=10,000 (1.06 and 1.11 counted apart; 1.50 and 1.34 in
-two passes); at 10M 1.07 and 1.35 at k=100 (1.26 and 1.57 counted apart)
-and 1.08 and 1.06 at k=10,000. Equality's winners under its filter now
+two passes; in run X, polars' results rechunked before they become Arrow,
+0.82 and 0.80); at 10M 1.07 and 1.35 at k=100 (1.26 and 1.57 counted apart)
+and 1.08 and 1.06 at k=10,000 (1.10 and 0.94 in run X). Equality's winners under its filter now
 come through polars where they fill most pages (docs/decisions.md, "Dense
 winners under a filter fetched by polars"), and their matches are
 counted by polars (docs/decisions.md, "A uniform rule's matches counted
-by polars"): in run L, k=10,000 is 1.07 and 1.06 times polars at 10M
+by polars"): in run K, k=10,000 is 1.07 and 1.06 times polars at 10M
 (1.37 and 1.13 counted by pyarrow, 1.76 and 1.47 fetched by DuckDB, in
 runs since replaced) and 0.81 and 0.80 at 100M (1.03 and 1.04, 1.18 and
-1.04); k=100 0.55 and 0.69 at 10M and 0.25-0.28 at 100M. What is left over polars on bounded range
-k=10,000 is the count: polars' query computes no count of the rows its
-filter keeps, where ours reports it (matched rows); on equality k=10,000
+1.04), in run X 0.99 and 1.02 at 10M, 0.83 and 0.87 at 100M; k=100 0.55 and 0.69 at 10M and 0.25-0.28 at 100M. Bounded range
+k=10,000 also counts the rows its filter keeps, which polars' query does
+not compute (ours reports them as matched rows); on equality k=10,000
 at 10M, the fetch of winners in nearly every page (above), which costs
-about polars' whole query. Runs I-T were run with the default `--long-run` of 10
-s, so every engine's figure there is a median of three warm runs (in runs M-O, R and S one run after the warm-up, or the warm-up alone where it took over 10 s); runs
+about polars' whole query. Runs I-S were run with the default `--long-run` of 10
+s, so every engine's figure there is a median of three warm runs (in runs L-N, Q and R one run after the warm-up, or the warm-up alone where it took over 10 s); runs
 A-H, with 3 s, measured ours at 100M by its first run where that took over
-3 s (imports included). On the machine of runs A-I the same code's times
+3 s (imports included). On the machine of runs A-H the same code's times
 moved by a third within minutes (bounded range k=10,000 on small files at
 100M: 6.6-9.0 s warm in one process, 7.9 and 11.8 s in two benchmark
 runs). The local rows are run E, but
-for top confidence k=10,000 on our and the overlap layout (run I), bounded
-range there (run J; k=10,000 at 100M on our layout, run X), equality there
-(run L), top confidence and bounded range on the foreign layout (run Y), its other rules at 10M (run P), for small files (run G for
-the newest records and the strata, run W for the other rules), the
-strata on our and the overlap layout (run T, at 10M and 100M) and the
+for top confidence, bounded range and equality k=10,000 on our and the
+overlap layout and on small files (run X), bounded range and equality
+k=100 on our and the overlap layout (runs I and K), top confidence and bounded range on the foreign layout (run W), its other rules at 10M (run O), for small files (run G for
+the newest records and the strata, run V for uniform and k=100), the
+strata on our and the overlap layout (run S, at 10M and 100M) and the
 other rules on those two layouts at 10M (run H), measured after small row
 groups were scanned in units: on small files at 10M bounded range k=100
 went from 2.43 to 1.72 times the fastest peer (1.80 to 0.96 s), top
@@ -238,7 +246,7 @@ k=10,000 top confidence 2.94 to 2.03 (3.1 to 1.6 s), bounded range 3.82 to
 2.36 (3.8 to 1.9 s), equality 2.93 to 2.04; at 100M top confidence and
 bounded range k=100 1.15 and 1.21 to 0.99 and 1.17, equality k=10,000 1.92
 to 1.58 (run G). Two runs since replaced measured them again on the slower
-machine of runs J-Y, with a window's row groups told by its time bounds (finding the
+machine of runs I-Y, with a window's row groups told by its time bounds (finding the
 pieces of 1,440 files: 0.61-0.74 -> 0.21-0.41 s at 100M): equality 1.02
 and 2.17 times the fastest peer at 10M (k=100 and k=10,000) and 0.59 and
 1.80 at 100M, uniform 0.59 and 1.53 at 10M and 0.15 and 0.68 at 100M;
@@ -247,17 +255,19 @@ bounded range k=100 1.41 and 1.47 at 10M and 0.97 and 1.14 at 100M (1.29
 and 1.77, 0.97 and 1.21 in two passes). A run since replaced measured
 them with the filter's matches of small files counted by polars, in one
 scan of their files (docs/decisions.md, "One polars scan for a query's
-files"): equality 0.94 and 1.91 at 10M and 0.28 and 1.08 at 100M; run W,
+files"): equality 0.94 and 1.91 at 10M and 0.28 and 1.08 at 100M; run V,
 with the C heap trimmed before the window and the selection, 0.85 and
-2.01, 0.44 and 1.10, peaking at 256-447 MB (307-480 before). Where
+2.01, 0.44 and 1.10, peaking at 256-447 MB (307-480 before); run X,
+polars' results rechunked before they become Arrow, 1.92 and 1.02 at
+k=10,000. Where
 two passes remain, each of the 1,440 files costs an open and a narrow
 read, and a share of a fetch, where polars and DuckDB read each file once. The peers ran faster in runs G and H than in run E (DuckDB's
 bounded range k=100 on small files at 10M: 554 against 741 ms; on our
 layout 173 against 182 ms, where ours measured 219 against 220 ms). On S3 requests bound the time. The test server (moto and the
 latency proxy, in the benchmark's process, on the same two cores as the
 engine) spends 6.9-7.5 ms of CPU on each ranged GET on the machine of runs
-A-I (measured with 400 GETs from a child process, which spent 0.8 ms on
-each) and about twice that on the machine of runs J-Y, where it answers
+A-H (measured with 400 GETs from a child process, which spent 0.8 ms on
+each) and about twice that on the machine of runs I-Y, where it answers
 70-100 requests a second however many are in flight. Where a selection
 would read most of the row groups its selectors find (k=10,000 on every
 rule but the newest records; on 1,440 small files, any rule reading a
@@ -265,19 +275,19 @@ column of every group: a filter's or the strata's), the files are copied
 to local disk first, 8 MB a request, and selected from as a local window
 (docs/decisions.md, "A remote window copied to local disk when a selection
 reads most of it"). On our and the overlap layout that is 404 requests
-against polars' 1,716 for the same 1.37 GB (run O; 304 since a copy asks
+against polars' 1,716 for the same 1.37 GB (run N; 304 since a copy asks
 no file's size, below): top confidence
 k=10,000 13.8-14.8 s, 0.57 and 0.61 times polars (0.68-0.76 read file by
-file through per-file copies, run N; 1.34 to 1.55 when pyarrow decoded
+file through per-file copies, run M; 1.34 to 1.55 when pyarrow decoded
 every column of every group, 1.8 to 2.4 with a narrow scan then a fetch),
 bounded range 15.0-15.7 s (0.62 and 0.72; 0.76 and 1.00), equality
 13.1 s (0.53 and 0.57; 1.36 and 1.61 counting the label column of every
 group first, 2,004 requests), uniform 13.5-14.2 s and the strata
 16.6-19.0 s, where no peer completes (7.1-7.7 and 23.6-28.0 s on the
-machine of runs A-I, read in place, in run F). At k=100 a narrow scan
+machine of runs A-H, read in place, in run F). At k=100 a narrow scan
 reads a column chunk a request: bounded range and equality make
 1,856-1,898 requests against polars' 1,716 whole-file reads and take 1.19
-to 1.23 times its time (run N), top confidence 766 (its row groups read
+to 1.23 times its time (run M), top confidence 766 (its row groups read
 best first, most set aside by their statistics; 0.64 and 0.68). Reading
 through the gaps between a file's row groups cut the requests by half to
 three quarters and those times by a quarter, for 8 times the bytes; it was
@@ -286,8 +296,8 @@ k=100 now read copies too: a rule reading a column of every group makes a
 request a group, 16 a file, and a copy's 2 requests (each counted as the
 2 MB a connection carries in a round trip) and 14 MB cost less. In 304
 requests, reading the 1.37 GB polars reads, bounded range and equality
-take 5.9-6.4 s, 0.32-0.36 times polars, at 310-452 MB (run R), and the
-strata 8.2-11.3 s (run V; 10.1-11.0 s in run R, before their second pass
+take 5.9-6.4 s, 0.32-0.36 times polars, at 310-452 MB (run Q), and the
+strata 8.2-11.3 s (run U; 10.1-11.0 s in run Q, before their second pass
 stepped over the pieces holding no pick; 18.2-19.2 s read in place, run F),
 at 293-340 MB, where DuckDB passes the minute and polars 2 GiB. On 1,440 small files each file cost
 three requests at first, its footer (when the window opens), its size
@@ -297,13 +307,13 @@ in 4,325 requests, 1.02 (equality k=100) to 1.27 times polars, and
 equality k=10,000 passed the minute (a first run, since measured again).
 The copies now come by ranged GETs that ask no file's size
 (docs/decisions.md, "A remote file's bytes without asking its size"): 2,885
-requests against polars' 3,617, the rules copied take 32.7-46.8 s in run S
+requests against polars' 3,617, the rules copied take 32.7-46.8 s in run R
 (31.5-46.3 s, 22.2-41.8 s in two runs before), 0.86-1.07 times polars
 (0.86-1.23, 0.79-1.02), equality k=10,000 41.2 s, which then counts and
 fetches as on a local day (13.7 s, below); uniform k=100, counted from the
 footers, 18.6 s (0.46); top confidence k=100 reads in place, best first,
 in 1,978 requests (0.56). Read in place
-the filtered rules made 5,200-6,500 requests (run N; equality k=100 55.4
+the filtered rules made 5,200-6,500 requests (run M; equality k=100 55.4
 s, 1.29). A foreign writer's 128 MB row groups are fetched on S3 a few
 columns a pass, each pass pre-buffering at most 32 MB of compressed chunks
 (one column at the least; four passes of 26-32 MB), two groups at once:
@@ -330,7 +340,7 @@ and 1.89 with a narrow scan of their times in waves, then a fetch).
 At 1B rows (our layout, 1,000 files of 1M rows; generated a file a process,
 13 minutes on 2 CPUs): top confidence k=100 took 2.6 s against DuckDB's
 1.9 s in run A (1.38), 4.7 against 3.5 s on the slower machine in a run
-since replaced (1.34), and 4.2 against 4.4 s in run U (0.95). DuckDB's
+since replaced (1.34), and 4.2 against 4.4 s in run T (0.95). DuckDB's
 top-N pushes the running cut down to the scan as a filter; ours skips row
 groups by their statistics too. The 1,000 footers (200 MB decoded) do not
 fit the 32 MB footer cache: the window keeps, for each file, its row
@@ -341,11 +351,11 @@ statistics handed to the engine": 1,574 -> 622 parses in all, finding the
 pieces 1.0-1.1 -> 0.2-0.35 s); only the rows within the running cut are
 ranked ("Keys only for the rows within the cut"); the winners' 100 rows
 lie in 95 files, a DuckDB query each. Top confidence at k=10,000 (1.03 in
-run A, 0.85 in run U) fetches its winners spread over every file, as at 100M. Bounded range (run K,
-on the slower machine of runs J-Y) takes 14.4 s at k=100, 0.49 times polars
+run A, 0.85 in run T) fetches its winners spread over every file, as at 100M. Bounded range (run J,
+on the slower machine of runs I-Y) takes 14.4 s at k=100, 0.49 times polars
 (0.73 in a run since replaced, with the count apart, 1.09 in run A in two
 passes; DuckDB timed out), and 32.7 s at k=10,000, 0.82 times (1.10 counted
-apart, 1.25 in run A). Equality (run M), its matches counted by polars,
+apart, 1.25 in run A). Equality (run L), its matches counted by polars,
 takes 12.5 s at k=100, 0.22 times polars (23.6 s and 0.41 counted by
 pyarrow, in a run since replaced), and 36.8 s at k=10,000 (44.3 s), where
 polars passes 2 GiB and DuckDB times out.""",
