@@ -259,6 +259,7 @@ def test_matched_rows_are_the_rows_pyarrow_keeps_in_the_ranges_asked(tmp_path) -
     assert second.tolist() == [row for row in kept if 2_000 <= row < 2_100]
 
 
+
 def test_polars_results_are_converted_in_one_chunk() -> None:
     # A scan of many files comes a chunk a file; converted chunk by chunk, each costs on its own.
     parts = [pl.DataFrame({"record_id": [f"r{i}-{j}" for j in range(3)], "x": [i * 1.0] * 3}) for i in range(50)]
@@ -268,3 +269,41 @@ def test_polars_results_are_converted_in_one_chunk() -> None:
     assert [column.num_chunks for column in table.columns] == [1, 1]
     assert table.column("record_id").to_pylist() == [f"r{i}-{j}" for i in range(50) for j in range(3)]
     assert table.column("x").to_pylist() == [i * 1.0 for i in range(50) for _ in range(3)]
+    empty = value_scan._arrow(frame.clear())
+    assert empty.num_rows == 0 and empty.schema.names == ["record_id", "x"]
+
+
+def test_every_query_of_many_files_is_rechunked_before_it_becomes_arrow(tmp_path, monkeypatch) -> None:
+    """Rows past a bound, counted or not, a filter's matches and the winners under it: each frame converted in one chunk."""
+    paths, tables = [], []
+    for number in range(6):
+        table = pa.table(
+            {
+                "record_id": [f"{number}-{i}" for i in range(1_000)],
+                "x": pa.array(np.linspace(0.0, 1.0, 1_000)),
+                "label": pa.array(["dog", "cat"] * 500),
+            }
+        )
+        path = str(tmp_path / f"part-{number}.parquet")
+        pq.write_table(table, path, row_group_size=250)
+        paths.append(path)
+        tables.append(table)
+    schema = tables[0].schema
+    files = [(path, [(0, 1_000)], 1_000) for path in paths]
+    converted: list[int] = []
+    to_arrow = pl.DataFrame.to_arrow
+
+    def recorded(frame: pl.DataFrame, *args, **kwargs) -> pa.Table:
+        converted.append(frame.n_chunks())
+        return to_arrow(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "to_arrow", recorded)
+    bounds = list(filter_comparisons(BoundsFilter(field="x", upper=0.9), schema, "test"))
+    equals = list(filter_comparisons(EqualsFilter(field="label", equals="dog"), schema, "test"))
+    past = value_scan.rows_past(files, schema, "x", 0.5, True, 10_000)
+    counted, matched = value_scan.counted_rows_past(files, schema, "x", 0.5, True, 10_000, bounds)
+    (first, *_) = value_scan.matched_rows(files, value_scan.prefilter(schema, equals))
+    (got, *_) = value_scan.rows_at([(path, np.array([0, 998], np.int64), 1_000) for path in paths], schema, value_scan.prefilter(schema, equals))
+    assert past.num_rows == 6 * 500 and counted.num_rows == 6 * 400 and matched == 6 * 900
+    assert first.tolist() == list(range(0, 1_000, 2)) and got.equals(tables[0].take(pa.array([0, 998])))
+    assert len(converted) == 4 and converted == [1] * 4
