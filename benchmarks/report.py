@@ -86,7 +86,7 @@ Before each engine's process on a local day, the day's files are read once,
 so that no engine's first run reads the disk while the others read the page
 cache (a peer's spill can push the day out of it), and after each process the
 disk is written out (`os.sync`: DuckDB's spill left 2 GB of dirty pages,
-whose writeback slowed the next engine). Runs before W read the day once per
+whose writeback slowed the next engine). Runs before S read the day once per
 run, and did not wait for the disk: there, the strata k=10,000 at 100M rows
 took ours 11.7 s after DuckDB's spill, against 8.4 s alone. An engine
 that needs more than `--timeout` seconds (60 in the runs below: a curator
@@ -108,49 +108,41 @@ history and the figures behind them follow):
   bounded by a read about as long as the peer's whole query, plus what
   ours must do besides, measured apart (ours alone, warm; polars' query
   in the same minutes):
-  - equality k=10,000: its winners, 10,022 of the 701,613 matches, lie in
-    every page of 1,370 files. Fetching them took 1.23-1.48 s however
-    polars was asked (their row numbers filtered with the condition or
-    after it, lazily or not), and every column of all 701,613 matches
-    1.31-1.40 s, where the peer's whole query took 1.53-1.63 s. Before
-    the fetch ours counts the matches (0.37-0.43 s; polars' count alone
-    0.29-0.35 s), for a uniform draw among them needs their number, and
-    opens the window (1,440 footers parsed by pyarrow, 0.34-0.44 s, where
-    a peer's query parses each once): 1.2-1.5 times the peer before
-    finding its pieces (0.1-0.22 s); 2.8-3.4 s in all.
+  - equality k=10,000: the 10,000 winners among the day's 701,613
+    matches lie in every page of 1,370 files. In a probe, 10,022 random
+    matches took polars 1.23-1.48 s to fetch however it was asked (their
+    row numbers filtered with the condition or after it, lazily or not),
+    and every column of all 701,613 matches 1.31-1.40 s, where the peer's
+    whole query took 1.53-1.63 s. Before the fetch ours must count the
+    matches, since positions are drawn among that many (0.37-0.43 s;
+    polars' count alone 0.29-0.35 s), and open the window (1,440 footers
+    parsed by pyarrow, 0.34-0.44 s, where a peer's query parses each
+    once). These three steps alone make 1.2-1.5 times the peer's query;
+    finding the pieces (0.1-0.22 s) and the rest bring ours to 2.8-3.4 s.
   - top confidence k=10,000: the rows past the sampled cut, read through
     polars (the confidences of every file and every column of 31,000
     rows), took 1.13-1.36 s, against the peer's 1.48 s; with the window
-    opened (0.40-0.45 s) ours is 1.0-1.2 times the peer before its pieces
-    (0.13-0.19 s) and cut (0.08 s); 1.9-2.3 s in all.
+    opened (0.40-0.45 s), 1.0-1.2 times the peer's query; finding the
+    pieces (0.13-0.19 s) and the cut (0.08 s) bring ours to 1.9-2.3 s,
+    where the peer took 1.77 s in run V and 1.49 s in run X (1.21 and 1.42
+    times).
   - bounded range k=10,000: as top confidence, and it counts the rows its
     bounds keep (0.41-0.46 s), which the peers' queries do not compute;
-    2.6-3.0 s in all. At k=100 it reads two passes: the narrow scan of the
+    2.3-3.0 s in all. At k=100 it reads two passes: the narrow scan of the
     files' confidences, 0.7 s of its 1.7 s, after opening the window.
   - uniform k=10,000: its winners lie in every page of the files holding
     one; 10,000 random rows of the day took 1.6-2.6 s in queries of
     180-720 files by DuckDB or polars alike, with the window to open.
 - 1,440 small files a day, local, at 100M rows (run X): top confidence
-  k=10,000 1.04, bounded range 1.06, equality 1.02, within this machine's
-  third (polars took 5.4 s for top confidence k=10,000 at 100M in one run
-  and 6.4 s in the run before). The dense ordered rules read the rows past
+  k=10,000 1.04, bounded range 1.06, equality 1.02, within the third by
+  which this machine's times move (polars took 5.3 s for top confidence
+  k=10,000 at 100M in run X, 5.4 s in run V and 6.4 s in the run before). The dense ordered rules read the rows past
   the cut through polars, 60 files a query (docs/decisions.md, "Small
   files' dense rules through polars, in runs of their own"); bounded range
   counts the rows its bounds keep (0.8-0.9 s, by polars), which the peers'
   queries do not compute, and equality fetches its winners from every page
-  of 1,440 files (5.6-5.8 s of its 7.9-8.3 s; the count 0.9 s), as the
+  of 1,440 files (4.9-5.5 s of its 6.9-7.9 s; the count 0.8-0.9 s), as the
   peers' queries read them.
-- Now met: on S3, 1,440 small files, bounded range and equality k=10,000
-  are 0.96 and 0.94 times polars (run Y; 1.07 and 1.04 in run R, before
-  the heap was trimmed and polars' results rechunked). Bounded range
-  k=10,000 at 100M rows is 0.82 and 0.80 times polars on our and the
-  overlap layout (run X; 1.04 and 0.94 before), since polars' results are
-  rechunked before they become Arrow (docs/decisions.md). A foreign
-  writer's files meet every target: bounded range k=100 at 10M rows,
-  1.27-1.33 in the runs before, is 0.73 (run W) since the ids of the rows
-  tied at its cut, 160 of each 5M-row group, come from DuckDB for those
-  rows alone (docs/decisions.md, "Tied ids of a large row group from
-  DuckDB"; pyarrow decoded the whole column, 0.28 s of 0.43 s).
 - Growth: no rule grows faster than its rows from 10M to 100M. Measured
   in one run (S), the strata take 4.5-6.8 times as long at 100M rows as at
   10M at k=100 (2.0-2.5 s) and 6.5-10.5 times at k=10,000 (7.0-10.0 s):
@@ -160,6 +152,18 @@ history and the figures behind them follow):
   at k=100, 10.5-12.2 times, in the run before); it now steps over those
   holding no pick (docs/decisions.md, "The strata's second pass steps over
   pieces without picks").
+
+Met since the runs before: on S3, 1,440 small files, bounded range and
+equality k=10,000 are 0.96 and 0.94 times polars (run Y, one run each,
+which varies by a third on S3; 1.07 and 1.04 in run R, before the heap was trimmed and polars' results rechunked).
+Bounded range k=10,000 at 100M rows is 0.82 and 0.80 times polars on our
+and the overlap layout (run X; 1.04 and 0.94 before), since polars'
+results are rechunked before they become Arrow (docs/decisions.md). A
+foreign writer's files meet every target: bounded range k=100 at 10M
+rows, 1.27-1.33 in the runs before, is 0.73 (run W) since the ids of the
+rows tied at its cut, 160 of each 5M-row group, come from DuckDB for
+those rows alone (docs/decisions.md, "Tied ids of a large row group from
+DuckDB"; pyarrow decoded the whole column, 0.28 s of 0.43 s).
 
 In detail, how ours got here and what bounds it (measured; see also the floor below):
 fetching k=10,000 full records from a 100M-row day puts a winner in nearly
@@ -181,7 +185,9 @@ it 0.55-0.57 -> 0.39-0.46 s), and its pieces found in 0.19 rather than
 0.28-0.35 s of CPU (top confidence k=100 1.41 -> 1.03), in runs since
 replaced, then 1.32 and 1.79 at 100M, 1.53 and 1.93 at 10M; read through
 polars in runs of 60 files (run V), 1.03 and 1.23 at 100M, 1.21 and 1.67
-at 10M. At 10M rows those files hold 7,000 rows, a single page a column:
+at 10M; with polars' results rechunked (run X), 1.04 and 1.06 at 100M,
+1.42 and 1.42 at 10M, where polars took 1.49 and 1.63 s (1.77 and 1.76 s
+in run V). At 10M rows those files hold 7,000 rows, a single page a column:
 fetching 10,000 winners from the 1,367 files holding them costs DuckDB
 0.87-1.0 s however it is asked (joined on row numbers, filtered by the
 rule's value range, a query a file: 2.6 s), about DuckDB's whole one-pass
@@ -214,7 +220,8 @@ took 173 ms there (in a run since replaced) and 370-422 ms on it, DuckDB's
 since replaced, counted apart; 0.78 and 0.84 in run E, in two passes) and
 1.03 and 0.94 at k=10,000 (1.06 and 1.11 counted apart; 1.50 and 1.34 in
 two passes; in run X, polars' results rechunked before they become Arrow,
-0.82 and 0.80); at 10M 1.07 and 1.35 at k=100 (1.26 and 1.57 counted apart)
+0.82 and 0.80); at 10M 1.07 and 1.35 at k=100 (1.26 and 1.57 counted apart;
+1.17 and 1.05 in run P)
 and 1.08 and 1.06 at k=10,000 (1.10 and 0.94 in run X). Equality's winners under its filter now
 come through polars where they fill most pages (docs/decisions.md, "Dense
 winners under a filter fetched by polars"), and their matches are
@@ -224,10 +231,10 @@ by polars"): in run K, k=10,000 is 1.07 and 1.06 times polars at 10M
 runs since replaced) and 0.81 and 0.80 at 100M (1.03 and 1.04, 1.18 and
 1.04), in run X 0.99 and 1.02 at 10M, 0.83 and 0.87 at 100M; k=100 0.55 and 0.69 at 10M and 0.25-0.28 at 100M. Bounded range
 k=10,000 also counts the rows its filter keeps, which polars' query does
-not compute (ours reports them as matched rows); on equality k=10,000
-at 10M, the fetch of winners in nearly every page (above), which costs
-about polars' whole query. Runs I-S were run with the default `--long-run` of 10
-s, so every engine's figure there is a median of three warm runs (in runs L-N, Q and R one run after the warm-up, or the warm-up alone where it took over 10 s); runs
+not compute (ours reports them as matched rows); equality k=10,000 at 10M
+fetches winners from nearly every page (above), which costs about polars'
+whole query. Runs I-Y were run with the default `--long-run` of 10
+s, so every engine's figure there is a median of three warm runs (in runs L-N, Q, R, U and Y one run after the warm-up, or the warm-up alone where it took over 10 s); runs
 A-H, with 3 s, measured ours at 100M by its first run where that took over
 3 s (imports included). On the machine of runs A-H the same code's times
 moved by a third within minutes (bounded range k=10,000 on small files at
@@ -235,7 +242,7 @@ moved by a third within minutes (bounded range k=10,000 on small files at
 runs). The local rows are run E, but
 for top confidence, bounded range and equality k=10,000 on our and the
 overlap layout and on small files (run X), bounded range and equality
-k=100 on our and the overlap layout (runs I and K), top confidence and bounded range on the foreign layout (run W), its other rules at 10M (run O), for small files (run G for
+k=100 on our and the overlap layout (runs I and K; bounded range at 10M, run P), top confidence and bounded range on the foreign layout (run W), its other rules at 10M (run O), for small files (run G for
 the newest records and the strata, run V for uniform and k=100), the
 strata on our and the overlap layout (run S, at 10M and 100M) and the
 other rules on those two layouts at 10M (run H), measured after small row
@@ -309,6 +316,7 @@ The copies now come by ranged GETs that ask no file's size
 (docs/decisions.md, "A remote file's bytes without asking its size"): 2,885
 requests against polars' 3,617, the rules copied take 32.7-46.8 s in run R
 (31.5-46.3 s, 22.2-41.8 s in two runs before), 0.86-1.07 times polars
+(bounded range and equality k=10,000 0.96 and 0.94 in run Y)
 (0.86-1.23, 0.79-1.02), equality k=10,000 41.2 s, which then counts and
 fetches as on a local day (13.7 s, below); uniform k=100, counted from the
 footers, 18.6 s (0.46); top confidence k=100 reads in place, best first,
