@@ -136,8 +136,9 @@ history and the figures behind them follow):
 - 1,440 small files a day, local, at 100M rows (run X): top confidence
   k=10,000 1.04, bounded range 1.06, equality 1.02, within the third by
   which this machine's times move (polars took 5.3 s for top confidence
-  k=10,000 at 100M in run X, 5.4 s in run V and 6.4 s in the run before). The dense ordered rules read the rows past
-  the cut through polars, 60 files a query (docs/decisions.md, "Small
+  k=10,000 at 100M in run X, 5.4 s in run V and 6.4 s in the run
+  before). The dense ordered rules read the rows past the cut through
+  polars, 60 files a query (docs/decisions.md, "Small
   files' dense rules through polars, in runs of their own"); bounded range
   counts the rows its bounds keep (0.8-0.9 s, by polars), which the peers'
   queries do not compute, and equality fetches its winners from every page
@@ -155,7 +156,8 @@ history and the figures behind them follow):
 
 Met since the runs before: on S3, 1,440 small files, bounded range and
 equality k=10,000 are 0.96 and 0.94 times polars (run Y, one run each,
-which varies by a third on S3; 1.07 and 1.04 in run R, before the heap was trimmed and polars' results rechunked).
+which varies by a third on S3; 1.07 and 1.04 in run R, before the heap
+was trimmed and polars' results rechunked).
 Bounded range k=10,000 at 100M rows is 0.82 and 0.80 times polars on our
 and the overlap layout (run X; 1.04 and 0.94 before), since polars'
 results are rechunked before they become Arrow (docs/decisions.md). A
@@ -316,8 +318,8 @@ The copies now come by ranged GETs that ask no file's size
 (docs/decisions.md, "A remote file's bytes without asking its size"): 2,885
 requests against polars' 3,617, the rules copied take 32.7-46.8 s in run R
 (31.5-46.3 s, 22.2-41.8 s in two runs before), 0.86-1.07 times polars
-(bounded range and equality k=10,000 0.96 and 0.94 in run Y)
-(0.86-1.23, 0.79-1.02), equality k=10,000 41.2 s, which then counts and
+(0.86-1.23, 0.79-1.02; bounded range and equality k=10,000 0.96 and 0.94
+in run Y), equality k=10,000 41.2 s, which then counts and
 fetches as on a local day (13.7 s, below); uniform k=100, counted from the
 footers, 18.6 s (0.46); top confidence k=100 reads in place, best first,
 in 1,978 requests (0.56). Read in place
